@@ -1,0 +1,1 @@
+"""Subcommands of ``cardpulse`` that orchestrate several stages."""

@@ -1,0 +1,1 @@
+"""Ingestion: landing files into the raw layer of the warehouse."""

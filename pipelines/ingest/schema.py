@@ -1,0 +1,119 @@
+"""DDL of the raw layer: what ingestion writes and dbt reads as sources.
+
+All ``*_at`` timestamps are stored as TIMESTAMP in Asia/Shanghai wall time (input with an
+offset is converted; input without one is already Shanghai time), so ``created_at::DATE`` is
+the business day. Money is DECIMAL(18, 2). Every loaded row keeps its lineage: the file it
+came from (``_file_id``, the file's SHA-256), its line, and when it was loaded.
+"""
+
+from __future__ import annotations
+
+RAW_SCHEMA = "raw"
+
+_LINEAGE = "_file_id VARCHAR NOT NULL, _line BIGINT NOT NULL, _loaded_at TIMESTAMP NOT NULL"
+
+RAW_TABLES: dict[str, str] = {
+    # One row per order_id: the newest version by updated_at (later status rows replace it).
+    "orders": f"""
+        order_id VARCHAR NOT NULL,
+        created_at TIMESTAMP NOT NULL,
+        updated_at TIMESTAMP NOT NULL,
+        paid_at TIMESTAMP,
+        delivered_at TIMESTAMP,
+        merchant_id VARCHAR NOT NULL,
+        sku_id VARCHAR NOT NULL,
+        quantity INTEGER NOT NULL,
+        unit_price DECIMAL(18, 2) NOT NULL,
+        unit_cost DECIMAL(18, 2),
+        list_price DECIMAL(18, 2),
+        status VARCHAR NOT NULL,
+        region_code VARCHAR NOT NULL,
+        region_raw VARCHAR,
+        channel VARCHAR,
+        supplier_id VARCHAR,
+        buyer_id VARCHAR,
+        payment_method VARCHAR,
+        {_LINEAGE}""",
+    "skus": f"""
+        sku_id VARCHAR NOT NULL,
+        name VARCHAR,
+        category VARCHAR NOT NULL,
+        brand VARCHAR,
+        face_value DECIMAL(18, 2),
+        delivery_type VARCHAR NOT NULL,
+        supplier_id VARCHAR,
+        shelf_life_days INTEGER,
+        active BOOLEAN NOT NULL,
+        {_LINEAGE}""",
+    "merchants": f"""
+        merchant_id VARCHAR NOT NULL,
+        name VARCHAR,
+        tier VARCHAR,
+        parent_merchant_id VARCHAR,
+        region_code VARCHAR,
+        joined_at TIMESTAMP,
+        {_LINEAGE}""",
+    "suppliers": f"""
+        supplier_id VARCHAR NOT NULL,
+        name VARCHAR,
+        lead_time_hours DOUBLE,
+        min_order_qty INTEGER,
+        batch_size INTEGER,
+        {_LINEAGE}""",
+    # region_code NULL means every region.
+    "price_changes": f"""
+        sku_id VARCHAR NOT NULL,
+        region_code VARCHAR,
+        effective_at TIMESTAMP NOT NULL,
+        list_price DECIMAL(18, 2) NOT NULL,
+        unit_cost DECIMAL(18, 2),
+        {_LINEAGE}""",
+    "inventory": f"""
+        as_of TIMESTAMP NOT NULL,
+        sku_id VARCHAR NOT NULL,
+        supplier_id VARCHAR,
+        on_hand INTEGER NOT NULL,
+        on_order INTEGER NOT NULL,
+        expiring_7d INTEGER NOT NULL,
+        {_LINEAGE}""",
+    "supplier_balances": f"""
+        as_of TIMESTAMP NOT NULL,
+        supplier_id VARCHAR NOT NULL,
+        balance DECIMAL(18, 2) NOT NULL,
+        {_LINEAGE}""",
+    "events": f"""
+        name VARCHAR NOT NULL,
+        start_date DATE NOT NULL,
+        end_date DATE NOT NULL,
+        scope VARCHAR NOT NULL,
+        {_LINEAGE}""",
+    # Every rejected row, with where it came from and why.
+    "quarantine": """
+        _file_id VARCHAR NOT NULL,
+        file_path VARCHAR NOT NULL,
+        entity VARCHAR NOT NULL,
+        line BIGINT NOT NULL,
+        column_name VARCHAR,
+        reason VARCHAR NOT NULL,
+        raw_text VARCHAR,
+        quarantined_at TIMESTAMP NOT NULL""",
+    # One row per file ever loaded, keyed by content hash: the same bytes twice change nothing.
+    "file_ledger": """
+        _file_id VARCHAR NOT NULL,
+        file_path VARCHAR NOT NULL,
+        entity VARCHAR NOT NULL,
+        source VARCHAR NOT NULL,
+        rows_read BIGINT NOT NULL,
+        loaded BIGINT NOT NULL,
+        updated BIGINT NOT NULL,
+        duplicate BIGINT NOT NULL,
+        quarantined BIGINT NOT NULL,
+        loaded_at TIMESTAMP NOT NULL""",
+}
+
+
+def create_raw_tables(conn) -> None:
+    """Create the raw schema and its tables if they are missing (idempotent)."""
+    conn.execute(f"CREATE SCHEMA IF NOT EXISTS {RAW_SCHEMA}")
+    for table, columns in RAW_TABLES.items():
+        conn.execute(f"CREATE TABLE IF NOT EXISTS {RAW_SCHEMA}.{table} ({columns})")
