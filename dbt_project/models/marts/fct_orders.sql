@@ -1,0 +1,138 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='order_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns'
+    )
+}}
+
+-- One row per order with the contract's measures. Incremental on the raw _loaded_at: ingestion
+-- upserts a later version of an order (e.g. paid -> refunded) with a newer _loaded_at, so that
+-- version is picked up here and replaces the old row (unique_key order_id).
+with
+
+orders as (
+
+    select * from {{ ref('stg_cardpulse__orders') }}
+    {% if is_incremental() %}
+    where _loaded_at > (select max(_loaded_at) from {{ this }})
+        -- Orders priced from price_changes (no own cost or list price) are re-priced when
+        -- price changes were loaded after the newest order this table holds.
+        or (
+            (unit_cost is null or list_price is null)
+            and (select max(_loaded_at) from {{ ref('int_price_history') }})
+                > (select max(_loaded_at) from {{ this }})
+        )
+    {% endif %}
+
+),
+
+regional_prices as (
+
+    select * from {{ ref('int_price_history') }}
+    where region_code is not null
+
+),
+
+all_region_prices as (
+
+    select * from {{ ref('int_price_history') }}
+    where region_code is null
+
+),
+
+-- The price change in effect when the order was placed, for the order's region and for
+-- every region; the later of the two applies, the regional one on a tie.
+priced as (
+
+    select
+        orders.*,
+        case
+            when orders.list_price is not null then orders.list_price
+            when regional.effective_at >= everywhere.effective_at
+                or everywhere.effective_at is null then regional.list_price
+            else everywhere.list_price
+        end as effective_list_price,
+        case
+            when orders.unit_cost is not null then orders.unit_cost
+            when regional.cost_effective_at >= everywhere.cost_effective_at
+                or everywhere.cost_effective_at is null then regional.unit_cost
+            else everywhere.unit_cost
+        end as effective_unit_cost
+
+    from orders
+    asof left join regional_prices as regional
+        on orders.sku_id = regional.sku_id
+        and orders.region_code = regional.region_code
+        and orders.created_at >= regional.effective_at
+    asof left join all_region_prices as everywhere
+        on orders.sku_id = everywhere.sku_id
+        and orders.created_at >= everywhere.effective_at
+
+),
+
+measured as (
+
+    select
+        *,
+        cast(created_at as date) as order_date,
+        {{ is_demand('status') }} as is_demand,
+        status = 'refunded' as is_refunded,
+        status = 'failed' as is_failed
+
+    from priced
+
+),
+
+final as (
+
+    select
+        order_id,
+        created_at,
+        updated_at,
+        paid_at,
+        delivered_at,
+        merchant_id,
+        sku_id,
+        quantity,
+        unit_price,
+        unit_cost,
+        list_price,
+        status,
+        region_code,
+        region_raw,
+        channel,
+        supplier_id,
+        buyer_id,
+        payment_method,
+        order_date,
+        is_demand,
+        is_refunded,
+        is_failed,
+        cast(case when is_demand then quantity * unit_price else 0 end as decimal(18, 2))
+            as gross_revenue,
+        cast(case when is_demand and not is_refunded then quantity * unit_price else 0 end
+            as decimal(18, 2)) as net_revenue,
+        -- NULL when no cost is known for a demand order: unknown, not zero.
+        cast(case when is_demand then quantity * (unit_price - effective_unit_cost) else 0 end
+            as decimal(18, 2)) as gross_margin,
+        cast(effective_unit_cost as decimal(18, 2)) as effective_unit_cost,
+        case
+            when unit_cost is not null then 'order'
+            when effective_unit_cost is not null then 'price_change'
+        end as unit_cost_source,
+        cast(effective_list_price as decimal(18, 2)) as effective_list_price,
+        case
+            when delivered_at is not null
+                then date_diff('second', coalesce(paid_at, created_at), delivered_at)
+        end as delivery_seconds,
+        _file_id,
+        _line,
+        _loaded_at
+
+    from measured
+
+)
+
+select * from final

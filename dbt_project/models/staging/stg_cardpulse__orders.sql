@@ -1,0 +1,39 @@
+-- Orders as ingested: rename, cast and normalise only. Timestamps are Shanghai wall time already.
+with
+
+source as (
+
+    select * from {{ source('cardpulse', 'orders') }}
+
+),
+
+renamed as (
+
+    select
+        order_id,
+        created_at,
+        updated_at,
+        paid_at,
+        delivered_at,
+        merchant_id,
+        sku_id,
+        cast(quantity as integer) as quantity,
+        cast(unit_price as decimal(18, 2)) as unit_price,
+        cast(unit_cost as decimal(18, 2)) as unit_cost,
+        cast(list_price as decimal(18, 2)) as list_price,
+        lower(trim(status)) as status,
+        upper(trim(region_code)) as region_code,
+        region_raw,
+        lower(trim(channel)) as channel,
+        supplier_id,
+        buyer_id,
+        payment_method,
+        _file_id,
+        _line,
+        _loaded_at
+
+    from source
+
+)
+
+select * from renamed
