@@ -1,0 +1,369 @@
+"""Restock stage: card-key restock plan, purchase orders, low-stock alerts, funding plan.
+
+Thin assets: each reads the marts and ``analytics.demand_forecast`` through the ``duckdb``
+resource, calls the plain functions in ``forecasting.restock``, and replaces its table in one
+transaction. Alert state must outlive ``CREATE OR REPLACE`` of schema ``analytics``, so it
+lives in ``ops.low_stock_alert_state`` (one row per SKU per build date); a rebuild for the same
+or an earlier date recomputes from the state before that date, so reruns change nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import dagster as dg
+import pandas as pd
+from dagster_duckdb import DuckDBResource
+
+from forecasting.restock import (
+    RestockPolicy,
+    advance_alerts,
+    plan_card_keys,
+    plan_funding,
+    purchase_order_lines,
+)
+from forecasting.restock.alerts import FIRED, STATE_COLUMNS
+from forecasting.restock.funding import FUNDING_COLUMNS
+from forecasting.restock.plan import PLAN_COLUMNS
+from forecasting.restock.purchase_orders import PO_COLUMNS
+from pipelines.resources import BuildSettings
+
+GROUP = "restock"
+OPS_SCHEMA = "ops"
+ALERT_STATE_TABLE = f"{OPS_SCHEMA}.low_stock_alert_state"
+FORECAST_KEY = dg.AssetKey("demand_forecast")
+UNIT_COST_LOOKBACK_DAYS = 28
+
+_MONEY = "DECIMAL(18, 2)"
+PLAN_TYPES = {
+    "sku_id": "VARCHAR", "supplier_id": "VARCHAR", "as_of": "DATE", "on_hand": "BIGINT",
+    "on_order": "BIGINT", "daily_demand": "DOUBLE", "days_of_cover": "DOUBLE",
+    "stockout_date": "DATE", "safety_stock": "DOUBLE", "reorder_point": "DOUBLE",
+    "order_qty": "BIGINT", "order_by": "DATE", "service_level": "DOUBLE", "reason": "VARCHAR",
+    "reason_zh": "VARCHAR", "reason_en": "VARCHAR", "abc_class": "VARCHAR",
+    "expiring_7d": "BIGINT", "usable_position": "DOUBLE", "lead_time_days": "INTEGER",
+    "min_order_qty": "BIGINT", "batch_size": "BIGINT", "shelf_life_days": "INTEGER",
+    "expiry_cap": "BIGINT", "unit_cost": _MONEY, "order_cost": _MONEY, "inventory_date": "DATE",
+    "is_active": "BOOLEAN", "has_forecast": "BOOLEAN",
+}  # fmt: skip
+PO_TYPES = {
+    "po_id": "VARCHAR", "supplier_id": "VARCHAR", "supplier_name": "VARCHAR", "as_of": "DATE",
+    "sku_id": "VARCHAR", "sku_name": "VARCHAR", "order_qty": "BIGINT", "batch_size": "BIGINT",
+    "batches": "BIGINT", "min_order_qty": "BIGINT", "moq_met": "BOOLEAN", "unit_cost": _MONEY,
+    "line_cost": _MONEY, "order_by": "DATE", "po_lines": "BIGINT", "po_total_qty": "BIGINT",
+    "po_total_cost": _MONEY, "po_order_by": "DATE", "reason_en": "VARCHAR",
+    "reason_zh": "VARCHAR",
+}  # fmt: skip
+FUNDING_TYPES = {
+    "supplier_id": "VARCHAR", "as_of": "DATE", "balance": _MONEY, "daily_cost": _MONEY,
+    "days_of_cover": "DOUBLE", "topup_amount": _MONEY, "topup_by": "DATE", "reason": "VARCHAR",
+    "reason_zh": "VARCHAR", "reason_en": "VARCHAR", "safety_buffer": _MONEY,
+    "service_level": "DOUBLE", "balance_date": "DATE", "topup_skus": "BIGINT",
+    "skus_without_cost": "BIGINT",
+}  # fmt: skip
+STATE_TYPES = {
+    "sku_id": "VARCHAR", "as_of": "DATE", "state": "VARCHAR", "position": "DOUBLE",
+    "reorder_point": "DOUBLE", "event": "VARCHAR",
+    # The plan line of that day, so an alert keeps its numbers after the plan is replaced.
+    "supplier_id": "VARCHAR", "on_hand": "BIGINT", "on_order": "BIGINT", "order_qty": "BIGINT",
+    "order_by": "DATE", "stockout_date": "DATE", "reason_en": "VARCHAR", "reason_zh": "VARCHAR",
+}  # fmt: skip
+assert list(PLAN_TYPES) == PLAN_COLUMNS and list(PO_TYPES) == PO_COLUMNS
+assert list(FUNDING_TYPES) == FUNDING_COLUMNS and list(STATE_TYPES)[:6] == STATE_COLUMNS
+PLAN_FIELDS_KEPT = list(STATE_TYPES)[6:]
+
+
+# --- reading the marts -------------------------------------------------------------------
+
+
+def read_skus(conn) -> pd.DataFrame:
+    return conn.execute(
+        "SELECT sku_id, name, category, brand, delivery_type, supplier_id, shelf_life_days,"
+        " active FROM analytics.dim_skus ORDER BY sku_id"
+    ).df()
+
+
+def read_suppliers(conn) -> pd.DataFrame:
+    return conn.execute(
+        "SELECT supplier_id, name, lead_time_hours, min_order_qty, batch_size"
+        " FROM analytics.dim_suppliers ORDER BY supplier_id"
+    ).df()
+
+
+def read_latest_inventory(conn, as_of: dt.date) -> pd.DataFrame:
+    """Each SKU's last day-end snapshot before ``as_of``: what was known that morning."""
+    return conn.execute(
+        """SELECT sku_id, supplier_id, on_hand, on_order, expiring_7d, inventory_date
+           FROM analytics.fct_inventory_daily WHERE inventory_date < ?
+           QUALIFY row_number() OVER (PARTITION BY sku_id ORDER BY inventory_date DESC) = 1""",
+        [as_of],
+    ).df()
+
+
+def read_latest_balances(conn, as_of: dt.date) -> pd.DataFrame:
+    return conn.execute(
+        """SELECT supplier_id, CAST(balance AS DOUBLE) AS balance, balance_date
+           FROM analytics.fct_supplier_balance_daily WHERE balance_date < ?
+           QUALIFY row_number() OVER (PARTITION BY supplier_id ORDER BY balance_date DESC) = 1""",
+        [as_of],
+    ).df()
+
+
+def read_forecast(conn) -> pd.DataFrame:
+    return conn.execute(
+        "SELECT sku_id, region_code, ds, yhat, yhat_lower, yhat_upper, interval_level"
+        " FROM analytics.demand_forecast WHERE region_code = 'ALL'"
+    ).df()
+
+
+def read_gross_margin(conn, as_of: dt.date, lookback_days: int) -> pd.Series:
+    """Gross margin per SKU over the lookback before ``as_of``: what ABC classes rank."""
+    start = as_of - dt.timedelta(days=lookback_days)
+    frame = conn.execute(
+        """SELECT sku_id, CAST(sum(gross_margin) AS DOUBLE) AS gross_margin
+           FROM analytics.fct_daily_sku_sales WHERE order_date >= ? AND order_date < ?
+           GROUP BY sku_id""",
+        [start, as_of],
+    ).df()
+    return frame.set_index("sku_id")["gross_margin"]
+
+
+def read_unit_costs(conn, as_of: dt.date) -> pd.Series:
+    """Units-weighted unit cost per SKU over the last 4 weeks, else over all history."""
+    start = as_of - dt.timedelta(days=UNIT_COST_LOOKBACK_DAYS)
+    frame = conn.execute(
+        """SELECT sku_id,
+                  CAST(coalesce(
+                      sum(avg_unit_cost * units) FILTER (WHERE order_date >= ?)
+                        / nullif(sum(units) FILTER (WHERE order_date >= ?
+                                                    AND avg_unit_cost IS NOT NULL), 0),
+                      sum(avg_unit_cost * units) / nullif(sum(units)
+                        FILTER (WHERE avg_unit_cost IS NOT NULL), 0)
+                  ) AS DOUBLE) AS unit_cost
+           FROM analytics.fct_daily_sku_sales WHERE order_date < ?
+           GROUP BY sku_id""",
+        [start, start, as_of],
+    ).df()
+    return frame.set_index("sku_id")["unit_cost"].dropna()
+
+
+def read_events(conn) -> pd.DataFrame:
+    return conn.execute("SELECT name, start_date, end_date, scope FROM analytics.dim_events").df()
+
+
+# --- writing -----------------------------------------------------------------------------
+
+
+def replace_table(conn, table: str, frame: pd.DataFrame, types: dict[str, str]) -> None:
+    """``CREATE OR REPLACE`` ``table`` from ``frame`` with fixed column types, so an empty
+    plan still has its schema. The caller owns the transaction."""
+    conn.register("_restock_frame", frame[list(types)])
+    try:
+        columns = ", ".join(
+            f"CAST({name} AS {sql_type}) AS {name}" for name, sql_type in types.items()
+        )
+        conn.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT {columns} FROM _restock_frame")
+    finally:
+        conn.unregister("_restock_frame")
+
+
+def _in_transaction(conn, write) -> None:
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        write()
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+# --- assets ------------------------------------------------------------------------------
+
+
+@dg.asset(
+    group_name=GROUP,
+    kinds={"duckdb", "python"},
+    deps=["dim_skus", "dim_suppliers", "fct_inventory_daily", "fct_daily_sku_sales",
+          "dim_events", FORECAST_KEY],
+)  # fmt: skip
+def restock_plan(
+    context: dg.AssetExecutionContext, duckdb: DuckDBResource, build_settings: BuildSettings
+) -> dg.MaterializeResult:
+    """Card-key restock plan (``analytics.restock_plan``): one line per card-key SKU.
+
+    1. Read SKUs, suppliers, the last stock snapshot before as_of, the SKU-total forecast,
+       trailing gross margin (ABC) and unit costs; 2. plan; 3. replace the table.
+    """
+    policy = RestockPolicy()
+    with duckdb.get_connection() as conn:
+        as_of = build_settings.as_of_date(conn)
+        plan = plan_card_keys(
+            read_skus(conn), read_suppliers(conn), read_latest_inventory(conn, as_of),
+            read_forecast(conn), as_of, build_settings.horizon_days,
+            gross_margin=read_gross_margin(conn, as_of, policy.margin_lookback_days),
+            unit_costs=read_unit_costs(conn, as_of), dim_events=read_events(conn),
+            policy=policy,
+        )  # fmt: skip
+        _in_transaction(
+            conn, lambda: replace_table(conn, "analytics.restock_plan", plan, PLAN_TYPES)
+        )
+    ordering = plan[plan["order_qty"] > 0]
+    context.log.info(f"restock plan as of {as_of}: {len(plan)} SKUs, {len(ordering)} to order")
+    return dg.MaterializeResult(
+        metadata={
+            "as_of": as_of.isoformat(),
+            "dagster/row_count": len(plan),
+            "skus_to_order": len(ordering),
+            "keys_to_order": int(ordering["order_qty"].sum()),
+        }
+    )
+
+
+@dg.asset(group_name=GROUP, kinds={"duckdb", "python"}, deps=[restock_plan, "dim_skus",
+          "dim_suppliers"])  # fmt: skip
+def purchase_orders(duckdb: DuckDBResource) -> dg.MaterializeResult:
+    """Purchase orders per supplier (``analytics.purchase_orders``): the plan's order lines
+    with quantities, batches, cost and whether the MOQ is met. Export with
+    ``forecasting.restock.export_purchase_orders(lines, "csv" | "xlsx")``."""
+    with duckdb.get_connection() as conn:
+        plan = conn.execute("SELECT * FROM analytics.restock_plan").df()
+        plan["unit_cost"] = plan["unit_cost"].astype(float)
+        lines = purchase_order_lines(plan, read_suppliers(conn), read_skus(conn))
+        _in_transaction(
+            conn, lambda: replace_table(conn, "analytics.purchase_orders", lines, PO_TYPES)
+        )
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": len(lines),
+            "purchase_orders": int(lines["po_id"].nunique()),
+            "moq_not_met": int((~lines["moq_met"].astype(bool)).sum()),
+        }
+    )
+
+
+@dg.asset(group_name=GROUP, kinds={"duckdb", "python"}, deps=[restock_plan])
+def low_stock_alerts(
+    context: dg.AssetExecutionContext, duckdb: DuckDBResource
+) -> dg.MaterializeResult:
+    """Low-stock alerts (``analytics.low_stock_alerts``) that fire once per crossing.
+
+    1. Last state per SKU from ``ops.low_stock_alert_state`` before this plan's as_of;
+    2. advance the state machine with today's position and reorder point; 3. in one
+    transaction, drop state rows from as_of on and insert today's; 4. publish every alert
+    ever fired with whether it is still open.
+    """
+    with duckdb.get_connection() as conn:
+        plan = conn.execute("SELECT * FROM analytics.restock_plan").df()
+        if plan.empty:
+            as_of = None
+            new_state = pd.DataFrame(columns=list(STATE_TYPES))
+        else:
+            as_of = pd.Timestamp(plan["as_of"].iloc[0]).date()
+        _ensure_alert_state(conn)
+        if as_of is not None:
+            previous = conn.execute(
+                f"""SELECT * FROM {ALERT_STATE_TABLE} WHERE as_of < ?
+                    QUALIFY row_number() OVER (PARTITION BY sku_id ORDER BY as_of DESC) = 1""",
+                [as_of],
+            ).df()
+            new_state = advance_alerts(previous, plan, as_of).merge(
+                plan[["sku_id", *PLAN_FIELDS_KEPT]], on="sku_id", how="left"
+            )
+
+        def write() -> None:
+            if as_of is not None:
+                conn.execute(f"DELETE FROM {ALERT_STATE_TABLE} WHERE as_of >= ?", [as_of])
+                columns = ", ".join(STATE_TYPES)
+                conn.register("_alert_state", new_state[list(STATE_TYPES)])
+                conn.execute(
+                    f"INSERT INTO {ALERT_STATE_TABLE} ({columns})"
+                    f" SELECT {columns} FROM _alert_state"
+                )
+                conn.unregister("_alert_state")
+            conn.execute(_ALERTS_SQL)
+
+        _in_transaction(conn, write)
+        open_alerts = conn.execute(
+            "SELECT count(*) FILTER (WHERE is_open), count(*) FILTER (WHERE is_new)"
+            " FROM analytics.low_stock_alerts"
+        ).fetchone()
+    fired = int((new_state["event"] == FIRED).sum())
+    context.log.info(f"low-stock alerts: {fired} fired today, {open_alerts[0]} open")
+    return dg.MaterializeResult(metadata={"fired_today": fired, "open_alerts": int(open_alerts[0])})
+
+
+def _ensure_alert_state(conn) -> None:
+    columns = ", ".join(f"{name} {sql_type}" for name, sql_type in STATE_TYPES.items())
+    conn.execute(f"CREATE SCHEMA IF NOT EXISTS {OPS_SCHEMA}")
+    conn.execute(f"CREATE TABLE IF NOT EXISTS {ALERT_STATE_TABLE} ({columns})")
+
+
+# Every firing with its plan line of that day; open while the SKU has not re-armed since
+# (restocked back above its reorder point). is_new marks those fired by the newest build.
+_ALERTS_SQL = f"""
+CREATE OR REPLACE TABLE analytics.low_stock_alerts AS
+WITH latest AS (
+    SELECT sku_id, state FROM {ALERT_STATE_TABLE}
+    QUALIFY row_number() OVER (PARTITION BY sku_id ORDER BY as_of DESC) = 1
+),
+newest_build AS (SELECT max(as_of) AS as_of FROM {ALERT_STATE_TABLE})
+SELECT
+    fired.sku_id,
+    fired.supplier_id,
+    fired.as_of AS fired_on,
+    fired.on_hand,
+    fired.on_order,
+    fired.position,
+    fired.reorder_point,
+    latest.state = '{FIRED}'
+        AND NOT EXISTS (
+            SELECT 1 FROM {ALERT_STATE_TABLE} AS later
+            WHERE later.sku_id = fired.sku_id AND later.as_of > fired.as_of
+              AND later.event = '{FIRED}'
+        ) AS is_open,
+    fired.as_of = newest_build.as_of AS is_new,
+    fired.order_qty,
+    fired.order_by,
+    fired.stockout_date,
+    fired.reason_en AS reason,
+    fired.reason_zh,
+    fired.reason_en
+FROM {ALERT_STATE_TABLE} AS fired
+JOIN latest USING (sku_id)
+CROSS JOIN newest_build
+WHERE fired.event = '{FIRED}'
+ORDER BY fired.as_of DESC, fired.sku_id
+"""
+
+
+@dg.asset(
+    group_name=GROUP,
+    kinds={"duckdb", "python"},
+    deps=["dim_skus", "fct_supplier_balance_daily", "fct_daily_sku_sales", "dim_events",
+          FORECAST_KEY],
+)  # fmt: skip
+def funding_plan(
+    context: dg.AssetExecutionContext, duckdb: DuckDBResource, build_settings: BuildSettings
+) -> dg.MaterializeResult:
+    """Prepaid funding plan for direct top-ups (``analytics.funding_plan``), per supplier:
+    forecast daily cost, days the balance covers, top-up amount and the day it must arrive."""
+    with duckdb.get_connection() as conn:
+        as_of = build_settings.as_of_date(conn)
+        plan = plan_funding(
+            read_skus(conn), read_latest_balances(conn, as_of), read_forecast(conn),
+            read_unit_costs(conn, as_of), as_of, build_settings.horizon_days,
+            dim_events=read_events(conn),
+        )  # fmt: skip
+        _in_transaction(
+            conn, lambda: replace_table(conn, "analytics.funding_plan", plan, FUNDING_TYPES)
+        )
+    topping_up = plan[plan["topup_amount"] > 0]
+    context.log.info(f"funding plan as of {as_of}: {len(topping_up)} of {len(plan)} to top up")
+    return dg.MaterializeResult(
+        metadata={
+            "as_of": as_of.isoformat(),
+            "dagster/row_count": len(plan),
+            "suppliers_to_top_up": len(topping_up),
+            "topup_total": float(topping_up["topup_amount"].sum()),
+        }
+    )
