@@ -1,0 +1,130 @@
+"""CardPulse dashboard entry point: ``streamlit run dashboard/app.py`` (or ``cardpulse dashboard``).
+
+The entry point is the frame: language toggle, sign-in, and the pages the signed-in role may
+open. A merchant gets only its overview; operations, pricing and admin see every page.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import streamlit as st
+
+# `streamlit run` puts this folder on sys.path, not the project; keep `import dashboard` working
+# from a plain checkout as well as from the installed package.
+_PROJECT = str(Path(__file__).resolve().parent.parent)
+if _PROJECT not in sys.path:
+    sys.path.insert(0, _PROJECT)
+
+from dashboard import ui  # noqa: E402
+from dashboard.i18n import t  # noqa: E402
+
+PAGES: dict[str, tuple[str, str, str, tuple[str, ...]]] = {
+    # key: (file, url path, icon, roles that may open it)
+    "page_overview": (
+        "app_pages/overview.py",
+        "overview",
+        ":material/storefront:",
+        ("merchant", "ops", "pricing", "admin"),
+    ),
+    "page_operations": (
+        "app_pages/operations.py",
+        "operations",
+        ":material/inventory_2:",
+        ("ops", "pricing", "admin"),
+    ),
+    "page_pricing": (
+        "app_pages/pricing.py",
+        "pricing",
+        ":material/sell:",
+        ("ops", "pricing", "admin"),
+    ),
+    "page_health": (
+        "app_pages/health.py",
+        "health",
+        ":material/monitor_heart:",
+        ("ops", "pricing", "admin"),
+    ),
+}
+
+
+def _oidc_configured() -> bool:
+    try:
+        return "auth" in st.secrets
+    except Exception:  # no secrets file at all: OIDC is simply off
+        return False
+
+
+def _oidc_session() -> bool:
+    """Accept an identity from ``st.login`` when its e-mail is a user in the users file."""
+    if not _oidc_configured() or not st.user.get("is_logged_in"):
+        return False
+    email = str(st.user.get("email") or "")
+    user = ui.user_store().get(email)
+    if user is None:
+        st.warning(t("sso_unknown", ui.language(), email=email))
+        if st.button(t("sign_out", ui.language())):
+            st.logout()
+        st.stop()
+    ui.sign_in(user, via="oidc")
+    return True
+
+
+def sign_in_page() -> None:
+    lang = ui.language()
+    st.title(t("sign_in_title", lang))
+    if st.session_state.pop("_cardpulse_expired", False):
+        st.info(t("session_expired", lang))
+    store = ui.user_store()
+    if not store.users():
+        st.warning(t("no_users", lang))
+    if _oidc_configured():
+        st.button(t("sign_in_sso", lang), on_click=st.login)
+        st.divider()
+    with st.form("sign_in", clear_on_submit=False):
+        name = st.text_input(t("username", lang), key="sign_in_name")
+        password = st.text_input(t("password", lang), type="password", key="sign_in_password")
+        submitted = st.form_submit_button(t("sign_in", lang), type="primary")
+    if not submitted:
+        return
+    outcome = store.authenticate(name.strip(), password)
+    if outcome.user is not None:
+        ui.sign_in(outcome.user)
+        st.rerun()
+    elif outcome.reason == "locked":
+        st.error(t("locked", lang, minutes=max(1, -(-outcome.wait_seconds // 60))))
+    elif outcome.reason == "slow_down":
+        st.error(t("slow_down", lang, seconds=outcome.wait_seconds))
+    else:
+        st.error(t("bad_credentials", lang))
+
+
+def main() -> None:
+    st.set_page_config(page_title="CardPulse", page_icon=":material/monitoring:", layout="wide")
+    lang = ui.language_toggle()
+    session = ui.current_session()
+    if session is None and _oidc_session():
+        session = ui.current_session()
+    if session is None:
+        page = st.navigation(
+            [st.Page(sign_in_page, title=t("sign_in", lang), url_path="sign-in")], position="hidden"
+        )
+        page.run()
+        return
+    pages = [
+        st.Page(path, title=t(key, lang), url_path=url, icon=icon, default=(url == "overview"))
+        for key, (path, url, icon, roles) in PAGES.items()
+        if session.role in roles
+    ]
+    page = st.navigation(pages)
+    st.sidebar.caption(
+        t("signed_in_as", lang, name=session.name, role=t(f"role_{session.role}", lang))
+    )
+    if st.sidebar.button(t("sign_out", lang), key="sign_out"):
+        ui.sign_out()
+        st.rerun()
+    page.run()
+
+
+main()

@@ -1,0 +1,156 @@
+"""Operations: restock risk, purchase orders per supplier, prepaid funding, supplier
+performance and low-stock alerts (platform-wide; not offered to merchant users)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import data, figures, ui
+from dashboard.i18n import money
+
+ctx = ui.page_context(data.PLATFORM_ROLES)
+st.title(ctx.t("page_operations"))
+ui.build_caption(ctx)
+
+RISK_NAMES = {
+    "out_now": ctx.t("risk_out_now"),
+    "before_arrival": ctx.t("risk_before_arrival"),
+    "fine": ctx.t("risk_fine"),
+    "expiring": ctx.t("expiring_keys"),
+}
+
+
+def _risk_style(value: str) -> str:
+    colour = {name: figures.RISK_COLOURS[key] for key, name in RISK_NAMES.items()}.get(value)
+    return f"background-color: {colour}; color: white" if colour else ""
+
+
+# --- restock plan
+st.subheader(ctx.t("restock_plan"))
+plan = ctx.query("restock")
+if not ui.empty_notice(ctx, plan, "restock_plan"):
+    counts = plan["risk"].value_counts()
+    cells = st.columns(3)
+    for cell, risk in zip(cells, ("out_now", "before_arrival", "fine"), strict=True):
+        cell.metric(RISK_NAMES[risk], int(counts.get(risk, 0)))
+    st.plotly_chart(figures.days_of_cover(plan, RISK_NAMES, ctx.t("days_of_cover")), key="cover")
+    shown = plan.assign(risk=plan["risk"].map(RISK_NAMES))
+    columns = [
+        c
+        for c in (
+            "risk",
+            "sku_id",
+            "sku_name",
+            "supplier_id",
+            "on_hand",
+            "on_order",
+            "daily_demand",
+            "days_of_cover",
+            "stockout_date",
+            "safety_stock",
+            "reorder_point",
+            "order_qty",
+            "order_by",
+            "reason",
+        )
+        if c in shown
+    ]
+    st.dataframe(
+        shown[columns].style.map(_risk_style, subset=["risk"]),
+        hide_index=True,
+        key="restock_table",
+        column_config={
+            "risk": ctx.t("risk"),
+            "days_of_cover": st.column_config.NumberColumn(ctx.t("days_of_cover"), format="%.1f"),
+        },
+    )
+
+# --- purchase orders
+st.subheader(ctx.t("purchase_orders"))
+orders = ctx.query("purchase_orders")
+if plan.empty:
+    pass
+elif orders.empty:
+    st.success(ctx.t("no_orders_needed"))
+else:
+    suppliers = sorted(orders["supplier_id"].unique())
+    supplier = st.selectbox(ctx.t("supplier"), suppliers, key="po_supplier")
+    lines = orders[orders["supplier_id"] == supplier]
+    st.dataframe(
+        lines,
+        hide_index=True,
+        key="po_table",
+        column_config={
+            "unit_cost": ui.money_column("unit_cost"),
+            "amount": ui.money_column("amount"),
+        },
+    )
+    st.metric(ctx.t("supplier") + f" {supplier}", money(lines["amount"].sum()))
+    left, right = st.columns(2)
+    left.download_button(
+        ctx.t("download_csv"),
+        data=data.to_csv(lines),
+        file_name=f"purchase_order_{supplier}.csv",
+        mime="text/csv",
+        key="po_csv",
+    )
+    right.download_button(
+        ctx.t("download_xlsx"),
+        data=data.to_xlsx({str(s): orders[orders["supplier_id"] == s] for s in suppliers}),
+        file_name="purchase_orders.xlsx",
+        key="po_xlsx",
+        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    )
+
+# --- funding plan
+st.subheader(ctx.t("funding_plan"))
+funding = ctx.query("funding")
+if not ui.empty_notice(ctx, funding, "funding_plan"):
+    st.dataframe(
+        funding,
+        hide_index=True,
+        key="funding_table",
+        column_config={c: ui.money_column(c) for c in ("balance", "daily_cost", "topup_amount")},
+    )
+
+# --- supplier performance
+st.subheader(ctx.t("supplier_performance"))
+performance = ctx.query("supplier_performance")
+if not ui.empty_notice(ctx, performance, "fct_supplier_performance"):
+    st.plotly_chart(
+        figures.supplier_performance(
+            performance,
+            {
+                "title": ctx.t("supplier_performance"),
+                "success_rate": ctx.t("success_rate"),
+                "latency_p95": ctx.t("latency_p95"),
+            },
+        ),
+        key="suppliers",
+    )
+    st.dataframe(
+        performance,
+        hide_index=True,
+        key="supplier_table",
+        column_config={
+            "success_rate": ui.percent_column(ctx.t("success_rate")),
+            "refund_rate": ui.percent_column("refund_rate"),
+            "latency_p95_seconds": st.column_config.NumberColumn(
+                ctx.t("latency_p95"), format="%.1f"
+            ),
+        },
+    )
+
+# --- alerts
+st.subheader(ctx.t("low_stock_alerts"))
+alerts = ctx.query("low_stock_alerts")
+if alerts.empty:
+    st.success(ctx.t("no_alerts"))
+else:
+    shown_alerts = alerts.assign(alert=alerts["alert"].map(RISK_NAMES).fillna(alerts["alert"]))
+    st.dataframe(
+        shown_alerts.style.map(_risk_style, subset=["alert"]), hide_index=True, key="alerts_table"
+    )
+    if isinstance(alerts, pd.DataFrame) and "expiring_7d" in alerts:
+        st.caption(ctx.t("expiring_keys") + f": {int(alerts['expiring_7d'].fillna(0).sum()):,}")

@@ -1,0 +1,208 @@
+"""Merchant overview: headline numbers against the previous period, trend with forecast,
+top SKUs, provinces and channels, for the signed-in scope and the chosen filters."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import streamlit as st
+
+from dashboard import data, figures, ui
+from dashboard.data import Filters
+from dashboard.i18n import business_date, duration, money, percent
+
+ctx = ui.page_context(("merchant", "ops", "pricing", "admin"))
+st.title(ctx.t("page_overview"))
+ui.build_caption(ctx)
+
+options = ctx.query("filter_options")
+if options["min_date"] is None:
+    st.info(ctx.t("empty_table", table="fct_daily_merchant_sales"))
+    st.stop()
+first_day, last_day = options["min_date"], options["max_date"]
+sku_options = options["skus"]
+merchant_options = options["merchants"]
+
+
+def _param_list(name: str) -> list[str]:
+    raw = st.query_params.get(name, "")
+    return [value for value in raw.split(",") if value] if raw else []
+
+
+def _param_date(name: str, fallback: date) -> date:
+    try:
+        chosen = date.fromisoformat(st.query_params.get(name, ""))
+    except ValueError:
+        return fallback
+    return min(max(chosen, first_day), last_day)
+
+
+# Query parameters only preselect widgets, and only with values the scope offers.
+default_start = _param_date("start", max(first_day, last_day - timedelta(days=29)))
+default_end = _param_date("end", last_day)
+all_categories = sorted(sku_options["category"].unique()) if not sku_options.empty else []
+default_categories = [c for c in _param_list("category") if c in all_categories]
+merchant_ids = list(merchant_options["merchant_id"]) if not merchant_options.empty else []
+merchant_names = dict(zip(merchant_ids, merchant_options.get("name", []), strict=False))
+requested_merchant = st.query_params.get("merchant")
+
+with st.expander(ctx.t("filters"), expanded=True):
+    columns = st.columns([2, 2, 3, 2])
+    picked_dates = columns[0].date_input(
+        ctx.t("date_range"),
+        value=(default_start, min(max(default_end, default_start), last_day)),
+        min_value=first_day,
+        max_value=last_day,
+        key="ov_dates",
+    )
+    categories = columns[1].multiselect(
+        ctx.t("category"), all_categories, default=default_categories, key="ov_categories"
+    )
+    shown_skus = (
+        sku_options[sku_options["category"].isin(categories)] if categories else sku_options
+    )
+    sku_labels = dict(zip(shown_skus["sku_id"], shown_skus["name"], strict=True))
+    skus = columns[2].multiselect(
+        ctx.t("sku"),
+        list(sku_labels),
+        format_func=lambda sku: f"{sku_labels.get(sku, sku)} ({sku})",
+        default=[s for s in _param_list("sku") if s in sku_labels],
+        key="ov_skus",
+    )
+    merchant_choices = [None, *merchant_ids]
+    merchant = columns[3].selectbox(
+        ctx.t("merchant"),
+        merchant_choices,
+        index=merchant_choices.index(requested_merchant)
+        if requested_merchant in merchant_ids
+        else 0,
+        format_func=lambda m: (
+            ctx.t("all_merchants") if m is None else f"{merchant_names.get(m, m)} ({m})"
+        ),
+        key="ov_merchant",
+    )
+
+if isinstance(picked_dates, tuple) and len(picked_dates) == 2:
+    start, end = picked_dates
+elif isinstance(picked_dates, tuple) and picked_dates:
+    start = end = picked_dates[0]
+else:
+    start, end = default_start, default_end
+filters = Filters(start, end, tuple(categories), tuple(skus), merchant)
+if ctx.scope.is_merchant:
+    st.caption(
+        ctx.t(
+            "merchant_scope",
+            merchant=f"{merchant_names.get(ctx.scope.merchant_id, '')} ({ctx.scope.merchant_id})",
+        )
+    )
+
+# --- headline numbers
+figures_now = ctx.query("kpis", filters)
+current, previous = figures_now["current"], figures_now["previous"]
+
+
+def _change(now: float | None, before: float | None) -> str | None:
+    if now is None or not before:
+        return None
+    return f"{(now - before) / abs(before):+.1%}"
+
+
+def _points(now: float | None, before: float | None) -> str | None:
+    if now is None or before is None:
+        return None
+    return f"{(now - before) * 100:+.2f} pp"
+
+
+metrics = st.columns(7)
+metrics[0].metric(ctx.t("gmv"), money(current["gmv"], 0), _change(current["gmv"], previous["gmv"]))
+metrics[1].metric(
+    ctx.t("net_revenue"),
+    money(current["net_revenue"], 0),
+    _change(current["net_revenue"], previous["net_revenue"]),
+)
+metrics[2].metric(
+    ctx.t("gross_margin"),
+    money(current["gross_margin"], 0),
+    _change(current["gross_margin"], previous["gross_margin"]),
+)
+metrics[3].metric(
+    ctx.t("orders"), f"{current['orders']:,.0f}", _change(current["orders"], previous["orders"])
+)
+metrics[4].metric(
+    ctx.t("refund_rate"),
+    percent(current["refund_rate"]),
+    _points(current["refund_rate"], previous["refund_rate"]),
+    delta_color="inverse",
+)
+metrics[5].metric(
+    ctx.t("failure_rate"),
+    percent(current["failure_rate"]),
+    _points(current["failure_rate"], previous["failure_rate"]),
+    delta_color="inverse",
+)
+metrics[6].metric(
+    ctx.t("avg_delivery"),
+    duration(current["avg_delivery_seconds"], ctx.lang),
+    _change(current["avg_delivery_seconds"], previous["avg_delivery_seconds"]),
+    delta_color="inverse",
+)
+st.caption(
+    ctx.t("vs_previous") + f": {business_date(start - (end - start) - timedelta(days=1))}"
+    f" – {business_date(start - timedelta(days=1))}"
+)
+
+# --- trend with forecast
+daily = ctx.query("daily_sales", filters)
+if daily.empty:
+    st.info(ctx.t("no_rows_in_filter"))
+    st.stop()
+predicted = ctx.query("forecast", filters)
+horizon_end = predicted["ds"].max().date() if not predicted.empty else end
+marked_events = ctx.query("events", start, horizon_end)
+labels = {
+    "title": ctx.t("daily_trend"),
+    "units": ctx.t("units"),
+    "forecast": ctx.t("forecast"),
+    "forecast_band": ctx.t("forecast_band"),
+}
+st.plotly_chart(
+    figures.trend(
+        daily, predicted, figures.holiday_ranges(start, horizon_end), marked_events, labels
+    ),
+    key="trend",
+)
+if not predicted.empty and (ctx.scope.is_merchant or merchant is not None):
+    st.caption(ctx.t("forecast_share_note"))
+
+left, right = st.columns(2)
+top = ctx.query("top_skus", filters)
+left.plotly_chart(
+    figures.ranked_bar(top, "sku_id", "gmv", ctx.t("top_skus"), label_column="name"), key="top_skus"
+)
+regions = ctx.query("provinces", filters)
+right.plotly_chart(
+    figures.ranked_bar(regions, "region_code", "gmv", ctx.t("provinces")), key="provinces"
+)
+left, right = st.columns(2)
+left.plotly_chart(
+    figures.channel_pie(ctx.query("channels", filters), ctx.t("channels")), key="channels"
+)
+right.dataframe(
+    top.rename(columns={"name": ctx.t("name")}),
+    hide_index=True,
+    key="top_table",
+    column_config={
+        "gmv": ui.money_column(ctx.t("gmv")),
+        "gross_margin": ui.money_column(ctx.t("gross_margin")),
+    },
+)
+
+shown = ctx.query("shown_sales", filters)
+st.download_button(
+    ctx.t("download_csv"),
+    data=data.to_csv(shown),
+    file_name=f"cardpulse_overview_{start}_{end}.csv",
+    mime="text/csv",
+    key="download_overview",
+)

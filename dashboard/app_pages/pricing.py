@@ -1,0 +1,157 @@
+"""Pricing: elasticities with intervals, recommendations and their guardrails, a what-if
+control, and the export of the prices a pricing or admin user approves."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import streamlit as st
+
+from dashboard import data, figures, ui
+from dashboard.i18n import money
+from pipelines.settings import BUSINESS_TZ
+
+ctx = ui.page_context(data.PLATFORM_ROLES)
+st.title(ctx.t("page_pricing"))
+ui.build_caption(ctx)
+
+recommended = ctx.query("recommendations")
+if ui.empty_notice(ctx, recommended, "price_recommendations"):
+    st.stop()
+recommended = recommended.reset_index(drop=True)
+for column in (
+    "current_price",
+    "recommended_price",
+    "unit_cost",
+    "elasticity",
+    "elasticity_low",
+    "elasticity_high",
+):
+    recommended[column] = recommended[column].astype(float)
+
+# --- elasticities
+st.subheader(ctx.t("elasticities"))
+st.plotly_chart(figures.elasticities(recommended, ctx.t("elasticity")), key="elasticities")
+
+# --- recommendations and approval
+st.subheader(ctx.t("recommendations"))
+table_columns = [
+    c
+    for c in (
+        "sku_id",
+        "sku_name",
+        "region_code",
+        "current_price",
+        "recommended_price",
+        "unit_cost",
+        "margin_pct",
+        "elasticity",
+        "expected_units_change_pct",
+        "expected_profit_change_pct",
+        "guardrails_hit",
+        "reason",
+    )
+    if c in recommended
+]
+money_columns = {c: ui.money_column(c) for c in ("current_price", "recommended_price", "unit_cost")}
+money_columns["guardrails_hit"] = ctx.t("guardrails")
+can_approve = ctx.scope.role in data.APPROVER_ROLES
+if can_approve:
+    st.caption(ctx.t("approve_hint"))
+    editable = recommended[table_columns].copy()
+    editable.insert(0, "approve", False)
+    edited = st.data_editor(
+        editable,
+        hide_index=True,
+        key="approve_editor",
+        disabled=table_columns,
+        column_config={
+            "approve": st.column_config.CheckboxColumn(ctx.t("approve")),
+            **money_columns,
+        },
+    )
+    approved = recommended[edited["approve"].to_numpy(dtype=bool)]
+    st.caption(ctx.t("approved_count", count=len(approved)))
+    approved_at = datetime.now(ZoneInfo(BUSINESS_TZ))
+    st.download_button(
+        ctx.t("export_approved"),
+        key="export_approved",
+        mime="text/csv",
+        data=data.approved_prices_csv(ctx.scope, ctx.session.name, approved, approved_at),
+        file_name=f"approved_prices_{approved_at:%Y%m%d_%H%M}.csv",
+        disabled=approved.empty,
+    )
+else:
+    st.dataframe(
+        recommended[table_columns],
+        hide_index=True,
+        key="recommendations_table",
+        column_config=money_columns,
+    )
+    st.info(ctx.t("approve_not_allowed"))
+
+# --- what-if
+st.subheader(ctx.t("what_if"))
+choices = list(recommended.index)
+picked = st.selectbox(
+    ctx.t("what_if_pick"),
+    choices,
+    key="what_if_row",
+    format_func=lambda i: (
+        f"{recommended.at[i, 'sku_name']} ({recommended.at[i, 'sku_id']}) · "
+        f"{recommended.at[i, 'region_code']}"
+    ),
+)
+row = recommended.loc[picked]
+current_price = float(row["current_price"])
+unit_cost = float(row["unit_cost"]) if row["unit_cost"] == row["unit_cost"] else 0.0
+low, high = round(current_price * 0.7, 2), round(current_price * 1.3, 2)
+trial = st.slider(
+    ctx.t("what_if_price"),
+    min_value=low,
+    max_value=max(high, low + 0.01),
+    value=float(min(max(row["recommended_price"], low), high)),
+    step=0.01,
+    key=f"what_if_price_{picked}",
+)
+baseline = ctx.query("baseline_units", str(row["sku_id"]), str(row["region_code"]))
+now_case = data.what_if(current_price, unit_cost, float(row["elasticity"]), baseline, current_price)
+trial_case = data.what_if(current_price, unit_cost, float(row["elasticity"]), baseline, trial)
+cells = st.columns(3)
+cells[0].metric(
+    ctx.t("expected_units"),
+    f"{trial_case['units']:,.1f}",
+    f"{trial_case['units'] - now_case['units']:+,.1f}",
+)
+cells[1].metric(
+    ctx.t("expected_revenue"),
+    money(trial_case["revenue"]),
+    money(trial_case["revenue"] - now_case["revenue"]),
+)
+cells[2].metric(
+    ctx.t("expected_profit"),
+    money(trial_case["profit"]),
+    money(trial_case["profit"] - now_case["profit"]),
+)
+prices = list(np.linspace(low, high, 41))
+profits = [
+    data.what_if(current_price, unit_cost, float(row["elasticity"]), baseline, p)["profit"]
+    for p in prices
+]
+st.plotly_chart(
+    figures.what_if_curve(
+        prices,
+        profits,
+        current_price,
+        trial,
+        {
+            "title": ctx.t("expected_profit"),
+            "profit": ctx.t("expected_profit"),
+            "current": ctx.t("current_price"),
+            "trial": ctx.t("what_if_price"),
+        },
+    ),
+    key="what_if_curve",
+)

@@ -1,0 +1,782 @@
+"""Every query the dashboard runs, against the published snapshot opened read-only.
+
+Rules this module keeps so that pages cannot get them wrong:
+
+- The merchant scope comes from the signed-in user (``Scope``), never from a widget, and is
+  applied inside the SQL through ``dim_merchant_hierarchy``; widget filters can only narrow it.
+- Every value is a bound parameter. The only text put into SQL is table and column names from
+  the fixed lists below.
+- Platform-wide tables (restock, funding, pricing, data health) refuse a merchant scope.
+- A missing snapshot or a table that is not built yet gives an empty frame, never an error.
+
+Query functions are plain ``fn(conn, scope, *args) -> DataFrame | dict``; ``load`` runs one
+through ``st.cache_data`` keyed by the snapshot file's version, the scope and the arguments, so
+a replaced snapshot (``os.replace`` after a build) is read afresh on the next rerun.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import duckdb
+import pandas as pd
+import streamlit as st
+
+ROLES = ("merchant", "ops", "pricing", "admin")
+PLATFORM_ROLES = ("ops", "pricing", "admin")
+APPROVER_ROLES = ("pricing", "admin")
+
+QUERY_TTL_SECONDS = 600
+TRAILING_DAYS = 28
+
+
+def _in_hierarchy(column: str) -> str:
+    """``column`` is one of the merchant's own rows or a sub-agent's; the id is bound (``?``)."""
+    return (
+        f"{column} IN (SELECT h.merchant_id FROM analytics.dim_merchant_hierarchy h "
+        "WHERE h.ancestor_merchant_id = ?)"
+    )
+
+
+class Scope(NamedTuple):
+    """Whose numbers a query may return: a merchant (and its sub-agents) or the whole platform."""
+
+    role: str
+    merchant_id: str | None = None
+
+    @property
+    def is_merchant(self) -> bool:
+        return self.role == "merchant"
+
+
+def scope_for(role: str, merchant_id: str | None) -> Scope:
+    """1. Check the role, 2. bind a merchant user to its merchant, 3. never widen a merchant."""
+    if role not in ROLES:
+        raise PermissionError(f"unknown role {role!r}")
+    if role == "merchant":
+        if not merchant_id:
+            raise PermissionError("a merchant user must be bound to a merchant_id")
+        return Scope(role, str(merchant_id))
+    return Scope(role, None)
+
+
+class Filters(NamedTuple):
+    """What the merchant overview's widgets (or query parameters) ask for: only ever narrowing."""
+
+    start: date
+    end: date
+    categories: tuple[str, ...] = ()
+    skus: tuple[str, ...] = ()
+    merchant: str | None = None
+
+
+class SnapshotRef(NamedTuple):
+    """The snapshot file and its version (inode, mtime, size): a new build gives a new key."""
+
+    path: str
+    version: tuple[int, int, int] | None
+
+
+def snapshot_ref(path: Path | str) -> SnapshotRef:
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError:
+        return SnapshotRef(str(path), None)
+    return SnapshotRef(str(path), (stat.st_ino, stat.st_mtime_ns, stat.st_size))
+
+
+class PlatformOnly(PermissionError):
+    """A merchant scope asked for a platform-wide table."""
+
+
+def _require_platform(scope: Scope) -> None:
+    if scope.role not in PLATFORM_ROLES:
+        raise PlatformOnly("this view is for the operations, pricing and admin roles only")
+
+
+def _scope_sql(scope: Scope, alias: str = "") -> tuple[str, list[Any]]:
+    """The server-side merchant restriction for one query (TRUE for platform roles)."""
+    if scope.is_merchant:
+        if not scope.merchant_id:
+            raise PermissionError("merchant scope without a merchant_id")
+        column = f"{alias}.merchant_id" if alias else "merchant_id"
+        return _in_hierarchy(column), [scope.merchant_id]
+    if scope.role not in PLATFORM_ROLES:
+        raise PermissionError(f"unknown role {scope.role!r}")
+    return "TRUE", []
+
+
+def _frame(conn, sql: str, params: list[Any] | None = None) -> pd.DataFrame:
+    return conn.execute(sql, params or []).fetch_df()
+
+
+def tables(conn) -> frozenset[str]:
+    """Qualified names (``analytics.fct_orders``) of every table and view in the snapshot."""
+    rows = conn.execute(
+        "SELECT table_schema || '.' || table_name FROM information_schema.tables"
+    ).fetchall()
+    return frozenset(row[0] for row in rows)
+
+
+def _has(conn, *names: str) -> bool:
+    present = tables(conn)
+    return all(name in present for name in names)
+
+
+def _has_rows(conn, name: str) -> bool:
+    return _has(conn, name) and conn.execute(f"SELECT count(*) FROM {name}").fetchone()[0] > 0
+
+
+# --------------------------------------------------------------------------- overview
+
+
+def _sales_where(scope: Scope, filters: Filters, start: date, end: date) -> tuple[str, list]:
+    """The WHERE clause shared by every merchant-sales query (alias ``s`` sales, ``k`` skus)."""
+    scope_clause, scope_params = _scope_sql(scope, "s")
+    categories = list(filters.categories)
+    skus = list(filters.skus)
+    clause = (
+        f"s.order_date BETWEEN ? AND ? AND {scope_clause}"
+        " AND (len(?::VARCHAR[]) = 0 OR list_contains(?::VARCHAR[], k.category))"
+        " AND (len(?::VARCHAR[]) = 0 OR list_contains(?::VARCHAR[], s.sku_id))"
+        f" AND (?::VARCHAR IS NULL OR {_in_hierarchy('s.merchant_id')})"
+    )
+    params = [start, end, *scope_params, categories, categories, skus, skus]
+    params += [filters.merchant, filters.merchant]
+    return clause, params
+
+
+_SALES_FROM = (
+    "analytics.fct_daily_merchant_sales s LEFT JOIN analytics.dim_skus k ON k.sku_id = s.sku_id"
+)
+
+
+def filter_options(conn, scope: Scope) -> dict[str, Any]:
+    """1. Date bounds, 2. categories and SKUs sold, 3. merchants the scope may pick from."""
+    empty = {
+        "min_date": None,
+        "max_date": None,
+        "skus": pd.DataFrame(),
+        "merchants": pd.DataFrame(),
+    }
+    if not _has(conn, "analytics.fct_daily_merchant_sales", "analytics.dim_skus"):
+        return empty
+    scope_clause, params = _scope_sql(scope, "s")
+    bounds = conn.execute(
+        f"SELECT min(order_date), max(order_date) FROM analytics.fct_daily_merchant_sales s "
+        f"WHERE {scope_clause}",
+        params,
+    ).fetchone()
+    if bounds[0] is None:
+        return empty
+    skus = _frame(
+        conn,
+        f"SELECT DISTINCT s.sku_id, coalesce(k.name, s.sku_id) AS name, "
+        f"coalesce(k.category, 'unknown') AS category FROM {_SALES_FROM} "
+        f"WHERE {scope_clause} ORDER BY category, s.sku_id",
+        params,
+    )
+    merchant_scope, merchant_params = _scope_sql(scope, "m")
+    merchants = _frame(
+        conn,
+        f"SELECT m.merchant_id, coalesce(m.name, m.merchant_id) AS name "
+        f"FROM analytics.dim_merchants m WHERE {merchant_scope} ORDER BY m.merchant_id",
+        merchant_params,
+    )
+    return {"min_date": bounds[0], "max_date": bounds[1], "skus": skus, "merchants": merchants}
+
+
+_KPI_SELECT = """
+    coalesce(sum(s.gross_revenue), 0)::DOUBLE AS gmv,
+    coalesce(sum(s.net_revenue), 0)::DOUBLE AS net_revenue,
+    coalesce(sum(s.gross_margin), 0)::DOUBLE AS gross_margin,
+    coalesce(sum(s.paid_orders), 0)::BIGINT AS orders,
+    sum(s.refunded_orders)::DOUBLE / nullif(sum(s.paid_orders), 0) AS refund_rate,
+    sum(s.failed_orders)::DOUBLE / nullif(sum(s.paid_orders), 0) AS failure_rate,
+    sum(s.delivery_seconds_sum)::DOUBLE / nullif(sum(s.delivery_count), 0) AS avg_delivery_seconds
+"""
+
+
+def kpis(conn, scope: Scope, filters: Filters) -> dict[str, dict[str, float | None]]:
+    """Headline numbers for the period and for the equally long period just before it."""
+    if not _has(conn, "analytics.fct_daily_merchant_sales", "analytics.dim_skus"):
+        return {}
+    days = (filters.end - filters.start).days + 1
+    periods = {
+        "current": (filters.start, filters.end),
+        "previous": (filters.start - timedelta(days=days), filters.start - timedelta(days=1)),
+    }
+    result = {}
+    for label, (start, end) in periods.items():
+        where, params = _sales_where(scope, filters, start, end)
+        frame = _frame(conn, f"SELECT {_KPI_SELECT} FROM {_SALES_FROM} WHERE {where}", params)
+        result[label] = {
+            key: (None if pd.isna(value) else float(value)) for key, value in frame.iloc[0].items()
+        }
+    return result
+
+
+def daily_sales(conn, scope: Scope, filters: Filters) -> pd.DataFrame:
+    if not _has(conn, "analytics.fct_daily_merchant_sales", "analytics.dim_skus"):
+        return pd.DataFrame()
+    where, params = _sales_where(scope, filters, filters.start, filters.end)
+    return _frame(
+        conn,
+        f"SELECT s.order_date, sum(s.units)::BIGINT AS units, "
+        f"sum(s.gross_revenue)::DOUBLE AS gmv, sum(s.net_revenue)::DOUBLE AS net_revenue, "
+        f"sum(s.paid_orders)::BIGINT AS orders "
+        f"FROM {_SALES_FROM} WHERE {where} GROUP BY s.order_date ORDER BY s.order_date",
+        params,
+    )
+
+
+def top_skus(conn, scope: Scope, filters: Filters, limit: int = 10) -> pd.DataFrame:
+    if not _has(conn, "analytics.fct_daily_merchant_sales", "analytics.dim_skus"):
+        return pd.DataFrame()
+    where, params = _sales_where(scope, filters, filters.start, filters.end)
+    return _frame(
+        conn,
+        f"SELECT s.sku_id, any_value(coalesce(k.name, s.sku_id)) AS name, "
+        f"any_value(k.category) AS category, sum(s.units)::BIGINT AS units, "
+        f"sum(s.gross_revenue)::DOUBLE AS gmv, sum(s.gross_margin)::DOUBLE AS gross_margin "
+        f"FROM {_SALES_FROM} WHERE {where} GROUP BY s.sku_id ORDER BY gmv DESC, s.sku_id "
+        f"LIMIT ?",
+        [*params, int(limit)],
+    )
+
+
+def _breakdown(conn, scope: Scope, filters: Filters, column: str) -> pd.DataFrame:
+    if column not in ("region_code", "channel"):
+        raise ValueError(column)
+    if not _has(conn, "analytics.fct_daily_merchant_sales", "analytics.dim_skus"):
+        return pd.DataFrame()
+    where, params = _sales_where(scope, filters, filters.start, filters.end)
+    return _frame(
+        conn,
+        f"SELECT coalesce(s.{column}, 'UNKNOWN') AS {column}, sum(s.units)::BIGINT AS units, "
+        f"sum(s.gross_revenue)::DOUBLE AS gmv, sum(s.paid_orders)::BIGINT AS orders "
+        f"FROM {_SALES_FROM} WHERE {where} GROUP BY 1 ORDER BY gmv DESC, 1",
+        params,
+    )
+
+
+def provinces(conn, scope: Scope, filters: Filters) -> pd.DataFrame:
+    return _breakdown(conn, scope, filters, "region_code")
+
+
+def channels(conn, scope: Scope, filters: Filters) -> pd.DataFrame:
+    return _breakdown(conn, scope, filters, "channel")
+
+
+def shown_sales(conn, scope: Scope, filters: Filters) -> pd.DataFrame:
+    """What the overview shows, per day and SKU, for the CSV download."""
+    if not _has(conn, "analytics.fct_daily_merchant_sales", "analytics.dim_skus"):
+        return pd.DataFrame()
+    where, params = _sales_where(scope, filters, filters.start, filters.end)
+    return _frame(
+        conn,
+        f"SELECT s.order_date, s.sku_id, any_value(k.name) AS sku_name, "
+        f"any_value(k.category) AS category, sum(s.paid_orders)::BIGINT AS orders, "
+        f"sum(s.units)::BIGINT AS units, sum(s.gross_revenue)::DOUBLE AS gmv, "
+        f"sum(s.net_revenue)::DOUBLE AS net_revenue, sum(s.gross_margin)::DOUBLE AS gross_margin, "
+        f"sum(s.refunded_orders)::BIGINT AS refunded_orders, "
+        f"sum(s.failed_orders)::BIGINT AS failed_orders "
+        f"FROM {_SALES_FROM} WHERE {where} GROUP BY 1, 2 ORDER BY 1, 2",
+        params,
+    )
+
+
+def forecast(conn, scope: Scope, filters: Filters) -> pd.DataFrame:
+    """The latest all-region forecast of the filtered SKUs, summed per day.
+
+    The forecast is platform demand; for a merchant it is scaled by the merchant's share of
+    those SKUs' units over the last 28 days of history, so no other merchant's volume shows.
+    """
+    if not _has_rows(conn, "analytics.demand_forecast") or not _has(conn, "analytics.dim_skus"):
+        return pd.DataFrame()
+    categories, skus = list(filters.categories), list(filters.skus)
+    sku_filter = (
+        "(len(?::VARCHAR[]) = 0 OR list_contains(?::VARCHAR[], k.category))"
+        " AND (len(?::VARCHAR[]) = 0 OR list_contains(?::VARCHAR[], f.sku_id))"
+    )
+    frame = _frame(
+        conn,
+        "SELECT f.ds::DATE AS ds, sum(f.yhat)::DOUBLE AS yhat, "
+        "sum(f.yhat_lower)::DOUBLE AS yhat_lower, sum(f.yhat_upper)::DOUBLE AS yhat_upper "
+        "FROM analytics.demand_forecast f LEFT JOIN analytics.dim_skus k ON k.sku_id = f.sku_id "
+        "WHERE f.region_code = 'ALL' "
+        "AND f.as_of = (SELECT max(as_of) FROM analytics.demand_forecast) "
+        f"AND {sku_filter} GROUP BY 1 ORDER BY 1",
+        [categories, categories, skus, skus],
+    )
+    if frame.empty or (not scope.is_merchant and filters.merchant is None):
+        return frame
+    share = _merchant_share(conn, scope, filters)
+    for column in ("yhat", "yhat_lower", "yhat_upper"):
+        frame[column] = frame[column] * share
+    return frame
+
+
+def _merchant_share(conn, scope: Scope, filters: Filters) -> float:
+    """The scoped merchant's share of the filtered SKUs' units over the trailing 28 days."""
+    end = conn.execute("SELECT max(order_date) FROM analytics.fct_daily_merchant_sales").fetchone()
+    if end[0] is None or not _has(conn, "analytics.fct_daily_sku_sales"):
+        return 0.0
+    start = end[0] - timedelta(days=TRAILING_DAYS - 1)
+    window = Filters(start, end[0], filters.categories, filters.skus, filters.merchant)
+    where, params = _sales_where(scope, window, start, end[0])
+    mine = conn.execute(
+        f"SELECT coalesce(sum(s.units), 0)::DOUBLE FROM {_SALES_FROM} WHERE {where}", params
+    ).fetchone()[0]
+    categories, skus = list(filters.categories), list(filters.skus)
+    everyone = conn.execute(
+        "SELECT coalesce(sum(d.units), 0)::DOUBLE FROM analytics.fct_daily_sku_sales d "
+        "LEFT JOIN analytics.dim_skus k ON k.sku_id = d.sku_id WHERE d.order_date BETWEEN ? AND ? "
+        "AND (len(?::VARCHAR[]) = 0 OR list_contains(?::VARCHAR[], k.category)) "
+        "AND (len(?::VARCHAR[]) = 0 OR list_contains(?::VARCHAR[], d.sku_id))",
+        [start, end[0], categories, categories, skus, skus],
+    ).fetchone()[0]
+    return min(1.0, mine / everyone) if everyone else 0.0
+
+
+def events(conn, scope: Scope, start: date, end: date) -> pd.DataFrame:
+    """Promotions and launches overlapping the period (platform facts, no merchant numbers)."""
+    if not _has(conn, "analytics.dim_events"):
+        return pd.DataFrame()
+    return _frame(
+        conn,
+        "SELECT name, start_date::DATE AS start_date, end_date::DATE AS end_date, scope "
+        "FROM analytics.dim_events WHERE start_date <= ? AND end_date >= ? ORDER BY start_date",
+        [end, start],
+    )
+
+
+# --------------------------------------------------------------------------- operations
+
+
+def restock(conn, scope: Scope) -> pd.DataFrame:
+    """The latest restock plan with each SKU's risk.
+
+    ``out_now``: no keys on hand; ``before_arrival``: cover is shorter than the supplier's lead
+    time, so even an order placed today arrives after the stock runs out; ``fine`` otherwise.
+    """
+    _require_platform(scope)
+    if not _has_rows(conn, "analytics.restock_plan"):
+        return pd.DataFrame()
+    skus = "analytics.dim_skus" in tables(conn)
+    suppliers = "analytics.dim_suppliers" in tables(conn)
+    return _frame(
+        conn,
+        "SELECT r.*, "
+        + ("k.name AS sku_name, k.category, " if skus else "NULL AS sku_name, NULL AS category, ")
+        + ("p.lead_time_hours, " if suppliers else "NULL::DOUBLE AS lead_time_hours, ")
+        + "CASE WHEN r.on_hand <= 0 THEN 'out_now' "
+        "WHEN r.days_of_cover IS NOT NULL "
+        "AND r.days_of_cover * 24 < coalesce(lead_time_hours, 0) THEN 'before_arrival' "
+        "ELSE 'fine' END AS risk "
+        "FROM analytics.restock_plan r "
+        + ("LEFT JOIN analytics.dim_skus k ON k.sku_id = r.sku_id " if skus else "")
+        + (
+            "LEFT JOIN analytics.dim_suppliers p ON p.supplier_id = r.supplier_id "
+            if suppliers
+            else ""
+        )
+        + "WHERE r.as_of = (SELECT max(as_of) FROM analytics.restock_plan) "
+        "ORDER BY CASE risk WHEN 'out_now' THEN 0 WHEN 'before_arrival' THEN 1 ELSE 2 END, "
+        "r.days_of_cover NULLS LAST, r.sku_id",
+    )
+
+
+def purchase_orders(conn, scope: Scope) -> pd.DataFrame:
+    """Lines to order now (order_qty > 0), one order per supplier, priced at recent cost."""
+    plan = restock(conn, scope)
+    if plan.empty:
+        return plan
+    lines = plan[plan["order_qty"].fillna(0) > 0].copy()
+    if lines.empty:
+        return pd.DataFrame(columns=["supplier_id", "sku_id", "sku_name", "order_qty", "order_by"])
+    if _has(conn, "analytics.fct_daily_sku_sales"):
+        cost = _frame(
+            conn,
+            "SELECT sku_id, (sum(avg_unit_cost * units) / nullif(sum(units), 0))::DOUBLE "
+            "AS unit_cost FROM analytics.fct_daily_sku_sales "
+            "WHERE order_date > (SELECT max(order_date) FROM analytics.fct_daily_sku_sales) - ? "
+            "AND list_contains(?::VARCHAR[], sku_id) GROUP BY sku_id",
+            [TRAILING_DAYS, lines["sku_id"].tolist()],
+        )
+        lines = lines.merge(cost, on="sku_id", how="left")
+    else:
+        lines["unit_cost"] = float("nan")
+    lines["amount"] = lines["order_qty"].astype(float) * lines["unit_cost"]
+    columns = [
+        "supplier_id",
+        "sku_id",
+        "sku_name",
+        "order_qty",
+        "order_by",
+        "unit_cost",
+        "amount",
+        "reason",
+    ]
+    return lines[[c for c in columns if c in lines.columns]].sort_values(["supplier_id", "sku_id"])
+
+
+def funding(conn, scope: Scope) -> pd.DataFrame:
+    _require_platform(scope)
+    if not _has_rows(conn, "analytics.funding_plan"):
+        return pd.DataFrame()
+    names = "analytics.dim_suppliers" in tables(conn)
+    return _frame(
+        conn,
+        "SELECT f.*"
+        + (", p.name AS supplier_name " if names else " ")
+        + "FROM analytics.funding_plan f "
+        + ("LEFT JOIN analytics.dim_suppliers p ON p.supplier_id = f.supplier_id " if names else "")
+        + "WHERE f.as_of = (SELECT max(as_of) FROM analytics.funding_plan) "
+        "ORDER BY f.days_of_cover NULLS LAST, f.supplier_id",
+    )
+
+
+def supplier_performance(conn, scope: Scope) -> pd.DataFrame:
+    """Order-weighted success rate and p95 latency per supplier over the trailing 28 days."""
+    _require_platform(scope)
+    if not _has_rows(conn, "analytics.fct_supplier_performance"):
+        return pd.DataFrame()
+    names = "analytics.dim_suppliers" in tables(conn)
+    return _frame(
+        conn,
+        "SELECT f.supplier_id, "
+        + ("any_value(p.name) AS supplier_name, " if names else "f.supplier_id AS supplier_name, ")
+        + "sum(f.orders)::BIGINT AS orders, "
+        "(sum(f.success_rate * f.orders) / nullif(sum(f.orders), 0))::DOUBLE AS success_rate, "
+        "(sum(f.refund_rate * f.orders) / nullif(sum(f.orders), 0))::DOUBLE AS refund_rate, "
+        "(sum(f.latency_p95_seconds * f.orders) / nullif(sum(f.orders), 0))::DOUBLE "
+        "AS latency_p95_seconds "
+        "FROM analytics.fct_supplier_performance f "
+        + ("LEFT JOIN analytics.dim_suppliers p ON p.supplier_id = f.supplier_id " if names else "")
+        + "WHERE f.order_date > "
+        "(SELECT max(order_date) FROM analytics.fct_supplier_performance) - ? "
+        "GROUP BY f.supplier_id ORDER BY success_rate, f.supplier_id",
+        [TRAILING_DAYS],
+    )
+
+
+def low_stock_alerts(conn, scope: Scope) -> pd.DataFrame:
+    """SKUs at risk in the restock plan plus card keys about to expire on the last stock day."""
+    plan = restock(conn, scope)
+    alerts = []
+    if not plan.empty:
+        at_risk = plan[plan["risk"] != "fine"]
+        for row in at_risk.itertuples():
+            alerts.append(
+                {
+                    "sku_id": row.sku_id,
+                    "sku_name": row.sku_name,
+                    "alert": row.risk,
+                    "on_hand": row.on_hand,
+                    "days_of_cover": row.days_of_cover,
+                }
+            )
+    if _has_rows(conn, "analytics.fct_inventory_daily"):
+        expiring = _frame(
+            conn,
+            "SELECT sku_id, sum(on_hand)::BIGINT AS on_hand, sum(expiring_7d)::BIGINT AS expiring "
+            "FROM analytics.fct_inventory_daily "
+            "WHERE inventory_date = "
+            "(SELECT max(inventory_date) FROM analytics.fct_inventory_daily) "
+            "AND expiring_7d > 0 GROUP BY sku_id ORDER BY expiring DESC, sku_id",
+        )
+        for row in expiring.itertuples():
+            alerts.append(
+                {
+                    "sku_id": row.sku_id,
+                    "sku_name": None,
+                    "alert": "expiring",
+                    "on_hand": row.on_hand,
+                    "expiring_7d": row.expiring,
+                }
+            )
+    return pd.DataFrame(alerts)
+
+
+# --------------------------------------------------------------------------- pricing
+
+
+def recommendations(conn, scope: Scope) -> pd.DataFrame:
+    _require_platform(scope)
+    if not _has_rows(conn, "analytics.price_recommendations"):
+        return pd.DataFrame()
+    skus = "analytics.dim_skus" in tables(conn)
+    return _frame(
+        conn,
+        "SELECT r.*, "
+        + ("k.name AS sku_name, k.category " if skus else "r.sku_id AS sku_name, NULL AS category ")
+        + "FROM analytics.price_recommendations r "
+        + ("LEFT JOIN analytics.dim_skus k ON k.sku_id = r.sku_id " if skus else "")
+        + "WHERE r.as_of = (SELECT max(as_of) FROM analytics.price_recommendations) "
+        "ORDER BY r.expected_profit_change_pct DESC NULLS LAST, r.sku_id, r.region_code",
+    )
+
+
+def baseline_units(conn, scope: Scope, sku_id: str, region_code: str) -> float:
+    """Average daily units of one SKU (one region, or every region for ``ALL``), last 28 days."""
+    _require_platform(scope)
+    if not _has_rows(conn, "analytics.fct_daily_sku_sales"):
+        return 0.0
+    row = conn.execute(
+        "SELECT coalesce(sum(units), 0)::DOUBLE FROM analytics.fct_daily_sku_sales "
+        "WHERE sku_id = ? AND (? = 'ALL' OR region_code = ?) "
+        "AND order_date > (SELECT max(order_date) FROM analytics.fct_daily_sku_sales) - ?",
+        [sku_id, region_code, region_code, TRAILING_DAYS],
+    ).fetchone()
+    return row[0] / TRAILING_DAYS
+
+
+def what_if(
+    current_price: float,
+    unit_cost: float,
+    elasticity: float,
+    baseline_daily_units: float,
+    trial_price: float,
+) -> dict[str, float]:
+    """Constant-elasticity response: units scale by (trial / current) ** elasticity."""
+    if current_price <= 0 or trial_price <= 0:
+        units = baseline_daily_units
+    else:
+        units = baseline_daily_units * (trial_price / current_price) ** elasticity
+    return {
+        "units": units,
+        "revenue": units * trial_price,
+        "profit": units * (trial_price - unit_cost),
+    }
+
+
+APPROVED_COLUMNS = [
+    "sku_id",
+    "region_code",
+    "current_price",
+    "approved_price",
+    "unit_cost",
+    "as_of",
+    "approved_by",
+    "approved_at",
+]
+
+
+def approved_prices_csv(
+    scope: Scope, approver: str, approved: pd.DataFrame, approved_at: datetime
+) -> bytes:
+    """The approved prices as CSV (UTF-8 with BOM so Excel shows Chinese); approvers only."""
+    if scope.role not in APPROVER_ROLES:
+        raise PermissionError("only the pricing and admin roles can approve prices")
+    out = approved.rename(columns={"recommended_price": "approved_price"}).copy()
+    out["approved_by"] = approver
+    out["approved_at"] = approved_at.isoformat(timespec="seconds")
+    return (
+        out[[c for c in APPROVED_COLUMNS if c in out.columns]]
+        .to_csv(index=False)
+        .encode("utf-8-sig")
+    )
+
+
+# --------------------------------------------------------------------------- data health
+
+# Table -> the column that says how fresh it is (None: row count only).
+FRESHNESS_COLUMNS: dict[str, str | None] = {
+    "analytics.fct_orders": "order_date",
+    "analytics.fct_daily_sku_sales": "order_date",
+    "analytics.fct_daily_merchant_sales": "order_date",
+    "analytics.fct_inventory_daily": "inventory_date",
+    "analytics.fct_supplier_balance_daily": "balance_date",
+    "analytics.fct_supplier_performance": "order_date",
+    "analytics.dim_skus": None,
+    "analytics.dim_merchants": None,
+    "analytics.dim_suppliers": None,
+    "analytics.demand_forecast": "as_of",
+    "analytics.forecast_backtest": None,
+    "analytics.restock_plan": "as_of",
+    "analytics.funding_plan": "as_of",
+    "analytics.price_recommendations": "as_of",
+    "raw.file_ledger": "loaded_at",
+    "raw.quarantine": "quarantined_at",
+}
+
+
+def build_info(conn, scope: Scope) -> pd.DataFrame:
+    """Recorded builds, newest first (readable by every role: it holds no merchant numbers)."""
+    if not _has(conn, "analytics.build_info"):
+        return pd.DataFrame()
+    return _frame(
+        conn,
+        "SELECT * FROM analytics.build_info ORDER BY coalesce(finished_at, started_at) DESC "
+        "NULLS LAST LIMIT 20",
+    )
+
+
+def freshness(conn, scope: Scope) -> pd.DataFrame:
+    _require_platform(scope)
+    present = tables(conn)
+    rows = []
+    for table, column in FRESHNESS_COLUMNS.items():
+        if table not in present:
+            rows.append({"table": table, "rows": None, "latest": None, "built": False})
+            continue
+        latest = f"max({column})::VARCHAR" if column else "NULL"
+        count, newest = conn.execute(f"SELECT count(*), {latest} FROM {table}").fetchone()
+        rows.append({"table": table, "rows": count, "latest": newest, "built": True})
+    return pd.DataFrame(rows)
+
+
+def quarantine_summary(conn, scope: Scope) -> pd.DataFrame:
+    _require_platform(scope)
+    if not _has(conn, "raw.quarantine"):
+        return pd.DataFrame()
+    return _frame(
+        conn,
+        "SELECT entity, reason, count(*)::BIGINT AS rows FROM raw.quarantine "
+        "GROUP BY 1, 2 ORDER BY rows DESC, 1, 2",
+    )
+
+
+def quarantine_rows(conn, scope: Scope, limit: int | None = 500) -> pd.DataFrame:
+    _require_platform(scope)
+    if not _has(conn, "raw.quarantine"):
+        return pd.DataFrame()
+    sql = (
+        "SELECT file_path, entity, line, column_name, reason, raw_text, quarantined_at "
+        "FROM raw.quarantine ORDER BY quarantined_at DESC, file_path, line"
+    )
+    if limit is None:
+        return _frame(conn, sql)
+    return _frame(conn, sql + " LIMIT ?", [int(limit)])
+
+
+def dbt_results(conn, scope: Scope) -> pd.DataFrame:
+    _require_platform(scope)
+    if not _has(conn, "analytics.dbt_results"):
+        return pd.DataFrame()
+    return _frame(
+        conn,
+        "SELECT resource_type, name, status, failures, message, execution_seconds "
+        "FROM analytics.dbt_results "
+        "ORDER BY CASE WHEN status IN ('pass', 'success') THEN 1 ELSE 0 END, resource_type, name",
+    )
+
+
+def backtest_accuracy(conn, scope: Scope) -> pd.DataFrame:
+    _require_platform(scope)
+    if not _has_rows(conn, "analytics.forecast_backtest"):
+        return pd.DataFrame()
+    return _frame(
+        conn,
+        "SELECT model, count(*)::BIGINT AS series, "
+        "sum(CASE WHEN is_selected THEN 1 ELSE 0 END)::BIGINT AS selected, "
+        "median(wape)::DOUBLE AS median_wape, avg(mase)::DOUBLE AS mean_mase, "
+        "avg(bias)::DOUBLE AS mean_bias, avg(interval_coverage)::DOUBLE AS interval_coverage "
+        "FROM analytics.forecast_backtest GROUP BY model ORDER BY median_wape NULLS LAST, model",
+    )
+
+
+def first_merchant(conn) -> str | None:
+    """A top-level merchant with the most sub-agents (for demo accounts), else any merchant."""
+    if not _has(conn, "analytics.dim_merchants"):
+        return None
+    if _has(conn, "analytics.dim_merchant_hierarchy"):
+        row = conn.execute(
+            "SELECT m.merchant_id FROM analytics.dim_merchants m "
+            "LEFT JOIN analytics.dim_merchant_hierarchy h "
+            "ON h.ancestor_merchant_id = m.merchant_id "
+            "WHERE m.parent_merchant_id IS NULL GROUP BY m.merchant_id "
+            "ORDER BY count(h.merchant_id) DESC, m.merchant_id LIMIT 1"
+        ).fetchone()
+        if row:
+            return row[0]
+    row = conn.execute("SELECT min(merchant_id) FROM analytics.dim_merchants").fetchone()
+    return row[0] if row else None
+
+
+def merchant_exists(conn, merchant_id: str) -> bool | None:
+    """True/False when the snapshot knows its merchants, None when it cannot tell."""
+    if not _has(conn, "analytics.dim_merchants"):
+        return None
+    row = conn.execute(
+        "SELECT count(*) FROM analytics.dim_merchants WHERE merchant_id = ?", [merchant_id]
+    ).fetchone()
+    return row[0] > 0
+
+
+def to_xlsx(frames: dict[str, pd.DataFrame]) -> bytes:
+    """One workbook with a sheet per frame (sheet names cut to Excel's 31 characters)."""
+    buffer = io.BytesIO()
+    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
+        for sheet, frame in frames.items():
+            frame.to_excel(writer, sheet_name=str(sheet)[:31] or "sheet", index=False)
+    return buffer.getvalue()
+
+
+def to_csv(frame: pd.DataFrame) -> bytes:
+    """CSV with a UTF-8 BOM so Excel on a Chinese Windows shows the names correctly."""
+    return frame.to_csv(index=False).encode("utf-8-sig")
+
+
+# --------------------------------------------------------------------------- running queries
+
+
+def connect(path: Path | str):
+    """A read-only connection to the snapshot (never the warehouse a build is writing)."""
+    return duckdb.connect(str(path), read_only=True)
+
+
+@st.cache_resource(max_entries=2, show_spinner=False)
+def _connection(path: str, version: tuple[int, int, int]):
+    # One handle per snapshot version: a replaced file gets a new key, the old handle ages out.
+    return connect(path)
+
+
+@st.cache_data(ttl=QUERY_TTL_SECONDS, max_entries=1024, show_spinner=False)
+def _cached(query: str, snapshot: SnapshotRef, scope: Scope, args: tuple) -> Any:
+    cursor = _connection(snapshot.path, snapshot.version).cursor()
+    try:
+        return QUERIES[query](cursor, scope, *args)
+    finally:
+        cursor.close()
+
+
+def load(query: str, snapshot: SnapshotRef, scope: Scope, *args: Any) -> Any:
+    """Run a named query on the snapshot, cached by snapshot version, scope and arguments."""
+    if snapshot.version is None:
+        raise FileNotFoundError(snapshot.path)
+    if not isinstance(scope, Scope):
+        raise PermissionError("queries need a Scope")
+    return _cached(query, snapshot, scope, tuple(args))
+
+
+QUERIES: dict[str, Callable[..., Any]] = {
+    "filter_options": filter_options,
+    "kpis": kpis,
+    "daily_sales": daily_sales,
+    "top_skus": top_skus,
+    "provinces": provinces,
+    "channels": channels,
+    "shown_sales": shown_sales,
+    "forecast": forecast,
+    "events": events,
+    "restock": restock,
+    "purchase_orders": purchase_orders,
+    "funding": funding,
+    "supplier_performance": supplier_performance,
+    "low_stock_alerts": low_stock_alerts,
+    "recommendations": recommendations,
+    "baseline_units": baseline_units,
+    "build_info": build_info,
+    "freshness": freshness,
+    "quarantine_summary": quarantine_summary,
+    "quarantine_rows": quarantine_rows,
+    "dbt_results": dbt_results,
+    "backtest_accuracy": backtest_accuracy,
+}

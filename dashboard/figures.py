@@ -1,0 +1,266 @@
+"""Pure Plotly figure builders: frames and labels in, a ``go.Figure`` out (no Streamlit, no I/O)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pandas as pd
+import plotly.graph_objects as go
+
+RISK_COLOURS = {
+    "out_now": "#d62728",
+    "before_arrival": "#ff9f1c",
+    "fine": "#2ca02c",
+    "expiring": "#9467bd",
+}
+BAND_COLOUR = "rgba(31, 119, 180, 0.18)"
+_LAYOUT = {
+    "margin": {"l": 10, "r": 10, "t": 40, "b": 10},
+    "separators": ".,",
+    "legend": {"orientation": "h", "y": -0.15},
+    "height": 380,
+}
+
+
+def _layout(figure: go.Figure, title: str) -> go.Figure:
+    figure.update_layout(title=title, **_LAYOUT)
+    return figure
+
+
+def holiday_ranges(start: date, end: date) -> list[tuple[date, date, str]]:
+    """Mainland China statutory holidays in the period, merged into (first, last, name) runs."""
+    try:
+        import chinese_calendar
+    except ImportError:  # the marks are a nicety; the trend still draws without them
+        return []
+    start, end = pd.Timestamp(start).date(), pd.Timestamp(end).date()
+    runs: list[tuple[date, date, str]] = []
+    day = start
+    while day <= end:
+        try:
+            is_holiday, name = chinese_calendar.get_holiday_detail(day)
+        except NotImplementedError:  # outside the years the calendar knows
+            is_holiday, name = False, None
+        if is_holiday and name:
+            if runs and runs[-1][2] == name and runs[-1][1] == day - timedelta(days=1):
+                runs[-1] = (runs[-1][0], day, name)
+            else:
+                runs.append((day, day, name))
+        day += timedelta(days=1)
+    return runs
+
+
+def trend(
+    daily: pd.DataFrame,
+    forecast: pd.DataFrame,
+    holidays: list[tuple[date, date, str]],
+    events: pd.DataFrame,
+    labels: dict[str, str],
+) -> go.Figure:
+    """Daily units, the forecast with its interval band, holidays shaded and events marked."""
+    figure = go.Figure()
+    if not forecast.empty:
+        figure.add_trace(
+            go.Scatter(
+                x=list(forecast["ds"]) + list(forecast["ds"])[::-1],
+                y=list(forecast["yhat_upper"]) + list(forecast["yhat_lower"])[::-1],
+                fill="toself",
+                fillcolor=BAND_COLOUR,
+                line={"width": 0},
+                hoverinfo="skip",
+                name=labels["forecast_band"],
+            )
+        )
+        figure.add_trace(
+            go.Scatter(
+                x=forecast["ds"],
+                y=forecast["yhat"],
+                mode="lines",
+                line={"dash": "dash", "color": "#1f77b4"},
+                name=labels["forecast"],
+                hovertemplate="%{x|%Y-%m-%d}<br>%{y:,.1f}<extra></extra>",
+            )
+        )
+    if not daily.empty:
+        figure.add_trace(
+            go.Scatter(
+                x=daily["order_date"],
+                y=daily["units"],
+                mode="lines",
+                line={"color": "#0b3c5d"},
+                name=labels["units"],
+                hovertemplate="%{x|%Y-%m-%d}<br>%{y:,}<extra></extra>",
+            )
+        )
+    for first, last, name in holidays:
+        figure.add_vrect(
+            x0=pd.Timestamp(first) - pd.Timedelta(hours=12),
+            x1=pd.Timestamp(last) + pd.Timedelta(hours=12),
+            fillcolor="rgba(214, 39, 40, 0.10)",
+            line_width=0,
+            annotation_text=name,
+            annotation_position="top left",
+            annotation_font_size=10,
+        )
+    for row in events.itertuples() if not events.empty else []:
+        figure.add_vline(x=pd.Timestamp(row.start_date), line_dash="dot", line_color="#7f7f7f")
+        figure.add_annotation(
+            x=pd.Timestamp(row.start_date),
+            y=1,
+            yref="paper",
+            text=row.name,
+            showarrow=False,
+            font={"size": 10},
+            xanchor="left",
+        )
+    figure.update_xaxes(tickformat="%Y-%m-%d")
+    return _layout(figure, labels["title"])
+
+
+def ranked_bar(
+    frame: pd.DataFrame,
+    category: str,
+    value: str,
+    title: str,
+    money: bool = True,
+    label_column: str | None = None,
+) -> go.Figure:
+    """Horizontal bars, biggest on top; money axes in ¥ with thousands separators."""
+    ordered = frame.sort_values(value, ascending=True)
+    labels = ordered[label_column] if label_column else ordered[category]
+    template = "¥%{x:,.2f}" if money else "%{x:,}"
+    figure = go.Figure(
+        go.Bar(
+            x=ordered[value],
+            y=labels.astype(str),
+            orientation="h",
+            marker_color="#1f77b4",
+            hovertemplate="%{y}<br>" + template + "<extra></extra>",
+        )
+    )
+    if money:
+        figure.update_xaxes(tickprefix="¥", tickformat=",.0f")
+    figure.update_layout(height=max(260, 28 * len(ordered) + 80))
+    return _layout(figure, title)
+
+
+def channel_pie(frame: pd.DataFrame, title: str) -> go.Figure:
+    figure = go.Figure(
+        go.Pie(
+            labels=frame["channel"],
+            values=frame["gmv"],
+            hole=0.45,
+            hovertemplate="%{label}<br>¥%{value:,.2f} (%{percent})<extra></extra>",
+        )
+    )
+    return _layout(figure, title)
+
+
+def days_of_cover(plan: pd.DataFrame, risk_names: dict[str, str], title: str) -> go.Figure:
+    """Days of cover per SKU coloured by restock risk."""
+    figure = go.Figure()
+    for risk, colour in RISK_COLOURS.items():
+        rows = plan[plan["risk"] == risk]
+        if rows.empty:
+            continue
+        figure.add_trace(
+            go.Bar(
+                x=rows["sku_id"],
+                y=rows["days_of_cover"].astype(float),
+                marker_color=colour,
+                name=risk_names.get(risk, risk),
+                hovertemplate="%{x}<br>%{y:,.1f}<extra></extra>",
+            )
+        )
+    return _layout(figure, title)
+
+
+def supplier_performance(frame: pd.DataFrame, labels: dict[str, str]) -> go.Figure:
+    """Success rate as bars, p95 latency as markers on a second axis."""
+    figure = go.Figure()
+    figure.add_trace(
+        go.Bar(
+            x=frame["supplier_name"],
+            y=frame["success_rate"],
+            name=labels["success_rate"],
+            marker_color="#2ca02c",
+            hovertemplate="%{x}<br>%{y:.1%}<extra></extra>",
+        )
+    )
+    figure.add_trace(
+        go.Scatter(
+            x=frame["supplier_name"],
+            y=frame["latency_p95_seconds"],
+            name=labels["latency_p95"],
+            mode="markers",
+            marker={"size": 12, "color": "#d62728"},
+            yaxis="y2",
+        )
+    )
+    figure.update_layout(
+        yaxis={"tickformat": ".0%", "range": [0, 1.05]},
+        yaxis2={"overlaying": "y", "side": "right", "rangemode": "tozero"},
+    )
+    return _layout(figure, labels["title"])
+
+
+def elasticities(frame: pd.DataFrame, title: str) -> go.Figure:
+    """Each SKU x region's elasticity with its interval as an error bar."""
+    names = frame["sku_name"].fillna(frame["sku_id"]).astype(str) + " · " + frame["region_code"]
+    point = frame["elasticity"].astype(float)
+    figure = go.Figure(
+        go.Scatter(
+            x=point,
+            y=names,
+            mode="markers",
+            marker={"size": 10, "color": "#1f77b4"},
+            error_x={
+                "type": "data",
+                "symmetric": False,
+                "array": frame["elasticity_high"].astype(float) - point,
+                "arrayminus": point - frame["elasticity_low"].astype(float),
+            },
+            hovertemplate="%{y}<br>%{x:.2f}<extra></extra>",
+        )
+    )
+    figure.add_vline(x=-1, line_dash="dot", line_color="#7f7f7f")
+    figure.update_layout(height=max(260, 30 * len(frame) + 80))
+    return _layout(figure, title)
+
+
+def what_if_curve(
+    prices: list[float],
+    profits: list[float],
+    current_price: float,
+    trial_price: float,
+    labels: dict[str, str],
+) -> go.Figure:
+    figure = go.Figure(
+        go.Scatter(
+            x=prices,
+            y=profits,
+            mode="lines",
+            name=labels["profit"],
+            hovertemplate="¥%{x:,.2f}<br>¥%{y:,.2f}<extra></extra>",
+        )
+    )
+    figure.add_vline(
+        x=current_price, line_dash="dot", line_color="#7f7f7f", annotation_text=labels["current"]
+    )
+    figure.add_vline(x=trial_price, line_color="#d62728", annotation_text=labels["trial"])
+    figure.update_xaxes(tickprefix="¥", tickformat=",.2f")
+    figure.update_yaxes(tickprefix="¥", tickformat=",.0f")
+    return _layout(figure, labels["title"])
+
+
+def accuracy(frame: pd.DataFrame, title: str) -> go.Figure:
+    figure = go.Figure(
+        go.Bar(
+            x=frame["model"],
+            y=frame["median_wape"],
+            marker_color="#1f77b4",
+            hovertemplate="%{x}<br>WAPE %{y:.1%}<extra></extra>",
+        )
+    )
+    figure.update_yaxes(tickformat=".0%")
+    return _layout(figure, title)

@@ -1,0 +1,212 @@
+"""Words and number formats of the dashboard: Simplified Chinese by default, English on request.
+
+Every visible string goes through ``t(key, lang)`` so a page never mixes languages; money is
+shown as ``¥`` with thousands separators and dates as Asia/Shanghai business dates.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from pipelines.settings import BUSINESS_TZ
+
+LANGUAGES = {"zh": "中文", "en": "English"}
+DEFAULT_LANGUAGE = "zh"
+
+STRINGS: dict[str, tuple[str, str]] = {
+    # frame and sign-in
+    "app_title": ("CardPulse 卡脉", "CardPulse"),
+    "language": ("语言", "Language"),
+    "sign_in": ("登录", "Sign in"),
+    "sign_in_title": ("登录 CardPulse", "Sign in to CardPulse"),
+    "sign_in_sso": ("使用单点登录 (SSO)", "Sign in with SSO"),
+    "sign_out": ("退出登录", "Sign out"),
+    "username": ("用户名", "User name"),
+    "password": ("密码", "Password"),
+    "bad_credentials": ("用户名或密码错误。", "Wrong user name or password."),
+    "locked": (
+        "尝试次数过多，账户已锁定，请 {minutes} 分钟后再试。",
+        "Too many failed attempts: the account is locked for {minutes} more minutes.",
+    ),
+    "slow_down": ("请等待 {seconds} 秒后再试。", "Please wait {seconds} s before trying again."),
+    "session_expired": ("会话已过期，请重新登录。", "Your session expired: please sign in again."),
+    "no_users": (
+        "还没有任何账户。请先运行：cardpulse users add 名称 --role admin",
+        "No accounts yet. Create one first: cardpulse users add NAME --role admin",
+    ),
+    "sso_unknown": (
+        "{email} 未被授权，请联系管理员添加该账户。",
+        "{email} is not authorised: ask an admin to add this account.",
+    ),
+    "signed_in_as": ("已登录：{name}（{role}）", "Signed in as {name} ({role})"),
+    "role_merchant": ("商户", "merchant"),
+    "role_ops": ("运营", "operations"),
+    "role_pricing": ("定价", "pricing"),
+    "role_admin": ("管理员", "admin"),
+    "not_allowed": ("你的角色无权查看此页面。", "Your role cannot open this page."),
+    # snapshot state
+    "no_snapshot": (
+        "尚未发布数据。请先运行 cardpulse build（或 cardpulse demo）。",
+        "No data published yet. Run `cardpulse build` (or `cardpulse demo`) first.",
+    ),
+    "snapshot_unreadable": (
+        "数据快照暂时无法读取：{reason}",
+        "The data snapshot cannot be read right now: {reason}",
+    ),
+    "empty_table": (
+        "{table} 尚无数据（可能尚未构建）。",
+        "{table} has no rows yet (it may not be built).",
+    ),
+    "no_rows_in_filter": ("当前筛选条件下没有数据。", "Nothing matches the current filters."),
+    "data_as_of": ("数据截至 {as_of}（构建于 {built}）", "Data as of {as_of} (built {built})"),
+    # pages
+    "page_overview": ("商户概览", "Merchant overview"),
+    "page_operations": ("运营", "Operations"),
+    "page_pricing": ("定价", "Pricing"),
+    "page_health": ("数据健康", "Data health"),
+    # filters
+    "filters": ("筛选", "Filters"),
+    "date_range": ("日期范围", "Date range"),
+    "category": ("品类", "Category"),
+    "sku": ("商品", "SKU"),
+    "merchant": ("商户", "Merchant"),
+    "all_merchants": ("全部商户", "All merchants"),
+    "merchant_scope": ("商户：{merchant}（含下级代理）", "Merchant: {merchant} (with sub-agents)"),
+    # overview
+    "gmv": ("交易额 (GMV)", "GMV"),
+    "net_revenue": ("净收入", "Net revenue"),
+    "gross_margin": ("毛利", "Gross margin"),
+    "orders": ("订单数", "Orders"),
+    "refund_rate": ("退款率", "Refund rate"),
+    "failure_rate": ("失败率", "Failure rate"),
+    "avg_delivery": ("平均发货时长", "Avg delivery time"),
+    "vs_previous": ("对比上一周期", "vs previous period"),
+    "daily_trend": ("每日销量与预测", "Daily units and forecast"),
+    "units": ("销量", "Units"),
+    "forecast": ("预测", "Forecast"),
+    "forecast_band": ("预测区间", "Forecast interval"),
+    "forecast_share_note": (
+        "预测按你在所选商品中的近 28 天销量占比折算。",
+        "Forecast scaled by your share of these SKUs' units over the last 28 days.",
+    ),
+    "holiday": ("节假日", "Holiday"),
+    "event": ("活动", "Event"),
+    "top_skus": ("热销商品", "Top SKUs"),
+    "provinces": ("省份分布", "Provinces"),
+    "channels": ("渠道", "Channels"),
+    "download_csv": ("下载 CSV", "Download CSV"),
+    "download_xlsx": ("下载 Excel", "Download XLSX"),
+    "date": ("日期", "Date"),
+    "name": ("名称", "Name"),
+    "region": ("省份", "Province"),
+    "channel": ("渠道", "Channel"),
+    # operations
+    "restock_plan": ("补货计划", "Restock plan"),
+    "risk": ("风险", "Risk"),
+    "risk_out_now": ("已断货", "Out now"),
+    "risk_before_arrival": ("到货前将断货", "Runs out before an order placed today arrives"),
+    "risk_fine": ("正常", "Fine"),
+    "days_of_cover": ("可售天数", "Days of cover"),
+    "purchase_orders": ("供应商采购单", "Purchase orders per supplier"),
+    "supplier": ("供应商", "Supplier"),
+    "no_orders_needed": ("当前无需下采购单。", "No purchase order is needed right now."),
+    "funding_plan": ("资金计划（预付余额）", "Funding plan (prepaid balances)"),
+    "supplier_performance": ("供应商表现（近 28 天）", "Supplier performance (last 28 days)"),
+    "success_rate": ("成功率", "Success rate"),
+    "latency_p95": ("P95 延迟（秒）", "Latency p95 (s)"),
+    "low_stock_alerts": ("低库存预警", "Low-stock alerts"),
+    "no_alerts": ("没有低库存预警。", "No low-stock alerts."),
+    "expiring_keys": ("7 天内过期卡密", "Keys expiring within 7 days"),
+    # pricing
+    "elasticities": ("价格弹性（含区间）", "Price elasticities (with intervals)"),
+    "elasticity": ("弹性", "Elasticity"),
+    "recommendations": ("调价建议", "Price recommendations"),
+    "guardrails": ("约束", "Guardrails"),
+    "what_if": ("假设分析", "What-if"),
+    "what_if_pick": ("选择商品与省份", "Pick a SKU and region"),
+    "what_if_price": ("试算价格 (¥)", "Trial price (¥)"),
+    "expected_units": ("预计日销量", "Expected daily units"),
+    "expected_revenue": ("预计日收入", "Expected daily revenue"),
+    "expected_profit": ("预计日毛利", "Expected daily profit"),
+    "approve": ("批准", "Approve"),
+    "approve_hint": (
+        "勾选要批准的价格，然后导出。",
+        "Tick the prices you approve, then export them.",
+    ),
+    "approve_not_allowed": (
+        "只有定价或管理员角色可以批准价格。",
+        "Only the pricing and admin roles can approve prices.",
+    ),
+    "export_approved": ("导出已批准价格 (CSV)", "Export approved prices (CSV)"),
+    "approved_count": ("已批准 {count} 个价格", "{count} prices approved"),
+    "current_price": ("当前价格", "Current price"),
+    "recommended_price": ("建议价格", "Recommended price"),
+    # health
+    "last_build": ("最近一次构建", "Last build"),
+    "build_status": ("状态", "Status"),
+    "no_build_info": ("没有构建记录。", "No build recorded."),
+    "freshness": ("各表新鲜度", "Freshness per table"),
+    "table": ("表", "Table"),
+    "rows": ("行数", "Rows"),
+    "latest": ("最新日期", "Latest date"),
+    "quarantine": ("隔离的行", "Quarantined rows"),
+    "quarantine_none": ("没有被隔离的行。", "No quarantined rows."),
+    "dbt_tests": ("dbt 测试结果", "dbt test results"),
+    "forecast_accuracy": ("预测准确度（回测）", "Forecast accuracy (backtests)"),
+}
+
+
+def t(key: str, lang: str = DEFAULT_LANGUAGE, **values: object) -> str:
+    """1. Look the key up, 2. pick the language (unknown -> Chinese), 3. fill the placeholders."""
+    zh, en = STRINGS[key]
+    text = en if lang == "en" else zh
+    return text.format(**values) if values else text
+
+
+def money(amount: float | None, decimals: int = 2) -> str:
+    """Yuan with thousands separators: ``¥1,234,567.89``; missing -> ``—``."""
+    if amount is None or (isinstance(amount, float) and math.isnan(amount)):
+        return "—"
+    sign = "-" if amount < 0 else ""
+    return f"{sign}¥{abs(float(amount)):,.{decimals}f}"
+
+
+def percent(share: float | None, decimals: int = 1) -> str:
+    if share is None or (isinstance(share, float) and math.isnan(share)):
+        return "—"
+    return f"{float(share) * 100:.{decimals}f}%"
+
+
+def duration(seconds: float | None, lang: str = DEFAULT_LANGUAGE) -> str:
+    """A delivery time a person reads at a glance: seconds, minutes or hours."""
+    if seconds is None or (isinstance(seconds, float) and math.isnan(seconds)):
+        return "—"
+    seconds = float(seconds)
+    if seconds < 120:
+        return f"{seconds:.0f} 秒" if lang == "zh" else f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} 分钟" if lang == "zh" else f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} 小时" if lang == "zh" else f"{seconds / 3600:.1f} h"
+
+
+def business_time(moment: datetime | None) -> str:
+    """A timestamp as Asia/Shanghai wall time.
+
+    Aware values are converted; naive ones are already Shanghai wall time, the warehouse's
+    convention for every ``*_at`` column.
+    """
+    if moment is None:
+        return "—"
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(ZoneInfo(BUSINESS_TZ))
+    return moment.strftime("%Y-%m-%d %H:%M")
+
+
+def business_date(day: date | datetime | None) -> str:
+    if day is None:
+        return "—"
+    if isinstance(day, datetime):
+        return business_time(day)[:10]
+    return day.isoformat()
