@@ -7,8 +7,6 @@ lives in ``ops.low_stock_alert_state`` (one row per SKU per build date); a rebui
 or an earlier date recomputes from the state before that date, so reruns change nothing.
 """
 
-from __future__ import annotations
-
 import datetime as dt
 
 import dagster as dg

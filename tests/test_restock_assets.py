@@ -1,0 +1,151 @@
+"""The restock assets, materialised by Dagster on a tiny warehouse made here."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import dagster as dg
+import duckdb
+import pandas as pd
+import pytest
+from dagster_duckdb import DuckDBResource
+
+from pipelines.assets import restock
+from pipelines.resources import BuildSettings
+
+DAY_1 = dt.date(2026, 11, 6)
+ASSETS = [restock.restock_plan, restock.purchase_orders, restock.low_stock_alerts,
+          restock.funding_plan]  # fmt: skip
+
+
+def create_marts(conn) -> None:
+    """The marts restock reads, by hand: two card-key SKUs, one top-up, one inactive."""
+    conn.execute("CREATE SCHEMA analytics")
+    conn.execute("""CREATE TABLE analytics.dim_skus AS SELECT * FROM (VALUES
+        ('K1', 'Q币 100', 'game_card', 'QQ', 'card_key', 'P1', 60, true),
+        ('K2', 'Steam 50', 'game_card', 'Steam', 'card_key', 'P1', NULL, true),
+        ('K3', '旧卡', 'game_card', 'Old', 'card_key', 'P1', NULL, false),
+        ('T1', '话费 100', 'mobile_topup', 'CMCC', 'direct_topup', 'P2', NULL, true)
+    ) AS t(sku_id, name, category, brand, delivery_type, supplier_id, shelf_life_days, active)""")
+    conn.execute("""CREATE TABLE analytics.dim_suppliers AS SELECT * FROM (VALUES
+        ('P1', '卡商', 48.0, 50, 10), ('P2', 'Topup Co', 1.0, 1, 1)
+    ) AS t(supplier_id, name, lead_time_hours, min_order_qty, batch_size)""")
+    conn.execute("""CREATE TABLE analytics.fct_inventory_daily (sku_id VARCHAR,
+        inventory_date DATE, supplier_id VARCHAR, on_hand BIGINT, on_order BIGINT,
+        expiring_7d BIGINT)""")
+    conn.execute("""CREATE TABLE analytics.fct_daily_sku_sales (sku_id VARCHAR,
+        region_code VARCHAR, order_date DATE, units BIGINT, gross_margin DECIMAL(18, 2),
+        avg_unit_cost DECIMAL(18, 2))""")
+    conn.execute("""INSERT INTO analytics.fct_daily_sku_sales VALUES
+        ('K1', 'CN-GD', DATE '2026-11-01', 10, 5.00, 9.50),
+        ('K2', 'CN-GD', DATE '2026-11-01', 5, 10.00, 48.00),
+        ('T1', 'CN-BJ', DATE '2026-11-01', 100, 100.00, 99.00)""")
+    conn.execute("""CREATE TABLE analytics.fct_supplier_balance_daily AS SELECT * FROM (VALUES
+        ('P2', DATE '2026-11-05', 20000.00::DECIMAL(18, 2))) AS t(supplier_id, balance_date,
+        balance)""")
+    conn.execute("""CREATE TABLE analytics.dim_events AS SELECT * FROM (VALUES
+        ('Double 11', DATE '2026-11-11', DATE '2026-11-11', 'all')
+    ) AS t(name, start_date, end_date, scope)""")
+    conn.execute("""CREATE TABLE analytics.demand_forecast AS
+        SELECT sku_id, 'ALL' AS region_code, DATE '2026-11-06' + INTERVAL (d) DAY AS ds,
+               mean AS yhat, mean * 0.8 AS yhat_lower, mean * 1.2 AS yhat_upper,
+               0.8 AS interval_level, 'test' AS model
+        FROM (VALUES ('K1', 10.0), ('K2', 5.0), ('K3', 5.0), ('T1', 100.0)) AS s(sku_id, mean),
+             range(0, 40) AS r(d)""")
+
+
+def set_stock(conn, day: dt.date, k1: int, k2: int, on_order: int = 0) -> None:
+    conn.execute(
+        "INSERT INTO analytics.fct_inventory_daily VALUES (?, ?, 'P1', ?, ?, 0),"
+        " (?, ?, 'P1', ?, 0, 0)",
+        ["K1", day, k1, on_order, "K2", day, k2],
+    )
+
+
+@pytest.fixture
+def warehouse(tmp_path, monkeypatch):
+    monkeypatch.setenv("CARDPULSE_HOME", str(tmp_path))
+    path = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(path)) as conn:
+        create_marts(conn)
+        set_stock(conn, DAY_1 - dt.timedelta(days=1), k1=15, k2=500)
+    return path
+
+
+def build(path, as_of: dt.date) -> None:
+    result = dg.materialize(
+        ASSETS,
+        resources={
+            "duckdb": DuckDBResource(database=str(path)),
+            "build_settings": BuildSettings(as_of=as_of.isoformat()),
+        },
+    )
+    assert result.success
+
+
+def table(path, name: str) -> pd.DataFrame:
+    with duckdb.connect(str(path), read_only=True) as conn:
+        return conn.execute(f"SELECT * FROM {name} ORDER BY ALL").df()
+
+
+def test_build_writes_plan_orders_funding_and_alerts(warehouse):
+    build(warehouse, DAY_1)
+    plan = table(warehouse, "analytics.restock_plan").set_index("sku_id")
+    assert list(plan.index) == ["K1", "K2", "K3"]
+    assert plan.loc["K1", "order_qty"] > 0 and plan.loc["K1", "order_qty"] % 10 == 0
+    assert plan.loc["K2", "order_qty"] == 0 and plan.loc["K3", "order_qty"] == 0
+    assert "Double 11 starts in 5 days" in plan.loc["K1", "reason"]
+
+    orders = table(warehouse, "analytics.purchase_orders")
+    assert orders["sku_id"].tolist() == ["K1"] and orders["po_id"].tolist() == ["PO-20261106-P1"]
+    assert bool(orders["moq_met"].iloc[0])
+
+    funding = table(warehouse, "analytics.funding_plan").set_index("supplier_id")
+    assert float(funding.loc["P2", "daily_cost"]) == pytest.approx(9900)
+    assert funding.loc["P2", "topup_by"].date() == dt.date(2026, 11, 7)
+
+    alerts = table(warehouse, "analytics.low_stock_alerts")
+    assert alerts["sku_id"].tolist() == ["K1"]
+    assert bool(alerts["is_open"].iloc[0]) and bool(alerts["is_new"].iloc[0])
+
+
+def test_rerun_changes_nothing(warehouse):
+    build(warehouse, DAY_1)
+    first = {
+        name: table(warehouse, name)
+        for name in (
+            "analytics.restock_plan",
+            "analytics.low_stock_alerts",
+            "ops.low_stock_alert_state",
+        )
+    }
+    build(warehouse, DAY_1)
+    for name, before in first.items():
+        pd.testing.assert_frame_equal(table(warehouse, name), before)
+
+
+def test_alert_fires_once_then_rearms_after_restock_across_builds(warehouse):
+    build(warehouse, DAY_1)  # K1: 15 keys, reorder point ~ 33: fires
+    day_2 = DAY_1 + dt.timedelta(days=1)
+    with duckdb.connect(str(warehouse)) as conn:
+        set_stock(conn, DAY_1, k1=5, k2=495)  # still low: no second alert
+    build(warehouse, day_2)
+    alerts = table(warehouse, "analytics.low_stock_alerts")
+    assert len(alerts) == 1 and bool(alerts["is_open"].iloc[0]) and not alerts["is_new"].iloc[0]
+
+    day_3 = day_2 + dt.timedelta(days=1)
+    with duckdb.connect(str(warehouse)) as conn:
+        set_stock(conn, day_2, k1=200, k2=490)  # restocked
+    build(warehouse, day_3)
+    alerts = table(warehouse, "analytics.low_stock_alerts")
+    assert len(alerts) == 1 and not alerts["is_open"].iloc[0]
+    state = table(warehouse, "ops.low_stock_alert_state")
+    assert state.query("sku_id == 'K1'")["event"].tolist() == ["fired", None, "rearmed"]
+
+    day_4 = day_3 + dt.timedelta(days=1)
+    with duckdb.connect(str(warehouse)) as conn:
+        set_stock(conn, day_3, k1=10, k2=485)  # sold down again: a new alert
+    build(warehouse, day_4)
+    alerts = table(warehouse, "analytics.low_stock_alerts")
+    assert alerts["fired_on"].dt.date.tolist() == [DAY_1, day_4]
+    assert alerts["is_open"].tolist() == [False, True]
