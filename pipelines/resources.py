@@ -1,13 +1,31 @@
-"""Dagster resources, configured from the environment (``$CARDPULSE_HOME``)."""
+"""Dagster resources, configured from the environment (``$CARDPULSE_HOME``).
+
+Keys the assets ask for: ``duckdb`` (the warehouse), ``build_settings`` (what "today" is for
+this build) and ``dbt`` (the dbt project in ``dbt_project/``, run as a subprocess).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import functools
+import os
+import shutil
+import sys
+from collections.abc import Iterator
+from pathlib import Path
 
 import dagster as dg
+from dagster._utils import run_with_concurrent_update_guard
+from dagster_dbt import DbtCliResource, DbtProject
 from dagster_duckdb import DuckDBResource
 
 from pipelines.settings import home
+
+DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
+
+# Folders of the dbt project that hold generated files, not sources of the manifest.
+_DBT_GENERATED_DIRS = {"target", "logs", "dbt_packages"}
 
 
 class BuildSettings(dg.ConfigurableResource):
@@ -34,4 +52,73 @@ def build_resources(as_of: str = "") -> dict[str, object]:
     return {
         "duckdb": DuckDBResource(database=str(home().warehouse)),
         "build_settings": BuildSettings(as_of=as_of),
+        "dbt": DbtCliResource(project_dir=dbt_project(), dbt_executable=dbt_executable()),
     }
+
+
+def dbt_executable() -> str:
+    """The ``dbt`` installed beside this Python (the venv's), else whatever is on PATH."""
+    beside_python = Path(sys.executable).parent / "dbt"
+    return str(beside_python) if beside_python.exists() else shutil.which("dbt") or "dbt"
+
+
+@functools.cache
+def dbt_project() -> DbtProject:
+    """The dbt project, with a manifest.json that matches its sources.
+
+    dagster-dbt reads the manifest when the definitions load, so 1. a missing or stale
+    manifest (older than any project file) is rebuilt with ``dbt parse`` first (a clean clone
+    has none), 2. concurrent loaders wait on dagster-dbt's lock file instead of parsing twice.
+    """
+    project = DbtProject(project_dir=DBT_PROJECT_DIR)
+    if manifest_is_stale(project):
+        run_with_concurrent_update_guard(project.manifest_path, _parse, project=project)
+    return project
+
+
+def manifest_is_stale(project: DbtProject) -> bool:
+    """True when manifest.json is missing or older than a file of the dbt project."""
+    if not project.manifest_path.exists():
+        return True
+    manifest_mtime = project.manifest_path.stat().st_mtime
+    return any(
+        path.stat().st_mtime > manifest_mtime for path in _dbt_source_files(project.project_dir)
+    )
+
+
+def dbt_target_dir() -> Path:
+    """Where ``dbt build`` writes its artifacts (run_results.json) for this installation."""
+    return home().root / "dbt_target"
+
+
+@contextlib.contextmanager
+def warehouse_env(warehouse: Path | str) -> Iterator[None]:
+    """Point dbt's profile (``CARDPULSE_WAREHOUSE``) at ``warehouse`` while dbt runs.
+
+    dagster-dbt passes this process's environment to the dbt subprocess, so this is how the
+    dbt build writes the same file the ``duckdb`` resource names.
+    """
+    previous = os.environ.get("CARDPULSE_WAREHOUSE")
+    os.environ["CARDPULSE_WAREHOUSE"] = str(warehouse)
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("CARDPULSE_WAREHOUSE", None)
+        else:
+            os.environ["CARDPULSE_WAREHOUSE"] = previous
+
+
+def _parse(project: DbtProject) -> None:
+    with warehouse_env(home().warehouse):
+        DbtCliResource(project_dir=project, dbt_executable=dbt_executable()).cli(
+            ["parse", "--quiet"], target_path=project.target_path
+        ).wait()
+
+
+def _dbt_source_files(project_dir: Path) -> Iterator[Path]:
+    for root, dirs, files in os.walk(project_dir):
+        if Path(root) == project_dir:
+            dirs[:] = [d for d in dirs if d not in _DBT_GENERATED_DIRS]
+        for name in files:
+            yield Path(root) / name

@@ -1,0 +1,149 @@
+"""The warehouse stage: landing files into the raw layer, then the dbt project.
+
+``ingest_landing`` loads new files of ``$CARDPULSE_HOME/landing/`` (the file ledger makes a
+file seen before a no-op) and checks that every row read is accounted for. The dbt project
+follows as one ``@dbt_assets`` step running ``dbt build``: models become assets, dbt tests
+become asset checks, and dbt sources on schema ``raw`` are the ingest assets' keys, so lineage
+runs landing -> raw -> staging -> intermediate -> marts.
+"""
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import (
+    DagsterDbtTranslator,
+    DagsterDbtTranslatorSettings,
+    DbtCliResource,
+    dbt_assets,
+)
+from dagster_duckdb import DuckDBResource
+
+from pipelines import checks
+from pipelines.ingest.schema import RAW_SCHEMA, RAW_TABLES
+from pipelines.resources import dbt_project, dbt_target_dir, warehouse_env
+from pipelines.settings import home
+
+# dbt folders under models/ -> Dagster groups.
+_DBT_GROUPS = {"staging": "staging", "intermediate": "intermediate", "marts": "analytics"}
+
+
+class LandingConfig(dg.Config):
+    """Which files to ingest: the sensor names the new ones; empty means the whole folder."""
+
+    paths: list[str] = []
+
+
+@dg.multi_asset(
+    name="ingest_landing",
+    specs=[
+        dg.AssetSpec([RAW_SCHEMA, table], group_name=RAW_SCHEMA, kinds={"duckdb"})
+        for table in RAW_TABLES
+    ],
+    check_specs=checks.CHECK_SPECS,
+)
+def ingest_landing(
+    context: dg.AssetExecutionContext, config: LandingConfig, duckdb: DuckDBResource
+):
+    """Load landing files into the raw layer, one transaction per file.
+
+    1. Ingest the named files (or every file under landing/); files already in the ledger
+       change nothing.
+    2. Check from raw.file_ledger that rows read = loaded + updated + duplicate + quarantined.
+    3. Fail the build when the warehouse still holds no orders: there is nothing to model.
+    """
+    from pipelines.ingest.load import ingest_paths
+
+    paths = [Path(p) for p in config.paths] or _landing_paths()
+    results = ingest_paths(duckdb.database, paths) if paths else []
+    for result in results:
+        context.log.info(_file_summary(result))
+    loaded = [str(r.path) for r in results if not r.error]
+    errors = {str(r.path): r.error for r in results if r.error}
+    with duckdb.get_connection() as conn:
+        yield checks.rows_balance_result(conn, loaded)
+        yield checks.files_readable_result(errors)
+        row_counts = _raw_row_counts(conn)
+    if not row_counts.get("orders"):
+        raise dg.Failure(
+            "the warehouse holds no orders: nothing to build "
+            f"(load files with `cardpulse ingest PATH` or put them in {home().landing})"
+        )
+    for table in RAW_TABLES:
+        yield dg.MaterializeResult(
+            asset_key=[RAW_SCHEMA, table],
+            metadata={"dagster/row_count": row_counts.get(table, 0), "files": len(results)},
+        )
+
+
+class CardPulseDbtTranslator(DagsterDbtTranslator):
+    """dbt sources on schema raw are the ingest assets; models group by their folder."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] == "source":
+            return dg.AssetKey([dbt_resource_props["schema"], dbt_resource_props["name"]])
+        return super().get_asset_key(dbt_resource_props)
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        if dbt_resource_props["resource_type"] == "source":
+            return RAW_SCHEMA
+        fqn = dbt_resource_props.get("fqn", [])
+        folder = fqn[1] if len(fqn) > 2 else None
+        return _DBT_GROUPS.get(folder, folder)
+
+
+_PROJECT = dbt_project()
+
+
+@dbt_assets(
+    manifest=_PROJECT.manifest_path,
+    project=_PROJECT,
+    dagster_dbt_translator=CardPulseDbtTranslator(
+        settings=DagsterDbtTranslatorSettings(
+            enable_asset_checks=True, enable_source_tests_as_checks=True
+        )
+    ),
+)
+def warehouse_models(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, duckdb: DuckDBResource
+):
+    """``dbt build`` (models, tests, unit tests) into the warehouse the ``duckdb`` resource names.
+
+    dbt is a separate process writing the DuckDB file, so this step holds no connection.
+    Artifacts go to one folder per installation, where publishing reads run_results.json.
+    """
+    target = dbt_target_dir()
+    (target / "run_results.json").unlink(missing_ok=True)  # never publish a previous build's
+    with warehouse_env(duckdb.database):
+        yield from dbt.cli(["build"], context=context, target_path=target).stream()
+
+
+def _landing_paths() -> list[Path]:
+    landing = home().landing
+    return [landing] if landing.is_dir() and any(landing.iterdir()) else []
+
+
+def _raw_row_counts(conn) -> dict[str, int]:
+    present = {
+        name
+        for (name,) in conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = ?",
+            [RAW_SCHEMA],
+        ).fetchall()
+    }
+    return {
+        table: conn.execute(f"SELECT count(*) FROM {RAW_SCHEMA}.{table}").fetchone()[0]
+        for table in RAW_TABLES
+        if table in present
+    }
+
+
+def _file_summary(result) -> str:
+    if result.error:
+        return f"{result.path}: not loaded: {result.error}"
+    return (
+        f"{result.path} ({result.entity}): read {result.rows_read}, loaded {result.loaded}, "
+        f"updated {result.updated}, duplicate {result.duplicate}, "
+        f"quarantined {result.quarantined}"
+    )
