@@ -1,0 +1,190 @@
+"""One series from history to forecast: candidates, backtest, selection, final fit.
+
+``forecast_series(task)`` is what the fan-out runs in worker processes; it touches no
+database and no shared state, so the same task always gives the same result.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from forecasting import calendar
+from forecasting.demand import metrics, selection
+from forecasting.demand.backtest import MIN_TRAIN_DAYS, backtest_candidates, fold_cutoffs
+from forecasting.demand.models import Ets, Intermittent, ProphetModel, RecentMean, SeasonalNaive
+
+# Candidate order = tie-break order: simplest first.
+CANDIDATE_ORDER = [
+    "recent_mean",
+    "seasonal_naive",
+    "intermittent",
+    "ets",
+    "prophet",
+    *selection.BLENDS,
+]
+FALLBACK_MODEL = "recent_mean"
+
+
+@dataclass(frozen=True)
+class ForecastSettings:
+    """How the stage forecasts. ``prophet_min_daily_units``: Prophet is a candidate only for
+    series selling at least this much per day recently (below it, it fits noise and costs the
+    most); ``final_models``: extra models to fit on the full history besides the selected one
+    (the bench's baselines)."""
+
+    horizon_days: int = 28
+    n_folds: int = 3
+    prophet_min_daily_units: float = 1.0
+    recent_days: int = 91
+    final_models: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SeriesTask:
+    """One daily series: ``y`` from ``start`` on, one value a day, NaN where censored."""
+
+    unique_id: str
+    sku_id: str
+    start: dt.date
+    y: np.ndarray
+    category: str | None = None
+    brand: str | None = None
+    events: pd.DataFrame | None = None  # dim_events rows (name, start_date, end_date, scope)
+    settings: ForecastSettings = field(default_factory=ForecastSettings)
+
+
+@dataclass
+class SeriesResult:
+    """What one series learnt: backtest forecasts, scores, choice, and the final forecast."""
+
+    unique_id: str
+    selected: str
+    reason: str
+    forecast: np.ndarray
+    folds: pd.DataFrame
+    scores: pd.DataFrame
+    scale: float
+    extra_forecasts: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+@functools.lru_cache(maxsize=8)
+def _base_holidays(start: dt.date, end: dt.date) -> pd.DataFrame:
+    # Same calendar for every SKU of a run: computed once per process.
+    return calendar.prophet_holidays(start, end)
+
+
+def holidays_for(task: SeriesTask, end: dt.date) -> pd.DataFrame:
+    """Prophet holidays for the task's SKU over history and horizon, incl. its events."""
+    base = _base_holidays(task.start, end)
+    if task.events is None or task.events.empty:
+        return base
+    events = calendar.event_days(task.events, task.sku_id, task.category, task.brand)
+    events = events[
+        (events["ds"] >= pd.Timestamp(task.start)) & (events["ds"] <= pd.Timestamp(end))
+    ]
+    if events.empty:
+        return base
+    events = events.drop_duplicates().assign(lower_window=0, upper_window=0)
+    return pd.concat([base, events], ignore_index=True)
+
+
+def candidate_factories(task: SeriesTask, history: pd.DataFrame, end: dt.date) -> dict:
+    """The models worth trying on this series, as factories (a fresh model per fit)."""
+    settings = task.settings
+    recent = history["y"].iloc[-settings.recent_days :]
+    level = float(np.nanmean(recent)) if recent.notna().any() else 0.0
+    factories = {
+        "recent_mean": RecentMean,
+        "seasonal_naive": SeasonalNaive,
+        "intermittent": Intermittent,
+        "ets": Ets,
+    }
+    if level >= settings.prophet_min_daily_units:
+        holidays = holidays_for(task, end)
+        factories["prophet"] = lambda: ProphetModel(holidays)
+    return factories
+
+
+def _baseline_factory(name: str, task: SeriesTask, end: dt.date):
+    """Models the bench compares against, fitted on the same history."""
+    baselines = {
+        "seasonal_naive": SeasonalNaive,
+        "auto_ets": lambda: Ets(model="ZZZ"),
+        "prophet_default": lambda: ProphetModel(default=True),
+        "prophet": lambda: ProphetModel(holidays_for(task, end)),
+        "ets": Ets,
+        "intermittent": Intermittent,
+        "recent_mean": RecentMean,
+    }
+    return baselines[name]
+
+
+def _history(task: SeriesTask) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "ds": pd.date_range(task.start, periods=len(task.y), freq="D"),
+            "y": np.asarray(task.y, dtype=float),
+        }
+    )
+
+
+def _final_forecast(model: str, factories: dict, history: pd.DataFrame, h: int) -> np.ndarray:
+    members = selection.BLENDS.get(model, (model,))
+    return np.mean([factories[m]().fit(history).predict(h) for m in members], axis=0)
+
+
+def forecast_series(task: SeriesTask) -> SeriesResult:
+    """Forecast one series.
+
+    1. No observed day: zeros (``reason='no_history'``);
+    2. too short for one backtest fold: the recent mean (``'short_history'``);
+    3. otherwise backtest every candidate over up to ``n_folds`` rolling origins, add the
+       blends, score, select the lowest WAPE (``'backtest'``);
+    4. refit the selected model (or the blend's members) on the whole history.
+    """
+    settings = task.settings
+    h = settings.horizon_days
+    history = _history(task)
+    end = task.start + dt.timedelta(days=len(history) + h)
+    empty_folds = pd.DataFrame(columns=["model", "fold", "step", "ds", "y", "yhat"])
+    empty_scores = selection.score_candidates(empty_folds, np.nan, [])
+    if not history["y"].notna().any() or len(history) == 0:
+        return SeriesResult(
+            task.unique_id,
+            FALLBACK_MODEL,
+            "no_history",
+            np.zeros(h),
+            empty_folds,
+            empty_scores,
+            np.nan,
+        )
+
+    cutoffs = fold_cutoffs(len(history), h, settings.n_folds, MIN_TRAIN_DAYS)
+    if not cutoffs:
+        forecast = RecentMean().fit(history).predict(h)
+        result = SeriesResult(
+            task.unique_id,
+            FALLBACK_MODEL,
+            "short_history",
+            forecast,
+            empty_folds,
+            empty_scores,
+            np.nan,
+        )
+    else:
+        factories = candidate_factories(task, history, end)
+        folds = selection.add_blends(backtest_candidates(history, factories, h, cutoffs))
+        scale = metrics.seasonal_naive_scale(history["y"].iloc[: cutoffs[0]])
+        order = [m for m in CANDIDATE_ORDER if m in set(folds["model"])]
+        scores = selection.score_candidates(folds, scale, order)
+        chosen = selection.select_model(scores)
+        forecast = _final_forecast(chosen, factories, history, h)
+        result = SeriesResult(task.unique_id, chosen, "backtest", forecast, folds, scores, scale)
+    for name in settings.final_models:
+        result.extra_forecasts[name] = _baseline_factory(name, task, end)().fit(history).predict(h)
+    return result

@@ -1,0 +1,135 @@
+"""Prediction intervals from backtest errors (split-conformal style), the same for every model.
+
+A model's own interval assumes its own error model (Gaussian for ETS, Prophet's trend
+simulation); over-dispersed daily counts break both. Instead each series keeps the errors
+its selected model made in the backtest, scaled by the forecast's size so a festival day's
+interval widens with its forecast: ``e = (y - yhat) / (yhat + 1) ** power``. The interval at
+level L is ``yhat + q * (yhat + 1) ** power`` for the (1-L)/2 and (1+L)/2 quantiles q of e,
+floored at zero. Series with too few errors use the errors of all series pooled.
+
+Coverage is measured honestly: each backtest fold is scored with intervals calibrated on the
+other folds only (leave one fold out).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+DEFAULT_LEVELS = (80, 95)
+DEFAULT_POWER = 0.5
+MIN_ERRORS = 20
+
+
+def _scale(yhat, power: float) -> np.ndarray:
+    return (np.clip(np.asarray(yhat, dtype=float), 0.0, None) + 1.0) ** power
+
+
+def _quantile_columns(level: int) -> tuple[str, str]:
+    return f"q_lower_{level}", f"q_upper_{level}"
+
+
+def error_quantiles(
+    errors: pd.DataFrame,
+    keys: Sequence[str],
+    levels: Sequence[int] = DEFAULT_LEVELS,
+    power: float = DEFAULT_POWER,
+    min_errors: int = MIN_ERRORS,
+) -> pd.DataFrame:
+    """Per group of ``keys``, the lower and upper quantiles of the scaled errors.
+
+    1. Scaled error of every observed backtest day (``y``, ``yhat`` columns);
+    2. per group, the quantiles for each level; 3. groups with fewer than ``min_errors``
+       errors take the pooled quantiles. Columns: keys, ``errors``, ``q_lower_<L>``,
+       ``q_upper_<L>``.
+    """
+    keys = list(keys)
+    observed = errors[np.isfinite(errors["y"].to_numpy(dtype=float))]
+    scaled = observed[keys].copy()
+    scaled["e"] = (observed["y"].to_numpy(float) - observed["yhat"].to_numpy(float)) / _scale(
+        observed["yhat"], power
+    )
+    grouped = scaled.groupby(keys, sort=True)["e"]
+    table = grouped.size().rename("errors").to_frame()
+    pooled = {}
+    for level in levels:
+        lo, hi = (1 - level / 100) / 2, (1 + level / 100) / 2
+        lower_col, upper_col = _quantile_columns(level)
+        # Outward quantiles (no interpolation inwards): counts are lumpy, and an interval
+        # edge between two observed errors would cut off days it should hold.
+        table[lower_col] = grouped.quantile(lo, interpolation="lower")
+        table[upper_col] = grouped.quantile(hi, interpolation="higher")
+        e = scaled["e"].to_numpy()
+        pooled[lower_col] = float(np.quantile(e, lo, method="lower")) if len(e) else 0.0
+        pooled[upper_col] = float(np.quantile(e, hi, method="higher")) if len(e) else 0.0
+    thin = table["errors"] < min_errors
+    for column, value in pooled.items():
+        table.loc[thin, column] = value
+    table.attrs["pooled"] = pooled
+    return table.reset_index()
+
+
+def apply_intervals(
+    forecast: pd.DataFrame,
+    quantiles: pd.DataFrame,
+    keys: Sequence[str],
+    levels: Sequence[int] = DEFAULT_LEVELS,
+    power: float = DEFAULT_POWER,
+) -> pd.DataFrame:
+    """``forecast`` (keys, ``yhat``) with ``yhat_lower_<L>`` and ``yhat_upper_<L>`` per level.
+
+    Series without calibration errors (new SKUs) take the pooled quantiles.
+    """
+    keys = list(keys)
+    pooled = quantiles.attrs.get("pooled", {})
+    columns = [c for level in levels for c in _quantile_columns(level)]
+    merged = forecast.merge(quantiles[keys + columns], on=keys, how="left")
+    scale = _scale(merged["yhat"], power)
+    yhat = merged["yhat"].to_numpy(dtype=float)
+    for level in levels:
+        lower_col, upper_col = _quantile_columns(level)
+        q_lower = merged[lower_col].fillna(pooled.get(lower_col, 0.0)).to_numpy(float)
+        q_upper = merged[upper_col].fillna(pooled.get(upper_col, 0.0)).to_numpy(float)
+        lower = np.clip(yhat + np.minimum(q_lower, 0.0) * scale, 0.0, None)
+        upper = np.maximum(yhat + np.maximum(q_upper, 0.0) * scale, lower)
+        merged[f"yhat_lower_{level}"] = lower
+        merged[f"yhat_upper_{level}"] = upper
+    return merged.drop(columns=columns)
+
+
+def leave_one_fold_out_coverage(
+    folds: pd.DataFrame,
+    keys: Sequence[str],
+    levels: Sequence[int] = DEFAULT_LEVELS,
+    power: float = DEFAULT_POWER,
+    min_errors: int = MIN_ERRORS,
+) -> pd.DataFrame:
+    """Per group of ``keys``, the share of observed backtest days inside the interval at each
+    level, every fold judged by intervals calibrated on the other folds.
+
+    Columns: keys, ``coverage_<L>``. NaN for groups with a single fold (nothing to calibrate on).
+    """
+    keys = list(keys)
+    parts = []
+    for fold in sorted(folds["fold"].unique()):
+        calibration = folds[folds["fold"] != fold]
+        scored = folds[folds["fold"] == fold]
+        if calibration.empty:
+            continue
+        quantiles = error_quantiles(calibration, keys, levels, power, min_errors)
+        # Groups never seen in the other folds have nothing honest to be judged by.
+        scored = scored.merge(quantiles[keys], on=keys, how="inner")
+        parts.append(apply_intervals(scored, quantiles, keys, levels, power))
+    columns = keys + [f"coverage_{level}" for level in levels]
+    if not parts:
+        return pd.DataFrame(columns=columns)
+    judged = pd.concat(parts, ignore_index=True)
+    judged = judged[np.isfinite(judged["y"].to_numpy(dtype=float))]
+    for level in levels:
+        judged[f"coverage_{level}"] = (
+            (judged["y"] >= judged[f"yhat_lower_{level}"])
+            & (judged["y"] <= judged[f"yhat_upper_{level}"])
+        ).astype(float)
+    return judged.groupby(keys, sort=True)[columns[len(keys) :]].mean().reset_index()

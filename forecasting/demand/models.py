@@ -1,0 +1,194 @@
+"""Candidate demand models, one small class each, all with the same two calls.
+
+``fit(history) -> self`` takes one series as a frame with ``ds`` (daily, no gaps) and ``y``
+(float; NaN on censored days: the SKU was out of stock, so demand is unknown, not zero).
+``predict(h) -> np.ndarray`` gives ``h`` daily point forecasts from the day after the last
+``ds``, never negative. Intervals are not the models' business: they come from backtest
+residuals (``forecasting.demand.intervals``), the same way for every model.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+
+SEASON_DAYS = 7
+
+
+def quiet_logs() -> None:
+    """Silence Prophet's and cmdstanpy's per-fit INFO lines (cmdstanpy resets its own logger)."""
+    for name in ("cmdstanpy", "prophet", "prophet.plot"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
+            logger.addHandler(logging.NullHandler())
+        logger.propagate = False
+        logger.setLevel(logging.WARNING)
+
+
+def fill_censored(y: np.ndarray) -> np.ndarray:
+    """A gap-free copy for models that cannot skip days: each censored (NaN) day takes the mean
+    of the same weekday in the 4 weeks around it, else the series mean, else 0."""
+    y = np.asarray(y, dtype=float).copy()
+    missing = np.flatnonzero(np.isnan(y))
+    if len(missing) == 0:
+        return y
+    overall = np.nanmean(y) if np.isfinite(y).any() else 0.0
+    observed = y.copy()
+    for i in missing:
+        same_weekday = [
+            observed[j]
+            for j in (i - 14, i - 7, i + 7, i + 14)
+            if 0 <= j < len(observed) and np.isfinite(observed[j])
+        ]
+        y[i] = np.mean(same_weekday) if same_weekday else overall
+    return y
+
+
+class SeasonalNaive:
+    """Next week repeats the last observed week (weekday by weekday)."""
+
+    name = "seasonal_naive"
+
+    def fit(self, history: pd.DataFrame) -> SeasonalNaive:
+        self._y = fill_censored(history["y"].to_numpy())
+        return self
+
+    def predict(self, h: int) -> np.ndarray:
+        if len(self._y) == 0:
+            return np.zeros(h)
+        season = self._y[-SEASON_DAYS:]
+        reps = int(np.ceil(h / len(season)))
+        return np.clip(np.tile(season, reps)[:h], 0.0, None)
+
+
+class RecentMean:
+    """The mean of the last observed days: the fallback for new and short-history SKUs."""
+
+    name = "recent_mean"
+
+    def __init__(self, window: int = 14):
+        self.window = window
+
+    def fit(self, history: pd.DataFrame) -> RecentMean:
+        y = history["y"].to_numpy(dtype=float)
+        y = y[np.isfinite(y)][-self.window :]
+        self._level = float(y.mean()) if len(y) else 0.0
+        return self
+
+    def predict(self, h: int) -> np.ndarray:
+        return np.full(h, max(self._level, 0.0))
+
+
+class Ets:
+    """Exponential smoothing with weekly seasonality (statsforecast ``AutoETS``).
+
+    ``model="ZNZ"`` (no trend; error and season picked by AICc) is the default: over a few weeks
+    a trend term mostly extrapolates noise, and it is 7x cheaper than the full ``ZZZ`` search.
+    """
+
+    name = "ets"
+
+    def __init__(self, model: str = "ZNZ"):
+        self.model = model
+
+    def fit(self, history: pd.DataFrame) -> Ets:
+        from statsforecast.models import AutoETS
+
+        y = fill_censored(history["y"].to_numpy())
+        self._flat = None
+        if len(y) < 2 * SEASON_DAYS + 2 or np.allclose(y, y[0]):
+            self._flat = float(y.mean()) if len(y) else 0.0
+            return self
+        # Multiplicative forms need positive data; a zero-sale day makes AutoETS skip them.
+        self._model = AutoETS(season_length=SEASON_DAYS, model=self.model).fit(y)
+        return self
+
+    def predict(self, h: int) -> np.ndarray:
+        if self._flat is not None:
+            return np.full(h, max(self._flat, 0.0))
+        return np.clip(np.asarray(self._model.predict(h)["mean"], dtype=float), 0.0, None)
+
+
+class Intermittent:
+    """For sparse sellers: TSB (Teunter-Syntetos-Babai), which lets the demand probability decay
+    when sales stop, unlike Croston; statsforecast's ``ADIDA`` when asked."""
+
+    name = "intermittent"
+
+    def __init__(self, method: str = "tsb", alpha_d: float = 0.1, alpha_p: float = 0.1):
+        self.method, self.alpha_d, self.alpha_p = method, alpha_d, alpha_p
+
+    def fit(self, history: pd.DataFrame) -> Intermittent:
+        from statsforecast.models import ADIDA, TSB
+
+        y = fill_censored(history["y"].to_numpy())
+        self._flat = None
+        if not (y > 0).any():
+            self._flat = 0.0
+            return self
+        model = ADIDA() if self.method == "adida" else TSB(self.alpha_d, self.alpha_p)
+        self._model = model.fit(y)
+        return self
+
+    def predict(self, h: int) -> np.ndarray:
+        if self._flat is not None:
+            return np.zeros(h)
+        return np.clip(np.asarray(self._model.predict(h)["mean"], dtype=float), 0.0, None)
+
+
+class ProphetModel:
+    """Prophet with the Chinese trading calendar as holidays.
+
+    ``holidays`` is a Prophet holidays frame (``forecasting.calendar.prophet_holidays``)
+    covering history and horizon. Seasonality and holidays are multiplicative: a festival
+    lifts a heavy seller by more units than a slow one. Yearly seasonality only with a year
+    of history (low Fourier order: two years show two cycles, not ten harmonics). Censored
+    days are passed as NaN, which Prophet leaves out of the fit.
+
+    ``default=True`` is plain ``Prophet()`` (the bench's reference point).
+    """
+
+    name = "prophet"
+
+    def __init__(self, holidays: pd.DataFrame | None = None, default: bool = False):
+        self.holidays = holidays
+        self.default = default
+
+    def _build(self, days_of_history: int):
+        from prophet import Prophet
+
+        quiet_logs()
+        if self.default:
+            return Prophet(uncertainty_samples=0)
+        holidays = self.holidays if self.holidays is not None and len(self.holidays) else None
+        return Prophet(
+            growth="linear",
+            holidays=holidays,
+            seasonality_mode="multiplicative",
+            yearly_seasonality=5 if days_of_history >= 365 else False,
+            weekly_seasonality=3,
+            daily_seasonality=False,
+            changepoint_prior_scale=0.05,
+            holidays_prior_scale=5.0,
+            uncertainty_samples=0,
+        )
+
+    def fit(self, history: pd.DataFrame) -> ProphetModel:
+        frame = history[["ds", "y"]]
+        observed = frame["y"].notna()
+        self._last = frame["ds"].iloc[-1]
+        self._flat = None
+        if observed.sum() < 2 * SEASON_DAYS or frame.loc[observed, "y"].nunique() < 2:
+            self._flat = float(frame["y"].mean()) if observed.any() else 0.0
+            return self
+        self._model = self._build(len(frame))
+        self._model.fit(frame)
+        return self
+
+    def predict(self, h: int) -> np.ndarray:
+        if self._flat is not None:
+            return np.full(h, max(self._flat, 0.0))
+        future = pd.DataFrame({"ds": pd.date_range(self._last + pd.Timedelta(days=1), periods=h)})
+        return np.clip(self._model.predict(future)["yhat"].to_numpy(dtype=float), 0.0, None)

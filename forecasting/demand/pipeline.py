@@ -1,0 +1,373 @@
+"""The whole demand-forecasting stage: marts in, the contract's tables out.
+
+``forecast_demand(inputs, as_of, ...)`` is the one entry point. Per SKU over all regions it
+backtests and selects a model (in worker processes), calibrates intervals from the backtest
+errors, then splits the SKU forecasts to regions and merchants top-down.
+
+Output, one row per key and day (``interval_level`` = 80: ``yhat_lower``/``yhat_upper`` are the
+80% interval; the 95% interval is in ``yhat_lower_95``/``yhat_upper_95`` on the same row):
+
+- ``forecast``: sku_id, region_code (``ALL`` or a province), ds, yhat, yhat_lower, yhat_upper,
+  interval_level, model, as_of, yhat_lower_95, yhat_upper_95;
+- ``backtest``: sku_id, region_code, model, wape, mase, bias, interval_coverage (80%),
+  is_selected, coverage_95, folds, days, reason, as_of;
+- ``merchant_forecast``: merchant_id, sku_id (``ALL`` = the merchant's total, else one of its
+  top SKUs), ds, yhat, yhat_lower, yhat_upper, interval_level, model, as_of, yhat_lower_95,
+  yhat_upper_95.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+
+from forecasting.demand import hierarchy, intervals
+from forecasting.demand.engine import ForecastSettings, SeriesResult, SeriesTask, forecast_series
+from forecasting.demand.fanout import Progress, fan_out
+from forecasting.demand.inputs import DemandInputs
+from forecasting.demand.series import censor, dense_daily, sku_series
+
+TOTAL = "ALL"
+INTERVAL_LEVEL = 80
+LEVELS = (80, 95)
+TOP_SKUS_PER_MERCHANT = 5
+FORECAST_COLUMNS = [
+    "sku_id",
+    "region_code",
+    "ds",
+    "yhat",
+    "yhat_lower",
+    "yhat_upper",
+    "interval_level",
+    "model",
+    "as_of",
+    "yhat_lower_95",
+    "yhat_upper_95",
+]
+BACKTEST_COLUMNS = [
+    "sku_id",
+    "region_code",
+    "model",
+    "wape",
+    "mase",
+    "bias",
+    "interval_coverage",
+    "is_selected",
+    "coverage_95",
+    "folds",
+    "days",
+    "reason",
+    "as_of",
+]
+MERCHANT_COLUMNS = [
+    "merchant_id",
+    "sku_id",
+    "ds",
+    "yhat",
+    "yhat_lower",
+    "yhat_upper",
+    "interval_level",
+    "model",
+    "as_of",
+    "yhat_lower_95",
+    "yhat_upper_95",
+]
+
+
+@dataclass
+class DemandTables:
+    """The stage's output tables, plus each SKU's series result for the bench and tests."""
+
+    forecast: pd.DataFrame
+    backtest: pd.DataFrame
+    merchant_forecast: pd.DataFrame
+    results: list[SeriesResult]
+
+
+def build_tasks(
+    inputs: DemandInputs, as_of: dt.date, settings: ForecastSettings
+) -> list[SeriesTask]:
+    """One task per active SKU that ever sold, in sku_id order (which fixes the chunks)."""
+    series = sku_series(inputs.sku_sales, inputs.stockouts, as_of - dt.timedelta(days=1))
+    catalogue = inputs.skus.set_index("sku_id") if len(inputs.skus) else pd.DataFrame()
+    tasks = []
+    for sku_id, rows in series.groupby("sku_id", sort=True):
+        info = catalogue.loc[sku_id] if sku_id in catalogue.index else None
+        if info is not None and not bool(info["active"]):
+            continue
+        tasks.append(
+            SeriesTask(
+                unique_id=str(sku_id),
+                sku_id=str(sku_id),
+                start=rows["ds"].iloc[0].date(),
+                y=rows["y"].to_numpy(dtype=float),
+                category=None if info is None else info.get("category"),
+                brand=None if info is None else info.get("brand"),
+                events=inputs.events if len(inputs.events) else None,
+                settings=settings,
+            )
+        )
+    return tasks
+
+
+def _quiet_skus(inputs: DemandInputs, tasks: list[SeriesTask]) -> pd.DataFrame:
+    """SKUs in the catalogue without a task: inactive ones, and active ones that never sold."""
+    forecast_ids = {t.sku_id for t in tasks}
+    quiet = inputs.skus[~inputs.skus["sku_id"].isin(forecast_ids)].copy()
+    quiet["reason"] = np.where(quiet["active"], "no_history", "inactive")
+    return quiet[["sku_id", "reason"]].sort_values("sku_id", ignore_index=True)
+
+
+def _future_days(as_of: dt.date, horizon: int) -> pd.DatetimeIndex:
+    return pd.date_range(as_of, periods=horizon, freq="D")
+
+
+def _sku_frames(results: list[SeriesResult], as_of: dt.date, horizon: int):
+    """Final forecasts, every candidate's backtest rows, and the selected model's rows."""
+    days = _future_days(as_of, horizon)
+    forecast = pd.DataFrame(
+        {
+            "sku_id": np.repeat([r.unique_id for r in results], horizon),
+            "ds": np.tile(days, len(results)),
+            "yhat": np.concatenate([r.forecast for r in results]) if results else [],
+            "model": np.repeat([r.selected for r in results], horizon),
+        }
+    )
+    folds = [r.folds.assign(sku_id=r.unique_id) for r in results if len(r.folds)]
+    folds = (
+        pd.concat(folds, ignore_index=True)
+        if folds
+        else pd.DataFrame(columns=["model", "fold", "step", "ds", "y", "yhat", "sku_id"])
+    )
+    chosen = pd.DataFrame(
+        {"sku_id": [r.unique_id for r in results], "model": [r.selected for r in results]}
+    )
+    selected = folds.merge(chosen, on=["sku_id", "model"], how="inner")
+    if len(selected):
+        selected["cutoff"] = selected.groupby(["sku_id", "fold"])["ds"].transform("min")
+    return forecast, folds, selected
+
+
+def _with_intervals(frame: pd.DataFrame, errors: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    quantiles = intervals.error_quantiles(errors, keys, LEVELS)
+    frame = intervals.apply_intervals(frame, quantiles, keys, LEVELS)
+    return frame.rename(columns={"yhat_lower_80": "yhat_lower", "yhat_upper_80": "yhat_upper"})
+
+
+def _sku_backtest(results, folds, quiet, as_of) -> pd.DataFrame:
+    """Every candidate's scores per SKU (region ``ALL``), with leave-one-fold-out coverage."""
+    rows = []
+    for r in results:
+        scores = r.scores.assign(
+            sku_id=r.unique_id, reason=r.reason, is_selected=lambda s, r=r: s["model"] == r.selected
+        )
+        if scores.empty:  # no backtest possible: the fallback stands alone
+            scores = pd.DataFrame(
+                [
+                    {
+                        "sku_id": r.unique_id,
+                        "model": r.selected,
+                        "reason": r.reason,
+                        "is_selected": True,
+                        "days": 0,
+                    }
+                ]
+            )
+        rows.append(scores)
+    for row in quiet.itertuples(index=False):
+        rows.append(
+            pd.DataFrame(
+                [
+                    {
+                        "sku_id": row.sku_id,
+                        "model": "zero",
+                        "reason": row.reason,
+                        "is_selected": True,
+                        "days": 0,
+                    }
+                ]
+            )
+        )
+    table = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=["sku_id"])
+    coverage = intervals.leave_one_fold_out_coverage(folds, ["sku_id", "model"], LEVELS)
+    table = table.merge(coverage, on=["sku_id", "model"], how="left")
+    n_folds = folds.groupby("sku_id")["fold"].nunique().rename("folds")
+    table = table.merge(n_folds, on="sku_id", how="left")
+    table["region_code"] = TOTAL
+    return table
+
+
+def _region_history(inputs: DemandInputs, as_of: dt.date, lookback: int) -> pd.DataFrame:
+    start = as_of - dt.timedelta(days=lookback)
+    dense = dense_daily(
+        inputs.sku_sales, ["sku_id", "region_code"], as_of - dt.timedelta(days=1), start=start
+    )
+    return censor(dense, inputs.stockouts)
+
+
+def _child_scores(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """WAPE, bias, days per child from top-down backtest rows (MASE needs no history here:
+    it is scaled by the child's own in-backtest weekly naive error)."""
+    observed = rows[np.isfinite(rows["y"].to_numpy(dtype=float))].copy()
+    observed["abs_error"] = (observed["y"] - observed["yhat"]).abs()
+    observed["error"] = observed["yhat"] - observed["y"]
+    grouped = observed.groupby(keys, sort=True)
+    table = grouped.agg(
+        y=("y", "sum"),
+        abs_error=("abs_error", "sum"),
+        error=("error", "sum"),
+        days=("y", "size"),
+        mae=("abs_error", "mean"),
+    ).reset_index()
+    positive = table["y"] > 0
+    table["wape"] = np.where(positive, table["abs_error"] / table["y"].where(positive), np.nan)
+    table["bias"] = np.where(positive, table["error"] / table["y"].where(positive), np.nan)
+    ordered = observed.sort_values(keys + ["ds"])
+    ordered["naive_error"] = (ordered["y"] - ordered.groupby(keys)["y"].shift(7)).abs()
+    scale = ordered.groupby(keys, sort=True)["naive_error"].mean().rename("scale").reset_index()
+    table = table.merge(scale, on=keys, how="left")
+    table["mase"] = table["mae"] / table["scale"].where(table["scale"] > 0)
+    return table[keys + ["wape", "mase", "bias", "days"]]
+
+
+def _regions(inputs, forecast_all, selected_folds, as_of, settings):
+    """Region forecasts and backtest rows, shares window picked by backtest."""
+    lookback = max(hierarchy.SHARE_WINDOWS) + settings.n_folds * settings.horizon_days
+    history = _region_history(inputs, as_of, lookback)
+    empty = (pd.DataFrame(columns=FORECAST_COLUMNS), pd.DataFrame(columns=BACKTEST_COLUMNS))
+    if history.empty:
+        return empty
+    window, by_window = hierarchy.choose_window(selected_folds, history, "sku_id", "region_code")
+    backtests = []
+    for w, rows in by_window.items():
+        model = f"top_down_{w}d"
+        if rows.empty:
+            continue
+        scores = _child_scores(rows, ["sku_id", "region_code"])
+        coverage = intervals.leave_one_fold_out_coverage(rows, ["sku_id", "region_code"], LEVELS)
+        scores = scores.merge(coverage, on=["sku_id", "region_code"], how="left")
+        scores["folds"] = scores["sku_id"].map(rows.groupby("sku_id")["fold"].nunique())
+        backtests.append(scores.assign(model=model, is_selected=w == window, reason="top_down"))
+    shares = hierarchy.shares_at(history, "sku_id", "region_code", pd.Timestamp(as_of), window)
+    regional = hierarchy.split(forecast_all[["sku_id", "ds", "yhat"]], shares, "sku_id")
+    regional = _with_intervals(regional, by_window[window], ["sku_id", "region_code"])
+    regional["model"] = f"top_down_{window}d"
+    backtest = pd.concat(backtests, ignore_index=True) if backtests else empty[1]
+    return regional, backtest
+
+
+def _merchants(inputs, forecast_all, selected_folds, as_of, settings) -> pd.DataFrame:
+    """Merchant totals and each merchant's top SKUs, split top-down from the SKU forecasts."""
+    if inputs.merchant_sales.empty or forecast_all.empty:
+        return pd.DataFrame(columns=MERCHANT_COLUMNS)
+    lookback = max(hierarchy.SHARE_WINDOWS) + settings.n_folds * settings.horizon_days
+    sales = inputs.merchant_sales
+    history = censor(
+        dense_daily(
+            sales,
+            ["sku_id", "merchant_id"],
+            as_of - dt.timedelta(days=1),
+            start=as_of - dt.timedelta(days=lookback),
+        ),
+        inputs.stockouts,
+    )
+    if history.empty:
+        return pd.DataFrame(columns=MERCHANT_COLUMNS)
+    window, by_window = hierarchy.choose_window(
+        selected_folds, history, "sku_id", "merchant_id", aggregate_to="merchant_id"
+    )
+    rows = by_window[window]
+    shares = hierarchy.shares_at(history, "sku_id", "merchant_id", pd.Timestamp(as_of), window)
+    pairs = hierarchy.split(forecast_all[["sku_id", "ds", "yhat"]], shares, "sku_id")
+    model = f"top_down_{window}d"
+
+    totals = pairs.groupby(["merchant_id", "ds"], as_index=False, sort=True)["yhat"].sum()
+    total_errors = rows.groupby(
+        ["merchant_id", "fold", "step", "ds"], as_index=False, sort=True
+    ).agg(y=("y", lambda s: s.sum(min_count=1)), yhat=("yhat", "sum"))
+    totals = _with_intervals(totals, total_errors, ["merchant_id"]).assign(sku_id=TOTAL)
+
+    recent = history[history["ds"] >= pd.Timestamp(as_of) - pd.Timedelta(days=window)]
+    ranked = (
+        recent.groupby(["merchant_id", "sku_id"], as_index=False)["y"]
+        .sum()
+        .sort_values(["merchant_id", "y", "sku_id"], ascending=[True, False, True])
+    )
+    top = ranked[ranked["y"] > 0].groupby("merchant_id").head(TOP_SKUS_PER_MERCHANT)
+    top_pairs = pairs.merge(top[["merchant_id", "sku_id"]], on=["merchant_id", "sku_id"])
+    top_errors = rows.merge(top[["merchant_id", "sku_id"]], on=["merchant_id", "sku_id"])
+    top_pairs = _with_intervals(top_pairs, top_errors, ["merchant_id", "sku_id"])
+
+    frame = pd.concat([totals, top_pairs], ignore_index=True)
+    frame["model"] = model
+    frame["interval_level"] = INTERVAL_LEVEL
+    frame["as_of"] = as_of
+    return frame[MERCHANT_COLUMNS].sort_values(["merchant_id", "sku_id", "ds"], ignore_index=True)
+
+
+def forecast_demand(
+    inputs: DemandInputs,
+    as_of: dt.date,
+    settings: ForecastSettings | None = None,
+    workers: int | None = None,
+    progress: Progress | None = None,
+    chunk_size: int = 8,
+) -> DemandTables:
+    """Forecast demand from ``as_of`` for ``settings.horizon_days`` days.
+
+    1. A task per active SKU that sold (censored daily series over all regions);
+    2. fan out: each SKU backtests its candidates, selects, refits (``forecasting.demand.engine``);
+    3. intervals at 80% and 95% from the selected model's backtest errors;
+    4. SKUs without sales or inactive get zeros; 5. regions and merchants top-down.
+    """
+    settings = settings or ForecastSettings()
+    horizon = settings.horizon_days
+    tasks = build_tasks(inputs, as_of, settings)
+    results = fan_out(
+        forecast_series, tasks, workers=workers, chunk_size=chunk_size, progress=progress
+    )
+    quiet = _quiet_skus(inputs, tasks)
+
+    forecast_all, folds, selected_folds = _sku_frames(results, as_of, horizon)
+    if len(quiet):
+        zeros = pd.DataFrame(
+            {
+                "sku_id": np.repeat(quiet["sku_id"].to_numpy(), horizon),
+                "ds": np.tile(_future_days(as_of, horizon), len(quiet)),
+                "yhat": 0.0,
+                "model": "zero",
+            }
+        )
+        forecast_all = pd.concat([forecast_all, zeros], ignore_index=True)
+    forecast_all = _with_intervals(forecast_all, selected_folds, ["sku_id"])
+    forecast_all["region_code"] = TOTAL
+
+    sku_backtest = _sku_backtest(results, folds, quiet, as_of)
+    regional, region_backtest = _regions(
+        inputs, forecast_all[forecast_all["model"] != "zero"], selected_folds, as_of, settings
+    )
+    forecast = pd.concat([forecast_all, regional], ignore_index=True)
+    forecast["interval_level"] = INTERVAL_LEVEL
+    forecast["as_of"] = as_of
+    forecast = forecast[FORECAST_COLUMNS].sort_values(
+        ["sku_id", "region_code", "ds"], ignore_index=True
+    )
+    backtest = pd.concat([sku_backtest, region_backtest], ignore_index=True)
+    backtest = backtest.rename(columns={"coverage_80": "interval_coverage"})
+    backtest["as_of"] = as_of
+    backtest["is_selected"] = backtest["is_selected"].astype(bool)
+    backtest = backtest.reindex(columns=BACKTEST_COLUMNS).sort_values(
+        ["sku_id", "region_code", "model"], ignore_index=True
+    )
+    merchant = _merchants(
+        inputs, forecast_all[forecast_all["model"] != "zero"], selected_folds, as_of, settings
+    )
+    return DemandTables(forecast, backtest, merchant, results)
+
+
+def with_settings(settings: ForecastSettings, **changes) -> ForecastSettings:
+    """A copy of ``settings`` with some fields changed (frozen dataclass helper)."""
+    return replace(settings, **changes)
