@@ -42,33 +42,61 @@ all_region_prices as (
 
 ),
 
--- The price change in effect when the order was placed, for the order's region and for
--- every region; the later of the two applies, the regional one on a tie.
-priced as (
+-- Most orders carry their own cost and list price; only the others need a price lookup, which
+-- keeps the ASOF joins off the bulk of the table.
+self_priced as (
 
     select
-        orders.*,
+        *,
+        list_price as effective_list_price,
+        unit_cost as effective_unit_cost
+    from orders
+    where unit_cost is not null and list_price is not null
+
+),
+
+unpriced as (
+
+    select * from orders
+    where unit_cost is null or list_price is null
+
+),
+
+-- The price change in effect when the order was placed, for the order's region and for
+-- every region; the later of the two applies, the regional one on a tie.
+looked_up as (
+
+    select
+        unpriced.*,
         case
-            when orders.list_price is not null then orders.list_price
+            when unpriced.list_price is not null then unpriced.list_price
             when regional.effective_at >= everywhere.effective_at
                 or everywhere.effective_at is null then regional.list_price
             else everywhere.list_price
         end as effective_list_price,
         case
-            when orders.unit_cost is not null then orders.unit_cost
+            when unpriced.unit_cost is not null then unpriced.unit_cost
             when regional.cost_effective_at >= everywhere.cost_effective_at
                 or everywhere.cost_effective_at is null then regional.unit_cost
             else everywhere.unit_cost
         end as effective_unit_cost
 
-    from orders
+    from unpriced
     asof left join regional_prices as regional
-        on orders.sku_id = regional.sku_id
-        and orders.region_code = regional.region_code
-        and orders.created_at >= regional.effective_at
+        on unpriced.sku_id = regional.sku_id
+        and unpriced.region_code = regional.region_code
+        and unpriced.created_at >= regional.effective_at
     asof left join all_region_prices as everywhere
-        on orders.sku_id = everywhere.sku_id
-        and orders.created_at >= everywhere.effective_at
+        on unpriced.sku_id = everywhere.sku_id
+        and unpriced.created_at >= everywhere.effective_at
+
+),
+
+priced as (
+
+    select * from self_priced
+    union all by name
+    select * from looked_up
 
 ),
 
