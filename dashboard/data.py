@@ -17,7 +17,9 @@ a replaced snapshot (``os.replace`` after a build) is read afresh on the next re
 from __future__ import annotations
 
 import io
+import logging
 import os
+import threading
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -26,6 +28,12 @@ from typing import Any, NamedTuple
 import duckdb
 import pandas as pd
 import streamlit as st
+from streamlit import runtime
+
+if not runtime.exists():
+    # The CLI and tests import this module outside a server: plain in-memory caching is right
+    # there, so Streamlit's warning about it is noise.
+    logging.getLogger("streamlit.runtime.caching.cache_data_api").setLevel(logging.ERROR)
 
 ROLES = ("merchant", "ops", "pricing", "admin")
 PLATFORM_ROLES = ("ops", "pricing", "admin")
@@ -728,19 +736,45 @@ def to_csv(frame: pd.DataFrame) -> bytes:
 
 
 def connect(path: Path | str):
-    """A read-only connection to the snapshot (never the warehouse a build is writing)."""
-    return duckdb.connect(str(path), read_only=True)
+    """A read-only view of the snapshot file (never the warehouse a build is writing).
+
+    The file is ATTACHed to a private in-memory database rather than opened with
+    ``duckdb.connect(path)``: DuckDB shares one instance per path within a process, which would
+    keep serving the old file after a build replaces it with ``os.replace``.
+    """
+    connection = duckdb.connect(":memory:")
+    try:
+        connection.execute("ATTACH ? AS snapshot (READ_ONLY)", [str(path)])
+        connection.execute("USE snapshot")
+    except BaseException:
+        connection.close()
+        raise
+    return connection
 
 
-@st.cache_resource(max_entries=2, show_spinner=False)
-def _connection(path: str, version: tuple[int, int, int]):
-    # One handle per snapshot version: a replaced file gets a new key, the old handle ages out.
-    return connect(path)
+_handles_lock = threading.Lock()
+_handles: dict[str, tuple[tuple[int, int, int], Any]] = {}
+
+
+def _cursor(snapshot: SnapshotRef):
+    """A cursor on the handle for this snapshot version, opening a new one when the file changed.
+
+    A superseded handle is only dropped, not closed: a query still running on it in another
+    session finishes on the old file, and the handle goes once its last cursor is closed.
+    """
+    with _handles_lock:
+        held = _handles.get(snapshot.path)
+        if held is None or held[0] != snapshot.version:
+            held = (snapshot.version, connect(snapshot.path))
+            _handles[snapshot.path] = held
+        cursor = held[1].cursor()
+    cursor.execute("USE snapshot")
+    return cursor
 
 
 @st.cache_data(ttl=QUERY_TTL_SECONDS, max_entries=1024, show_spinner=False)
 def _cached(query: str, snapshot: SnapshotRef, scope: Scope, args: tuple) -> Any:
-    cursor = _connection(snapshot.path, snapshot.version).cursor()
+    cursor = _cursor(snapshot)
     try:
         return QUERIES[query](cursor, scope, *args)
     finally:

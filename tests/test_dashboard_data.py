@@ -1,0 +1,208 @@
+"""The dashboard's data-access module on a real snapshot file: scoping, bound parameters,
+platform-only tables, empty and missing tables, snapshot replacement, formats."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+from datetime import date, datetime, timedelta
+
+import dashboard_fixtures as fx
+import pandas as pd
+import pytest
+
+from dashboard import data
+from dashboard.i18n import business_time, money, percent, t
+
+INJECTIONS = [
+    "' OR 1=1 --",
+    "M001' OR '1'='1",
+    "M004'); DROP TABLE analytics.dim_skus; --",
+    "%' UNION SELECT merchant_id FROM analytics.dim_merchants --",
+    "SKU-SECRET' OR sku_id LIKE '%",
+]
+MERCHANT_QUERIES = ["kpis", "daily_sales", "top_skus", "provinces", "channels", "shown_sales"]
+
+
+@pytest.fixture(scope="module")
+def snapshot(tmp_path_factory):
+    return fx.build_snapshot(tmp_path_factory.mktemp("snap") / "snapshot.duckdb")
+
+
+@pytest.fixture
+def conn(snapshot):
+    connection = data.connect(snapshot)
+    yield connection
+    connection.close()
+
+
+def full_period(**narrowing) -> data.Filters:
+    return data.Filters(fx.FIRST_DAY, fx.LAST_DAY, **narrowing)
+
+
+def test_scope_for_binds_merchants_and_rejects_unknown_roles():
+    assert data.scope_for("merchant", "M001") == data.Scope("merchant", "M001")
+    assert data.scope_for("admin", "M001") == data.Scope("admin", None)
+    with pytest.raises(PermissionError):
+        data.scope_for("merchant", None)
+    with pytest.raises(PermissionError):
+        data.scope_for("superuser", None)
+
+
+@pytest.mark.parametrize("merchant", ["M001", "M002", "M004"])
+def test_merchant_sees_exactly_its_own_tree(conn, merchant):
+    scope = data.scope_for("merchant", merchant)
+    figures = data.kpis(conn, scope, full_period())
+    assert figures["current"]["gmv"] == pytest.approx(fx.expected_gmv(merchant))
+    shown = data.shown_sales(conn, scope, full_period())
+    assert shown["gmv"].sum() == pytest.approx(fx.expected_gmv(merchant))
+    options = data.filter_options(conn, scope)
+    assert sorted(options["merchants"]["merchant_id"]) == sorted(fx.TREES[merchant])
+
+
+def test_only_the_other_tree_sells_the_secret_sku(conn):
+    mine = data.scope_for("merchant", "M001")
+    theirs = data.scope_for("merchant", "M004")
+    for query in MERCHANT_QUERIES[1:]:
+        text = data.QUERIES[query](conn, mine, full_period()).to_csv()
+        assert "SKU-SECRET" not in text
+    assert "SKU-SECRET" in data.top_skus(conn, theirs, full_period()).to_csv()
+    assert "SKU-SECRET" not in set(data.filter_options(conn, mine)["skus"]["sku_id"])
+
+
+@pytest.mark.parametrize("narrowing", [
+    {"merchant": "M004"},
+    {"merchant": "M005"},
+    {"skus": ("SKU-SECRET",)},
+    {"categories": ("gift_card",)},
+])
+def test_filters_only_narrow_a_merchant_scope(conn, narrowing):
+    scope = data.scope_for("merchant", "M001")
+    for query in MERCHANT_QUERIES:
+        result = data.QUERIES[query](conn, scope, full_period(**narrowing))
+        if query == "kpis":
+            assert result["current"]["gmv"] == 0
+        else:
+            assert result.empty, query
+
+
+@pytest.mark.parametrize("attack", INJECTIONS)
+def test_injection_strings_are_plain_values(conn, attack):
+    scope = data.scope_for("merchant", "M001")
+    for narrowing in ({"merchant": attack}, {"skus": (attack,)}, {"categories": (attack,)}):
+        assert data.kpis(conn, scope, full_period(**narrowing))["current"]["gmv"] == 0
+        assert data.shown_sales(conn, scope, full_period(**narrowing)).empty
+    # A scope built from a hostile merchant id sees nothing rather than everything.
+    hostile = data.scope_for("merchant", attack)
+    assert data.kpis(conn, hostile, full_period())["current"]["gmv"] == 0
+    assert data.filter_options(conn, hostile)["min_date"] is None
+    assert conn.execute("SELECT count(*) FROM analytics.dim_skus").fetchone()[0] == len(fx.SKUS)
+
+
+def test_platform_tables_refuse_a_merchant_scope(conn):
+    scope = data.scope_for("merchant", "M001")
+    for query in ("restock", "purchase_orders", "funding", "supplier_performance",
+                  "low_stock_alerts", "recommendations", "freshness", "quarantine_summary",
+                  "quarantine_rows", "dbt_results", "backtest_accuracy"):
+        with pytest.raises(data.PlatformOnly):
+            data.QUERIES[query](conn, scope)
+    with pytest.raises(PermissionError):
+        data.approved_prices_csv(scope, "m", pd.DataFrame(), datetime.now())
+    with pytest.raises(PermissionError):
+        data.approved_prices_csv(data.Scope("ops"), "o", pd.DataFrame(), datetime.now())
+
+
+def test_merchant_forecast_is_scaled_by_its_own_share(conn):
+    platform = data.forecast(conn, data.Scope("admin"), full_period())
+    mine = data.forecast(conn, data.scope_for("merchant", "M001"), full_period())
+    assert len(platform) == 28 and len(mine) == 28
+    share = mine["yhat"].sum() / platform["yhat"].sum()
+    assert 0 < share < 0.1  # the M004 tree sells 50x more, so M001's share is small
+    assert (mine["yhat_lower"] <= mine["yhat"]).all() and (mine["yhat"] <= mine["yhat_upper"]).all()
+
+
+def test_restock_risk_and_purchase_orders(conn):
+    plan = data.restock(conn, data.Scope("ops")).set_index("sku_id")
+    assert plan.loc["SKU-QQ100", "risk"] == "out_now"
+    assert plan.loc["SKU-WOW60", "risk"] == "before_arrival"  # 1.5 d cover < 48 h lead time
+    assert plan.loc["SKU-IQY-M", "risk"] == "fine"
+    orders = data.purchase_orders(conn, data.Scope("ops"))
+    assert set(orders["sku_id"]) == {"SKU-QQ100", "SKU-WOW60", "SKU-WIN11"}
+    assert (orders["amount"] > 0).all()
+    workbook = pd.read_excel(io.BytesIO(data.to_xlsx({"SUP-A": orders})), sheet_name="SUP-A")
+    assert list(workbook["sku_id"]) == list(orders["sku_id"])
+
+
+def test_approved_prices_export(conn):
+    approved = data.recommendations(conn, data.Scope("pricing")).head(2)
+    csv = data.approved_prices_csv(data.Scope("pricing"), "alice", approved,
+                                   datetime(2025, 11, 1, 9, 30))
+    frame = pd.read_csv(io.BytesIO(csv), encoding="utf-8-sig")
+    assert list(frame["sku_id"]) == list(approved["sku_id"])
+    assert list(frame["approved_price"]) == pytest.approx(list(approved["recommended_price"]))
+    assert set(frame["approved_by"]) == {"alice"}
+
+
+def test_what_if_follows_constant_elasticity():
+    same = data.what_if(100.0, 90.0, -2.0, 10.0, 100.0)
+    assert same == {"units": 10.0, "revenue": 1000.0, "profit": 100.0}
+    dearer = data.what_if(100.0, 90.0, -2.0, 10.0, 110.0)
+    assert dearer["units"] == pytest.approx(10.0 * 1.1 ** -2)
+    assert dearer["profit"] == pytest.approx(dearer["units"] * 20.0)
+
+
+def test_missing_and_empty_tables_give_empty_results(tmp_path):
+    path = fx.build_snapshot(tmp_path / "partial.duckdb",
+                             empty=("restock_plan", "fct_daily_merchant_sales"),
+                             missing=("price_recommendations", "build_info", "demand_forecast"))
+    connection = data.connect(path)
+    try:
+        scope = data.Scope("admin")
+        assert data.restock(connection, scope).empty
+        assert data.purchase_orders(connection, scope).empty
+        assert data.recommendations(connection, scope).empty
+        assert data.build_info(connection, scope).empty
+        assert data.forecast(connection, scope, full_period()).empty
+        assert data.filter_options(connection, scope)["min_date"] is None
+        fresh = data.freshness(connection, scope).set_index("table")
+        assert not fresh.loc["analytics.price_recommendations", "built"]
+        assert fresh.loc["analytics.restock_plan", "rows"] == 0
+    finally:
+        connection.close()
+
+
+def test_load_rereads_a_replaced_snapshot(tmp_path):
+    path = tmp_path / "snapshot.duckdb"
+    fx.build_snapshot(path, empty=("fct_daily_merchant_sales",))
+    scope = data.Scope("admin")
+    before = data.load("kpis", data.snapshot_ref(path), scope, full_period())
+    assert before["current"]["gmv"] == 0
+    fresh = fx.build_snapshot(tmp_path / "next" / "snapshot.duckdb")
+    os.replace(fresh, path)  # what publishing a build does
+    after = data.load("kpis", data.snapshot_ref(path), scope, full_period())
+    assert after["current"]["gmv"] == pytest.approx(fx.merchant_sales()["gross_revenue"].sum())
+    shutil.rmtree(tmp_path / "next")
+    with pytest.raises(FileNotFoundError):
+        data.load("kpis", data.snapshot_ref(tmp_path / "none.duckdb"), scope, full_period())
+
+
+def test_snapshot_is_opened_read_only(snapshot):
+    connection = data.connect(snapshot)
+    try:
+        with pytest.raises(Exception, match="read-only"):
+            connection.execute("DELETE FROM analytics.dim_skus")
+    finally:
+        connection.close()
+
+
+def test_formats_money_percent_time_and_language():
+    assert money(1234567.891) == "¥1,234,567.89"
+    assert money(-5, 0) == "-¥5"
+    assert percent(0.0345) == "3.5%"
+    from zoneinfo import ZoneInfo
+    utc_midnight = datetime(2025, 11, 1, 0, 0, tzinfo=ZoneInfo("UTC"))
+    assert business_time(utc_midnight) == "2025-11-01 08:00"  # shown in Asia/Shanghai
+    assert business_time(datetime(2025, 11, 1, 8, 0)) == "2025-11-01 08:00"
+    assert t("gmv") == "交易额 (GMV)" and t("gmv", "en") == "GMV"
+    assert data.Filters(date(2025, 1, 1), date(2025, 1, 1) + timedelta(days=1)).merchant is None
