@@ -1,0 +1,191 @@
+"""What each input file must hold: its columns, their kinds and rules, and its natural key.
+
+This is the contract's "Input files" section as data. ``validation.py`` turns it into SQL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+ORDER_STATUSES = ("pending_payment", "paid", "delivered", "failed", "refunded", "cancelled")
+CHANNELS = ("web", "api", "mini_program", "douyin", "other")
+DELIVERY_TYPES = ("card_key", "direct_topup")
+
+# When two versions of an order carry the same updated_at, the later step of the order's life
+# wins (a refund stamped in the same second as the payment is still the newer state).
+STATUS_RANK = {
+    "pending_payment": 0,
+    "paid": 1,
+    "delivered": 2,
+    "failed": 2,
+    "cancelled": 3,
+    "refunded": 3,
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    """One input column.
+
+    kind: ``text``, ``timestamp``, ``date``, ``int``, ``money``, ``number``, ``enum``, ``bool``,
+    ``region``, ``scope``. ``minimum`` applies to int, money and number. ``default`` is SQL used
+    when the value is empty (a column, e.g. ``created_at``, or a literal).
+    """
+
+    name: str
+    kind: str = "text"
+    required: bool = False
+    minimum: float | None = None
+    values: tuple[str, ...] = ()
+    default: str | None = None
+
+
+@dataclass(frozen=True)
+class Entity:
+    """One input table: file-name prefix, columns in contract order, natural key."""
+
+    name: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...]
+    # Whole-row rules: (column blamed, SQL true when the row is bad, reason).
+    row_rules: tuple[tuple[str, str, str], ...] = field(default=())
+
+    @property
+    def required_columns(self) -> tuple[str, ...]:
+        """Columns a file must have in its header (required and without a default)."""
+        return tuple(c.name for c in self.columns if c.required and c.default is None)
+
+    def column(self, name: str) -> Column:
+        return next(c for c in self.columns if c.name == name)
+
+
+ENTITIES: dict[str, Entity] = {
+    entity.name: entity
+    for entity in (
+        Entity(
+            "skus",
+            (
+                Column("sku_id", required=True),
+                Column("name"),
+                Column("category", required=True),
+                Column("brand"),
+                Column("face_value", "money", minimum=0),
+                Column("delivery_type", "enum", required=True, values=DELIVERY_TYPES),
+                Column("supplier_id"),
+                Column("shelf_life_days", "int", minimum=0),
+                Column("active", "bool", required=True, default="true"),
+            ),
+            key=("sku_id",),
+        ),
+        Entity(
+            "merchants",
+            (
+                Column("merchant_id", required=True),
+                Column("name"),
+                Column("tier"),
+                Column("parent_merchant_id"),
+                Column("region_code", "region"),
+                Column("joined_at", "timestamp"),
+            ),
+            key=("merchant_id",),
+            row_rules=(
+                (
+                    "parent_merchant_id",
+                    "parent_merchant_id = merchant_id",
+                    "a merchant cannot be its own parent",
+                ),
+            ),
+        ),
+        Entity(
+            "suppliers",
+            (
+                Column("supplier_id", required=True),
+                Column("name"),
+                Column("lead_time_hours", "number", minimum=0),
+                Column("min_order_qty", "int", minimum=0),
+                Column("batch_size", "int", minimum=1),
+            ),
+            key=("supplier_id",),
+        ),
+        Entity(
+            "price_changes",
+            (
+                Column("sku_id", required=True),
+                Column("region_code", "region"),
+                Column("effective_at", "timestamp", required=True),
+                Column("list_price", "money", required=True, minimum=0),
+                Column("unit_cost", "money", minimum=0),
+            ),
+            key=("sku_id", "region_code", "effective_at"),
+        ),
+        Entity(
+            "inventory",
+            (
+                Column("as_of", "timestamp", required=True),
+                Column("sku_id", required=True),
+                Column("supplier_id"),
+                Column("on_hand", "int", required=True, minimum=0),
+                Column("on_order", "int", minimum=0, default="0"),
+                Column("expiring_7d", "int", minimum=0, default="0"),
+            ),
+            key=("as_of", "sku_id", "supplier_id"),
+        ),
+        Entity(
+            "supplier_balances",
+            (
+                Column("as_of", "timestamp", required=True),
+                Column("supplier_id", required=True),
+                Column("balance", "money", required=True),
+            ),
+            key=("as_of", "supplier_id"),
+        ),
+        Entity(
+            "events",
+            (
+                Column("name", required=True),
+                Column("start_date", "date", required=True),
+                Column("end_date", "date", required=True),
+                Column("scope", "scope", required=True, default="'all'"),
+            ),
+            key=("name", "start_date", "scope"),
+            row_rules=(("end_date", "end_date < start_date", "end_date is before start_date"),),
+        ),
+        Entity(
+            "orders",
+            (
+                Column("order_id", required=True),
+                Column("created_at", "timestamp", required=True),
+                Column("updated_at", "timestamp", required=True, default="created_at"),
+                Column("paid_at", "timestamp"),
+                Column("delivered_at", "timestamp"),
+                Column("merchant_id", required=True),
+                Column("sku_id", required=True),
+                Column("quantity", "int", required=True, minimum=1),
+                Column("unit_price", "money", required=True, minimum=0),
+                Column("unit_cost", "money", minimum=0),
+                Column("list_price", "money", minimum=0),
+                Column("status", "enum", required=True, values=ORDER_STATUSES),
+                Column("region_code", "region"),
+                Column("channel", "enum", values=CHANNELS),
+                Column("supplier_id"),
+                Column("buyer_id"),
+                Column("payment_method"),
+            ),
+            key=("order_id",),
+        ),
+    )
+}
+
+# Folder scans load in this order (dimensions first, so a reader of a half-done folder sees
+# SKUs before their orders); file names within an entity load in name order.
+ENTITY_ORDER = tuple(ENTITIES)
+
+
+def entity_for_file_name(name: str) -> str | None:
+    """The entity a canonical file's name starts with (``orders_2024-01.csv`` -> orders)."""
+    lowered = name.lower()
+    # Longest prefix first: ``supplier_balances`` before ``suppliers``.
+    for entity in sorted(ENTITIES, key=len, reverse=True):
+        if lowered.startswith(entity):
+            return entity
+    return None

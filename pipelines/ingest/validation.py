@@ -1,0 +1,205 @@
+"""Typing and checking a staged file against its entity's rules, set-based in DuckDB SQL.
+
+``stage_sql`` turns the relation of raw values into ``staged``: one row per input row with the
+typed values, ``_reason`` / ``_reason_column`` (NULL when the row is good: the first rule the
+row breaks, in column order) and ``_rows`` (how many input rows it stands for; 1 here).
+"""
+
+from __future__ import annotations
+
+from pipelines.ingest.entities import Column, Entity
+from pipelines.ingest.reading import quote_ident
+from pipelines.ingest.regions import ALIAS_KEY_SQL, UNKNOWN_REGION
+
+_NUMERIC_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
+                  "UINTEGER", "UBIGINT", "FLOAT", "DOUBLE", "DECIMAL")
+_INTEGER_TYPES = _NUMERIC_TYPES[:8]
+
+
+def _lit(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _shown(raw: str) -> str:
+    """SQL showing a raw value in a reason, quoted and cut to 60 characters."""
+    return f"'''' || left({raw}, 60) || ''''"
+
+
+def _is_text(source_type: str) -> bool:
+    return source_type.startswith("VARCHAR") or source_type == "JSON"
+
+
+def _is_numeric(source_type: str) -> bool:
+    return source_type.startswith(_NUMERIC_TYPES)
+
+
+def typed_sql(column: Column, raw: str, source_type: str) -> str:
+    """SQL for the typed value of ``raw`` (NULL when empty or not of the column's kind)."""
+    kind = column.kind
+    if kind in ("text", "enum", "scope", "region"):
+        text = f"nullif(trim({raw}), '')" if _is_text(source_type) else f"CAST({raw} AS VARCHAR)"
+        if kind == "enum":
+            return f"lower({text})"
+        return text
+    if kind == "timestamp":
+        if source_type == "TIMESTAMP WITH TIME ZONE":
+            return f"timezone('Asia/Shanghai', {raw})"
+        if source_type.startswith("TIMESTAMP") or source_type == "DATE":
+            return f"CAST({raw} AS TIMESTAMP)"
+        # Text: an offset is honoured; without one the session zone (Asia/Shanghai) applies.
+        return f"timezone('Asia/Shanghai', TRY_CAST({raw} AS TIMESTAMPTZ))"
+    if kind == "date":
+        if source_type.startswith("TIMESTAMP") or source_type == "DATE":
+            return f"CAST({raw} AS DATE)"
+        return f"TRY_CAST(nullif(trim({raw}), '') AS DATE)"
+    if kind == "int":
+        if source_type.startswith(_INTEGER_TYPES):
+            return f"TRY_CAST({raw} AS INTEGER)"
+        if _is_numeric(source_type):
+            return f"CASE WHEN {raw} = round({raw}) THEN TRY_CAST({raw} AS INTEGER) END"
+        return (f"CASE WHEN regexp_full_match(trim({raw}), '[+-]?[0-9]{{1,10}}') "
+                f"THEN TRY_CAST(trim({raw}) AS INTEGER) END")
+    if kind == "money":
+        if source_type.startswith(_INTEGER_TYPES):
+            return f"TRY_CAST({raw} AS DECIMAL(18, 2))"
+        if _is_numeric(source_type):
+            # Floats carry binary noise (9.99 -> 9.9900000001): within 1e-6 of whole cents.
+            return (f"CASE WHEN abs({raw} * 100 - round({raw} * 100)) < 1e-6 "
+                    f"THEN TRY_CAST(round({raw}, 2) AS DECIMAL(18, 2)) END")
+        return (f"CASE WHEN regexp_full_match(trim({raw}), '[+-]?[0-9]{{1,16}}(\\.[0-9]{{0,2}})?') "
+                f"THEN TRY_CAST(trim({raw}) AS DECIMAL(18, 2)) END")
+    if kind == "number":
+        if _is_numeric(source_type):
+            return f"CAST({raw} AS DOUBLE)"
+        return f"TRY_CAST(nullif(trim({raw}), '') AS DOUBLE)"
+    if kind == "bool":
+        if source_type == "BOOLEAN":
+            return raw
+        text = f"lower(trim(CAST({raw} AS VARCHAR)))"
+        return (f"CASE WHEN {text} IN ('true', 't', '1', 'yes', 'y') THEN true "
+                f"WHEN {text} IN ('false', 'f', '0', 'no', 'n') THEN false END")
+    raise ValueError(f"unknown column kind {kind}")
+
+
+def _present_sql(raw: str, source_type: str) -> str:
+    """SQL true when the raw value is not empty."""
+    if _is_text(source_type):
+        return f"nullif(trim({raw}), '') IS NOT NULL"
+    return f"{raw} IS NOT NULL"
+
+
+def _problem_sql(column: Column, raw: str, typed: str, source_type: str) -> list[tuple[str, str]]:
+    """(condition, reason SQL) pairs for one column, most basic first."""
+    name = column.name
+    present = _present_sql(raw, source_type)
+    raw_text = f"CAST({raw} AS VARCHAR)"
+    problems: list[tuple[str, str]] = []
+    if column.required and column.default is None:
+        problems.append((f"NOT ({present})", _lit(f"{name} is missing")))
+    kind_words = {
+        "timestamp": "is not an ISO 8601 timestamp",
+        "date": "is not a date (YYYY-MM-DD)",
+        "int": "is not a whole number",
+        "money": "is not an amount in CNY with at most 2 decimals",
+        "number": "is not a number",
+        "bool": "is not true or false",
+    }
+    if column.kind in kind_words:
+        problems.append(
+            (f"({present}) AND {typed} IS NULL",
+             f"{_lit(name + ' ')} || {_shown(raw_text)} || {_lit(' ' + kind_words[column.kind])}")
+        )
+    if column.minimum is not None:
+        problems.append(
+            (f"{typed} < {column.minimum:g}",
+             f"{_lit(name + ' ')} || {_shown(raw_text)} || {_lit(f' is below {column.minimum:g}')}")
+        )
+    if column.kind == "enum":
+        allowed = ", ".join(_lit(v) for v in column.values)
+        problems.append(
+            (f"{typed} IS NOT NULL AND {typed} NOT IN ({allowed})",
+             f"{_lit(name + ' ')} || {_shown(raw_text)} || "
+             f"{_lit(' is not one of ' + ', '.join(column.values))}")
+        )
+    if column.kind == "scope":
+        problems.append(
+            (f"{typed} IS NOT NULL AND NOT regexp_full_match({typed}, "
+             "'all|(category|brand|sku):.+')",
+             f"{_lit(name + ' ')} || {_shown(raw_text)} || "
+             f"{_lit(' is not all, category:<c>, brand:<b> or sku:<id>')}")
+        )
+    return problems
+
+
+def stage_sql(
+    entity: Entity,
+    relation: str,
+    source_types: dict[str, str],
+    extra_problems: list[tuple[str, str, str]] = (),
+) -> str:
+    """SQL creating temp table ``staged`` from ``relation`` (columns named as the contract's).
+
+    1. Each contract column is typed from its raw value (missing columns are NULL), defaults
+       fill empty values, region spellings become ISO codes through ``region_alias``.
+    2. The first broken rule (adapter problems, then columns in order, then row rules) gives
+       ``_reason`` and ``_reason_column``.
+    """
+    selects: list[str] = ["r._line"]
+    problems: list[tuple[str, str, str]] = list(extra_problems)
+    region_joins: list[str] = []
+    for column in entity.columns:
+        source_type = source_types.get(column.name)
+        raw = f"r.{quote_ident(column.name)}" if source_type else "NULL::VARCHAR"
+        source_type = source_type or "VARCHAR"
+        typed = typed_sql(column, raw, source_type)
+        if column.default is not None:
+            default = column.default
+            if default in source_types or any(c.name == default for c in entity.columns):
+                # A default naming another column (updated_at <- created_at) uses its value.
+                other = entity.column(default)
+                other_type = source_types.get(default)
+                other_raw = f"r.{quote_ident(default)}" if other_type else "NULL::VARCHAR"
+                default = typed_sql(other, other_raw, other_type or "VARCHAR")
+            present = _present_sql(raw, source_type)
+            typed_value = f"coalesce({typed}, CASE WHEN NOT ({present}) THEN {default} END)"
+        else:
+            typed_value = typed
+        if column.kind == "region":
+            alias = f"ra_{column.name}"
+            # Six-digit GB/T 2260 division codes (440300) count by their province prefix.
+            key = (f"CASE WHEN regexp_full_match({typed}, '[0-9]{{6}}') THEN left({typed}, 2) "
+                   f"ELSE {ALIAS_KEY_SQL.format(typed)} END")
+            region_joins.append(f"LEFT JOIN region_alias {alias} ON {alias}.alias_key = {key}")
+            # Empty -> NULL (every region / not given); unrecognised -> UNKNOWN.
+            typed_value = (f"CASE WHEN {typed} IS NULL THEN NULL "
+                           f"ELSE coalesce({alias}.code, {_lit(UNKNOWN_REGION)}) END")
+            selects.append(f"{typed} AS {quote_ident(column.name + '__raw')}")
+        selects.append(f"{typed_value} AS {quote_ident(column.name)}")
+        for condition, reason in _problem_sql(column, raw, typed, source_type):
+            problems.append((column.name, condition, reason))
+
+    reason_cases = " ".join(f"WHEN {cond} THEN {reason}" for _, cond, reason in problems)
+    column_cases = " ".join(f"WHEN {cond} THEN {_lit(col)}" for col, cond, _ in problems)
+    row_rule_reason = " ".join(
+        f"WHEN {rule} THEN {_lit(reason)}" for _, rule, reason in entity.row_rules
+    )
+    row_rule_column = " ".join(f"WHEN {rule} THEN {_lit(col)}" for col, rule, _ in entity.row_rules)
+    typed_columns = ", ".join(quote_ident(c.name) for c in entity.columns)
+    region_raw_columns = "".join(
+        f", {quote_ident(c.name + '__raw')}" for c in entity.columns if c.kind == "region"
+    )
+    return f"""
+        CREATE OR REPLACE TEMP TABLE staged AS
+        WITH checked AS (
+            SELECT {', '.join(selects)},
+                   CASE {reason_cases or 'WHEN false THEN NULL'} END AS _reason,
+                   CASE {column_cases or 'WHEN false THEN NULL'} END AS _reason_column
+            FROM {relation} r {' '.join(region_joins)}
+        )
+        SELECT _line, {typed_columns}{region_raw_columns},
+               coalesce(_reason, CASE {row_rule_reason or 'WHEN false THEN NULL'} END) AS _reason,
+               coalesce(_reason_column, CASE {row_rule_column or 'WHEN false THEN NULL'} END)
+                   AS _reason_column,
+               1::BIGINT AS _rows
+        FROM checked
+    """
