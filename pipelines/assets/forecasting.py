@@ -1,0 +1,128 @@
+"""Forecasting stage: daily demand per SKU (all regions and per region) and per merchant.
+
+One thin step: read the marts through the ``duckdb`` resource, call
+``forecasting.demand.pipeline.forecast_demand``, and replace ``analytics.demand_forecast``,
+``analytics.forecast_backtest`` and ``analytics.merchant_demand_forecast`` in one transaction
+(they come from the same fits, so they are written together or not at all).
+"""
+
+import dagster as dg
+import pandas as pd
+from dagster_duckdb import DuckDBResource
+
+from pipelines.resources import BuildSettings
+
+GROUP = "forecasting"
+MART_DEPS = [
+    "fct_daily_sku_sales",
+    "dim_skus",
+    "fct_inventory_daily",
+    "dim_events",
+    "fct_daily_merchant_sales",
+]
+
+FORECAST_TYPES = {
+    "sku_id": "VARCHAR", "region_code": "VARCHAR", "ds": "DATE", "yhat": "DOUBLE",
+    "yhat_lower": "DOUBLE", "yhat_upper": "DOUBLE", "interval_level": "INTEGER",
+    "model": "VARCHAR", "as_of": "DATE", "yhat_lower_95": "DOUBLE", "yhat_upper_95": "DOUBLE",
+}  # fmt: skip
+BACKTEST_TYPES = {
+    "sku_id": "VARCHAR", "region_code": "VARCHAR", "model": "VARCHAR", "wape": "DOUBLE",
+    "mase": "DOUBLE", "bias": "DOUBLE", "interval_coverage": "DOUBLE", "is_selected": "BOOLEAN",
+    "coverage_95": "DOUBLE", "folds": "INTEGER", "days": "INTEGER", "reason": "VARCHAR",
+    "as_of": "DATE",
+}  # fmt: skip
+MERCHANT_TYPES = {
+    "merchant_id": "VARCHAR", "sku_id": "VARCHAR", "ds": "DATE", "yhat": "DOUBLE",
+    "yhat_lower": "DOUBLE", "yhat_upper": "DOUBLE", "interval_level": "INTEGER",
+    "model": "VARCHAR", "as_of": "DATE", "yhat_lower_95": "DOUBLE", "yhat_upper_95": "DOUBLE",
+}  # fmt: skip
+TABLES = {
+    "demand_forecast": FORECAST_TYPES,
+    "forecast_backtest": BACKTEST_TYPES,
+    "merchant_demand_forecast": MERCHANT_TYPES,
+}
+
+
+def replace_table(conn, table: str, frame: pd.DataFrame, types: dict[str, str]) -> None:
+    """``CREATE OR REPLACE analytics.<table>`` from ``frame`` with fixed column types, so an
+    empty forecast still has its schema. The caller owns the transaction."""
+    view = f"_forecast_{table}"
+    conn.register(view, frame.reindex(columns=list(types)))
+    try:
+        columns = ", ".join(f"CAST({name} AS {kind}) AS {name}" for name, kind in types.items())
+        conn.execute(f"CREATE OR REPLACE TABLE analytics.{table} AS SELECT {columns} FROM {view}")
+    finally:
+        conn.unregister(view)
+
+
+def _progress_logger(context: dg.AssetExecutionContext):
+    """Log at every tenth of the SKUs, not every chunk: quiet but alive."""
+    last = {"tenth": -1}
+
+    def progress(done: int, total: int) -> None:
+        tenth = (10 * done) // max(total, 1)
+        if tenth != last["tenth"]:
+            last["tenth"] = tenth
+            context.log.info(f"demand forecast: {done}/{total} SKUs")
+
+    return progress
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec("demand_forecast", group_name=GROUP, kinds={"duckdb", "python"},
+                     deps=MART_DEPS,
+                     description="Daily demand per SKU (region ALL and per region), 80% and "
+                     "95% intervals"),
+        dg.AssetSpec("forecast_backtest", group_name=GROUP, kinds={"duckdb", "python"},
+                     deps=MART_DEPS,
+                     description="Rolling-origin backtest scores of every candidate model"),
+        dg.AssetSpec("merchant_demand_forecast", group_name=GROUP, kinds={"duckdb", "python"},
+                     deps=MART_DEPS,
+                     description="Daily demand per merchant (total and top SKUs)"),
+    ],
+)  # fmt: skip
+def demand_forecast(
+    context: dg.AssetExecutionContext, duckdb: DuckDBResource, build_settings: BuildSettings
+):
+    """1. Read the marts up to as_of; 2. backtest, select and forecast per SKU over worker
+    processes; 3. split to regions and merchants; 4. replace the three tables at once."""
+    from forecasting.demand.engine import ForecastSettings
+    from forecasting.demand.inputs import load_demand_inputs
+    from forecasting.demand.pipeline import forecast_demand
+
+    with duckdb.get_connection() as conn:
+        as_of = build_settings.as_of_date(conn)
+        inputs = load_demand_inputs(conn, as_of)
+    settings = ForecastSettings(horizon_days=build_settings.horizon_days)
+    tables = forecast_demand(inputs, as_of, settings, progress=_progress_logger(context))
+    frames = {
+        "demand_forecast": tables.forecast,
+        "forecast_backtest": tables.backtest,
+        "merchant_demand_forecast": tables.merchant_forecast,
+    }
+    with duckdb.get_connection() as conn:
+        conn.execute("CREATE SCHEMA IF NOT EXISTS analytics")
+        conn.execute("BEGIN TRANSACTION")
+        try:
+            for table, types in TABLES.items():
+                replace_table(conn, table, frames[table], types)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    selected = tables.backtest[
+        tables.backtest["is_selected"] & (tables.backtest["region_code"] == "ALL")
+    ]
+    by_model = selected["model"].value_counts().sort_index().to_dict()
+    for table, frame in frames.items():
+        metadata = {"dagster/row_count": len(frame), "as_of": str(as_of)}
+        if table == "forecast_backtest":
+            metadata["selected_models"] = dg.MetadataValue.json(
+                {k: int(v) for k, v in by_model.items()}
+            )
+            median = selected["wape"].median() if len(selected) else float("nan")
+            if pd.notna(median):
+                metadata["median_wape_selected"] = float(median)
+        yield dg.MaterializeResult(asset_key=table, metadata=metadata)
