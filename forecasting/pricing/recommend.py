@@ -1,0 +1,404 @@
+"""Profit-maximising prices per SKU x region under the guardrails.
+
+Demand at a price p is the horizon's expected units at the current price p0 times
+``(p / p0) ** elasticity``; expected gross profit is ``(p - unit_cost) * units``. Among the
+prices the guardrails allow (with an allowed ending), the one with the highest expected
+profit wins; ties go to the price closest to the current one. Where elasticity could not be
+measured, the current price stays and a small price test is suggested instead.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import numpy as np
+import pandas as pd
+
+from forecasting.pricing.guardrails import (
+    GUARDRAIL_LABELS,
+    Guardrails,
+    PriceSituation,
+    PricingConfig,
+    candidate_prices,
+    price_bounds,
+)
+
+RECOMMENDATION_COLUMNS = [
+    "sku_id",
+    "region_code",
+    "as_of",
+    "current_price",
+    "recommended_price",
+    "unit_cost",
+    "elasticity",
+    "elasticity_low",
+    "elasticity_high",
+    "expected_units_change_pct",
+    "expected_profit_change_pct",
+    "margin_pct",
+    "guardrails_hit",
+    "reason",
+    "reason_zh",
+    "action",
+    "category",
+    "face_value",
+    "national_price",
+    "price_variation",
+    "price_test_price",
+    "guardrail_conflicts",
+    "horizon_days",
+    "horizon_units",
+    "horizon_units_low",
+    "horizon_units_high",
+    "expected_units",
+    "expected_profit",
+    "current_profit",
+    "expected_profit_change",
+    "days_of_cover",
+    "has_expiring_surplus",
+]
+
+
+def expected_profit(price, current_price, unit_cost, elasticity, units_at_current=1.0):
+    """Expected gross profit at ``price``: (price - cost) x units x (price / current)^e."""
+    price = np.asarray(price, dtype=float)
+    return (price - unit_cost) * units_at_current * (price / current_price) ** elasticity
+
+
+def best_price(
+    situation: PriceSituation, rails: Guardrails, elasticity: float
+) -> tuple[float, list[str], tuple[str, ...]]:
+    """The allowed price with the highest expected profit, the guardrails that bound it, and
+    the guardrails set aside because they conflict with harder ones.
+
+    1. Bounds from the guardrails in priority order (:func:`price_bounds`).
+    2. Candidates: allowed endings inside the bounds, and the current price if inside.
+    3. Highest expected profit wins; ties go to the price nearest the current one.
+    4. A guardrail bounds the price when the profit would still rise past the bound it sets;
+       the ending rule bounds it when snapping moved the price more than 1 % from the best
+       price the bounds allow.
+    """
+    bounds = price_bounds(situation, rails)
+    price0, cost = situation.current_price, situation.unit_cost
+    candidates = candidate_prices(bounds, rails, price0)
+    hit: list[str] = []
+    if candidates.size == 0:
+        # No allowed ending fits: the ending rule is set aside, any whole cent will do.
+        high = bounds.high if math.isfinite(bounds.high) else max(bounds.low, price0) * 3
+        cents = np.arange(math.ceil(bounds.low * 100 - 1e-6), math.floor(high * 100 + 1e-6) + 1)
+        grid = cents / 100 if cents.size else np.array([round(bounds.low, 2)])
+        price = float(grid[np.argmax(expected_profit(grid, price0, cost, elasticity))])
+        return price, [], (*bounds.conflicts, "price_ending")
+    profit = expected_profit(candidates, price0, cost, elasticity)
+    top = profit.max()
+    best = candidates[np.isclose(profit, top, rtol=1e-12, atol=1e-12)]
+    chosen = float(best[np.argmin(np.abs(best - price0))])
+    slope_high = _profit_slope(bounds.high, cost, elasticity)
+    slope_low = _profit_slope(bounds.low, cost, elasticity)
+    if math.isfinite(bounds.high) and chosen == candidates.max() and slope_high > 0:
+        hit += bounds.names_at("high")
+    if chosen == candidates.min() and slope_low < 0:
+        hit += bounds.names_at("low")
+    ideal = _unconstrained_best(cost, elasticity)
+    clipped = min(max(ideal, bounds.low), bounds.high)
+    if math.isfinite(clipped) and abs(chosen - clipped) > 0.01 * clipped:
+        hit.append("price_ending")
+    if situation.has_expiring_surplus and chosen < price0 * (1 - rails.max_change_pct / 100):
+        hit.append("expiring_stock")
+    return chosen, list(dict.fromkeys(hit)), bounds.conflicts
+
+
+def _profit_slope(price: float, cost: float, elasticity: float) -> float:
+    """d log(profit) / d price; positive means a higher price would earn more."""
+    if not math.isfinite(price) or price <= cost:
+        return math.inf
+    return 1 / (price - cost) + elasticity / price
+
+
+def _unconstrained_best(cost: float, elasticity: float) -> float:
+    """The textbook optimum c * e / (1 + e); without a limit when demand is inelastic."""
+    if elasticity < -1:
+        return cost * elasticity / (1 + elasticity)
+    return math.inf
+
+
+def recommend_prices(
+    items: pd.DataFrame,
+    elasticities: pd.DataFrame,
+    config: PricingConfig,
+    as_of: dt.date,
+    horizon_days: int = 28,
+) -> pd.DataFrame:
+    """One recommendation per SKU x region.
+
+    ``items``: sku_id, region_code, category, face_value, current_price, unit_cost,
+    horizon_units (expected units over the horizon at the current price), horizon_units_low,
+    horizon_units_high, national_price, days_of_cover (NaN = unknown / not stocked),
+    has_expiring_surplus. ``elasticities``: the output of ``estimate_elasticities``.
+
+    1. Join each item to its elasticity; a SKU x region without one borrows its SKU's.
+    2. No price variation, or an interval wider than the configured limit: keep the price and
+       suggest a price test.
+    3. Otherwise the best price under the guardrails (:func:`best_price`), with the expected
+       change in units and profit and a reason in English and Chinese.
+    """
+    joined = _join_elasticities(items, elasticities)
+    settings = config.elasticity
+    out = []
+    for row in joined.itertuples(index=False):
+        if not _has_price_and_cost(row):
+            out.append(_unpriced_row(row, as_of, horizon_days))
+            continue
+        rails = config.guardrails_for(row.category)
+        situation = PriceSituation(
+            current_price=float(row.current_price),
+            unit_cost=float(row.unit_cost),
+            category=row.category,
+            face_value=_number(row.face_value),
+            national_price=_number(row.national_price),
+            days_of_cover=_number(row.days_of_cover),
+            has_expiring_surplus=bool(row.has_expiring_surplus),
+        )
+        width = row.elasticity_high - row.elasticity_low
+        measurable = row.price_variation != "none" and width <= settings.max_interval_width
+        if measurable:
+            price, hit, conflicts = best_price(situation, rails, row.elasticity)
+            test_price = np.nan
+        else:
+            price, hit, conflicts = situation.current_price, ["no_variation"], ()
+            test_price = _test_price(situation, rails, settings.price_test_pct)
+        out.append(
+            _recommendation_row(
+                row,
+                situation,
+                price,
+                hit,
+                conflicts,
+                test_price,
+                measurable,
+                width,
+                settings,
+                as_of,
+                horizon_days,
+            )
+        )
+    return pd.DataFrame(out, columns=RECOMMENDATION_COLUMNS)
+
+
+def _join_elasticities(items: pd.DataFrame, elasticities: pd.DataFrame) -> pd.DataFrame:
+    wanted = ["elasticity", "elasticity_low", "elasticity_high", "price_variation"]
+    regional = elasticities[elasticities["region_code"] != "ALL"]
+    national = elasticities[elasticities["region_code"] == "ALL"]
+    joined = items.merge(
+        regional[["sku_id", "region_code", *wanted]], on=["sku_id", "region_code"], how="left"
+    )
+    fallback = items[["sku_id"]].merge(national[["sku_id", *wanted]], on="sku_id", how="left")
+    for column in wanted:
+        joined[column] = joined[column].where(joined[column].notna(), fallback[column].to_numpy())
+    joined["price_variation"] = joined["price_variation"].fillna("none")
+    for column in wanted[:3]:
+        joined[column] = joined[column].astype(float)
+    joined.loc[joined["elasticity"].isna(), ["elasticity_low", "elasticity_high"]] = np.nan
+    return joined
+
+
+def _has_price_and_cost(row) -> bool:
+    price, cost = _number(row.current_price), _number(row.unit_cost)
+    return price is not None and price > 0 and cost is not None and cost >= 0
+
+
+def _unpriced_row(row, as_of, horizon_days) -> dict:
+    """A SKU x region without a known current price or unit cost: said so, never dropped."""
+    record = dict.fromkeys(RECOMMENDATION_COLUMNS, np.nan)
+    record.update(
+        sku_id=row.sku_id,
+        region_code=row.region_code,
+        as_of=as_of,
+        current_price=_number(row.current_price),
+        recommended_price=_number(row.current_price),
+        unit_cost=_number(row.unit_cost),
+        elasticity=row.elasticity,
+        elasticity_low=row.elasticity_low,
+        elasticity_high=row.elasticity_high,
+        guardrails_hit="",
+        guardrail_conflicts="",
+        reason="No recommendation: the unit cost (or current price) is unknown.",
+        reason_zh="暂不建议调价：缺少进货成本（或当前售价）。",
+        action="no_cost",
+        category=row.category,
+        face_value=_number(row.face_value),
+        national_price=_number(row.national_price),
+        price_variation=row.price_variation,
+        horizon_days=horizon_days,
+        horizon_units=float(row.horizon_units),
+        horizon_units_low=float(row.horizon_units_low),
+        horizon_units_high=float(row.horizon_units_high),
+        days_of_cover=_number(row.days_of_cover),
+        has_expiring_surplus=bool(row.has_expiring_surplus),
+    )
+    return record
+
+
+def _number(value) -> float | None:
+    if value is None or pd.isna(value):
+        return None
+    return float(value)
+
+
+def _test_price(situation: PriceSituation, rails: Guardrails, test_pct: float) -> float:
+    """A small upward test price inside the guardrails (or downward if up is not allowed)."""
+    bounds = price_bounds(situation, rails)
+    candidates = candidate_prices(bounds, rails, situation.current_price)
+    candidates = candidates[~np.isclose(candidates, situation.current_price)]
+    if candidates.size == 0:
+        return np.nan
+    target = situation.current_price * (1 + test_pct / 100)
+    return float(candidates[np.argmin(np.abs(candidates - target))])
+
+
+def _recommendation_row(
+    row,
+    situation,
+    price,
+    hit,
+    conflicts,
+    test_price,
+    measurable,
+    width,
+    settings,
+    as_of,
+    horizon_days,
+) -> dict:
+    price0, cost = situation.current_price, situation.unit_cost
+    elasticity = row.elasticity if measurable else 0.0
+    units_ratio = (price / price0) ** elasticity
+    units_now = float(row.horizon_units)
+    profit_now = (price0 - cost) * units_now
+    profit_new = (price - cost) * units_now * units_ratio
+    profit_change_pct = (profit_new - profit_now) / profit_now * 100 if profit_now > 0 else np.nan
+    action = (
+        "test"
+        if not measurable
+        else ("raise" if price > price0 + 0.005 else "lower" if price < price0 - 0.005 else "hold")
+    )
+    reason_en, reason_zh = explain(
+        action,
+        price0,
+        price,
+        row.elasticity,
+        row.elasticity_low,
+        row.elasticity_high,
+        (units_ratio - 1) * 100,
+        profit_change_pct,
+        hit,
+        conflicts,
+        test_price,
+        settings,
+        row.price_variation,
+        width,
+    )
+    return {
+        "sku_id": row.sku_id,
+        "region_code": row.region_code,
+        "as_of": as_of,
+        "current_price": round(price0, 2),
+        "recommended_price": round(price, 2),
+        "unit_cost": round(cost, 2),
+        "elasticity": row.elasticity,
+        "elasticity_low": row.elasticity_low,
+        "elasticity_high": row.elasticity_high,
+        "expected_units_change_pct": (units_ratio - 1) * 100,
+        "expected_profit_change_pct": profit_change_pct,
+        "margin_pct": (price - cost) / price * 100 if price > 0 else np.nan,
+        "guardrails_hit": ",".join(hit),
+        "reason": reason_en,
+        "reason_zh": reason_zh,
+        "action": action,
+        "category": row.category,
+        "face_value": _number(row.face_value),
+        "national_price": _number(row.national_price),
+        "price_variation": row.price_variation,
+        "price_test_price": test_price,
+        "guardrail_conflicts": ",".join(conflicts),
+        "horizon_days": horizon_days,
+        "horizon_units": units_now,
+        "horizon_units_low": float(row.horizon_units_low),
+        "horizon_units_high": float(row.horizon_units_high),
+        "expected_units": units_now * units_ratio,
+        "expected_profit": profit_new,
+        "current_profit": profit_now,
+        "expected_profit_change": profit_new - profit_now,
+        "days_of_cover": _number(row.days_of_cover),
+        "has_expiring_surplus": bool(row.has_expiring_surplus),
+    }
+
+
+def explain(
+    action,
+    price0,
+    price,
+    elasticity,
+    low,
+    high,
+    units_pct,
+    profit_pct,
+    hit,
+    conflicts,
+    test_price,
+    settings,
+    variation,
+    width,
+) -> tuple[str, str]:
+    """A plain-words reason for one recommendation, in English and in Chinese."""
+    if action == "test":
+        if variation == "none":
+            why_en = "the price never varied enough to measure how buyers respond"
+            why_zh = "价格从未充分变动，无法判断买家对价格的反应"
+        else:
+            why_en = f"the elasticity is too uncertain (interval width {width:.2f})"
+            why_zh = f"价格弹性不确定性过大（区间宽度 {width:.2f}）"
+        if math.isnan(test_price):
+            return (
+                f"No recommendation: {why_en}; the guardrails leave no room for a test price.",
+                f"暂不建议调价：{why_zh}；护栏规则下没有可用的测试价格。",
+            )
+        return (
+            f"No recommendation: {why_en}. Suggested test: sell at ¥{test_price:.2f} for "
+            f"{settings.price_test_days} days in this region, then re-estimate.",
+            f"暂不建议调价：{why_zh}。建议在本地区以 ¥{test_price:.2f} 试售 "
+            f"{settings.price_test_days} 天后重新评估。",
+        )
+    band = f"{elasticity:.2f} [{low:.2f}, {high:.2f}]"
+    if abs(elasticity) < 1:
+        feel_en, feel_zh = "buyers barely react to price", "买家对价格不敏感"
+    else:
+        feel_en, feel_zh = "buyers react strongly to price", "买家对价格较敏感"
+    profit_en = "" if math.isnan(profit_pct) else f", profit {profit_pct:+.1f}%"
+    profit_zh = "" if math.isnan(profit_pct) else f"，毛利 {profit_pct:+.1f}%"
+    if action == "hold":
+        head_en = f"Keep ¥{price0:.2f}: already the most profitable allowed price"
+        head_zh = f"维持 ¥{price0:.2f}：已是护栏内毛利最高的价格"
+    else:
+        verb_en, verb_zh = ("Raise", "提价") if action == "raise" else ("Lower", "降价")
+        head_en = f"{verb_en} ¥{price0:.2f} → ¥{price:.2f}"
+        head_zh = f"{verb_zh} ¥{price0:.2f} → ¥{price:.2f}"
+    text_en = (
+        f"{head_en}; {feel_en} (elasticity {band}); expected units {units_pct:+.1f}%{profit_en}."
+    )
+    text_zh = f"{head_zh}；{feel_zh}（弹性 {band}）；预计销量 {units_pct:+.1f}%{profit_zh}。"
+    if hit:
+        text_en += " Bounded by: " + "; ".join(GUARDRAIL_LABELS[h][0] for h in hit) + "."
+        text_zh += "受限于：" + "；".join(GUARDRAIL_LABELS[h][1] for h in hit) + "。"
+    if conflicts:
+        text_en += (
+            " Set aside (conflicts with stricter rules): "
+            + "; ".join(GUARDRAIL_LABELS[c][0] for c in conflicts)
+            + "."
+        )
+        text_zh += (
+            "与更高优先级规则冲突而放宽："
+            + "；".join(GUARDRAIL_LABELS[c][1] for c in conflicts)
+            + "。"
+        )
+    return text_en, text_zh

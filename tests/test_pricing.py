@@ -1,0 +1,307 @@
+"""Pricing maths: guardrails (property tests), elasticity recovery, no-variation flag, what-if."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from forecasting.pricing import (
+    Guardrails,
+    PriceSituation,
+    best_price,
+    estimate_elasticities,
+    guardrail_violations,
+    load_pricing_config,
+    pricing_items,
+    recommend_prices,
+    what_if,
+    what_if_for_row,
+)
+from forecasting.pricing.guardrails import (
+    PricingConfigError,
+    candidate_prices,
+    has_allowed_ending,
+    price_bounds,
+)
+from forecasting.pricing.recommend import expected_profit
+from forecasting.pricing.synthetic import synthetic_sales
+
+CONFIG = load_pricing_config()
+
+
+# --- guardrails ----------------------------------------------------------------------------
+
+cents = st.integers(min_value=50, max_value=50_000).map(lambda c: c / 100)
+
+
+@st.composite
+def situations(draw):
+    price = draw(cents)
+    category = draw(st.sampled_from(["game_card", "mobile_topup", "data_topup", "video_vip"]))
+    cost = round(price * draw(st.floats(0.3, 1.15)), 2)
+    face = draw(st.none() | st.floats(0.8, 1.6).map(lambda r: round(price * r, 2)))
+    national = draw(st.none() | st.floats(0.8, 1.25).map(lambda r: price * r))
+    cover = draw(st.none() | st.floats(0, 40))
+    situation = PriceSituation(
+        current_price=price,
+        unit_cost=cost,
+        category=category,
+        face_value=face,
+        national_price=national,
+        days_of_cover=cover,
+        has_expiring_surplus=draw(st.booleans()),
+    )
+    return situation, CONFIG.guardrails_for(category)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(situations(), st.floats(-4.0, 0.0))
+def test_recommended_price_breaks_no_guardrail(case, elasticity):
+    situation, rails = case
+    price, hit, conflicts = best_price(situation, rails, elasticity)
+    assert guardrail_violations(price, situation, rails) == []
+    # The hard rules are never set aside.
+    assert price >= situation.unit_cost - 0.005
+    assert "unit_cost" not in conflicts
+    topup_capped = situation.face_value and rails.is_topup(situation.category)
+    if topup_capped and "face_value_cap" not in conflicts:
+        assert price <= situation.face_value * rails.topup_max_pct_of_face / 100 + 0.005
+    assert set(hit) <= set(CONFIG_NAMES)
+
+
+CONFIG_NAMES = [
+    "unit_cost", "face_value_cap", "stockout_risk", "max_change", "min_margin",
+    "regional_spread", "price_ending", "expiring_stock",
+]  # fmt: skip
+
+
+@settings(max_examples=200, deadline=None)
+@given(situations(), st.floats(-4.0, -0.05))
+def test_recommended_price_is_the_most_profitable_allowed_price(case, elasticity):
+    situation, rails = case
+    price, _, _ = best_price(situation, rails, elasticity)
+    allowed = candidate_prices(price_bounds(situation, rails), rails, situation.current_price)
+    if allowed.size == 0:
+        return
+    profits = expected_profit(allowed, situation.current_price, situation.unit_cost, elasticity)
+    chosen = expected_profit(price, situation.current_price, situation.unit_cost, elasticity)
+    assert chosen >= profits.max() - 1e-9 * max(1.0, abs(profits.max()))
+
+
+@settings(max_examples=200, deadline=None)
+@given(situations(), st.floats(-4.0, 0.0))
+def test_no_discount_when_stock_runs_low(case, elasticity):
+    situation, rails = case
+    if situation.days_of_cover is None or situation.days_of_cover >= rails.stockout_days_of_cover:
+        return
+    price, _, conflicts = best_price(situation, rails, elasticity)
+    if "stockout_risk" not in conflicts:
+        assert price >= situation.current_price - 0.005
+
+
+@given(cents, st.sampled_from([0.9, 0.99]))
+def test_allowed_endings(price, ending):
+    rails = Guardrails(price_endings=(ending,), whole_yuan_above=100.0)
+    candidate = math.floor(price) + ending
+    assert has_allowed_ending(candidate, rails) == (candidate < 100)
+    assert has_allowed_ending(float(math.floor(price)), rails) == (math.floor(price) >= 100)
+
+
+def test_topup_is_never_priced_above_face_value_even_when_inelastic():
+    rails = CONFIG.guardrails_for("mobile_topup")
+    situation = PriceSituation(current_price=99.0, unit_cost=97.5, category="mobile_topup",
+                               face_value=100.0)  # fmt: skip
+    price, hit, _ = best_price(situation, rails, elasticity=-0.2)
+    assert price == 100.0
+    assert "face_value_cap" in hit
+
+
+def test_expiring_keys_get_room_to_discount():
+    rails = CONFIG.guardrails_for("game_card")
+    base = dict(current_price=50.0, unit_cost=20.0, category="game_card")
+    plain, _, _ = best_price(PriceSituation(**base), rails, elasticity=-3.5)
+    expiring, hit, _ = best_price(
+        PriceSituation(**base, has_expiring_surplus=True), rails, elasticity=-3.5
+    )
+    assert plain >= 45.0 - 0.005  # max change 10 % down
+    assert expiring < 45.0
+    assert "expiring_stock" in hit
+
+
+def test_conflicting_guardrail_is_set_aside_and_named():
+    # Cost went up past the current price: the cost floor wins over max change per step.
+    situation = PriceSituation(current_price=10.0, unit_cost=12.0, category="game_card")
+    price, _, conflicts = best_price(situation, CONFIG.guardrails, elasticity=-1.0)
+    assert price >= 12.0
+    assert "max_change" in conflicts
+
+
+# --- config --------------------------------------------------------------------------------
+
+
+def test_team_override_changes_only_what_it_sets(tmp_path):
+    override = tmp_path / "pricing.toml"
+    override.write_text(
+        "[guardrails]\nmin_margin_pct = 12.5\n[category.video_vip]\nmax_change_pct = 4\n",
+        encoding="utf-8",
+    )
+    config = load_pricing_config(override)
+    assert config.guardrails.min_margin_pct == 12.5
+    assert config.guardrails.max_change_pct == CONFIG.guardrails.max_change_pct
+    assert config.guardrails_for("video_vip").max_change_pct == 4.0
+    assert config.guardrails_for("video_vip").min_margin_pct == 12.5
+    assert config.guardrails_for("mobile_topup").min_margin_pct == 0.5  # shipped override kept
+
+
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("[guardrails]\nmin_margn_pct = 3\n", "unknown key"),
+        ("[guardrails]\nmax_change_pct = 150\n", "max_change_pct"),
+        ("[guardrails]\nmin_margin_pct = 'lots'\n", "not a valid value"),
+        ("[guardrails\n", "cannot read"),
+    ],
+)
+def test_bad_config_is_one_clear_error(tmp_path, text, words):
+    override = tmp_path / "pricing.toml"
+    override.write_text(text, encoding="utf-8")
+    with pytest.raises(PricingConfigError, match=words):
+        load_pricing_config(override)
+
+
+# --- elasticity ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def confounded():
+    """Every holiday and the Double 11 run-up carry a 30 % promotion and a demand lift."""
+    return synthetic_sales(
+        {"A": -0.8, "B": -1.6, "C": -2.4}, level=60, days=540, random_promotions=12, seed=7
+    )
+
+
+def test_known_elasticity_recovered_despite_holiday_promotions(confounded):
+    daily, skus, truth, as_of = confounded
+    estimates = estimate_elasticities(daily, skus, as_of)
+    per_sku = estimates[estimates["region_code"] == "ALL"].set_index("sku_id")
+    for sku, true in {"A": -0.8, "B": -1.6, "C": -2.4}.items():
+        row = per_sku.loc[sku]
+        assert abs(row["elasticity"] - true) < 0.3, (sku, row["elasticity"])
+        assert row["elasticity_low"] < row["elasticity"] < row["elasticity_high"]
+    # The confounder is real: a plain log-log fit reads the holiday lift as elasticity.
+    for sku, rows in daily.groupby("sku_id"):
+        naive = np.polyfit(np.log(rows["avg_unit_price"]), np.log(rows["units"]), 1)[0]
+        assert naive < truth[(sku, "CN-GD")] - 1.0
+    regional = estimates[estimates["region_code"] != "ALL"]
+    assert (regional["price_variation"] == "own").all()
+    assert len(regional) == 3 * 4
+
+
+def test_flat_price_is_flagged_and_gets_a_price_test(confounded):
+    daily, skus, truth, as_of = synthetic_sales(
+        {"A": -1.2, "B": -1.8}, level=30, days=300, flat_price_skus=("B",), seed=3,
+        holiday_promotion=0.0,
+    )  # fmt: skip
+    estimates = estimate_elasticities(daily, skus, as_of)
+    flags = estimates.groupby("sku_id")["price_variation"].agg(set)
+    assert flags["B"] == {"none"}
+    assert flags["A"] == {"own"}
+    items = pricing_items(daily, skus, as_of)
+    recommendations = recommend_prices(items, estimates, CONFIG, as_of).set_index("sku_id")
+    flat = recommendations.loc["B"]
+    assert (flat["action"] == "test").all()
+    assert (flat["recommended_price"] == flat["current_price"]).all()
+    assert (flat["guardrails_hit"] == "no_variation").all()
+    assert flat["price_test_price"].notna().all()
+    assert flat["reason"].str.contains("test").all()
+    assert flat["reason_zh"].str.contains("测试|试售").all()
+    assert (recommendations.loc["A", "action"] != "test").all()
+
+
+def test_recommendations_carry_contract_columns_and_obey_guardrails(confounded):
+    daily, skus, _, as_of = confounded
+    estimates = estimate_elasticities(daily, skus, as_of)
+    items = pricing_items(daily, skus, as_of)
+    recommendations = recommend_prices(items, estimates, CONFIG, as_of)
+    contract = [
+        "sku_id", "region_code", "as_of", "current_price", "recommended_price", "unit_cost",
+        "elasticity", "elasticity_low", "elasticity_high", "expected_units_change_pct",
+        "expected_profit_change_pct", "margin_pct", "guardrails_hit", "reason",
+    ]  # fmt: skip
+    assert set(contract) <= set(recommendations.columns)
+    assert len(recommendations) == len(items) == 12
+    for row, item in zip(recommendations.itertuples(), items.itertuples(), strict=True):
+        situation = PriceSituation(
+            current_price=item.current_price, unit_cost=item.unit_cost, category=item.category,
+            face_value=item.face_value, national_price=item.national_price,
+        )  # fmt: skip
+        rails = CONFIG.guardrails_for(item.category)
+        assert guardrail_violations(row.recommended_price, situation, rails) == []
+        assert row.expected_profit_change >= -1e-6  # never worse than today by its own model
+        assert row.reason and row.reason_zh
+
+
+# --- what-if -------------------------------------------------------------------------------
+
+whatif_rows = st.fixed_dictionaries(
+    {
+        "current_price": st.floats(1, 500),
+        "unit_cost": st.floats(0.1, 400),
+        "horizon_units": st.floats(0, 5000),
+        "spread": st.floats(0, 0.9),
+        "elasticity": st.floats(-4, 0.5),
+        "width": st.floats(0, 2),
+    }
+)
+
+
+def _whatif(row, price):
+    low_units = row["horizon_units"] * (1 - row["spread"])
+    return what_if(
+        price,
+        current_price=row["current_price"],
+        unit_cost=row["unit_cost"],
+        horizon_units=row["horizon_units"],
+        horizon_units_low=low_units,
+        horizon_units_high=row["horizon_units"] * (1 + row["spread"]),
+        elasticity=row["elasticity"],
+        elasticity_low=row["elasticity"] - row["width"],
+        elasticity_high=row["elasticity"] + row["width"],
+    )
+
+
+@given(whatif_rows, st.lists(st.floats(0.5, 800), min_size=2, max_size=6, unique=True))
+def test_what_if_units_fall_as_price_rises(row, prices):
+    results = [_whatif(row, p) for p in sorted(prices)]
+    for cheaper, dearer in zip(results, results[1:], strict=False):
+        assert dearer.units <= cheaper.units * (1 + 1e-9) + 1e-9
+        assert dearer.units_low <= cheaper.units_low * (1 + 1e-9) + 1e-9
+        assert dearer.units_high <= cheaper.units_high * (1 + 1e-9) + 1e-9
+    for result in results:
+        assert result.units_low <= result.units <= result.units_high
+        assert result.revenue_low <= result.revenue <= result.revenue_high
+        assert result.profit_low <= result.profit + 1e-9
+        assert result.profit <= result.profit_high + 1e-9
+
+
+def test_what_if_at_current_price_is_the_forecast():
+    row = {
+        "current_price": 10.0, "unit_cost": 6.0, "horizon_units": 280.0,
+        "horizon_units_low": 200.0, "horizon_units_high": 360.0, "elasticity": -1.5,
+        "elasticity_low": -2.0, "elasticity_high": -1.0,
+    }  # fmt: skip
+    now = what_if_for_row(row, 10.0)
+    assert now.units == pytest.approx(280.0)
+    assert (now.units_low, now.units_high) == pytest.approx((200.0, 360.0))
+    assert now.profit == pytest.approx(4.0 * 280.0)
+    dearer = what_if_for_row(row, 11.0)
+    assert dearer.units == pytest.approx(280.0 * 1.1**-1.5)
+    assert dearer.units_low == pytest.approx(200.0 * 1.1**-2.0)
+    with pytest.raises(ValueError):
+        what_if_for_row(row, 0.0)
+    assert isinstance(pd.Series(row).to_dict(), dict)
