@@ -9,8 +9,9 @@ Usage: .venv/bin/python bench/restock.py [--scale medium] [--seed 7] [--weeks 8]
    order, keys expiring within 7 days, and sales up to yesterday (the export's history
    before the replay, then the replay's own sales, which are censored by its own stock-outs).
    An order placed on day t arrives on the morning of day t + ceil(lead_time_hours / 24).
-   Demand is drawn from the simulator's ground truth (expected units per SKU x province x
-   day) the way the simulator draws orders; unmet demand is lost. Keys are sold earliest
+   Demand is the simulator's ground truth: its realized demand per SKU and day before its own
+   stock rationed it (past the export's end, drawn from the expected units the way the
+   simulator draws orders); unmet demand is lost. Keys are sold earliest
    expiry first and expire ``shelf_life_days`` after arrival.
 3. Policies: (a) CardPulse (``forecasting.restock.decide_card_key_order`` on a forecast
    re-run every week: ``forecasting.demand.forecast_demand``, or ``--forecast standin``, a
@@ -97,22 +98,15 @@ def _read(conn, folder: Path, prefix: str) -> pd.DataFrame:
 
 
 def _truth_frame(folder: Path) -> pd.DataFrame:
-    """The ground truth's expected units as (sku_id, ds, expected) summed over provinces."""
-    truth_dir = folder / "_truth"
-    path = next(iter(sorted(truth_dir.glob("expected_demand*"))), None)
-    if path is None:
-        raise SystemExit(f"bench: no expected_demand file in {truth_dir}")
-    frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
-    date_column = next(c for c in frame.columns if c in ("ds", "date", "day", "order_date"))
-    value_column = next(
-        c for c in frame.columns
-        if c not in ("sku_id", "region_code", date_column) and "expected" in c
-    )  # fmt: skip
-    return (
-        frame.assign(ds=pd.to_datetime(frame[date_column]).dt.date)
-        .groupby(["sku_id", "ds"], as_index=False)[value_column]
-        .sum()
-        .rename(columns={value_column: "expected"})
+    """The ground truth per SKU and day, summed over provinces: ``expected`` units and, for
+    days inside the export, ``realized`` (the simulator's own draw before stock rationed it)."""
+    path = folder / "_truth" / "expected_demand.parquet"
+    if not path.exists():
+        raise SystemExit(f"bench: no ground truth at {path}")
+    frame = pd.read_parquet(path, columns=["sku_id", "ds", "expected_units", "demand_units"])
+    frame["ds"] = pd.to_datetime(frame["ds"]).dt.date
+    return frame.groupby(["sku_id", "ds"], as_index=False).agg(
+        expected=("expected_units", "sum"), realized=("demand_units", lambda v: v.sum(min_count=1))
     )
 
 
@@ -179,12 +173,16 @@ def load_world(folder: Path, weeks: int, seed: int) -> World:
 
     truth = _truth_frame(folder)
     truth = truth[truth["sku_id"].isin(sku_ids)]
-    expected = np.zeros((len(sku_ids), 7 * weeks + LOOKAHEAD_DAYS))
+    shape = (len(sku_ids), 7 * weeks + LOOKAHEAD_DAYS)
+    expected, realized = np.zeros(shape), np.full(shape, np.nan)
     offsets = np.array([(d - start).days for d in truth["ds"]])
-    keep = (offsets >= 0) & (offsets < expected.shape[1])
+    keep = (offsets >= 0) & (offsets < shape[1])
     rows = pd.Index(sku_ids).get_indexer(truth["sku_id"])
     expected[rows[keep], offsets[keep]] = truth["expected"].to_numpy()[keep]
-    demand = draw_demand(expected, active["category"].tolist(), np.random.default_rng(seed))
+    realized[rows[keep], offsets[keep]] = truth["realized"].to_numpy()[keep]
+    # Inside the export: the simulator's realized demand; past its end: drawn the same way.
+    drawn = draw_demand(expected, active["category"].tolist(), np.random.default_rng(seed))
+    demand = np.where(np.isnan(realized), drawn, realized).astype(np.int64)
 
     margin = (
         orders[(orders["ds"] < start) & (orders["ds"] >= start - dt.timedelta(days=90))]
@@ -374,6 +372,7 @@ class Outcome:
     order_lines: int = 0
     purchase_orders: int = 0
     seconds: float = 0.0
+    lost: dict = field(default_factory=dict)  # (sku row, day) -> units not served
 
     @property
     def fill_rate(self) -> float:
@@ -438,6 +437,8 @@ def replay(world: World, policy) -> Outcome:
                 if left == 0:
                     break
             served = wanted - left
+            if left:
+                outcome.lost[(row, day)] = left
             outcome.demand += wanted
             outcome.served += served
             sales[row, known + day] = served
@@ -459,9 +460,9 @@ def replay(world: World, policy) -> Outcome:
 
 
 def _generate(out_dir: Path, scale: str, seed: int) -> Path:
-    from pipelines.simulator import generate
+    from pipelines.simulator.generator import generate
 
-    generate(out_dir, scale, seed, "parquet")
+    generate(out_dir, scale=scale, seed=seed, fmt="parquet")
     return out_dir
 
 
