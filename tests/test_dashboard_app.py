@@ -1,0 +1,278 @@
+"""The Streamlit app run headless with AppTest: every page under every role, sign-in,
+language, empty states, approvals, and merchant isolation through widgets and query params."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import dashboard_fixtures as fx
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dashboard import auth, ui
+from dashboard.i18n import money, t
+
+APP = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
+PAGES = {
+    "overview": "app_pages/overview.py",
+    "operations": "app_pages/operations.py",
+    "pricing": "app_pages/pricing.py",
+    "health": "app_pages/health.py",
+}
+TITLES = {"overview": "page_overview", "operations": "page_operations",
+          "pricing": "page_pricing", "health": "page_health"}
+ACCOUNTS = {"merchant": ("shop", "M001"), "ops": ("olivia", None), "pricing": ("peng", None),
+            "admin": ("root", None)}
+PASSWORD = "correct-horse-9"
+LEAK_MARKERS = ("SKU-SECRET", "M004", "M005")
+
+
+@pytest.fixture(scope="module")
+def built_home(tmp_path_factory):
+    root = tmp_path_factory.mktemp("home")
+    fx.build_snapshot(root / "snapshot.duckdb")
+    store = auth.UserStore(root / "users.json")
+    for role, (name, merchant) in ACCOUNTS.items():
+        store.add(name, role, PASSWORD, merchant)
+    return root
+
+
+@pytest.fixture
+def home(built_home, monkeypatch):
+    monkeypatch.setenv("CARDPULSE_HOME", str(built_home))
+    return built_home
+
+
+def signed_in(role: str, home: Path, **query) -> AppTest:
+    """An app whose session is already signed in as ``role`` (the form is tested separately)."""
+    app = AppTest.from_file(str(APP), default_timeout=30)
+    user = auth.UserStore(home / "users.json").get(ACCOUNTS[role][0])
+    app.session_state[ui.SESSION_KEY] = auth.start_session(user)
+    for key, value in query.items():
+        app.query_params[key] = value
+    return app.run()
+
+
+def rendered_text(app: AppTest) -> str:
+    """Every element's protobuf as text: titles, metrics, tables (Arrow bytes), chart specs."""
+    parts = []
+
+    def walk(node):
+        proto = getattr(node, "proto", None)
+        if proto is not None:
+            parts.append(str(proto))
+        for child in getattr(node, "children", {}).values():
+            walk(child)
+
+    walk(app._tree)
+    return "\n".join(parts)
+
+
+def assert_clean(app: AppTest) -> None:
+    assert not app.exception, [e.value for e in app.exception]
+    assert not app.error, [e.value for e in app.error]
+
+
+@pytest.mark.parametrize("role", list(ACCOUNTS))
+def test_every_page_under_every_role(home, role):
+    app = signed_in(role, home)
+    assert_clean(app)
+    assert app.title[0].value == t("page_overview")
+    for page, path in PAGES.items():
+        if role == "merchant" and page != "overview":
+            # The page is not registered for a merchant: there is no way to navigate to it.
+            with pytest.raises(ValueError, match="navigation page"):
+                app.switch_page(path)
+            continue
+        app.switch_page(path).run()
+        assert_clean(app)
+        assert app.title[0].value == t(TITLES[page])
+        assert not app.warning, [w.value for w in app.warning]
+
+
+def test_a_page_file_run_directly_still_checks_the_role(home):
+    page = AppTest.from_file(str(APP.parent / PAGES["operations"]), default_timeout=30)
+    user = auth.UserStore(home / "users.json").get("shop")
+    page.session_state[ui.SESSION_KEY] = auth.start_session(user)
+    page.run()
+    assert [w.value for w in page.warning] == [t("not_allowed")]
+    assert "SKU-QQ100" not in rendered_text(page)
+    anonymous = AppTest.from_file(str(APP.parent / PAGES["overview"]), default_timeout=30).run()
+    assert [w.value for w in anonymous.warning] == [t("session_expired")]
+
+
+def test_sign_in_form_and_sign_out(home):
+    app = AppTest.from_file(str(APP), default_timeout=30).run()
+    assert app.title[0].value == t("sign_in_title")
+    app.text_input(key="sign_in_name").input("olivia")
+    app.text_input(key="sign_in_password").input(PASSWORD)
+    app.button[0].click().run()
+    assert_clean(app)
+    assert app.title[0].value == t("page_overview")
+    app.button(key="sign_out").click().run()
+    assert app.title[0].value == t("sign_in_title")
+
+
+def test_wrong_password_is_refused(home):
+    store = auth.UserStore(home / "users.json")
+    store.add("victim", "ops", PASSWORD)
+    app = AppTest.from_file(str(APP), default_timeout=30).run()
+    app.text_input(key="sign_in_name").input("victim")
+    app.text_input(key="sign_in_password").input("not-the-password")
+    app.button[0].click().run()
+    assert [e.value for e in app.error] == [t("bad_credentials")]
+    assert app.title[0].value == t("sign_in_title")
+    # Retrying at once is refused before the password is even checked.
+    app.text_input(key="sign_in_password").input(PASSWORD)
+    app.button[0].click().run()
+    assert app.error[0].value.startswith(t("slow_down", seconds=1)[:4])
+    assert ui.SESSION_KEY not in app.session_state
+    store.remove("victim")
+
+
+def test_expired_session_returns_to_sign_in(home):
+    app = AppTest.from_file(str(APP), default_timeout=30)
+    user = auth.UserStore(home / "users.json").get("root")
+    long_ago = datetime.now(UTC) - timedelta(minutes=auth.IDLE_MINUTES + 1)
+    app.session_state[ui.SESSION_KEY] = auth.start_session(user, now=long_ago)
+    app.run()
+    assert app.title[0].value == t("sign_in_title")
+    assert t("session_expired") in [i.value for i in app.info]
+
+
+def test_english_toggle_and_query_parameter(home):
+    app = signed_in("admin", home, lang="en")
+    assert app.title[0].value == "Merchant overview"
+    assert any(m.label == "GMV" for m in app.metric)
+    app.segmented_control(key="lang").set_value("zh").run()
+    assert app.title[0].value == t("page_overview")
+
+
+def test_no_snapshot_yet_is_a_clear_page(tmp_path, monkeypatch):
+    monkeypatch.setenv("CARDPULSE_HOME", str(tmp_path))
+    auth.UserStore(tmp_path / "users.json").add("root", "admin", PASSWORD)
+    app = signed_in("admin", tmp_path)
+    for path in PAGES.values():
+        app.switch_page(path).run()
+        assert_clean(app)
+        assert [i.value for i in app.info] == [t("no_snapshot")]
+
+
+def test_empty_tables_show_notes_not_tracebacks(tmp_path, monkeypatch):
+    monkeypatch.setenv("CARDPULSE_HOME", str(tmp_path))
+    fx.build_snapshot(tmp_path / "snapshot.duckdb",
+                      empty=("restock_plan", "price_recommendations", "fct_daily_merchant_sales"),
+                      missing=("funding_plan", "forecast_backtest", "dbt_results"))
+    auth.UserStore(tmp_path / "users.json").add("root", "admin", PASSWORD)
+    app = signed_in("admin", tmp_path)
+    assert_clean(app)
+    assert t("empty_table", table="fct_daily_merchant_sales") in [i.value for i in app.info]
+    app.switch_page(PAGES["operations"]).run()
+    assert_clean(app)
+    notes = [i.value for i in app.info]
+    assert t("empty_table", table="restock_plan") in notes
+    assert t("empty_table", table="funding_plan") in notes
+    app.switch_page(PAGES["pricing"]).run()
+    assert_clean(app)
+    assert [i.value for i in app.info] == [t("empty_table", table="price_recommendations")]
+    app.switch_page(PAGES["health"]).run()
+    assert_clean(app)
+
+
+def test_merchant_overview_shows_only_its_tree(home):
+    app = signed_in("merchant", home)
+    assert_clean(app)
+    start = fx.LAST_DAY - timedelta(days=29)
+    gmv = next(m for m in app.metric if m.label == t("gmv"))
+    assert gmv.value == money(fx.expected_gmv("M001", start, fx.LAST_DAY), 0)
+    merchants = app.selectbox(key="ov_merchant").options
+    assert [m for m in merchants if "(" in m] == [
+        f"{name} ({mid})" for mid, name in zip(fx.MERCHANTS["merchant_id"][:3],
+                                               fx.MERCHANTS["name"][:3], strict=True)]
+    text = rendered_text(app)
+    assert "SKU-QQ100" in text
+    assert not [marker for marker in LEAK_MARKERS if marker in text]
+
+
+@pytest.mark.parametrize("query", [
+    {"merchant": "M004"},
+    {"sku": "SKU-SECRET", "category": "gift_card"},
+    {"merchant": "M001' OR '1'='1"},
+    {"sku": "x' OR 1=1 --,SKU-SECRET", "category": "') OR TRUE --"},
+    {"start": "2000-01-01' OR 1=1 --", "end": "2099-01-01"},
+])
+def test_query_parameters_cannot_widen_a_merchant(home, query):
+    app = signed_in("merchant", home, **query)
+    assert_clean(app)
+    text = rendered_text(app)
+    assert not [marker for marker in LEAK_MARKERS if marker in text]
+    gmv = next(m for m in app.metric if m.label == t("gmv"))
+    own_total = fx.expected_gmv("M001")
+    shown = float(gmv.value.replace("¥", "").replace(",", ""))
+    assert 0 < shown <= own_total + 1
+
+
+def test_widgets_cannot_widen_a_merchant(home):
+    app = signed_in("merchant", home)
+    app.multiselect(key="ov_skus").set_value(["SKU-SECRET"]).run()
+    app.multiselect(key="ov_categories").set_value(["gift_card", "' OR 1=1 --"]).run()
+    assert_clean(app)
+    with pytest.raises(ValueError):  # not an option for this merchant
+        app.selectbox(key="ov_merchant").set_value("M004").run()
+    app = signed_in("merchant", home)
+    app.selectbox(key="ov_merchant").set_value("M002").run()  # a sub-agent: allowed, narrows
+    assert_clean(app)
+    text = rendered_text(app)
+    assert not [marker for marker in LEAK_MARKERS if marker in text]
+    gmv = next(m for m in app.metric if m.label == t("gmv"))
+    start = fx.LAST_DAY - timedelta(days=29)
+    assert gmv.value == money(fx.expected_gmv("M002", start, fx.LAST_DAY), 0)
+
+
+def test_ops_can_see_every_merchant(home):
+    app = signed_in("ops", home, merchant="M004")
+    assert_clean(app)
+    assert app.selectbox(key="ov_merchant").value == "M004"
+    start = fx.LAST_DAY - timedelta(days=29)
+    gmv = next(m for m in app.metric if m.label == t("gmv"))
+    assert gmv.value == money(fx.expected_gmv("M004", start, fx.LAST_DAY), 0)
+
+
+@pytest.mark.parametrize("role", ["ops", "pricing", "admin"])
+def test_only_pricing_and_admin_can_approve(home, role):
+    app = signed_in(role, home)
+    app.switch_page(PAGES["pricing"]).run()
+    assert_clean(app)
+    keys = {button.key for button in app.get("download_button")}
+    if role == "ops":
+        assert "export_approved" not in keys
+        assert [i.value for i in app.info] == [t("approve_not_allowed")]
+    else:
+        assert "export_approved" in keys
+        assert not [i.value for i in app.info]
+
+
+def test_operations_offers_purchase_orders_as_csv_and_xlsx(home):
+    app = signed_in("ops", home)
+    app.switch_page(PAGES["operations"]).run()
+    assert_clean(app)
+    keys = {button.key for button in app.get("download_button")}
+    assert {"po_csv", "po_xlsx"} <= keys
+    assert app.selectbox(key="po_supplier").options == ["SUP-A", "SUP-C"]
+    risks = [m for m in app.metric if m.label == t("risk_out_now")]
+    assert risks and risks[0].value == "1"
+
+
+def test_what_if_moves_with_the_price(home):
+    app = signed_in("pricing", home)
+    app.switch_page(PAGES["pricing"]).run()
+    units_at = {}
+    for end in ("min", "max"):
+        slider = app.slider(key="what_if_price_0")
+        slider.set_value(getattr(slider, end)).run()
+        assert_clean(app)
+        assert app.slider(key="what_if_price_0").value == getattr(slider, end)
+        metric = next(m for m in app.metric if m.label == t("expected_units"))
+        units_at[end] = float(metric.value.replace(",", ""))
+    assert units_at["min"] > units_at["max"] > 0  # negative elasticity: dearer sells less
