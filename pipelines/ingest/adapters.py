@@ -204,11 +204,16 @@ def _dujiaoka_carmis(names: list[str], options: AdapterOptions) -> Mapped:
 def _acg_orders(names: list[str], options: AdapterOptions) -> Mapped:
     col = _Columns(names)
     quantity = col.integer("card_num")
+    # acg-faka stamps no time on delivery: a delivered version counts one second after
+    # payment, so a re-export after delivery replaces the paid-only version.
+    changed = f"coalesce({col.timestamp('pay_time')}, {col.timestamp('create_time')})"
     select = f"""
         SELECT s._line,
             {col('trade_no')} AS order_id,
             {col('create_time')} AS created_at,
-            coalesce({col('pay_time')}, {col('create_time')}) AS updated_at,
+            CASE WHEN {col('status')} = '1' AND {col('delivery_status')} = '1'
+                 THEN strftime({changed} + INTERVAL 1 SECOND, '%Y-%m-%d %H:%M:%S')
+                 ELSE CAST({changed} AS VARCHAR) END AS updated_at,
             {col('pay_time')} AS paid_at,
             NULL::VARCHAR AS delivered_at,
             coalesce({col('user_id')}, '0') AS merchant_id,

@@ -11,18 +11,6 @@ ORDER_STATUSES = ("pending_payment", "paid", "delivered", "failed", "refunded", 
 CHANNELS = ("web", "api", "mini_program", "douyin", "other")
 DELIVERY_TYPES = ("card_key", "direct_topup")
 
-# When two versions of an order carry the same updated_at, the later step of the order's life
-# wins (a refund stamped in the same second as the payment is still the newer state).
-STATUS_RANK = {
-    "pending_payment": 0,
-    "paid": 1,
-    "delivered": 2,
-    "failed": 2,
-    "cancelled": 3,
-    "refunded": 3,
-}
-
-
 @dataclass(frozen=True)
 class Column:
     """One input column.

@@ -27,7 +27,7 @@ from pipelines.ingest.entities import ENTITIES, ENTITY_ORDER, entity_for_file_na
 from pipelines.ingest.reading import UnreadableFile, quote_ident
 from pipelines.ingest.regions import UNKNOWN_REGION, region_aliases
 from pipelines.ingest.schema import create_raw_tables
-from pipelines.ingest.upsert import merge_by_key, merge_orders
+from pipelines.ingest.upsert import flag_order_conflicts, merge_by_key, merge_orders
 from pipelines.ingest.validation import stage_sql
 
 SOURCES = ("canonical", "dujiaoka", "acg-faka")
@@ -292,8 +292,14 @@ def _load_in_transaction(conn, path: Path, table: adapters.SourceTable, source: 
     conn.execute(stage_sql(entity, relation, source_types, problems))
     if table.aggregate_sums:
         _aggregate_staged(conn, entity, table.aggregate_sums)
+    if entity.name == "orders":
+        flag_unknown_skus(conn)
+        flag_order_conflicts(conn, entity)
 
     raw_text = reading.raw_text_sql(fmt, names)
+    # Rebuilding raw text re-reads the source: only when some row broke a rule.
+    has_bad = conn.execute("SELECT count(*) FROM staged WHERE _reason IS NOT NULL").fetchone()[0]
+    bad_rows = "" if has_bad else "AND false"
     conn.execute(
         f"""INSERT INTO raw.quarantine
             SELECT ?, ?, ?, _line, column_name, reason, left(raw_text, {MAX_RAW_TEXT}),
@@ -303,7 +309,7 @@ def _load_in_transaction(conn, path: Path, table: adapters.SourceTable, source: 
             SELECT ?, ?, ?, st._line, st._reason_column, st._reason,
                    left({raw_text}, {MAX_RAW_TEXT}), now()::TIMESTAMP
             FROM staged st JOIN src s ON s._line = st._line
-            WHERE st._reason IS NOT NULL""",
+            WHERE st._reason IS NOT NULL {bad_rows}""",
         [result.file_id, str(path), entity.name] * 2,
     )
     rejected = conn.execute("SELECT count(*) FROM parse_rejects").fetchone()[0]
@@ -329,6 +335,19 @@ def _load_in_transaction(conn, path: Path, table: adapters.SourceTable, source: 
         "INSERT INTO raw.file_ledger VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
         [result.file_id, str(path), entity.name, source, result.rows_read, result.loaded,
          result.updated, result.duplicate, result.quarantined],
+    )
+
+
+def flag_unknown_skus(conn) -> None:
+    """Quarantine orders whose sku_id is not in raw.skus.
+
+    Checked once any SKU is loaded (a folder loads skus* before orders*).
+    """
+    conn.execute(
+        """UPDATE staged SET _reason_column = 'sku_id',
+                  _reason = 'sku_id ''' || left(sku_id, 60) || ''' is not in skus'
+           WHERE _reason IS NULL AND EXISTS (SELECT 1 FROM raw.skus)
+             AND sku_id NOT IN (SELECT sku_id FROM raw.skus)"""
     )
 
 

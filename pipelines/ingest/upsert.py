@@ -2,11 +2,12 @@
 
 Rows are judged as if applied one by one in file order:
 
-- orders: a version applies when it is newer than both the stored version and every earlier
-  version of the same order in the file (newer = later ``updated_at``; on equal ``updated_at``,
-  a later step of the order's life, see ``STATUS_RANK``). The first applied version of an
+- orders: a version applies when its ``updated_at`` is later than both the stored version's
+  and every earlier version of the same order in the file. The first applied version of an
   order not yet stored is ``loaded``, later applied ones ``updated``; a version that is not
-  newer (a repeat, or an older row arriving late) is ``duplicate`` and changes nothing.
+  newer (an identical repeat, or an older row arriving late) is ``duplicate`` and changes
+  nothing. A row with the same ``updated_at`` as another version but different values is a
+  contradiction and is quarantined (``flag_order_conflicts``).
 - other entities: upsert by natural key; a row identical to the current version is
   ``duplicate``, a new key ``loaded``, a changed value ``updated``; the last line wins.
 """
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pipelines.ingest.entities import STATUS_RANK, Entity
+from pipelines.ingest.entities import Entity
 from pipelines.ingest.reading import quote_ident
 from pipelines.ingest.regions import UNKNOWN_REGION
 
@@ -42,65 +43,122 @@ def _counts(conn) -> MergeCounts:
     )
 
 
-def merge_orders(conn, entity: Entity, file_id: str) -> MergeCounts:
-    """Upsert ``staged`` good rows into raw.orders by order_id, newest version wins.
+def _order_content(entity: Entity, alias: str) -> str:
+    """SQL hashing an order version's values (lineage and raw region text aside)."""
+    parts = []
+    for column in entity.columns:
+        ref = f"{alias}.{quote_ident(column.name)}"
+        if column.name == "region_code":
+            ref = f"coalesce({ref}, '{UNKNOWN_REGION}')"
+        parts.append(ref)
+    return "hash(" + ", ".join(parts) + ")"
 
-    The stored versions looked up are only those whose order_id is in the file, and the scan
-    is first narrowed to the file's order_id range, so zone maps skip what cannot match.
+
+def flag_order_conflicts(conn, entity: Entity) -> None:
+    """Quarantine order rows that contradict another version with the same updated_at.
+
+    Two rows for one order with the same ``updated_at`` but different values cannot both be
+    the truth: the one seen first (stored, else the earlier line) stands; the other is
+    quarantined. Identical repeats stay good and count as ``duplicate`` when merged. Also
+    looks up the stored versions of the file's orders into ``stored`` for ``merge_orders``.
     """
-    rank = " ".join(f"WHEN '{status}' THEN {value}" for status, value in STATUS_RANK.items())
-    version = f"(epoch_us({{t}}.updated_at) * 8 + CASE {{t}}.status {rank} ELSE 0 END)"
-    conn.execute(
-        f"""CREATE OR REPLACE TEMP TABLE batch AS
-            SELECT *, {version.format(t='staged')} AS _version
-            FROM staged WHERE _reason IS NULL"""
-    )
-    lowest, highest = conn.execute("SELECT min(order_id), max(order_id) FROM batch").fetchone()
+    lowest, highest = conn.execute(
+        "SELECT min(order_id), max(order_id) FROM staged WHERE _reason IS NULL"
+    ).fetchone()
+    # The order_id range first: where ids grow with time, zone maps skip most of the table.
     conn.execute(
         f"""CREATE OR REPLACE TEMP TABLE stored AS
-            SELECT o.order_id, max({version.format(t='o')}) AS _stored_version
+            SELECT o.order_id, o.updated_at AS _stored_version,
+                   {_order_content(entity, 'o')} AS _stored_content
             FROM raw.orders o
             WHERE o.order_id BETWEEN ? AND ?
-              AND o.order_id IN (SELECT order_id FROM batch)
-            GROUP BY o.order_id""",
+              AND o.order_id IN (SELECT order_id FROM staged WHERE _reason IS NULL)""",
         [lowest or "", highest or ""],
     )
+    # Only an (order_id, updated_at) pair seen twice in the file, or already stored, can clash.
+    conn.execute(
+        f"""CREATE OR REPLACE TEMP TABLE conflicts AS
+            WITH pairs AS (
+                SELECT order_id, updated_at FROM staged WHERE _reason IS NULL
+                GROUP BY order_id, updated_at HAVING count(*) > 1
+                UNION
+                SELECT order_id, _stored_version FROM stored
+            ), versions AS (
+                SELECT st._line, st.order_id, st.updated_at,
+                       {_order_content(entity, 'st')} AS _content,
+                       s._stored_version, s._stored_content
+                FROM staged st
+                SEMI JOIN pairs p ON p.order_id = st.order_id AND p.updated_at = st.updated_at
+                LEFT JOIN stored s ON s.order_id = st.order_id
+                WHERE st._reason IS NULL
+            ), referenced AS (
+                SELECT *, CASE WHEN _stored_version = updated_at THEN _stored_content
+                               ELSE first_value(_content) OVER (
+                                   PARTITION BY order_id, updated_at ORDER BY _line) END
+                          AS _reference
+                FROM versions
+            )
+            SELECT _line FROM referenced WHERE _content <> _reference"""
+    )
+    conn.execute(
+        """UPDATE staged SET _reason_column = 'updated_at', _reason = 'order ' || order_id ||
+                  ' has another row with the same updated_at and different values'
+           WHERE _line IN (SELECT _line FROM conflicts)"""
+    )
+
+
+def merge_orders(conn, entity: Entity, file_id: str) -> MergeCounts:
+    """Upsert ``staged`` good rows into raw.orders by order_id, newest updated_at wins.
+
+    Needs ``stored`` from ``flag_order_conflicts`` (run before the quarantine is written).
+    """
+    # Judged on a narrow copy (keys and times); only orders seen twice need the windows.
     conn.execute(
         """CREATE OR REPLACE TEMP TABLE judged AS
-           WITH ranked AS (
-               SELECT b.*, s._stored_version,
-                      max(b._version) OVER (PARTITION BY b.order_id ORDER BY b._line
-                          ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS _best_before,
-                      max(b._version) OVER (PARTITION BY b.order_id) AS _best_in_file
-               FROM batch b LEFT JOIN stored s USING (order_id)
+           WITH good AS (
+               SELECT b._line, b.order_id, b.updated_at, b._rows, s._stored_version
+               FROM staged b LEFT JOIN stored s USING (order_id)
+               WHERE b._reason IS NULL
+           ), repeated AS (
+               SELECT order_id FROM good GROUP BY order_id HAVING count(*) > 1
+           ), ranked AS (
+               SELECT *, NULL::TIMESTAMP AS _best_before, updated_at AS _best_in_file
+               FROM good ANTI JOIN repeated USING (order_id)
+               UNION ALL
+               SELECT *,
+                      max(updated_at) OVER (PARTITION BY order_id ORDER BY _line
+                          ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING),
+                      max(updated_at) OVER (PARTITION BY order_id)
+               FROM good SEMI JOIN repeated USING (order_id)
            )
-           SELECT *,
-                  CASE WHEN _version <= greatest(coalesce(_stored_version, -1),
-                                                 coalesce(_best_before, -1)) THEN 'duplicate'
+           SELECT _line, order_id, _rows, _stored_version,
+                  CASE WHEN updated_at <= _stored_version OR updated_at <= _best_before
+                           THEN 'duplicate'
                        WHEN _stored_version IS NULL AND _best_before IS NULL THEN 'loaded'
-                       ELSE 'updated' END AS _outcome
+                       ELSE 'updated' END AS _outcome,
+                  updated_at = _best_in_file AS _latest
            FROM ranked"""
     )
-    # The surviving version of each order: the applied row with the highest version.
-    conn.execute(
-        """CREATE OR REPLACE TEMP TABLE winners AS
-           SELECT * FROM judged
-           WHERE _outcome <> 'duplicate' AND _version = _best_in_file"""
-    )
+    # The surviving version of each order: the applied row with the latest updated_at.
     conn.execute(
         """DELETE FROM raw.orders WHERE order_id IN
-           (SELECT order_id FROM winners WHERE _stored_version IS NOT NULL)"""
+           (SELECT order_id FROM judged
+            WHERE _latest AND _outcome <> 'duplicate' AND _stored_version IS NOT NULL)"""
     )
     columns = [c.name for c in entity.columns]
     values = ", ".join(
-        f"coalesce(region_code, '{UNKNOWN_REGION}') AS region_code" if c == "region_code"
-        else quote_ident(c)
+        f"coalesce(st.region_code, '{UNKNOWN_REGION}')" if c == "region_code"
+        else f"st.{quote_ident(c)}"
         for c in columns
     )
     conn.execute(
         f"""INSERT INTO raw.orders ({', '.join(quote_ident(c) for c in columns)}, region_raw,
                                    _file_id, _line, _loaded_at)
-            SELECT {values}, region_code__raw, {_lineage(file_id)} FROM winners ORDER BY _line"""
+            SELECT {values}, st.region_code__raw, '{file_id}', st._line, now()::TIMESTAMP
+            FROM staged st SEMI JOIN (SELECT _line FROM judged
+                                      WHERE _latest AND _outcome <> 'duplicate') w
+                                USING (_line)
+            ORDER BY st._line"""
     )
     return _counts(conn)
 

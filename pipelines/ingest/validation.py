@@ -88,14 +88,20 @@ def _present_sql(raw: str, source_type: str) -> str:
     return f"{raw} IS NOT NULL"
 
 
-def _problem_sql(column: Column, raw: str, typed: str, source_type: str) -> list[tuple[str, str]]:
-    """(condition, reason SQL) pairs for one column, most basic first."""
+def _problem_sql(column: Column) -> list[tuple[str, str]]:
+    """(condition, reason SQL) pairs for one column over the ``typed`` step's columns.
+
+    ``x`` is the typed value, ``x__present`` whether the input was non-empty, ``x__in`` the
+    input as text (only read for the rows that break a rule).
+    """
     name = column.name
-    present = _present_sql(raw, source_type)
-    raw_text = f"CAST({raw} AS VARCHAR)"
+    value = "t." + quote_ident(name)
+    present = "t." + quote_ident(name + "__present")
+    # Cast only inside the message: CASE evaluates it for the rows that break the rule.
+    shown = _shown("CAST(t." + quote_ident(name + "__in") + " AS VARCHAR)")
     problems: list[tuple[str, str]] = []
     if column.required and column.default is None:
-        problems.append((f"NOT ({present})", _lit(f"{name} is missing")))
+        problems.append((f"NOT {present}", _lit(f"{name} is missing")))
     kind_words = {
         "timestamp": "is not an ISO 8601 timestamp",
         "date": "is not a date (YYYY-MM-DD)",
@@ -106,26 +112,25 @@ def _problem_sql(column: Column, raw: str, typed: str, source_type: str) -> list
     }
     if column.kind in kind_words:
         problems.append(
-            (f"({present}) AND {typed} IS NULL",
-             f"{_lit(name + ' ')} || {_shown(raw_text)} || {_lit(' ' + kind_words[column.kind])}")
+            (f"{present} AND {value} IS NULL",
+             f"{_lit(name + ' ')} || {shown} || {_lit(' ' + kind_words[column.kind])}")
         )
     if column.minimum is not None:
         problems.append(
-            (f"{typed} < {column.minimum:g}",
-             f"{_lit(name + ' ')} || {_shown(raw_text)} || {_lit(f' is below {column.minimum:g}')}")
+            (f"{value} < {column.minimum:g}",
+             f"{_lit(name + ' ')} || {shown} || {_lit(f' is below {column.minimum:g}')}")
         )
     if column.kind == "enum":
         allowed = ", ".join(_lit(v) for v in column.values)
         problems.append(
-            (f"{typed} IS NOT NULL AND {typed} NOT IN ({allowed})",
-             f"{_lit(name + ' ')} || {_shown(raw_text)} || "
+            (f"{value} NOT IN ({allowed})",
+             f"{_lit(name + ' ')} || {shown} || "
              f"{_lit(' is not one of ' + ', '.join(column.values))}")
         )
     if column.kind == "scope":
         problems.append(
-            (f"{typed} IS NOT NULL AND NOT regexp_full_match({typed}, "
-             "'all|(category|brand|sku):.+')",
-             f"{_lit(name + ' ')} || {_shown(raw_text)} || "
+            (f"NOT regexp_full_match({value}, 'all|(category|brand|sku):.+')",
+             f"{_lit(name + ' ')} || {shown} || "
              f"{_lit(' is not all, category:<c>, brand:<b> or sku:<id>')}")
         )
     return problems
@@ -139,43 +144,59 @@ def stage_sql(
 ) -> str:
     """SQL creating temp table ``staged`` from ``relation`` (columns named as the contract's).
 
-    1. Each contract column is typed from its raw value (missing columns are NULL), defaults
-       fill empty values, region spellings become ISO codes through ``region_alias``.
-    2. The first broken rule (adapter problems, then columns in order, then row rules) gives
-       ``_reason`` and ``_reason_column``.
+    1. ``typed``: each contract column is typed once from its raw value (a missing column is
+       NULL); defaults fill empty values.
+    2. ``checked``: region spellings become ISO codes through ``region_alias``; the first
+       broken rule (adapter problems, then columns in order, then row rules) gives
+       ``_reason`` and ``_reason_column``. Conditions only compare typed values, so each cast
+       runs once per row.
     """
-    selects: list[str] = ["r._line"]
-    problems: list[tuple[str, str, str]] = list(extra_problems)
+    typed_parts: list[str] = ["r._line"]
+    checked_parts: list[str] = ["t._line"]
+    problems: list[tuple[str, str, str]] = []
     region_joins: list[str] = []
+    for index, (column, condition, reason) in enumerate(extra_problems):
+        # Adapter problems read the source relation: evaluate them in the typed step.
+        typed_parts.append(f"CASE WHEN {condition} THEN {reason} END AS _extra_{index}")
+        problems.append((column, f"t._extra_{index} IS NOT NULL", f"t._extra_{index}"))
+
+    def raw_of(name: str) -> tuple[str, str]:
+        source_type = source_types.get(name)
+        raw = f"r.{quote_ident(name)}" if source_type else "NULL::VARCHAR"
+        return raw, source_type or "VARCHAR"
+
     for column in entity.columns:
-        source_type = source_types.get(column.name)
-        raw = f"r.{quote_ident(column.name)}" if source_type else "NULL::VARCHAR"
-        source_type = source_type or "VARCHAR"
+        raw, source_type = raw_of(column.name)
         typed = typed_sql(column, raw, source_type)
+        present = _present_sql(raw, source_type)
         if column.default is not None:
             default = column.default
-            if default in source_types or any(c.name == default for c in entity.columns):
+            if any(c.name == default for c in entity.columns):
                 # A default naming another column (updated_at <- created_at) uses its value.
-                other = entity.column(default)
-                other_type = source_types.get(default)
-                other_raw = f"r.{quote_ident(default)}" if other_type else "NULL::VARCHAR"
-                default = typed_sql(other, other_raw, other_type or "VARCHAR")
-            present = _present_sql(raw, source_type)
-            typed_value = f"coalesce({typed}, CASE WHEN NOT ({present}) THEN {default} END)"
-        else:
-            typed_value = typed
+                other_raw, other_type = raw_of(default)
+                default = typed_sql(entity.column(default), other_raw, other_type)
+            typed = f"coalesce({typed}, CASE WHEN NOT ({present}) THEN {default} END)"
+        name = quote_ident(column.name)
+        typed_parts += [
+            f"{typed} AS {name}",
+            f"{present} AS {quote_ident(column.name + '__present')}",
+            f"{raw} AS {quote_ident(column.name + '__in')}",
+        ]
         if column.kind == "region":
             alias = f"ra_{column.name}"
             # Six-digit GB/T 2260 division codes (440300) count by their province prefix.
-            key = (f"CASE WHEN regexp_full_match({typed}, '[0-9]{{6}}') THEN left({typed}, 2) "
-                   f"ELSE {ALIAS_KEY_SQL.format(typed)} END")
+            key = (f"CASE WHEN regexp_full_match(t.{name}, '[0-9]{{6}}') THEN left(t.{name}, 2) "
+                   f"ELSE {ALIAS_KEY_SQL.format('t.' + name)} END")
             region_joins.append(f"LEFT JOIN region_alias {alias} ON {alias}.alias_key = {key}")
             # Empty -> NULL (every region / not given); unrecognised -> UNKNOWN.
-            typed_value = (f"CASE WHEN {typed} IS NULL THEN NULL "
-                           f"ELSE coalesce({alias}.code, {_lit(UNKNOWN_REGION)}) END")
-            selects.append(f"{typed} AS {quote_ident(column.name + '__raw')}")
-        selects.append(f"{typed_value} AS {quote_ident(column.name)}")
-        for condition, reason in _problem_sql(column, raw, typed, source_type):
+            checked_parts.append(
+                f"CASE WHEN t.{name} IS NULL THEN NULL "
+                f"ELSE coalesce({alias}.code, {_lit(UNKNOWN_REGION)}) END AS {name}"
+            )
+            checked_parts.append(f"t.{name} AS {quote_ident(column.name + '__raw')}")
+        else:
+            checked_parts.append(f"t.{name}")
+        for condition, reason in _problem_sql(column):
             problems.append((column.name, condition, reason))
 
     reason_cases = " ".join(f"WHEN {cond} THEN {reason}" for _, cond, reason in problems)
@@ -190,11 +211,13 @@ def stage_sql(
     )
     return f"""
         CREATE OR REPLACE TEMP TABLE staged AS
-        WITH checked AS (
-            SELECT {', '.join(selects)},
+        WITH typed AS (
+            SELECT {', '.join(typed_parts)} FROM {relation} r
+        ), checked AS (
+            SELECT {', '.join(checked_parts)},
                    CASE {reason_cases or 'WHEN false THEN NULL'} END AS _reason,
                    CASE {column_cases or 'WHEN false THEN NULL'} END AS _reason_column
-            FROM {relation} r {' '.join(region_joins)}
+            FROM typed t {' '.join(region_joins)}
         )
         SELECT _line, {typed_columns}{region_raw_columns},
                coalesce(_reason, CASE {row_rule_reason or 'WHEN false THEN NULL'} END) AS _reason,

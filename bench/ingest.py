@@ -1,0 +1,106 @@
+"""Ingest speed and memory on a simulated export, against a bare DuckDB load of the same files.
+
+    .venv/bin/python bench/ingest.py [--scale large] [--fmt parquet] [--out bench/out/ingest]
+
+1. Generates the export once (``pipelines.simulator.generate``; reused when present).
+2. Bare: in a child process, ``CREATE TABLE <entity> AS SELECT * FROM read_parquet([...])`` of
+   every file into a fresh DuckDB file (read_csv / read_json for other formats).
+3. Ingest: in a child process, ``ingest_paths`` of the folder into a fresh warehouse.
+4. Prints both times, their ratio (target <= 3) and the ingest child's peak RSS (target
+   <= 6 GiB), then a rerun of the same folder (everything already loaded).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+_BARE = """
+import duckdb, json, sys, time
+from pathlib import Path
+folder, db, fmt = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+reader = {"parquet": "read_parquet", "csv": "read_csv", "jsonl": "read_json"}[fmt]
+groups = {}
+for f in sorted(folder.iterdir()):
+    if f.is_file() and not f.name.startswith(("_", ".")):
+        groups.setdefault(f.name.split(".")[0].split("_20")[0], []).append(str(f))
+conn = duckdb.connect(db)
+conn.execute("SET enable_progress_bar = false")
+start = time.perf_counter()
+for name, files in groups.items():
+    conn.execute(f"CREATE TABLE {name} AS SELECT * FROM {reader}({files!r})")
+conn.execute("CHECKPOINT")
+conn.close()
+print(json.dumps({"seconds": time.perf_counter() - start}))
+"""
+
+_INGEST = """
+import json, sys, time
+from pipelines.ingest.load import ingest_paths
+start = time.perf_counter()
+results = ingest_paths(sys.argv[2], [sys.argv[1]])
+seconds = time.perf_counter() - start
+print(json.dumps({"seconds": seconds, "files": len(results),
+                  "rows_read": sum(r.rows_read for r in results),
+                  "loaded": sum(r.loaded for r in results),
+                  "quarantined": sum(r.quarantined for r in results),
+                  "failed": [r.summary_line() for r in results if r.error]}))
+"""
+
+
+def _child(code: str, *args: str) -> tuple[dict, float]:
+    """Run ``code`` in a fresh interpreter; its JSON line and its peak RSS in GiB."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    done = subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, check=True,
+                          capture_output=True, text=True)
+    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    # ru_maxrss of children is the largest child so far: run the heavy one last.
+    del before
+    return json.loads(done.stdout.strip().splitlines()[-1]), peak_kib / (1 << 20)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", default="large", choices=("small", "medium", "large"))
+    parser.add_argument("--fmt", default="parquet", choices=("csv", "parquet", "jsonl"))
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "ingest")
+    args = parser.parse_args()
+
+    export = args.out / f"export-{args.scale}-{args.fmt}"
+    if not (export / "_truth").exists():
+        from pipelines.simulator import generate
+
+        started = time.perf_counter()
+        generate(export, scale=args.scale, seed=args.seed, fmt=args.fmt)
+        print(f"generated {args.scale} {args.fmt} export in {time.perf_counter() - started:.1f} s")
+    size = sum(f.stat().st_size for f in export.iterdir() if f.is_file()) / (1 << 20)
+
+    for stale in ("bare.duckdb", "warehouse.duckdb", "warehouse.duckdb.wal", "bare.duckdb.wal"):
+        (args.out / stale).unlink(missing_ok=True)
+    bare, _ = _child(_BARE, str(export), str(args.out / "bare.duckdb"), args.fmt)
+    ingest, peak_gib = _child(_INGEST, str(export), str(args.out / "warehouse.duckdb"))
+    rerun, _ = _child(_INGEST, str(export), str(args.out / "warehouse.duckdb"))
+
+    ratio = ingest["seconds"] / bare["seconds"]
+    print(f"export: {args.scale} {args.fmt}, {ingest['files']} files, {size:.0f} MiB, "
+          f"{ingest['rows_read']:,} rows")
+    print(f"bare DuckDB CREATE TABLE AS SELECT * FROM read_{args.fmt}: {bare['seconds']:.1f} s")
+    print(f"cardpulse ingest: {ingest['seconds']:.1f} s ({ingest['loaded']:,} loaded, "
+          f"{ingest['quarantined']:,} quarantined)")
+    print(f"ratio ingest / bare: {ratio:.2f} (target <= 3)")
+    print(f"peak memory of the ingest process: {peak_gib:.2f} GiB (target <= 6)")
+    print(f"rerun of the same folder (all already loaded): {rerun['seconds']:.1f} s")
+    if ingest["failed"]:
+        print("FAILED FILES:", *ingest["failed"], sep="\n  ")
+
+
+if __name__ == "__main__":
+    main()
