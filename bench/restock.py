@@ -301,8 +301,11 @@ class CardPulse:
         if day - self.fitted_on >= self.refit_days:
             began = time.perf_counter()
             self.paths = self.forecaster(world, sales, stockout, today)
-            self.forecast_seconds += time.perf_counter() - began
+            seconds = time.perf_counter() - began
+            self.forecast_seconds += seconds
             self.fitted_on = day
+            print(f"  forecast as of {today}: {len(self.paths)} SKUs in {seconds:.1f}s",
+                  file=sys.stderr, flush=True)  # fmt: skip
         age = day - self.fitted_on
         quantities = np.zeros(len(world.sku_id), dtype=np.int64)
         for row, sku_id in enumerate(world.sku_id):

@@ -72,13 +72,14 @@ def warehouse(tmp_path, monkeypatch):
     return path
 
 
-def build(path, as_of: dt.date) -> None:
+def build(path, as_of: dt.date, run_config: dict | None = None) -> None:
     result = dg.materialize(
         ASSETS,
         resources={
             "duckdb": DuckDBResource(database=str(path)),
             "build_settings": BuildSettings(as_of=as_of.isoformat()),
         },
+        run_config=run_config,
     )
     assert result.success
 
@@ -149,3 +150,13 @@ def test_alert_fires_once_then_rearms_after_restock_across_builds(warehouse):
     alerts = table(warehouse, "analytics.low_stock_alerts")
     assert alerts["fired_on"].dt.date.tolist() == [DAY_1, day_4]
     assert alerts["is_open"].tolist() == [False, True]
+
+
+def test_service_levels_are_run_config(warehouse):
+    build(warehouse, DAY_1)
+    default = table(warehouse, "analytics.restock_plan").set_index("sku_id")
+    build(warehouse, DAY_1, {"ops": {"restock_plan": {"config": {"service_level_a": 0.9}}}})
+    lowered = table(warehouse, "analytics.restock_plan").set_index("sku_id")
+    assert default.loc["K1", "abc_class"] == "A" and default.loc["K1", "service_level"] == 0.98
+    assert lowered.loc["K1", "service_level"] == 0.9
+    assert lowered.loc["K1", "safety_stock"] < default.loc["K1", "safety_stock"]

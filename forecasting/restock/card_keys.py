@@ -45,6 +45,9 @@ class RestockPolicy:
     # Days of demand an order adds on top of the reorder point: fewer means less stock, more POs.
     cycle_days: int = 7
     expiring_window_days: int = 7
+    # Forecast errors of neighbouring days move together (a level the model misjudged, a
+    # promotion it missed), so sigma over several days grows faster than sqrt(days).
+    error_correlation: float = 0.0
 
     def service_level(self, abc_class: str) -> float:
         return float(self.service_levels.get(abc_class, min(self.service_levels.values())))
@@ -169,7 +172,8 @@ def decide_card_key_order(
     days_of_cover, stockout_day = cover(position, demand)
     order_by_day = None if stockout_day is None else max(0, stockout_day - lead)
 
-    safety_stock = z_score(service_level) * demand.sigma_over(0, protection)
+    sigma = demand.sigma_over(0, protection, policy.error_correlation)
+    safety_stock = z_score(service_level) * sigma
     reorder_point = demand.total(0, protection) + safety_stock
     order_up_to = reorder_point + demand.total(protection, protection + policy.cycle_days)
 

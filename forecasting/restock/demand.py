@@ -48,12 +48,20 @@ class DemandPath:
             return 0.0
         return float(self.extended(last_day_exclusive).mean[first_day:last_day_exclusive].sum())
 
-    def sigma_over(self, first_day: int, last_day_exclusive: int) -> float:
-        """Standard deviation of the total over those days (days taken as independent)."""
+    def sigma_over(
+        self, first_day: int, last_day_exclusive: int, correlation: float = 0.0
+    ) -> float:
+        """Standard deviation of the total over those days.
+
+        Daily errors share ``correlation`` pairwise (0 = independent days, 1 = one error for
+        all): variance = sum(sigma^2) + correlation * ((sum sigma)^2 - sum(sigma^2)).
+        """
         if last_day_exclusive <= first_day:
             return 0.0
         sigma = self.extended(last_day_exclusive).sigma[first_day:last_day_exclusive]
-        return float(np.sqrt((sigma**2).sum()))
+        independent = float((sigma**2).sum())
+        together = float(sigma.sum()) ** 2
+        return float(np.sqrt(independent + correlation * (together - independent)))
 
 
 def sigma_from_interval(lower, upper, interval_level):

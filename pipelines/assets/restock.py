@@ -7,6 +7,7 @@ lives in ``ops.low_stock_alert_state`` (one row per SKU per build date); a rebui
 or an earlier date recomputes from the state before that date, so reruns change nothing.
 """
 
+import dataclasses
 import datetime as dt
 
 import dagster as dg
@@ -31,6 +32,7 @@ OPS_SCHEMA = "ops"
 ALERT_STATE_TABLE = f"{OPS_SCHEMA}.low_stock_alert_state"
 FORECAST_KEY = dg.AssetKey("demand_forecast")
 UNIT_COST_LOOKBACK_DAYS = 28
+DEFAULT_POLICY = RestockPolicy()
 
 _MONEY = "DECIMAL(18, 2)"
 PLAN_TYPES = {
@@ -178,6 +180,24 @@ def _in_transaction(conn, write) -> None:
 # --- assets ------------------------------------------------------------------------------
 
 
+class RestockConfig(dg.Config):
+    """Run-config knobs of the card-key policy (defaults = ``RestockPolicy``'s)."""
+
+    service_level_a: float = DEFAULT_POLICY.service_levels["A"]
+    service_level_b: float = DEFAULT_POLICY.service_levels["B"]
+    service_level_c: float = DEFAULT_POLICY.service_levels["C"]
+    cycle_days: int = DEFAULT_POLICY.cycle_days
+
+    def policy(self) -> RestockPolicy:
+        levels = {"A": self.service_level_a, "B": self.service_level_b, "C": self.service_level_c}
+        for abc, level in levels.items():
+            if not 0.5 <= level < 1.0:
+                raise dg.Failure(f"service level of class {abc} must be in [0.5, 1), not {level}")
+        return dataclasses.replace(
+            DEFAULT_POLICY, service_levels=levels, cycle_days=max(0, self.cycle_days)
+        )
+
+
 @dg.asset(
     group_name=GROUP,
     kinds={"duckdb", "python"},
@@ -185,14 +205,17 @@ def _in_transaction(conn, write) -> None:
           "dim_events", FORECAST_KEY],
 )  # fmt: skip
 def restock_plan(
-    context: dg.AssetExecutionContext, duckdb: DuckDBResource, build_settings: BuildSettings
+    context: dg.AssetExecutionContext,
+    config: RestockConfig,
+    duckdb: DuckDBResource,
+    build_settings: BuildSettings,
 ) -> dg.MaterializeResult:
     """Card-key restock plan (``analytics.restock_plan``): one line per card-key SKU.
 
     1. Read SKUs, suppliers, the last stock snapshot before as_of, the SKU-total forecast,
        trailing gross margin (ABC) and unit costs; 2. plan; 3. replace the table.
     """
-    policy = RestockPolicy()
+    policy = config.policy()
     with duckdb.get_connection() as conn:
         as_of = build_settings.as_of_date(conn)
         plan = plan_card_keys(
