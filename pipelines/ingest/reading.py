@@ -307,7 +307,8 @@ def load_jsonl(conn, text: TextFile) -> list[str]:
         """CREATE OR REPLACE TEMP TABLE json_lines AS
            SELECT * FROM (
                SELECT rowid - (SELECT min(rowid) FROM json_lines) + 1 AS _line, raw,
-                      json_valid(raw) AND json_type(raw::JSON) = 'OBJECT' AS is_object
+                      CASE WHEN json_valid(raw) THEN json_type(raw) = 'OBJECT' ELSE false END
+                          AS is_object
                FROM json_lines)
            WHERE raw IS NOT NULL AND trim(raw) <> ''"""
     )
