@@ -172,7 +172,8 @@ def test_region_spellings_in_a_file_are_normalised_and_unknown_counted(tmp_path)
                     ("火星", "UNKNOWN"), (None, "UNKNOWN")]
 
 
-SKU_HEADER = "sku_id,name,category,brand,face_value,delivery_type,supplier_id,shelf_life_days,active"
+SKU_HEADER = ("sku_id,name,category,brand,face_value,delivery_type,supplier_id,"
+              "shelf_life_days,active")
 
 
 def test_other_entities_upsert_by_natural_key(tmp_path):
@@ -287,8 +288,8 @@ def test_typed_parquet_columns_load(tmp_path):
 
 
 def test_gb18030_and_bom_files_are_decoded(tmp_path):
-    gb = write(tmp_path / "skus.csv", SKU_HEADER, "S1,腾讯Q币卡 10元,game_card,Q币,10,card_key,,,true",
-               encoding="gb18030")
+    gb = write(tmp_path / "skus.csv", SKU_HEADER,
+               "S1,腾讯Q币卡 10元,game_card,Q币,10,card_key,,,true", encoding="gb18030")
     merchants = tmp_path / "merchants.csv"
     merchants.write_bytes("\ufeffmerchant_id,name,region_code\nM1,星辰数卡,广东省\n".encode())
     results = ingest(tmp_path, gb, merchants)

@@ -17,7 +17,8 @@ ORDER_HEADER = (
     "unit_price,unit_cost,list_price,status,region_code,channel,supplier_id,buyer_id,"
     "payment_method"
 )
-SKU_HEADER = "sku_id,name,category,brand,face_value,delivery_type,supplier_id,shelf_life_days,active"
+SKU_HEADER = ("sku_id,name,category,brand,face_value,delivery_type,supplier_id,"
+              "shelf_life_days,active")
 
 
 def order_line(order_id="O1", quantity="1", price="9.90", status="paid", buyer="B1",

@@ -30,10 +30,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """1. Load every file, 2. print one line per file, 3. exit 1 if any file could not be read."""
+    """1. Load every file, printing its line as it finishes; 2. exit 1 if any file failed."""
     from pipelines.errors import CardPulseError
     from pipelines.ingest.load import ingest_paths
     from pipelines.settings import home
+
+    failed = 0
+
+    def report(result) -> None:
+        nonlocal failed
+        if result.error:
+            failed += 1
+            print(f"cardpulse ingest: error: {result.summary_line()}", file=sys.stderr,
+                  flush=True)
+        else:
+            print(result.summary_line(), flush=True)
 
     results = ingest_paths(
         home().ensure().warehouse,
@@ -41,16 +52,9 @@ def run(args: argparse.Namespace) -> int:
         source=args.source,
         encoding=args.encoding,
         merchant_id=args.merchant_id,
+        on_result=report,
     )
     if not results:
         raise CardPulseError("no input files found (folders are read by file-name prefix: "
                              "orders*, skus*, merchants*, ...)")
-    failed = 0
-    for result in results:
-        if result.error:
-            failed += 1
-            print(f"cardpulse ingest: error: {result.summary_line()}", file=sys.stderr,
-                  flush=True)
-        else:
-            print(result.summary_line(), flush=True)
     return 1 if failed else 0

@@ -17,7 +17,7 @@ from __future__ import annotations
 import codecs
 import re
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -169,13 +169,15 @@ def ingest_paths(
     source: str = "canonical",
     encoding: str | None = None,
     merchant_id: str | None = None,
+    on_result: Callable[[FileResult], None] | None = None,
 ) -> list[FileResult]:
     """Load files and folders into the warehouse's raw tables; one FileResult per file.
 
     1. Arguments are checked first (unknown source or encoding, missing path: CardPulseError).
     2. The warehouse is opened for writing (held by another process: CardPulseError).
     3. Each file loads in its own transaction; a file that fails has ``error`` set and leaves
-       nothing behind, and the next file still loads.
+       nothing behind, and the next file still loads. ``on_result`` (if given) hears about
+       each file as soon as it is done.
     """
     if source not in SOURCES:
         raise CardPulseError(f"unknown source '{source}' (choose from: {', '.join(SOURCES)})")
@@ -193,10 +195,13 @@ def ingest_paths(
         results = []
         for item in planned:
             if item.problem:
-                results.append(FileResult(str(item.path), item.table.entity if item.table
-                                          else None, error=item.problem))
-                continue
-            results.append(_ingest_file(conn, item.path, item.table, source, encoding, options))
+                result = FileResult(str(item.path), item.table.entity if item.table else None,
+                                    error=item.problem)
+            else:
+                result = _ingest_file(conn, item.path, item.table, source, encoding, options)
+            results.append(result)
+            if on_result:
+                on_result(result)
         conn.execute("CHECKPOINT")
         return results
     finally:
