@@ -32,6 +32,9 @@ _HOLIDAY_NAMES = {
     "national day": "national_day",
 }
 MAKEUP_WORKDAY = "makeup_workday"
+MONTH_START = "month_start"
+MONTH_START_DAYS = 3
+EVENT_OPENING_DAYS = 5
 _SUBSTITUTED_FROM = re.compile(r"substituted from (\d{2})/(\d{2})/(\d{4})")
 
 # Shopping festivals of Chinese e-commerce: (name, month, first day, last day). 618 runs as a
@@ -153,25 +156,40 @@ def event_applies(scope: str, sku_id: str, category: str | None, brand: str | No
     return target is not None and str(target).strip().lower() == value
 
 
+def event_label(name: str) -> str:
+    """The effect name of an event: ``event_`` + its name with numbers blanked, so recurring
+    events (``原神 5.3 版本更新``, ``王者荣耀 S41 新赛季``, ``限时特惠 9.5折``) share one effect
+    and a past occurrence informs the next one."""
+    text = re.sub(r"\d+(?:\.\d+)?", "#", str(name).strip().lower())
+    return "event_" + re.sub(r"[^\w#]+", "_", text).strip("_")
+
+
 def event_days(
     events: pd.DataFrame, sku_id: str, category: str | None, brand: str | None
 ) -> pd.DataFrame:
     """The user's events that cover one SKU, one row per day: ``ds``, ``holiday``.
 
-    The holiday name is ``event_<name>``.
-
-    ``events`` has name, start_date, end_date, scope (``dim_events``). Events sharing a name
-    (a yearly season start) share one effect, which is what lets a past occurrence inform the
-    next one.
+    ``events`` has name, start_date, end_date, scope (``dim_events``). Launches and
+    promotions hit hardest on their first days and fade, so each of an event's first
+    ``EVENT_OPENING_DAYS`` days is its own effect (``<label>_day<k>``) and the rest of the
+    event shares ``<label>``.
     """
     rows = []
     for event in events.itertuples(index=False):
         if not event_applies(event.scope, sku_id, category, brand):
             continue
         start, end = pd.Timestamp(event.start_date), pd.Timestamp(event.end_date)
-        label = "event_" + re.sub(r"\W+", "_", str(event.name).strip().lower()).strip("_")
-        rows.extend((day, label) for day in pd.date_range(start, max(start, end), freq="D"))
+        label = event_label(event.name)
+        for offset, day in enumerate(pd.date_range(start, max(start, end), freq="D")):
+            name = f"{label}_day{offset}" if offset < EVENT_OPENING_DAYS else label
+            rows.append((day, name))
     return pd.DataFrame(rows, columns=["ds", "holiday"]).astype({"ds": "datetime64[ns]"})
+
+
+def month_start_days(start: dt.date, end: dt.date) -> pd.DataFrame:
+    """The first three days of every month: phone plans renew and top-ups cluster (月初充值)."""
+    days = pd.date_range(start, end, freq="D")
+    return pd.DataFrame({"ds": days[days.day <= MONTH_START_DAYS], "holiday": MONTH_START})
 
 
 def trading_calendar(start: dt.date, end: dt.date) -> pd.DataFrame:
@@ -216,7 +234,8 @@ def prophet_holidays(
     brand: str | None = None,
 ) -> pd.DataFrame:
     """Prophet's ``holidays`` frame for one SKU: public holidays, make-up workdays (their own
-    effect: a workday on a weekend moves demand too), shopping festivals and covering events.
+    effect: a workday on a weekend moves demand too), shopping festivals, month starts and
+    covering events.
 
     Each day is one row with a zero window, so every name is one effect shared by its days.
     """
@@ -224,6 +243,7 @@ def prophet_holidays(
         public_holidays(start, end),
         makeup_workdays(start, end),
         shopping_festivals(start, end),
+        month_start_days(start, end),
     ]
     if events is not None and len(events):
         parts.append(event_days(events, sku_id, category, brand))

@@ -62,12 +62,31 @@ def test_events_apply_by_scope():
         "scope": ["category:game_card", "all", "brand:Tencent", "sku:QB-10", "category:video_vip"],
     })  # fmt: skip
     days = calendar.event_days(events, "QB-10", "game_card", "tencent")
-    assert set(days["holiday"]) == {
-        "event_genshin_5_0", "event_platform_sale", "event_tencent_week", "event_one_sku_promo",
+    labels = {name.rsplit("_day", 1)[0] for name in days["holiday"]}
+    assert labels == {
+        "event_genshin_#", "event_platform_sale", "event_tencent_week", "event_one_sku_promo",
     }  # fmt: skip
     assert len(days) == 4 * 3
+    # Each opening day is its own effect: a launch fades.
+    assert set(days.loc[days["ds"] == pd.Timestamp("2025-08-29"), "holiday"]) == {
+        "event_genshin_#_day1", "event_platform_sale_day1", "event_tencent_week_day1",
+        "event_one_sku_promo_day1",
+    }  # fmt: skip
     other = calendar.event_days(events, "IQY-M", "video_vip", "iQIYI")
-    assert set(other["holiday"]) == {"event_platform_sale", "event_other_cat"}
+    assert {n.rsplit("_day", 1)[0] for n in other["holiday"]} == {
+        "event_platform_sale", "event_other_cat",
+    }  # fmt: skip
+
+
+def test_recurring_events_share_one_effect():
+    assert calendar.event_label("原神 5.3 版本更新") == calendar.event_label("原神 5.4 版本更新")
+    assert calendar.event_label("限时特惠 9.5折") == calendar.event_label("限时特惠 8折")
+    assert calendar.event_label("618年中大促") != calendar.event_label("双十一")
+
+
+def test_month_starts_are_marked():
+    days = calendar.month_start_days(dt.date(2025, 1, 30), dt.date(2025, 2, 5))
+    assert days["ds"].dt.day.tolist() == [1, 2, 3]
 
 
 def test_prophet_holidays_give_make_up_workdays_their_own_effect():

@@ -188,3 +188,17 @@ def forecast_series(task: SeriesTask) -> SeriesResult:
     for name in settings.final_models:
         result.extra_forecasts[name] = _baseline_factory(name, task, end)().fit(history).predict(h)
     return result
+
+
+def forecast_baselines(task: SeriesTask) -> dict[str, np.ndarray]:
+    """Only the models named in ``settings.final_models``, fitted on the whole history: the
+    bench's reference forecasts (``seasonal_naive``, ``auto_ets``, ``prophet_default``, ...)."""
+    h = task.settings.horizon_days
+    history = _history(task)
+    end = task.start + dt.timedelta(days=len(history) + h)
+    if not history["y"].notna().any():
+        return {name: np.zeros(h) for name in task.settings.final_models}
+    return {
+        name: _baseline_factory(name, task, end)().fit(history).predict(h)
+        for name in task.settings.final_models
+    }

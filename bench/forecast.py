@@ -1,0 +1,312 @@
+"""Demand forecasting bench: accuracy against the simulator's truth, interval coverage, time.
+
+    .venv/bin/python bench/forecast.py [--scale medium] [--data DIR] [--source export|warehouse]
+
+1. Generates the simulated export once (``pipelines.simulator.generate``) into ``--data``.
+2. Reads demand from the export with DuckDB using the contract's definition (orders paid,
+   delivered, failed or refunded; newest row per order_id; business day = created_at date;
+   card-key stockout = the day's last inventory snapshot shows no keys, or nothing sold
+   while the previous day's did), or from a built warehouse's marts (``--source warehouse``).
+3. Times the whole forecasting stage (``forecast_demand``: backtests, selection, final fits,
+   intervals, region and merchant splits) from the day after the export ends.
+4. Scores the 28 days after the export at SKU x ALL and SKU x region.
+
+What is scored, and how (so the comparison is fair):
+- Realised demand: the truth file has the expected units per SKU x province x day for the
+  8 weeks after the export but no realisation, so one is drawn with the simulator's own
+  order model (``orders.draw_demand``: Poisson counts with gamma day and cell shocks, then
+  quantities), seeded. Every method is scored against this same draw.
+- Oracle: the true expected units (the best any forecast can do on average).
+- Baselines, fitted on the same censored series as the stage: seasonal naive (last week
+  repeated), Prophet() with default settings, AutoETS (full ZZZ search, weekly season).
+  At SKU x region the baselines are split with the same top-down shares as the stage.
+- WAPE pooled over all series and days: sum |actual - forecast| / sum actual.
+- Coverage: share of series-days with lower <= actual <= upper.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from forecasting.demand.engine import ForecastSettings, forecast_baselines  # noqa: E402
+from forecasting.demand.fanout import default_workers, fan_out  # noqa: E402
+from forecasting.demand.inputs import DemandInputs, normalise_inputs  # noqa: E402
+from forecasting.demand.pipeline import build_tasks, forecast_demand  # noqa: E402
+
+HORIZON = 28
+BASELINES = ("seasonal_naive", "prophet_default", "auto_ets")
+DEMAND_STATUSES = ("paid", "delivered", "failed", "refunded")
+
+
+def ensure_export(data: Path, scale: str, seed: int) -> Path:
+    """The export folder, generated once (as Parquet) if it is not there yet."""
+    if (data / "_truth" / "expected_demand.parquet").exists():
+        return data
+    from pipelines.simulator import generate
+
+    started = time.perf_counter()
+    generate(str(data), scale=scale, seed=seed, fmt="parquet")
+    print(f"generated {scale} export in {time.perf_counter() - started:.1f} s: {data}")
+    return data
+
+
+def _files(data: Path, prefix: str) -> str:
+    found = sorted(p for p in data.iterdir() if p.name.startswith(prefix) and p.is_file())
+    if not found:
+        return ""
+    reader = "read_parquet" if found[0].suffix == ".parquet" else "read_csv_auto"
+    names = ", ".join(f"'{p}'" for p in found)
+    return f"{reader}([{names}])"
+
+
+def inputs_from_export(data: Path, as_of: dt.date) -> DemandInputs:
+    """The marts forecasting reads, rebuilt from the export files with the contract's rules."""
+    conn = duckdb.connect()
+    statuses = ", ".join(f"'{s}'" for s in DEMAND_STATUSES)
+    conn.execute(f"""
+        CREATE TABLE orders AS
+        SELECT * EXCLUDE (rn) FROM (
+            SELECT *, row_number() OVER (PARTITION BY order_id
+                                         ORDER BY coalesce(updated_at, created_at) DESC) AS rn
+            FROM {_files(data, "orders")})
+        WHERE rn = 1 AND status IN ({statuses})""")
+    conn.execute("CREATE TABLE skus AS SELECT * FROM " + _files(data, "skus"))
+    sku_sales = conn.execute(
+        """
+        SELECT sku_id, coalesce(region_code, 'UNKNOWN') AS region_code,
+               created_at::DATE AS ds, sum(quantity)::DOUBLE AS units
+        FROM orders WHERE created_at::DATE < ? GROUP BY ALL""",
+        [as_of],
+    ).df()
+    merchant_sales = conn.execute(
+        """
+        SELECT merchant_id, sku_id, created_at::DATE AS ds, sum(quantity)::DOUBLE AS units
+        FROM orders WHERE created_at::DATE < ? GROUP BY ALL""",
+        [as_of],
+    ).df()
+    stockouts = conn.execute(
+        f"""
+        WITH last AS (
+            SELECT sku_id, as_of::DATE AS day, arg_max(on_hand, as_of) AS on_hand
+            FROM {_files(data, "inventory")} GROUP BY ALL),
+        sold AS (SELECT sku_id, created_at::DATE AS day, sum(quantity) AS units
+                 FROM orders GROUP BY ALL),
+        flagged AS (
+            SELECT l.sku_id, l.day,
+                   l.on_hand = 0 OR (lag(l.on_hand) OVER w = 0 AND coalesce(s.units, 0) = 0)
+                       AS is_stockout
+            FROM last l LEFT JOIN sold s USING (sku_id, day)
+            WINDOW w AS (PARTITION BY l.sku_id ORDER BY l.day))
+        SELECT f.sku_id, f.day AS ds FROM flagged f JOIN skus k USING (sku_id)
+        WHERE f.is_stockout AND k.delivery_type = 'card_key' AND f.day < ?""",
+        [as_of],
+    ).df()
+    events_file = _files(data, "events")
+    events = (
+        conn.execute(f"SELECT name, start_date, end_date, scope FROM {events_file}").df()
+        if events_file
+        else pd.DataFrame(columns=["name", "start_date", "end_date", "scope"])
+    )
+    skus = conn.execute(
+        "SELECT sku_id, category, brand, delivery_type, active FROM skus ORDER BY sku_id"
+    ).df()
+    conn.close()
+    return normalise_inputs(DemandInputs(sku_sales, skus, stockouts, events, merchant_sales))
+
+
+def inputs_from_warehouse(warehouse: Path, as_of: dt.date) -> DemandInputs:
+    from forecasting.demand.inputs import load_demand_inputs
+
+    with duckdb.connect(str(warehouse), read_only=True) as conn:
+        return load_demand_inputs(conn, as_of)
+
+
+def truth_and_realised(data: Path, as_of: dt.date, seed: int) -> pd.DataFrame:
+    """Expected and realised demand per SKU x region x day over the horizon.
+
+    Inside the export's history the realisation is the simulator's own (``demand_units``:
+    what buyers wanted, before stock ran out); after it, one draw from the simulator's model.
+    """
+    from pipelines.simulator import orders as order_model
+
+    end = as_of + dt.timedelta(days=HORIZON)
+    truth = duckdb.sql(f"""
+        SELECT sku_id, region_code, ds::DATE AS ds, expected_units, demand_units, is_future
+        FROM read_parquet('{data / "_truth" / "expected_demand.parquet"}')
+        WHERE ds::DATE >= DATE '{as_of}' AND ds::DATE < DATE '{end}'
+        ORDER BY sku_id, region_code, ds""").df()
+    if not truth["is_future"].any():
+        truth = truth.rename(columns={"expected_units": "expected", "demand_units": "actual"})
+        truth["ds"] = pd.to_datetime(truth["ds"])
+        truth["actual"] = truth["actual"].astype(float)
+        return truth[["sku_id", "region_code", "ds", "expected", "actual"]]
+    skus = sorted(truth["sku_id"].unique())
+    regions = sorted(truth["region_code"].unique())
+    days = pd.date_range(as_of, periods=HORIZON)
+    cube = (
+        truth.assign(ds=pd.to_datetime(truth["ds"]))
+        .set_index(["sku_id", "region_code", "ds"])["expected_units"]
+        .reindex(pd.MultiIndex.from_product([skus, regions, days]), fill_value=0.0)
+        .to_numpy()
+        .reshape(len(skus), len(regions), HORIZON)
+    )
+    categories = pd.read_csv(data / "_truth" / "skus.csv").set_index("sku_id")["category"]
+
+    class _Catalogue:  # the one attribute draw_demand reads
+        category = categories.reindex(skus).fillna("game_card").to_numpy()
+
+    drawn = order_model.draw_demand(cube, _Catalogue, 0, np.random.default_rng(seed))
+    cell = (drawn.sku.astype(np.int64) * len(regions) + drawn.region) * HORIZON + drawn.day
+    realised = np.bincount(cell, weights=drawn.quantity, minlength=cube.size)
+    index = pd.MultiIndex.from_product([skus, regions, days], names=["sku_id", "region_code", "ds"])
+    return pd.DataFrame(
+        {"expected": cube.ravel(), "actual": realised.astype(float)}, index=index
+    ).reset_index()
+
+
+def wape(actual: np.ndarray, forecast: np.ndarray) -> float:
+    return float(np.abs(actual - forecast).sum() / actual.sum())
+
+
+def coverage(actual, lower, upper) -> float:
+    return float(((actual >= lower) & (actual <= upper)).mean())
+
+
+def score(frame: pd.DataFrame, methods: list[str]) -> dict[str, float]:
+    return {m: wape(frame["actual"].to_numpy(), frame[m].to_numpy()) for m in methods}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", default="medium", choices=["small", "medium", "large"])
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--data", type=Path, default=None)
+    parser.add_argument("--source", default="export", choices=["export", "warehouse"])
+    parser.add_argument("--warehouse", type=Path, default=None)
+    parser.add_argument("--workers", type=int, default=None)
+    parser.add_argument(
+        "--window",
+        default="after-export",
+        choices=["after-export", "last-28-days"],
+        help="score the 28 days after the export (truth drawn), or hold out the export's "
+        "last 28 days (the simulator's own realised demand)",
+    )
+    parser.add_argument("--dump", type=Path, default=None, help="write scored frames here")
+    args = parser.parse_args()
+
+    data = args.data or Path("/tmp/cardpulse_bench") / f"forecast_{args.scale}_{args.seed}"
+    data = ensure_export(data, args.scale, args.seed)
+    settings_file = json.loads((data / "_truth" / "settings.json").read_text())
+    as_of = dt.date.fromisoformat(settings_file["future_start_date"])
+    if args.window == "last-28-days":
+        as_of -= dt.timedelta(days=HORIZON)
+
+    started = time.perf_counter()
+    if args.source == "warehouse":
+        inputs = inputs_from_warehouse(args.warehouse, as_of)
+    else:
+        inputs = inputs_from_export(data, as_of)
+    read_seconds = time.perf_counter() - started
+
+    workers = args.workers or default_workers()
+    settings = ForecastSettings(horizon_days=HORIZON)
+    started = time.perf_counter()
+    tables = forecast_demand(inputs, as_of, settings, workers=workers)
+    stage_seconds = time.perf_counter() - started
+
+    baseline_settings = ForecastSettings(horizon_days=HORIZON, final_models=BASELINES)
+    tasks = build_tasks(inputs, as_of, baseline_settings)
+    started = time.perf_counter()
+    baselines = fan_out(forecast_baselines, tasks, workers=workers)
+    baseline_seconds = time.perf_counter() - started
+
+    truth = truth_and_realised(data, as_of, args.seed + 1000)
+    days = pd.date_range(as_of, periods=HORIZON)
+    base = pd.DataFrame({
+        "sku_id": np.repeat([t.sku_id for t in tasks], HORIZON),
+        "ds": np.tile(days, len(tasks)),
+        **{m: np.concatenate([b[m] for b in baselines]) for m in BASELINES},
+    })  # fmt: skip
+    forecast = tables.forecast.assign(ds=pd.to_datetime(tables.forecast["ds"]))
+
+    # SKU x ALL
+    sku_truth = truth.groupby(["sku_id", "ds"], as_index=False)[["expected", "actual"]].sum()
+    sku = sku_truth.merge(
+        forecast[forecast["region_code"] == "ALL"], on=["sku_id", "ds"], how="left"
+    ).merge(base, on=["sku_id", "ds"], how="left")
+    sku = sku.rename(columns={"yhat": "selected"})
+    methods = ["expected", "selected", *BASELINES]
+    sku[methods[1:]] = sku[methods[1:]].fillna(0.0)
+    # Regions: the stage's own split; baselines split with the same shares.
+    regional = forecast[forecast["region_code"] != "ALL"]
+    all_rows = forecast[forecast["region_code"] == "ALL"].set_index(["sku_id", "ds"])["yhat"]
+    shares = (
+        regional.set_index(["sku_id", "ds"])["yhat"]
+        / all_rows.reindex(regional.set_index(["sku_id", "ds"]).index).to_numpy()
+    )
+    regional = regional.assign(share=shares.fillna(0.0).to_numpy())
+    regional = regional.merge(base, on=["sku_id", "ds"], how="left")
+    for m in BASELINES:
+        regional[m] = regional[m].fillna(0.0) * regional["share"]
+    region = truth.merge(regional, on=["sku_id", "region_code", "ds"], how="left")
+    region = region.rename(columns={"yhat": "selected"})
+    region[methods[1:]] = region[methods[1:]].fillna(0.0)
+    for frame in (sku, region):
+        for col in ("yhat_lower", "yhat_upper", "yhat_lower_95", "yhat_upper_95"):
+            frame[col] = frame[col].fillna(0.0)
+
+    if args.dump is not None:
+        args.dump.mkdir(parents=True, exist_ok=True)
+        sku.to_parquet(args.dump / "sku.parquet")
+        region.to_parquet(args.dump / "region.parquet")
+        tables.backtest.to_parquet(args.dump / "backtest.parquet")
+    selected_models = (
+        tables.backtest[(tables.backtest["region_code"] == "ALL") & tables.backtest["is_selected"]]
+        ["model"].value_counts().to_dict()
+    )  # fmt: skip
+    print(
+        f"data: {data} ({args.source}), as_of {as_of}, horizon {HORIZON} days, "
+        f"{len(tasks)} SKUs forecast, {len(tables.forecast)} forecast rows, "
+        f"{len(tables.merchant_forecast)} merchant rows, workers {workers}"
+    )
+    print(f"selected models: {selected_models}")
+    print(
+        f"stage seconds (backtests, selection, final fits, intervals, region + merchant "
+        f"splits): {stage_seconds:.1f}   [reading inputs {read_seconds:.1f} s; "
+        f"baselines for comparison {baseline_seconds:.1f} s, not part of the stage]"
+    )
+    header = (
+        f"{'level':<14}{'oracle':>9}{'selected':>10}{'snaive':>9}{'prophet0':>10}"
+        f"{'autoets':>9}{'sel/orc':>9}{'vs snaive':>10}{'cov80':>8}{'cov95':>8}"
+    )
+    print(header)
+    for name, frame in (("SKU x ALL", sku), ("SKU x region", region)):
+        w = score(frame, methods)
+        cov80 = coverage(frame["actual"], frame["yhat_lower"], frame["yhat_upper"])
+        cov95 = coverage(frame["actual"], frame["yhat_lower_95"], frame["yhat_upper_95"])
+        print(
+            f"{name:<14}{w['expected']:>9.3f}{w['selected']:>10.3f}{w['seasonal_naive']:>9.3f}"
+            f"{w['prophet_default']:>10.3f}{w['auto_ets']:>9.3f}"
+            f"{w['selected'] / w['expected']:>9.2f}"
+            f"{1 - w['selected'] / w['seasonal_naive']:>10.1%}{cov80:>8.1%}{cov95:>8.1%}"
+        )
+    print(
+        "targets: selected <= 1.2 x oracle, >= 15% below seasonal naive, below prophet0 and "
+        "autoets; 80% coverage in [75%, 85%]; stage <= 180 s"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
