@@ -34,6 +34,20 @@ class Mapped:
     select_sql: str
     problems: list[tuple[str, str, str]]
 
+    def view_sql(self) -> str:
+        """The SELECT plus one ``_problem_<i>`` column per problem (its reason, or NULL)."""
+        head, tail = self.select_sql.rsplit("FROM src s", 1)
+        extra = "".join(
+            f", CASE WHEN {condition} THEN {reason} END AS _problem_{i}\n"
+            for i, (_, condition, reason) in enumerate(self.problems)
+        )
+        return f"{head.rstrip()}{extra} FROM src s{tail}"
+
+    def staged_problems(self) -> list[tuple[str, str, str]]:
+        """The problems as the validation step sees them (on the view's columns)."""
+        return [(column, f"r._problem_{i} IS NOT NULL", f"r._problem_{i}")
+                for i, (column, _, _) in enumerate(self.problems)]
+
 
 @dataclass(frozen=True)
 class SourceTable:

@@ -287,13 +287,14 @@ def _load_in_transaction(conn, path: Path, table: adapters.SourceTable, source: 
     problems: list[tuple[str, str, str]] = []
     if table.mapping is not None:
         mapped = table.mapping(names, options)
-        conn.execute(f"CREATE OR REPLACE TEMP VIEW mapped AS {mapped.select_sql}")
+        conn.execute(f"CREATE OR REPLACE TEMP VIEW mapped AS {mapped.view_sql()}")
         relation = "mapped"
-        problems = mapped.problems
+        problems = mapped.staged_problems()
     source_types = {
         row[0]: row[1] for row in conn.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
     }
-    source_types.pop("_line", None)
+    source_types = {k: v for k, v in source_types.items()
+                    if k != "_line" and not k.startswith("_problem_")}
     conn.execute(stage_sql(entity, relation, source_types, problems))
     if table.aggregate_sums:
         _aggregate_staged(conn, entity, table.aggregate_sums)

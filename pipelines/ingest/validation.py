@@ -156,7 +156,7 @@ def stage_sql(
     problems: list[tuple[str, str, str]] = []
     region_joins: list[str] = []
     for index, (column, condition, reason) in enumerate(extra_problems):
-        # Adapter problems read the source relation: evaluate them in the typed step.
+        # Adapter problems read the relation's columns: evaluate them in the typed step.
         typed_parts.append(f"CASE WHEN {condition} THEN {reason} END AS _extra_{index}")
         problems.append((column, f"t._extra_{index} IS NOT NULL", f"t._extra_{index}"))
 
