@@ -27,14 +27,20 @@ def _layout(figure: go.Figure, title: str) -> go.Figure:
     return figure
 
 
-def holiday_ranges(start: date, end: date) -> list[tuple[date, date, str]]:
-    """Mainland China statutory holidays in the period, merged into (first, last, name) runs."""
+def holiday_ranges(start: date, end: date, lang: str = "zh") -> list[tuple[date, date, str]]:
+    """Mainland China statutory holidays in the period as (first, last, names) runs.
+
+    Consecutive holiday days form one run even when two festivals meet (2025's National Day
+    and Mid-autumn), so their shading and labels do not overlap.
+    """
     try:
         import chinese_calendar
     except ImportError:  # the marks are a nicety; the trend still draws without them
         return []
+    from dashboard.i18n import holiday_name
+
     start, end = pd.Timestamp(start).date(), pd.Timestamp(end).date()
-    runs: list[tuple[date, date, str]] = []
+    runs: list[tuple[date, date, list[str]]] = []
     day = start
     while day <= end:
         try:
@@ -42,12 +48,14 @@ def holiday_ranges(start: date, end: date) -> list[tuple[date, date, str]]:
         except NotImplementedError:  # outside the years the calendar knows
             is_holiday, name = False, None
         if is_holiday and name:
-            if runs and runs[-1][2] == name and runs[-1][1] == day - timedelta(days=1):
-                runs[-1] = (runs[-1][0], day, name)
+            label = holiday_name(name, lang)
+            if runs and runs[-1][1] == day - timedelta(days=1):
+                first, _, names = runs[-1]
+                runs[-1] = (first, day, names if label in names else [*names, label])
             else:
-                runs.append((day, day, name))
+                runs.append((day, day, [label]))
         day += timedelta(days=1)
-    return runs
+    return [(first, last, "/".join(names)) for first, last, names in runs]
 
 
 def trend(

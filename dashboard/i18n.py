@@ -68,6 +68,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "page_health": ("数据健康", "Data health"),
     # filters
     "filters": ("筛选", "Filters"),
+    "choose": ("请选择", "Choose options"),
     "date_range": ("日期范围", "Date range"),
     "category": ("品类", "Category"),
     "sku": ("商品", "SKU"),
@@ -156,6 +157,96 @@ STRINGS: dict[str, tuple[str, str]] = {
     "dbt_tests": ("dbt 测试结果", "dbt test results"),
     "forecast_accuracy": ("预测准确度（回测）", "Forecast accuracy (backtests)"),
 }
+
+# Table headers: a column keeps its warehouse name in CSV exports but reads as words on screen.
+COLUMN_LABELS: dict[str, tuple[str, str]] = {
+    "sku_id": ("商品编号", "SKU"),
+    "sku_name": ("商品名称", "SKU name"),
+    "name": ("名称", "Name"),
+    "category": ("品类", "Category"),
+    "region_code": ("省份", "Province"),
+    "supplier_id": ("供应商", "Supplier"),
+    "supplier_name": ("供应商名称", "Supplier name"),
+    "as_of": ("基准日", "As of"),
+    "units": ("销量", "Units"),
+    "gmv": ("交易额", "GMV"),
+    "gross_margin": ("毛利", "Gross margin"),
+    "orders": ("订单数", "Orders"),
+    "risk": ("风险", "Risk"),
+    "alert": ("预警", "Alert"),
+    "on_hand": ("库存", "On hand"),
+    "on_order": ("在途", "On order"),
+    "expiring_7d": ("7 天内过期", "Expiring in 7 d"),
+    "daily_demand": ("日需求", "Daily demand"),
+    "days_of_cover": ("可售天数", "Days of cover"),
+    "stockout_date": ("预计断货日", "Stock-out date"),
+    "safety_stock": ("安全库存", "Safety stock"),
+    "reorder_point": ("再订货点", "Reorder point"),
+    "order_qty": ("建议采购量", "Order qty"),
+    "order_by": ("最晚下单日", "Order by"),
+    "unit_cost": ("单位成本", "Unit cost"),
+    "amount": ("金额", "Amount"),
+    "reason": ("原因", "Reason"),
+    "balance": ("余额", "Balance"),
+    "daily_cost": ("日消耗", "Daily cost"),
+    "topup_amount": ("建议充值", "Top-up amount"),
+    "topup_by": ("最晚充值日", "Top up by"),
+    "success_rate": ("成功率", "Success rate"),
+    "refund_rate": ("退款率", "Refund rate"),
+    "latency_p95_seconds": ("P95 延迟（秒）", "Latency p95 (s)"),
+    "current_price": ("当前价格", "Current price"),
+    "recommended_price": ("建议价格", "Recommended price"),
+    "margin_pct": ("毛利率 %", "Margin %"),
+    "elasticity": ("弹性", "Elasticity"),
+    "expected_units_change_pct": ("预计销量变化 %", "Units change %"),
+    "expected_profit_change_pct": ("预计利润变化 %", "Profit change %"),
+    "guardrails_hit": ("触发约束", "Guardrails hit"),
+    "approve": ("批准", "Approve"),
+    "table": ("表", "Table"),
+    "rows": ("行数", "Rows"),
+    "latest": ("最新日期", "Latest"),
+    "built": ("已构建", "Built"),
+    "entity": ("实体", "Entity"),
+    "file_path": ("文件", "File"),
+    "line": ("行号", "Line"),
+    "column_name": ("列", "Column"),
+    "raw_text": ("原始内容", "Raw text"),
+    "quarantined_at": ("隔离时间", "Quarantined at"),
+    "status": ("状态", "Status"),
+    "message": ("信息", "Message"),
+    "resource_type": ("类型", "Type"),
+    "failures": ("失败数", "Failures"),
+    "execution_seconds": ("耗时（秒）", "Seconds"),
+    "model": ("模型", "Model"),
+    "series": ("序列数", "Series"),
+    "selected": ("被选中", "Selected"),
+    "median_wape": ("WAPE 中位数", "Median WAPE"),
+    "mean_mase": ("MASE 均值", "Mean MASE"),
+    "mean_bias": ("偏差均值", "Mean bias"),
+    "interval_coverage": ("区间覆盖率", "Interval coverage"),
+    "count": ("数量", "Count"),
+}
+
+# chinese_calendar names its holidays in English.
+HOLIDAY_NAMES = {
+    "New Year's Day": "元旦",
+    "Spring Festival": "春节",
+    "Tomb-sweeping Day": "清明节",
+    "Labour Day": "劳动节",
+    "Dragon Boat Festival": "端午节",
+    "National Day": "国庆节",
+    "Mid-autumn Festival": "中秋节",
+    "Anti-Fascist 70th Day": "抗战胜利纪念日",
+}
+
+
+def column_label(column: str, lang: str = DEFAULT_LANGUAGE) -> str:
+    zh, en = COLUMN_LABELS.get(column, (column, column))
+    return en if lang == "en" else zh
+
+
+def holiday_name(name: str, lang: str = DEFAULT_LANGUAGE) -> str:
+    return name if lang == "en" else HOLIDAY_NAMES.get(name, name)
 
 
 def t(key: str, lang: str = DEFAULT_LANGUAGE, **values: object) -> str:

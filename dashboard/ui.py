@@ -15,7 +15,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import auth, data
-from dashboard.i18n import DEFAULT_LANGUAGE, LANGUAGES, business_time, t
+from dashboard.i18n import DEFAULT_LANGUAGE, LANGUAGES, business_time, column_label, t
 from pipelines.settings import home
 
 SESSION_KEY = "_cardpulse_session"  # set only by sign-in code; no widget uses this key
@@ -136,9 +136,20 @@ def empty_notice(ctx: PageContext, frame: pd.DataFrame | None, table: str) -> bo
     return False
 
 
-def money_column(label: str) -> Any:
-    return st.column_config.NumberColumn(label, format="¥%,.2f")
-
-
-def percent_column(label: str) -> Any:
-    return st.column_config.NumberColumn(label, format="percent")
+def column_config(
+    ctx: PageContext,
+    frame: pd.DataFrame,
+    money: tuple[str, ...] = (),
+    percent: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """Headers in the page's language; money as ¥ with thousands separators; shares as %."""
+    config: dict[str, Any] = {}
+    for column in frame.columns:
+        label = column_label(str(column), ctx.lang)
+        if column in money:
+            config[column] = st.column_config.NumberColumn(label, format="¥%,.2f")
+        elif column in percent:
+            config[column] = st.column_config.NumberColumn(label, format="percent")
+        else:
+            config[column] = label
+    return config

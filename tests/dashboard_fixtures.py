@@ -176,12 +176,15 @@ def sku_sales(sales: pd.DataFrame) -> pd.DataFrame:
     return grouped
 
 
-def _forecasts() -> tuple[pd.DataFrame, pd.DataFrame]:
+def _forecasts(sales: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """28 days ahead per SKU, around its last four weeks' daily units (weekly wiggle)."""
     as_of = LAST_DAY + timedelta(days=1)
+    recent = sales[sales["order_date"] > LAST_DAY - timedelta(days=28)]
+    level = recent.groupby("sku_id")["units"].sum() / 28
     rows, backtests = [], []
     for index, sku in enumerate(SKUS["sku_id"]):
         for step in range(28):
-            yhat = 40.0 + 5 * index + 3 * np.sin(step / 3)
+            yhat = float(level.get(sku, 1.0)) * (1 + 0.08 * np.sin(2 * np.pi * step / 7))
             rows.append(
                 {
                     "sku_id": sku,
@@ -392,7 +395,7 @@ def _health() -> dict[str, pd.DataFrame]:
 
 def snapshot_tables() -> dict[str, pd.DataFrame]:
     sales = merchant_sales()
-    demand_forecast, backtest = _forecasts()
+    demand_forecast, backtest = _forecasts(sales)
     tables = {
         "fct_daily_merchant_sales": sales,
         "fct_daily_sku_sales": sku_sales(sales),

@@ -20,10 +20,18 @@ PAGES = {
     "pricing": "app_pages/pricing.py",
     "health": "app_pages/health.py",
 }
-TITLES = {"overview": "page_overview", "operations": "page_operations",
-          "pricing": "page_pricing", "health": "page_health"}
-ACCOUNTS = {"merchant": ("shop", "M001"), "ops": ("olivia", None), "pricing": ("peng", None),
-            "admin": ("root", None)}
+TITLES = {
+    "overview": "page_overview",
+    "operations": "page_operations",
+    "pricing": "page_pricing",
+    "health": "page_health",
+}
+ACCOUNTS = {
+    "merchant": ("shop", "M001"),
+    "ops": ("olivia", None),
+    "pricing": ("peng", None),
+    "admin": ("root", None),
+}
 PASSWORD = "correct-horse-9"
 LEAK_MARKERS = ("SKU-SECRET", "M004", "M005")
 
@@ -161,9 +169,11 @@ def test_no_snapshot_yet_is_a_clear_page(tmp_path, monkeypatch):
 
 def test_empty_tables_show_notes_not_tracebacks(tmp_path, monkeypatch):
     monkeypatch.setenv("CARDPULSE_HOME", str(tmp_path))
-    fx.build_snapshot(tmp_path / "snapshot.duckdb",
-                      empty=("restock_plan", "price_recommendations", "fct_daily_merchant_sales"),
-                      missing=("funding_plan", "forecast_backtest", "dbt_results"))
+    fx.build_snapshot(
+        tmp_path / "snapshot.duckdb",
+        empty=("restock_plan", "price_recommendations", "fct_daily_merchant_sales"),
+        missing=("funding_plan", "forecast_backtest", "dbt_results"),
+    )
     auth.UserStore(tmp_path / "users.json").add("root", "admin", PASSWORD)
     app = signed_in("admin", tmp_path)
     assert_clean(app)
@@ -188,20 +198,24 @@ def test_merchant_overview_shows_only_its_tree(home):
     assert gmv.value == money(fx.expected_gmv("M001", start, fx.LAST_DAY), 0)
     merchants = app.selectbox(key="ov_merchant").options
     assert [m for m in merchants if "(" in m] == [
-        f"{name} ({mid})" for mid, name in zip(fx.MERCHANTS["merchant_id"][:3],
-                                               fx.MERCHANTS["name"][:3], strict=True)]
+        f"{name} ({mid})"
+        for mid, name in zip(fx.MERCHANTS["merchant_id"][:3], fx.MERCHANTS["name"][:3], strict=True)
+    ]
     text = rendered_text(app)
     assert "SKU-QQ100" in text
     assert not [marker for marker in LEAK_MARKERS if marker in text]
 
 
-@pytest.mark.parametrize("query", [
-    {"merchant": "M004"},
-    {"sku": "SKU-SECRET", "category": "gift_card"},
-    {"merchant": "M001' OR '1'='1"},
-    {"sku": "x' OR 1=1 --,SKU-SECRET", "category": "') OR TRUE --"},
-    {"start": "2000-01-01' OR 1=1 --", "end": "2099-01-01"},
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"merchant": "M004"},
+        {"sku": "SKU-SECRET", "category": "gift_card"},
+        {"merchant": "M001' OR '1'='1"},
+        {"sku": "x' OR 1=1 --,SKU-SECRET", "category": "') OR TRUE --"},
+        {"start": "2000-01-01' OR 1=1 --", "end": "2099-01-01"},
+    ],
+)
 def test_query_parameters_cannot_widen_a_merchant(home, query):
     app = signed_in("merchant", home, **query)
     assert_clean(app)

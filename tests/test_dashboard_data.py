@@ -71,12 +71,15 @@ def test_only_the_other_tree_sells_the_secret_sku(conn):
     assert "SKU-SECRET" not in set(data.filter_options(conn, mine)["skus"]["sku_id"])
 
 
-@pytest.mark.parametrize("narrowing", [
-    {"merchant": "M004"},
-    {"merchant": "M005"},
-    {"skus": ("SKU-SECRET",)},
-    {"categories": ("gift_card",)},
-])
+@pytest.mark.parametrize(
+    "narrowing",
+    [
+        {"merchant": "M004"},
+        {"merchant": "M005"},
+        {"skus": ("SKU-SECRET",)},
+        {"categories": ("gift_card",)},
+    ],
+)
 def test_filters_only_narrow_a_merchant_scope(conn, narrowing):
     scope = data.scope_for("merchant", "M001")
     for query in MERCHANT_QUERIES:
@@ -102,9 +105,19 @@ def test_injection_strings_are_plain_values(conn, attack):
 
 def test_platform_tables_refuse_a_merchant_scope(conn):
     scope = data.scope_for("merchant", "M001")
-    for query in ("restock", "purchase_orders", "funding", "supplier_performance",
-                  "low_stock_alerts", "recommendations", "freshness", "quarantine_summary",
-                  "quarantine_rows", "dbt_results", "backtest_accuracy"):
+    for query in (
+        "restock",
+        "purchase_orders",
+        "funding",
+        "supplier_performance",
+        "low_stock_alerts",
+        "recommendations",
+        "freshness",
+        "quarantine_summary",
+        "quarantine_rows",
+        "dbt_results",
+        "backtest_accuracy",
+    ):
         with pytest.raises(data.PlatformOnly):
             data.QUERIES[query](conn, scope)
     with pytest.raises(PermissionError):
@@ -136,8 +149,9 @@ def test_restock_risk_and_purchase_orders(conn):
 
 def test_approved_prices_export(conn):
     approved = data.recommendations(conn, data.Scope("pricing")).head(2)
-    csv = data.approved_prices_csv(data.Scope("pricing"), "alice", approved,
-                                   datetime(2025, 11, 1, 9, 30))
+    csv = data.approved_prices_csv(
+        data.Scope("pricing"), "alice", approved, datetime(2025, 11, 1, 9, 30)
+    )
     frame = pd.read_csv(io.BytesIO(csv), encoding="utf-8-sig")
     assert list(frame["sku_id"]) == list(approved["sku_id"])
     assert list(frame["approved_price"]) == pytest.approx(list(approved["recommended_price"]))
@@ -148,14 +162,16 @@ def test_what_if_follows_constant_elasticity():
     same = data.what_if(100.0, 90.0, -2.0, 10.0, 100.0)
     assert same == {"units": 10.0, "revenue": 1000.0, "profit": 100.0}
     dearer = data.what_if(100.0, 90.0, -2.0, 10.0, 110.0)
-    assert dearer["units"] == pytest.approx(10.0 * 1.1 ** -2)
+    assert dearer["units"] == pytest.approx(10.0 * 1.1**-2)
     assert dearer["profit"] == pytest.approx(dearer["units"] * 20.0)
 
 
 def test_missing_and_empty_tables_give_empty_results(tmp_path):
-    path = fx.build_snapshot(tmp_path / "partial.duckdb",
-                             empty=("restock_plan", "fct_daily_merchant_sales"),
-                             missing=("price_recommendations", "build_info", "demand_forecast"))
+    path = fx.build_snapshot(
+        tmp_path / "partial.duckdb",
+        empty=("restock_plan", "fct_daily_merchant_sales"),
+        missing=("price_recommendations", "build_info", "demand_forecast"),
+    )
     connection = data.connect(path)
     try:
         scope = data.Scope("admin")
@@ -201,6 +217,7 @@ def test_formats_money_percent_time_and_language():
     assert money(-5, 0) == "-¥5"
     assert percent(0.0345) == "3.5%"
     from zoneinfo import ZoneInfo
+
     utc_midnight = datetime(2025, 11, 1, 0, 0, tzinfo=ZoneInfo("UTC"))
     assert business_time(utc_midnight) == "2025-11-01 08:00"  # shown in Asia/Shanghai
     assert business_time(datetime(2025, 11, 1, 8, 0)) == "2025-11-01 08:00"

@@ -29,17 +29,15 @@ else:
     cells[2].metric("as_of", str(last.get("as_of"))[:10] if pd.notna(last.get("as_of")) else "—")
     if status not in ("success", "succeeded", "ok"):
         st.warning(str(last.get("message") or status))
-    st.dataframe(builds, hide_index=True, key="builds_table")
+    st.dataframe(
+        builds, hide_index=True, key="builds_table", column_config=ui.column_config(ctx, builds)
+    )
 
 # --- freshness
 st.subheader(ctx.t("freshness"))
 fresh = ctx.query("freshness")
 st.dataframe(
-    fresh.rename(
-        columns={"table": ctx.t("table"), "rows": ctx.t("rows"), "latest": ctx.t("latest")}
-    ),
-    hide_index=True,
-    key="freshness_table",
+    fresh, hide_index=True, key="freshness_table", column_config=ui.column_config(ctx, fresh)
 )
 
 # --- quarantine
@@ -48,8 +46,19 @@ summary = ctx.query("quarantine_summary")
 if summary.empty:
     st.success(ctx.t("quarantine_none"))
 else:
-    st.dataframe(summary, hide_index=True, key="quarantine_summary")
-    st.dataframe(ctx.query("quarantine_rows", 500), hide_index=True, key="quarantine_rows")
+    st.dataframe(
+        summary,
+        hide_index=True,
+        key="quarantine_summary",
+        column_config=ui.column_config(ctx, summary),
+    )
+    latest_rows = ctx.query("quarantine_rows", 500)
+    st.dataframe(
+        latest_rows,
+        hide_index=True,
+        key="quarantine_rows",
+        column_config=ui.column_config(ctx, latest_rows),
+    )
     st.download_button(
         ctx.t("download_csv"),
         data=data.to_csv(ctx.query("quarantine_rows", None)),
@@ -63,10 +72,17 @@ st.subheader(ctx.t("dbt_tests"))
 results = ctx.query("dbt_results")
 if not ui.empty_notice(ctx, results, "dbt_results"):
     counts = results.groupby(["resource_type", "status"]).size().rename("count").reset_index()
-    st.dataframe(counts, hide_index=True, key="dbt_counts")
+    st.dataframe(
+        counts, hide_index=True, key="dbt_counts", column_config=ui.column_config(ctx, counts)
+    )
     failing = results[~results["status"].isin(["pass", "success"])]
     if not failing.empty:
-        st.dataframe(failing, hide_index=True, key="dbt_failing")
+        st.dataframe(
+            failing,
+            hide_index=True,
+            key="dbt_failing",
+            column_config=ui.column_config(ctx, failing),
+        )
 
 # --- forecast accuracy
 st.subheader(ctx.t("forecast_accuracy"))
@@ -77,8 +93,5 @@ if not ui.empty_notice(ctx, accuracy, "forecast_backtest"):
         accuracy,
         hide_index=True,
         key="accuracy_table",
-        column_config={
-            "median_wape": ui.percent_column("median WAPE"),
-            "interval_coverage": ui.percent_column("interval coverage"),
-        },
+        column_config=ui.column_config(ctx, accuracy, percent=("median_wape", "interval_coverage")),
     )

@@ -61,7 +61,7 @@ if not ui.empty_notice(ctx, plan, "restock_plan"):
         hide_index=True,
         key="restock_table",
         column_config={
-            "risk": ctx.t("risk"),
+            **ui.column_config(ctx, shown[columns]),
             "days_of_cover": st.column_config.NumberColumn(ctx.t("days_of_cover"), format="%.1f"),
         },
     )
@@ -81,10 +81,7 @@ else:
         lines,
         hide_index=True,
         key="po_table",
-        column_config={
-            "unit_cost": ui.money_column("unit_cost"),
-            "amount": ui.money_column("amount"),
-        },
+        column_config=ui.column_config(ctx, lines, money=("unit_cost", "amount")),
     )
     st.metric(ctx.t("supplier") + f" {supplier}", money(lines["amount"].sum()))
     left, right = st.columns(2)
@@ -111,7 +108,9 @@ if not ui.empty_notice(ctx, funding, "funding_plan"):
         funding,
         hide_index=True,
         key="funding_table",
-        column_config={c: ui.money_column(c) for c in ("balance", "daily_cost", "topup_amount")},
+        column_config=ui.column_config(
+            ctx, funding, money=("balance", "daily_cost", "topup_amount")
+        ),
     )
 
 # --- supplier performance
@@ -134,8 +133,7 @@ if not ui.empty_notice(ctx, performance, "fct_supplier_performance"):
         hide_index=True,
         key="supplier_table",
         column_config={
-            "success_rate": ui.percent_column(ctx.t("success_rate")),
-            "refund_rate": ui.percent_column("refund_rate"),
+            **ui.column_config(ctx, performance, percent=("success_rate", "refund_rate")),
             "latency_p95_seconds": st.column_config.NumberColumn(
                 ctx.t("latency_p95"), format="%.1f"
             ),
@@ -150,7 +148,10 @@ if alerts.empty:
 else:
     shown_alerts = alerts.assign(alert=alerts["alert"].map(RISK_NAMES).fillna(alerts["alert"]))
     st.dataframe(
-        shown_alerts.style.map(_risk_style, subset=["alert"]), hide_index=True, key="alerts_table"
+        shown_alerts.style.map(_risk_style, subset=["alert"]),
+        hide_index=True,
+        key="alerts_table",
+        column_config=ui.column_config(ctx, shown_alerts),
     )
     if isinstance(alerts, pd.DataFrame) and "expiring_7d" in alerts:
         st.caption(ctx.t("expiring_keys") + f": {int(alerts['expiring_7d'].fillna(0).sum()):,}")

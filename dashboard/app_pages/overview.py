@@ -56,7 +56,11 @@ with st.expander(ctx.t("filters"), expanded=True):
         key="ov_dates",
     )
     categories = columns[1].multiselect(
-        ctx.t("category"), all_categories, default=default_categories, key="ov_categories"
+        ctx.t("category"),
+        all_categories,
+        default=default_categories,
+        placeholder=ctx.t("choose"),
+        key="ov_categories",
     )
     shown_skus = (
         sku_options[sku_options["category"].isin(categories)] if categories else sku_options
@@ -67,6 +71,7 @@ with st.expander(ctx.t("filters"), expanded=True):
         list(sku_labels),
         format_func=lambda sku: f"{sku_labels.get(sku, sku)} ({sku})",
         default=[s for s in _param_list("sku") if s in sku_labels],
+        placeholder=ctx.t("choose"),
         key="ov_skus",
     )
     merchant_choices = [None, *merchant_ids]
@@ -114,7 +119,8 @@ def _points(now: float | None, before: float | None) -> str | None:
     return f"{(now - before) * 100:+.2f} pp"
 
 
-metrics = st.columns(7)
+# Two rows: money needs room for ¥ and thousands separators without being cut off.
+metrics = st.columns(4) + st.columns(4)[:3]
 metrics[0].metric(ctx.t("gmv"), money(current["gmv"], 0), _change(current["gmv"], previous["gmv"]))
 metrics[1].metric(
     ctx.t("net_revenue"),
@@ -168,7 +174,11 @@ labels = {
 }
 st.plotly_chart(
     figures.trend(
-        daily, predicted, figures.holiday_ranges(start, horizon_end), marked_events, labels
+        daily,
+        predicted,
+        figures.holiday_ranges(start, horizon_end, ctx.lang),
+        marked_events,
+        labels,
     ),
     key="trend",
 )
@@ -189,13 +199,10 @@ left.plotly_chart(
     figures.channel_pie(ctx.query("channels", filters), ctx.t("channels")), key="channels"
 )
 right.dataframe(
-    top.rename(columns={"name": ctx.t("name")}),
+    top,
     hide_index=True,
     key="top_table",
-    column_config={
-        "gmv": ui.money_column(ctx.t("gmv")),
-        "gross_margin": ui.money_column(ctx.t("gross_margin")),
-    },
+    column_config=ui.column_config(ctx, top, money=("gmv", "gross_margin")),
 )
 
 shown = ctx.query("shown_sales", filters)

@@ -55,8 +55,9 @@ table_columns = [
     )
     if c in recommended
 ]
-money_columns = {c: ui.money_column(c) for c in ("current_price", "recommended_price", "unit_cost")}
-money_columns["guardrails_hit"] = ctx.t("guardrails")
+money_columns = ui.column_config(
+    ctx, recommended[table_columns], money=("current_price", "recommended_price", "unit_cost")
+)
 can_approve = ctx.scope.role in data.APPROVER_ROLES
 if can_approve:
     st.caption(ctx.t("approve_hint"))

@@ -1,0 +1,159 @@
+"""The dashboard in a real browser: `streamlit run` (through `serve`) on a free port, Debian's
+Chromium driven by Playwright, Chinese fonts from fonts-noto-cjk.
+
+Signs in, opens every page through the navigation, checks that no error element shows, and
+saves a full-page screenshot of each (under ``$CARDPULSE_SCREENSHOTS`` when set, else the
+test's temporary folder)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import time
+import urllib.request
+from pathlib import Path
+
+import dashboard_fixtures as fx
+import pytest
+
+from dashboard import auth
+from dashboard.command import serve
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PASSWORD = "browser-pass-1"
+# Streamlit scrolls inside its own container, so a tall window is what makes the
+# screenshot show the whole page.
+VIEWPORT = {"width": 1400, "height": 2400}
+PAGES = [
+    ("商户概览", "overview"),
+    ("运营", "operations"),
+    ("定价", "pricing"),
+    ("数据健康", "health"),
+]
+
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="needs Debian chromium (apt-get install chromium)"
+)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_healthy(url: str, server, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"streamlit exited with {server.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as reply:
+                if reply.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise TimeoutError(f"dashboard not healthy at {url} after {timeout} s")
+
+
+@pytest.fixture(scope="module")
+def dashboard_url(tmp_path_factory):
+    home = tmp_path_factory.mktemp("browser_home")
+    fx.build_snapshot(home / "snapshot.duckdb")
+    store = auth.UserStore(home / "users.json")
+    store.add("root", "admin", PASSWORD)
+    store.add("shop", "merchant", PASSWORD, merchant_id="M001")
+    previous = os.environ.get("CARDPULSE_HOME")
+    os.environ["CARDPULSE_HOME"] = str(home)
+    port = free_port()
+    server = serve(port, "127.0.0.1")
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_healthy(url, server)
+        yield url
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=15)
+        if previous is None:
+            os.environ.pop("CARDPULSE_HOME", None)
+        else:
+            os.environ["CARDPULSE_HOME"] = previous
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def screenshots(tmp_path) -> Path:
+    folder = Path(os.environ.get("CARDPULSE_SCREENSHOTS") or tmp_path / "screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def sign_in(page, url: str, name: str) -> None:
+    page.goto(url)
+    page.get_by_label("用户名").fill(name)
+    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    page.get_by_role("heading", name="商户概览").wait_for(timeout=20_000)
+
+
+def settle(page) -> None:
+    """Wait until the script run is over and the charts have drawn."""
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"] "
+        "[data-testid=\"stSpinner\"]') "
+        "&& document.querySelectorAll('[data-testid=\"stSkeleton\"]').length === 0",
+        timeout=20_000,
+    )
+    page.wait_for_timeout(600)
+
+
+def test_admin_signs_in_and_visits_every_page(dashboard_url, browser, screenshots):
+    page = browser.new_page(viewport=VIEWPORT)
+    sign_in(page, dashboard_url, "root")
+    for title, slug in PAGES:
+        page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).click()
+        page.get_by_role("heading", name=title).wait_for(timeout=20_000)
+        settle(page)
+        page.locator(".js-plotly-plot").first.wait_for(timeout=20_000)
+        assert page.get_by_test_id("stException").count() == 0, slug
+        assert page.get_by_test_id("stAlertContentError").count() == 0, slug
+        page.screenshot(path=str(screenshots / f"admin_{slug}.png"), full_page=True)
+    assert page.locator(".js-plotly-plot").count() > 0  # charts really render
+    page.close()
+
+
+def test_merchant_sees_only_its_overview(dashboard_url, browser, screenshots):
+    page = browser.new_page(viewport=VIEWPORT)
+    sign_in(page, dashboard_url, "shop")
+    settle(page)
+    # Chart labels are SVG text drawn after the data arrives: wait for the top-SKU bars.
+    page.locator(".js-plotly-plot").nth(3).wait_for(timeout=20_000)
+    page.locator("svg text", has_text="Q币 100 元").first.wait_for(timeout=20_000)
+    assert page.get_by_test_id("stException").count() == 0
+    assert page.get_by_test_id("stSidebarNav").count() == 0  # one page: nothing to navigate
+    content = page.content()
+    # The merchant's SKUs show; the other tree's never do.
+    assert "机密礼品卡" not in content and "竞品" not in content and "M004" not in content
+    page.screenshot(path=str(screenshots / "merchant_overview.png"), full_page=True)
+    # A crafted URL to another page does not open it: the session is new and unsigned.
+    page.goto(f"{dashboard_url}/operations")
+    page.get_by_role("heading", name="登录 CardPulse").wait_for(timeout=20_000)
+    page.close()
