@@ -70,16 +70,20 @@ def _national_paths(cat: Catalogue, cal: Calendar, rng) -> tuple[np.ndarray, np.
         cost_days = _change_days(rng, first, last, (45, 180))
         days = sorted({first, *list_days, *cost_days})
         is_topup = cat.category[s] in TOPUP_CATEGORIES
+        face = float(cat.face_value[s])
         for day in days:
             if day in list_days:
-                list_price *= float(np.exp(rng.normal(0.0, 0.035)))
+                list_price *= float(np.exp(rng.normal(0.0, 0.01 if is_topup else 0.035)))
             if day in cost_days:
-                cost *= float(np.exp(rng.normal(0.0, 0.015)))
-            lc = round(list_price * 100)
-            cc = round(cost * 100)
+                cost *= float(np.exp(rng.normal(0.0, 0.006 if is_topup else 0.015)))
             if is_topup:
-                lc = min(lc, face_cents)
-                cc = min(cc, round(face_cents * 0.985))
+                # Phone credit lists at 97-100% of face and costs 95.5-98%.
+                list_price = min(max(list_price, 0.97 * face), face)
+                cost = min(max(cost, 0.955 * face), 0.98 * face)
+            # The list price never drops under cost (promotions may: they are subsidised).
+            list_price = max(list_price, cost * 1.01)
+            lc = min(round(list_price * 100), face_cents) if is_topup else round(list_price * 100)
+            cc = round(cost * 100)
             list_cents[s, day:] = lc
             cost_cents[s, day:] = cc
         # Before launch the row is never used; fill it so prices stay positive everywhere.

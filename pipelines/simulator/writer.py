@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import io
 import os
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -99,15 +100,21 @@ def write_table(
     return path
 
 
-def _write_jsonl(table: pa.Table, path: Path) -> None:
+@cache
+def _jsonl_connection():
     import duckdb
 
     conn = duckdb.connect()
+    conn.execute("SET threads = 1")
+    conn.execute("SET preserve_insertion_order = true")
+    return conn
+
+
+def _write_jsonl(table: pa.Table, path: Path) -> None:
+    conn = _jsonl_connection()
+    conn.register("export_table", table)
     try:
-        conn.execute("SET threads = 1")
-        conn.execute("SET preserve_insertion_order = true")
-        conn.register("export_table", table)
         target = str(path).replace("'", "''")
         conn.execute(f"COPY export_table TO '{target}' (FORMAT json)")
     finally:
-        conn.close()
+        conn.unregister("export_table")
