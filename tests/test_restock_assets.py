@@ -160,3 +160,26 @@ def test_service_levels_are_run_config(warehouse):
     assert default.loc["K1", "abc_class"] == "A" and default.loc["K1", "service_level"] == 0.98
     assert lowered.loc["K1", "service_level"] == 0.9
     assert lowered.loc["K1", "safety_stock"] < default.loc["K1", "safety_stock"]
+
+
+def test_missing_forecast_fails_with_one_clear_line(warehouse):
+    with duckdb.connect(str(warehouse)) as conn:
+        conn.execute("DROP TABLE analytics.demand_forecast")
+    result = dg.materialize(
+        [restock.restock_plan],
+        resources={
+            "duckdb": DuckDBResource(database=str(warehouse)),
+            "build_settings": BuildSettings(as_of=DAY_1.isoformat()),
+        },
+        raise_on_error=False,
+    )
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    message = failure.step_failure_data.error.message
+    assert "restock needs analytics.demand_forecast" in message
+    # dagster-duckdb leaves its connection open when the asset raises: open it the same way.
+    with DuckDBResource(database=str(warehouse)).get_connection() as conn:
+        tables = {
+            name for (name,) in conn.execute("SELECT table_name FROM duckdb_tables()").fetchall()
+        }
+    assert "restock_plan" not in tables

@@ -33,6 +33,11 @@ ALERT_STATE_TABLE = f"{OPS_SCHEMA}.low_stock_alert_state"
 FORECAST_KEY = dg.AssetKey("demand_forecast")
 UNIT_COST_LOOKBACK_DAYS = 28
 DEFAULT_POLICY = RestockPolicy()
+# The tables each plan reads (dbt marts, then the forecast) = its upstream assets.
+RESTOCK_INPUTS = ("dim_skus", "dim_suppliers", "fct_inventory_daily", "fct_daily_sku_sales",
+                  "dim_events", "demand_forecast")  # fmt: skip
+FUNDING_INPUTS = ("dim_skus", "fct_supplier_balance_daily", "fct_daily_sku_sales", "dim_events",
+                  "demand_forecast")  # fmt: skip
 
 _MONEY = "DECIMAL(18, 2)"
 PLAN_TYPES = {
@@ -151,6 +156,19 @@ def read_events(conn) -> pd.DataFrame:
     return conn.execute("SELECT name, start_date, end_date, scope FROM analytics.dim_events").df()
 
 
+def require_tables(conn, *tables: str) -> None:
+    """Fail the asset with one clear line when a table it reads was not built."""
+    present = {
+        f"{schema}.{name}"
+        for schema, name in conn.execute(
+            "SELECT table_schema, table_name FROM information_schema.tables"
+        ).fetchall()
+    }
+    missing = [table for table in tables if table not in present]
+    if missing:
+        raise dg.Failure(f"restock needs {', '.join(missing)}: build the stages before it first")
+
+
 # --- writing -----------------------------------------------------------------------------
 
 
@@ -201,8 +219,7 @@ class RestockConfig(dg.Config):
 @dg.asset(
     group_name=GROUP,
     kinds={"duckdb", "python"},
-    deps=["dim_skus", "dim_suppliers", "fct_inventory_daily", "fct_daily_sku_sales",
-          "dim_events", FORECAST_KEY],
+    deps=[*RESTOCK_INPUTS[:-1], FORECAST_KEY],
 )  # fmt: skip
 def restock_plan(
     context: dg.AssetExecutionContext,
@@ -217,6 +234,7 @@ def restock_plan(
     """
     policy = config.policy()
     with duckdb.get_connection() as conn:
+        require_tables(conn, *(f"analytics.{t}" for t in RESTOCK_INPUTS))
         as_of = build_settings.as_of_date(conn)
         plan = plan_card_keys(
             read_skus(conn), read_suppliers(conn), read_latest_inventory(conn, as_of),
@@ -360,8 +378,7 @@ ORDER BY fired.as_of DESC, fired.sku_id
 @dg.asset(
     group_name=GROUP,
     kinds={"duckdb", "python"},
-    deps=["dim_skus", "fct_supplier_balance_daily", "fct_daily_sku_sales", "dim_events",
-          FORECAST_KEY],
+    deps=[*FUNDING_INPUTS[:-1], FORECAST_KEY],
 )  # fmt: skip
 def funding_plan(
     context: dg.AssetExecutionContext, duckdb: DuckDBResource, build_settings: BuildSettings
@@ -369,6 +386,7 @@ def funding_plan(
     """Prepaid funding plan for direct top-ups (``analytics.funding_plan``), per supplier:
     forecast daily cost, days the balance covers, top-up amount and the day it must arrive."""
     with duckdb.get_connection() as conn:
+        require_tables(conn, *(f"analytics.{t}" for t in FUNDING_INPUTS))
         as_of = build_settings.as_of_date(conn)
         plan = plan_funding(
             read_skus(conn), read_latest_balances(conn, as_of), read_forecast(conn),
