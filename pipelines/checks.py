@@ -23,47 +23,47 @@ CHECK_SPECS = [
 ]
 
 
-def ledger_imbalances(conn, file_paths: list[str]) -> list[tuple]:
-    """Ledger rows of ``file_paths`` whose counts do not add up.
+def ledger_imbalances(conn, file_ids: list[str]) -> list[tuple]:
+    """Ledger rows of ``file_ids`` (content hashes) whose counts do not add up.
 
     1. Select the files' rows in raw.file_ledger.
     2. Keep those where rows_read != loaded + updated + duplicate + quarantined.
     Returns (file_path, rows_read, loaded, updated, duplicate, quarantined) tuples.
     """
-    if not file_paths:
+    if not file_ids:
         return []
     return conn.execute(
         """SELECT file_path, rows_read, loaded, updated, duplicate, quarantined
            FROM raw.file_ledger
-           WHERE file_path IN (SELECT unnest(?::VARCHAR[]))
+           WHERE _file_id IN (SELECT unnest(?::VARCHAR[]))
              AND rows_read <> loaded + updated + duplicate + quarantined
            ORDER BY file_path""",
-        [file_paths],
+        [file_ids],
     ).fetchall()
 
 
-def ledger_rows_found(conn, file_paths: list[str]) -> int:
-    """How many of ``file_paths`` have a row in raw.file_ledger."""
-    if not file_paths:
+def ledger_files_found(conn, file_ids: list[str]) -> int:
+    """How many of ``file_ids`` have a row in raw.file_ledger."""
+    if not file_ids:
         return 0
     return conn.execute(
-        """SELECT count(DISTINCT file_path) FROM raw.file_ledger
-           WHERE file_path IN (SELECT unnest(?::VARCHAR[]))""",
-        [file_paths],
+        """SELECT count(DISTINCT _file_id) FROM raw.file_ledger
+           WHERE _file_id IN (SELECT unnest(?::VARCHAR[]))""",
+        [file_ids],
     ).fetchone()[0]
 
 
-def rows_balance_result(conn, file_paths: list[str]) -> dg.AssetCheckResult:
+def rows_balance_result(conn, file_ids: list[str]) -> dg.AssetCheckResult:
     """The rows-read balance check over the files just loaded, read back from the ledger."""
-    imbalanced = ledger_imbalances(conn, file_paths)
-    found = ledger_rows_found(conn, file_paths)
-    missing = len(file_paths) - found
+    file_ids = sorted(set(file_ids))
+    imbalanced = ledger_imbalances(conn, file_ids)
+    missing = len(file_ids) - ledger_files_found(conn, file_ids)
     return dg.AssetCheckResult(
         check_name=ROWS_BALANCE,
         asset_key=LEDGER_ASSET,
         passed=not imbalanced and missing == 0,
         metadata={
-            "files_checked": len(file_paths),
+            "files_checked": len(file_ids),
             "files_missing_from_ledger": missing,
             "imbalanced_files": [
                 f"{path}: read {read} != {loaded}+{updated}+{dup}+{quar}"

@@ -25,7 +25,8 @@ SETTLE_SECONDS = 10.0
 def landing_signatures(landing: Path, now: float, settle_seconds: float = SETTLE_SECONDS) -> dict:
     """Every settled file under ``landing`` as {relative path: "size:mtime_ns"}.
 
-    1. Walk the folder; hidden files (``.name``, partial uploads) are not data.
+    1. Walk the folder; hidden (``.name``, partial uploads) and ``_name`` entries (ingest skips
+       them too, e.g. the simulator's ``_truth/``) are not data.
     2. Leave out files modified in the last ``settle_seconds``.
     """
     if not landing.is_dir():
@@ -33,7 +34,7 @@ def landing_signatures(landing: Path, now: float, settle_seconds: float = SETTLE
     signatures = {}
     for path in sorted(landing.rglob("*")):
         relative = path.relative_to(landing)
-        if not path.is_file() or any(part.startswith(".") for part in relative.parts):
+        if not path.is_file() or any(part.startswith((".", "_")) for part in relative.parts):
             continue
         stat = path.stat()
         if stat.st_mtime > now - settle_seconds:

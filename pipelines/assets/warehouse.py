@@ -59,10 +59,10 @@ def ingest_landing(
     results = ingest_paths(duckdb.database, paths) if paths else []
     for result in results:
         context.log.info(_file_summary(result))
-    loaded = [str(r.path) for r in results if not r.error]
+    just_loaded = [r.file_id for r in results if r.file_id and not r.error and not r.already_loaded]
     errors = {str(r.path): r.error for r in results if r.error}
     with duckdb.get_connection() as conn:
-        yield checks.rows_balance_result(conn, loaded)
+        yield checks.rows_balance_result(conn, just_loaded)
         yield checks.files_readable_result(errors)
         row_counts = _raw_row_counts(conn)
     if not row_counts.get("orders"):
@@ -78,12 +78,14 @@ def ingest_landing(
 
 
 class CardPulseDbtTranslator(DagsterDbtTranslator):
-    """dbt sources on schema raw are the ingest assets; models group by their folder."""
+    """dbt sources on schema raw are the ingest assets; models are keyed by name and grouped
+    by folder (staging, intermediate, marts -> analytics)."""
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         if dbt_resource_props["resource_type"] == "source":
             return dg.AssetKey([dbt_resource_props["schema"], dbt_resource_props["name"]])
-        return super().get_asset_key(dbt_resource_props)
+        # Models by bare name ("fct_daily_sku_sales"): the key downstream assets depend on.
+        return dg.AssetKey(dbt_resource_props["name"])
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         if dbt_resource_props["resource_type"] == "source":
