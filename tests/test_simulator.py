@@ -123,6 +123,12 @@ def test_catalogue_suppliers_and_merchants(db):
     assert sum(shares[:3]) / sum(shares) > 0.4
     assert db.execute("SELECT count(*) FROM merchants WHERE region_code NOT LIKE 'CN-%'"
                       ).fetchone()[0] == 0
+    # Events: valid date ranges and scopes naming things that exist.
+    assert db.execute("""SELECT count(*) FROM events WHERE end_date < start_date OR NOT (
+        scope = 'all' OR regexp_matches(scope, '^(category|brand|sku):.+$'))""").fetchone()[0] == 0
+    unknown_skus = db.execute("""SELECT count(*) FROM events WHERE scope LIKE 'sku:%'
+        AND substr(scope, 5) NOT IN (SELECT sku_id FROM skus)""").fetchone()[0]
+    assert unknown_skus == 0
 
 
 def test_volume_statuses_and_later_rows(db):

@@ -117,16 +117,16 @@ class DirtyInjector:
             return row, "status", row["status"]
         row["order_id"] = self._new_order_id(row)
         if defect == "bad_date":
-            value = BAD_DATES[pick(len(BAD_DATES))]
+            value = BAD_DATES[self.inserted % len(BAD_DATES)]
             row["created_at"] = value
             return row, "created_at", value
         if defect in ("zero_quantity", "negative_quantity"):
             row["quantity"] = 0 if defect == "zero_quantity" else -int(pick(1, 6))
             return row, "quantity", str(row["quantity"])
         if defect == "unknown_sku":
-            row["sku_id"] = UNKNOWN_SKUS[pick(len(UNKNOWN_SKUS))]
+            row["sku_id"] = UNKNOWN_SKUS[self.inserted % len(UNKNOWN_SKUS)]
             return row, "sku_id", row["sku_id"]
-        row["status"] = UNKNOWN_STATUSES[pick(len(UNKNOWN_STATUSES))]
+        row["status"] = UNKNOWN_STATUSES[self.inserted % len(UNKNOWN_STATUSES)]
         return row, "status", row["status"]
 
     def _edit(self, rows, source, defect, k):

@@ -130,6 +130,8 @@ def _promotions(cat: Catalogue, cal: Calendar, rng) -> list[Promotion]:
             else:
                 start = int(rng.integers(first, last))
             start, end = max(start, first), min(start + length - 1, last)
+            if end < start:  # a festival after the SKU's last day on sale
+                continue
             if cat.category[s] in TOPUP_CATEGORIES:
                 discount = round(float(rng.uniform(0.03, 0.08)) * 200) / 200
             else:
