@@ -56,7 +56,8 @@ def calendar_controls(days: pd.DatetimeIndex) -> pd.DataFrame:
     2. Weekday dummies (Monday is the base).
     3. Yearly Fourier terms.
     4. A dummy per public holiday name, plus the day before a holiday and make-up workdays.
-    5. Each shopping festival's day and its run-up window.
+    5. The first three days of a month; school summer and winter holidays.
+    6. Each shopping festival's day and its run-up window.
     Columns that are constant over ``days`` are dropped: they cannot be estimated.
     """
     days = pd.DatetimeIndex(days)
@@ -80,6 +81,10 @@ def calendar_controls(days: pd.DatetimeIndex) -> pd.DataFrame:
         dtype=float,
     )
     controls["makeup_workday"] = np.array([_is_makeup_workday(d) for d in dates], dtype=float)
+    # Top-ups cluster in the first days of a month (salaries, monthly plans).
+    controls["month_start"] = (days.day <= 3).astype(float)
+    controls["school_summer"] = _school_summer(days)
+    controls["school_winter"] = _school_winter(days)
     for name, (month, day, run_up) in SHOPPING_FESTIVALS.items():
         on_day = (days.month == month) & (days.day == day)
         in_run_up = (days.month == month) & (days.day >= day - run_up) & (days.day < day)
@@ -89,14 +94,51 @@ def calendar_controls(days: pd.DatetimeIndex) -> pd.DataFrame:
     return frame.loc[:, frame.std() > 0]
 
 
+def _school_summer(days: pd.DatetimeIndex) -> np.ndarray:
+    """Mainland school summer holidays, roughly 10 July to 31 August."""
+    month_day = days.month * 100 + days.day
+    return ((month_day >= 710) & (month_day <= 831)).astype(float)
+
+
+def _school_winter(days: pd.DatetimeIndex) -> np.ndarray:
+    """Winter holidays: about three weeks before to two and a half weeks after Spring Festival."""
+    active = np.zeros(len(days), dtype=bool)
+    for year in sorted(set(days.year)):
+        festival = _spring_festival(year)
+        if festival is not None:
+            start = pd.Timestamp(festival - dt.timedelta(days=21))
+            end = pd.Timestamp(festival + dt.timedelta(days=17))
+            active |= (days >= start) & (days <= end)
+    return active.astype(float)
+
+
+@lru_cache(maxsize=64)
+def _spring_festival(year: int) -> dt.date | None:
+    """Lunar new year's day (the ``holidays`` package computes it for any year)."""
+    import holidays
+
+    for day, name in sorted(holidays.China(years=year).items()):
+        if "Spring Festival" in name or "春节" in name:
+            return day
+    return None
+
+
 def event_controls(
     days: pd.DatetimeIndex,
     events: pd.DataFrame | None,
     sku_id: str,
     category: str | None,
     brand: str | None,
+    log_price_index: np.ndarray | None = None,
+    min_price_cut: float = 0.02,
 ) -> pd.DataFrame:
-    """A dummy per event name that applies to this SKU (scope all / category / brand / sku)."""
+    """A dummy per event name that applies to this SKU (scope all / category / brand / sku).
+
+    An event during which the SKU's price sat at least ``min_price_cut`` below usual is a
+    price promotion: its effect on demand is the price's, so it is left out of the controls
+    (a dummy would absorb exactly the variation elasticity is measured from). Holidays and
+    shopping festivals stay controls whatever the price did.
+    """
     days = pd.DatetimeIndex(days)
     frame = pd.DataFrame(index=days)
     if events is None or events.empty:
@@ -107,6 +149,17 @@ def event_controls(
         active = np.zeros(len(days), dtype=bool)
         for start, end in zip(rows["start_date"], rows["end_date"], strict=True):
             active |= (days >= pd.Timestamp(start)) & (days <= pd.Timestamp(end))
+        on_promotion = (
+            log_price_index is not None
+            and active.any()
+            and log_price_index[active].mean() <= np.log1p(-min_price_cut)
+        )
+        if on_promotion:
+            continue
         if active.any() and not active.all():
             frame[f"event_{name}"] = active.astype(float)
+            # Launches and sales peak on their first day, then fade.
+            first = active & ~np.r_[False, active[:-1]]
+            if first.any() and not (first == active).all():
+                frame[f"event_{name}_first_day"] = first.astype(float)
     return frame

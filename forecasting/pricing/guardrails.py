@@ -286,6 +286,23 @@ def candidate_prices(bounds: PriceBounds, rails: Guardrails, current_price: floa
     return np.unique(inside)
 
 
+def allowed_prices(situation: PriceSituation, rails: Guardrails) -> tuple[np.ndarray, bool]:
+    """The prices a recommendation may choose from, and whether the ending rule was set aside.
+
+    The candidates of :func:`candidate_prices`; when no allowed ending fits inside the bounds,
+    every whole cent inside them (the ending rule gives way to the stricter rules).
+    """
+    bounds = price_bounds(situation, rails)
+    candidates = candidate_prices(bounds, rails, situation.current_price)
+    if candidates.size:
+        return candidates, False
+    high = (
+        bounds.high if math.isfinite(bounds.high) else max(bounds.low, situation.current_price) * 3
+    )
+    cents = np.arange(math.ceil(bounds.low * 100 - 1e-6), math.floor(high * 100 + 1e-6) + 1)
+    return (cents / 100 if cents.size else np.array([round(bounds.low, 2)])), True
+
+
 def has_allowed_ending(price: float, rails: Guardrails) -> bool:
     """Whether a price follows the ending rule (.90/.99 below the threshold, whole yuan above)."""
     cents = round(price * 100)

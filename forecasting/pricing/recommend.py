@@ -20,6 +20,7 @@ from forecasting.pricing.guardrails import (
     Guardrails,
     PriceSituation,
     PricingConfig,
+    allowed_prices,
     candidate_prices,
     price_bounds,
 )
@@ -81,14 +82,10 @@ def best_price(
     """
     bounds = price_bounds(situation, rails)
     price0, cost = situation.current_price, situation.unit_cost
-    candidates = candidate_prices(bounds, rails, price0)
+    candidates, ending_set_aside = allowed_prices(situation, rails)
     hit: list[str] = []
-    if candidates.size == 0:
-        # No allowed ending fits: the ending rule is set aside, any whole cent will do.
-        high = bounds.high if math.isfinite(bounds.high) else max(bounds.low, price0) * 3
-        cents = np.arange(math.ceil(bounds.low * 100 - 1e-6), math.floor(high * 100 + 1e-6) + 1)
-        grid = cents / 100 if cents.size else np.array([round(bounds.low, 2)])
-        price = float(grid[np.argmax(expected_profit(grid, price0, cost, elasticity))])
+    if ending_set_aside:
+        price = float(candidates[np.argmax(expected_profit(candidates, price0, cost, elasticity))])
         return price, [], (*bounds.conflicts, "price_ending")
     profit = expected_profit(candidates, price0, cost, elasticity)
     top = profit.max()
