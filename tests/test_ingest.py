@@ -305,3 +305,21 @@ def test_named_encoding_is_used(tmp_path):
     [result] = ingest(tmp_path, gbk, encoding="gbk")
     assert result.loaded == 1
     assert query(tmp_path, "SELECT name FROM raw.skus") == [("王者荣耀点券",)]
+
+
+def test_a_folder_mixing_formats_loads_each_file(tmp_path):
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    first = write(landing / "orders_a.csv", ORDER_HEADER, order_line("O1"))
+    duckdb.connect().execute(f"COPY (SELECT * FROM read_csv('{first}', all_varchar = true)) "
+                             f"TO '{landing / 'orders_b.parquet'}' (FORMAT parquet)")
+    write(landing / "orders_c.csv", ORDER_HEADER, order_line("O2"), order_line("O3", quantity="x"))
+    (landing / "orders_d.jsonl").write_text(
+        '{"order_id": "O4", "created_at": "2024-01-01 10:00:00", "merchant_id": "M1", '
+        '"sku_id": "S1", "quantity": 1, "unit_price": 1.5, "status": "paid"}\n',
+        encoding="utf-8")
+    results = ingest(tmp_path, landing)
+    assert [counts(r) for r in results] == [(1, 1, 0, 0, 0), (1, 0, 0, 1, 0), (2, 1, 0, 0, 1),
+                                            (1, 1, 0, 0, 0)]
+    assert query(tmp_path, "SELECT order_id FROM raw.orders ORDER BY 1") == [
+        ("O1",), ("O2",), ("O4",)]

@@ -231,18 +231,33 @@ def _ingest_file(conn, path: Path, table: adapters.SourceTable, source: str,
             _load_in_transaction(conn, path, table, source, encoding, options, result,
                                  Path(workdir))
             conn.execute("COMMIT")
+            _drop_staging(conn)
         except UnreadableFile as error:
             conn.execute("ROLLBACK")
+            _drop_staging(conn)
             _clear_counts(result)
             result.error = str(error)
         except duckdb.Error as error:
             conn.execute("ROLLBACK")
+            _drop_staging(conn)
             _clear_counts(result)
             result.error = _one_line(str(error))
         except BaseException:
             conn.execute("ROLLBACK")
             raise
     return result
+
+
+def _drop_staging(conn) -> None:
+    """Drop this file's temp tables and views (a rollback drops them by itself)."""
+    for (name,) in conn.execute(
+        "SELECT view_name FROM duckdb_views() WHERE temporary AND NOT internal"
+    ).fetchall():
+        conn.execute(f"DROP VIEW IF EXISTS temp.main.{quote_ident(name)}")
+    for (name,) in conn.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE temporary AND table_name <> 'region_alias'"
+    ).fetchall():
+        conn.execute(f"DROP TABLE IF EXISTS temp.main.{quote_ident(name)}")
 
 
 def _clear_counts(result: FileResult) -> None:

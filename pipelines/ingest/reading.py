@@ -216,29 +216,33 @@ def load_csv(conn, text: TextFile) -> list[str]:
     )
     rejected = conn.execute("SELECT count(*) FROM csv_bad").fetchone()[0]
 
-    if text.physical_lines == 1 + good + rejected:
-        # One record per physical line: record number == line number.
-        conn.execute(
-            f"""CREATE OR REPLACE TEMP TABLE csv_lines AS
-                SELECT row_number() OVER (ORDER BY line) - 1 AS k, line
-                FROM range(2, {text.physical_lines + 1}) t(line)
-                WHERE line NOT IN (SELECT record FROM csv_bad)"""
-        )
-        conn.execute("CREATE OR REPLACE TEMP TABLE csv_record_lines AS "
-                     "SELECT record, record AS line FROM csv_bad")
-    else:
-        _map_multiline_records(conn, text.path)
-
     renamed = ", ".join(
         f"r.{p} AS {quote_ident(n)}" for p, n in zip(positional, names, strict=True) if n
     )
-    conn.execute(
-        f"""CREATE OR REPLACE TEMP TABLE src AS
-            SELECT l.line AS _line, {renamed}
-            FROM (SELECT rowid - (SELECT min(rowid) FROM csv_rows) AS k, * FROM csv_rows) r
-            JOIN csv_lines l USING (k)
-            ORDER BY k"""
-    )
+    # Row ids of a table created inside a transaction start at an offset: count from it.
+    base = conn.execute("SELECT coalesce(min(rowid), 0) FROM csv_rows").fetchone()[0]
+    if text.physical_lines == 1 + good + rejected:
+        # One record per physical line: record number == line number.
+        conn.execute("CREATE OR REPLACE TEMP TABLE csv_record_lines AS "
+                     "SELECT record, record AS line FROM csv_bad")
+        if rejected == 0:
+            conn.execute(f"CREATE OR REPLACE TEMP VIEW src AS SELECT r.rowid - {base} + 2 "
+                         f"AS _line, {renamed} FROM csv_rows r")
+        else:
+            conn.execute(
+                f"""CREATE OR REPLACE TEMP TABLE csv_lines AS
+                    SELECT row_number() OVER (ORDER BY line) - 1 AS k, line
+                    FROM range(2, {text.physical_lines + 1}) t(line)
+                    WHERE line NOT IN (SELECT record FROM csv_bad)"""
+            )
+    else:
+        _map_multiline_records(conn, text.path)
+    if not (text.physical_lines == 1 + good + rejected and rejected == 0):
+        conn.execute(
+            f"""CREATE OR REPLACE TEMP VIEW src AS
+                SELECT l.line AS _line, {renamed}
+                FROM (SELECT rowid - {base} AS k, * FROM csv_rows) r JOIN csv_lines l USING (k)"""
+        )
     name_of = dict(zip(positional, names, strict=True))
     column_case = " ".join(
         f"WHEN b.column_name = {_sql_str(p)} THEN {_sql_str(n)}" for p, n in name_of.items()
@@ -250,7 +254,6 @@ def load_csv(conn, text: TextFile) -> list[str]:
                    'unparseable CSV line (' || b.reason || ')' AS reason, b.raw_text
             FROM csv_bad b JOIN csv_record_lines m USING (record)"""
     )
-    conn.execute("DROP TABLE csv_rows")
     return [n for n in names if n]
 
 
@@ -327,7 +330,7 @@ def load_jsonl(conn, text: TextFile) -> list[str]:
         for name, key in chosen.items()
     )
     conn.execute(
-        f"""CREATE OR REPLACE TEMP TABLE src AS
+        f"""CREATE OR REPLACE TEMP VIEW src AS
             SELECT _line, raw AS _raw_json{extracted} FROM json_lines WHERE is_object"""
     )
     conn.execute(
@@ -336,7 +339,6 @@ def load_jsonl(conn, text: TextFile) -> list[str]:
                   'not a JSON object on one line' AS reason, raw AS raw_text
            FROM json_lines WHERE NOT is_object"""
     )
-    conn.execute("DROP TABLE json_lines")
     return list(chosen)
 
 
