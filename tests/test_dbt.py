@@ -708,7 +708,7 @@ def test_bad_values_in_raw_fail_dbt_tests(session):
         "source_accepted_values_cardpulse_orders_channel__web__api__mini_program__douyin__other",
         "source_cn_region_code_cardpulse_orders_region_code",
     }  # fmt: skip
-    assert statuses["test.cardpulse.source_unique_cardpulse_orders_order_id"] == "pass"
+    assert statuses["test.cardpulse.source_not_null_cardpulse_orders_region_code"] == "pass"
 
 
 def test_parse_needs_no_warehouse(session):
