@@ -16,13 +16,14 @@ orders as (
 
     select * from {{ ref('stg_cardpulse__orders') }}
     {% if is_incremental() %}
-    where _loaded_at > (select max(_loaded_at) from {{ this }})
+    -- An empty table has no watermark: then every row is new.
+    where _loaded_at > coalesce((select max(_loaded_at) from {{ this }}), '-infinity'::timestamp)
         -- Orders priced from price_changes (no own cost or list price) are re-priced when
         -- price changes were loaded after the newest order this table holds.
         or (
             (unit_cost is null or list_price is null)
             and (select max(_loaded_at) from {{ ref('int_price_history') }})
-                > (select max(_loaded_at) from {{ this }})
+                > coalesce((select max(_loaded_at) from {{ this }}), '-infinity'::timestamp)
         )
     {% endif %}
 
