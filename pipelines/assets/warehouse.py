@@ -120,7 +120,9 @@ def warehouse_models(
     target = dbt_target_dir()
     (target / "run_results.json").unlink(missing_ok=True)  # never publish a previous build's
     with warehouse_env(duckdb.database):
-        yield from dbt.cli(["build", "--exclude-resource-type", "unit_test"], context=context, target_path=target).stream()
+        yield from dbt.cli(
+            ["build", "--exclude-resource-type", "unit_test"], context=context, target_path=target
+        ).stream()
 
 
 def _landing_paths() -> list[Path]:
