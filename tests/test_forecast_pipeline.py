@@ -122,3 +122,27 @@ def test_same_input_same_output_whatever_the_worker_count(stage):
     pd.testing.assert_frame_equal(tables.forecast, again.forecast)
     pd.testing.assert_frame_equal(tables.backtest, again.backtest)
     pd.testing.assert_frame_equal(tables.merchant_forecast, again.merchant_forecast)
+
+
+def test_no_sales_and_only_new_skus_give_sensible_tables():
+    empty = {
+        "sku_sales": pd.DataFrame(columns=["sku_id", "region_code", "ds", "units"]),
+        "stockouts": pd.DataFrame(columns=["sku_id", "ds"]),
+        "events": pd.DataFrame(columns=["name", "start_date", "end_date", "scope"]),
+        "merchant_sales": pd.DataFrame(columns=["merchant_id", "sku_id", "ds", "units"]),
+    }
+    skus = pd.DataFrame({"sku_id": ["X"], "category": ["c"], "brand": ["b"],
+                         "delivery_type": ["card_key"], "active": [True]})  # fmt: skip
+    tables = forecast_demand(normalise_inputs(DemandInputs(skus=skus, **empty)), AS_OF, workers=1)
+    assert len(tables.forecast) == 28 and (tables.forecast["yhat"] == 0).all()
+    assert tables.backtest["reason"].tolist() == ["no_history"]
+
+    days = pd.date_range(AS_OF - dt.timedelta(days=20), periods=20)
+    sales = pd.DataFrame({"sku_id": "X", "region_code": "CN-GD", "ds": days, "units": 4.0})
+    merchants = pd.DataFrame({"merchant_id": "M1", "sku_id": "X", "ds": days, "units": 4.0})
+    inputs = DemandInputs(sales, skus, empty["stockouts"], empty["events"], merchants)
+    tables = forecast_demand(normalise_inputs(inputs), AS_OF, workers=1)
+    all_rows = tables.forecast[tables.forecast["region_code"] == "ALL"]
+    np.testing.assert_allclose(all_rows["yhat"], 4.0)
+    assert (all_rows["yhat_upper"] >= all_rows["yhat"]).all()
+    assert set(tables.forecast["region_code"]) == {"ALL", "CN-GD"}

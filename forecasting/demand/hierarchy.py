@@ -113,6 +113,9 @@ def choose_window(
     totals over SKUs). Returns the window and every window's backtest rows.
     """
     rows_by_window, scores = {}, {}
+    if parent_folds.empty:  # no parent was backtested: nothing to choose by
+        empty = pd.DataFrame(columns=[parent, child, "fold", "step", "ds", "y", "yhat"])
+        return windows[0], {window: empty for window in windows}
     for window in windows:
         rows = backtest_split(parent_folds, history, parent, child, window)
         rows_by_window[window] = rows

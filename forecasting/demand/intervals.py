@@ -8,12 +8,15 @@ level L is ``yhat + q * (yhat + 1) ** power`` for the (1-L)/2 and (1+L)/2 quanti
 floored at zero. Series with too few errors use the errors of all series pooled.
 
 Coverage is measured honestly: each backtest fold is scored with intervals calibrated on the
-other folds only (leave one fold out).
+other folds only (leave one fold out). Quantiles of a few dozen errors understate the tails,
+so the quantile level actually used for a nominal level L can be raised (``effective``)
+until the pooled leave-one-fold-out coverage over all series reaches L.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
@@ -31,12 +34,18 @@ def _quantile_columns(level: int) -> tuple[str, str]:
     return f"q_lower_{level}", f"q_upper_{level}"
 
 
+def _probabilities(level: int, effective: dict[int, float] | None) -> tuple[float, float]:
+    used = (effective or {}).get(level, level)
+    return (1 - used / 100) / 2, (1 + used / 100) / 2
+
+
 def error_quantiles(
     errors: pd.DataFrame,
     keys: Sequence[str],
     levels: Sequence[int] = DEFAULT_LEVELS,
     power: float = DEFAULT_POWER,
     min_errors: int = MIN_ERRORS,
+    effective: dict[int, float] | None = None,
 ) -> pd.DataFrame:
     """Per group of ``keys``, the lower and upper quantiles of the scaled errors.
 
@@ -46,6 +55,7 @@ def error_quantiles(
        ``q_upper_<L>``.
     """
     keys = list(keys)
+    errors = errors if len(errors) else pd.DataFrame(columns=keys + ["y", "yhat"], dtype=float)
     observed = errors[np.isfinite(errors["y"].to_numpy(dtype=float))]
     scaled = observed[keys].copy()
     scaled["e"] = (observed["y"].to_numpy(float) - observed["yhat"].to_numpy(float)) / _scale(
@@ -55,15 +65,20 @@ def error_quantiles(
     table = grouped.size().rename("errors").to_frame()
     pooled = {}
     for level in levels:
-        lo, hi = (1 - level / 100) / 2, (1 + level / 100) / 2
+        lo, hi = _probabilities(level, effective)
         lower_col, upper_col = _quantile_columns(level)
         # Outward quantiles (no interpolation inwards): counts are lumpy, and an interval
         # edge between two observed errors would cut off days it should hold.
         table[lower_col] = grouped.quantile(lo, interpolation="lower")
         table[upper_col] = grouped.quantile(hi, interpolation="higher")
         e = scaled["e"].to_numpy()
-        pooled[lower_col] = float(np.quantile(e, lo, method="lower")) if len(e) else 0.0
-        pooled[upper_col] = float(np.quantile(e, hi, method="higher")) if len(e) else 0.0
+        # With no backtest at all (every series new), Poisson-like: sd = sqrt(yhat + 1).
+        pooled[lower_col] = (
+            float(np.quantile(e, lo, method="lower")) if len(e) else NormalDist().inv_cdf(lo)
+        )
+        pooled[upper_col] = (
+            float(np.quantile(e, hi, method="higher")) if len(e) else NormalDist().inv_cdf(hi)
+        )
     thin = table["errors"] < min_errors
     for column, value in pooled.items():
         table.loc[thin, column] = value
@@ -99,37 +114,75 @@ def apply_intervals(
     return merged.drop(columns=columns)
 
 
-def leave_one_fold_out_coverage(
-    folds: pd.DataFrame,
-    keys: Sequence[str],
-    levels: Sequence[int] = DEFAULT_LEVELS,
-    power: float = DEFAULT_POWER,
-    min_errors: int = MIN_ERRORS,
-) -> pd.DataFrame:
-    """Per group of ``keys``, the share of observed backtest days inside the interval at each
-    level, every fold judged by intervals calibrated on the other folds.
-
-    Columns: keys, ``coverage_<L>``. NaN for groups with a single fold (nothing to calibrate on).
-    """
-    keys = list(keys)
+def _judged_folds(folds, keys, levels, power, min_errors, effective) -> pd.DataFrame:
+    """Every observed backtest day with its interval from the other folds' errors and
+    ``inside_<L>`` flags."""
     parts = []
     for fold in sorted(folds["fold"].unique()):
         calibration = folds[folds["fold"] != fold]
         scored = folds[folds["fold"] == fold]
         if calibration.empty:
             continue
-        quantiles = error_quantiles(calibration, keys, levels, power, min_errors)
+        quantiles = error_quantiles(calibration, keys, levels, power, min_errors, effective)
         # Groups never seen in the other folds have nothing honest to be judged by.
         scored = scored.merge(quantiles[keys], on=keys, how="inner")
         parts.append(apply_intervals(scored, quantiles, keys, levels, power))
-    columns = keys + [f"coverage_{level}" for level in levels]
     if not parts:
-        return pd.DataFrame(columns=columns)
+        return pd.DataFrame(columns=keys + [f"inside_{level}" for level in levels])
     judged = pd.concat(parts, ignore_index=True)
-    judged = judged[np.isfinite(judged["y"].to_numpy(dtype=float))]
+    judged = judged[np.isfinite(judged["y"].to_numpy(dtype=float))].copy()
     for level in levels:
-        judged[f"coverage_{level}"] = (
+        judged[f"inside_{level}"] = (
             (judged["y"] >= judged[f"yhat_lower_{level}"])
             & (judged["y"] <= judged[f"yhat_upper_{level}"])
         ).astype(float)
-    return judged.groupby(keys, sort=True)[columns[len(keys) :]].mean().reset_index()
+    return judged
+
+
+def leave_one_fold_out_coverage(
+    folds: pd.DataFrame,
+    keys: Sequence[str],
+    levels: Sequence[int] = DEFAULT_LEVELS,
+    power: float = DEFAULT_POWER,
+    min_errors: int = MIN_ERRORS,
+    effective: dict[int, float] | None = None,
+) -> pd.DataFrame:
+    """Per group of ``keys``, the share of observed backtest days inside the interval at each
+    level, every fold judged by intervals calibrated on the other folds.
+
+    Columns: keys, ``coverage_<L>``. Groups with a single fold have no row.
+    """
+    keys = list(keys)
+    judged = _judged_folds(folds, keys, levels, power, min_errors, effective)
+    columns = [f"coverage_{level}" for level in levels]
+    if judged.empty:
+        return pd.DataFrame(columns=keys + columns)
+    judged = judged.rename(columns={f"inside_{lv}": f"coverage_{lv}" for lv in levels})
+    return judged.groupby(keys, sort=True)[columns].mean().reset_index()
+
+
+def effective_levels(
+    folds: pd.DataFrame,
+    keys: Sequence[str],
+    levels: Sequence[int] = DEFAULT_LEVELS,
+    power: float = DEFAULT_POWER,
+    min_errors: int = MIN_ERRORS,
+    max_raise: float = 4.0,
+    step: float = 1.0,
+) -> dict[int, float]:
+    """Per nominal level, the smallest quantile level (nominal .. nominal + ``max_raise``,
+    below 99.5) whose pooled leave-one-fold-out coverage reaches the nominal level."""
+    keys = list(keys)
+    chosen: dict[int, float] = {}
+    for level in levels:
+        tried = np.arange(level, min(level + max_raise, 99.5) + 1e-9, step)
+        chosen[level] = float(tried[-1])
+        for used in tried:
+            judged = _judged_folds(folds, keys, [level], power, min_errors, {level: used})
+            if judged.empty:
+                chosen[level] = float(level)
+                break
+            if judged[f"inside_{level}"].mean() >= level / 100:
+                chosen[level] = float(used)
+                break
+    return chosen

@@ -19,7 +19,7 @@ Output, one row per key and day (``interval_level`` = 80: ``yhat_lower``/``yhat_
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -62,6 +62,8 @@ BACKTEST_COLUMNS = [
     "reason",
     "as_of",
 ]
+_VALUE_COLUMNS = ["sku_id", "ds", "yhat", "yhat_lower", "yhat_upper", "yhat_lower_95",
+                  "yhat_upper_95"]  # fmt: skip
 MERCHANT_COLUMNS = [
     "merchant_id",
     "sku_id",
@@ -85,6 +87,8 @@ class DemandTables:
     backtest: pd.DataFrame
     merchant_forecast: pd.DataFrame
     results: list[SeriesResult]
+    # Quantile level used per nominal interval level, per table part (see intervals.py).
+    calibration: dict[str, dict[int, float]] = field(default_factory=dict)
 
 
 def build_tasks(
@@ -130,10 +134,10 @@ def _sku_frames(results: list[SeriesResult], as_of: dt.date, horizon: int):
     days = _future_days(as_of, horizon)
     forecast = pd.DataFrame(
         {
-            "sku_id": np.repeat([r.unique_id for r in results], horizon),
+            "sku_id": np.repeat(np.array([r.unique_id for r in results], dtype=object), horizon),
             "ds": np.tile(days, len(results)),
-            "yhat": np.concatenate([r.forecast for r in results]) if results else [],
-            "model": np.repeat([r.selected for r in results], horizon),
+            "yhat": np.concatenate([r.forecast for r in results]) if results else np.zeros(0),
+            "model": np.repeat(np.array([r.selected for r in results], dtype=object), horizon),
         }
     )
     folds = [r.folds.assign(sku_id=r.unique_id) for r in results if len(r.folds)]
@@ -151,13 +155,19 @@ def _sku_frames(results: list[SeriesResult], as_of: dt.date, horizon: int):
     return forecast, folds, selected
 
 
-def _with_intervals(frame: pd.DataFrame, errors: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    quantiles = intervals.error_quantiles(errors, keys, LEVELS)
+def _with_intervals(
+    frame: pd.DataFrame, errors: pd.DataFrame, keys: list[str], effective: dict | None = None
+) -> pd.DataFrame:
+    """``frame`` with 80% and 95% intervals from the backtest ``errors`` of the same keys,
+    at quantile levels raised until the pooled backtest coverage reaches the nominal one."""
+    if effective is None:
+        effective = intervals.effective_levels(errors, keys, LEVELS)
+    quantiles = intervals.error_quantiles(errors, keys, LEVELS, effective=effective)
     frame = intervals.apply_intervals(frame, quantiles, keys, LEVELS)
     return frame.rename(columns={"yhat_lower_80": "yhat_lower", "yhat_upper_80": "yhat_upper"})
 
 
-def _sku_backtest(results, folds, quiet, as_of) -> pd.DataFrame:
+def _sku_backtest(results, folds, quiet, effective) -> pd.DataFrame:
     """Every candidate's scores per SKU (region ``ALL``), with leave-one-fold-out coverage."""
     rows = []
     for r in results:
@@ -192,7 +202,9 @@ def _sku_backtest(results, folds, quiet, as_of) -> pd.DataFrame:
             )
         )
     table = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=["sku_id"])
-    coverage = intervals.leave_one_fold_out_coverage(folds, ["sku_id", "model"], LEVELS)
+    coverage = intervals.leave_one_fold_out_coverage(
+        folds, ["sku_id", "model"], LEVELS, effective=effective
+    )
     table = table.merge(coverage, on=["sku_id", "model"], how="left")
     n_folds = folds.groupby("sku_id")["fold"].nunique().rename("folds")
     table = table.merge(n_folds, on="sku_id", how="left")
@@ -241,19 +253,27 @@ def _regions(inputs, forecast_all, selected_folds, as_of, settings):
     if history.empty:
         return empty
     window, by_window = hierarchy.choose_window(selected_folds, history, "sku_id", "region_code")
+    effective = intervals.effective_levels(by_window[window], ["sku_id", "region_code"], LEVELS)
     backtests = []
     for w, rows in by_window.items():
         model = f"top_down_{w}d"
         if rows.empty:
             continue
         scores = _child_scores(rows, ["sku_id", "region_code"])
-        coverage = intervals.leave_one_fold_out_coverage(rows, ["sku_id", "region_code"], LEVELS)
+        coverage = intervals.leave_one_fold_out_coverage(
+            rows, ["sku_id", "region_code"], LEVELS, effective=effective
+        )
         scores = scores.merge(coverage, on=["sku_id", "region_code"], how="left")
         scores["folds"] = scores["sku_id"].map(rows.groupby("sku_id")["fold"].nunique())
         backtests.append(scores.assign(model=model, is_selected=w == window, reason="top_down"))
     shares = hierarchy.shares_at(history, "sku_id", "region_code", pd.Timestamp(as_of), window)
-    regional = hierarchy.split(forecast_all[["sku_id", "ds", "yhat"]], shares, "sku_id")
-    regional = _with_intervals(regional, by_window[window], ["sku_id", "region_code"])
+    if by_window[window].empty:  # no backtest to calibrate on: split the SKU's intervals too
+        regional = hierarchy.split(forecast_all[_VALUE_COLUMNS], shares, "sku_id")
+    else:
+        regional = hierarchy.split(forecast_all[["sku_id", "ds", "yhat"]], shares, "sku_id")
+        regional = _with_intervals(
+            regional, by_window[window], ["sku_id", "region_code"], effective
+        )
     regional["model"] = f"top_down_{window}d"
     backtest = pd.concat(backtests, ignore_index=True) if backtests else empty[1]
     return regional, backtest
@@ -281,8 +301,15 @@ def _merchants(inputs, forecast_all, selected_folds, as_of, settings) -> pd.Data
     )
     rows = by_window[window]
     shares = hierarchy.shares_at(history, "sku_id", "merchant_id", pd.Timestamp(as_of), window)
-    pairs = hierarchy.split(forecast_all[["sku_id", "ds", "yhat"]], shares, "sku_id")
     model = f"top_down_{window}d"
+    if rows.empty:  # no backtest to calibrate on: merchant totals from split SKU intervals
+        pairs = hierarchy.split(forecast_all[_VALUE_COLUMNS], shares, "sku_id")
+        frame = pairs.groupby(["merchant_id", "ds"], as_index=False, sort=True).sum(
+            numeric_only=True
+        )
+        frame = frame.assign(sku_id=TOTAL, model=model, interval_level=INTERVAL_LEVEL, as_of=as_of)
+        return frame[MERCHANT_COLUMNS]
+    pairs = hierarchy.split(forecast_all[["sku_id", "ds", "yhat"]], shares, "sku_id")
 
     totals = pairs.groupby(["merchant_id", "ds"], as_index=False, sort=True)["yhat"].sum()
     total_errors = rows.groupby(
@@ -308,6 +335,29 @@ def _merchants(inputs, forecast_all, selected_folds, as_of, settings) -> pd.Data
     return frame[MERCHANT_COLUMNS].sort_values(["merchant_id", "sku_id", "ds"], ignore_index=True)
 
 
+def _without_sales(quiet: pd.DataFrame, as_of: dt.date, horizon: int) -> DemandTables:
+    """Nothing sold yet: zeros for every catalogue SKU, and a backtest row saying why."""
+    forecast = pd.DataFrame(
+        {
+            "sku_id": np.repeat(quiet["sku_id"].to_numpy(dtype=object), horizon),
+            "region_code": TOTAL,
+            "ds": np.tile(_future_days(as_of, horizon), len(quiet)),
+            "model": "zero",
+            "interval_level": INTERVAL_LEVEL,
+            "as_of": as_of,
+        }
+    )
+    for column in ("yhat", "yhat_lower", "yhat_upper", "yhat_lower_95", "yhat_upper_95"):
+        forecast[column] = 0.0
+    backtest = quiet.assign(region_code=TOTAL, model="zero", is_selected=True, days=0, as_of=as_of)
+    return DemandTables(
+        forecast.reindex(columns=FORECAST_COLUMNS),
+        backtest.reindex(columns=BACKTEST_COLUMNS),
+        pd.DataFrame(columns=MERCHANT_COLUMNS),
+        [],
+    )
+
+
 def forecast_demand(
     inputs: DemandInputs,
     as_of: dt.date,
@@ -330,6 +380,8 @@ def forecast_demand(
         forecast_series, tasks, workers=workers, chunk_size=chunk_size, progress=progress
     )
     quiet = _quiet_skus(inputs, tasks)
+    if not results:
+        return _without_sales(quiet, as_of, horizon)
 
     forecast_all, folds, selected_folds = _sku_frames(results, as_of, horizon)
     if len(quiet):
@@ -342,10 +394,11 @@ def forecast_demand(
             }
         )
         forecast_all = pd.concat([forecast_all, zeros], ignore_index=True)
-    forecast_all = _with_intervals(forecast_all, selected_folds, ["sku_id"])
+    effective = intervals.effective_levels(selected_folds, ["sku_id"], LEVELS)
+    forecast_all = _with_intervals(forecast_all, selected_folds, ["sku_id"], effective)
     forecast_all["region_code"] = TOTAL
 
-    sku_backtest = _sku_backtest(results, folds, quiet, as_of)
+    sku_backtest = _sku_backtest(results, folds, quiet, effective)
     regional, region_backtest = _regions(
         inputs, forecast_all[forecast_all["model"] != "zero"], selected_folds, as_of, settings
     )
@@ -355,8 +408,11 @@ def forecast_demand(
     forecast = forecast[FORECAST_COLUMNS].sort_values(
         ["sku_id", "region_code", "ds"], ignore_index=True
     )
-    backtest = pd.concat([sku_backtest, region_backtest], ignore_index=True)
-    backtest = backtest.rename(columns={"coverage_80": "interval_coverage"})
+    coverage_names = {"coverage_80": "interval_coverage"}
+    backtest = pd.concat(
+        [part.rename(columns=coverage_names) for part in (sku_backtest, region_backtest)],
+        ignore_index=True,
+    )
     backtest["as_of"] = as_of
     backtest["is_selected"] = backtest["is_selected"].astype(bool)
     backtest = backtest.reindex(columns=BACKTEST_COLUMNS).sort_values(
@@ -365,7 +421,7 @@ def forecast_demand(
     merchant = _merchants(
         inputs, forecast_all[forecast_all["model"] != "zero"], selected_folds, as_of, settings
     )
-    return DemandTables(forecast, backtest, merchant, results)
+    return DemandTables(forecast, backtest, merchant, results, {"sku": effective})
 
 
 def with_settings(settings: ForecastSettings, **changes) -> ForecastSettings:
