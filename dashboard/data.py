@@ -131,6 +131,27 @@ def tables(conn) -> frozenset[str]:
     return frozenset(row[0] for row in rows)
 
 
+def _columns(conn, name: str) -> frozenset[str]:
+    schema, table = name.split(".")
+    rows = conn.execute(
+        "SELECT column_name FROM information_schema.columns "
+        "WHERE table_schema = ? AND table_name = ?",
+        [schema, table],
+    ).fetchall()
+    return frozenset(row[0] for row in rows)
+
+
+def _sku_columns(conn, table: str) -> tuple[str, str]:
+    """Select items (each followed by ", ") and the JOIN that add the SKU's name and category
+    to ``r``, unless the table carries them already (no duplicate column names)."""
+    if "analytics.dim_skus" not in tables(conn):
+        return "r.sku_id AS sku_name, ", ""
+    own = _columns(conn, table)
+    picked = "" if "sku_name" in own else "k.name AS sku_name, "
+    picked += "" if "category" in own else "k.category, "
+    return picked, "LEFT JOIN analytics.dim_skus k ON k.sku_id = r.sku_id "
+
+
 def _has(conn, *names: str) -> bool:
     present = tables(conn)
     return all(name in present for name in names)
@@ -302,8 +323,10 @@ def shown_sales(conn, scope: Scope, filters: Filters) -> pd.DataFrame:
 def forecast(conn, scope: Scope, filters: Filters) -> pd.DataFrame:
     """The latest all-region forecast of the filtered SKUs, summed per day.
 
-    The forecast is platform demand; for a merchant it is scaled by the merchant's share of
-    those SKUs' units over the last 28 days of history, so no other merchant's volume shows.
+    For a merchant (or one picked by an operations user) it is the merchant's own forecast
+    (``merchant_demand_forecast``, ``sku_id = 'ALL'`` summed over its tree) when no SKU filter
+    is set and that table is built; otherwise the platform forecast scaled by the merchant's
+    share of those SKUs' units over the last 28 days, so no other merchant's volume shows.
     """
     if not _has_rows(conn, "analytics.demand_forecast") or not _has(conn, "analytics.dim_skus"):
         return pd.DataFrame()
@@ -324,10 +347,31 @@ def forecast(conn, scope: Scope, filters: Filters) -> pd.DataFrame:
     )
     if frame.empty or (not scope.is_merchant and filters.merchant is None):
         return frame
+    if not filters.categories and not filters.skus:
+        own = _merchant_forecast(conn, scope, filters)
+        if not own.empty:
+            return own
     share = _merchant_share(conn, scope, filters)
     for column in ("yhat", "yhat_lower", "yhat_upper"):
         frame[column] = frame[column] * share
     return frame
+
+
+def _merchant_forecast(conn, scope: Scope, filters: Filters) -> pd.DataFrame:
+    """The merchant tree's own total forecast, summed per day (empty when not built)."""
+    if not _has_rows(conn, "analytics.merchant_demand_forecast"):
+        return pd.DataFrame()
+    scope_clause, scope_params = _scope_sql(scope, "f")
+    return _frame(
+        conn,
+        "SELECT f.ds::DATE AS ds, sum(f.yhat)::DOUBLE AS yhat, "
+        "sum(f.yhat_lower)::DOUBLE AS yhat_lower, sum(f.yhat_upper)::DOUBLE AS yhat_upper "
+        "FROM analytics.merchant_demand_forecast f WHERE f.sku_id = 'ALL' "
+        "AND f.as_of = (SELECT max(as_of) FROM analytics.merchant_demand_forecast) "
+        f"AND {scope_clause} AND (?::VARCHAR IS NULL OR {_in_hierarchy('f.merchant_id')}) "
+        "GROUP BY 1 ORDER BY 1",
+        [*scope_params, filters.merchant, filters.merchant],
+    )
 
 
 def _merchant_share(conn, scope: Scope, filters: Filters) -> float:
@@ -352,15 +396,25 @@ def _merchant_share(conn, scope: Scope, filters: Filters) -> float:
     return min(1.0, mine / everyone) if everyone else 0.0
 
 
-def events(conn, scope: Scope, start: date, end: date) -> pd.DataFrame:
-    """Promotions and launches overlapping the period (platform facts, no merchant numbers)."""
+def events(
+    conn,
+    scope: Scope,
+    start: date,
+    end: date,
+    categories: tuple[str, ...] = (),
+    skus: tuple[str, ...] = (),
+) -> pd.DataFrame:
+    """Promotions and launches overlapping the period that concern what is shown: platform-wide
+    events, and those of the chosen categories or SKUs (platform facts, no merchant numbers)."""
     if not _has(conn, "analytics.dim_events"):
         return pd.DataFrame()
+    scopes = ["all"] + [f"category:{c}" for c in categories] + [f"sku:{s}" for s in skus]
     return _frame(
         conn,
         "SELECT name, start_date::DATE AS start_date, end_date::DATE AS end_date, scope "
-        "FROM analytics.dim_events WHERE start_date <= ? AND end_date >= ? ORDER BY start_date",
-        [end, start],
+        "FROM analytics.dim_events WHERE start_date <= ? AND end_date >= ? "
+        "AND list_contains(?::VARCHAR[], scope) ORDER BY start_date, name",
+        [end, start, scopes],
     )
 
 
@@ -376,39 +430,54 @@ def restock(conn, scope: Scope) -> pd.DataFrame:
     _require_platform(scope)
     if not _has_rows(conn, "analytics.restock_plan"):
         return pd.DataFrame()
-    skus = "analytics.dim_skus" in tables(conn)
-    suppliers = "analytics.dim_suppliers" in tables(conn)
+    sku_items, sku_join = _sku_columns(conn, "analytics.restock_plan")
+    # The plan's own lead time when it carries one, else the supplier's.
+    if "lead_time_days" in _columns(conn, "analytics.restock_plan"):
+        lead_hours, supplier_join = "r.lead_time_days * 24.0", ""
+    elif "analytics.dim_suppliers" in tables(conn):
+        lead_hours = "p.lead_time_hours"
+        supplier_join = "LEFT JOIN analytics.dim_suppliers p ON p.supplier_id = r.supplier_id "
+    else:
+        lead_hours, supplier_join = "NULL::DOUBLE", ""
     return _frame(
         conn,
-        "SELECT r.*, "
-        + ("k.name AS sku_name, k.category, " if skus else "NULL AS sku_name, NULL AS category, ")
-        + ("p.lead_time_hours, " if suppliers else "NULL::DOUBLE AS lead_time_hours, ")
-        + "CASE WHEN r.on_hand <= 0 THEN 'out_now' "
+        f"SELECT r.*, {sku_items}{lead_hours} AS lead_time_hours_used, "
+        "CASE WHEN r.on_hand <= 0 THEN 'out_now' "
         "WHEN r.days_of_cover IS NOT NULL "
-        "AND r.days_of_cover * 24 < coalesce(lead_time_hours, 0) THEN 'before_arrival' "
+        f"AND r.days_of_cover * 24 < coalesce({lead_hours}, 0) THEN 'before_arrival' "
         "ELSE 'fine' END AS risk "
-        "FROM analytics.restock_plan r "
-        + ("LEFT JOIN analytics.dim_skus k ON k.sku_id = r.sku_id " if skus else "")
-        + (
-            "LEFT JOIN analytics.dim_suppliers p ON p.supplier_id = r.supplier_id "
-            if suppliers
-            else ""
-        )
-        + "WHERE r.as_of = (SELECT max(as_of) FROM analytics.restock_plan) "
+        f"FROM analytics.restock_plan r {sku_join}{supplier_join}"
+        "WHERE r.as_of = (SELECT max(as_of) FROM analytics.restock_plan) "
         "ORDER BY CASE risk WHEN 'out_now' THEN 0 WHEN 'before_arrival' THEN 1 ELSE 2 END, "
         "r.days_of_cover NULLS LAST, r.sku_id",
     )
 
 
 def purchase_orders(conn, scope: Scope) -> pd.DataFrame:
-    """Lines to order now (order_qty > 0), one order per supplier, priced at recent cost."""
+    """Lines to order now, one order per supplier.
+
+    The restock stage's ``purchase_orders`` table when it is built (its latest as_of; empty
+    means nothing to order), else the plan's lines with ``order_qty > 0`` priced at the plan's
+    unit cost or the last 28 days' average cost.
+    """
+    _require_platform(scope)
+    if _has(conn, "analytics.purchase_orders"):
+        built = _frame(
+            conn,
+            "SELECT * FROM analytics.purchase_orders "
+            "WHERE as_of = (SELECT max(as_of) FROM analytics.purchase_orders) "
+            "ORDER BY supplier_id, sku_id",
+        )
+        return built.rename(columns={"line_cost": "amount"})
     plan = restock(conn, scope)
     if plan.empty:
         return plan
     lines = plan[plan["order_qty"].fillna(0) > 0].copy()
     if lines.empty:
         return pd.DataFrame(columns=["supplier_id", "sku_id", "sku_name", "order_qty", "order_by"])
-    if _has(conn, "analytics.fct_daily_sku_sales"):
+    if "unit_cost" in lines.columns:
+        lines["unit_cost"] = lines["unit_cost"].astype(float)
+    elif _has(conn, "analytics.fct_daily_sku_sales"):
         cost = _frame(
             conn,
             "SELECT sku_id, (sum(avg_unit_cost * units) / nullif(sum(units), 0))::DOUBLE "
@@ -430,6 +499,8 @@ def purchase_orders(conn, scope: Scope) -> pd.DataFrame:
         "unit_cost",
         "amount",
         "reason",
+        "reason_zh",
+        "reason_en",
     ]
     return lines[[c for c in columns if c in lines.columns]].sort_values(["supplier_id", "sku_id"])
 
@@ -475,10 +546,31 @@ def supplier_performance(conn, scope: Scope) -> pd.DataFrame:
 
 
 def low_stock_alerts(conn, scope: Scope) -> pd.DataFrame:
-    """SKUs at risk in the restock plan plus card keys about to expire on the last stock day."""
+    """Open low-stock alerts (the restock stage's ``low_stock_alerts`` when built, else the
+    plan's SKUs at risk) plus card keys about to expire on the last stock day."""
     plan = restock(conn, scope)
     alerts = []
-    if not plan.empty:
+    if _has(conn, "analytics.low_stock_alerts"):
+        fired = _frame(
+            conn,
+            "SELECT * FROM analytics.low_stock_alerts WHERE is_open ORDER BY fired_on, sku_id",
+        )
+        names = dict(zip(plan.get("sku_id", []), plan.get("sku_name", []), strict=False))
+        for row in fired.to_dict("records"):
+            alerts.append(
+                {
+                    "sku_id": row["sku_id"],
+                    "sku_name": names.get(row["sku_id"]),
+                    "alert": "low_stock",
+                    "on_hand": row.get("on_hand"),
+                    "order_qty": row.get("order_qty"),
+                    "order_by": row.get("order_by"),
+                    "reason_zh": row.get("reason_zh"),
+                    "reason_en": row.get("reason_en"),
+                    "reason": row.get("reason"),
+                }
+            )
+    elif not plan.empty:
         at_risk = plan[plan["risk"] != "fine"]
         for row in at_risk.itertuples():
             alerts.append(
@@ -519,14 +611,11 @@ def recommendations(conn, scope: Scope) -> pd.DataFrame:
     _require_platform(scope)
     if not _has_rows(conn, "analytics.price_recommendations"):
         return pd.DataFrame()
-    skus = "analytics.dim_skus" in tables(conn)
+    sku_items, sku_join = _sku_columns(conn, "analytics.price_recommendations")
     return _frame(
         conn,
-        "SELECT r.*, "
-        + ("k.name AS sku_name, k.category " if skus else "r.sku_id AS sku_name, NULL AS category ")
-        + "FROM analytics.price_recommendations r "
-        + ("LEFT JOIN analytics.dim_skus k ON k.sku_id = r.sku_id " if skus else "")
-        + "WHERE r.as_of = (SELECT max(as_of) FROM analytics.price_recommendations) "
+        f"SELECT {sku_items}r.* FROM analytics.price_recommendations r {sku_join}"
+        "WHERE r.as_of = (SELECT max(as_of) FROM analytics.price_recommendations) "
         "ORDER BY r.expected_profit_change_pct DESC NULLS LAST, r.sku_id, r.region_code",
     )
 

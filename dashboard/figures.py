@@ -12,6 +12,7 @@ RISK_COLOURS = {
     "before_arrival": "#ff9f1c",
     "fine": "#2ca02c",
     "expiring": "#9467bd",
+    "low_stock": "#ff7f0e",
 }
 BAND_COLOUR = "rgba(31, 119, 180, 0.18)"
 _LAYOUT = {
@@ -100,27 +101,68 @@ def trend(
                 hovertemplate="%{x|%Y-%m-%d}<br>%{y:,}<extra></extra>",
             )
         )
+    # Shapes and labels go in with one layout update: add_vrect/add_vline per item re-validate
+    # the whole layout each time and cost seconds with a few dozen marks.
+    shapes, notes = [], []
     for first, last, name in holidays:
-        figure.add_vrect(
-            x0=pd.Timestamp(first) - pd.Timedelta(hours=12),
-            x1=pd.Timestamp(last) + pd.Timedelta(hours=12),
-            fillcolor="rgba(214, 39, 40, 0.10)",
-            line_width=0,
-            annotation_text=name,
-            annotation_position="top left",
-            annotation_font_size=10,
+        shapes.append(
+            {
+                "type": "rect",
+                "xref": "x",
+                "yref": "paper",
+                "y0": 0,
+                "y1": 1,
+                "x0": pd.Timestamp(first) - pd.Timedelta(hours=12),
+                "x1": pd.Timestamp(last) + pd.Timedelta(hours=12),
+                "fillcolor": "rgba(214, 39, 40, 0.10)",
+                "line": {"width": 0},
+                "layer": "below",
+            }
         )
-    for row in events.itertuples() if not events.empty else []:
-        figure.add_vline(x=pd.Timestamp(row.start_date), line_dash="dot", line_color="#7f7f7f")
-        figure.add_annotation(
-            x=pd.Timestamp(row.start_date),
-            y=1,
-            yref="paper",
-            text=row.name,
-            showarrow=False,
-            font={"size": 10},
-            xanchor="left",
+        notes.append(
+            {
+                "x": pd.Timestamp(first),
+                "y": 1,
+                "xref": "x",
+                "yref": "paper",
+                "text": name,
+                "showarrow": False,
+                "font": {"size": 10},
+                "xanchor": "left",
+                "yanchor": "top",
+            }
         )
+    first_day = daily["order_date"].min() if not daily.empty else None
+    for index, row in enumerate(events.itertuples() if not events.empty else []):
+        # An event that began before the chart is marked where the chart begins.
+        at = pd.Timestamp(row.start_date)
+        if first_day is not None:
+            at = max(at, pd.Timestamp(first_day))
+        shapes.append(
+            {
+                "type": "line",
+                "xref": "x",
+                "yref": "paper",
+                "x0": at,
+                "x1": at,
+                "y0": 0,
+                "y1": 1,
+                "line": {"dash": "dot", "color": "#7f7f7f", "width": 1},
+            }
+        )
+        notes.append(
+            {
+                "x": at,
+                "y": 0.94 - 0.06 * (index % 4),
+                "xref": "x",
+                "yref": "paper",
+                "text": row.name,
+                "showarrow": False,
+                "font": {"size": 10},
+                "xanchor": "left",
+            }
+        )
+    figure.update_layout(shapes=shapes, annotations=notes)
     figure.update_xaxes(tickformat="%Y-%m-%d")
     return _layout(figure, labels["title"])
 

@@ -118,11 +118,17 @@ STRINGS: dict[str, tuple[str, str]] = {
     "success_rate": ("成功率", "Success rate"),
     "latency_p95": ("P95 延迟（秒）", "Latency p95 (s)"),
     "low_stock_alerts": ("低库存预警", "Low-stock alerts"),
+    "low_stock": ("低库存", "Low stock"),
+    "po_total": ("{supplier} 采购总额", "{supplier} order total"),
     "no_alerts": ("没有低库存预警。", "No low-stock alerts."),
     "expiring_keys": ("7 天内过期卡密", "Keys expiring within 7 days"),
     # pricing
     "elasticities": ("价格弹性（含区间）", "Price elasticities (with intervals)"),
     "elasticity": ("弹性", "Elasticity"),
+    "chart_top": (
+        "图中为预计利润提升最大的 {shown} 个（共 {total} 个）。",
+        "The chart shows the {shown} with the largest expected profit gain ({total} in all).",
+    ),
     "recommendations": ("调价建议", "Price recommendations"),
     "guardrails": ("约束", "Guardrails"),
     "what_if": ("假设分析", "What-if"),
@@ -198,6 +204,10 @@ COLUMN_LABELS: dict[str, tuple[str, str]] = {
     "recommended_price": ("建议价格", "Recommended price"),
     "margin_pct": ("毛利率 %", "Margin %"),
     "elasticity": ("弹性", "Elasticity"),
+    "chart_top": (
+        "图中为预计利润提升最大的 {shown} 个（共 {total} 个）。",
+        "The chart shows the {shown} with the largest expected profit gain ({total} in all).",
+    ),
     "expected_units_change_pct": ("预计销量变化 %", "Units change %"),
     "expected_profit_change_pct": ("预计利润变化 %", "Profit change %"),
     "guardrails_hit": ("触发约束", "Guardrails hit"),

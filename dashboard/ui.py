@@ -153,3 +153,11 @@ def column_config(
         else:
             config[column] = label
     return config
+
+
+def localized(ctx: PageContext, frame: pd.DataFrame) -> pd.DataFrame:
+    """Show ``reason`` in the page language when the stage wrote ``reason_zh``/``reason_en``."""
+    wanted = f"reason_{ctx.lang}"
+    if wanted in frame.columns:
+        frame = frame.assign(reason=frame[wanted].where(frame[wanted].notna(), frame.get("reason")))
+    return frame.drop(columns=[c for c in ("reason_zh", "reason_en") if c in frame.columns])

@@ -18,6 +18,7 @@ RISK_NAMES = {
     "before_arrival": ctx.t("risk_before_arrival"),
     "fine": ctx.t("risk_fine"),
     "expiring": ctx.t("expiring_keys"),
+    "low_stock": ctx.t("low_stock"),
 }
 
 
@@ -28,7 +29,7 @@ def _risk_style(value: str) -> str:
 
 # --- restock plan
 st.subheader(ctx.t("restock_plan"))
-plan = ctx.query("restock")
+plan = ui.localized(ctx, ctx.query("restock"))
 if not ui.empty_notice(ctx, plan, "restock_plan"):
     counts = plan["risk"].value_counts()
     cells = st.columns(3)
@@ -68,7 +69,7 @@ if not ui.empty_notice(ctx, plan, "restock_plan"):
 
 # --- purchase orders
 st.subheader(ctx.t("purchase_orders"))
-orders = ctx.query("purchase_orders")
+orders = ui.localized(ctx, ctx.query("purchase_orders"))
 if plan.empty:
     pass
 elif orders.empty:
@@ -83,7 +84,8 @@ else:
         key="po_table",
         column_config=ui.column_config(ctx, lines, money=("unit_cost", "amount")),
     )
-    st.metric(ctx.t("supplier") + f" {supplier}", money(lines["amount"].sum()))
+    if "amount" in lines:
+        st.metric(ctx.t("po_total", supplier=supplier), money(lines["amount"].astype(float).sum()))
     left, right = st.columns(2)
     left.download_button(
         ctx.t("download_csv"),
@@ -102,7 +104,7 @@ else:
 
 # --- funding plan
 st.subheader(ctx.t("funding_plan"))
-funding = ctx.query("funding")
+funding = ui.localized(ctx, ctx.query("funding"))
 if not ui.empty_notice(ctx, funding, "funding_plan"):
     st.dataframe(
         funding,
@@ -142,7 +144,7 @@ if not ui.empty_notice(ctx, performance, "fct_supplier_performance"):
 
 # --- alerts
 st.subheader(ctx.t("low_stock_alerts"))
-alerts = ctx.query("low_stock_alerts")
+alerts = ui.localized(ctx, ctx.query("low_stock_alerts"))
 if alerts.empty:
     st.success(ctx.t("no_alerts"))
 else:

@@ -165,7 +165,7 @@ if daily.empty:
     st.stop()
 predicted = ctx.query("forecast", filters)
 horizon_end = predicted["ds"].max().date() if not predicted.empty else end
-marked_events = ctx.query("events", start, horizon_end)
+marked_events = ctx.query("events", start, horizon_end, tuple(categories), tuple(skus))
 labels = {
     "title": ctx.t("daily_trend"),
     "units": ctx.t("units"),

@@ -13,13 +13,21 @@ from dashboard import data, figures, ui
 from dashboard.i18n import money
 from pipelines.settings import BUSINESS_TZ
 
+ELASTICITY_CHART_ROWS = 25
+
 ctx = ui.page_context(data.PLATFORM_ROLES)
 st.title(ctx.t("page_pricing"))
 ui.build_caption(ctx)
 
-recommended = ctx.query("recommendations")
+recommended = ui.localized(ctx, ctx.query("recommendations"))
 if ui.empty_notice(ctx, recommended, "price_recommendations"):
     st.stop()
+categories = sorted(recommended["category"].dropna().unique()) if "category" in recommended else []
+picked = st.multiselect(
+    ctx.t("category"), categories, placeholder=ctx.t("choose"), key="pr_categories"
+)
+if picked:
+    recommended = recommended[recommended["category"].isin(picked)]
 recommended = recommended.reset_index(drop=True)
 for column in (
     "current_price",
@@ -33,7 +41,11 @@ for column in (
 
 # --- elasticities
 st.subheader(ctx.t("elasticities"))
-st.plotly_chart(figures.elasticities(recommended, ctx.t("elasticity")), key="elasticities")
+# The chart stays readable with the recommendations that matter most; the table has them all.
+charted = recommended.head(ELASTICITY_CHART_ROWS)
+st.plotly_chart(figures.elasticities(charted, ctx.t("elasticity")), key="elasticities")
+if len(recommended) > len(charted):
+    st.caption(ctx.t("chart_top", shown=len(charted), total=len(recommended)))
 
 # --- recommendations and approval
 st.subheader(ctx.t("recommendations"))
