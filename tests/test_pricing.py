@@ -76,7 +76,7 @@ def test_recommended_price_breaks_no_guardrail(case, elasticity):
 
 CONFIG_NAMES = [
     "unit_cost", "face_value_cap", "stockout_risk", "max_change", "min_margin",
-    "regional_spread", "price_ending", "expiring_stock",
+    "regional_spread", "price_ending", "expiring_stock", "elasticity_interval",
 ]  # fmt: skip
 
 

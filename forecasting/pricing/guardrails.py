@@ -33,6 +33,10 @@ GUARDRAIL_LABELS: dict[str, tuple[str, str]] = {
     "price_ending": ("price ending", "价格尾数规则"),
     "expiring_stock": ("room to discount keys about to expire", "临期卡密可让利"),
     "no_variation": ("not enough price variation", "价格变动不足"),
+    "elasticity_interval": (
+        "only as far as the whole elasticity interval supports",
+        "仅在整个弹性区间内都有利的范围内调价",
+    ),
 }
 
 
@@ -88,7 +92,7 @@ class ElasticitySettings:
     min_price_move_pct: float = 2.0
     min_days_moved: int = 10
     interval_level: float = 0.9
-    max_interval_width: float = 1.5
+    max_interval_width: float = 3.0
     price_test_pct: float = 5.0
     price_test_days: int = 14
 

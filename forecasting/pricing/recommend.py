@@ -68,15 +68,21 @@ def expected_profit(price, current_price, unit_cost, elasticity, units_at_curren
 
 
 def best_price(
-    situation: PriceSituation, rails: Guardrails, elasticity: float
+    situation: PriceSituation,
+    rails: Guardrails,
+    elasticity: float,
+    interval: tuple[float, float] | None = None,
 ) -> tuple[float, list[str], tuple[str, ...]]:
     """The allowed price with the highest expected profit, the guardrails that bound it, and
     the guardrails set aside because they conflict with harder ones.
 
     1. Bounds from the guardrails in priority order (:func:`price_bounds`).
     2. Candidates: allowed endings inside the bounds, and the current price if inside.
-    3. Highest expected profit wins; ties go to the price nearest the current one.
-    4. A guardrail bounds the price when the profit would still rise past the bound it sets;
+    3. With an elasticity ``interval``: when the current price is allowed, keep only prices
+       that earn at least as much as it at both ends of the interval (a change is made only
+       when it pays whatever the true elasticity within the interval).
+    4. Highest expected profit wins; ties go to the price nearest the current one.
+    5. A guardrail bounds the price when the profit would still rise past the bound it sets;
        the ending rule bounds it when snapping moved the price more than 1 % from the best
        price the bounds allow.
     """
@@ -87,23 +93,53 @@ def best_price(
     if ending_set_aside:
         price = float(candidates[np.argmax(expected_profit(candidates, price0, cost, elasticity))])
         return price, [], (*bounds.conflicts, "price_ending")
-    profit = expected_profit(candidates, price0, cost, elasticity)
-    top = profit.max()
-    best = candidates[np.isclose(profit, top, rtol=1e-12, atol=1e-12)]
-    chosen = float(best[np.argmin(np.abs(best - price0))])
+    allowed = candidates
+    if interval is not None and np.isclose(candidates, price0, atol=0.005).any():
+        safe = np.ones(candidates.size, dtype=bool)
+        for end in interval:
+            gain = expected_profit(candidates, price0, cost, end) - (price0 - cost)
+            safe &= gain >= -1e-9 * max(abs(price0 - cost), 1.0)
+        candidates = candidates[safe]
+    chosen = _most_profitable(candidates, price0, cost, elasticity)
+    if not math.isclose(chosen, _most_profitable(allowed, price0, cost, elasticity), abs_tol=0.005):
+        hit.append("elasticity_interval")
     slope_high = _profit_slope(bounds.high, cost, elasticity)
     slope_low = _profit_slope(bounds.low, cost, elasticity)
-    if math.isfinite(bounds.high) and chosen == candidates.max() and slope_high > 0:
+    if math.isfinite(bounds.high) and chosen == allowed.max() and slope_high > 0:
         hit += bounds.names_at("high")
-    if chosen == candidates.min() and slope_low < 0:
+    if chosen == allowed.min() and slope_low < 0:
         hit += bounds.names_at("low")
     ideal = _unconstrained_best(cost, elasticity)
     clipped = min(max(ideal, bounds.low), bounds.high)
-    if math.isfinite(clipped) and abs(chosen - clipped) > 0.01 * clipped:
+    snapped = math.isfinite(clipped) and abs(chosen - clipped) > 0.01 * clipped
+    if snapped and "elasticity_interval" not in hit:
         hit.append("price_ending")
     if situation.has_expiring_surplus and chosen < price0 * (1 - rails.max_change_pct / 100):
         hit.append("expiring_stock")
     return chosen, list(dict.fromkeys(hit)), bounds.conflicts
+
+
+def _most_profitable(candidates, price0, cost, elasticity) -> float:
+    """Highest expected profit; ties go to the price nearest the current one."""
+    profit = expected_profit(candidates, price0, cost, elasticity)
+    best = candidates[np.isclose(profit, profit.max(), rtol=1e-12, atol=1e-12)]
+    return float(best[np.argmin(np.abs(best - price0))])
+
+
+def nearest_allowed_price(
+    situation: PriceSituation, rails: Guardrails
+) -> tuple[float, list[str], tuple[str, ...]]:
+    """The current price when the guardrails allow it, else the allowed price nearest to it
+    (used where elasticity is unknown: only the guardrails move the price)."""
+    bounds = price_bounds(situation, rails)
+    candidates, ending_set_aside = allowed_prices(situation, rails)
+    price0 = situation.current_price
+    chosen = float(candidates[np.argmin(np.abs(candidates - price0))])
+    conflicts = (*bounds.conflicts, "price_ending") if ending_set_aside else bounds.conflicts
+    if math.isclose(chosen, price0, abs_tol=0.005):
+        return price0, [], conflicts
+    side = "low" if chosen > price0 else "high"
+    return chosen, bounds.names_at(side), conflicts
 
 
 def _profit_slope(price: float, cost: float, elasticity: float) -> float:
@@ -160,10 +196,12 @@ def recommend_prices(
         width = row.elasticity_high - row.elasticity_low
         measurable = row.price_variation != "none" and width <= settings.max_interval_width
         if measurable:
-            price, hit, conflicts = best_price(situation, rails, row.elasticity)
+            interval = (row.elasticity_low, row.elasticity_high)
+            price, hit, conflicts = best_price(situation, rails, row.elasticity, interval)
             test_price = np.nan
         else:
-            price, hit, conflicts = situation.current_price, ["no_variation"], ()
+            price, hit, conflicts = nearest_allowed_price(situation, rails)
+            hit = ["no_variation", *hit]
             test_price = _test_price(situation, rails, settings.price_test_pct)
         out.append(
             _recommendation_row(
@@ -355,16 +393,21 @@ def explain(
         else:
             why_en = f"the elasticity is too uncertain (interval width {width:.2f})"
             why_zh = f"价格弹性不确定性过大（区间宽度 {width:.2f}）"
+        moved_en = moved_zh = ""
+        if abs(price - price0) > 0.005:
+            moved_en = f" Moved ¥{price0:.2f} → ¥{price:.2f} to meet the guardrails."
+            moved_zh = f"为满足护栏规则，价格由 ¥{price0:.2f} 调整为 ¥{price:.2f}。"
         if math.isnan(test_price):
             return (
-                f"No recommendation: {why_en}; the guardrails leave no room for a test price.",
-                f"暂不建议调价：{why_zh}；护栏规则下没有可用的测试价格。",
+                f"No recommendation: {why_en}; the guardrails leave no room for a test price."
+                + moved_en,
+                f"暂不建议调价：{why_zh}；护栏规则下没有可用的测试价格。" + moved_zh,
             )
         return (
             f"No recommendation: {why_en}. Suggested test: sell at ¥{test_price:.2f} for "
-            f"{settings.price_test_days} days in this region, then re-estimate.",
+            f"{settings.price_test_days} days in this region, then re-estimate." + moved_en,
             f"暂不建议调价：{why_zh}。建议在本地区以 ¥{test_price:.2f} 试售 "
-            f"{settings.price_test_days} 天后重新评估。",
+            f"{settings.price_test_days} 天后重新评估。" + moved_zh,
         )
     band = f"{elasticity:.2f} [{low:.2f}, {high:.2f}]"
     if abs(elasticity) < 1:
