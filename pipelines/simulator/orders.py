@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipelines.simulator.catalogue import CATEGORIES, Catalogue, Merchants, SupplierSpec
+from pipelines.simulator.catalogue import Catalogue, Merchants, SupplierSpec
 
 STATUSES = ("pending_payment", "paid", "delivered", "failed", "refunded", "cancelled")
 PENDING, PAID, DELIVERED, FAILED, REFUNDED, CANCELLED = range(6)
@@ -308,6 +308,3 @@ def topup_cost_by_day(orders: Orders, cat: Catalogue, cost_cents: np.ndarray,
     return np.bincount(flat, weights=cost, minlength=len(suppliers) * n_days).reshape(
         len(suppliers), n_days
     )
-
-
-__all__ = ["CATEGORIES", "STATUSES", "CHANNELS", "PAYMENT_METHODS"]
