@@ -171,3 +171,12 @@ def test_bad_flags_give_one_line_and_no_traceback(tmp_path):
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
         f"cardpulse generate: error: --out {not_a_folder} exists and is not a folder"]
+
+
+@pytest.mark.slow
+def test_medium_scale_is_about_two_million_orders(tmp_path):
+    summary = generate(tmp_path, scale="medium", seed=0)
+    assert 1_700_000 <= summary.orders <= 2_300_000
+    assert summary.skus > 60 and summary.merchants > 200
+    assert len(list(tmp_path.glob("orders_*.csv.gz"))) == 24
+    assert 0.01 <= summary.card_key_stockout_share <= 0.10
