@@ -120,7 +120,14 @@ def _scope_sql(scope: Scope, alias: str = "") -> tuple[str, list[Any]]:
 
 
 def _frame(conn, sql: str, params: list[Any] | None = None) -> pd.DataFrame:
-    return conn.execute(sql, params or []).fetch_df()
+    """Run a query; DATE columns stay dates (pandas would make them midnight timestamps)."""
+    result = conn.execute(sql, params or [])
+    dates = [name for name, kind, *_ in result.description if str(kind) == "DATE"]
+    frame = result.fetch_df()
+    for name in dates:
+        if name in frame.columns and pd.api.types.is_datetime64_any_dtype(frame[name]):
+            frame[name] = frame[name].dt.date.astype(object).where(frame[name].notna(), None)
+    return frame
 
 
 def tables(conn) -> frozenset[str]:
@@ -350,11 +357,11 @@ def forecast(conn, scope: Scope, filters: Filters) -> pd.DataFrame:
     if not filters.categories and not filters.skus:
         own = _merchant_forecast(conn, scope, filters)
         if not own.empty:
-            return own
+            return own.assign(source="merchant")
     share = _merchant_share(conn, scope, filters)
     for column in ("yhat", "yhat_lower", "yhat_upper"):
         frame[column] = frame[column] * share
-    return frame
+    return frame.assign(source="share")
 
 
 def _merchant_forecast(conn, scope: Scope, filters: Filters) -> pd.DataFrame:
@@ -570,8 +577,11 @@ def low_stock_alerts(conn, scope: Scope) -> pd.DataFrame:
                     "reason": row.get("reason"),
                 }
             )
-    elif not plan.empty:
-        at_risk = plan[plan["risk"] != "fine"]
+    if not plan.empty:
+        # SKUs out now or running out before an order could arrive are alerts even when the
+        # alert stage has not (yet) fired for them.
+        alerted = {alert["sku_id"] for alert in alerts}
+        at_risk = plan[(plan["risk"] != "fine") & ~plan["sku_id"].isin(alerted)]
         for row in at_risk.itertuples():
             alerts.append(
                 {

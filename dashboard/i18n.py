@@ -88,6 +88,10 @@ STRINGS: dict[str, tuple[str, str]] = {
     "units": ("销量", "Units"),
     "forecast": ("预测", "Forecast"),
     "forecast_band": ("预测区间", "Forecast interval"),
+    "forecast_merchant_note": (
+        "预测为该商户（含下级代理）自身的销量预测。",
+        "The forecast is this merchant's own (with its sub-agents).",
+    ),
     "forecast_share_note": (
         "预测按你在所选商品中的近 28 天销量占比折算。",
         "Forecast scaled by your share of these SKUs' units over the last 28 days.",

@@ -150,6 +150,8 @@ def column_config(
             config[column] = st.column_config.NumberColumn(label, format="¥%,.2f")
         elif column in percent:
             config[column] = st.column_config.NumberColumn(label, format="percent")
+        elif pd.api.types.is_float_dtype(frame[column]):
+            config[column] = st.column_config.NumberColumn(label, format="%,.2f")
         else:
             config[column] = label
     return config

@@ -97,6 +97,7 @@ ALL_TABLES = [
     "dim_events",
     "demand_forecast",
     "forecast_backtest",
+    "merchant_demand_forecast",
     "restock_plan",
     "funding_plan",
     "price_recommendations",
@@ -212,6 +213,29 @@ def _forecasts(sales: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
                 }
             )
     return pd.DataFrame(rows), pd.DataFrame(backtests)
+
+
+def _merchant_forecasts() -> pd.DataFrame:
+    """Each merchant's own total (``sku_id = 'ALL'``): 10 units a day per merchant-number."""
+    as_of = LAST_DAY + timedelta(days=1)
+    rows = []
+    for number, merchant in enumerate(MERCHANTS["merchant_id"], start=1):
+        for step in range(28):
+            yhat = 10.0 * number
+            rows.append(
+                {
+                    "merchant_id": merchant,
+                    "sku_id": "ALL",
+                    "ds": as_of + timedelta(days=step),
+                    "yhat": yhat,
+                    "yhat_lower": yhat * 0.7,
+                    "yhat_upper": yhat * 1.3,
+                    "interval_level": 80,
+                    "model": "top_down_28d",
+                    "as_of": as_of,
+                }
+            )
+    return pd.DataFrame(rows)
 
 
 def _plans() -> dict[str, pd.DataFrame]:
@@ -406,6 +430,7 @@ def snapshot_tables() -> dict[str, pd.DataFrame]:
         "dim_suppliers": SUPPLIERS,
         "demand_forecast": demand_forecast,
         "forecast_backtest": backtest,
+        "merchant_demand_forecast": _merchant_forecasts(),
         **_plans(),
         **_operations(),
         **_health(),

@@ -126,13 +126,35 @@ def test_platform_tables_refuse_a_merchant_scope(conn):
         data.approved_prices_csv(data.Scope("ops"), "o", pd.DataFrame(), datetime.now())
 
 
-def test_merchant_forecast_is_scaled_by_its_own_share(conn):
-    platform = data.forecast(conn, data.Scope("admin"), full_period())
-    mine = data.forecast(conn, data.scope_for("merchant", "M001"), full_period())
-    assert len(platform) == 28 and len(mine) == 28
+def test_merchant_forecast_is_its_own_tree_total(conn):
+    mine = data.forecast(conn, data.scope_for("merchant", "M002"), full_period())
+    assert len(mine) == 28 and set(mine["source"]) == {"merchant"}
+    assert mine["yhat"].tolist() == pytest.approx([20.0 + 30.0] * 28)  # M002 and M003
+    picked = data.forecast(conn, data.Scope("ops"), full_period(merchant="M004"))
+    assert picked["yhat"].tolist() == pytest.approx([40.0 + 50.0] * 28)
+    # Another tree picked by a merchant user narrows to nothing: no forecast of theirs.
+    other = data.forecast(conn, data.scope_for("merchant", "M001"), full_period(merchant="M004"))
+    assert other.empty or other["yhat"].sum() == 0
+
+
+def test_merchant_forecast_for_chosen_skus_is_scaled_by_its_share(conn):
+    platform = data.forecast(conn, data.Scope("admin"), full_period(skus=("SKU-QQ100",)))
+    mine = data.forecast(conn, data.scope_for("merchant", "M001"), full_period(skus=("SKU-QQ100",)))
+    assert len(platform) == 28 and len(mine) == 28 and set(mine["source"]) == {"share"}
     share = mine["yhat"].sum() / platform["yhat"].sum()
     assert 0 < share < 0.1  # the M004 tree sells 50x more, so M001's share is small
-    assert (mine["yhat_lower"] <= mine["yhat"]).all() and (mine["yhat"] <= mine["yhat_upper"]).all()
+    assert (mine["yhat_lower"] <= mine["yhat"]).all()
+    assert (mine["yhat"] <= mine["yhat_upper"]).all()
+
+
+def test_without_merchant_forecasts_the_share_is_used(tmp_path):
+    path = fx.build_snapshot(tmp_path / "s.duckdb", missing=("merchant_demand_forecast",))
+    connection = data.connect(path)
+    try:
+        mine = data.forecast(connection, data.scope_for("merchant", "M001"), full_period())
+        assert len(mine) == 28 and set(mine["source"]) == {"share"}
+    finally:
+        connection.close()
 
 
 def test_restock_risk_and_purchase_orders(conn):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import pandas as pd
 import streamlit as st
 
 from dashboard import data, figures, ui
@@ -164,7 +165,7 @@ if daily.empty:
     st.info(ctx.t("no_rows_in_filter"))
     st.stop()
 predicted = ctx.query("forecast", filters)
-horizon_end = predicted["ds"].max().date() if not predicted.empty else end
+horizon_end = pd.Timestamp(predicted["ds"].max()).date() if not predicted.empty else end
 marked_events = ctx.query("events", start, horizon_end, tuple(categories), tuple(skus))
 labels = {
     "title": ctx.t("daily_trend"),
@@ -182,8 +183,8 @@ st.plotly_chart(
     ),
     key="trend",
 )
-if not predicted.empty and (ctx.scope.is_merchant or merchant is not None):
-    st.caption(ctx.t("forecast_share_note"))
+if "source" in predicted and not predicted.empty:
+    st.caption(ctx.t(f"forecast_{predicted['source'].iloc[0]}_note"))
 
 left, right = st.columns(2)
 top = ctx.query("top_skus", filters)
