@@ -10,8 +10,8 @@ that apply to the SKU. So a promotion that always coincides with Double 11 is ab
 festival terms and teaches the model nothing about price; elasticity comes from price moves
 the calendar does not explain (other promotions, list price changes, regional differences).
 Days a SKU was out of stock are censored (left out), not read as zero demand. Standard errors
-come from negative-binomial weights (variance mu + alpha mu^2, alpha by moments), scaled by
-any remaining over-dispersion.
+come from negative-binomial weights (variance mu + alpha mu^2, alpha by moments) with a
+sandwich covariance clustered by day.
 
 Partial pooling (empirical Bayes): each region's estimate is shrunk towards its SKU's, and
 each SKU's towards its category's, by the precision of the estimate against the spread seen
@@ -224,11 +224,34 @@ def fit_panel(panel: SkuPanel, controls: np.ndarray, max_iter: int = 50) -> Regi
     n_obs = mask.sum()
     pearson = float((mask * (y - mu) ** 2 / np.maximum(variance, 1e-12)).sum())
     dispersion = max(1.0, pearson / max(n_obs - size, 1.0))
-    covariance = np.linalg.pinv(normal) * dispersion
+    model_based = np.diag(np.linalg.pinv(normal)) * dispersion
+    # The larger of the model-based and day-clustered variances: the sandwich alone is
+    # unreliable for a sparse region (few days with sales, scores near zero).
+    clustered = np.diag(
+        _day_clustered_covariance(controls, design, mask * (y - mu) * mu / variance, normal)
+    )
+    slope_variance = np.maximum(model_based, clustered)
     slope_index = k + 2 + 3 * np.arange(n_regions)
     elasticity = np.where(moves, coef[slope_index], np.nan)
-    se = np.where(moves, np.sqrt(np.maximum(np.diag(covariance)[slope_index], 0.0)), np.nan)
+    se = np.where(moves, np.sqrt(np.maximum(slope_variance[slope_index], 0.0)), np.nan)
     return RegionFit(elasticity=elasticity, se=se)
+
+
+def _day_clustered_covariance(controls, design, score, normal) -> np.ndarray:
+    """Sandwich covariance clustered by day: A^-1 (sum over days of g g') A^-1.
+
+    Shocks shared by all regions on a day (an outage, a viral post) and any misfit of the
+    demand shape make days, not SKU x region x days, the independent units; the model-based
+    covariance would then claim far too much precision (intervals too narrow).
+    """
+    k = controls.shape[1]
+    n_regions, n_days = score.shape
+    per_day = np.zeros((n_days, normal.shape[0]))
+    per_day[:, :k] = controls * score.sum(axis=0)[:, None]
+    per_day[:, k:] = (design * score[:, :, None]).transpose(1, 0, 2).reshape(n_days, -1)
+    bread = np.linalg.pinv(normal)
+    meat = per_day.T @ per_day * n_days / max(n_days - 1, 1)
+    return bread @ meat @ bread
 
 
 def _overdispersion(y, mu, mask) -> float:
