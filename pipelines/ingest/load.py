@@ -28,7 +28,7 @@ from pipelines.ingest.reading import UnreadableFile, quote_ident
 from pipelines.ingest.regions import UNKNOWN_REGION, region_aliases
 from pipelines.ingest.schema import create_raw_tables
 from pipelines.ingest.upsert import flag_order_conflicts, merge_by_key, merge_orders
-from pipelines.ingest.validation import stage_sql
+from pipelines.ingest.validation import VALUE_PLACEHOLDER, region_map_sql, stage_sql
 
 SOURCES = ("canonical", "dujiaoka", "acg-faka")
 DEFAULT_MERCHANT_ID = "dujiaoka"
@@ -310,6 +310,8 @@ def _load_in_transaction(conn, path: Path, table: adapters.SourceTable, source: 
     }
     source_types = {k: v for k, v in source_types.items()
                     if k != "_line" and not k.startswith("_problem_")}
+    for statement in region_map_sql(entity, relation, source_types):
+        conn.execute(statement)
     conn.execute(stage_sql(entity, relation, source_types, problems))
     if table.aggregate_sums:
         _aggregate_staged(conn, entity, table.aggregate_sums)
@@ -327,9 +329,12 @@ def _load_in_transaction(conn, path: Path, table: adapters.SourceTable, source: 
                    now()::TIMESTAMP
             FROM parse_rejects
             UNION ALL
-            SELECT ?, ?, ?, st._line, st._reason_column, st._reason,
+            SELECT ?, ?, ?, st._line, st._reason_column,
+                   replace(st._reason, '{VALUE_PLACEHOLDER}',
+                           '''' || left({_value_sql(entity, source_types)}, 60) || ''''),
                    left({raw_text}, {MAX_RAW_TEXT}), now()::TIMESTAMP
             FROM staged st JOIN src s ON s._line = st._line
+                JOIN {relation} v ON v._line = st._line
             WHERE st._reason IS NOT NULL {bad_rows}""",
         [result.file_id, str(path), entity.name] * 2,
     )
@@ -359,6 +364,15 @@ def _load_in_transaction(conn, path: Path, table: adapters.SourceTable, source: 
     )
 
 
+def _value_sql(entity, source_types: dict[str, str]) -> str:
+    """SQL for the raw value (as text) of the column a staged row was quarantined for."""
+    cases = " ".join(
+        f"WHEN '{c.name}' THEN CAST(v.{quote_ident(c.name)} AS VARCHAR)"
+        for c in entity.columns if c.name in source_types
+    )
+    return f"coalesce(CASE st._reason_column {cases or 'WHEN NULL THEN NULL'} END, '')"
+
+
 def flag_unknown_skus(conn) -> None:
     """Quarantine orders whose sku_id is not in raw.skus.
 
@@ -367,8 +381,9 @@ def flag_unknown_skus(conn) -> None:
     conn.execute(
         """UPDATE staged SET _reason_column = 'sku_id',
                   _reason = 'sku_id ''' || left(sku_id, 60) || ''' is not in skus'
-           WHERE _reason IS NULL AND EXISTS (SELECT 1 FROM raw.skus)
-             AND sku_id NOT IN (SELECT sku_id FROM raw.skus)"""
+           FROM (SELECT _line FROM staged ANTI JOIN raw.skus USING (sku_id)
+                 WHERE _reason IS NULL AND EXISTS (SELECT 1 FROM raw.skus)) unknown
+           WHERE staged._line = unknown._line"""
     )
 
 

@@ -112,7 +112,8 @@ def merge_orders(conn, entity: Entity, file_id: str) -> MergeCounts:
 
     Needs ``stored`` from ``flag_order_conflicts`` (run before the quarantine is written).
     """
-    # Judged on a narrow copy (keys and times); only orders seen twice need the windows.
+    # Judged on a narrow copy (keys and times); only orders seen twice need the windows. The
+    # rows that do not survive are few, so the insert is the good rows minus those.
     conn.execute(
         """CREATE OR REPLACE TEMP TABLE judged AS
            WITH good AS (
@@ -155,10 +156,10 @@ def merge_orders(conn, entity: Entity, file_id: str) -> MergeCounts:
         f"""INSERT INTO raw.orders ({', '.join(quote_ident(c) for c in columns)}, region_raw,
                                    _file_id, _line, _loaded_at)
             SELECT {values}, st.region_code__raw, '{file_id}', st._line, now()::TIMESTAMP
-            FROM staged st SEMI JOIN (SELECT _line FROM judged
-                                      WHERE _latest AND _outcome <> 'duplicate') w
-                                USING (_line)
-            ORDER BY st._line"""
+            FROM staged st
+            ANTI JOIN (SELECT _line FROM judged WHERE NOT _latest OR _outcome = 'duplicate') l
+                USING (_line)
+            WHERE st._reason IS NULL"""
     )
     return _counts(conn)
 

@@ -25,6 +25,13 @@ def _shown(raw: str) -> str:
     return f"'''' || left({raw}, 60) || ''''"
 
 
+def _decimal_scale(source_type: str) -> int | None:
+    """The scale of a DECIMAL(p, s) type, else None."""
+    if source_type.startswith("DECIMAL(") and "," in source_type:
+        return int(source_type.rstrip(")").split(",")[1])
+    return None
+
+
 def _is_text(source_type: str) -> bool:
     return source_type.startswith("VARCHAR") or source_type == "JSON"
 
@@ -60,7 +67,7 @@ def typed_sql(column: Column, raw: str, source_type: str) -> str:
         return (f"CASE WHEN regexp_full_match(trim({raw}), '[+-]?[0-9]{{1,10}}') "
                 f"THEN TRY_CAST(trim({raw}) AS INTEGER) END")
     if kind == "money":
-        if source_type.startswith(_INTEGER_TYPES):
+        if source_type.startswith(_INTEGER_TYPES) or _decimal_scale(source_type) in (0, 1, 2):
             return f"TRY_CAST({raw} AS DECIMAL(18, 2))"
         if _is_numeric(source_type):
             # Floats carry binary noise (9.99 -> 9.9900000001): within 1e-6 of whole cents.
@@ -91,14 +98,16 @@ def _present_sql(raw: str, source_type: str) -> str:
 def _problem_sql(column: Column) -> list[tuple[str, str]]:
     """(condition, reason SQL) pairs for one column over the ``typed`` step's columns.
 
-    ``x`` is the typed value, ``x__present`` whether the input was non-empty, ``x__in`` the
-    input as text (only read for the rows that break a rule).
+    ``x`` is the typed value and ``x__present`` whether the input was non-empty (kinds typed
+    from text only; for text kinds a value is present when it is not NULL). Reasons carry the
+    placeholder ``VALUE_PLACEHOLDER``: the quarantine step fills in the raw value, so rows are
+    staged without a copy of their raw text.
     """
     name = column.name
     value = "t." + quote_ident(name)
-    present = "t." + quote_ident(name + "__present")
-    # Cast only inside the message: CASE evaluates it for the rows that break the rule.
-    shown = _shown("CAST(t." + quote_ident(name + "__in") + " AS VARCHAR)")
+    present = (f"{value} IS NOT NULL" if column.kind in _TEXT_KINDS
+               else "t." + quote_ident(name + "__present"))
+    shown = _lit(VALUE_PLACEHOLDER)
     problems: list[tuple[str, str]] = []
     if column.required and column.default is None:
         problems.append((f"NOT {present}", _lit(f"{name} is missing")))
@@ -134,6 +143,37 @@ def _problem_sql(column: Column) -> list[tuple[str, str]]:
              f"{_lit(' is not all, category:<c>, brand:<b> or sku:<id>')}")
         )
     return problems
+
+
+VALUE_PLACEHOLDER = "{value}"
+_TEXT_KINDS = ("text", "enum", "scope", "region")
+
+
+def region_map_name(column: str) -> str:
+    return quote_ident(f"region_map_{column}")
+
+
+def region_map_sql(entity: Entity, relation: str, source_types: dict[str, str]) -> list[str]:
+    """SQL building, per region column, the map spelling -> ISO code of the file's distinct
+    spellings (normalising a few dozen strings, not every row)."""
+    statements = []
+    for column in entity.columns:
+        if column.kind != "region":
+            continue
+        source_type = source_types.get(column.name)
+        raw = f"r.{quote_ident(column.name)}" if source_type else "NULL::VARCHAR"
+        spelling = typed_sql(column, raw, source_type or "VARCHAR")
+        # Six-digit GB/T 2260 division codes (440300) count by their province prefix.
+        key = ("CASE WHEN regexp_full_match(spelling, '[0-9]{6}') THEN left(spelling, 2) "
+               f"ELSE {ALIAS_KEY_SQL.format('spelling')} END")
+        statements.append(
+            f"""CREATE OR REPLACE TEMP TABLE {region_map_name(column.name)} AS
+                SELECT d.spelling, a.code
+                FROM (SELECT DISTINCT {spelling} AS spelling FROM {relation} r) d
+                LEFT JOIN region_alias a ON a.alias_key = {key}
+                WHERE d.spelling IS NOT NULL"""
+        )
+    return statements
 
 
 def stage_sql(
@@ -177,17 +217,14 @@ def stage_sql(
                 default = typed_sql(entity.column(default), other_raw, other_type)
             typed = f"coalesce({typed}, CASE WHEN NOT ({present}) THEN {default} END)"
         name = quote_ident(column.name)
-        typed_parts += [
-            f"{typed} AS {name}",
-            f"{present} AS {quote_ident(column.name + '__present')}",
-            f"{raw} AS {quote_ident(column.name + '__in')}",
-        ]
+        typed_parts.append(f"{typed} AS {name}")
+        if column.kind not in _TEXT_KINDS:
+            typed_parts.append(f"{present} AS {quote_ident(column.name + '__present')}")
         if column.kind == "region":
             alias = f"ra_{column.name}"
-            # Six-digit GB/T 2260 division codes (440300) count by their province prefix.
-            key = (f"CASE WHEN regexp_full_match(t.{name}, '[0-9]{{6}}') THEN left(t.{name}, 2) "
-                   f"ELSE {ALIAS_KEY_SQL.format('t.' + name)} END")
-            region_joins.append(f"LEFT JOIN region_alias {alias} ON {alias}.alias_key = {key}")
+            region_joins.append(
+                f"LEFT JOIN {region_map_name(column.name)} {alias} ON {alias}.spelling = t.{name}"
+            )
             # Empty -> NULL (every region / not given); unrecognised -> UNKNOWN.
             checked_parts.append(
                 f"CASE WHEN t.{name} IS NULL THEN NULL "
