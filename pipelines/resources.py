@@ -72,7 +72,9 @@ def dbt_project() -> DbtProject:
     """
     project = DbtProject(project_dir=DBT_PROJECT_DIR)
     if manifest_is_stale(project):
-        run_with_concurrent_update_guard(project.manifest_path, _parse, project=project)
+        run_with_concurrent_update_guard(
+            project.manifest_path, _parse, project=project, guard_timeout_seconds=900
+        )
     return project
 
 
