@@ -323,3 +323,16 @@ def test_a_folder_mixing_formats_loads_each_file(tmp_path):
                                             (1, 1, 0, 0, 0)]
     assert query(tmp_path, "SELECT order_id FROM raw.orders ORDER BY 1") == [
         ("O1",), ("O2",), ("O4",)]
+
+
+def test_tab_or_semicolon_delimited_csv(tmp_path):
+    tabbed = write(tmp_path / "suppliers.tsv", "supplier_id\tname\tlead_time_hours\tbatch_size",
+                   "SUP1\t卡速达\t2.5\t100")
+    semi = write(tmp_path / "suppliers_2.csv", "supplier_id;name;lead_time_hours;batch_size",
+                 "SUP2;星卡;-1;10", "SUP3;x;1;0")
+    results = ingest(tmp_path, tabbed, semi)
+    assert [counts(r) for r in results] == [(1, 1, 0, 0, 0), (2, 0, 0, 0, 2)]
+    assert query(tmp_path, "SELECT supplier_id, name, lead_time_hours, batch_size "
+                           "FROM raw.suppliers") == [("SUP1", "卡速达", 2.5, 100)]
+    assert query(tmp_path, "SELECT reason FROM raw.quarantine ORDER BY line") == [
+        ("lead_time_hours '-1' is below 0",), ("batch_size '0' is below 1",)]
