@@ -95,9 +95,9 @@ def run(args: argparse.Namespace) -> int:
             "(the dashboard says so until then)",
             file=sys.stderr,
         )
+    process = serve(args.port, args.host, headless=True)
     shown_host = "localhost" if args.host in ("127.0.0.1", "0.0.0.0") else args.host
     print(f"CardPulse dashboard: http://{shown_host}:{args.port}  (Ctrl-C to stop)", flush=True)
-    process = serve(args.port, args.host, headless=True)
     try:
         return process.wait()
     except KeyboardInterrupt:

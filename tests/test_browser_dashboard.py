@@ -122,7 +122,7 @@ def settle(page) -> None:
         "&& document.querySelectorAll('[data-testid=\"stSkeleton\"]').length === 0",
         timeout=20_000,
     )
-    page.wait_for_timeout(600)
+    page.wait_for_timeout(300)
 
 
 def test_admin_signs_in_and_visits_every_page(dashboard_url, browser, screenshots):
