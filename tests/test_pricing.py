@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 
 import numpy as np
@@ -305,3 +306,46 @@ def test_what_if_at_current_price_is_the_forecast():
     with pytest.raises(ValueError):
         what_if_for_row(row, 0.0)
     assert isinstance(pd.Series(row).to_dict(), dict)
+
+
+@settings(max_examples=200, deadline=None)
+@given(situations(), st.floats(-4.0, -0.05), st.floats(0.0, 1.5), st.floats(0.0, 1.5))
+def test_a_change_pays_across_the_whole_elasticity_interval(case, elasticity, below, above):
+    situation, rails = case
+    interval = (elasticity - below, min(elasticity + above, 0.0))
+    price, _, _ = best_price(situation, rails, elasticity, interval)
+    assert guardrail_violations(price, situation, rails) == []
+    allowed = candidate_prices(price_bounds(situation, rails), rails, situation.current_price)
+    if not np.isclose(allowed, situation.current_price, atol=0.005).any():
+        return  # the guardrails force a move: no comparison with today's price
+    today = situation.current_price - situation.unit_cost
+    for end in interval:
+        gain = expected_profit(price, situation.current_price, situation.unit_cost, end) - today
+        assert gain >= -1e-9 * max(abs(today), 1.0)
+
+
+def test_unknown_elasticity_still_obeys_the_hard_guardrails():
+    # Cost rose above the price and nothing is known about demand: move to the nearest
+    # allowed price, say so, and suggest a test.
+    items = pd.DataFrame(
+        {
+            "sku_id": ["S"], "region_code": ["CN-GD"], "category": ["gift_card"],
+            "face_value": [100.0], "current_price": [83.9], "unit_cost": [90.31],
+            "horizon_units": [50.0], "horizon_units_low": [30.0], "horizon_units_high": [70.0],
+            "national_price": [83.9], "days_of_cover": [np.nan],
+            "has_expiring_surplus": [False],
+        }
+    )  # fmt: skip
+    elasticities = pd.DataFrame(
+        {
+            "sku_id": ["S"], "region_code": ["ALL"], "elasticity": [-2.0],
+            "elasticity_low": [-4.0], "elasticity_high": [0.0], "price_variation": ["none"],
+        }
+    )  # fmt: skip
+    row = recommend_prices(items, elasticities, CONFIG, dt.date(2026, 11, 1)).iloc[0]
+    assert row["action"] == "test"
+    # Cost floor first; max change per step (10 %) outranks the margin floor, set aside.
+    assert 90.31 <= row["recommended_price"] <= 83.9 * 1.1
+    assert row["guardrails_hit"] == "no_variation,unit_cost"
+    assert row["guardrail_conflicts"] == "min_margin"
+    assert "guardrails" in row["reason"] and "护栏" in row["reason_zh"]
