@@ -62,7 +62,13 @@ def test_cli_same_seed_gives_the_same_bytes(seed0, tmp_path):
 
 
 def test_a_different_seed_gives_a_different_platform(seed0, tmp_path):
+    # A rerun into a folder holding an earlier generated export replaces it entirely.
+    (tmp_path / TRUTH_DIR).mkdir()
+    (tmp_path / TRUTH_DIR / "settings.json").write_text("{}")
+    (tmp_path / "orders_2019-01.csv").write_text("stale")
     generate(tmp_path, scale="small", seed=1)
+    assert not (tmp_path / "orders_2019-01.csv").exists()
+    assert not (tmp_path / ".generate-tmp").exists()
     first, second = _digests(seed0), _digests(tmp_path)
     assert first.keys() == second.keys()
     assert first["orders_2025-06.csv"] != second["orders_2025-06.csv"]
@@ -164,6 +170,14 @@ def test_bad_flags_give_one_line_and_no_traceback(tmp_path):
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith("cardpulse generate: error:")
+
+    foreign = tmp_path / "theirs"
+    foreign.mkdir()
+    (foreign / "orders.csv").write_text("order_id\n1\n")
+    result = _cardpulse("generate", "--out", str(foreign), home=tmp_path)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "choose an empty folder" in result.stderr
+    assert sorted(p.name for p in foreign.iterdir()) == ["orders.csv"]
 
     not_a_folder = tmp_path / "file.txt"
     not_a_folder.write_text("x")

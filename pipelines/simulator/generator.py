@@ -13,6 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pipelines.errors import CardPulseError
 from pipelines.simulator import demand as demand_model
 from pipelines.simulator import orders as order_model
 from pipelines.simulator.calendar import FUTURE_DAYS, HISTORY_DAYS, Calendar, build_calendar
@@ -37,6 +38,10 @@ SCALES = tuple(SCALE_RANK)
 TARGET_ORDERS = {"small": 50_000, "medium": 2_000_000, "large": 20_000_000}
 DEFAULT_END_DATE = date(2026, 10, 31)
 TRUTH_DIR = "_truth"
+STAGING_DIR = ".generate-tmp"
+# The contract's file-name prefixes: whatever ingestion would read from the folder.
+EXPORT_PREFIXES = ("orders", "skus", "merchants", "suppliers", "price_changes", "events",
+                   "inventory", "supplier_balances")
 DAY = order_model.DAY_SECONDS
 _EPOCH = date(1970, 1, 1)
 
@@ -234,13 +239,16 @@ def generate(
         raise ValueError(f"scale must be one of {', '.join(SCALES)}, not {scale!r}")
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    final_out = Path(out_dir)
+    final_out.mkdir(parents=True, exist_ok=True)
+    _refuse_foreign_export(final_out)
+    # Everything is written into a hidden staging folder and moved into place at the end,
+    # so a failed run never leaves a half-written export (ingestion ignores subfolders).
+    out = final_out / STAGING_DIR
+    if out.exists():
+        shutil.rmtree(out)
     truth_dir = out / TRUTH_DIR
-    if truth_dir.exists():
-        shutil.rmtree(truth_dir)
-    truth_dir.mkdir()
-    _remove_previous_export(out)
+    truth_dir.mkdir(parents=True)
 
     cal = build_calendar(end_date)
     hist, n_days = cal.history_days, cal.n_days
@@ -313,7 +321,7 @@ def generate(
     n_dirty = dirty_log.write(truth_dir) if dirty_log is not None else 0
     demand_statuses = np.isin(orders.terminal_status, [order_model.DELIVERED, order_model.FAILED])
     summary = GenerationSummary(
-        out_dir=str(out), scale=scale, seed=seed, fmt=fmt, dirty=dirty,
+        out_dir=str(final_out), scale=scale, seed=seed, fmt=fmt, dirty=dirty,
         start_date=cal.start.isoformat(), end_date=cal.end.isoformat(),
         orders=len(orders), demand_orders=int(demand_statuses.sum()), order_rows=len(rows),
         skus=len(cat), merchants=len(merchants), suppliers=len(suppliers),
@@ -321,16 +329,35 @@ def generate(
         files=sorted(files),
     )
     _write_settings(truth_dir, summary, cal, base_units)
+    _publish(out, final_out)
     return summary
 
 
-def _remove_previous_export(out: Path) -> None:
-    """A rerun into the same folder replaces the export instead of mixing two of them."""
-    prefixes = ("orders_", "skus.", "merchants.", "suppliers.", "price_changes.", "events.",
-                "inventory.", "supplier_balances.")
-    for path in out.iterdir():
-        if path.is_file() and path.name.startswith(prefixes):
-            path.unlink()
+def _export_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.name.startswith(EXPORT_PREFIXES))
+
+
+def _refuse_foreign_export(out: Path) -> None:
+    """Replacing an earlier generated export is fine; deleting someone's own files is not."""
+    if (out / TRUTH_DIR / "settings.json").exists():
+        return
+    foreign = _export_files(out)
+    if foreign:
+        raise CardPulseError(
+            f"{out} already holds export files not written by cardpulse generate "
+            f"(e.g. {foreign[0].name}); choose an empty folder"
+        )
+
+
+def _publish(stage: Path, out: Path) -> None:
+    """Replace the previous export (files and truth) by the staged one."""
+    for path in _export_files(out):
+        path.unlink()
+    if (out / TRUTH_DIR).exists():
+        shutil.rmtree(out / TRUTH_DIR)
+    for path in sorted(stage.iterdir()):
+        os.replace(path, out / path.name)
+    stage.rmdir()
 
 
 def _stock_flags(stock: StockHistory, cat, keys, hist) -> np.ndarray:
