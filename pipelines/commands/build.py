@@ -227,7 +227,8 @@ def format_summary(outcome: BuildOutcome) -> str:
         assets = f"  {step.assets} asset{'s' if step.assets != 1 else ''}" if step.assets else ""
         lines.append(f"  {step.step_key:<{width}}  {step.status:<8}{seconds}{assets}")
     if outcome.row_counts:
-        lines.append("analytics tables (rows):")
+        where = "" if outcome.snapshot else " in the warehouse, not published"
+        lines.append(f"analytics tables (rows{where}):")
         cells = [
             f"{name.removeprefix('analytics.')} {rows:,}"
             for name, rows in outcome.row_counts.items()
