@@ -170,6 +170,8 @@ def _price_index(panel: SkuPanel) -> np.ndarray:
 class RegionFit:
     elasticity: np.ndarray  # per region, NaN where the price never moved
     se: np.ndarray
+    # Correlation between regions' estimates (shared controls, shocks common to a day).
+    correlation: np.ndarray
 
 
 def fit_panel(panel: SkuPanel, controls: np.ndarray, max_iter: int = 50) -> RegionFit:
@@ -227,14 +229,19 @@ def fit_panel(panel: SkuPanel, controls: np.ndarray, max_iter: int = 50) -> Regi
     model_based = np.diag(np.linalg.pinv(normal)) * dispersion
     # The larger of the model-based and day-clustered variances: the sandwich alone is
     # unreliable for a sparse region (few days with sales, scores near zero).
-    clustered = np.diag(
-        _day_clustered_covariance(controls, design, mask * (y - mu) * mu / variance, normal)
+    clustered_covariance = _day_clustered_covariance(
+        controls, design, mask * (y - mu) * mu / variance, normal
     )
+    clustered = np.diag(clustered_covariance)
     slope_variance = np.maximum(model_based, clustered)
     slope_index = k + 2 + 3 * np.arange(n_regions)
     elasticity = np.where(moves, coef[slope_index], np.nan)
     se = np.where(moves, np.sqrt(np.maximum(slope_variance[slope_index], 0.0)), np.nan)
-    return RegionFit(elasticity=elasticity, se=se)
+    slopes = clustered_covariance[np.ix_(slope_index, slope_index)]
+    scale = np.sqrt(np.maximum(np.diag(slopes), 1e-300))
+    correlation = np.clip(slopes / scale[:, None] / scale[None, :], -1.0, 1.0)
+    np.fill_diagonal(correlation, 1.0)
+    return RegionFit(elasticity=elasticity, se=se, correlation=correlation)
 
 
 def _day_clustered_covariance(controls, design, score, normal) -> np.ndarray:
@@ -314,8 +321,8 @@ def estimate_elasticities(
     """
     settings = settings or ElasticitySettings()
     with _one_blas_thread():
-        raw = _fit_all(daily, skus, as_of, settings, events, stockout_days)
-    return pool_estimates(raw, settings.interval_level)
+        raw, correlations = _fit_all(daily, skus, as_of, settings, events, stockout_days)
+    return pool_estimates(raw, settings.interval_level, correlations)
 
 
 def _one_blas_thread():
@@ -328,14 +335,17 @@ def _one_blas_thread():
     return threadpool_limits(limits=1, user_api="blas")
 
 
-def _fit_all(daily, skus, as_of, settings, events, stockout_days) -> pd.DataFrame:
+def _fit_all(daily, skus, as_of, settings, events, stockout_days):
     sku_info = skus.set_index("sku_id")
-    rows = []
+    rows, correlations = [], {}
     for panel in build_panels(daily, as_of, stockout_days):
         category = _lookup(sku_info, panel.sku_id, "category")
         brand = _lookup(sku_info, panel.sku_id, "brand")
         controls = _controls_for(panel, events, category, brand, settings.min_price_move_pct / 100)
         fit = fit_panel(panel, controls)
+        correlations[panel.sku_id] = pd.DataFrame(
+            fit.correlation, index=panel.regions, columns=panel.regions
+        )
         threshold = np.log1p(settings.min_price_move_pct / 100)
         moved = (np.abs(panel.log_price) >= threshold) & panel.price_seen & panel.observed
         for i, region in enumerate(panel.regions):
@@ -365,7 +375,7 @@ def _fit_all(daily, skus, as_of, settings, events, stockout_days) -> pd.DataFram
         ],
     )
     raw["has_own_variation"] = raw["days_price_moved"] >= settings.min_days_moved
-    return raw
+    return raw, correlations
 
 
 def _lookup(info: pd.DataFrame, sku_id: str, column: str):
@@ -391,10 +401,16 @@ def _between_spread(groups: list[tuple[np.ndarray, np.ndarray]]) -> float | None
     return max(0.0, (q - df) / c)
 
 
-def _combine(estimate: np.ndarray, se: np.ndarray, spread_sq: float) -> tuple[float, float]:
-    """Random-effects mean of estimates and its variance."""
+def _combine(
+    estimate: np.ndarray, se: np.ndarray, spread_sq: float, correlation: np.ndarray | None = None
+) -> tuple[float, float]:
+    """Random-effects mean of estimates and its variance (with correlated errors if given)."""
     w = 1 / (se**2 + spread_sq)
-    return float((w * estimate).sum() / w.sum()), float(1 / w.sum())
+    if correlation is None:
+        return float((w * estimate).sum() / w.sum()), float(1 / w.sum())
+    share = w / w.sum()
+    covariance = correlation * se[:, None] * se[None, :] + spread_sq * np.eye(len(se))
+    return float(share @ estimate), float(share @ covariance @ share)
 
 
 def _shrink(estimate, variance, prior_mean, prior_variance):
@@ -402,19 +418,25 @@ def _shrink(estimate, variance, prior_mean, prior_variance):
     return (estimate / variance + prior_mean / prior_variance) / precision, 1 / precision
 
 
-def pool_estimates(raw: pd.DataFrame, interval_level: float = 0.9) -> pd.DataFrame:
+def pool_estimates(
+    raw: pd.DataFrame,
+    interval_level: float = 0.9,
+    correlations: dict[str, pd.DataFrame] | None = None,
+) -> pd.DataFrame:
     """Empirical Bayes shrinkage: region -> SKU -> category, with intervals.
 
     ``raw`` has sku_id, region_code, category, raw_elasticity, raw_se (NaN where not
     estimable) and has_own_variation. Returns one row per SKU x region plus one per SKU with
     region_code 'ALL', columns :data:`ELASTICITY_COLUMNS`. Elasticities are capped at 0:
-    demand is taken never to rise with its own price.
+    demand is taken never to rise with its own price. ``correlations`` (per SKU, region x
+    region) make a SKU's mean as uncertain as its regions' shared errors leave it.
     """
     estimable = raw[raw["raw_se"].notna() & np.isfinite(raw["raw_se"]) & (raw["raw_se"] > 0)]
     by_sku = {
         sku: (g["raw_elasticity"].to_numpy(), g["raw_se"].to_numpy())
         for sku, g in estimable.groupby("sku_id")
     }
+    regions_of = {sku: list(g["region_code"]) for sku, g in estimable.groupby("sku_id")}
     sku_category = raw.groupby("sku_id")["category"].first()
     global_region_spread = _between_spread(list(by_sku.values()))
     region_spread: dict[str, float] = {}
@@ -428,7 +450,11 @@ def pool_estimates(raw: pd.DataFrame, interval_level: float = 0.9) -> pd.DataFra
     sku_mean: dict[str, tuple[float, float]] = {}
     for sku, (estimate, se) in by_sku.items():
         spread = region_spread[sku_category.fillna("").get(sku, "")]
-        sku_mean[sku] = _combine(estimate, se, spread)
+        correlation = None
+        if correlations is not None and sku in correlations:
+            regions = regions_of[sku]
+            correlation = correlations[sku].loc[regions, regions].to_numpy()
+        sku_mean[sku] = _combine(estimate, se, spread, correlation)
     # Category means and spreads over SKU means; the whole catalogue as fallback.
     all_means = np.array([m for m, _ in sku_mean.values()])
     all_se = np.sqrt(np.array([v for _, v in sku_mean.values()]))
