@@ -180,9 +180,8 @@ def _copy_published_tables(conn, warehouse_db: str) -> dict[str, int]:
         conn.execute(
             f"CREATE TABLE {target} AS SELECT * FROM {_qualified(warehouse_db, schema, table)}"
         )
-        row_counts[f"{schema}.{table}"] = conn.execute(f"SELECT count(*) FROM {target}").fetchone()[
-            0
-        ]
+        (rows,) = conn.execute(f"SELECT count(*) FROM {target}").fetchone()
+        row_counts[f"{schema}.{table}"] = rows
     return row_counts
 
 
