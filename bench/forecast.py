@@ -29,6 +29,8 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
+import resource
 import sys
 import time
 from pathlib import Path
@@ -175,6 +177,13 @@ def truth_and_realised(data: Path, as_of: dt.date, seed: int) -> pd.DataFrame:
     ).reset_index()
 
 
+def _cpu_seconds() -> float:
+    """CPU time of this process and its finished children (the worker pool)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def wape(actual: np.ndarray, forecast: np.ndarray) -> float:
     return float(np.abs(actual - forecast).sum() / actual.sum())
 
@@ -221,9 +230,11 @@ def main() -> int:
 
     workers = args.workers or default_workers()
     settings = ForecastSettings(horizon_days=HORIZON)
+    cpu_before = _cpu_seconds()
     started = time.perf_counter()
     tables = forecast_demand(inputs, as_of, settings, workers=workers)
     stage_seconds = time.perf_counter() - started
+    stage_cpu = _cpu_seconds() - cpu_before
 
     baseline_settings = ForecastSettings(horizon_days=HORIZON, final_models=BASELINES)
     tasks = build_tasks(inputs, as_of, baseline_settings)
@@ -283,7 +294,9 @@ def main() -> int:
     print(f"selected models: {selected_models}")
     print(
         f"stage seconds (backtests, selection, final fits, intervals, region + merchant "
-        f"splits): {stage_seconds:.1f}   [reading inputs {read_seconds:.1f} s; "
+        f"splits): {stage_seconds:.1f} wall, {stage_cpu:.1f} CPU (load average "
+        f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)   [reading inputs "
+        f"{read_seconds:.1f} s; "
         f"baselines for comparison {baseline_seconds:.1f} s, not part of the stage]"
     )
     header = (

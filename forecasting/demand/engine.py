@@ -16,7 +16,14 @@ import pandas as pd
 from forecasting import calendar
 from forecasting.demand import metrics, selection
 from forecasting.demand.backtest import MIN_TRAIN_DAYS, backtest_candidates, fold_cutoffs
-from forecasting.demand.models import Ets, Intermittent, ProphetModel, RecentMean, SeasonalNaive
+from forecasting.demand.models import (
+    Ets,
+    Intermittent,
+    ProphetModel,
+    RecentMean,
+    SeasonalNaive,
+    holiday_indicators,
+)
 
 # Candidate order = tie-break order: simplest first.
 CANDIDATE_ORDER = [
@@ -105,8 +112,8 @@ def candidate_factories(task: SeriesTask, history: pd.DataFrame, end: dt.date) -
         "ets": Ets,
     }
     if level >= settings.prophet_min_daily_units:
-        holidays = holidays_for(task, end)
-        factories["prophet"] = lambda: ProphetModel(holidays)
+        indicators = holiday_indicators(holidays_for(task, end))  # one table for every fit
+        factories["prophet"] = lambda: ProphetModel(indicators=indicators)
     return factories
 
 

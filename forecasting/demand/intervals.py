@@ -167,22 +167,22 @@ def effective_levels(
     levels: Sequence[int] = DEFAULT_LEVELS,
     power: float = DEFAULT_POWER,
     min_errors: int = MIN_ERRORS,
-    max_raise: float = 4.0,
-    step: float = 1.0,
+    max_raise: int = 4,
 ) -> dict[int, float]:
-    """Per nominal level, the smallest quantile level (nominal .. nominal + ``max_raise``,
-    below 99.5) whose pooled leave-one-fold-out coverage reaches the nominal level."""
+    """Per nominal level, the smallest quantile level (nominal .. nominal + ``max_raise`` in
+    whole points, at most 99) whose pooled leave-one-fold-out coverage reaches the nominal
+    level; the highest tried when none does. All candidates are judged in one pass."""
     keys = list(keys)
+    tried = {level: list(range(level, min(level + max_raise, 99) + 1)) for level in levels}
+    candidates = sorted({used for options in tried.values() for used in options})
+    judged = _judged_folds(folds, keys, candidates, power, min_errors, None)
     chosen: dict[int, float] = {}
-    for level in levels:
-        tried = np.arange(level, min(level + max_raise, 99.5) + 1e-9, step)
-        chosen[level] = float(tried[-1])
-        for used in tried:
-            judged = _judged_folds(folds, keys, [level], power, min_errors, {level: used})
-            if judged.empty:
-                chosen[level] = float(level)
-                break
-            if judged[f"inside_{level}"].mean() >= level / 100:
+    for level, options in tried.items():
+        chosen[level] = float(level if judged.empty else options[-1])
+        if judged.empty:
+            continue
+        for used in options:
+            if judged[f"inside_{used}"].mean() >= level / 100:
                 chosen[level] = float(used)
                 break
     return chosen

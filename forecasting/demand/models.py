@@ -186,9 +186,16 @@ class ProphetModel:
     name = "prophet"
 
     def __init__(
-        self, holidays: pd.DataFrame | None = None, default: bool = False, prior_scale: float = 5.0
+        self,
+        holidays: pd.DataFrame | None = None,
+        default: bool = False,
+        prior_scale: float = 5.0,
+        indicators: pd.DataFrame | None = None,
     ):
-        self.indicators = holiday_indicators(None if default else holidays)
+        # ``indicators`` (from ``holiday_indicators``) lets many fits share one table.
+        if indicators is None:
+            indicators = holiday_indicators(None if default else holidays)
+        self.indicators = indicators
         self.default = default
         self.prior_scale = prior_scale
 
@@ -212,9 +219,9 @@ class ProphetModel:
         return model
 
     def _with_effects(self, frame: pd.DataFrame) -> pd.DataFrame:
-        columns = self.indicators[self._effects].rename(columns=self._names)
-        merged = frame.merge(columns, left_on="ds", right_index=True, how="left")
-        return merged.fillna({name: 0.0 for name in self._names.values()})
+        effects = self.indicators[self._effects].reindex(frame["ds"].to_numpy(), fill_value=0.0)
+        effects = effects.rename(columns=self._names).reset_index(drop=True)
+        return pd.concat([frame.reset_index(drop=True), effects], axis=1)
 
     def fit(self, history: pd.DataFrame) -> ProphetModel:
         frame = history[["ds", "y"]]
@@ -239,5 +246,19 @@ class ProphetModel:
         if self._flat is not None:
             return np.full(h, max(self._flat, 0.0))
         future = pd.DataFrame({"ds": pd.date_range(self._last + pd.Timedelta(days=1), periods=h)})
-        yhat = self._model.predict(self._with_effects(future))["yhat"]
-        return np.clip(yhat.to_numpy(dtype=float), 0.0, None)
+        yhat = prophet_point_forecast(self._model, self._with_effects(future))
+        return np.clip(yhat, 0.0, None)
+
+
+def prophet_point_forecast(model, future: pd.DataFrame) -> np.ndarray:
+    """``model.predict(future)["yhat"]`` without the per-component frames: Prophet's own
+    predict builds one column per holiday and regressor (~0.3 s with fifty of them) and we
+    only need the sum: trend x (1 + multiplicative terms) + additive terms."""
+    frame = model.setup_dataframe(future.copy())
+    trend = np.asarray(model.predict_trend(frame), dtype=float)
+    features, _, components, _ = model.make_all_seasonality_features(frame)
+    x = features.to_numpy(dtype=float)
+    beta = np.asarray(model.params["beta"], dtype=float)
+    multiplicative = np.nanmean(x @ (beta * components["multiplicative_terms"].to_numpy()).T, 1)
+    additive = np.nanmean(x @ (beta * components["additive_terms"].to_numpy()).T, 1)
+    return trend * (1.0 + multiplicative) + additive * model.y_scale
