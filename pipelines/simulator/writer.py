@@ -78,7 +78,7 @@ def write_table(
             tmp.write_bytes((b"\xef\xbb\xbf" if bom else b"") + data)
         elif gzip_csv:
             with open(tmp, "wb") as raw, gzip.GzipFile(
-                filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=3
+                filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=1
             ) as sink:
                 pacsv.write_csv(table, sink, pacsv.WriteOptions(quoting_header="none",
                                                                 batch_size=65536))
