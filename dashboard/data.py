@@ -203,20 +203,22 @@ def filter_options(conn, scope: Scope) -> dict[str, Any]:
     if not _has(conn, "analytics.fct_daily_merchant_sales", "analytics.dim_skus"):
         return empty
     scope_clause, params = _scope_sql(scope, "s")
-    bounds = conn.execute(
-        f"SELECT min(order_date), max(order_date) FROM analytics.fct_daily_merchant_sales s "
-        f"WHERE {scope_clause}",
-        params,
-    ).fetchone()
-    if bounds[0] is None:
-        return empty
+    # One pass over the sales: per SKU its first and last day, then names from the small dim.
     skus = _frame(
         conn,
-        f"SELECT DISTINCT s.sku_id, coalesce(k.name, s.sku_id) AS name, "
-        f"coalesce(k.category, 'unknown') AS category FROM {_SALES_FROM} "
-        f"WHERE {scope_clause} ORDER BY category, s.sku_id",
+        "WITH sold AS (SELECT s.sku_id, min(s.order_date) AS first_day, "
+        "max(s.order_date) AS last_day FROM analytics.fct_daily_merchant_sales s "
+        f"WHERE {scope_clause} GROUP BY s.sku_id) "
+        "SELECT sold.sku_id, coalesce(k.name, sold.sku_id) AS name, "
+        "coalesce(k.category, 'unknown') AS category, first_day, last_day "
+        "FROM sold LEFT JOIN analytics.dim_skus k ON k.sku_id = sold.sku_id "
+        "ORDER BY category, sold.sku_id",
         params,
     )
+    if skus.empty:
+        return empty
+    bounds = (min(skus["first_day"]), max(skus["last_day"]))
+    skus = skus.drop(columns=["first_day", "last_day"])
     merchant_scope, merchant_params = _scope_sql(scope, "m")
     merchants = _frame(
         conn,
@@ -243,18 +245,38 @@ def kpis(conn, scope: Scope, filters: Filters) -> dict[str, dict[str, float | No
     if not _has(conn, "analytics.fct_daily_merchant_sales", "analytics.dim_skus"):
         return {}
     days = (filters.end - filters.start).days + 1
-    periods = {
-        "current": (filters.start, filters.end),
-        "previous": (filters.start - timedelta(days=days), filters.start - timedelta(days=1)),
-    }
+    previous_start = filters.start - timedelta(days=days)
+    # Both periods in one scan, told apart by the day.
+    where, params = _sales_where(scope, filters, previous_start, filters.end)
+    frame = _frame(
+        conn,
+        f"SELECT CASE WHEN s.order_date >= ? THEN 'current' ELSE 'previous' END AS period, "
+        f"{_KPI_SELECT} FROM {_SALES_FROM} WHERE {where} GROUP BY 1",
+        [filters.start, *params],
+    ).set_index("period")
     result = {}
-    for label, (start, end) in periods.items():
-        where, params = _sales_where(scope, filters, start, end)
-        frame = _frame(conn, f"SELECT {_KPI_SELECT} FROM {_SALES_FROM} WHERE {where}", params)
-        result[label] = {
-            key: (None if pd.isna(value) else float(value)) for key, value in frame.iloc[0].items()
-        }
+    for label in ("current", "previous"):
+        row = frame.loc[label] if label in frame.index else pd.Series(dtype=float)
+        result[label] = {key: _kpi_value(key, row.get(key)) for key in _KPI_NAMES}
     return result
+
+
+_KPI_NAMES = (
+    "gmv",
+    "net_revenue",
+    "gross_margin",
+    "orders",
+    "refund_rate",
+    "failure_rate",
+    "avg_delivery_seconds",
+)
+
+
+def _kpi_value(key: str, value: Any) -> float | None:
+    """Sums of an empty period are 0; ratios of an empty period are unknown (None)."""
+    if value is None or pd.isna(value):
+        return 0.0 if key in ("gmv", "net_revenue", "gross_margin", "orders") else None
+    return float(value)
 
 
 def daily_sales(conn, scope: Scope, filters: Filters) -> pd.DataFrame:

@@ -153,6 +153,12 @@ def test_merchant_sees_only_its_overview(dashboard_url, browser, screenshots):
     # The merchant's SKUs show; the other tree's never do.
     assert "机密礼品卡" not in content and "竞品" not in content and "M004" not in content
     page.screenshot(path=str(screenshots / "merchant_overview.png"), full_page=True)
+    # The CSV download is built on click, on the server, in the merchant's scope.
+    with page.expect_download(timeout=20_000) as download:
+        page.get_by_role("button", name="下载 CSV").click()
+    shown = Path(download.value.path()).read_text(encoding="utf-8-sig")
+    assert shown.splitlines()[0].startswith("order_date,sku_id,sku_name")
+    assert "SKU-QQ100" in shown and "SKU-SECRET" not in shown
     # A crafted URL to another page does not open it: the session is new and unsigned.
     page.goto(f"{dashboard_url}/operations")
     page.get_by_role("heading", name="登录 CardPulse").wait_for(timeout=20_000)

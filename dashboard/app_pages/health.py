@@ -61,7 +61,7 @@ else:
     )
     st.download_button(
         ctx.t("download_csv"),
-        data=data.to_csv(ctx.query("quarantine_rows", None)),
+        data=lambda: data.to_csv(data.load("quarantine_rows", ctx.snapshot, ctx.scope, None)),
         file_name="quarantine.csv",
         mime="text/csv",
         key="quarantine_csv",

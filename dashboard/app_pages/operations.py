@@ -96,7 +96,7 @@ else:
     )
     right.download_button(
         ctx.t("download_xlsx"),
-        data=data.to_xlsx({str(s): orders[orders["supplier_id"] == s] for s in suppliers}),
+        data=lambda: data.to_xlsx({str(s): orders[orders["supplier_id"] == s] for s in suppliers}),
         file_name="purchase_orders.xlsx",
         key="po_xlsx",
         mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

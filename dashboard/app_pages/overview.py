@@ -206,10 +206,10 @@ right.dataframe(
     column_config=ui.column_config(ctx, top, money=("gmv", "gross_margin")),
 )
 
-shown = ctx.query("shown_sales", filters)
 st.download_button(
     ctx.t("download_csv"),
-    data=data.to_csv(shown),
+    # Built only when clicked, with the scope and filters of this render.
+    data=lambda: data.to_csv(data.load("shown_sales", ctx.snapshot, ctx.scope, filters)),
     file_name=f"cardpulse_overview_{start}_{end}.csv",
     mime="text/csv",
     key="download_overview",
