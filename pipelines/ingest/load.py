@@ -290,54 +290,12 @@ def _read_source(conn, path: Path, encoding: str | None, workdir: Path) -> tuple
 def _load_in_transaction(conn, path: Path, table: adapters.SourceTable, source: str,
                          encoding: str | None, options: adapters.AdapterOptions,
                          result: FileResult, workdir: Path) -> None:
+    """1. Stage and check the file, 2. write its quarantine, 3. merge its good rows,
+    4. record it in the ledger (the caller commits)."""
     entity = ENTITIES[table.entity]
-    fmt, names = _read_source(conn, path, encoding, workdir)
-    missing = [c for c in table.required_columns(entity) if c not in names]
-    if missing:
-        shown = ", ".join(n for n in names if n)[:200]
-        raise UnreadableFile(
-            f"missing required column(s): {', '.join(missing)} (header has: {shown})"
-        )
-    relation = "src"
-    problems: list[tuple[str, str, str]] = []
-    if table.mapping is not None:
-        mapped = table.mapping(names, options)
-        conn.execute(f"CREATE OR REPLACE TEMP VIEW mapped AS {mapped.view_sql()}")
-        relation = "mapped"
-        problems = mapped.staged_problems()
-    source_types = {
-        row[0]: row[1] for row in conn.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
-    }
-    source_types = {k: v for k, v in source_types.items()
-                    if k != "_line" and not k.startswith("_problem_")}
-    for statement in region_map_sql(entity, relation, source_types):
-        conn.execute(statement)
-    conn.execute(stage_sql(entity, relation, source_types, problems))
-    if table.aggregate_sums:
-        _aggregate_staged(conn, entity, table.aggregate_sums)
-    if entity.name == "orders":
-        flag_unknown_skus(conn)
-        flag_order_conflicts(conn, entity)
-
-    raw_text = reading.raw_text_sql(fmt, names)
-    # Rebuilding raw text re-reads the source: only when some row broke a rule.
-    has_bad = conn.execute("SELECT count(*) FROM staged WHERE _reason IS NOT NULL").fetchone()[0]
-    bad_rows = "" if has_bad else "AND false"
-    conn.execute(
-        f"""INSERT INTO raw.quarantine
-            SELECT ?, ?, ?, _line, column_name, reason, left(raw_text, {MAX_RAW_TEXT}),
-                   now()::TIMESTAMP
-            FROM parse_rejects
-            UNION ALL
-            SELECT ?, ?, ?, st._line, st._reason_column,
-                   replace(st._reason, '{VALUE_PLACEHOLDER}',
-                           '''' || left({_value_sql(entity, source_types)}, 60) || ''''),
-                   left({raw_text}, {MAX_RAW_TEXT}), now()::TIMESTAMP
-            FROM staged st JOIN src s ON s._line = st._line
-                JOIN {relation} v ON v._line = st._line
-            WHERE st._reason IS NOT NULL {bad_rows}""",
-        [result.file_id, str(path), entity.name] * 2,
-    )
+    fmt, names, relation, source_types = _stage_file(conn, path, table, entity, encoding,
+                                                     options, workdir)
+    _write_quarantine(conn, result.file_id, path, entity, fmt, names, relation, source_types)
     rejected = conn.execute("SELECT count(*) FROM parse_rejects").fetchone()[0]
     bad, good, unknown = conn.execute(
         f"""SELECT coalesce(sum(_rows) FILTER (WHERE _reason IS NOT NULL), 0),
@@ -361,6 +319,66 @@ def _load_in_transaction(conn, path: Path, table: adapters.SourceTable, source: 
         "INSERT INTO raw.file_ledger VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
         [result.file_id, str(path), entity.name, source, result.rows_read, result.loaded,
          result.updated, result.duplicate, result.quarantined],
+    )
+
+
+
+
+def _stage_file(conn, path: Path, table: adapters.SourceTable, entity, encoding: str | None,
+                options: adapters.AdapterOptions, workdir: Path):
+    """Read the file and build ``staged`` (typed rows with their first broken rule).
+
+    Returns (format, column names, relation staged from, that relation's column types).
+    """
+    fmt, names = _read_source(conn, path, encoding, workdir)
+    missing = [c for c in table.required_columns(entity) if c not in names]
+    if missing:
+        shown = ", ".join(n for n in names if n)[:200]
+        raise UnreadableFile(
+            f"missing required column(s): {', '.join(missing)} (header has: {shown})"
+        )
+    relation = "src"
+    problems: list[tuple[str, str, str]] = []
+    if table.mapping is not None:
+        mapped = table.mapping(names, options)
+        conn.execute(f"CREATE OR REPLACE TEMP VIEW mapped AS {mapped.view_sql()}")
+        relation = "mapped"
+        problems = mapped.staged_problems()
+    described = conn.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
+    source_types = {name: kind for name, kind, *_ in described
+                    if name != "_line" and not name.startswith("_problem_")}
+    for statement in region_map_sql(entity, relation, source_types):
+        conn.execute(statement)
+    conn.execute(stage_sql(entity, relation, source_types, problems))
+    if table.aggregate_sums:
+        _aggregate_staged(conn, entity, table.aggregate_sums)
+    if entity.name == "orders":
+        flag_unknown_skus(conn)
+        flag_order_conflicts(conn, entity)
+    return fmt, names, relation, source_types
+
+
+def _write_quarantine(conn, file_id: str, path: Path, entity, fmt: str, names: list[str],
+                      relation: str, source_types: dict[str, str]) -> None:
+    """Insert the rows the reader rejected and the staged rows that broke a rule."""
+    raw_text = reading.raw_text_sql(fmt, names)
+    # Rebuilding raw text re-reads the source: only when some row broke a rule.
+    has_bad = conn.execute("SELECT count(*) FROM staged WHERE _reason IS NOT NULL").fetchone()[0]
+    bad_rows = "" if has_bad else "AND false"
+    conn.execute(
+        f"""INSERT INTO raw.quarantine
+            SELECT ?, ?, ?, _line, column_name, reason, left(raw_text, {MAX_RAW_TEXT}),
+                   now()::TIMESTAMP
+            FROM parse_rejects
+            UNION ALL
+            SELECT ?, ?, ?, st._line, st._reason_column,
+                   replace(st._reason, '{VALUE_PLACEHOLDER}',
+                           '''' || left({_value_sql(entity, source_types)}, 60) || ''''),
+                   left({raw_text}, {MAX_RAW_TEXT}), now()::TIMESTAMP
+            FROM staged st JOIN src s ON s._line = st._line
+                JOIN {relation} v ON v._line = st._line
+            WHERE st._reason IS NOT NULL {bad_rows}""",
+        [file_id, str(path), entity.name] * 2,
     )
 
 
