@@ -94,8 +94,11 @@ def test_sessions_expire_when_idle_or_old(store):
         moment += timedelta(minutes=20)
         session = auth.refresh_session(session, store, now=moment)
     assert session is None
-    assert timedelta(hours=auth.MAX_SESSION_HOURS) < moment - T0 <= timedelta(
-        hours=auth.MAX_SESSION_HOURS, minutes=20)
+    assert (
+        timedelta(hours=auth.MAX_SESSION_HOURS)
+        < moment - T0
+        <= timedelta(hours=auth.MAX_SESSION_HOURS, minutes=20)
+    )
 
 
 def test_removed_or_changed_user_loses_its_session(store):
@@ -107,12 +110,15 @@ def test_removed_or_changed_user_loses_its_session(store):
     assert auth.refresh_session(session, store, now=T0) is None
 
 
-@pytest.mark.parametrize("name, role, merchant, message", [
-    ("bad name", "ops", None, "invalid user name"),
-    ("x", "root", None, "unknown role"),
-    ("x", "merchant", None, "needs --merchant"),
-    ("x", "ops", "M001", "only to the merchant role"),
-])
+@pytest.mark.parametrize(
+    "name, role, merchant, message",
+    [
+        ("bad name", "ops", None, "invalid user name"),
+        ("x", "root", None, "unknown role"),
+        ("x", "merchant", None, "needs --merchant"),
+        ("x", "ops", "M001", "only to the merchant role"),
+    ],
+)
 def test_invalid_accounts_are_refused(store, name, role, merchant, message):
     with pytest.raises(CardPulseError, match=message):
         store.add(name, role, PASSWORD, merchant)

@@ -20,8 +20,15 @@ PROJECT = Path(__file__).resolve().parent.parent
 
 def cardpulse(home: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess:
     env = dict(os.environ, CARDPULSE_HOME=str(home))
-    return subprocess.run([sys.executable, "-m", "pipelines.cli", *args], cwd=PROJECT, env=env,
-                          input=stdin, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", *args],
+        cwd=PROJECT,
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -33,8 +40,18 @@ def published(tmp_path_factory):
 
 def test_add_list_remove(tmp_path):
     fx.build_snapshot(tmp_path / "snapshot.duckdb")
-    added = cardpulse(tmp_path, "users", "add", "shop", "--role", "merchant", "--merchant", "M001",
-                      "--password", "long-enough-1")
+    added = cardpulse(
+        tmp_path,
+        "users",
+        "add",
+        "shop",
+        "--role",
+        "merchant",
+        "--merchant",
+        "M001",
+        "--password",
+        "long-enough-1",
+    )
     assert added.returncode == 0, added.stderr
     assert added.stdout.strip() == "added shop: merchant (merchant M001)"
     # Not a terminal and no --password: a password is generated and printed once.
@@ -48,8 +65,10 @@ def test_add_list_remove(tmp_path):
     listed = cardpulse(tmp_path, "users", "list")
     assert listed.returncode == 0
     rows = [line.split() for line in listed.stdout.splitlines()[1:]]
-    assert [(r[0], r[1], r[2]) for r in rows] == [("root", "admin", "-"),
-                                                  ("shop", "merchant", "M001")]
+    assert [(r[0], r[1], r[2]) for r in rows] == [
+        ("root", "admin", "-"),
+        ("shop", "merchant", "M001"),
+    ]
     assert "argon2" not in listed.stdout
 
     removed = cardpulse(tmp_path, "users", "remove", "shop")
@@ -57,14 +76,19 @@ def test_add_list_remove(tmp_path):
     assert set(json.loads((tmp_path / "users.json").read_text())["users"]) == {"root"}
 
 
-@pytest.mark.parametrize("args, message", [
-    (["add", "x", "--role", "merchant", "--password", "long-enough-1"], "needs --merchant"),
-    (["add", "x", "--role", "merchant", "--merchant", "M999", "--password", "long-enough-1"],
-     "unknown merchant 'M999'"),
-    (["add", "x", "--role", "ops", "--password", "short"], "password too short"),
-    (["add", "bad name!", "--role", "ops", "--password", "long-enough-1"], "invalid user name"),
-    (["remove", "ghost"], "no user named 'ghost'"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["add", "x", "--role", "merchant", "--password", "long-enough-1"], "needs --merchant"),
+        (
+            ["add", "x", "--role", "merchant", "--merchant", "M999", "--password", "long-enough-1"],
+            "unknown merchant 'M999'",
+        ),
+        (["add", "x", "--role", "ops", "--password", "short"], "password too short"),
+        (["add", "bad name!", "--role", "ops", "--password", "long-enough-1"], "invalid user name"),
+        (["remove", "ghost"], "no user named 'ghost'"),
+    ],
+)
 def test_mistakes_are_one_line_errors(published, args, message):
     result = cardpulse(published, "users", *args)
     assert result.returncode == 1
