@@ -92,7 +92,7 @@ class ElasticitySettings:
     min_price_move_pct: float = 2.0
     min_days_moved: int = 10
     interval_level: float = 0.9
-    max_interval_width: float = 3.0
+    max_interval_width: float = 4.0
     price_test_pct: float = 5.0
     price_test_days: int = 14
 
