@@ -157,6 +157,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     # health
     "last_build": ("最近一次构建", "Last build"),
     "build_status": ("状态", "Status"),
+    "as_of": ("预测基准日", "Forecast as of"),
     "no_build_info": ("没有构建记录。", "No build recorded."),
     "freshness": ("各表新鲜度", "Freshness per table"),
     "table": ("表", "Table"),
@@ -239,6 +240,9 @@ COLUMN_LABELS: dict[str, tuple[str, str]] = {
     "mean_bias": ("偏差均值", "Mean bias"),
     "interval_coverage": ("区间覆盖率", "Interval coverage"),
     "count": ("数量", "Count"),
+    "build_id": ("构建编号", "Build"),
+    "started_at": ("开始时间", "Started"),
+    "finished_at": ("结束时间", "Finished"),
 }
 
 # chinese_calendar names its holidays in English.

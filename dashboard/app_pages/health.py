@@ -26,7 +26,9 @@ else:
     cells[1].metric(
         ctx.t("last_build"), business_time(finished.to_pydatetime()) if pd.notna(finished) else "—"
     )
-    cells[2].metric("as_of", str(last.get("as_of"))[:10] if pd.notna(last.get("as_of")) else "—")
+    cells[2].metric(
+        ctx.t("as_of"), str(last.get("as_of"))[:10] if pd.notna(last.get("as_of")) else "—"
+    )
     if status not in ("success", "succeeded", "ok"):
         st.warning(str(last.get("message") or status))
     st.dataframe(
@@ -37,7 +39,11 @@ else:
 st.subheader(ctx.t("freshness"))
 fresh = ctx.query("freshness")
 st.dataframe(
-    fresh, hide_index=True, key="freshness_table", column_config=ui.column_config(ctx, fresh)
+    fresh,
+    hide_index=True,
+    key="freshness_table",
+    column_config=ui.column_config(ctx, fresh),
+    height=35 * (len(fresh) + 1) + 3,  # every table at once, no inner scrolling
 )
 
 # --- quarantine
