@@ -76,7 +76,8 @@ def test_demand_paths_take_the_sku_total_on_a_calendar():
 def test_reorder_point_and_order_up_to_without_uncertainty():
     # 10 a day, lead 2 days + 1 review day: reorder point 30; order up to 30 + 7 x 10 = 100.
     terms = SupplierTerms(lead_time_hours=48, min_order_qty=50, batch_size=20)
-    decision = decide_card_key_order(KeyStock(on_hand=25), flat(10), terms, 0.95)
+    policy = RestockPolicy(cycle_days=7)
+    decision = decide_card_key_order(KeyStock(on_hand=25), flat(10), terms, 0.95, policy=policy)
     assert decision.reorder_point == pytest.approx(30)
     assert decision.safety_stock == 0
     assert decision.order_up_to == pytest.approx(100)
@@ -87,14 +88,38 @@ def test_reorder_point_and_order_up_to_without_uncertainty():
 
 
 def test_safety_stock_from_forecast_sigma_and_service_level():
-    # sigma 2 a day over 3 protected days -> 2 * sqrt(3); z(0.95) = 1.6449.
+    # Independent days: sigma 2 a day over 3 protected days -> 2 * sqrt(3); z(0.95) = 1.6449.
     terms = SupplierTerms(lead_time_hours=30, batch_size=1)  # 30 h rounds up to 2 days
-    decision = decide_card_key_order(KeyStock(on_hand=500), flat(10, 2), terms, 0.95)
+    independent = RestockPolicy(error_correlation=0.0)
+    decision = decide_card_key_order(
+        KeyStock(on_hand=500), flat(10, 2), terms, 0.95, policy=independent
+    )
     assert decision.lead_days == 2
     assert decision.safety_stock == pytest.approx(1.6448536 * 2 * math.sqrt(3), rel=1e-6)
     assert decision.reorder_point == pytest.approx(30 + 1.6448536 * 2 * math.sqrt(3), rel=1e-6)
     assert decision.order_qty == 0  # 500 on hand is far above it
     assert decision.order_by_day == 50 - 2
+
+
+def test_correlated_days_add_their_sigmas():
+    # Fully correlated (the default): sigma over 3 days = 2 + 2 + 2; half: sqrt(12 + 0.5 * 24).
+    terms = SupplierTerms(lead_time_hours=48)
+    full = decide_card_key_order(KeyStock(500), flat(10, 2), terms, 0.95)
+    half = decide_card_key_order(
+        KeyStock(500), flat(10, 2), terms, 0.95, policy=RestockPolicy(error_correlation=0.5)
+    )
+    assert full.safety_stock == pytest.approx(1.6448536 * 6, rel=1e-6)
+    assert half.safety_stock == pytest.approx(1.6448536 * math.sqrt(24), rel=1e-6)
+
+
+def test_largest_recent_day_is_a_floor_under_safety_stock():
+    # One buyer took 50 keys on a day expected to sell 10: hold 40 beyond the expected demand.
+    terms = SupplierTerms(lead_time_hours=24)
+    decision = decide_card_key_order(KeyStock(0), flat(10, 1), terms, 0.9, largest_recent_day=50)
+    assert decision.safety_stock == pytest.approx(40)
+    assert decision.reorder_point == pytest.approx(20 + 40)
+    calm = decide_card_key_order(KeyStock(0), flat(10, 1), terms, 0.9, largest_recent_day=12)
+    assert calm.safety_stock == pytest.approx(1.2815516 * 2, rel=1e-6)  # z sigma is larger
 
 
 def test_higher_service_level_holds_more_safety_stock():
@@ -167,16 +192,23 @@ def test_abc_classes_by_cumulative_margin():
     shelf_life=st.one_of(st.none(), st.integers(1, 400)),
     service_level=st.sampled_from([0.90, 0.95, 0.98]),
     active=st.booleans(),
+    largest_day=st.one_of(st.none(), st.floats(0, 500)),
 )
 def test_order_quantities_are_whole_batches_never_negative_never_inactive(
     daily, spread, on_hand, on_order, expiring, lead_hours, moq, batch, shelf_life,
-    service_level, active,
+    service_level, active, largest_day,
 ):  # fmt: skip
     mean = np.array(daily)
     demand = DemandPath(AS_OF, mean, mean * spread / 4)
     terms = SupplierTerms(lead_hours, moq, batch)
     decision = decide_card_key_order(
-        KeyStock(on_hand, on_order, expiring), demand, terms, service_level, shelf_life, active
+        KeyStock(on_hand, on_order, expiring),
+        demand,
+        terms,
+        service_level,
+        shelf_life,
+        active,
+        largest_recent_day=largest_day,
     )
     assert decision.order_qty >= 0
     assert decision.order_qty % terms.batch == 0

@@ -50,11 +50,13 @@ def plan_card_keys(
     unit_costs: pd.Series | None = None,
     dim_events: pd.DataFrame | None = None,
     policy: RestockPolicy | None = None,
+    largest_recent_day: pd.Series | None = None,
 ) -> pd.DataFrame:
     """The restock plan for every card-key SKU.
 
     1. ABC class from gross margin -> service level; 2. per SKU, the forecast path, the
-    latest stock and the supplier's terms -> a decision; 3. the reason in en and zh.
+    latest stock, the supplier's terms and the largest day of recent sales (a floor under
+    safety stock) -> a decision; 3. the reason in en and zh.
     Every card-key SKU gets a line: inactive ones and those without stock or forecast say why
     they order nothing, so nothing disappears from the plan silently.
     """
@@ -69,6 +71,7 @@ def plan_card_keys(
     terms_by_supplier = suppliers.set_index("supplier_id") if not suppliers.empty else None
     events = upcoming_events(as_of, horizon_days, dim_events)
     costs = unit_costs if unit_costs is not None else pd.Series(dtype=float)
+    peaks = largest_recent_day if largest_recent_day is not None else pd.Series(dtype=float)
 
     rows = []
     for sku in card_skus.to_dict("records"):
@@ -108,7 +111,14 @@ def plan_card_keys(
             int(stock_row["on_hand"]), int(stock_row["on_order"]), int(stock_row["expiring_7d"])
         )
         decision = decide_card_key_order(
-            stock, path, terms, service_level, shelf_life, active and has_forecast, policy
+            stock,
+            path,
+            terms,
+            service_level,
+            shelf_life,
+            active and has_forecast,
+            policy,
+            largest_recent_day=peaks.get(sku_id),
         )
         sku_events = [event for event in events if event.applies_to(sku)]
         reason_en, reason_zh = card_key_reason(

@@ -32,6 +32,7 @@ OPS_SCHEMA = "ops"
 ALERT_STATE_TABLE = f"{OPS_SCHEMA}.low_stock_alert_state"
 FORECAST_KEY = dg.AssetKey("demand_forecast")
 UNIT_COST_LOOKBACK_DAYS = 28
+PEAK_WINDOW_DAYS = 28
 DEFAULT_POLICY = RestockPolicy()
 # The tables each plan reads (dbt marts, then the forecast) = its upstream assets.
 RESTOCK_INPUTS = ("dim_skus", "dim_suppliers", "fct_inventory_daily", "fct_daily_sku_sales",
@@ -131,6 +132,19 @@ def read_gross_margin(conn, as_of: dt.date, lookback_days: int) -> pd.Series:
         [start, as_of],
     ).df()
     return frame.set_index("sku_id")["gross_margin"]
+
+
+def read_largest_recent_day(conn, as_of: dt.date, days: int = PEAK_WINDOW_DAYS) -> pd.Series:
+    """Per SKU, the most units sold on one day (all regions) in the ``days`` before as_of."""
+    frame = conn.execute(
+        """SELECT sku_id, max(units) AS largest_day FROM (
+               SELECT sku_id, order_date, sum(units) AS units
+               FROM analytics.fct_daily_sku_sales WHERE order_date >= ? AND order_date < ?
+               GROUP BY sku_id, order_date)
+           GROUP BY sku_id""",
+        [as_of - dt.timedelta(days=days), as_of],
+    ).df()
+    return frame.set_index("sku_id")["largest_day"].astype(float)
 
 
 def read_unit_costs(conn, as_of: dt.date) -> pd.Series:
@@ -241,7 +255,7 @@ def restock_plan(
             read_forecast(conn), as_of, build_settings.horizon_days,
             gross_margin=read_gross_margin(conn, as_of, policy.margin_lookback_days),
             unit_costs=read_unit_costs(conn, as_of), dim_events=read_events(conn),
-            policy=policy,
+            policy=policy, largest_recent_day=read_largest_recent_day(conn, as_of),
         )  # fmt: skip
         _in_transaction(
             conn, lambda: replace_table(conn, "analytics.restock_plan", plan, PLAN_TYPES)
