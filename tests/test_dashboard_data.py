@@ -245,3 +245,38 @@ def test_formats_money_percent_time_and_language():
     assert business_time(datetime(2025, 11, 1, 8, 0)) == "2025-11-01 08:00"
     assert t("gmv") == "交易额 (GMV)" and t("gmv", "en") == "GMV"
     assert data.Filters(date(2025, 1, 1), date(2025, 1, 1) + timedelta(days=1)).merchant is None
+
+
+def test_restock_stage_tables_are_used_when_built(tmp_path):
+    import duckdb
+
+    path = fx.build_snapshot(tmp_path / "s.duckdb")
+    writer = duckdb.connect(str(path))
+    writer.execute(
+        "CREATE TABLE analytics.purchase_orders AS SELECT 'PO-1' AS po_id, 'SUP-C' AS supplier_id, "
+        "DATE '2025-11-01' AS as_of, 'SKU-WIN11' AS sku_id, 'Windows 11' AS sku_name, "
+        "30::BIGINT AS order_qty, 26970.00::DECIMAL(18, 2) AS line_cost, "
+        "DATE '2025-11-02' AS order_by, '补货' AS reason_zh, 'restock' AS reason_en"
+    )
+    writer.execute(
+        "CREATE TABLE analytics.low_stock_alerts AS SELECT 'SKU-IQY-M' AS sku_id, "
+        "'SUP-C' AS supplier_id, DATE '2025-10-30' AS fired_on, 5::BIGINT AS on_hand, "
+        "true AS is_open, 20::BIGINT AS order_qty, DATE '2025-11-01' AS order_by, "
+        "'below reorder point' AS reason, '低于再订货点' AS reason_zh, "
+        "'below reorder point' AS reason_en"
+    )
+    writer.close()
+    connection = data.connect(path)
+    try:
+        orders = data.purchase_orders(connection, data.Scope("ops"))
+        assert orders[["po_id", "sku_id", "order_qty"]].values.tolist() == [
+            ["PO-1", "SKU-WIN11", 30]
+        ]
+        assert float(orders["amount"].iloc[0]) == 26970.0
+        alerts = data.low_stock_alerts(connection, data.Scope("ops"))
+        kinds = alerts.groupby("sku_id")["alert"].apply(set).to_dict()
+        assert kinds["SKU-IQY-M"] == {"low_stock", "expiring"}
+        assert kinds["SKU-QQ100"] == {"out_now"}  # at risk, not fired yet: still shown
+        assert isinstance(orders["order_by"].iloc[0], date)  # dates stay dates
+    finally:
+        connection.close()
