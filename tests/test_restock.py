@@ -334,6 +334,7 @@ def test_plan_has_a_line_per_card_key_sku_with_its_reason(catalogue):
     assert "Double 11 5 天后开始" in k1["reason_zh"]
     assert plan.loc["K2", "order_qty"] == 0 and "no order" in plan.loc["K2", "reason_en"]
     assert plan.loc["K3", "order_qty"] == 0 and plan.loc["K3", "reason_zh"] == "已下架，不补货"
+    assert plan.loc["K3", "order_by"] is None and plan.loc["K3", "stockout_date"] == AS_OF
     assert plan.loc["K4", "order_qty"] == 0 and "no inventory snapshot" in plan.loc["K4", "reason"]
 
 

@@ -138,7 +138,10 @@ def plan_card_keys(
             "safety_stock": round(decision.safety_stock, 2),
             "reorder_point": round(decision.reorder_point, 2),
             "order_qty": decision.order_qty,
-            "order_by": plan_day(as_of, decision.order_by_day),
+            # No deadline for a SKU that will not be reordered (inactive or unforecast).
+            "order_by": plan_day(as_of, decision.order_by_day)
+            if active and has_forecast
+            else None,
             "expiry_cap": decision.expiry_cap,
             "order_cost": round(decision.order_qty * row["unit_cost"], 2)
             if not pd.isna(row["unit_cost"]) else np.nan,
