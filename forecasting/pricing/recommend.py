@@ -9,6 +9,7 @@ measured, the current price stays and a small price test is suggested instead.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 
@@ -202,7 +203,9 @@ def recommend_prices(
         else:
             price, hit, conflicts = nearest_allowed_price(situation, rails)
             hit = ["no_variation", *hit]
-            test_price = _test_price(situation, rails, settings.price_test_pct)
+            # Test from where the guardrails leave the price, not from where it was.
+            moved = dataclasses.replace(situation, current_price=price)
+            test_price = _test_price(moved, rails, settings.price_test_pct)
         out.append(
             _recommendation_row(
                 row,
