@@ -56,9 +56,13 @@ def ingest_landing(
     from pipelines.ingest.load import ingest_paths
 
     paths = [Path(p) for p in config.paths] or _landing_paths()
+    gone = [p for p in paths if not p.exists()]
+    if gone:  # named by the sensor, removed since: nothing to load, not an error
+        context.log.warning(f"no longer in landing/: {', '.join(map(str, gone))}")
+    paths = [p for p in paths if p.exists()]
     results = ingest_paths(duckdb.database, paths) if paths else []
     for result in results:
-        context.log.info(_file_summary(result))
+        context.log.info(result.summary_line())
     just_loaded = [r.file_id for r in results if r.file_id and not r.error and not r.already_loaded]
     errors = {str(r.path): r.error for r in results if r.error}
     with duckdb.get_connection() as conn:
@@ -143,13 +147,3 @@ def _raw_row_counts(conn) -> dict[str, int]:
         for table in RAW_TABLES
         if table in present
     }
-
-
-def _file_summary(result) -> str:
-    if result.error:
-        return f"{result.path}: not loaded: {result.error}"
-    return (
-        f"{result.path} ({result.entity}): read {result.rows_read}, loaded {result.loaded}, "
-        f"updated {result.updated}, duplicate {result.duplicate}, "
-        f"quarantined {result.quarantined}"
-    )
