@@ -15,7 +15,6 @@ import csv
 import gzip
 import hashlib
 import io
-import re
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -382,8 +381,12 @@ def load_parquet(conn, path: Path) -> list[str]:
     return lowered
 
 
-def raw_text_sql(fmt: str, names: list[str], delimiter: str = ",") -> str:
-    """SQL rebuilding a row's raw text from ``src`` (alias ``s``) for the quarantine."""
+def raw_text_sql(fmt: str, names: list[str]) -> str:
+    """SQL rebuilding a row's raw text from ``src`` (alias ``s``) for the quarantine.
+
+    CSV rows are rebuilt comma-separated, quoting fields that need it; rows the CSV reader
+    rejected keep their exact text (``parse_rejects``).
+    """
     if fmt == "jsonl":
         return "s._raw_json"
     if fmt == "parquet":
@@ -399,5 +402,3 @@ def raw_text_sql(fmt: str, names: list[str], delimiter: str = ",") -> str:
         )
     return "concat_ws(',', " + ", ".join(fields) + ")" if fields else "''"
 
-
-_SAFE_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
