@@ -110,7 +110,9 @@ def _measure(folder: Path, snapshot: Path) -> int:
             verdict = "ok" if timings[0] <= TARGET_SECONDS else "SLOW"
             print(
                 f"bench dashboard: page={page:<10} role={role:<8} cold_s={timings[0]:.3f} "
-                f"warm_s={timings[1]:.3f} target_s={TARGET_SECONDS} {verdict}"
+                f"warm_s={timings[1]:.3f} target_s={TARGET_SECONDS} {verdict} "
+                f"charts={len(app.get('plotly_chart'))} tables={len(app.dataframe)} "
+                f"notes={len(app.info)}"
             )
     print(
         f"bench dashboard: worst_cold_s={worst:.3f} target_s={TARGET_SECONDS} "

@@ -117,8 +117,8 @@ def sign_in(page, url: str, name: str) -> None:
 def settle(page) -> None:
     """Wait until the script run is over and the charts have drawn."""
     page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"] "
-        "[data-testid=\"stSpinner\"]') "
+        '() => !document.querySelector(\'[data-testid="stStatusWidget"] '
+        '[data-testid="stSpinner"]\') '
         "&& document.querySelectorAll('[data-testid=\"stSkeleton\"]').length === 0",
         timeout=20_000,
     )
