@@ -156,3 +156,16 @@ def test_censor_leaves_other_skus_alone():
     )
     out = censor(series, pd.DataFrame({"sku_id": ["A"], "ds": pd.to_datetime(["2025-01-01"])}))
     assert np.isnan(out.loc[0, "y"]) and out.loc[1, "y"] == 2.0
+
+
+def test_fast_point_forecast_equals_prophets_own_predict():
+    from forecasting.calendar import prophet_holidays
+
+    days = pd.date_range("2024-06-01", "2025-09-30")
+    rng = np.random.default_rng(2)
+    y = rng.poisson(15 + 4 * np.sin(np.arange(len(days)) / 5)).astype(float)
+    model = ProphetModel(prophet_holidays(dt.date(2024, 6, 1), dt.date(2025, 10, 31)))
+    model.fit(pd.DataFrame({"ds": days, "y": y}))
+    future = pd.DataFrame({"ds": pd.date_range("2025-10-01", periods=28)})
+    slow = model._model.predict(model._with_effects(future))["yhat"].to_numpy()
+    np.testing.assert_allclose(model.predict(28), np.clip(slow, 0, None), rtol=1e-10)
