@@ -512,11 +512,11 @@ def main(argv: list[str] | None = None) -> int:
     weights = world.demand[:, : world.days].sum(axis=1)
     target = float((world.service_level * weights).sum() / max(weights.sum(), 1))
     print(f"forecast: {args.forecast} (refit weekly, {cardpulse.forecast_seconds:.1f}s in total)")
-    print(f"{'policy':<16}{'fill rate':>10}{'on hand (days)':>16}{'expired':>9}"
+    print(f"{'policy':<24}{'fill rate':>10}{'on hand (days)':>16}{'expired':>9}"
           f"{'bought':>10}{'expired %':>11}{'PO lines':>10}{'POs':>6}{'seconds':>9}")  # fmt: skip
     for o in outcomes:
         share = 100 * o.expired_bought / o.bought if o.bought else 0.0
-        print(f"{o.name:<16}{o.fill_rate:>10.2%}{o.on_hand_days:>16.2f}{o.expired:>9}"
+        print(f"{o.name:<24}{o.fill_rate:>10.2%}{o.on_hand_days:>16.2f}{o.expired:>9}"
               f"{o.bought:>10}{share:>10.2f}%{o.order_lines:>10}{o.purchase_orders:>6}"
               f"{o.seconds:>9.1f}")  # fmt: skip
     ours, naive = outcomes[0], outcomes[1]
