@@ -54,11 +54,16 @@ def run(args: argparse.Namespace) -> int:
         "warning",
     ]
     print(f"Dagster UI for {installation.root}: http://{args.host}:{args.port}  (Ctrl+C stops)")
+    # Started in the background, a process may inherit SIGINT ignored, and dagster dev would
+    # inherit that too; a Python handler here gives the child the default disposition back.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     server = subprocess.Popen(command, cwd=REPO_ROOT, env=env)
+    # Stopped by SIGTERM (a service manager, `kill`): stop dagster dev the way Ctrl+C does.
+    signal.signal(signal.SIGTERM, lambda *_: _interrupt(server))
     try:
         return server.wait()
     except KeyboardInterrupt:
-        # The terminal sent SIGINT to dagster dev too: let it stop its webserver and daemon.
+        # Ctrl+C reached dagster dev too: let it stop its webserver and daemon.
         _stop(server)
         raise
 
@@ -87,6 +92,11 @@ def _check_port_free(host: str, port: int) -> None:
             raise CardPulseError(
                 f"cannot serve on {host}:{port} ({error.strerror}); choose another with --port"
             ) from None
+
+
+def _interrupt(server: subprocess.Popen) -> None:
+    if server.poll() is None:
+        server.send_signal(signal.SIGINT)
 
 
 def _stop(server: subprocess.Popen) -> None:
