@@ -34,7 +34,7 @@ _HOLIDAY_NAMES = {
 MAKEUP_WORKDAY = "makeup_workday"
 MONTH_START = "month_start"
 MONTH_START_DAYS = 3
-EVENT_OPENING_DAYS = 5
+EVENT_OPENING_DAYS = 0  # >0: an event's first days get their own effects (see event_days)
 _SUBSTITUTED_FROM = re.compile(r"substituted from (\d{2})/(\d{2})/(\d{4})")
 
 # Shopping festivals of Chinese e-commerce: (name, month, first day, last day). 618 runs as a
@@ -169,10 +169,10 @@ def event_days(
 ) -> pd.DataFrame:
     """The user's events that cover one SKU, one row per day: ``ds``, ``holiday``.
 
-    ``events`` has name, start_date, end_date, scope (``dim_events``). Launches and
-    promotions hit hardest on their first days and fade, so each of an event's first
-    ``EVENT_OPENING_DAYS`` days is its own effect (``<label>_day<k>``) and the rest of the
-    event shares ``<label>``.
+    ``events`` has name, start_date, end_date, scope (``dim_events``). Each of an event's
+    first ``EVENT_OPENING_DAYS`` days can be its own effect (``<label>_day<k>``), the rest
+    shares ``<label>``; off by default: with two yearly occurrences the extra effects
+    could not be told apart from the festival and month-start effects on the same days.
     """
     rows = []
     for event in events.itertuples(index=False):

@@ -2,7 +2,9 @@
 
 With horizon ``h`` and ``k`` folds the cutoffs are ``n - k*h, n - (k-1)*h, ..., n - h``: each
 fold forecasts the ``h`` days after its cutoff from everything before it, and the folds
-together cover the last ``k*h`` days without overlap.
+together cover the last ``k*h`` days without overlap. With more than a year of history one
+more fold replays last year's window of the horizon (``seasonal_cutoff``), so a model that
+misses a festival the horizon holds is judged on that.
 """
 
 from __future__ import annotations
@@ -26,6 +28,21 @@ def fold_cutoffs(
     possible = max(0, (n_days - min_train) // horizon)
     folds = min(n_folds, possible)
     return [n_days - (folds - i) * horizon for i in range(folds)]
+
+
+YEAR_DAYS = 364  # 52 weeks: last year's same window, on the same weekdays
+
+
+def seasonal_cutoff(
+    n_days: int, horizon: int, recent: list[int], min_train: int = 182
+) -> int | None:
+    """The cutoff one year before the forecast: its fold covers the same calendar window as
+    the horizon last year (Double 11 when the horizon holds Double 11), which the recent
+    folds may not. None when the history is too short or the fold would overlap them."""
+    cutoff = n_days - YEAR_DAYS
+    if cutoff < min_train or (recent and cutoff + horizon > recent[0]):
+        return None
+    return cutoff
 
 
 def backtest_candidates(

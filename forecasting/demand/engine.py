@@ -15,7 +15,12 @@ import pandas as pd
 
 from forecasting import calendar
 from forecasting.demand import metrics, selection
-from forecasting.demand.backtest import MIN_TRAIN_DAYS, backtest_candidates, fold_cutoffs
+from forecasting.demand.backtest import (
+    MIN_TRAIN_DAYS,
+    backtest_candidates,
+    fold_cutoffs,
+    seasonal_cutoff,
+)
 from forecasting.demand.models import (
     Ets,
     Intermittent,
@@ -35,6 +40,10 @@ CANDIDATE_ORDER = [
     *selection.BLENDS,
 ]
 FALLBACK_MODEL = "recent_mean"
+# A series' first weeks are a ramp (a launch, or an export that starts mid-stream); with a
+# year of history or more they are left out, so Prophet does not read the ramp as a dip in
+# whatever festival those weeks held.
+RAMP_DAYS = 28
 
 
 @dataclass(frozen=True)
@@ -46,6 +55,7 @@ class ForecastSettings:
 
     horizon_days: int = 28
     n_folds: int = 3
+    seasonal_fold: bool = True
     prophet_min_daily_units: float = 1.0
     recent_days: int = 91
     final_models: tuple[str, ...] = ()
@@ -86,7 +96,12 @@ def _base_holidays(start: dt.date, end: dt.date) -> pd.DataFrame:
 
 
 def holidays_for(task: SeriesTask, end: dt.date) -> pd.DataFrame:
-    """Prophet holidays for the task's SKU over history and horizon, incl. its events."""
+    """Prophet holidays for the task's SKU over history and horizon, incl. its events.
+
+    Where the user's events already cover a built-in festival campaign's days (a "双十一"
+    event from 1 to 11 November), the built-in campaign window is dropped on those days:
+    two effects on the same days cannot be told apart. Festival peak days stay.
+    """
     base = _base_holidays(task.start, end)
     if task.events is None or task.events.empty:
         return base
@@ -97,7 +112,9 @@ def holidays_for(task: SeriesTask, end: dt.date) -> pd.DataFrame:
     if events.empty:
         return base
     events = events.drop_duplicates().assign(lower_window=0, upper_window=0)
-    return pd.concat([base, events], ignore_index=True)
+    campaign = base["holiday"].str.endswith(("_campaign", "_presale"))
+    covered = campaign & base["ds"].isin(set(events["ds"]))
+    return pd.concat([base[~covered], events], ignore_index=True)
 
 
 def candidate_factories(task: SeriesTask, history: pd.DataFrame, end: dt.date) -> dict:
@@ -158,6 +175,8 @@ def forecast_series(task: SeriesTask) -> SeriesResult:
     h = settings.horizon_days
     history = _history(task)
     end = task.start + dt.timedelta(days=len(history) + h)
+    if len(history) >= 365 + RAMP_DAYS:
+        history = history.iloc[RAMP_DAYS:].reset_index(drop=True)
     empty_folds = pd.DataFrame(columns=["model", "fold", "step", "ds", "y", "yhat"])
     empty_scores = selection.score_candidates(empty_folds, np.nan, [])
     if not history["y"].notna().any() or len(history) == 0:
@@ -172,6 +191,9 @@ def forecast_series(task: SeriesTask) -> SeriesResult:
         )
 
     cutoffs = fold_cutoffs(len(history), h, settings.n_folds, MIN_TRAIN_DAYS)
+    last_year = seasonal_cutoff(len(history), h, cutoffs) if settings.seasonal_fold else None
+    if last_year is not None:
+        cutoffs = [last_year, *cutoffs]
     if not cutoffs:
         forecast = RecentMean().fit(history).predict(h)
         result = SeriesResult(
