@@ -86,7 +86,7 @@ def write_tiny_platform(landing: Path, seed: int = 0) -> None:
     orders, inventory, balances = [], [], []
     for offset in range(DAYS):
         day = start + dt.timedelta(days=offset)
-        for sku_id, *_, supplier, price, cost in SKUS:
+        for sku_id, *_, delivery_type, supplier, price, cost in SKUS:
             for n in range(rng.randint(1, 4)):
                 created = dt.datetime.combine(day, dt.time(9 + n * 3, rng.randint(0, 59)))
                 status = rng.choices(["delivered", "refunded", "failed"], [90, 5, 5])[0]
@@ -109,7 +109,7 @@ def write_tiny_platform(landing: Path, seed: int = 0) -> None:
                         supplier,
                     ]
                 )
-            if SKUS[0][0] == sku_id or sku_id == SKUS[1][0]:
+            if delivery_type == "card_key":  # stocked keys: a day-end snapshot
                 inventory.append([f"{day}T23:00:00", sku_id, supplier, rng.randint(5, 40), 0, 0])
         for supplier in ("SUP-A", "SUP-B"):
             balances.append([f"{day}T23:00:00", supplier, rng.randint(500, 5000)])
