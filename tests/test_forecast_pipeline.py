@@ -111,7 +111,10 @@ def test_backtest_scores_every_candidate_and_selects_one(stage):
     scored = backtest.dropna(subset=["wape"])
     assert scored["interval_coverage"].between(0, 1).all()
     selected = a_rows[a_rows["is_selected"]].iloc[0]
-    assert selected["wape"] == a_rows["wape"].min()
+    # The lowest WAPE wins, unless the Prophet + ETS blend is within 5% of it.
+    best = a_rows.loc[a_rows["wape"].idxmin()]
+    assert selected["model"] in {best["model"], "blend_prophet_ets"}
+    assert selected["wape"] <= best["wape"] / 0.95 + 1e-9
     assert selected["wape"] < 0.3  # 30 a day with a weekly pattern is well forecastable
     assert 0.6 <= selected["interval_coverage"] <= 0.95
 
