@@ -1,4 +1,4 @@
-"""Where CardPulse keeps its state: everything lives under ``$CARDPULSE_HOME`` (default ``./data``)."""
+"""Where CardPulse keeps its state: all of it under ``$CARDPULSE_HOME`` (default ``./data``)."""
 
 from __future__ import annotations
 
