@@ -41,6 +41,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from export_data import DEMAND_STATUSES, ensure_export, export_files  # noqa: E402
+
 from forecasting.demand.engine import ForecastSettings, forecast_baselines  # noqa: E402
 from forecasting.demand.fanout import default_workers, fan_out  # noqa: E402
 from forecasting.demand.inputs import DemandInputs, normalise_inputs  # noqa: E402
@@ -48,28 +50,6 @@ from forecasting.demand.pipeline import build_tasks, forecast_demand  # noqa: E4
 
 HORIZON = 28
 BASELINES = ("seasonal_naive", "prophet_default", "auto_ets")
-DEMAND_STATUSES = ("paid", "delivered", "failed", "refunded")
-
-
-def ensure_export(data: Path, scale: str, seed: int) -> Path:
-    """The export folder, generated once (as Parquet) if it is not there yet."""
-    if (data / "_truth" / "expected_demand.parquet").exists():
-        return data
-    from pipelines.simulator import generate
-
-    started = time.perf_counter()
-    generate(str(data), scale=scale, seed=seed, fmt="parquet")
-    print(f"generated {scale} export in {time.perf_counter() - started:.1f} s: {data}")
-    return data
-
-
-def _files(data: Path, prefix: str) -> str:
-    found = sorted(p for p in data.iterdir() if p.name.startswith(prefix) and p.is_file())
-    if not found:
-        return ""
-    reader = "read_parquet" if found[0].suffix == ".parquet" else "read_csv_auto"
-    names = ", ".join(f"'{p}'" for p in found)
-    return f"{reader}([{names}])"
 
 
 def inputs_from_export(data: Path, as_of: dt.date) -> DemandInputs:
@@ -81,9 +61,9 @@ def inputs_from_export(data: Path, as_of: dt.date) -> DemandInputs:
         SELECT * EXCLUDE (rn) FROM (
             SELECT *, row_number() OVER (PARTITION BY order_id
                                          ORDER BY coalesce(updated_at, created_at) DESC) AS rn
-            FROM {_files(data, "orders")})
+            FROM {export_files(data, "orders")})
         WHERE rn = 1 AND status IN ({statuses})""")
-    conn.execute("CREATE TABLE skus AS SELECT * FROM " + _files(data, "skus"))
+    conn.execute("CREATE TABLE skus AS SELECT * FROM " + export_files(data, "skus"))
     sku_sales = conn.execute(
         """
         SELECT sku_id, coalesce(region_code, 'UNKNOWN') AS region_code,
@@ -101,7 +81,7 @@ def inputs_from_export(data: Path, as_of: dt.date) -> DemandInputs:
         f"""
         WITH last AS (
             SELECT sku_id, as_of::DATE AS day, arg_max(on_hand, as_of) AS on_hand
-            FROM {_files(data, "inventory")} GROUP BY ALL),
+            FROM {export_files(data, "inventory")} GROUP BY ALL),
         sold AS (SELECT sku_id, created_at::DATE AS day, sum(quantity) AS units
                  FROM orders GROUP BY ALL),
         flagged AS (
@@ -114,7 +94,7 @@ def inputs_from_export(data: Path, as_of: dt.date) -> DemandInputs:
         WHERE f.is_stockout AND k.delivery_type = 'card_key' AND f.day < ?""",
         [as_of],
     ).df()
-    events_file = _files(data, "events")
+    events_file = export_files(data, "events")
     events = (
         conn.execute(f"SELECT name, start_date, end_date, scope FROM {events_file}").df()
         if events_file

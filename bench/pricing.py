@@ -34,6 +34,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from export_data import DEMAND_STATUSES, ensure_export, export_files  # noqa: E402
+
 from forecasting.pricing import (  # noqa: E402
     PriceSituation,
     estimate_elasticities,
@@ -44,29 +46,8 @@ from forecasting.pricing import (  # noqa: E402
 )
 from forecasting.pricing.guardrails import allowed_prices  # noqa: E402
 
-DEMAND_STATUSES = ("paid", "delivered", "failed", "refunded")
 HEAVY_SELLER_UNITS = 50_000
 TARGETS = {"elasticity_mae": 0.15, "profit_capture": 0.9, "violations": 0}
-
-
-def ensure_export(data: Path, scale: str, seed: int) -> Path:
-    """The export folder, generated once (as Parquet) if it is not there yet."""
-    if (data / "_truth" / "expected_demand.parquet").exists():
-        return data
-    from pipelines.simulator import generate
-
-    started = time.perf_counter()
-    generate(str(data), scale=scale, seed=seed, fmt="parquet")
-    print(f"generated {scale} export in {time.perf_counter() - started:.1f} s: {data}")
-    return data
-
-
-def _files(data: Path, prefix: str) -> str:
-    found = sorted(p for p in data.iterdir() if p.name.startswith(prefix) and p.is_file())
-    if not found:
-        return ""
-    reader = "read_parquet" if found[0].suffix == ".parquet" else "read_csv_auto"
-    return f"{reader}([{', '.join(repr(str(p)) for p in found)}])"
 
 
 def marts_from_export(data: Path) -> dict[str, pd.DataFrame]:
@@ -79,7 +60,7 @@ def marts_from_export(data: Path) -> dict[str, pd.DataFrame]:
         SELECT * EXCLUDE (rn) FROM (
             SELECT *, row_number() OVER (PARTITION BY order_id
                                          ORDER BY coalesce(updated_at, created_at) DESC) AS rn
-            FROM {_files(data, "orders")})
+            FROM {export_files(data, "orders")})
         WHERE rn = 1 AND status IN ({statuses})""")
     daily = conn.execute("""
         SELECT sku_id, coalesce(region_code, 'UNKNOWN') AS region_code,
@@ -92,20 +73,20 @@ def marts_from_export(data: Path) -> dict[str, pd.DataFrame]:
         FROM orders GROUP BY ALL""").df()
     skus = conn.execute(
         f"SELECT sku_id, category, brand, face_value::DOUBLE AS face_value, delivery_type,"
-        f" active FROM {_files(data, 'skus')}"
+        f" active FROM {export_files(data, 'skus')}"
     ).df()
     inventory_days = conn.execute(f"""
         WITH last AS (
             SELECT sku_id, as_of::DATE AS inventory_date, arg_max(on_hand, as_of) AS on_hand,
                    arg_max(expiring_7d, as_of) AS expiring_7d
-            FROM {_files(data, "inventory")} GROUP BY ALL),
+            FROM {export_files(data, "inventory")} GROUP BY ALL),
         sold AS (SELECT sku_id, created_at::DATE AS inventory_date, sum(quantity) AS units
                  FROM orders GROUP BY ALL)
         SELECT l.*, l.on_hand = 0 OR (lag(l.on_hand) OVER w = 0 AND coalesce(s.units, 0) = 0)
                    AS is_stockout
         FROM last l LEFT JOIN sold s USING (sku_id, inventory_date)
         WINDOW w AS (PARTITION BY l.sku_id ORDER BY l.inventory_date)""").df()
-    events_file = _files(data, "events")
+    events_file = export_files(data, "events")
     events = (
         conn.execute(f"SELECT name, start_date, end_date, scope FROM {events_file}").df()
         if events_file
