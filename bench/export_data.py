@@ -27,3 +27,16 @@ def export_files(data: Path, prefix: str) -> str:
         return ""
     reader = "read_parquet" if found[0].suffix == ".parquet" else "read_csv_auto"
     return f"{reader}([{', '.join(repr(str(p)) for p in found)}])"
+
+
+def create_demand_orders(conn, data: Path) -> None:
+    """Table ``orders``: the newest version of each order in the export, demand statuses only
+    (the contract's rules, as the warehouse applies them)."""
+    statuses = ", ".join(f"'{s}'" for s in DEMAND_STATUSES)
+    conn.execute(f"""
+        CREATE TABLE orders AS
+        SELECT * EXCLUDE (rn) FROM (
+            SELECT *, row_number() OVER (PARTITION BY order_id
+                                         ORDER BY coalesce(updated_at, created_at) DESC) AS rn
+            FROM {export_files(data, "orders")})
+        WHERE rn = 1 AND status IN ({statuses})""")

@@ -41,7 +41,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from export_data import DEMAND_STATUSES, ensure_export, export_files  # noqa: E402
+from export_data import create_demand_orders, ensure_export, export_files  # noqa: E402
 
 from forecasting.demand.engine import ForecastSettings, forecast_baselines  # noqa: E402
 from forecasting.demand.fanout import default_workers, fan_out  # noqa: E402
@@ -55,14 +55,7 @@ BASELINES = ("seasonal_naive", "prophet_default", "auto_ets")
 def inputs_from_export(data: Path, as_of: dt.date) -> DemandInputs:
     """The marts forecasting reads, rebuilt from the export files with the contract's rules."""
     conn = duckdb.connect()
-    statuses = ", ".join(f"'{s}'" for s in DEMAND_STATUSES)
-    conn.execute(f"""
-        CREATE TABLE orders AS
-        SELECT * EXCLUDE (rn) FROM (
-            SELECT *, row_number() OVER (PARTITION BY order_id
-                                         ORDER BY coalesce(updated_at, created_at) DESC) AS rn
-            FROM {export_files(data, "orders")})
-        WHERE rn = 1 AND status IN ({statuses})""")
+    create_demand_orders(conn, data)
     conn.execute("CREATE TABLE skus AS SELECT * FROM " + export_files(data, "skus"))
     sku_sales = conn.execute(
         """

@@ -34,7 +34,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from export_data import DEMAND_STATUSES, ensure_export, export_files  # noqa: E402
+from export_data import create_demand_orders, ensure_export, export_files  # noqa: E402
 
 from forecasting.pricing import (  # noqa: E402
     PriceSituation,
@@ -54,14 +54,7 @@ def marts_from_export(data: Path) -> dict[str, pd.DataFrame]:
     """fct_daily_sku_sales, dim_skus, dim_events, stockout days and the latest inventory,
     rebuilt from the export files with the contract's rules."""
     conn = duckdb.connect()
-    statuses = ", ".join(f"'{s}'" for s in DEMAND_STATUSES)
-    conn.execute(f"""
-        CREATE TABLE orders AS
-        SELECT * EXCLUDE (rn) FROM (
-            SELECT *, row_number() OVER (PARTITION BY order_id
-                                         ORDER BY coalesce(updated_at, created_at) DESC) AS rn
-            FROM {export_files(data, "orders")})
-        WHERE rn = 1 AND status IN ({statuses})""")
+    create_demand_orders(conn, data)
     daily = conn.execute("""
         SELECT sku_id, coalesce(region_code, 'UNKNOWN') AS region_code,
                created_at::DATE AS order_date, sum(quantity)::DOUBLE AS units,
