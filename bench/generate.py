@@ -36,21 +36,31 @@ def _child(scale: str, fmt: str, out: str, seed: int) -> None:
     seconds = time.perf_counter() - started
     usage = resource.getrusage(resource.RUSAGE_SELF)
     peak_kib = usage.ru_maxrss  # KiB on Linux
-    print(json.dumps({"orders": summary.orders, "rows": summary.order_rows,
-                      "seconds": seconds, "cpu_seconds": usage.ru_utime + usage.ru_stime,
-                      "peak_rss_gib": peak_kib / 2**20,
-                      "stockout_share": summary.card_key_stockout_share}))
+    print(
+        json.dumps(
+            {
+                "orders": summary.orders,
+                "rows": summary.order_rows,
+                "seconds": seconds,
+                "cpu_seconds": usage.ru_utime + usage.ru_stime,
+                "peak_rss_gib": peak_kib / 2**20,
+                "stockout_share": summary.card_key_stockout_share,
+            }
+        )
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scales", nargs="+", default=["small", "medium"],
-                        choices=list(TARGET_SECONDS))
+    parser.add_argument(
+        "--scales", nargs="+", default=["small", "medium"], choices=list(TARGET_SECONDS)
+    )
     parser.add_argument("--format", dest="fmt", choices=["csv", "parquet", "jsonl"])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--keep", action="store_true", help="keep bench/out/generate_<scale>")
-    parser.add_argument("--child", nargs=3, metavar=("SCALE", "FORMAT", "OUT"),
-                        help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--child", nargs=3, metavar=("SCALE", "FORMAT", "OUT"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args(argv)
     if args.child:
         _child(*args.child, seed=args.seed)
@@ -62,21 +72,29 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(out, ignore_errors=True)
         result = subprocess.run(
             [sys.executable, __file__, "--child", scale, fmt, str(out), "--seed", str(args.seed)],
-            capture_output=True, text=True, check=False)
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if result.returncode != 0:
             print(f"generate {scale}: failed\n{result.stderr}", file=sys.stderr)
             return 1
         figures = json.loads(result.stdout.strip().splitlines()[-1])
-        ok = (figures["seconds"] <= TARGET_SECONDS[scale]
-              and figures["peak_rss_gib"] <= TARGET_RSS_GIB)
+        ok = (
+            figures["seconds"] <= TARGET_SECONDS[scale]
+            and figures["peak_rss_gib"] <= TARGET_RSS_GIB
+        )
         failed |= not ok
-        print(f"generate {scale:<6} {fmt:<7} orders={figures['orders']:>11,} "
-              f"rows={figures['rows']:>11,} seconds={figures['seconds']:7.1f} "
-              f"cpu_seconds={figures['cpu_seconds']:7.1f} "
-              f"peak_rss={figures['peak_rss_gib']:5.2f} GiB "
-              f"stockout_share={figures['stockout_share']:.3f} | target: seconds<="
-              f"{TARGET_SECONDS[scale]} peak_rss<={TARGET_RSS_GIB:g} GiB "
-              f"{'OK' if ok else 'MISSED'}", flush=True)
+        print(
+            f"generate {scale:<6} {fmt:<7} orders={figures['orders']:>11,} "
+            f"rows={figures['rows']:>11,} seconds={figures['seconds']:7.1f} "
+            f"cpu_seconds={figures['cpu_seconds']:7.1f} "
+            f"peak_rss={figures['peak_rss_gib']:5.2f} GiB "
+            f"stockout_share={figures['stockout_share']:.3f} | target: seconds<="
+            f"{TARGET_SECONDS[scale]} peak_rss<={TARGET_RSS_GIB:g} GiB "
+            f"{'OK' if ok else 'MISSED'}",
+            flush=True,
+        )
         if not args.keep:
             shutil.rmtree(out, ignore_errors=True)
     return 1 if failed else 0

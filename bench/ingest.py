@@ -57,8 +57,9 @@ print(json.dumps({"seconds": seconds, "files": len(results), "peak_gib": peak_gi
 
 def _child(code: str, *args: str) -> dict:
     """Run ``code`` in a fresh interpreter and return the JSON line it prints last."""
-    done = subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT,
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args], cwd=ROOT, capture_output=True, text=True
+    )
     if done.returncode != 0:
         sys.exit(f"child failed: {done.stderr.strip().splitlines()[-1:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -87,14 +88,17 @@ def main() -> None:
     ingest = _child(_INGEST, str(export), str(args.out / "warehouse.duckdb"))
 
     ratio = ingest["seconds"] / bare["seconds"]
-    print(f"export: {args.scale} {args.fmt}, {ingest['files']} files, {size:.0f} MiB, "
-          f"{ingest['rows_read']:,} rows")
+    print(
+        f"export: {args.scale} {args.fmt}, {ingest['files']} files, {size:.0f} MiB, "
+        f"{ingest['rows_read']:,} rows"
+    )
     print(f"bare DuckDB CREATE TABLE AS SELECT * FROM read_{args.fmt}: {bare['seconds']:.1f} s")
-    print(f"cardpulse ingest: {ingest['seconds']:.1f} s ({ingest['loaded']:,} loaded, "
-          f"{ingest['quarantined']:,} quarantined)")
+    print(
+        f"cardpulse ingest: {ingest['seconds']:.1f} s ({ingest['loaded']:,} loaded, "
+        f"{ingest['quarantined']:,} quarantined)"
+    )
     print(f"ratio ingest / bare: {ratio:.2f} (target <= 3)", flush=True)
-    print(f"peak memory (RSS) of the ingest process: {ingest['peak_gib']:.2f} GiB "
-          "(target <= 6)")
+    print(f"peak memory (RSS) of the ingest process: {ingest['peak_gib']:.2f} GiB (target <= 6)")
     if ingest["failed"]:
         print("FAILED FILES:", *ingest["failed"], sep="\n  ")
     rerun = _child(_INGEST, str(export), str(args.out / "warehouse.duckdb"))

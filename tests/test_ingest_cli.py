@@ -24,8 +24,14 @@ ORDER_HEADER = (
 
 def run_cli(home: Path, *args: str, **kwargs) -> subprocess.CompletedProcess:
     env = {**os.environ, "CARDPULSE_HOME": str(home)}
-    return subprocess.run([str(CARDPULSE), "ingest", *args], env=env, capture_output=True,
-                          text=True, timeout=120, **kwargs)
+    return subprocess.run(
+        [str(CARDPULSE), "ingest", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        **kwargs,
+    )
 
 
 def write_orders(path: Path, n: int, start: int = 0, bad_every: int = 0) -> Path:
@@ -34,8 +40,10 @@ def write_orders(path: Path, n: int, start: int = 0, bad_every: int = 0) -> Path
     for i in range(start, start + n):
         quantity = 0 if bad_every and i % bad_every == 0 else 1 + i % 3
         region = ("广东", "CN-BJ", "44", "Guangdong", "火星")[i % 5]
-        lines.append(f"O{i:09d},2024-01-{1 + i % 28:02d} 10:{i % 60:02d}:00,,,,M{i % 7},"
-                     f"S{i % 11},{quantity},{9 + i % 5}.90,,,paid,{region},web,,B{i},alipay")
+        lines.append(
+            f"O{i:09d},2024-01-{1 + i % 28:02d} 10:{i % 60:02d}:00,,,,M{i % 7},"
+            f"S{i % 11},{quantity},{9 + i % 5}.90,,,paid,{region},web,,B{i},alipay"
+        )
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 
@@ -45,8 +53,10 @@ def test_cli_loads_a_folder_and_prints_one_line_per_file(tmp_path):
     landing.mkdir()
     write_orders(landing / "orders_2024-01.csv", 20, bad_every=10)
     (landing / "skus.csv").write_text(
-        "sku_id,category,delivery_type\n" + "".join(f"S{i},game_card,card_key\n"
-                                                    for i in range(11)), encoding="utf-8")
+        "sku_id,category,delivery_type\n"
+        + "".join(f"S{i},game_card,card_key\n" for i in range(11)),
+        encoding="utf-8",
+    )
     done = run_cli(tmp_path / "home", str(landing))
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [
@@ -79,8 +89,9 @@ def test_cli_unreadable_file_fails_alone_with_exit_1(tmp_path):
     done = run_cli(tmp_path / "home", str(good), str(empty))
     assert done.returncode == 1
     assert "3 loaded" in done.stdout
-    assert done.stderr.strip() == ("cardpulse ingest: error: orders_2.csv (orders): FAILED: "
-                                   "empty file: no header row")
+    assert done.stderr.strip() == (
+        "cardpulse ingest: error: orders_2.csv (orders): FAILED: empty file: no header row"
+    )
 
 
 _HOLD_LOCK = """
@@ -94,8 +105,11 @@ time.sleep(60)
 def test_cli_warehouse_locked_by_another_process(tmp_path):
     home = tmp_path / "home"
     home.mkdir()
-    holder = subprocess.Popen([sys.executable, "-c", _HOLD_LOCK, str(home / "warehouse.duckdb")],
-                              stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLD_LOCK, str(home / "warehouse.duckdb")],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "holding"
         done = run_cli(home, str(write_orders(tmp_path / "orders.csv", 3)))
@@ -104,21 +118,26 @@ def test_cli_warehouse_locked_by_another_process(tmp_path):
         holder.wait()
     assert done.returncode == 1
     assert "Traceback" not in done.stderr
-    assert done.stderr.strip() == (f"cardpulse ingest: error: warehouse {home / 'warehouse.duckdb'}"
-                                   f" is in use by another process (pid {holder.pid}); "
-                                   "stop it or wait")
+    assert done.stderr.strip() == (
+        f"cardpulse ingest: error: warehouse {home / 'warehouse.duckdb'}"
+        f" is in use by another process (pid {holder.pid}); "
+        "stop it or wait"
+    )
 
 
 def _table_contents(warehouse: Path) -> dict[str, list[tuple]]:
     conn = duckdb.connect(str(warehouse), read_only=True)
     try:
         return {
-            "orders": conn.execute("SELECT * EXCLUDE (_loaded_at) FROM raw.orders "
-                                   "ORDER BY order_id").fetchall(),
-            "quarantine": conn.execute("SELECT * EXCLUDE (quarantined_at) FROM raw.quarantine "
-                                       "ORDER BY file_path, line").fetchall(),
-            "ledger": conn.execute("SELECT * EXCLUDE (loaded_at, file_path) FROM raw.file_ledger "
-                                   "ORDER BY _file_id").fetchall(),
+            "orders": conn.execute(
+                "SELECT * EXCLUDE (_loaded_at) FROM raw.orders ORDER BY order_id"
+            ).fetchall(),
+            "quarantine": conn.execute(
+                "SELECT * EXCLUDE (quarantined_at) FROM raw.quarantine ORDER BY file_path, line"
+            ).fetchall(),
+            "ledger": conn.execute(
+                "SELECT * EXCLUDE (loaded_at, file_path) FROM raw.file_ledger ORDER BY _file_id"
+            ).fetchall(),
         }
     finally:
         conn.close()
@@ -129,16 +148,22 @@ def test_sigkill_mid_file_then_rerun_equals_an_uninterrupted_run(tmp_path):
     landing = tmp_path / "landing"
     landing.mkdir()
     for month in range(3):
-        write_orders(landing / f"orders_2024-0{month + 1}.csv", 80_000, start=month * 50_000,
-                     bad_every=997)
+        write_orders(
+            landing / f"orders_2024-0{month + 1}.csv", 80_000, start=month * 50_000, bad_every=997
+        )
 
     clean = run_cli(tmp_path / "clean", str(landing))
     assert clean.returncode == 0, clean.stderr
     expected = _table_contents(tmp_path / "clean" / "warehouse.duckdb")
 
     env = {**os.environ, "CARDPULSE_HOME": str(tmp_path / "killed")}
-    victim = subprocess.Popen([str(CARDPULSE), "ingest", str(landing)], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    victim = subprocess.Popen(
+        [str(CARDPULSE), "ingest", str(landing)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     first_line = victim.stdout.readline()  # the first file is committed; the second is loading
     assert "80000 rows read" in first_line
     time.sleep(0.3)

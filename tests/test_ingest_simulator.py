@@ -27,8 +27,7 @@ def _ingest_dirty(tmp_path: Path, fmt: str, only_defective: bool = False):
 
 def _check(tmp_path: Path, export: Path, results, defects) -> None:
     assert all(r.error is None for r in results), [r.summary_line() for r in results]
-    assert all(r.rows_read == r.loaded + r.updated + r.duplicate + r.quarantined
-               for r in results)
+    assert all(r.rows_read == r.loaded + r.updated + r.duplicate + r.quarantined for r in results)
     names = {Path(r.path).name for r in results}
     assert not any("_truth" in r.path for r in results)
     conn = duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True)
@@ -38,8 +37,9 @@ def _check(tmp_path: Path, export: Path, results, defects) -> None:
             "SELECT file_path, line, reason FROM raw.quarantine WHERE entity = 'orders'"
         ).fetchall()
     }
-    expected_quarantine = {(d["file"], int(d["line"])) for d in defects
-                           if d["expected"] == "quarantine"}
+    expected_quarantine = {
+        (d["file"], int(d["line"])) for d in defects if d["expected"] == "quarantine"
+    }
     assert expected_quarantine, "the dirty export should contain rows to quarantine"
     # Exactly the injected bad rows are quarantined: none missed, no clean row caught.
     assert set(quarantined) == expected_quarantine
@@ -49,8 +49,10 @@ def _check(tmp_path: Path, export: Path, results, defects) -> None:
         where = (defect["file"], int(defect["line"]))
         if defect["expected"] in ("decode",):
             assert defect["file"] in names
-            row = conn.execute("SELECT rows_read, quarantined FROM raw.file_ledger "
-                               "WHERE file_path LIKE '%/' || ?", [defect["file"]]).fetchone()
+            row = conn.execute(
+                "SELECT rows_read, quarantined FROM raw.file_ledger WHERE file_path LIKE '%/' || ?",
+                [defect["file"]],
+            ).fetchone()
             assert row and row[0] > 0 and row[1] == 0
         elif defect["expected"] == "duplicate":
             assert where not in quarantined
@@ -59,13 +61,16 @@ def _check(tmp_path: Path, export: Path, results, defects) -> None:
             column = defect["column"]
             row = conn.execute(
                 f"SELECT {column} FROM raw.orders o JOIN raw.file_ledger l USING (_file_id) "
-                "WHERE l.file_path LIKE '%/' || ? AND o._line = ?", list(where)).fetchone()
+                "WHERE l.file_path LIKE '%/' || ? AND o._line = ?",
+                list(where),
+            ).fetchone()
             if row is not None:  # else a later version of the order replaced this row
                 wanted = defect["normalised_value"] or defect["value"]
                 assert row[0] == wanted, defect
                 checked += 1
-    assert checked >= len([d for d in defects
-                           if d["expected"] in ("normalise", "load_as_text")]) // 2
+    assert (
+        checked >= len([d for d in defects if d["expected"] in ("normalise", "load_as_text")]) // 2
+    )
     conn.close()
     del export
 

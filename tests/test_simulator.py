@@ -20,15 +20,37 @@ from pipelines.simulator.calendar import build_calendar
 from pipelines.simulator.regions import REGION_CODES
 
 ORDER_COLUMNS = [
-    "order_id", "created_at", "updated_at", "paid_at", "delivered_at", "merchant_id", "sku_id",
-    "quantity", "unit_price", "unit_cost", "list_price", "status", "region_code", "channel",
-    "supplier_id", "buyer_id", "payment_method",
+    "order_id",
+    "created_at",
+    "updated_at",
+    "paid_at",
+    "delivered_at",
+    "merchant_id",
+    "sku_id",
+    "quantity",
+    "unit_price",
+    "unit_cost",
+    "list_price",
+    "status",
+    "region_code",
+    "channel",
+    "supplier_id",
+    "buyer_id",
+    "payment_method",
 ]
 CONTRACT_COLUMNS = {
-    "skus": ["sku_id", "name", "category", "brand", "face_value", "delivery_type", "supplier_id",
-             "shelf_life_days", "active"],
-    "merchants": ["merchant_id", "name", "tier", "parent_merchant_id", "region_code",
-                  "joined_at"],
+    "skus": [
+        "sku_id",
+        "name",
+        "category",
+        "brand",
+        "face_value",
+        "delivery_type",
+        "supplier_id",
+        "shelf_life_days",
+        "active",
+    ],
+    "merchants": ["merchant_id", "name", "tier", "parent_merchant_id", "region_code", "joined_at"],
     "suppliers": ["supplier_id", "name", "lead_time_hours", "min_order_qty", "batch_size"],
     "price_changes": ["sku_id", "region_code", "effective_at", "list_price", "unit_cost"],
     "inventory": ["as_of", "sku_id", "supplier_id", "on_hand", "on_order", "expiring_7d"],
@@ -81,8 +103,9 @@ def test_every_contract_file_with_the_contract_columns(export):
 
 
 def test_orders_types_enums_and_codes(db):
-    types = dict(db.execute("SELECT column_name, column_type FROM (DESCRIBE order_rows)"
-                            ).fetchall())
+    types = dict(
+        db.execute("SELECT column_name, column_type FROM (DESCRIBE order_rows)").fetchall()
+    )
     assert types["created_at"] == "TIMESTAMP" and types["quantity"] == "BIGINT"
     assert types["unit_price"] == "DOUBLE"
     statuses = {s for (s,) in db.execute("SELECT DISTINCT status FROM order_rows").fetchall()}
@@ -105,8 +128,14 @@ def test_orders_types_enums_and_codes(db):
 
 def test_catalogue_suppliers_and_merchants(db):
     categories = {c for (c,) in db.execute("SELECT DISTINCT category FROM skus").fetchall()}
-    assert categories == {"game_card", "mobile_topup", "data_topup", "video_vip",
-                          "software_license", "gift_card"}
+    assert categories == {
+        "game_card",
+        "mobile_topup",
+        "data_topup",
+        "video_vip",
+        "software_license",
+        "gift_card",
+    }
     kinds = dict(db.execute("SELECT delivery_type, count(*) FROM skus GROUP BY 1").fetchall())
     assert kinds["card_key"] >= 5 and kinds["direct_topup"] >= 5
     assert db.execute("SELECT count(*) FROM skus WHERE NOT active").fetchone()[0] >= 1
@@ -118,26 +147,39 @@ def test_catalogue_suppliers_and_merchants(db):
     orphans = db.execute("""SELECT count(*) FROM merchants WHERE parent_merchant_id IS NOT NULL
         AND parent_merchant_id NOT IN (SELECT merchant_id FROM merchants)""").fetchone()[0]
     assert orphans == 0
-    shares = [n for (n,) in db.execute(
-        "SELECT count(*) FROM orders GROUP BY merchant_id ORDER BY 1 DESC").fetchall()]
+    shares = [
+        n
+        for (n,) in db.execute(
+            "SELECT count(*) FROM orders GROUP BY merchant_id ORDER BY 1 DESC"
+        ).fetchall()
+    ]
     assert sum(shares[:3]) / sum(shares) > 0.4
-    assert db.execute("SELECT count(*) FROM merchants WHERE region_code NOT LIKE 'CN-%'"
-                      ).fetchone()[0] == 0
+    assert (
+        db.execute("SELECT count(*) FROM merchants WHERE region_code NOT LIKE 'CN-%'").fetchone()[0]
+        == 0
+    )
     # Events: valid date ranges and scopes naming things that exist.
-    assert db.execute("""SELECT count(*) FROM events WHERE end_date < start_date OR NOT (
-        scope = 'all' OR regexp_matches(scope, '^(category|brand|sku):.+$'))""").fetchone()[0] == 0
+    assert (
+        db.execute("""SELECT count(*) FROM events WHERE end_date < start_date OR NOT (
+        scope = 'all' OR regexp_matches(scope, '^(category|brand|sku):.+$'))""").fetchone()[0]
+        == 0
+    )
     unknown_skus = db.execute("""SELECT count(*) FROM events WHERE scope LIKE 'sku:%'
         AND substr(scope, 5) NOT IN (SELECT sku_id FROM skus)""").fetchone()[0]
     assert unknown_skus == 0
 
 
 def test_volume_statuses_and_later_rows(db):
-    orders, rows = db.execute("SELECT count(DISTINCT order_id), count(*) FROM order_rows"
-                              ).fetchone()
+    orders, rows = db.execute(
+        "SELECT count(DISTINCT order_id), count(*) FROM order_rows"
+    ).fetchone()
     assert 40_000 <= orders <= 60_000
     assert rows > orders  # status changes arrive as later rows
-    share = dict(db.execute("SELECT status, count(*) / sum(count(*)) OVER () FROM orders GROUP BY 1"
-                            ).fetchall())
+    share = dict(
+        db.execute(
+            "SELECT status, count(*) / sum(count(*)) OVER () FROM orders GROUP BY 1"
+        ).fetchall()
+    )
     assert 0.005 <= share["refunded"] <= 0.03
     assert 0.001 <= share["failed"] <= 0.03
     assert 0.03 <= share["cancelled"] <= 0.12
@@ -147,9 +189,11 @@ def test_volume_statuses_and_later_rows(db):
         AND d.updated_at < r.updated_at""").fetchone()[0]
     assert refund_after_delivery >= 100
     # Direct top-ups take minutes, card keys seconds.
-    latency = dict(db.execute("""SELECT s.delivery_type,
+    latency = dict(
+        db.execute("""SELECT s.delivery_type,
         median(epoch(delivered_at) - epoch(paid_at)) FROM orders JOIN skus s USING (sku_id)
-        WHERE delivered_at IS NOT NULL GROUP BY 1""").fetchall())
+        WHERE delivered_at IS NOT NULL GROUP BY 1""").fetchall()
+    )
     assert latency["card_key"] < 10 < latency["direct_topup"]
 
 
@@ -161,9 +205,12 @@ def _daily_units(db, category: str):
 
 def test_weekly_pattern_differs_by_category(db):
     cal = build_calendar(date(2026, 10, 31))
-    normal_day = {d.astype(object): (not h and not m, int(w))
-                  for d, h, m, w in zip(cal.days, cal.holiday, cal.is_makeup_workday, cal.weekday,
-                                        strict=True)}
+    normal_day = {
+        d.astype(object): (not h and not m, int(w))
+        for d, h, m, w in zip(
+            cal.days, cal.holiday, cal.is_makeup_workday, cal.weekday, strict=True
+        )
+    }
 
     def weekend_ratio(category):
         weekend, midweek = [], []
@@ -184,8 +231,9 @@ def test_holiday_lift_for_games(db):
     """Spring Festival and National Day holidays against the ordinary weekends around them."""
     cal = build_calendar(date(2026, 10, 31))
     kind = {}
-    for d, name, weekday, makeup in zip(cal.days, cal.holiday, cal.weekday, cal.is_makeup_workday,
-                                        strict=True):
+    for d, name, weekday, makeup in zip(
+        cal.days, cal.holiday, cal.weekday, cal.is_makeup_workday, strict=True
+    ):
         day = d.astype(object)
         if name in ("Spring Festival", "National Day"):
             kind[day] = "holiday"
@@ -232,17 +280,24 @@ def test_truth_is_consistent_and_covers_the_future(db, export):
         WHERE NOT is_future""").fetchone()
     assert abs(realised / expected - 1) < 0.03
     # Double 11 in the future: video memberships peak on 11 November.
-    peak = dict(db.execute("""SELECT ds::VARCHAR, sum(baseline_units) FROM truth
+    peak = dict(
+        db.execute("""SELECT ds::VARCHAR, sum(baseline_units) FROM truth
         JOIN skus USING (sku_id) WHERE category = 'video_vip'
-        AND ds IN ('2026-10-28', '2026-11-11') GROUP BY 1""").fetchall())
+        AND ds IN ('2026-10-28', '2026-11-11') GROUP BY 1""").fetchall()
+    )
     assert peak["2026-11-11"] > 1.8 * peak["2026-10-28"]  # truth: x2.2 (both Wednesdays)
     # The events file lists the future festivals and game updates the truth includes.
-    future = {n for (n,) in db.execute("SELECT name FROM events WHERE start_date > '2026-10-31'"
-                                       ).fetchall()}
+    future = {
+        n
+        for (n,) in db.execute("SELECT name FROM events WHERE start_date > '2026-10-31'").fetchall()
+    }
     assert {"双十一", "双十二"} <= future and any(n.startswith("原神") for n in future)
     # Future days are priced at the last known regular price (no promotions planned).
-    assert db.execute("""SELECT count(*) FROM truth WHERE is_future AND unit_price <> list_price
-        """).fetchone()[0] == 0
+    assert (
+        db.execute("""SELECT count(*) FROM truth WHERE is_future AND unit_price <> list_price
+        """).fetchone()[0]
+        == 0
+    )
 
 
 def test_log_log_regression_recovers_the_heavy_sellers_elasticity(db, export):
@@ -261,17 +316,29 @@ def test_log_log_regression_recovers_the_heavy_sellers_elasticity(db, export):
         WHERE sku_id = 'CMCC-100' AND status IN {DEMAND} GROUP BY 1 ORDER BY 1""").df()
     day = daily["day"]
     month_day = day.dt.strftime("%m-%d")
-    festival = (month_day.between("06-01", "06-18") | month_day.between("11-01", "11-11")
-                | month_day.between("12-10", "12-12"))
+    festival = (
+        month_day.between("06-01", "06-18")
+        | month_day.between("11-01", "11-11")
+        | month_day.between("12-10", "12-12")
+    )
     daily = daily[~festival].reset_index(drop=True)
     day = daily["day"]
     years = (day - day.min()).dt.days.to_numpy() / 365.25
     season = 2 * np.pi * day.dt.dayofyear.to_numpy() / 365.25
-    columns = [np.ones(len(daily)), np.log(daily["price"].to_numpy()), years, years**2,
-               np.cos(season), np.sin(season), np.cos(2 * season), np.sin(2 * season),
-               (day.dt.day <= 3).to_numpy(float),
-               np.array([chinese_calendar.get_holiday_detail(d.date())[1] is not None
-                         for d in day], dtype=float)]
+    columns = [
+        np.ones(len(daily)),
+        np.log(daily["price"].to_numpy()),
+        years,
+        years**2,
+        np.cos(season),
+        np.sin(season),
+        np.cos(2 * season),
+        np.sin(2 * season),
+        (day.dt.day <= 3).to_numpy(float),
+        np.array(
+            [chinese_calendar.get_holiday_detail(d.date())[1] is not None for d in day], dtype=float
+        ),
+    ]
     columns += [(day.dt.dayofweek == k).to_numpy(float) for k in range(1, 7)]
     x = np.column_stack(columns)
     y = np.log(daily["units"].to_numpy())
@@ -279,9 +346,10 @@ def test_log_log_regression_recovers_the_heavy_sellers_elasticity(db, export):
     residual = y - x @ beta
     sigma2 = residual @ residual / (len(y) - x.shape[1])
     se = float(np.sqrt(sigma2 * np.linalg.inv(x.T @ x)[1, 1]))
-    true = db.execute(f"""SELECT sku_elasticity FROM
-        read_csv('{export}/{TRUTH_DIR}/elasticities.csv') WHERE sku_id = 'CMCC-100' LIMIT 1"""
-                      ).fetchone()[0]
+    truth_file = f"{export}/{TRUTH_DIR}/elasticities.csv"
+    true = db.execute(
+        "SELECT sku_elasticity FROM read_csv(?) WHERE sku_id = 'CMCC-100' LIMIT 1", [truth_file]
+    ).fetchone()[0]
     assert se < 1.0
     assert abs(beta[1] - true) <= 1.5, (beta[1], se, true)
 

@@ -19,23 +19,43 @@ import pytest
 from pipelines.simulator import TRUTH_DIR, generate
 
 ORDER_COLUMNS = [
-    "order_id", "created_at", "updated_at", "paid_at", "delivered_at", "merchant_id", "sku_id",
-    "quantity", "unit_price", "unit_cost", "list_price", "status", "region_code", "channel",
-    "supplier_id", "buyer_id", "payment_method",
+    "order_id",
+    "created_at",
+    "updated_at",
+    "paid_at",
+    "delivered_at",
+    "merchant_id",
+    "sku_id",
+    "quantity",
+    "unit_price",
+    "unit_cost",
+    "list_price",
+    "status",
+    "region_code",
+    "channel",
+    "supplier_id",
+    "buyer_id",
+    "payment_method",
 ]
 
 
 def _digests(folder: Path) -> dict[str, str]:
     return {
         str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("*")) if p.is_file()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
     }
 
 
 def _cardpulse(*args: str, home: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "CARDPULSE_HOME": str(home)}
-    return subprocess.run([sys.executable, "-m", "pipelines.cli", *args], capture_output=True,
-                          text=True, env=env, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -72,14 +92,17 @@ def test_a_different_seed_gives_a_different_platform(seed0, tmp_path):
     first, second = _digests(seed0), _digests(tmp_path)
     assert first.keys() == second.keys()
     assert first["orders_2025-06.csv"] != second["orders_2025-06.csv"]
-    assert first[f"{TRUTH_DIR}/expected_demand.parquet"] != second[
-        f"{TRUTH_DIR}/expected_demand.parquet"]
+    assert (
+        first[f"{TRUTH_DIR}/expected_demand.parquet"]
+        != second[f"{TRUTH_DIR}/expected_demand.parquet"]
+    )
 
 
 def test_parquet_holds_the_same_rows_with_real_types(seed0, tmp_path):
     generate(tmp_path, scale="small", seed=0, fmt="parquet")
     assert {p.name for p in tmp_path.glob("*.parquet")} == {
-        p.name.replace(".csv", ".parquet") for p in seed0.glob("*.csv")}
+        p.name.replace(".csv", ".parquet") for p in seed0.glob("*.csv")
+    }
     schema = pq.read_schema(tmp_path / "orders_2025-06.parquet")
     created = schema.field("created_at").type
     assert pa.types.is_timestamp(created) and created.tz is None  # Shanghai wall time
@@ -87,13 +110,20 @@ def test_parquet_holds_the_same_rows_with_real_types(seed0, tmp_path):
     columns = ["quantity", "unit_price"]
     from_csv = pa.concat_tables(
         pacsv.read_csv(p, convert_options=pacsv.ConvertOptions(include_columns=columns))
-        for p in sorted(seed0.glob("orders_*.csv")))
+        for p in sorted(seed0.glob("orders_*.csv"))
+    )
     from_parquet = pa.concat_tables(
-        pq.read_table(p, columns=columns) for p in sorted(tmp_path.glob("orders_*.parquet")))
+        pq.read_table(p, columns=columns) for p in sorted(tmp_path.glob("orders_*.parquet"))
+    )
     assert from_csv.num_rows == from_parquet.num_rows
     assert pc.sum(from_csv["quantity"]).as_py() == pc.sum(from_parquet["quantity"]).as_py()
-    assert abs(pc.sum(from_csv["unit_price"]).as_py()
-               - float(pc.sum(from_parquet["unit_price"]).as_py())) < 0.01
+    assert (
+        abs(
+            pc.sum(from_csv["unit_price"]).as_py()
+            - float(pc.sum(from_parquet["unit_price"]).as_py())
+        )
+        < 0.01
+    )
 
 
 def test_jsonl_lines_are_records(tmp_path):
@@ -123,9 +153,18 @@ def test_dirty_mode_produces_and_logs_every_defect(dirty):
         log = list(csv.DictReader(handle))
     defects = {row["defect"] for row in log}
     assert defects == {
-        "exact_duplicate", "duplicate_order_same_updated_at", "bad_date", "zero_quantity",
-        "negative_quantity", "unknown_sku", "unknown_status", "region_spelling",
-        "unknown_region", "formula_like", "gb18030_file", "utf8_bom_file",
+        "exact_duplicate",
+        "duplicate_order_same_updated_at",
+        "bad_date",
+        "zero_quantity",
+        "negative_quantity",
+        "unknown_sku",
+        "unknown_status",
+        "region_spelling",
+        "unknown_region",
+        "formula_like",
+        "gb18030_file",
+        "utf8_bom_file",
     }
     spellings = {row["value"] for row in log if row["defect"] == "region_spelling"}
     assert {"广东", "广东省", "Guangdong", "44", "内蒙古自治区"} <= spellings
@@ -154,19 +193,20 @@ def test_dirty_files_use_a_bom_and_gb18030(dirty):
 
 def test_dirty_leaves_the_clean_rows_alone(seed0, dirty):
     """Defects are added rows and edited fields: every clean order is still there."""
+
     def data_lines(folder):
         return sum(len(p.read_bytes().splitlines()) - 1 for p in folder.glob("orders_*.csv"))
 
     with (dirty / TRUTH_DIR / "dirty_rows.csv").open(encoding="utf-8") as handle:
-        added = sum(row["expected"] in ("duplicate", "quarantine")
-                    for row in csv.DictReader(handle))
+        added = sum(
+            row["expected"] in ("duplicate", "quarantine") for row in csv.DictReader(handle)
+        )
     assert added > 0
     assert data_lines(dirty) == data_lines(seed0) + added
 
 
 def test_bad_flags_give_one_line_and_no_traceback(tmp_path):
-    result = _cardpulse("generate", "--out", str(tmp_path / "x"), "--scale", "huge",
-                        home=tmp_path)
+    result = _cardpulse("generate", "--out", str(tmp_path / "x"), "--scale", "huge", home=tmp_path)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith("cardpulse generate: error:")
@@ -184,7 +224,8 @@ def test_bad_flags_give_one_line_and_no_traceback(tmp_path):
     result = _cardpulse("generate", "--out", str(not_a_folder), home=tmp_path)
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
-        f"cardpulse generate: error: --out {not_a_folder} exists and is not a folder"]
+        f"cardpulse generate: error: --out {not_a_folder} exists and is not a folder"
+    ]
 
 
 @pytest.mark.slow

@@ -45,8 +45,10 @@ class Mapped:
 
     def staged_problems(self) -> list[tuple[str, str, str]]:
         """The problems as the validation step sees them (on the view's columns)."""
-        return [(column, f"r._problem_{i} IS NOT NULL", f"r._problem_{i}")
-                for i, (column, _, _) in enumerate(self.problems)]
+        return [
+            (column, f"r._problem_{i} IS NOT NULL", f"r._problem_{i}")
+            for i, (column, _, _) in enumerate(self.problems)
+        ]
 
 
 @dataclass(frozen=True)
@@ -101,8 +103,9 @@ def _not_number(col: _Columns, name: str, cast: str) -> tuple[str, str, str]:
     )
 
 
-def _unknown_code(col: _Columns, target: str, name: str, codes: tuple[str, ...],
-                  system: str) -> tuple[str, str, str]:
+def _unknown_code(
+    col: _Columns, target: str, name: str, codes: tuple[str, ...], system: str
+) -> tuple[str, str, str]:
     listed = ", ".join(_lit(c) for c in codes)
     return (
         target,
@@ -113,8 +116,11 @@ def _unknown_code(col: _Columns, target: str, name: str, codes: tuple[str, ...],
 
 
 def _soft_deleted(col: _Columns) -> tuple[str, str, str]:
-    return ("deleted_at", f"{col('deleted_at')} IS NOT NULL",
-            "'deleted in the source system (deleted_at is set)'")
+    return (
+        "deleted_at",
+        f"{col('deleted_at')} IS NOT NULL",
+        "'deleted in the source system (deleted_at is set)'",
+    )
 
 
 def _per_unit(total: str, quantity: str) -> str:
@@ -146,24 +152,24 @@ def _dujiaoka_orders(names: list[str], options: AdapterOptions) -> Mapped:
     quantity = col.integer("buy_amount")
     select = f"""
         SELECT s._line,
-            {col('order_sn')} AS order_id,
-            {col('created_at')} AS created_at,
-            coalesce({col('updated_at')}, {col('created_at')}) AS updated_at,
+            {col("order_sn")} AS order_id,
+            {col("created_at")} AS created_at,
+            coalesce({col("updated_at")}, {col("created_at")}) AS updated_at,
             NULL::VARCHAR AS paid_at,
-            CASE WHEN {col('status')} = '4'
-                 THEN coalesce({col('updated_at')}, {col('created_at')}) END AS delivered_at,
+            CASE WHEN {col("status")} = '4'
+                 THEN coalesce({col("updated_at")}, {col("created_at")}) END AS delivered_at,
             {_lit(options.merchant_id)} AS merchant_id,
-            {col('goods_id')} AS sku_id,
-            {col('buy_amount')} AS quantity,
-            {_per_unit(col.decimal('actual_price'), quantity)} AS unit_price,
+            {col("goods_id")} AS sku_id,
+            {col("buy_amount")} AS quantity,
+            {_per_unit(col.decimal("actual_price"), quantity)} AS unit_price,
             NULL::VARCHAR AS unit_cost,
-            {col('goods_price')} AS list_price,
-            CASE {col('status')} {status} END AS status,
+            {col("goods_price")} AS list_price,
+            CASE {col("status")} {status} END AS status,
             NULL::VARCHAR AS region_code,
             'web' AS channel,
             NULL::VARCHAR AS supplier_id,
-            {_pseudonym('email', col('email'))} AS buyer_id,
-            CASE WHEN {col('pay_id')} IS NOT NULL THEN 'pay_id:' || {col('pay_id')} END
+            {_pseudonym("email", col("email"))} AS buyer_id,
+            CASE WHEN {col("pay_id")} IS NOT NULL THEN 'pay_id:' || {col("pay_id")} END
                 AS payment_method
         FROM src s"""
     problems = [
@@ -178,17 +184,17 @@ def _dujiaoka_goods(names: list[str], options: AdapterOptions) -> Mapped:
     col = _Columns(names)
     select = f"""
         SELECT s._line,
-            {col('id')} AS sku_id,
-            {col('gd_name')} AS name,
-            coalesce('group:' || {col('group_id')}, 'other') AS category,
+            {col("id")} AS sku_id,
+            {col("gd_name")} AS name,
+            coalesce('group:' || {col("group_id")}, 'other') AS category,
             NULL::VARCHAR AS brand,
-            CASE WHEN {col.decimal('retail_price')} > 0 THEN {col('retail_price')} END
+            CASE WHEN {col.decimal("retail_price")} > 0 THEN {col("retail_price")} END
                 AS face_value,
-            CASE {col('type')} WHEN '1' THEN 'card_key' WHEN '2' THEN 'direct_topup' END
+            CASE {col("type")} WHEN '1' THEN 'card_key' WHEN '2' THEN 'direct_topup' END
                 AS delivery_type,
             NULL::VARCHAR AS supplier_id,
             NULL::VARCHAR AS shelf_life_days,
-            CASE WHEN coalesce({col('is_open')}, '1') = '1' AND {col('deleted_at')} IS NULL
+            CASE WHEN coalesce({col("is_open")}, '1') = '1' AND {col("deleted_at")} IS NULL
                  THEN 'true' ELSE 'false' END AS active
         FROM src s"""
     problems = [_unknown_code(col, "delivery_type", "type", ("1", "2"), "dujiaoka")]
@@ -201,9 +207,9 @@ def _dujiaoka_carmis(names: list[str], options: AdapterOptions) -> Mapped:
     select = f"""
         SELECT s._line,
             CAST(max({changed}) OVER () AS VARCHAR) AS as_of,
-            {col('goods_id')} AS sku_id,
+            {col("goods_id")} AS sku_id,
             NULL::VARCHAR AS supplier_id,
-            CASE WHEN {col('status')} = '1' AND {col('deleted_at')} IS NULL THEN '1' ELSE '0' END
+            CASE WHEN {col("status")} = '1' AND {col("deleted_at")} IS NULL THEN '1' ELSE '0' END
                 AS on_hand,
             '0' AS on_order,
             '0' AS expiring_7d
@@ -223,28 +229,28 @@ def _acg_orders(names: list[str], options: AdapterOptions) -> Mapped:
     changed = f"coalesce({col.timestamp('pay_time')}, {col.timestamp('create_time')})"
     select = f"""
         SELECT s._line,
-            {col('trade_no')} AS order_id,
-            {col('create_time')} AS created_at,
-            CASE WHEN {col('status')} = '1' AND {col('delivery_status')} = '1'
+            {col("trade_no")} AS order_id,
+            {col("create_time")} AS created_at,
+            CASE WHEN {col("status")} = '1' AND {col("delivery_status")} = '1'
                  THEN strftime({changed} + INTERVAL 1 SECOND, '%Y-%m-%d %H:%M:%S')
                  ELSE CAST({changed} AS VARCHAR) END AS updated_at,
-            {col('pay_time')} AS paid_at,
+            {col("pay_time")} AS paid_at,
             NULL::VARCHAR AS delivered_at,
-            coalesce({col('user_id')}, '0') AS merchant_id,
-            {col('commodity_id')} AS sku_id,
-            {col('card_num')} AS quantity,
-            {_per_unit(col.decimal('amount'), quantity)} AS unit_price,
-            {_per_unit(col.decimal('rent'), quantity)} AS unit_cost,
+            coalesce({col("user_id")}, '0') AS merchant_id,
+            {col("commodity_id")} AS sku_id,
+            {col("card_num")} AS quantity,
+            {_per_unit(col.decimal("amount"), quantity)} AS unit_price,
+            {_per_unit(col.decimal("rent"), quantity)} AS unit_cost,
             NULL::VARCHAR AS list_price,
-            CASE WHEN {col('status')} = '0' THEN 'pending_payment'
-                 WHEN {col('status')} = '1' AND {col('delivery_status')} = '1' THEN 'delivered'
-                 WHEN {col('status')} = '1' THEN 'paid' END AS status,
+            CASE WHEN {col("status")} = '0' THEN 'pending_payment'
+                 WHEN {col("status")} = '1' AND {col("delivery_status")} = '1' THEN 'delivered'
+                 WHEN {col("status")} = '1' THEN 'paid' END AS status,
             NULL::VARCHAR AS region_code,
             'web' AS channel,
             NULL::VARCHAR AS supplier_id,
-            CASE WHEN coalesce({col.integer('owner')}, 0) > 0 THEN 'user:' || {col('owner')}
-                 ELSE {_pseudonym('contact', col('contact'))} END AS buyer_id,
-            CASE WHEN {col('pay_id')} IS NOT NULL THEN 'pay_id:' || {col('pay_id')} END
+            CASE WHEN coalesce({col.integer("owner")}, 0) > 0 THEN 'user:' || {col("owner")}
+                 ELSE {_pseudonym("contact", col("contact"))} END AS buyer_id,
+            CASE WHEN {col("pay_id")} IS NOT NULL THEN 'pay_id:' || {col("pay_id")} END
                 AS payment_method
         FROM src s"""
     problems = [
@@ -259,16 +265,16 @@ def _acg_commodity(names: list[str], options: AdapterOptions) -> Mapped:
     col = _Columns(names)
     select = f"""
         SELECT s._line,
-            {col('id')} AS sku_id,
-            {col('name')} AS name,
-            coalesce('category:' || {col('category_id')}, 'other') AS category,
+            {col("id")} AS sku_id,
+            {col("name")} AS name,
+            coalesce('category:' || {col("category_id")}, 'other') AS category,
             NULL::VARCHAR AS brand,
-            {col('price')} AS face_value,
-            CASE coalesce({col('delivery_way')}, '0') WHEN '0' THEN 'card_key'
+            {col("price")} AS face_value,
+            CASE coalesce({col("delivery_way")}, '0') WHEN '0' THEN 'card_key'
                  WHEN '1' THEN 'direct_topup' END AS delivery_type,
             NULL::VARCHAR AS supplier_id,
             NULL::VARCHAR AS shelf_life_days,
-            CASE WHEN coalesce({col('status')}, '1') = '1' THEN 'true' ELSE 'false' END AS active
+            CASE WHEN coalesce({col("status")}, '1') = '1' THEN 'true' ELSE 'false' END AS active
         FROM src s"""
     problems = []
     if "delivery_way" in names:
@@ -288,9 +294,9 @@ def _acg_card(names: list[str], options: AdapterOptions) -> Mapped:
     select = f"""
         SELECT s._line,
             CAST(max({changed}) OVER () AS VARCHAR) AS as_of,
-            {col('commodity_id')} AS sku_id,
+            {col("commodity_id")} AS sku_id,
             NULL::VARCHAR AS supplier_id,
-            CASE WHEN {col('status')} = '0' THEN '1' ELSE '0' END AS on_hand,
+            CASE WHEN {col("status")} = '0' THEN '1' ELSE '0' END AS on_hand,
             '0' AS on_order,
             '0' AS expiring_7d
         FROM src s"""
@@ -302,13 +308,13 @@ def _acg_user(names: list[str], options: AdapterOptions) -> Mapped:
     col = _Columns(names)
     select = f"""
         SELECT s._line,
-            {col('id')} AS merchant_id,
-            {col('username')} AS name,
-            CASE WHEN {col('business_level')} IS NOT NULL
-                 THEN 'business_level:' || {col('business_level')} END AS tier,
-            nullif({col('pid')}, '0') AS parent_merchant_id,
+            {col("id")} AS merchant_id,
+            {col("username")} AS name,
+            CASE WHEN {col("business_level")} IS NOT NULL
+                 THEN 'business_level:' || {col("business_level")} END AS tier,
+            nullif({col("pid")}, '0') AS parent_merchant_id,
             NULL::VARCHAR AS region_code,
-            {col('create_time')} AS joined_at
+            {col("create_time")} AS joined_at
         FROM src s"""
     return Mapped(select, [])
 
@@ -318,20 +324,26 @@ _INVENTORY_SUMS = ("on_hand", "on_order", "expiring_7d")
 ADAPTERS: dict[str, list[SourceTable]] = {
     "dujiaoka": [
         SourceTable("goods", "skus", _dujiaoka_goods, ("id", "type")),
-        SourceTable("carmis", "inventory", _dujiaoka_carmis, ("goods_id", "status"),
-                    _INVENTORY_SUMS),
-        SourceTable("orders", "orders", _dujiaoka_orders,
-                    ("order_sn", "goods_id", "buy_amount", "actual_price", "status",
-                     "created_at")),
+        SourceTable(
+            "carmis", "inventory", _dujiaoka_carmis, ("goods_id", "status"), _INVENTORY_SUMS
+        ),
+        SourceTable(
+            "orders",
+            "orders",
+            _dujiaoka_orders,
+            ("order_sn", "goods_id", "buy_amount", "actual_price", "status", "created_at"),
+        ),
     ],
     "acg-faka": [
         SourceTable("user", "merchants", _acg_user, ("id",)),
         SourceTable("commodity", "skus", _acg_commodity, ("id", "name")),
-        SourceTable("card", "inventory", _acg_card, ("commodity_id", "status"),
-                    _INVENTORY_SUMS),
-        SourceTable("order", "orders", _acg_orders,
-                    ("trade_no", "commodity_id", "card_num", "amount", "status",
-                     "create_time")),
+        SourceTable("card", "inventory", _acg_card, ("commodity_id", "status"), _INVENTORY_SUMS),
+        SourceTable(
+            "order",
+            "orders",
+            _acg_orders,
+            ("trade_no", "commodity_id", "card_num", "amount", "status", "create_time"),
+        ),
     ],
 }
 

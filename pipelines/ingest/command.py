@@ -41,8 +41,7 @@ def run(args: argparse.Namespace) -> int:
         nonlocal failed
         if result.error:
             failed += 1
-            print(f"cardpulse ingest: error: {result.summary_line()}", file=sys.stderr,
-                  flush=True)
+            print(f"cardpulse ingest: error: {result.summary_line()}", file=sys.stderr, flush=True)
         else:
             print(result.summary_line(), flush=True)
 
@@ -55,6 +54,8 @@ def run(args: argparse.Namespace) -> int:
         on_result=report,
     )
     if not results:
-        raise CardPulseError("no input files found (folders are read by file-name prefix: "
-                             "orders*, skus*, merchants*, ...)")
+        raise CardPulseError(
+            "no input files found (folders are read by file-name prefix: "
+            "orders*, skus*, merchants*, ...)"
+        )
     return 1 if failed else 0

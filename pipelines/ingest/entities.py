@@ -11,6 +11,7 @@ ORDER_STATUSES = ("pending_payment", "paid", "delivered", "failed", "refunded", 
 CHANNELS = ("web", "api", "mini_program", "douyin", "other")
 DELIVERY_TYPES = ("card_key", "direct_topup")
 
+
 @dataclass(frozen=True)
 class Column:
     """One input column.

@@ -121,12 +121,23 @@ def plan_files(paths: Iterable[str | Path], source: str) -> list[PlannedFile]:
             continue
         table = _table_for(path, source)
         if reading.file_format(path) is None:
-            planned.append(PlannedFile(path.resolve(), table, "unknown file type (expected "
-                                       ".csv, .parquet or .jsonl, optionally .gz)"))
+            planned.append(
+                PlannedFile(
+                    path.resolve(),
+                    table,
+                    "unknown file type (expected .csv, .parquet or .jsonl, optionally .gz)",
+                )
+            )
         elif table is None:
             names = ", ".join(t.name for t in _source_tables(source))
-            planned.append(PlannedFile(path.resolve(), None, "cannot tell the table from the "
-                                       f"file name (it should start with one of: {names})"))
+            planned.append(
+                PlannedFile(
+                    path.resolve(),
+                    None,
+                    "cannot tell the table from the "
+                    f"file name (it should start with one of: {names})",
+                )
+            )
         else:
             planned.append(PlannedFile(path.resolve(), table))
     order = {t.name: i for i, t in enumerate(_source_tables(source))}
@@ -195,8 +206,9 @@ def ingest_paths(
         results = []
         for item in planned:
             if item.problem:
-                result = FileResult(str(item.path), item.table.entity if item.table else None,
-                                    error=item.problem)
+                result = FileResult(
+                    str(item.path), item.table.entity if item.table else None, error=item.problem
+                )
             else:
                 result = _ingest_file(conn, item.path, item.table, source, encoding, options)
             results.append(result)
@@ -208,8 +220,14 @@ def ingest_paths(
         conn.close()
 
 
-def _ingest_file(conn, path: Path, table: adapters.SourceTable, source: str,
-                 encoding: str | None, options: adapters.AdapterOptions) -> FileResult:
+def _ingest_file(
+    conn,
+    path: Path,
+    table: adapters.SourceTable,
+    source: str,
+    encoding: str | None,
+    options: adapters.AdapterOptions,
+) -> FileResult:
     import duckdb
 
     result = FileResult(str(path), table.entity, source_table=table.name)
@@ -228,8 +246,9 @@ def _ingest_file(conn, path: Path, table: adapters.SourceTable, source: str,
     with tempfile.TemporaryDirectory(prefix="cardpulse-ingest-") as workdir:
         conn.execute("BEGIN TRANSACTION")
         try:
-            _load_in_transaction(conn, path, table, source, encoding, options, result,
-                                 Path(workdir))
+            _load_in_transaction(
+                conn, path, table, source, encoding, options, result, Path(workdir)
+            )
             conn.execute("COMMIT")
             _drop_staging(conn)
         except UnreadableFile as error:
@@ -287,14 +306,22 @@ def _read_source(conn, path: Path, encoding: str | None, workdir: Path) -> tuple
     return "csv", reading.load_csv(conn, text)
 
 
-def _load_in_transaction(conn, path: Path, table: adapters.SourceTable, source: str,
-                         encoding: str | None, options: adapters.AdapterOptions,
-                         result: FileResult, workdir: Path) -> None:
+def _load_in_transaction(
+    conn,
+    path: Path,
+    table: adapters.SourceTable,
+    source: str,
+    encoding: str | None,
+    options: adapters.AdapterOptions,
+    result: FileResult,
+    workdir: Path,
+) -> None:
     """1. Stage and check the file, 2. write its quarantine, 3. merge its good rows,
     4. record it in the ledger (the caller commits)."""
     entity = ENTITIES[table.entity]
-    fmt, names, relation, source_types = _stage_file(conn, path, table, entity, encoding,
-                                                     options, workdir)
+    fmt, names, relation, source_types = _stage_file(
+        conn, path, table, entity, encoding, options, workdir
+    )
     _write_quarantine(conn, result.file_id, path, entity, fmt, names, relation, source_types)
     rejected = conn.execute("SELECT count(*) FROM parse_rejects").fetchone()[0]
     bad, good, unknown = conn.execute(
@@ -317,15 +344,29 @@ def _load_in_transaction(conn, path: Path, table: adapters.SourceTable, source: 
     result.unknown_region = int(unknown)
     conn.execute(
         "INSERT INTO raw.file_ledger VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
-        [result.file_id, str(path), entity.name, source, result.rows_read, result.loaded,
-         result.updated, result.duplicate, result.quarantined],
+        [
+            result.file_id,
+            str(path),
+            entity.name,
+            source,
+            result.rows_read,
+            result.loaded,
+            result.updated,
+            result.duplicate,
+            result.quarantined,
+        ],
     )
 
 
-
-
-def _stage_file(conn, path: Path, table: adapters.SourceTable, entity, encoding: str | None,
-                options: adapters.AdapterOptions, workdir: Path):
+def _stage_file(
+    conn,
+    path: Path,
+    table: adapters.SourceTable,
+    entity,
+    encoding: str | None,
+    options: adapters.AdapterOptions,
+    workdir: Path,
+):
     """Read the file and build ``staged`` (typed rows with their first broken rule).
 
     Returns (format, column names, relation staged from, that relation's column types).
@@ -345,8 +386,11 @@ def _stage_file(conn, path: Path, table: adapters.SourceTable, entity, encoding:
         relation = "mapped"
         problems = mapped.staged_problems()
     described = conn.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
-    source_types = {name: kind for name, kind, *_ in described
-                    if name != "_line" and not name.startswith("_problem_")}
+    source_types = {
+        name: kind
+        for name, kind, *_ in described
+        if name != "_line" and not name.startswith("_problem_")
+    }
     for statement in region_map_sql(entity, relation, source_types):
         conn.execute(statement)
     conn.execute(stage_sql(entity, relation, source_types, problems))
@@ -358,8 +402,16 @@ def _stage_file(conn, path: Path, table: adapters.SourceTable, entity, encoding:
     return fmt, names, relation, source_types
 
 
-def _write_quarantine(conn, file_id: str, path: Path, entity, fmt: str, names: list[str],
-                      relation: str, source_types: dict[str, str]) -> None:
+def _write_quarantine(
+    conn,
+    file_id: str,
+    path: Path,
+    entity,
+    fmt: str,
+    names: list[str],
+    relation: str,
+    source_types: dict[str, str],
+) -> None:
     """Insert the rows the reader rejected and the staged rows that broke a rule."""
     raw_text = reading.raw_text_sql(fmt, names)
     # Rebuilding raw text re-reads the source: only when some row broke a rule.
@@ -386,7 +438,8 @@ def _value_sql(entity, source_types: dict[str, str]) -> str:
     """SQL for the raw value (as text) of the column a staged row was quarantined for."""
     cases = " ".join(
         f"WHEN '{c.name}' THEN CAST(v.{quote_ident(c.name)} AS VARCHAR)"
-        for c in entity.columns if c.name in source_types
+        for c in entity.columns
+        if c.name in source_types
     )
     return f"coalesce(CASE st._reason_column {cases or 'WHEN NULL THEN NULL'} END, '')"
 
@@ -432,8 +485,7 @@ def _aggregate_staged(conn, entity, sums: tuple[str, ...]) -> None:
     key = ", ".join(quote_ident(k) for k in entity.key)
     names = [c.name for c in entity.columns]
     picked = ", ".join(
-        f"sum({quote_ident(n)})::INTEGER AS {quote_ident(n)}" if n in sums
-        else quote_ident(n)
+        f"sum({quote_ident(n)})::INTEGER AS {quote_ident(n)}" if n in sums else quote_ident(n)
         for n in names
     )
     plain = ", ".join(quote_ident(n) for n in names)

@@ -222,11 +222,15 @@ def load_csv(conn, text: TextFile) -> list[str]:
     base = conn.execute("SELECT coalesce(min(rowid), 0) FROM csv_rows").fetchone()[0]
     if text.physical_lines == 1 + good + rejected:
         # One record per physical line: record number == line number.
-        conn.execute("CREATE OR REPLACE TEMP TABLE csv_record_lines AS "
-                     "SELECT record, record AS line FROM csv_bad")
+        conn.execute(
+            "CREATE OR REPLACE TEMP TABLE csv_record_lines AS "
+            "SELECT record, record AS line FROM csv_bad"
+        )
         if rejected == 0:
-            conn.execute(f"CREATE OR REPLACE TEMP VIEW src AS SELECT r.rowid - {base} + 2 "
-                         f"AS _line, {renamed} FROM csv_rows r")
+            conn.execute(
+                f"CREATE OR REPLACE TEMP VIEW src AS SELECT r.rowid - {base} + 2 "
+                f"AS _line, {renamed} FROM csv_rows r"
+            )
         else:
             conn.execute(
                 f"""CREATE OR REPLACE TEMP TABLE csv_lines AS
@@ -248,7 +252,7 @@ def load_csv(conn, text: TextFile) -> list[str]:
     )
     conn.execute(
         f"""CREATE OR REPLACE TEMP TABLE parse_rejects AS
-            SELECT m.line AS _line, CASE {column_case or 'WHEN false THEN NULL'}
+            SELECT m.line AS _line, CASE {column_case or "WHEN false THEN NULL"}
                    ELSE b.column_name END AS column_name,
                    'unparseable CSV line (' || b.reason || ')' AS reason, b.raw_text
             FROM csv_bad b JOIN csv_record_lines m USING (record)"""
@@ -367,8 +371,9 @@ def load_parquet(conn, path: Path) -> list[str]:
     lowered = [n.strip().lower() for n in names]
     if len(set(lowered)) != len(lowered):
         raise UnreadableFile("two columns have the same name (ignoring case)")
-    renamed = ", ".join(f"{quote_ident(n)} AS {quote_ident(low)}" for n, low in zip(
-        names, lowered, strict=True))
+    renamed = ", ".join(
+        f"{quote_ident(n)} AS {quote_ident(low)}" for n, low in zip(names, lowered, strict=True)
+    )
     conn.execute(
         f"""CREATE OR REPLACE TEMP VIEW src AS
             SELECT file_row_number + 1 AS _line, {renamed}
@@ -401,4 +406,3 @@ def raw_text_sql(fmt: str, names: list[str]) -> str:
                 THEN '"' || replace({col}, '"', '""') || '"' ELSE {col} END"""
         )
     return "concat_ws(',', " + ", ".join(fields) + ")" if fields else "''"
-

@@ -69,7 +69,7 @@ def flag_order_conflicts(conn, entity: Entity) -> None:
     conn.execute(
         f"""CREATE OR REPLACE TEMP TABLE stored AS
             SELECT o.order_id, o.updated_at AS _stored_version,
-                   {_order_content(entity, 'o')} AS _stored_content
+                   {_order_content(entity, "o")} AS _stored_content
             FROM raw.orders o
             WHERE o.order_id BETWEEN ? AND ?
               AND o.order_id IN (SELECT order_id FROM staged WHERE _reason IS NULL)""",
@@ -85,7 +85,7 @@ def flag_order_conflicts(conn, entity: Entity) -> None:
                 SELECT order_id, _stored_version FROM stored
             ), versions AS (
                 SELECT st._line, st.order_id, st.updated_at,
-                       {_order_content(entity, 'st')} AS _content,
+                       {_order_content(entity, "st")} AS _content,
                        s._stored_version, s._stored_content
                 FROM staged st
                 SEMI JOIN pairs p ON p.order_id = st.order_id AND p.updated_at = st.updated_at
@@ -148,12 +148,13 @@ def merge_orders(conn, entity: Entity, file_id: str) -> MergeCounts:
     )
     columns = [c.name for c in entity.columns]
     values = ", ".join(
-        f"coalesce(st.region_code, '{UNKNOWN_REGION}')" if c == "region_code"
+        f"coalesce(st.region_code, '{UNKNOWN_REGION}')"
+        if c == "region_code"
         else f"st.{quote_ident(c)}"
         for c in columns
     )
     conn.execute(
-        f"""INSERT INTO raw.orders ({', '.join(quote_ident(c) for c in columns)}, region_raw,
+        f"""INSERT INTO raw.orders ({", ".join(quote_ident(c) for c in columns)}, region_raw,
                                    _file_id, _line, _loaded_at)
             SELECT {values}, st.region_code__raw, '{file_id}', st._line, now()::TIMESTAMP
             FROM staged st
@@ -177,15 +178,15 @@ def merge_by_key(conn, entity: Entity, file_id: str, table_columns: list[str]) -
     content = "hash(" + ", ".join(f"{{t}}.{quote_ident(c)}" for c in values) + ")"
     conn.execute(
         f"""CREATE OR REPLACE TEMP TABLE batch AS
-            SELECT *, {content.format(t='staged')} AS _content
+            SELECT *, {content.format(t="staged")} AS _content
             FROM staged WHERE _reason IS NULL"""
     )
     conn.execute(
         f"""CREATE OR REPLACE TEMP TABLE stored AS
-            SELECT {', '.join('t.' + quote_ident(k) for k in entity.key)},
-                   {content.format(t='t')} AS _stored_content
+            SELECT {", ".join("t." + quote_ident(k) for k in entity.key)},
+                   {content.format(t="t")} AS _stored_content
             FROM {table} t
-            WHERE EXISTS (SELECT 1 FROM batch b WHERE {_key_match(entity.key, 't', 'b')})"""
+            WHERE EXISTS (SELECT 1 FROM batch b WHERE {_key_match(entity.key, "t", "b")})"""
     )
     partition = ", ".join("b." + quote_ident(k) for k in entity.key)
     conn.execute(
@@ -196,7 +197,7 @@ def merge_by_key(conn, entity: Entity, file_id: str, table_columns: list[str]) -
                            AS _previous_content,
                        row_number() OVER (PARTITION BY {partition} ORDER BY b._line DESC)
                            AS _from_last
-                FROM batch b LEFT JOIN stored s ON {_key_match(entity.key, 'b', 's')}
+                FROM batch b LEFT JOIN stored s ON {_key_match(entity.key, "b", "s")}
             )
             SELECT *,
                    CASE WHEN _previous_content IS NULL AND _stored_content IS NULL THEN 'loaded'
@@ -213,7 +214,7 @@ def merge_by_key(conn, entity: Entity, file_id: str, table_columns: list[str]) -
     )
     conn.execute(
         f"""DELETE FROM {table} t USING winners w
-            WHERE w._stored_content IS NOT NULL AND {_key_match(entity.key, 't', 'w')}"""
+            WHERE w._stored_content IS NOT NULL AND {_key_match(entity.key, "t", "w")}"""
     )
     inserted = ", ".join(quote_ident(c) for c in table_columns)
     conn.execute(

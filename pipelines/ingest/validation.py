@@ -11,8 +11,20 @@ from pipelines.ingest.entities import Column, Entity
 from pipelines.ingest.reading import quote_ident
 from pipelines.ingest.regions import ALIAS_KEY_SQL, UNKNOWN_REGION
 
-_NUMERIC_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
-                  "UINTEGER", "UBIGINT", "FLOAT", "DOUBLE", "DECIMAL")
+_NUMERIC_TYPES = (
+    "TINYINT",
+    "SMALLINT",
+    "INTEGER",
+    "BIGINT",
+    "HUGEINT",
+    "UTINYINT",
+    "USMALLINT",
+    "UINTEGER",
+    "UBIGINT",
+    "FLOAT",
+    "DOUBLE",
+    "DECIMAL",
+)
 _INTEGER_TYPES = _NUMERIC_TYPES[:8]
 
 
@@ -64,17 +76,23 @@ def typed_sql(column: Column, raw: str, source_type: str) -> str:
             return f"TRY_CAST({raw} AS INTEGER)"
         if _is_numeric(source_type):
             return f"CASE WHEN {raw} = round({raw}) THEN TRY_CAST({raw} AS INTEGER) END"
-        return (f"CASE WHEN regexp_full_match(trim({raw}), '[+-]?[0-9]{{1,10}}') "
-                f"THEN TRY_CAST(trim({raw}) AS INTEGER) END")
+        return (
+            f"CASE WHEN regexp_full_match(trim({raw}), '[+-]?[0-9]{{1,10}}') "
+            f"THEN TRY_CAST(trim({raw}) AS INTEGER) END"
+        )
     if kind == "money":
         if source_type.startswith(_INTEGER_TYPES) or _decimal_scale(source_type) in (0, 1, 2):
             return f"TRY_CAST({raw} AS DECIMAL(18, 2))"
         if _is_numeric(source_type):
             # Floats carry binary noise (9.99 -> 9.9900000001): within 1e-6 of whole cents.
-            return (f"CASE WHEN abs({raw} * 100 - round({raw} * 100)) < 1e-6 "
-                    f"THEN TRY_CAST(round({raw}, 2) AS DECIMAL(18, 2)) END")
-        return (f"CASE WHEN regexp_full_match(trim({raw}), '[+-]?[0-9]{{1,16}}(\\.[0-9]{{0,2}})?') "
-                f"THEN TRY_CAST(trim({raw}) AS DECIMAL(18, 2)) END")
+            return (
+                f"CASE WHEN abs({raw} * 100 - round({raw} * 100)) < 1e-6 "
+                f"THEN TRY_CAST(round({raw}, 2) AS DECIMAL(18, 2)) END"
+            )
+        return (
+            f"CASE WHEN regexp_full_match(trim({raw}), '[+-]?[0-9]{{1,16}}(\\.[0-9]{{0,2}})?') "
+            f"THEN TRY_CAST(trim({raw}) AS DECIMAL(18, 2)) END"
+        )
     if kind == "number":
         if _is_numeric(source_type):
             return f"CAST({raw} AS DOUBLE)"
@@ -83,8 +101,10 @@ def typed_sql(column: Column, raw: str, source_type: str) -> str:
         if source_type == "BOOLEAN":
             return raw
         text = f"lower(trim(CAST({raw} AS VARCHAR)))"
-        return (f"CASE WHEN {text} IN ('true', 't', '1', 'yes', 'y') THEN true "
-                f"WHEN {text} IN ('false', 'f', '0', 'no', 'n') THEN false END")
+        return (
+            f"CASE WHEN {text} IN ('true', 't', '1', 'yes', 'y') THEN true "
+            f"WHEN {text} IN ('false', 'f', '0', 'no', 'n') THEN false END"
+        )
     raise ValueError(f"unknown column kind {kind}")
 
 
@@ -105,8 +125,11 @@ def _problem_sql(column: Column) -> list[tuple[str, str]]:
     """
     name = column.name
     value = "t." + quote_ident(name)
-    present = (f"{value} IS NOT NULL" if column.kind in _TEXT_KINDS
-               else "t." + quote_ident(name + "__present"))
+    present = (
+        f"{value} IS NOT NULL"
+        if column.kind in _TEXT_KINDS
+        else "t." + quote_ident(name + "__present")
+    )
     shown = _lit(VALUE_PLACEHOLDER)
     problems: list[tuple[str, str]] = []
     if column.required and column.default is None:
@@ -121,26 +144,34 @@ def _problem_sql(column: Column) -> list[tuple[str, str]]:
     }
     if column.kind in kind_words:
         problems.append(
-            (f"{present} AND {value} IS NULL",
-             f"{_lit(name + ' ')} || {shown} || {_lit(' ' + kind_words[column.kind])}")
+            (
+                f"{present} AND {value} IS NULL",
+                f"{_lit(name + ' ')} || {shown} || {_lit(' ' + kind_words[column.kind])}",
+            )
         )
     if column.minimum is not None:
         problems.append(
-            (f"{value} < {column.minimum:g}",
-             f"{_lit(name + ' ')} || {shown} || {_lit(f' is below {column.minimum:g}')}")
+            (
+                f"{value} < {column.minimum:g}",
+                f"{_lit(name + ' ')} || {shown} || {_lit(f' is below {column.minimum:g}')}",
+            )
         )
     if column.kind == "enum":
         allowed = ", ".join(_lit(v) for v in column.values)
         problems.append(
-            (f"{value} NOT IN ({allowed})",
-             f"{_lit(name + ' ')} || {shown} || "
-             f"{_lit(' is not one of ' + ', '.join(column.values))}")
+            (
+                f"{value} NOT IN ({allowed})",
+                f"{_lit(name + ' ')} || {shown} || "
+                f"{_lit(' is not one of ' + ', '.join(column.values))}",
+            )
         )
     if column.kind == "scope":
         problems.append(
-            (f"NOT regexp_full_match({value}, 'all|(category|brand|sku):.+')",
-             f"{_lit(name + ' ')} || {shown} || "
-             f"{_lit(' is not all, category:<c>, brand:<b> or sku:<id>')}")
+            (
+                f"NOT regexp_full_match({value}, 'all|(category|brand|sku):.+')",
+                f"{_lit(name + ' ')} || {shown} || "
+                f"{_lit(' is not all, category:<c>, brand:<b> or sku:<id>')}",
+            )
         )
     return problems
 
@@ -164,8 +195,10 @@ def region_map_sql(entity: Entity, relation: str, source_types: dict[str, str]) 
         raw = f"r.{quote_ident(column.name)}" if source_type else "NULL::VARCHAR"
         spelling = typed_sql(column, raw, source_type or "VARCHAR")
         # Six-digit GB/T 2260 division codes (440300) count by their province prefix.
-        key = ("CASE WHEN regexp_full_match(spelling, '[0-9]{6}') THEN left(spelling, 2) "
-               f"ELSE {ALIAS_KEY_SQL.format('spelling')} END")
+        key = (
+            "CASE WHEN regexp_full_match(spelling, '[0-9]{6}') THEN left(spelling, 2) "
+            f"ELSE {ALIAS_KEY_SQL.format('spelling')} END"
+        )
         statements.append(
             f"""CREATE OR REPLACE TEMP TABLE {region_map_name(column.name)} AS
                 SELECT d.spelling, a.code
@@ -249,16 +282,16 @@ def stage_sql(
     return f"""
         CREATE OR REPLACE TEMP TABLE staged AS
         WITH typed AS (
-            SELECT {', '.join(typed_parts)} FROM {relation} r
+            SELECT {", ".join(typed_parts)} FROM {relation} r
         ), checked AS (
-            SELECT {', '.join(checked_parts)},
-                   CASE {reason_cases or 'WHEN false THEN NULL'} END AS _reason,
-                   CASE {column_cases or 'WHEN false THEN NULL'} END AS _reason_column
-            FROM typed t {' '.join(region_joins)}
+            SELECT {", ".join(checked_parts)},
+                   CASE {reason_cases or "WHEN false THEN NULL"} END AS _reason,
+                   CASE {column_cases or "WHEN false THEN NULL"} END AS _reason_column
+            FROM typed t {" ".join(region_joins)}
         )
         SELECT _line, {typed_columns}{region_raw_columns},
-               coalesce(_reason, CASE {row_rule_reason or 'WHEN false THEN NULL'} END) AS _reason,
-               coalesce(_reason_column, CASE {row_rule_column or 'WHEN false THEN NULL'} END)
+               coalesce(_reason, CASE {row_rule_reason or "WHEN false THEN NULL"} END) AS _reason,
+               coalesce(_reason_column, CASE {row_rule_column or "WHEN false THEN NULL"} END)
                    AS _reason_column,
                1::BIGINT AS _rows
         FROM checked

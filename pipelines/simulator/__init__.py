@@ -13,5 +13,11 @@ from pipelines.simulator.generator import (
     generate,
 )
 
-__all__ = ["DEFAULT_END_DATE", "SCALES", "TARGET_ORDERS", "TRUTH_DIR", "GenerationSummary",
-           "generate"]
+__all__ = [
+    "DEFAULT_END_DATE",
+    "SCALES",
+    "TARGET_ORDERS",
+    "TRUTH_DIR",
+    "GenerationSummary",
+    "generate",
+]

@@ -20,18 +20,34 @@ def _iso_date(text: str) -> date:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", required=True, metavar="DIR",
-                        help="folder for the export files (the truth goes to DIR/_truth)")
-    parser.add_argument("--scale", choices=SCALES, default="small",
-                        help="small ~50k orders, medium ~2M, large ~20M (default: small)")
+    parser.add_argument(
+        "--out",
+        required=True,
+        metavar="DIR",
+        help="folder for the export files (the truth goes to DIR/_truth)",
+    )
+    parser.add_argument(
+        "--scale",
+        choices=SCALES,
+        default="small",
+        help="small ~50k orders, medium ~2M, large ~20M (default: small)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    parser.add_argument("--dirty", action="store_true",
-                        help="add the defects real exports carry, listed in _truth/dirty_rows.csv")
-    parser.add_argument("--format", dest="fmt", choices=FORMATS, default="csv",
-                        help="file format (default: csv)")
-    parser.add_argument("--end-date", type=_iso_date, default=date(2026, 10, 31),
-                        metavar="YYYY-MM-DD",
-                        help="last day of the export; history is the two years before it")
+    parser.add_argument(
+        "--dirty",
+        action="store_true",
+        help="add the defects real exports carry, listed in _truth/dirty_rows.csv",
+    )
+    parser.add_argument(
+        "--format", dest="fmt", choices=FORMATS, default="csv", help="file format (default: csv)"
+    )
+    parser.add_argument(
+        "--end-date",
+        type=_iso_date,
+        default=date(2026, 10, 31),
+        metavar="YYYY-MM-DD",
+        help="last day of the export; history is the two years before it",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -46,8 +62,14 @@ def run(args: argparse.Namespace) -> int:
     if args.seed < 0:
         raise CardPulseError("--seed must be zero or positive")
     try:
-        summary = generate(out, scale=args.scale, seed=args.seed, dirty=args.dirty,
-                           fmt=args.fmt, end_date=args.end_date)
+        summary = generate(
+            out,
+            scale=args.scale,
+            seed=args.seed,
+            dirty=args.dirty,
+            fmt=args.fmt,
+            end_date=args.end_date,
+        )
     except PermissionError as error:
         raise CardPulseError(f"cannot write to {out}: {error.strerror}") from None
     except OSError as error:

@@ -20,15 +20,20 @@ from pipelines.simulator.regions import PROVINCES
 from pipelines.simulator.writer import TIMESTAMP_FORMAT, write_table
 
 TIMESTAMP_COLUMNS = ("created_at", "updated_at", "paid_at", "delivered_at")
-BAD_DATES = ("2025-02-30 10:00:00", "2025-13-01 08:00:00", "not a date", "",
-             "31/12/2025 25:61")
+BAD_DATES = ("2025-02-30 10:00:00", "2025-13-01 08:00:00", "not a date", "", "31/12/2025 25:61")
 UNKNOWN_SKUS = ("SKU-404-NOTFOUND", "QB-CARD-999", "测试商品")
 UNKNOWN_STATUSES = ("shipped", "完成", "PAID_OK")
 GARBAGE_REGIONS = ("火星", "N/A", "CN-XX")
-FORMULAS = ("=cmd|' /C calc'!A0", "+SUM(A1:A9)", "@HYPERLINK(\"http://x.example\")",
-            "=1+1")
-INSERTED = ("exact_duplicate", "duplicate_order_same_updated_at", "bad_date", "zero_quantity",
-            "negative_quantity", "unknown_sku", "unknown_status")
+FORMULAS = ("=cmd|' /C calc'!A0", "+SUM(A1:A9)", '@HYPERLINK("http://x.example")', "=1+1")
+INSERTED = (
+    "exact_duplicate",
+    "duplicate_order_same_updated_at",
+    "bad_date",
+    "zero_quantity",
+    "negative_quantity",
+    "unknown_sku",
+    "unknown_status",
+)
 EDITED = ("region_spelling", "unknown_region", "formula_like")
 EXPECTED = {
     "exact_duplicate": "duplicate",
@@ -53,8 +58,11 @@ class DirtyInjector:
     def __init__(self, seed: int, fmt: str, gzip_orders: bool):
         self.rng = np.random.default_rng([seed, 9_999])
         self.fmt = fmt
-        self.suffix = {"csv": ".csv.gz" if gzip_orders else ".csv", "parquet": ".parquet",
-                       "jsonl": ".jsonl"}[fmt]
+        self.suffix = {
+            "csv": ".csv.gz" if gzip_orders else ".csv",
+            "parquet": ".parquet",
+            "jsonl": ".jsonl",
+        }[fmt]
         self.log: list[dict] = []
         self.inserted = 0
 
@@ -72,8 +80,9 @@ class DirtyInjector:
             return table
         schema = table.schema
         rows = table.to_pylist()
-        picks = self.rng.choice(len(rows), size=len(INSERTED) * 2 + len(EDITED) * 3 + 4,
-                                replace=False)
+        picks = self.rng.choice(
+            len(rows), size=len(INSERTED) * 2 + len(EDITED) * 3 + 4, replace=False
+        )
         picks_iter = iter(picks.tolist())
         after: dict[int, list[tuple[dict, str, str, str]]] = {}
         for defect in INSERTED:
@@ -134,46 +143,94 @@ class DirtyInjector:
         内蒙古自治区 / pinyin / GB prefix of the row's own province."""
         if defect == "region_spelling":
             wanted = ["CN-GD", "CN-GD", "CN-GD", "CN-GD", "CN-NM", None, None][k]
-            candidates = [i for i in self.rng.permutation(len(rows))[:5000].tolist()
-                          if wanted is None or rows[i]["region_code"] == wanted]
+            candidates = [
+                i
+                for i in self.rng.permutation(len(rows))[:5000].tolist()
+                if wanted is None or rows[i]["region_code"] == wanted
+            ]
             if not candidates:
                 return None, "", "", ""
             source = candidates[0]
             province = _BY_CODE[rows[source]["region_code"]]
-            spelling = [province.name, province.full_name, province.pinyin, province.gb_prefix,
-                        province.full_name, province.pinyin, province.gb_prefix][k]
+            spelling = [
+                province.name,
+                province.full_name,
+                province.pinyin,
+                province.gb_prefix,
+                province.full_name,
+                province.pinyin,
+                province.gb_prefix,
+            ][k]
             return source, "region_code", spelling, province.code
         if defect == "unknown_region":
             return source, "region_code", GARBAGE_REGIONS[k % len(GARBAGE_REGIONS)], "UNKNOWN"
         return source, "buyer_id", FORMULAS[k % len(FORMULAS)], FORMULAS[k % len(FORMULAS)]
 
     def _record(self, stem, row_index, defect, column, value, normalised):
-        self.log.append({
-            "file": f"{stem}{self.suffix}", "line": self._line(row_index),
-            "row_number": row_index + 1, "defect": defect, "column": column,
-            "value": value, "expected": EXPECTED[defect], "normalised_value": normalised,
-        })
+        self.log.append(
+            {
+                "file": f"{stem}{self.suffix}",
+                "line": self._line(row_index),
+                "row_number": row_index + 1,
+                "defect": defect,
+                "column": column,
+                "value": value,
+                "expected": EXPECTED[defect],
+                "normalised_value": normalised,
+            }
+        )
 
     def encoding_for(self, stem: str) -> tuple[str, bool]:
         """skus.csv in GB18030 (as Excel on Chinese Windows saves it), merchants.csv with a BOM."""
         if stem == "skus":
-            self.log.append({"file": "skus.csv", "line": 0, "row_number": 0,
-                             "defect": "gb18030_file", "column": "", "value": "GB18030",
-                             "expected": EXPECTED["gb18030_file"], "normalised_value": "utf-8"})
+            self.log.append(
+                {
+                    "file": "skus.csv",
+                    "line": 0,
+                    "row_number": 0,
+                    "defect": "gb18030_file",
+                    "column": "",
+                    "value": "GB18030",
+                    "expected": EXPECTED["gb18030_file"],
+                    "normalised_value": "utf-8",
+                }
+            )
             return "gb18030", False
         if stem == "merchants":
-            self.log.append({"file": "merchants.csv", "line": 1, "row_number": 0,
-                             "defect": "utf8_bom_file", "column": "", "value": "EF BB BF",
-                             "expected": EXPECTED["utf8_bom_file"], "normalised_value": ""})
+            self.log.append(
+                {
+                    "file": "merchants.csv",
+                    "line": 1,
+                    "row_number": 0,
+                    "defect": "utf8_bom_file",
+                    "column": "",
+                    "value": "EF BB BF",
+                    "expected": EXPECTED["utf8_bom_file"],
+                    "normalised_value": "",
+                }
+            )
             return "utf-8", True
         return "utf-8", False
 
     def write(self, truth_dir: Path) -> int:
-        columns = ("file", "line", "row_number", "defect", "column", "value", "expected",
-                   "normalised_value")
+        columns = (
+            "file",
+            "line",
+            "row_number",
+            "defect",
+            "column",
+            "value",
+            "expected",
+            "normalised_value",
+        )
         log = sorted(self.log, key=lambda r: (r["file"], r["line"]))
-        table = pa.table({c: pa.array([r[c] for r in log],
-                                      pa.int64() if c in ("line", "row_number") else pa.string())
-                          for c in columns})
+        table = pa.table(
+            {
+                c: pa.array(
+                    [r[c] for r in log], pa.int64() if c in ("line", "row_number") else pa.string()
+                )
+                for c in columns
+            }
+        )
         write_table(table, truth_dir, "dirty_rows", "csv")
         return len(log)

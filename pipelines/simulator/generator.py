@@ -40,14 +40,35 @@ DEFAULT_END_DATE = date(2026, 10, 31)
 TRUTH_DIR = "_truth"
 STAGING_DIR = ".generate-tmp"
 # The contract's file-name prefixes: whatever ingestion would read from the folder.
-EXPORT_PREFIXES = ("orders", "skus", "merchants", "suppliers", "price_changes", "events",
-                   "inventory", "supplier_balances")
+EXPORT_PREFIXES = (
+    "orders",
+    "skus",
+    "merchants",
+    "suppliers",
+    "price_changes",
+    "events",
+    "inventory",
+    "supplier_balances",
+)
 DAY = order_model.DAY_SECONDS
 _EPOCH = date(1970, 1, 1)
 
 # Independent random streams, so changing one part of the model leaves the others' draws alone.
-_STREAMS = ("catalogue", "merchants", "prices", "events", "demand", "orders", "stock",
-            "channels", "settle", "balances", "outages", "dirty", "joined")
+_STREAMS = (
+    "catalogue",
+    "merchants",
+    "prices",
+    "events",
+    "demand",
+    "orders",
+    "stock",
+    "channels",
+    "settle",
+    "balances",
+    "outages",
+    "dirty",
+    "joined",
+)
 
 
 @dataclass(frozen=True)
@@ -128,7 +149,7 @@ def _supplier_balances(cost: np.ndarray, rng) -> np.ndarray:
         current = int(np.ceil(max(spend[:14].mean(), 1) * 14 / 1e6) * 1e6) + 1_000_000
         for d in range(n_days):
             current -= int(spend[d])
-            recent = spend[max(0, d - 6):d + 1].mean()
+            recent = spend[max(0, d - 6) : d + 1].mean()
             if current < threshold_days[j] * recent:
                 lump = int(np.ceil(recent * rng.uniform(10, 20) / 1e6) * 1e6)
                 current += max(lump, 1_000_000)
@@ -181,29 +202,35 @@ def _orders_table(orders, rows, idx, cat, merchants, prices, cal, suppliers_ids)
 def _truth_table(cat, cal, prices, truth, stock_out, demand_units, sold_units) -> pa.Table:
     n_sku, n_region, n_days = truth.expected_units.shape
     hist = cal.history_days
-    s, r, d = (a.ravel() for a in np.meshgrid(np.arange(n_sku), np.arange(n_region),
-                                              np.arange(n_days), indexing="ij"))
+    s, r, d = (
+        a.ravel()
+        for a in np.meshgrid(
+            np.arange(n_sku), np.arange(n_region), np.arange(n_days), indexing="ij"
+        )
+    )
     is_future = d >= hist
     stockout = np.zeros((n_sku, n_days), dtype=bool)
     stockout[:, :hist] = stock_out
     hist_mask = is_future
-    return pa.table({
-        "sku_id": labels(cat.sku_id, s),
-        "region_code": labels(REGION_CODES, r),
-        "ds": pa.array(cal.days[d]),
-        "expected_units": pa.array(np.round(truth.expected_units.ravel(), 6)),
-        "baseline_units": pa.array(np.round(truth.baseline_units.ravel(), 6)),
-        "unit_price": pa.array(prices.unit_cents.ravel() / 100.0),
-        "list_price": pa.array(prices.list_cents.ravel() / 100.0),
-        "reference_price": pa.array(prices.reference_price[s]),
-        "unit_cost": pa.array(prices.cost_cents[s, d] / 100.0),
-        "face_value": pa.array(cat.face_value[s]),
-        "elasticity": pa.array(truth.elasticity[s, r]),
-        "is_stockout": pa.array(stockout[s, d], mask=hist_mask),
-        "is_future": pa.array(is_future),
-        "demand_units": pa.array(_pad_future(demand_units, n_days).ravel(), mask=hist_mask),
-        "sold_units": pa.array(_pad_future(sold_units, n_days).ravel(), mask=hist_mask),
-    })
+    return pa.table(
+        {
+            "sku_id": labels(cat.sku_id, s),
+            "region_code": labels(REGION_CODES, r),
+            "ds": pa.array(cal.days[d]),
+            "expected_units": pa.array(np.round(truth.expected_units.ravel(), 6)),
+            "baseline_units": pa.array(np.round(truth.baseline_units.ravel(), 6)),
+            "unit_price": pa.array(prices.unit_cents.ravel() / 100.0),
+            "list_price": pa.array(prices.list_cents.ravel() / 100.0),
+            "reference_price": pa.array(prices.reference_price[s]),
+            "unit_cost": pa.array(prices.cost_cents[s, d] / 100.0),
+            "face_value": pa.array(cat.face_value[s]),
+            "elasticity": pa.array(truth.elasticity[s, r]),
+            "is_stockout": pa.array(stockout[s, d], mask=hist_mask),
+            "is_future": pa.array(is_future),
+            "demand_units": pa.array(_pad_future(demand_units, n_days).ravel(), mask=hist_mask),
+            "sold_units": pa.array(_pad_future(sold_units, n_days).ravel(), mask=hist_mask),
+        }
+    )
 
 
 def _pad_future(history: np.ndarray, n_days: int) -> np.ndarray:
@@ -263,16 +290,22 @@ def generate(
     truth, base_units = _calibrate_base(cat, cal, prices, events, scale, _rng(seed, "demand"))
 
     # Orders: draw, ration by stock, add the unpaid ones, then who/how/when.
-    drawn = order_model.draw_demand(truth.expected_units[:, :, :hist], cat, day0,
-                                    _rng(seed, "orders"))
+    drawn = order_model.draw_demand(
+        truth.expected_units[:, :, :hist], cat, day0, _rng(seed, "orders")
+    )
     n_sku, n_region = len(cat), len(REGION_CODES)
     demand_units = _cell_units(drawn, n_sku, n_region, hist)
     keys = np.flatnonzero(cat.is_card_key)
     prior = truth.expected_units[keys].sum(axis=1)
-    prior_daily = np.array([prior[i, cat.launch_day[k]:cat.launch_day[k] + 28].mean()
-                            for i, k in enumerate(keys)])
-    stock = simulate_stock(demand_units[keys].sum(axis=1), prior_daily,
-                           _stock_policy(cat, suppliers, keys), _rng(seed, "stock"))
+    prior_daily = np.array(
+        [prior[i, cat.launch_day[k] : cat.launch_day[k] + 28].mean() for i, k in enumerate(keys)]
+    )
+    stock = simulate_stock(
+        demand_units[keys].sum(axis=1),
+        prior_daily,
+        _stock_policy(cat, suppliers, keys),
+        _rng(seed, "stock"),
+    )
     available = np.full((n_sku, hist), np.iinfo(np.int64).max // 4, dtype=np.int64)
     available[keys] = stock.available
     served = order_model.ration_stock(drawn, available)
@@ -299,21 +332,42 @@ def generate(
     bounds = np.searchsorted(row_month, np.r_[present, len(month_names)])
     months = [str(month_names[m]) for m in present]
     for i, month in enumerate(months):
-        idx = row_order[bounds[i]:bounds[i + 1]]
+        idx = row_order[bounds[i] : bounds[i + 1]]
         table = _orders_table(orders, rows, idx, cat, merchants, prices, cal, supplier_ids)
         stem = f"orders_{month}"
         if dirty_log is not None:
             table = dirty_log.orders(table, stem, i, len(months), cat)
         files.append(write_table(table, out, stem, fmt, gzip_csv=gzip_orders).name)
 
-    files += _write_reference_files(out, fmt, cat, cal, suppliers, merchants, prices, events,
-                                    stock, keys, day0, orders, rows, dirty_log,
-                                    _rng(seed, "balances"), _rng(seed, "joined"))
+    files += _write_reference_files(
+        out,
+        fmt,
+        cat,
+        cal,
+        suppliers,
+        merchants,
+        prices,
+        events,
+        stock,
+        keys,
+        day0,
+        orders,
+        rows,
+        dirty_log,
+        _rng(seed, "balances"),
+        _rng(seed, "joined"),
+    )
     stockout_share = _stockout_share(stock, cat, keys, hist)
 
     # Ground truth.
-    write_table(_truth_table(cat, cal, prices, truth, _stock_flags(stock, cat, keys, hist),
-                             demand_units, sold_units), truth_dir, "expected_demand", "parquet")
+    write_table(
+        _truth_table(
+            cat, cal, prices, truth, _stock_flags(stock, cat, keys, hist), demand_units, sold_units
+        ),
+        truth_dir,
+        "expected_demand",
+        "parquet",
+    )
     _write_elasticities(truth_dir, cat, truth)
     _write_sku_truth(truth_dir, cat, prices, base_units, cal)
     _write_promotions(truth_dir, cat, cal, prices)
@@ -321,11 +375,21 @@ def generate(
     n_dirty = dirty_log.write(truth_dir) if dirty_log is not None else 0
     demand_statuses = np.isin(orders.terminal_status, [order_model.DELIVERED, order_model.FAILED])
     summary = GenerationSummary(
-        out_dir=str(final_out), scale=scale, seed=seed, fmt=fmt, dirty=dirty,
-        start_date=cal.start.isoformat(), end_date=cal.end.isoformat(),
-        orders=len(orders), demand_orders=int(demand_statuses.sum()), order_rows=len(rows),
-        skus=len(cat), merchants=len(merchants), suppliers=len(suppliers),
-        card_key_stockout_share=round(stockout_share, 4), dirty_rows=n_dirty,
+        out_dir=str(final_out),
+        scale=scale,
+        seed=seed,
+        fmt=fmt,
+        dirty=dirty,
+        start_date=cal.start.isoformat(),
+        end_date=cal.end.isoformat(),
+        orders=len(orders),
+        demand_orders=int(demand_statuses.sum()),
+        order_rows=len(rows),
+        skus=len(cat),
+        merchants=len(merchants),
+        suppliers=len(suppliers),
+        card_key_stockout_share=round(stockout_share, 4),
+        dirty_rows=n_dirty,
         files=sorted(files),
     )
     _write_settings(truth_dir, summary, cal, base_units)
@@ -377,83 +441,122 @@ def _stockout_share(stock, cat, keys, hist) -> float:
     return float((stock.is_stockout & on_sale).sum() / max(on_sale.sum(), 1))
 
 
-def _write_reference_files(out, fmt, cat, cal, suppliers, merchants, prices, events, stock,
-                           keys, day0, orders, rows, dirty_log, rng_balance, rng_joined):
+def _write_reference_files(
+    out,
+    fmt,
+    cat,
+    cal,
+    suppliers,
+    merchants,
+    prices,
+    events,
+    stock,
+    keys,
+    day0,
+    orders,
+    rows,
+    dirty_log,
+    rng_balance,
+    rng_joined,
+):
     hist = cal.history_days
     files = []
     shelf = cat.shelf_life_days
-    skus = pa.table({
-        "sku_id": pa.array(cat.sku_id.tolist()),
-        "name": pa.array(cat.name.tolist()),
-        "category": pa.array(cat.category.tolist()),
-        "brand": pa.array(cat.brand.tolist()),
-        "face_value": money(np.rint(cat.face_value * 100).astype(np.int64)),
-        "delivery_type": pa.array(cat.delivery_type.tolist()),
-        "supplier_id": pa.array(cat.supplier_id.tolist()),
-        "shelf_life_days": pa.array(shelf, mask=shelf == 0, type=pa.int64()),
-        "active": pa.array(cat.end_day >= cal.n_days),
-    })
+    skus = pa.table(
+        {
+            "sku_id": pa.array(cat.sku_id.tolist()),
+            "name": pa.array(cat.name.tolist()),
+            "category": pa.array(cat.category.tolist()),
+            "brand": pa.array(cat.brand.tolist()),
+            "face_value": money(np.rint(cat.face_value * 100).astype(np.int64)),
+            "delivery_type": pa.array(cat.delivery_type.tolist()),
+            "supplier_id": pa.array(cat.supplier_id.tolist()),
+            "shelf_life_days": pa.array(shelf, mask=shelf == 0, type=pa.int64()),
+            "active": pa.array(cat.end_day >= cal.n_days),
+        }
+    )
     joined_hour = rng_joined.integers(9, 22, len(merchants))
     joined_seconds = day0 + merchants.joined_day * DAY + joined_hour * 3600
     parent = merchants.parent_index
-    merchant_table = pa.table({
-        "merchant_id": pa.array(merchants.merchant_id.tolist()),
-        "name": pa.array(merchants.name.tolist()),
-        "tier": pa.array(merchants.tier.tolist()),
-        "parent_merchant_id": labels(merchants.merchant_id, np.maximum(parent, 0), parent < 0),
-        "region_code": labels(REGION_CODES, merchants.home_region),
-        "joined_at": timestamps(joined_seconds),
-    })
-    supplier_table = pa.table({
-        "supplier_id": pa.array([s.supplier_id for s in suppliers]),
-        "name": pa.array([s.name for s in suppliers]),
-        "lead_time_hours": pa.array([float(s.lead_time_hours) for s in suppliers]),
-        "min_order_qty": pa.array([s.min_order_qty for s in suppliers], pa.int64()),
-        "batch_size": pa.array([s.batch_size for s in suppliers], pa.int64()),
-    })
+    merchant_table = pa.table(
+        {
+            "merchant_id": pa.array(merchants.merchant_id.tolist()),
+            "name": pa.array(merchants.name.tolist()),
+            "tier": pa.array(merchants.tier.tolist()),
+            "parent_merchant_id": labels(merchants.merchant_id, np.maximum(parent, 0), parent < 0),
+            "region_code": labels(REGION_CODES, merchants.home_region),
+            "joined_at": timestamps(joined_seconds),
+        }
+    )
+    supplier_table = pa.table(
+        {
+            "supplier_id": pa.array([s.supplier_id for s in suppliers]),
+            "name": pa.array([s.name for s in suppliers]),
+            "lead_time_hours": pa.array([float(s.lead_time_hours) for s in suppliers]),
+            "min_order_qty": pa.array([s.min_order_qty for s in suppliers], pa.int64()),
+            "batch_size": pa.array([s.batch_size for s in suppliers], pa.int64()),
+        }
+    )
     region = prices.change_region
-    price_changes = pa.table({
-        "sku_id": labels(cat.sku_id, prices.change_sku),
-        "region_code": labels(REGION_CODES, np.maximum(region, 0), region < 0),
-        "effective_at": timestamps(day0 + prices.change_day * DAY),
-        "list_price": money(prices.change_list_cents),
-        "unit_cost": money(prices.change_cost_cents),
-    })
+    price_changes = pa.table(
+        {
+            "sku_id": labels(cat.sku_id, prices.change_sku),
+            "region_code": labels(REGION_CODES, np.maximum(region, 0), region < 0),
+            "effective_at": timestamps(day0 + prices.change_day * DAY),
+            "list_price": money(prices.change_list_cents),
+            "unit_cost": money(prices.change_cost_cents),
+        }
+    )
     first, last = cal.start, cal.days[-1].astype(object)
-    all_events = [e for e in list(events) + _promotion_events(cat, cal, prices)
-                  if e.end >= first and e.start <= last]
+    all_events = [
+        e
+        for e in list(events) + _promotion_events(cat, cal, prices)
+        if e.end >= first and e.start <= last
+    ]
     all_events.sort(key=lambda e: (e.start, e.name, e.scope))
-    events_table = pa.table({
-        "name": pa.array([e.name for e in all_events]),
-        "start_date": pa.array([e.start for e in all_events], pa.date32()),
-        "end_date": pa.array([e.end for e in all_events], pa.date32()),
-        "scope": pa.array([e.scope for e in all_events]),
-    })
+    events_table = pa.table(
+        {
+            "name": pa.array([e.name for e in all_events]),
+            "start_date": pa.array([e.start for e in all_events], pa.date32()),
+            "end_date": pa.array([e.end for e in all_events], pa.date32()),
+            "scope": pa.array([e.scope for e in all_events]),
+        }
+    )
     # Inventory: one end-of-day snapshot per card-key SKU per day it is on sale.
     on_sale = _on_sale(cat, keys, hist)
     k_idx, d_idx = np.nonzero(on_sale)
-    inventory = pa.table({
-        "as_of": timestamps(day0 + d_idx * DAY + DAY - 1),
-        "sku_id": labels(cat.sku_id, keys[k_idx]),
-        "supplier_id": labels(cat.supplier_id, keys[k_idx]),
-        "on_hand": pa.array(stock.on_hand[k_idx, d_idx]),
-        "on_order": pa.array(stock.on_order[k_idx, d_idx]),
-        "expiring_7d": pa.array(stock.expiring_7d[k_idx, d_idx]),
-    })
+    inventory = pa.table(
+        {
+            "as_of": timestamps(day0 + d_idx * DAY + DAY - 1),
+            "sku_id": labels(cat.sku_id, keys[k_idx]),
+            "supplier_id": labels(cat.supplier_id, keys[k_idx]),
+            "on_hand": pa.array(stock.on_hand[k_idx, d_idx]),
+            "on_order": pa.array(stock.on_order[k_idx, d_idx]),
+            "expiring_7d": pa.array(stock.expiring_7d[k_idx, d_idx]),
+        }
+    )
     order_d = np.argsort(d_idx, kind="stable")
     inventory = inventory.take(pa.array(order_d))
     topups = [s for s in suppliers if s.delivery_type == "direct_topup"]
     cost = order_model.topup_cost_by_day(orders, cat, prices.cost_cents, topups, day0, hist)
     balance = _supplier_balances(cost, rng_balance)
     b_day, b_sup = np.nonzero(np.ones_like(balance, dtype=bool).T)  # by day, then supplier
-    balances = pa.table({
-        "as_of": timestamps(day0 + b_day * DAY + DAY - 1),
-        "supplier_id": labels([s.supplier_id for s in topups], b_sup),
-        "balance": money(balance[b_sup, b_day]),
-    })
-    tables = [("skus", skus), ("merchants", merchant_table), ("suppliers", supplier_table),
-              ("price_changes", price_changes), ("events", events_table),
-              ("inventory", inventory), ("supplier_balances", balances)]
+    balances = pa.table(
+        {
+            "as_of": timestamps(day0 + b_day * DAY + DAY - 1),
+            "supplier_id": labels([s.supplier_id for s in topups], b_sup),
+            "balance": money(balance[b_sup, b_day]),
+        }
+    )
+    tables = [
+        ("skus", skus),
+        ("merchants", merchant_table),
+        ("suppliers", supplier_table),
+        ("price_changes", price_changes),
+        ("events", events_table),
+        ("inventory", inventory),
+        ("supplier_balances", balances),
+    ]
     for stem, table in tables:
         encoding, bom = "utf-8", False
         if dirty_log is not None and fmt == "csv":
@@ -471,56 +574,67 @@ def _promotion_events(cat, cal, prices) -> list:
             continue
         pct = round((1 - p.discount) * 100, 1)
         label = f"{pct / 10:g}折"
-        events.append(demand_model.Event(
-            f"限时特惠 {cat.name[p.sku_index]} {label}",
-            days[p.start].astype(object), days[p.end].astype(object),
-            f"sku:{cat.sku_id[p.sku_index]}",
-        ))
+        events.append(
+            demand_model.Event(
+                f"限时特惠 {cat.name[p.sku_index]} {label}",
+                days[p.start].astype(object),
+                days[p.end].astype(object),
+                f"sku:{cat.sku_id[p.sku_index]}",
+            )
+        )
     return events
 
 
 def _write_elasticities(truth_dir: Path, cat, truth) -> None:
     n_sku, n_region = truth.elasticity.shape
     s, r = np.divmod(np.arange(n_sku * n_region), n_region)
-    table = pa.table({
-        "sku_id": labels(cat.sku_id, s),
-        "region_code": labels(REGION_CODES, r),
-        "elasticity": pa.array(truth.elasticity.ravel()),
-        "sku_elasticity": pa.array(cat.elasticity[s]),
-        "region_share": pa.array(np.round(truth.region_share.ravel(), 6)),
-    })
+    table = pa.table(
+        {
+            "sku_id": labels(cat.sku_id, s),
+            "region_code": labels(REGION_CODES, r),
+            "elasticity": pa.array(truth.elasticity.ravel()),
+            "sku_elasticity": pa.array(cat.elasticity[s]),
+            "region_share": pa.array(np.round(truth.region_share.ravel(), 6)),
+        }
+    )
     write_table(table, truth_dir, "elasticities", "csv")
 
 
 def _write_sku_truth(truth_dir: Path, cat, prices, base_units, cal) -> None:
     days = cal.days
-    table = pa.table({
-        "sku_id": pa.array(cat.sku_id.tolist()),
-        "category": pa.array(cat.category.tolist()),
-        "delivery_type": pa.array(cat.delivery_type.tolist()),
-        "face_value": pa.array(cat.face_value),
-        "reference_price": pa.array(prices.reference_price),
-        "base_units_per_day": pa.array(np.round(base_units, 6)),
-        "elasticity": pa.array(cat.elasticity),
-        "is_niche": pa.array(cat.is_niche),
-        "is_heavy_seller": pa.array(cat.sku_id == HEAVY_SELLER),
-        "launch_date": pa.array(days[np.minimum(cat.launch_day, len(days) - 1)]),
-        "discontinued_date": pa.array(days[np.minimum(cat.end_day, len(days) - 1)],
-                                      mask=cat.end_day >= len(days)),
-    })
+    table = pa.table(
+        {
+            "sku_id": pa.array(cat.sku_id.tolist()),
+            "category": pa.array(cat.category.tolist()),
+            "delivery_type": pa.array(cat.delivery_type.tolist()),
+            "face_value": pa.array(cat.face_value),
+            "reference_price": pa.array(prices.reference_price),
+            "base_units_per_day": pa.array(np.round(base_units, 6)),
+            "elasticity": pa.array(cat.elasticity),
+            "is_niche": pa.array(cat.is_niche),
+            "is_heavy_seller": pa.array(cat.sku_id == HEAVY_SELLER),
+            "launch_date": pa.array(days[np.minimum(cat.launch_day, len(days) - 1)]),
+            "discontinued_date": pa.array(
+                days[np.minimum(cat.end_day, len(days) - 1)], mask=cat.end_day >= len(days)
+            ),
+        }
+    )
     write_table(table, truth_dir, "skus", "csv")
 
 
 def _write_promotions(truth_dir: Path, cat, cal, prices) -> None:
     promos = prices.promotions
-    table = pa.table({
-        "sku_id": pa.array([cat.sku_id[p.sku_index] for p in promos], pa.string()),
-        "start_date": pa.array(cal.days[np.array([p.start for p in promos], dtype=np.int64)]),
-        "end_date": pa.array(cal.days[np.array([p.end for p in promos], dtype=np.int64)]),
-        "discount": pa.array([p.discount for p in promos], pa.float64()),
-        "regions": pa.array([" ".join(REGION_CODES[r] for r in p.regions) for p in promos],
-                            pa.string()),
-    })
+    table = pa.table(
+        {
+            "sku_id": pa.array([cat.sku_id[p.sku_index] for p in promos], pa.string()),
+            "start_date": pa.array(cal.days[np.array([p.start for p in promos], dtype=np.int64)]),
+            "end_date": pa.array(cal.days[np.array([p.end for p in promos], dtype=np.int64)]),
+            "discount": pa.array([p.discount for p in promos], pa.float64()),
+            "regions": pa.array(
+                [" ".join(REGION_CODES[r] for r in p.regions) for p in promos], pa.string()
+            ),
+        }
+    )
     write_table(table, truth_dir, "promotions", "csv")
 
 
@@ -532,9 +646,18 @@ def _write_outages(truth_dir: Path, windows) -> None:
         end.append(e)
     start = np.concatenate(start) if start else np.zeros(0, dtype=np.int64)
     end = np.concatenate(end) if end else np.zeros(0, dtype=np.int64)
-    write_table(pa.table({"supplier_id": pa.array(sup, pa.string()),
-                          "start_at": timestamps(start), "end_at": timestamps(end)}),
-                truth_dir, "outages", "csv")
+    write_table(
+        pa.table(
+            {
+                "supplier_id": pa.array(sup, pa.string()),
+                "start_at": timestamps(start),
+                "end_at": timestamps(end),
+            }
+        ),
+        truth_dir,
+        "outages",
+        "csv",
+    )
 
 
 def _write_settings(truth_dir: Path, summary: GenerationSummary, cal: Calendar, base) -> None:

@@ -37,8 +37,34 @@ QUANTITY_PROBS = {
     "gift_card": (0.86, 0.06, 0.03, 0.025, 0.015, 0.007, 0.003),
 }
 # Orders by hour of day: quiet before dawn, lunch bump, evening peak.
-HOURLY = np.array([2.0, 1.2, 0.6, 0.35, 0.25, 0.3, 0.6, 1.5, 2.8, 3.8, 4.5, 4.8,
-                   5.2, 5.0, 4.6, 4.5, 4.6, 4.8, 5.0, 5.6, 6.5, 7.0, 6.5, 4.2])
+HOURLY = np.array(
+    [
+        2.0,
+        1.2,
+        0.6,
+        0.35,
+        0.25,
+        0.3,
+        0.6,
+        1.5,
+        2.8,
+        3.8,
+        4.5,
+        4.8,
+        5.2,
+        5.0,
+        4.6,
+        4.5,
+        4.6,
+        4.8,
+        5.0,
+        5.6,
+        6.5,
+        7.0,
+        6.5,
+        4.2,
+    ]
+)
 DAY_SHOCK_SHAPE = 50.0  # gamma shape of the SKU x day shock (sd ~ 14%)
 CELL_SHOCK_SHAPE = 5.0  # gamma shape of the SKU x province x day shock
 UNPAID_SHARE = 0.08  # orders created but never paid
@@ -123,8 +149,11 @@ def ration_stock(orders: Orders, available: np.ndarray) -> Orders:
     keep = left > 0
     quantity = np.minimum(orders.quantity, np.maximum(left, 0)).astype(np.int32)
     return Orders(
-        sku=orders.sku[keep], region=orders.region[keep], day=orders.day[keep],
-        created=orders.created[keep], quantity=quantity[keep],
+        sku=orders.sku[keep],
+        region=orders.region[keep],
+        day=orders.day[keep],
+        created=orders.created[keep],
+        quantity=quantity[keep],
     )
 
 
@@ -132,8 +161,9 @@ def add_unpaid(orders: Orders, day0_seconds: int, rng) -> Orders:
     """Step 4a: ~8% more orders on the same SKU, province and day are created and never paid."""
     pick = np.flatnonzero(rng.random(len(orders)) < UNPAID_SHARE)
     day = orders.day[pick]
-    created = day0_seconds + day.astype(np.int64) * DAY_SECONDS + rng.integers(0, DAY_SECONDS,
-                                                                              len(pick))
+    created = (
+        day0_seconds + day.astype(np.int64) * DAY_SECONDS + rng.integers(0, DAY_SECONDS, len(pick))
+    )
     n = len(orders)
     return Orders(
         sku=np.concatenate([orders.sku, orders.sku[pick]]),
@@ -207,8 +237,9 @@ def settle(orders: Orders, cat: Catalogue, windows: dict, rng) -> None:
         topup_median[supplier == sup] = median
     topup_latency = rng.lognormal(0, 1.0, n) * topup_median
     slow_tail = rng.random(n) < 0.02
-    topup_latency = np.where(slow_tail, topup_latency + rng.uniform(600, 4 * 3600, n),
-                             topup_latency)
+    topup_latency = np.where(
+        slow_tail, topup_latency + rng.uniform(600, 4 * 3600, n), topup_latency
+    )
     topup_latency = np.minimum(topup_latency, 72 * 3600)
     latency = np.where(is_key, latency, topup_latency).astype(np.int64) + 1
 
@@ -224,11 +255,13 @@ def settle(orders: Orders, cat: Catalogue, windows: dict, rng) -> None:
     failed &= ~unpaid
     fail_after = rng.integers(30, 900, n)
     orders.terminal = np.where(
-        unpaid, orders.created + UNPAID_TIMEOUT_SECONDS,
+        unpaid,
+        orders.created + UNPAID_TIMEOUT_SECONDS,
         np.where(failed, orders.paid + fail_after, orders.paid + latency),
     )
-    orders.terminal_status = np.where(unpaid, CANCELLED,
-                                      np.where(failed, FAILED, DELIVERED)).astype(np.int8)
+    orders.terminal_status = np.where(
+        unpaid, CANCELLED, np.where(failed, FAILED, DELIVERED)
+    ).astype(np.int8)
     refund_p = np.where(is_key, REFUND_PROBABILITY["card_key"], REFUND_PROBABILITY["direct_topup"])
     refunded = (orders.terminal_status == DELIVERED) & (rng.random(n) < refund_p)
     refund_delay = np.minimum(rng.lognormal(np.log(8 * 3600), 1.3, n), 14 * DAY_SECONDS)
@@ -279,7 +312,8 @@ def export_rows(orders: Orders, export_end: int) -> OrderRows:
         [is_refunded, is_terminal, is_paid], [REFUNDED, terminal_status, PAID], PENDING
     ).astype(np.int8)
     updated = np.select(
-        [is_refunded, is_terminal, is_paid], [refund_t, terminal_t, paid_t],
+        [is_refunded, is_terminal, is_paid],
+        [refund_t, terminal_t, paid_t],
         orders.created[row_order],
     )
     was_delivered = (terminal_status == DELIVERED) & is_terminal
@@ -292,8 +326,14 @@ def export_rows(orders: Orders, export_end: int) -> OrderRows:
     )
 
 
-def topup_cost_by_day(orders: Orders, cat: Catalogue, cost_cents: np.ndarray,
-                      suppliers: list[SupplierSpec], day0: int, n_days: int) -> np.ndarray:
+def topup_cost_by_day(
+    orders: Orders,
+    cat: Catalogue,
+    cost_cents: np.ndarray,
+    suppliers: list[SupplierSpec],
+    day0: int,
+    n_days: int,
+) -> np.ndarray:
     """[supplier, day] CNY cents drawn from each direct top-up supplier's balance by the
     top-ups it completed that day."""
     completed = orders.terminal_status == DELIVERED

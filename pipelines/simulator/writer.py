@@ -65,8 +65,14 @@ def csv_bytes(table: pa.Table) -> bytes:
 
 
 def write_table(
-    table: pa.Table, out_dir: Path, stem: str, fmt: str, *, gzip_csv: bool = False,
-    encoding: str = "utf-8", bom: bool = False,
+    table: pa.Table,
+    out_dir: Path,
+    stem: str,
+    fmt: str,
+    *,
+    gzip_csv: bool = False,
+    encoding: str = "utf-8",
+    bom: bool = False,
 ) -> Path:
     """1. Pick the file name from the stem and format; 2. write to a temporary file; 3. rename."""
     if fmt == "csv":
@@ -77,19 +83,25 @@ def write_table(
             data = text.encode(encoding)
             tmp.write_bytes((b"\xef\xbb\xbf" if bom else b"") + data)
         elif gzip_csv:
-            with open(tmp, "wb") as raw, gzip.GzipFile(
-                filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=1
-            ) as sink:
-                pacsv.write_csv(table, sink, pacsv.WriteOptions(quoting_header="none",
-                                                                batch_size=65536))
+            with (
+                open(tmp, "wb") as raw,
+                gzip.GzipFile(
+                    filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=1
+                ) as sink,
+            ):
+                pacsv.write_csv(
+                    table, sink, pacsv.WriteOptions(quoting_header="none", batch_size=65536)
+                )
         else:
-            pacsv.write_csv(table, str(tmp), pacsv.WriteOptions(quoting_header="none",
-                                                                batch_size=65536))
+            pacsv.write_csv(
+                table, str(tmp), pacsv.WriteOptions(quoting_header="none", batch_size=65536)
+            )
     elif fmt == "parquet":
         path = out_dir / f"{stem}.parquet"
         tmp, commit = _atomic(path)
-        pq.write_table(table.replace_schema_metadata(None), tmp, compression="zstd",
-                       row_group_size=1_000_000)
+        pq.write_table(
+            table.replace_schema_metadata(None), tmp, compression="zstd", row_group_size=1_000_000
+        )
     elif fmt == "jsonl":
         path = out_dir / f"{stem}.jsonl"
         tmp, commit = _atomic(path)
