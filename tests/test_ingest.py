@@ -7,8 +7,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from ingest_helpers import counts, ingest, query, write
 
-from pipelines.ingest.load import FileResult, ingest_paths
 from pipelines.ingest.regions import normalise_region
 
 ORDER_HEADER = (
@@ -32,32 +32,6 @@ def order_line(
         f"{order_id},{created},{updated},,,M1,{sku},{quantity},{price},8.00,10.00,"
         f"{status},{region},web,SUP1,B1,alipay"
     )
-
-
-def write(path: Path, *lines: str, encoding: str = "utf-8") -> Path:
-    path.write_text("\n".join(lines) + "\n", encoding=encoding)
-    return path
-
-
-def ingest(tmp_path: Path, *paths, **kwargs) -> list[FileResult]:
-    results = ingest_paths(tmp_path / "warehouse.duckdb", list(paths), **kwargs)
-    for result in results:
-        assert result.rows_read == (
-            result.loaded + result.updated + result.duplicate + result.quarantined
-        ), result
-    return results
-
-
-def query(tmp_path: Path, sql: str, params=()) -> list[tuple]:
-    conn = duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True)
-    try:
-        return conn.execute(sql, list(params)).fetchall()
-    finally:
-        conn.close()
-
-
-def counts(result: FileResult) -> tuple[int, int, int, int, int]:
-    return (result.rows_read, result.loaded, result.updated, result.duplicate, result.quarantined)
 
 
 def test_orders_load_with_counts_and_lineage(tmp_path):

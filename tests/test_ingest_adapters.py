@@ -9,22 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import duckdb
+from ingest_helpers import query, write
 
 from pipelines.ingest.load import ingest_paths
-
-
-def write(path: Path, *lines: str) -> Path:
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
-
-
-def query(tmp_path: Path, sql: str) -> list[tuple]:
-    conn = duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True)
-    try:
-        return conn.execute(sql).fetchall()
-    finally:
-        conn.close()
 
 
 def ingest(tmp_path: Path, folder: Path, source: str, **kwargs):

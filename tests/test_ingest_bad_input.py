@@ -8,9 +8,10 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from ingest_helpers import counts, ingest, query, write
 
 from pipelines.errors import CardPulseError
-from pipelines.ingest.load import MAX_RAW_TEXT, FileResult, ingest_paths
+from pipelines.ingest.load import MAX_RAW_TEXT, ingest_paths
 
 ORDER_HEADER = (
     "order_id,created_at,updated_at,paid_at,delivered_at,merchant_id,sku_id,quantity,"
@@ -31,30 +32,6 @@ def order_line(
     created="2024-01-01 10:00:00",
 ) -> str:
     return f"{order_id},{created},,,,M1,S1,{quantity},{price},,,{status},CN-GD,web,,{buyer},alipay"
-
-
-def write(path: Path, *lines: str) -> Path:
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
-
-
-def ingest(tmp_path: Path, *paths, **kwargs) -> list[FileResult]:
-    results = ingest_paths(tmp_path / "warehouse.duckdb", list(paths), **kwargs)
-    for result in results:
-        assert result.rows_read == (
-            result.loaded + result.updated + result.duplicate + result.quarantined
-        )
-        if result.error:
-            assert "\n" not in result.error and result.rows_read == 0
-    return results
-
-
-def query(tmp_path: Path, sql: str) -> list[tuple]:
-    conn = duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True)
-    try:
-        return conn.execute(sql).fetchall()
-    finally:
-        conn.close()
 
 
 def nothing_of(tmp_path: Path, path: Path) -> None:
@@ -219,7 +196,7 @@ def test_quote_broken_lines_are_quarantined_with_their_line(tmp_path):
     )
     [result] = ingest(tmp_path, source)
     # The open quote on line 3 runs until the stray quote on line 4 closes it: one record.
-    assert counts_of(result) == (4, 2, 0, 0, 2)
+    assert counts(result) == (4, 2, 0, 0, 2)
     quarantined = query(
         tmp_path, "SELECT line, column_name, reason, raw_text FROM raw.quarantine ORDER BY line"
     )
@@ -245,7 +222,7 @@ def test_multiline_fields_and_blank_lines_keep_line_numbers(tmp_path):
         "S4,d,game_card,,10,card_key,,,true",
     )
     [result] = ingest(tmp_path, source)
-    assert counts_of(result) == (4, 2, 0, 0, 2)
+    assert counts(result) == (4, 2, 0, 0, 2)
     assert query(tmp_path, "SELECT line, column_name FROM raw.quarantine ORDER BY line")[0] == (
         5,
         "active",
@@ -260,10 +237,6 @@ def test_multiline_fields_and_blank_lines_keep_line_numbers(tmp_path):
     ]
 
 
-def counts_of(result: FileResult) -> tuple[int, int, int, int, int]:
-    return (result.rows_read, result.loaded, result.updated, result.duplicate, result.quarantined)
-
-
 def test_a_one_megabyte_field(tmp_path):
     big = "长" * ((1 << 20) // 3)  # about 1 MB of UTF-8
     source = write(
@@ -274,7 +247,7 @@ def test_a_one_megabyte_field(tmp_path):
         "S3,c,game_card,,10,card_key,,,true",
     )
     [result] = ingest(tmp_path, source)
-    assert counts_of(result) == (3, 2, 0, 0, 1)
+    assert counts(result) == (3, 2, 0, 0, 1)
     assert query(tmp_path, "SELECT sku_id, length(name), _line FROM raw.skus ORDER BY 1") == [
         ("S1", len(big), 2),
         ("S3", 1, 4),
@@ -294,7 +267,7 @@ def test_invalid_json_lines_are_quarantined(tmp_path):
         encoding="utf-8",
     )
     [result] = ingest(tmp_path, source)
-    assert counts_of(result) == (4, 2, 0, 0, 2)
+    assert counts(result) == (4, 2, 0, 0, 2)
     assert [r[0] for r in query(tmp_path, "SELECT line FROM raw.quarantine ORDER BY 1")] == [3, 4]
     assert query(tmp_path, "SELECT sku_id, active, _line FROM raw.skus ORDER BY 1") == [
         ("S1", True, 1),
