@@ -14,6 +14,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from snapshot_reader import snapshot_reader
 
 from pipelines.cli import main
 
@@ -25,21 +26,6 @@ SKUS = [
     ("SKU-IQIYI-M", "iQIYI monthly", "video_vip", "iQIYI", "25", "card_key", "SUP-A", 19, 15),
     ("SKU-CMCC-50", "CMCC 50", "mobile_topup", "CMCC", "50", "direct_topup", "SUP-B", 49, 48),
 ]
-
-# Runs in another process: holds the snapshot open read-only; one count per stdin line;
-# "reconnect" closes and opens the (replaced) file again.
-SNAPSHOT_READER = textwrap.dedent(
-    """
-    import sys, duckdb
-    path = sys.argv[1]
-    conn = duckdb.connect(path, read_only=True)
-    for command in sys.stdin:
-        if command.strip() == "reconnect":
-            conn.close()
-            conn = duckdb.connect(path, read_only=True)
-        print(conn.execute("SELECT count(*) FROM analytics.fct_orders").fetchone()[0], flush=True)
-    """
-)
 
 # Runs in another process: holds the warehouse open for writing until stdin closes.
 WAREHOUSE_HOLDER = textwrap.dedent(
@@ -238,19 +224,7 @@ def test_reader_holding_the_snapshot_sees_the_next_build_after_reconnecting(buil
     snapshot = home / "snapshot.duckdb"
     before = snapshot_count(snapshot, "SELECT count(*) FROM analytics.fct_orders")
     added = late_orders(home / "landing")
-    reader = subprocess.Popen(
-        [sys.executable, "-c", SNAPSHOT_READER, str(snapshot)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-
-        def ask(command: str) -> int:
-            reader.stdin.write(command + "\n")
-            reader.stdin.flush()
-            return int(reader.stdout.readline())
-
+    with snapshot_reader(snapshot) as ask:
         assert ask("count") == before
         monkeypatch.setenv("CARDPULSE_HOME", str(home))
         with _Capture() as capture:
@@ -258,9 +232,6 @@ def test_reader_holding_the_snapshot_sees_the_next_build_after_reconnecting(buil
         assert code == 0, capture.text
         assert ask("count") == before  # its open connection still reads the old file
         assert ask("reconnect") == before + added
-    finally:
-        reader.stdin.close()
-        assert reader.wait(timeout=30) == 0
 
 
 def test_empty_warehouse_is_one_clear_line(tmp_path, monkeypatch, capsys):

@@ -4,32 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import duckdb
 import pytest
+from snapshot_reader import snapshot_reader
 
 from pipelines.ingest.schema import create_raw_tables
 from pipelines.publish import BuildInfo, publish_snapshot, read_dbt_results
-
-# Runs in another process: holds the snapshot open read-only, answers one count per stdin line,
-# and on "reconnect" closes and opens the (replaced) file again.
-READER = textwrap.dedent(
-    """
-    import sys, duckdb
-    path = sys.argv[1]
-    conn = duckdb.connect(path, read_only=True)
-    for command in sys.stdin:
-        if command.strip() == "reconnect":
-            conn.close()
-            conn = duckdb.connect(path, read_only=True)
-        count = conn.execute("SELECT count(*) FROM analytics.fct_orders").fetchone()[0]
-        print(count, flush=True)
-    """
-)
 
 
 def make_warehouse(path: Path, orders: int) -> None:
@@ -175,24 +157,9 @@ def test_reader_holding_the_snapshot_open_sees_new_data_after_reconnecting(tmp_p
     warehouse, snapshot = tmp_path / "warehouse.duckdb", tmp_path / "snapshot.duckdb"
     make_warehouse(warehouse, orders=3)
     publish(warehouse, snapshot, build_id="first")
-    reader = subprocess.Popen(
-        [sys.executable, "-c", READER, str(snapshot)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-
-        def ask(command: str) -> int:
-            reader.stdin.write(command + "\n")
-            reader.stdin.flush()
-            return int(reader.stdout.readline())
-
+    with snapshot_reader(snapshot) as ask:
         assert ask("count") == 3
         make_warehouse(warehouse, orders=7)
         publish(warehouse, snapshot, build_id="second")  # while the reader holds the file open
         assert ask("count") == 3  # the open connection still reads the old, complete file
         assert ask("reconnect") == 7
-    finally:
-        reader.stdin.close()
-        assert reader.wait(timeout=10) == 0
