@@ -7,6 +7,7 @@ open. A merchant gets only its overview; operations, pricing and admin see every
 from __future__ import annotations
 
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import streamlit as st
@@ -17,7 +18,7 @@ _PROJECT = str(Path(__file__).resolve().parent.parent)
 if _PROJECT not in sys.path:
     sys.path.insert(0, _PROJECT)
 
-from dashboard import ui  # noqa: E402
+from dashboard import auth, ui  # noqa: E402
 from dashboard.i18n import t  # noqa: E402
 
 PAGES: dict[str, tuple[str, str, str, tuple[str, ...]]] = {
@@ -57,18 +58,38 @@ def _oidc_configured() -> bool:
 
 
 def _oidc_session() -> bool:
-    """Accept an identity from ``st.login`` when its e-mail is a user in the users file."""
+    """Accept an identity from ``st.login`` when its e-mail is a user in the users file.
+
+    The provider only proves who the person is; role and merchant come from the users file.
+    An identity that maps to no account is told why and offered a sign-out, never let in.
+    """
     if not _oidc_configured() or not st.user.get("is_logged_in"):
         return False
-    email = str(st.user.get("email") or "")
-    user = ui.user_store().get(email)
+    lang = ui.language()
+    email = str(st.user.get("email") or "").strip()
+    outcome = auth.user_for_identity(ui.user_store(), email, st.user.get("email_verified"))
+    user = outcome.user
     if user is None:
-        st.warning(t("sso_unknown", ui.language(), email=email))
-        if st.button(t("sign_out", ui.language())):
+        st.warning(t(f"sso_{outcome.reason}", lang, email=email))
+        if st.button(t("sign_out", lang), key="sso_sign_out"):
             st.logout()
         st.stop()
-    ui.sign_in(user, via="oidc")
+    issued_at = _issued_at(st.user.get("iat"))
+    if auth.start_session(user, "oidc", signed_in_at=issued_at).expired():
+        # The identity cookie outlived the longest session: sign in at the provider again.
+        st.session_state["_cardpulse_expired"] = True
+        st.logout()
+        return False
+    ui.sign_in(user, via="oidc", signed_in_at=issued_at)
     return True
+
+
+def _issued_at(claim: object) -> datetime | None:
+    """The ID token's ``iat`` (seconds since the epoch) as a time, None when absent or bad."""
+    try:
+        return datetime.fromtimestamp(float(claim), UTC)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None
 
 
 def sign_in_page() -> None:
@@ -123,7 +144,6 @@ def main() -> None:
     )
     if st.sidebar.button(t("sign_out", lang), key="sign_out"):
         ui.sign_out()
-        st.rerun()
     page.run()
 
 

@@ -61,7 +61,7 @@ class SignIn:
     """The outcome of one attempt: ``user`` when accepted, else why not."""
 
     user: User | None
-    reason: str  # "ok", "bad_credentials", "slow_down", "locked"
+    reason: str  # "ok", "bad_credentials", "slow_down", "locked"; for SSO "no_email", ...
     wait_seconds: int = 0
 
 
@@ -213,6 +213,26 @@ class UserStore:
             return SignIn(None, reason, wait)
 
 
+def user_for_identity(store: UserStore, email: str, email_verified: object = None) -> SignIn:
+    """Map a single sign-on identity to its account: ``SignIn(user, "ok")`` or why not.
+
+    1. The provider must give an e-mail (else ``no_email``) and must not say it is unverified
+       (``email_verified`` false: anyone could have typed it; ``unverified``), 2. the e-mail
+       must be a user name in the users file, compared without regard to case since providers
+       differ in how they spell it back (else ``unknown``).
+    """
+    email = (email or "").strip()
+    if not email:
+        return SignIn(None, "no_email")
+    if email_verified is False or str(email_verified).lower() == "false":
+        return SignIn(None, "unverified")
+    users = store.users()
+    if email in users:
+        return SignIn(users[email], "ok")
+    matches = [user for name, user in users.items() if name.casefold() == email.casefold()]
+    return SignIn(matches[0], "ok") if len(matches) == 1 else SignIn(None, "unknown")
+
+
 def _verify(password_hash: str, password: str) -> bool:
     try:
         return _hasher.verify(password_hash, password)
@@ -260,9 +280,16 @@ class Session:
         )
 
 
-def start_session(user: User, via: str = "password", now: datetime | None = None) -> Session:
+def start_session(
+    user: User,
+    via: str = "password",
+    now: datetime | None = None,
+    signed_in_at: datetime | None = None,
+) -> Session:
+    """A new session seen ``now``; ``signed_in_at`` is when the person really signed in (for
+    single sign-on, when the provider issued the identity, which may be hours ago)."""
     now = now or _now()
-    return Session(user.name, user.role, user.merchant_id, now, now, via)
+    return Session(user.name, user.role, user.merchant_id, signed_in_at or now, now, via)
 
 
 def refresh_session(

@@ -40,6 +40,14 @@ STRINGS: dict[str, tuple[str, str]] = {
         "{email} 未被授权，请联系管理员添加该账户。",
         "{email} is not authorised: ask an admin to add this account.",
     ),
+    "sso_no_email": (
+        "单点登录没有提供电子邮箱，无法对应到账户。请联系管理员。",
+        "The single sign-on gave no e-mail address to match an account: ask an admin.",
+    ),
+    "sso_unverified": (
+        "{email} 尚未在身份提供方验证，无法登录。",
+        "{email} is not verified by the identity provider: it cannot sign in.",
+    ),
     "signed_in_as": ("已登录：{name}（{role}）", "Signed in as {name} ({role})"),
     "role_merchant": ("商户", "merchant"),
     "role_ops": ("运营", "operations"),

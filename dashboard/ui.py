@@ -8,6 +8,7 @@ the page must use. The scope comes only from the server-side session, never from
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import duckdb
@@ -77,20 +78,31 @@ def current_session() -> auth.Session | None:
     if refreshed is None:
         del st.session_state[SESSION_KEY]
         st.session_state["_cardpulse_expired"] = True
+        if session.via == "oidc":
+            # The provider's identity cookie lives for weeks: drop it too, or the next run
+            # would sign the same person straight back in and the session would never expire.
+            st.logout()
         return None
     st.session_state[SESSION_KEY] = refreshed
     return refreshed
 
 
-def sign_in(user: auth.User, via: str = "password") -> None:
-    st.session_state[SESSION_KEY] = auth.start_session(user, via)
+def sign_in(user: auth.User, via: str = "password", signed_in_at: datetime | None = None) -> None:
+    st.session_state[SESSION_KEY] = auth.start_session(user, via, signed_in_at=signed_in_at)
     st.session_state.pop("_cardpulse_expired", None)
 
 
 def sign_out() -> None:
+    """End the session; a single sign-on one also ends at the provider.
+
+    ``st.logout`` sends the browser to the provider and back on a new session; a rerun here
+    would drop that redirect and leave the identity cookie to sign the person back in.
+    """
     session = st.session_state.pop(SESSION_KEY, None)
     if isinstance(session, auth.Session) and session.via == "oidc":
         st.logout()
+        st.stop()
+    st.rerun()
 
 
 def page_context(roles: tuple[str, ...]) -> PageContext:
