@@ -203,6 +203,26 @@ def test_known_elasticity_recovered_despite_holiday_promotions(confounded):
     assert len(regional) == 3 * 4
 
 
+def test_a_day_without_sales_gets_a_price_only_when_its_neighbours_agree():
+    """Region B sells at its usual price on days 0 and 2, at 10 % off on day 4 (a regional
+    promotion) and at the usual price again on day 7: days 3, 5 and 6 had no sale and could
+    have been either price, so they are left out rather than read at a guessed one; day 1,
+    between two usual-price sales, keeps the usual price."""
+    from forecasting.pricing.elasticity import build_panels
+
+    days = pd.date_range("2026-03-01", periods=8, freq="D")
+    rows = [("A", day, 5, 10.0) for day in days]
+    rows += [("B", days[i], 2, price) for i, price in ((0, 10.0), (2, 10.0), (4, 9.0), (7, 10.0))]
+    daily = pd.DataFrame(rows, columns=["region_code", "order_date", "units", "avg_unit_price"])
+    daily.insert(0, "sku_id", "X")
+    (panel,) = build_panels(daily, days[-1].date() + dt.timedelta(days=1))
+    b = panel.regions.index("B")
+    assert panel.observed[b].tolist() == [True, True, True, False, True, False, False, True]
+    assert panel.log_price[b, 1] == pytest.approx(0.0)
+    assert panel.log_price[b, 4] == pytest.approx(math.log(0.9))
+    assert panel.observed[panel.regions.index("A")].all()
+
+
 def test_flat_price_is_flagged_and_gets_a_price_test(confounded):
     daily, skus, truth, as_of = synthetic_sales(
         {"A": -1.2, "B": -1.8}, level=30, days=300, flat_price_skus=("B",), seed=3,

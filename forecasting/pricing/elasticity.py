@@ -9,7 +9,8 @@ holidays, make-up workdays, shopping festivals (618, Double 11, 12.12) and the u
 that apply to the SKU. So a promotion that always coincides with Double 11 is absorbed by the
 festival terms and teaches the model nothing about price; elasticity comes from price moves
 the calendar does not explain (other promotions, list price changes, regional differences).
-Days a SKU was out of stock are censored (left out), not read as zero demand. Standard errors
+Days a SKU was out of stock are censored (left out), not read as zero demand, and so are days
+without a sale whose price the neighbouring sales do not pin down. Standard errors
 come from negative-binomial weights (variance mu + alpha mu^2, alpha by moments) with a
 sandwich covariance clustered by day.
 
@@ -36,9 +37,14 @@ from forecasting.pricing.guardrails import ElasticitySettings
 # Where nothing at all can be learnt, the prior: a typical elasticity of digital goods.
 FALLBACK_ELASTICITY = -1.5
 FALLBACK_SPREAD = 1.0
-# Floors on the between-unit spreads: never pool completely.
+# Floors on the between-unit spreads: never pool completely. SKUs of one category differ by
+# half a unit of elasticity or more (a 10-yuan and a 648-yuan game card do not react alike);
+# with noisy SKU estimates the moment estimate of that spread often comes out as zero, which
+# would pull every SKU onto its category mean with an interval far too narrow.
 MIN_REGION_SPREAD = 0.05
-MIN_SKU_SPREAD = 0.1
+MIN_SKU_SPREAD = 0.5
+# Two observed prices differing by more than this bracket a price change the data did not see.
+PRICE_GAP_TOLERANCE = 0.01
 CONTROL_RIDGE = 1.0
 
 ELASTICITY_COLUMNS = [
@@ -86,8 +92,11 @@ def build_panels(
        demand, from the SKU's first sale on.
     2. Relative price: each region's price over its usual (median) price. On a day with no
        sale the price is not seen; it is filled with the SKU's national price index that day
-       times the region's last known ratio to it (promotions are mostly national, regional
-       gaps persist).
+       times the region's ratio to it, when the ratio seen before and after agree (promotions
+       are mostly national, regional gaps persist). Between two sales at different ratios
+       (a regional promotion started or ended unseen) the price is unknown: the day is
+       censored, since reading it at the wrong price teaches the model that price moves do
+       little.
     3. Days the SKU was out of stock (``stockout_days``: sku_id, ds) are censored.
     """
     end = pd.Timestamp(as_of) - pd.Timedelta(days=1)
@@ -111,8 +120,10 @@ def build_panels(
             index="region_code", columns="order_date", values="avg_unit_price", aggfunc="mean"
         ).reindex(index=units.index, columns=days)
         price = price.where(price > 0)
-        log_price = _filled_log_relative_price(np.log(price.to_numpy()), units.to_numpy())
-        observed = np.ones(units.shape, dtype=bool)
+        log_price, price_unknown = _filled_log_relative_price(
+            np.log(price.to_numpy()), units.to_numpy()
+        )
+        observed = ~price_unknown
         if sku_id in censored:
             observed &= ~days.isin(censored[sku_id])[None, :]
         panels.append(
@@ -136,8 +147,11 @@ def _censored_days(stockout_days: pd.DataFrame | None) -> dict[str, pd.DatetimeI
     return {sku: pd.DatetimeIndex(g["ds"]) for sku, g in days.groupby("sku_id")}
 
 
-def _filled_log_relative_price(log_price: np.ndarray, units: np.ndarray) -> np.ndarray:
-    """log(price / usual price) per region and day, gaps filled as build_panels describes."""
+def _filled_log_relative_price(
+    log_price: np.ndarray, units: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """log(price / usual price) per region and day, gaps filled as build_panels describes,
+    and where the price of an unseen day cannot be told (region x day, bool)."""
     usual = np.nanmedian(log_price, axis=1, keepdims=True)
     relative = log_price - usual
     weights = np.where(np.isnan(relative), 0.0, np.nan_to_num(units, nan=0.0))
@@ -148,8 +162,12 @@ def _filled_log_relative_price(log_price: np.ndarray, units: np.ndarray) -> np.n
         np.nan,
     )
     national = pd.Series(national).ffill().bfill().fillna(0.0).to_numpy()
-    gap = pd.DataFrame((relative - national[None, :]).T).ffill().bfill().fillna(0.0).to_numpy().T
-    return np.where(np.isnan(relative), national[None, :] + gap, relative)
+    seen_gap = pd.DataFrame((relative - national[None, :]).T)
+    before = seen_gap.ffill().to_numpy().T
+    after = seen_gap.bfill().to_numpy().T
+    unknown = np.isnan(relative) & (np.abs(before - after) > PRICE_GAP_TOLERANCE)
+    gap = np.nan_to_num(np.where(np.isnan(before), after, before))
+    return np.where(np.isnan(relative), national[None, :] + gap, relative), unknown
 
 
 def _controls_for(panel: SkuPanel, events, category, brand, min_move: float) -> np.ndarray:
@@ -474,7 +492,8 @@ def pool_estimates(
             "" if pd.isna(category) else category
         ]
         if sku in sku_mean:
-            sku_post, sku_var = _shrink(*sku_mean[sku], prior_mean, prior_var)
+            # The category mean is itself estimated: its uncertainty widens the prior.
+            sku_post, sku_var = _shrink(*sku_mean[sku], prior_mean, prior_var + prior_mean_var)
         else:
             sku_post, sku_var = prior_mean, prior_var + prior_mean_var
         spread = region_spread["" if pd.isna(category) else category]
