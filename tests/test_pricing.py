@@ -29,7 +29,7 @@ from forecasting.pricing.guardrails import (
     has_allowed_ending,
     price_bounds,
 )
-from forecasting.pricing.recommend import expected_profit
+from forecasting.pricing.recommend import situation_profit
 from forecasting.pricing.synthetic import synthetic_sales
 
 CONFIG = load_pricing_config()
@@ -48,6 +48,7 @@ def situations(draw):
     face = draw(st.none() | st.floats(0.8, 1.6).map(lambda r: round(price * r, 2)))
     national = draw(st.none() | st.floats(0.8, 1.25).map(lambda r: price * r))
     cover = draw(st.none() | st.floats(0, 40))
+    horizon_units = draw(st.floats(0, 500))
     situation = PriceSituation(
         current_price=price,
         unit_cost=cost,
@@ -56,6 +57,9 @@ def situations(draw):
         national_price=national,
         days_of_cover=cover,
         has_expiring_surplus=draw(st.booleans()),
+        expiring_units=draw(st.floats(0, 200)),
+        expiry_window_units=horizon_units / 4,
+        horizon_units=horizon_units,
     )
     return situation, CONFIG.guardrails_for(category)
 
@@ -89,8 +93,8 @@ def test_recommended_price_is_the_most_profitable_allowed_price(case, elasticity
     allowed = candidate_prices(price_bounds(situation, rails), rails, situation.current_price)
     if allowed.size == 0:
         return
-    profits = expected_profit(allowed, situation.current_price, situation.unit_cost, elasticity)
-    chosen = expected_profit(price, situation.current_price, situation.unit_cost, elasticity)
+    profits = situation_profit(situation, allowed, elasticity)
+    chosen = situation_profit(situation, price, elasticity)
     assert chosen >= profits.max() - 1e-9 * max(1.0, abs(profits.max()))
 
 
@@ -132,6 +136,24 @@ def test_expiring_keys_get_room_to_discount():
     assert plain >= 45.0 - 0.005  # max change 10 % down
     assert expiring < 45.0
     assert "expiring_stock" in hit
+
+
+def test_keys_that_would_expire_unsold_make_a_discount_pay():
+    """50 yuan, cost 20, elasticity -1.5: on fresh stock a raise pays ((p - c) x units peaks
+    at 60). With 20 of the SKU's keys expiring this week and 7 expected to sell, each extra
+    key sold saves its cost from the write-off: hand-computed, profit over the horizon is
+    580 at 50 yuan, 571 at 55 and 584 at 45, so the price goes down instead."""
+    rails = CONFIG.guardrails_for("game_card")
+    base = dict(current_price=50.0, unit_cost=20.0, category="game_card", horizon_units=28.0)
+    fresh, _, _ = best_price(PriceSituation(**base), rails, elasticity=-1.5)
+    expiring = PriceSituation(
+        **base, has_expiring_surplus=True, expiring_units=20.0, expiry_window_units=7.0
+    )
+    assert float(situation_profit(expiring, 50.0, -1.5)) == pytest.approx(30 * 28 - 20 * 13)
+    price, _, _ = best_price(expiring, rails, elasticity=-1.5)
+    assert fresh > 50.0
+    assert price < 50.0
+    assert situation_profit(expiring, price, -1.5) > situation_profit(expiring, 50.0, -1.5)
 
 
 def test_conflicting_guardrail_is_set_aside_and_named():
@@ -338,9 +360,9 @@ def test_a_change_pays_across_the_whole_elasticity_interval(case, elasticity, be
     allowed = candidate_prices(price_bounds(situation, rails), rails, situation.current_price)
     if not np.isclose(allowed, situation.current_price, atol=0.005).any():
         return  # the guardrails force a move: no comparison with today's price
-    today = situation.current_price - situation.unit_cost
     for end in interval:
-        gain = expected_profit(price, situation.current_price, situation.unit_cost, end) - today
+        today = situation_profit(situation, situation.current_price, end)
+        gain = situation_profit(situation, price, end) - today
         assert gain >= -1e-9 * max(abs(today), 1.0)
 
 

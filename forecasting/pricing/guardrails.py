@@ -190,6 +190,12 @@ class PriceSituation:
     national_price: float | None = None
     days_of_cover: float | None = None
     has_expiring_surplus: bool = False
+    # Card keys about to expire (this SKU x region's share of the SKU's keys expiring within
+    # the next 7 days), the units expected to sell in those 7 days and over the whole horizon
+    # at the current price: what a price leaves unsold by the expiry date is written off.
+    expiring_units: float = 0.0
+    expiry_window_units: float = 0.0
+    horizon_units: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -129,13 +129,15 @@ def stock_position(
 
     Days of cover comes from the restock plan when there is one, else the latest inventory
     day's keys on hand over the expected daily demand. A SKU has an expiring surplus when more
-    keys expire within 7 days than it is expected to sell in 7 days.
+    keys expire within 7 days than it is expected to sell in 7 days; ``expiring_7d`` is how
+    many keys expire within 7 days.
     """
     card_keys = skus.loc[skus["delivery_type"] == "card_key", "sku_id"]
     daily_demand = demand.groupby("sku_id")["horizon_units"].sum() / horizon_days
     result = pd.DataFrame(index=pd.Index(card_keys, name="sku_id"))
     result["days_of_cover"] = np.nan
     result["has_expiring_surplus"] = False
+    result["expiring_7d"] = 0.0
     if inventory is not None and not inventory.empty:
         latest = (
             inventory.sort_values("inventory_date").groupby("sku_id").tail(1).set_index("sku_id")
@@ -147,6 +149,7 @@ def stock_position(
         result.loc[on_hand.isna(), "days_of_cover"] = np.nan
         expiring = latest["expiring_7d"].astype(float).fillna(0.0)
         result["has_expiring_surplus"] = (expiring > per_day.fillna(0.0) * 7).to_numpy()
+        result["expiring_7d"] = expiring.to_numpy()
     if restock is not None and not restock.empty and "days_of_cover" in restock.columns:
         planned = restock.groupby("sku_id")["days_of_cover"].min().astype(float)
         known = planned.reindex(result.index)
@@ -185,4 +188,8 @@ def pricing_items(
     items = items.merge(stock, on="sku_id", how="left")
     items["has_expiring_surplus"] = items["has_expiring_surplus"].astype("boolean").fillna(False)
     items["has_expiring_surplus"] = items["has_expiring_surplus"].astype(bool)
-    return items.reset_index(drop=True)
+    # The SKU's expiring keys, shared out to its regions by their expected demand.
+    demand_weight = items["horizon_units"].clip(lower=1e-6)
+    share = demand_weight / demand_weight.groupby(items["sku_id"]).transform("sum")
+    items["expiring_units"] = items["expiring_7d"].fillna(0.0).astype(float) * share
+    return items.drop(columns="expiring_7d").reset_index(drop=True)

@@ -26,6 +26,9 @@ from forecasting.pricing.guardrails import (
     price_bounds,
 )
 
+# Keys expiring within this many days are written off if the price leaves them unsold.
+EXPIRY_WINDOW_DAYS = 7
+
 RECOMMENDATION_COLUMNS = [
     "sku_id",
     "region_code",
@@ -59,13 +62,44 @@ RECOMMENDATION_COLUMNS = [
     "expected_profit_change",
     "days_of_cover",
     "has_expiring_surplus",
+    "expiring_units",
 ]
 
 
-def expected_profit(price, current_price, unit_cost, elasticity, units_at_current=1.0):
-    """Expected gross profit at ``price``: (price - cost) x units x (price / current)^e."""
+def expected_profit(
+    price,
+    current_price,
+    unit_cost,
+    elasticity,
+    units_at_current=1.0,
+    expiring_units=0.0,
+    expiry_window_units=0.0,
+):
+    """Expected gross profit at ``price``: (price - cost) x units x (price / current)^e, less
+    the cost of the expiring keys the price leaves unsold by their expiry date:
+    cost x max(0, expiring - window units x (price / current)^e). Selling a key that would
+    otherwise expire earns its whole price, so a discount can pay where it would not for
+    fresh stock."""
     price = np.asarray(price, dtype=float)
-    return (price - unit_cost) * units_at_current * (price / current_price) ** elasticity
+    ratio = (price / current_price) ** elasticity
+    written_off = np.maximum(expiring_units - expiry_window_units * ratio, 0.0)
+    return (price - unit_cost) * units_at_current * ratio - unit_cost * written_off
+
+
+def situation_profit(situation: PriceSituation, price, elasticity):
+    """:func:`expected_profit` for one SKU x region: over the horizon when keys are about to
+    expire, else per unit sold today (the best price is the same for any volume)."""
+    if situation.expiring_units <= 0 or situation.horizon_units <= 0:
+        return expected_profit(price, situation.current_price, situation.unit_cost, elasticity)
+    return expected_profit(
+        price,
+        situation.current_price,
+        situation.unit_cost,
+        elasticity,
+        situation.horizon_units,
+        situation.expiring_units,
+        situation.expiry_window_units,
+    )
 
 
 def best_price(
@@ -92,17 +126,19 @@ def best_price(
     candidates, ending_set_aside = allowed_prices(situation, rails)
     hit: list[str] = []
     if ending_set_aside:
-        price = float(candidates[np.argmax(expected_profit(candidates, price0, cost, elasticity))])
+        price = float(candidates[np.argmax(situation_profit(situation, candidates, elasticity))])
         return price, [], (*bounds.conflicts, "price_ending")
     allowed = candidates
     if interval is not None and np.isclose(candidates, price0, atol=0.005).any():
         safe = np.ones(candidates.size, dtype=bool)
         for end in interval:
-            gain = expected_profit(candidates, price0, cost, end) - (price0 - cost)
+            gain = situation_profit(situation, candidates, end) - situation_profit(
+                situation, price0, end
+            )
             safe &= gain >= -1e-9 * max(abs(price0 - cost), 1.0)
         candidates = candidates[safe]
-    chosen = _most_profitable(candidates, price0, cost, elasticity)
-    if not math.isclose(chosen, _most_profitable(allowed, price0, cost, elasticity), abs_tol=0.005):
+    chosen = _most_profitable(situation, candidates, elasticity)
+    if not math.isclose(chosen, _most_profitable(situation, allowed, elasticity), abs_tol=0.005):
         hit.append("elasticity_interval")
     slope_high = _profit_slope(bounds.high, cost, elasticity)
     slope_low = _profit_slope(bounds.low, cost, elasticity)
@@ -120,11 +156,11 @@ def best_price(
     return chosen, list(dict.fromkeys(hit)), bounds.conflicts
 
 
-def _most_profitable(candidates, price0, cost, elasticity) -> float:
+def _most_profitable(situation: PriceSituation, candidates, elasticity) -> float:
     """Highest expected profit; ties go to the price nearest the current one."""
-    profit = expected_profit(candidates, price0, cost, elasticity)
+    profit = situation_profit(situation, candidates, elasticity)
     best = candidates[np.isclose(profit, profit.max(), rtol=1e-12, atol=1e-12)]
-    return float(best[np.argmin(np.abs(best - price0))])
+    return float(best[np.argmin(np.abs(best - situation.current_price))])
 
 
 def nearest_allowed_price(
@@ -193,6 +229,10 @@ def recommend_prices(
             national_price=_number(row.national_price),
             days_of_cover=_number(row.days_of_cover),
             has_expiring_surplus=bool(row.has_expiring_surplus),
+            expiring_units=_number(getattr(row, "expiring_units", None)) or 0.0,
+            expiry_window_units=float(row.horizon_units)
+            * min(EXPIRY_WINDOW_DAYS / horizon_days, 1.0),
+            horizon_units=float(row.horizon_units),
         )
         width = row.elasticity_high - row.elasticity_low
         measurable = row.price_variation != "none" and width <= settings.max_interval_width
@@ -312,8 +352,9 @@ def _recommendation_row(
     elasticity = row.elasticity if measurable else 0.0
     units_ratio = (price / price0) ** elasticity
     units_now = float(row.horizon_units)
-    profit_now = (price0 - cost) * units_now
-    profit_new = (price - cost) * units_now * units_ratio
+    expiring = (situation.expiring_units, situation.expiry_window_units)
+    profit_now = float(expected_profit(price0, price0, cost, elasticity, units_now, *expiring))
+    profit_new = float(expected_profit(price, price0, cost, elasticity, units_now, *expiring))
     profit_change_pct = (profit_new - profit_now) / profit_now * 100 if profit_now > 0 else np.nan
     action = (
         "test"
@@ -369,6 +410,7 @@ def _recommendation_row(
         "expected_profit_change": profit_new - profit_now,
         "days_of_cover": _number(row.days_of_cover),
         "has_expiring_surplus": bool(row.has_expiring_surplus),
+        "expiring_units": situation.expiring_units,
     }
 
 

@@ -49,7 +49,7 @@ RECOMMENDATION_TYPES = {
     "guardrail_conflicts": "VARCHAR", "horizon_days": "INTEGER", "horizon_units": "DOUBLE",
     "horizon_units_low": "DOUBLE", "horizon_units_high": "DOUBLE", "expected_units": "DOUBLE",
     "expected_profit": "DOUBLE", "current_profit": "DOUBLE", "expected_profit_change": "DOUBLE",
-    "days_of_cover": "DOUBLE", "has_expiring_surplus": "BOOLEAN",
+    "days_of_cover": "DOUBLE", "has_expiring_surplus": "BOOLEAN", "expiring_units": "DOUBLE",
 }  # fmt: skip
 assert list(ELASTICITY_TYPES) == [*ELASTICITY_COLUMNS, "as_of"]
 assert list(RECOMMENDATION_TYPES) == RECOMMENDATION_COLUMNS
