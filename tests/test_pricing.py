@@ -391,3 +391,7 @@ def test_unknown_elasticity_still_obeys_the_hard_guardrails():
     assert row["guardrails_hit"] == "no_variation,unit_cost"
     assert row["guardrail_conflicts"] == "min_margin"
     assert "guardrails" in row["reason"] and "护栏" in row["reason_zh"]
+    # The move is priced with the borrowed elasticity, not as if buyers would not react.
+    ratio = row["recommended_price"] / 83.9
+    assert row["expected_units_change_pct"] == pytest.approx((ratio**-2.0 - 1) * 100)
+    assert row["expected_units"] == pytest.approx(50.0 * ratio**-2.0)

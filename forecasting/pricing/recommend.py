@@ -349,7 +349,10 @@ def _recommendation_row(
     horizon_days,
 ) -> dict:
     price0, cost = situation.current_price, situation.unit_cost
-    elasticity = row.elasticity if measurable else 0.0
+    # Where the guardrails moved an unmeasured price, the expected change still uses the best
+    # estimate there is (borrowed from the SKU or category): assuming no reaction at all would
+    # promise the whole price rise as profit.
+    elasticity = row.elasticity if np.isfinite(row.elasticity) else 0.0
     units_ratio = (price / price0) ** elasticity
     units_now = float(row.horizon_units)
     expiring = (situation.expiring_units, situation.expiry_window_units)
