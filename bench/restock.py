@@ -26,6 +26,7 @@ to expire on day 3, the rest halfway through their shelf life; keys on order arr
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import logging
 import math
@@ -84,6 +85,12 @@ class World:
     on_order: np.ndarray
     expiring_7d: np.ndarray
     events: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # [sku, day] days an order placed that day arrives after its lead time (None: never late)
+    delay: np.ndarray | None = None
+
+    def __post_init__(self):
+        if self.delay is None:
+            self.delay = np.zeros((len(self.sku_id), self.days), dtype=np.int64)
 
 
 def _read(conn, folder: Path, prefix: str) -> pd.DataFrame:
@@ -129,7 +136,22 @@ def draw_demand(expected: np.ndarray, categories: list[str], rng) -> np.ndarray:
     return units
 
 
-def load_world(folder: Path, weeks: int, seed: int) -> World:
+def draw_delays(shape: tuple[int, int], rng) -> np.ndarray:
+    """Late deliveries the way the simulator makes them (``pipelines.simulator.stock``): an
+    order is late with probability ``LATE_DELIVERY_PROBABILITY``, then by 1-6 days."""
+    from pipelines.simulator.stock import LATE_DELIVERY_PROBABILITY
+
+    late = rng.random(shape) < LATE_DELIVERY_PROBABILITY
+    return np.where(late, rng.integers(1, 7, shape), 0)
+
+
+def load_world(
+    folder: Path,
+    weeks: int,
+    seed: int,
+    shelf_life_days: int | None = None,
+    on_time: bool = False,
+) -> World:
     """1. Read the export and truth; 2. pick the replay window (the last ``weeks`` weeks of
     the export); 3. draw demand; 4. the opening stock from the last snapshot before it."""
     conn = duckdb.connect()
@@ -202,6 +224,12 @@ def load_world(folder: Path, weeks: int, seed: int) -> World:
         return SupplierTerms(row["lead_time_hours"], row["min_order_qty"], row["batch_size"])
 
     shelf = [None if pd.isna(v) or int(v) <= 0 else int(v) for v in active["shelf_life_days"]]
+    if shelf_life_days:
+        shelf = [shelf_life_days] * len(shelf)
+    # Its own generator, so the delays are the same for every policy and every option.
+    delays = draw_delays((len(sku_ids), 7 * weeks), np.random.default_rng([seed, 5]))
+    if on_time:
+        delays[:] = 0
     return World(
         start=start, days=7 * weeks, sku_id=sku_ids,
         supplier_id=active["supplier_id"].tolist(), category=active["category"].tolist(),
@@ -211,7 +239,7 @@ def load_world(folder: Path, weeks: int, seed: int) -> World:
         on_hand=opening["on_hand"].fillna(0).to_numpy(dtype=np.int64),
         on_order=opening["on_order"].fillna(0).to_numpy(dtype=np.int64),
         expiring_7d=opening["expiring_7d"].fillna(0).to_numpy(dtype=np.int64),
-        events=events,
+        events=events, delay=delays,
     )  # fmt: skip
 
 
@@ -284,14 +312,44 @@ def cardpulse_paths(world: World, sales: np.ndarray, stockout: np.ndarray, as_of
     return demand_paths(tables.forecast, as_of, HORIZON)
 
 
+FORECAST_CACHE = Path(__file__).resolve().parent / "out" / "restock-forecasts"
+
+
+def cached(forecaster, folder: Path, only: bool = False):
+    """The weekly forecasts, kept in ``folder`` (one pickle per as-of day): the slow part of
+    the replay (Prophet, ~90 s a fit) run once per export, seed and week, so policy
+    experiments rerun in seconds. The forecast sees the replay's own censored sales, so a
+    cached one is exact for the run that wrote it and, for another policy or delivery rule,
+    the forecast the first run made (stock-outs change its inputs only on the few lost days).
+    With ``only``, a missing forecast is an error instead of a fit."""
+    import pickle
+
+    def run(world: World, sales, stockout, as_of: dt.date):
+        path = folder / f"{as_of.isoformat()}.pkl"
+        if path.exists():
+            return pickle.loads(path.read_bytes())
+        if only:
+            raise SystemExit(f"no cached forecast {path}: run once without --from-cache")
+        paths = forecaster(world, sales, stockout, as_of)
+        folder.mkdir(parents=True, exist_ok=True)
+        scratch = path.with_suffix(".tmp")
+        scratch.write_bytes(pickle.dumps(paths))
+        scratch.replace(path)  # never a half-written cache file
+        return paths
+
+    return run
+
+
 # --- policies ------------------------------------------------------------------------------
 
 
 class CardPulse:
     name = "CardPulse"
 
-    def __init__(self, world: World, forecaster, refit_days: int = 7):
+    def __init__(self, world: World, forecaster, refit_days: int = 7, policy=None):
         self.world, self.forecaster, self.refit_days = world, forecaster, refit_days
+        self.policy = policy or RestockPolicy()
+        self.decisions: dict = {}  # (sku row, day) -> the decision that morning
         self.paths: dict[str, DemandPath] = {}
         self.fitted_on = -refit_days
         self.forecast_seconds = 0.0
@@ -319,8 +377,10 @@ class CardPulse:
             decision = decide_card_key_order(
                 stock[row], path, world.terms[row], float(world.service_level[row]),
                 world.shelf_life[row], largest_recent_day=float(largest_day[row]),
+                policy=self.policy,
             )  # fmt: skip
             quantities[row] = decision.order_qty
+            self.decisions[(row, day)] = decision
         return quantities
 
 
@@ -334,11 +394,14 @@ class Oracle:
         world = self.world
         today = world.start + dt.timedelta(days=day)
         quantities = np.zeros(len(world.sku_id), dtype=np.int64)
-        for row in range(len(world.sku_id)):
+        for row, terms in enumerate(world.terms):
             future = world.demand[row, day:].astype(float)
             path = DemandPath(today, future, np.zeros(len(future)))
+            # It also knows when today's order will really arrive (late or not).
+            arrives_in = terms.lead_days + int(world.delay[row, day])
+            known = dataclasses.replace(terms, lead_time_hours=24.0 * arrives_in)
             quantities[row] = decide_card_key_order(
-                stock[row], path, world.terms[row], 0.5, world.shelf_life[row]
+                stock[row], path, known, 0.5, world.shelf_life[row]
             ).order_qty
         return quantities
 
@@ -377,6 +440,7 @@ class Outcome:
     purchase_orders: int = 0
     seconds: float = 0.0
     lost: dict = field(default_factory=dict)  # (sku row, day) -> units not served
+    late: set = field(default_factory=set)  # (sku row, day): a batch due by then was late
 
     @property
     def fill_rate(self) -> float:
@@ -402,6 +466,7 @@ def replay(world: World, policy) -> Outcome:
     arrivals: dict[int, list[tuple[int, int, bool]]] = {1: [
         (row, int(world.on_order[row]), False) for row in range(n) if world.on_order[row] > 0
     ]}  # fmt: skip
+    overdue: list[tuple[int, int, int]] = []  # (sku row, due day, arrival day) of late batches
     on_order = world.on_order.astype(np.int64).copy()
     sales = np.concatenate([world.history, np.zeros((n, days), dtype=np.int64)], axis=1)
     stockout = np.concatenate([world.history_stockout, np.zeros((n, days), dtype=bool)], axis=1)
@@ -418,7 +483,10 @@ def replay(world: World, policy) -> Outcome:
         suppliers_today = set()
         for row in np.flatnonzero(quantities > 0):
             quantity = int(quantities[row])
-            arrives = day + world.terms[row].lead_days
+            due = day + world.terms[row].lead_days
+            arrives = due + int(world.delay[row, day])
+            if arrives > due:
+                overdue.append((row, due, arrives))
             arrivals.setdefault(arrives, []).append((row, quantity, True))
             on_order[row] += quantity
             outcome.bought += quantity
@@ -443,6 +511,8 @@ def replay(world: World, policy) -> Outcome:
             served = wanted - left
             if left:
                 outcome.lost[(row, day)] = left
+                if any(r == row and due <= day < arrives for r, due, arrives in overdue):
+                    outcome.late.add((row, day))
             outcome.demand += wanted
             outcome.served += served
             sales[row, known + day] = served
@@ -458,6 +528,33 @@ def replay(world: World, policy) -> Outcome:
         outcome.on_hand_days += closing / max(mean_demand, 1e-9) / days
     outcome.seconds = time.perf_counter() - began
     return outcome
+
+
+def print_lost(world: World, outcomes: list[Outcome], cardpulse: CardPulse, top: int) -> None:
+    """Where CardPulse loses sales the oracle makes: the share lost while a late batch was
+    overdue, then the ``top`` largest lost SKU-days with that morning's plan."""
+    ours, oracle = outcomes[0], outcomes[2]
+    lost = sum(ours.lost.values())
+    late = sum(units for key, units in ours.lost.items() if key in ours.late)
+    print(
+        f"CardPulse lost {lost} keys on {len(ours.lost)} SKU-days, {late} of them while a "
+        f"late batch was overdue; the oracle lost {sum(oracle.lost.values())} "
+        f"({sum(u for k, u in oracle.lost.items() if k in oracle.late)} while one was late)"
+    )
+    ranked = sorted(ours.lost.items(), key=lambda item: -item[1])[:top]
+    for (row, day), units in ranked:
+        decision = cardpulse.decisions.get((row, day))
+        plan = (
+            ""
+            if decision is None
+            else (
+                f" position {decision.position:.0f} reorder point {decision.reorder_point:.0f}"
+                f" safety {decision.safety_stock:.0f} daily {decision.daily_demand:.1f}"
+            )
+        )
+        print(f"  {world.start + dt.timedelta(days=day)} {world.sku_id[row]:<10} demand "
+              f"{world.demand[row, day]:>4} lost {units:>4} lead {world.terms[row].lead_days}d"
+              f"{' LATE batch' if (row, day) in ours.late else ''}{plan}")  # fmt: skip
 
 
 # --- main ----------------------------------------------------------------------------------
@@ -477,6 +574,34 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--weeks", type=int, default=8)
     parser.add_argument("--data", type=Path, help="an existing export (with _truth/)")
     parser.add_argument("--forecast", choices=("cardpulse", "standin"), default="cardpulse")
+    parser.add_argument(
+        "--from-cache",
+        action="store_true",
+        help="use only the cached weekly forecasts in bench/out (no fits)",
+    )
+    parser.add_argument(
+        "--shelf-life-days",
+        type=int,
+        help="override every SKU's shelf life (so the expiry cap binds)",
+    )
+    parser.add_argument(
+        "--on-time",
+        action="store_true",
+        help="every order arrives after its nominal lead time (no late ones)",
+    )
+    parser.add_argument(
+        "--late-buffer-days",
+        type=int,
+        default=RestockPolicy().late_buffer_days,
+        help="CardPulse's RestockPolicy.late_buffer_days",
+    )
+    parser.add_argument(
+        "--lost",
+        type=int,
+        default=0,
+        metavar="N",
+        help="list CardPulse's N largest lost SKU-days and why",
+    )
     args = parser.parse_args(argv)
     logging.getLogger("cmdstanpy").addHandler(logging.NullHandler())
     logging.getLogger("cmdstanpy").propagate = False
@@ -485,14 +610,21 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="cardpulse-restock-bench-") as scratch:
         began = time.perf_counter()
         folder = args.data or _generate(Path(scratch), args.scale, args.seed)
-        world = load_world(folder, args.weeks, args.seed)
+        world = load_world(folder, args.weeks, args.seed, args.shelf_life_days, args.on_time)
         print(
             f"replay {world.start} .. {world.start + dt.timedelta(days=world.days - 1)}: "
             f"{len(world.sku_id)} active card-key SKUs, scale {args.scale}, seed {args.seed}, "
+            f"{'on-time deliveries' if args.on_time else 'late deliveries as simulated'}, "
+            f"shelf life {args.shelf_life_days or 'from the catalogue'}, "
             f"data ready in {time.perf_counter() - began:.1f}s"
         )
         forecaster = cardpulse_paths if args.forecast == "cardpulse" else standin_paths
-        cardpulse = CardPulse(world, forecaster)
+        if args.forecast == "cardpulse":
+            cache = FORECAST_CACHE / f"{args.scale}-seed{args.seed}-weeks{args.weeks}"
+            forecaster = cached(forecaster, cache, only=args.from_cache)
+        cardpulse = CardPulse(
+            world, forecaster, policy=RestockPolicy(late_buffer_days=args.late_buffer_days)
+        )
         outcomes = [
             replay(world, cardpulse),
             replay(world, Naive(world)),
@@ -532,7 +664,8 @@ def main(argv: list[str] | None = None) -> int:
             ours.on_hand_days <= 0.8 * matched.on_hand_days
         )
     for label, passed in checks.items():
-        print(f"target {label}: {'met' if passed else 'NOT met'}")
+        print(f"target {label}: {'OK' if passed else 'NOT MET'}")
+    print_lost(world, outcomes, cardpulse, args.lost)
     return 0
 
 

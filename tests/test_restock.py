@@ -112,6 +112,23 @@ def test_correlated_days_add_their_sigmas():
     assert half.safety_stock == pytest.approx(1.6448536 * math.sqrt(24), rel=1e-6)
 
 
+def test_late_buffer_protects_days_beyond_the_nominal_lead_time():
+    # 10 a day, lead 2 days + 2 late-buffer days + 1 review day: reorder point 50 and
+    # sigma 2 a day over 5 correlated days = 10; the deadline and expiry cap keep lead 2.
+    terms = SupplierTerms(lead_time_hours=48, batch_size=10)
+    policy = RestockPolicy(late_buffer_days=2, cycle_days=0)
+    decision = decide_card_key_order(KeyStock(45), flat(10, 2), terms, 0.5, 20, policy=policy)
+    assert decision.safety_stock == pytest.approx(0.0)  # z(0.5) = 0
+    assert decision.reorder_point == pytest.approx(50)
+    assert decision.order_qty == 10  # 45 < 50: order up to 50 -> 1 batch
+    assert decision.order_by_day == 4 - 2  # stock-out on day 4 (45 keys), minus the lead
+    assert decision.expiry_cap == 10 * (2 + 20) - 45 - 5  # 175 floored to whole batches
+    buffered = decide_card_key_order(KeyStock(500), flat(10, 2), terms, 0.95, policy=policy)
+    assert buffered.safety_stock == pytest.approx(1.6448536 * 10, rel=1e-6)
+    on_time = decide_card_key_order(KeyStock(45), flat(10, 2), terms, 0.5, 20)
+    assert on_time.reorder_point == pytest.approx(30) and on_time.order_qty == 0
+
+
 def test_largest_recent_day_is_a_floor_under_safety_stock():
     # One buyer took 50 keys on a day expected to sell 10: hold 40 beyond the expected demand.
     terms = SupplierTerms(lead_time_hours=24)

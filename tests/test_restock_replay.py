@@ -69,3 +69,30 @@ def test_stock_runs_out_and_keys_expire_when_nothing_is_ordered(bench):
     # The 10-day SKU's opening keys expire halfway through their shelf life (day 5).
     assert outcome.expired == 100 - world.demand[1, :5].sum()  # sold on days 0..4
     assert outcome.bought == 0 and outcome.order_lines == 0
+
+
+def test_a_late_batch_arrives_after_its_delay_and_its_lost_days_are_marked(bench):
+    class OrdersOnDayZero:
+        name = "once"
+
+        def order(self, day, stock, sales, stockout):
+            return np.full(len(stock), 200 if day == 0 else 0, dtype=np.int64)
+
+    world = make_world(bench, demand_per_day=20, shelf_life=(None, None), days=10)
+    world.demand[:, :10] = 20
+    world.delay[1, 0] = 3  # SKU 1's batch is due on day 2 but arrives on day 5
+    outcome = bench.replay(world, OrdersOnDayZero())
+    # 100 opening keys last 5 days for both; SKU 0's batch came in time, SKU 1's did not
+    # matter either (it arrived on day 5, the day stock ran out): nothing lost.
+    assert outcome.fill_rate == 1.0
+    world.delay[1, 0] = 5  # now due on day 2, arrives on day 7: days 5 and 6 are lost
+    late = bench.replay(world, OrdersOnDayZero())
+    assert late.lost == {(1, 5): 20, (1, 6): 20}
+    assert late.late == {(1, 5), (1, 6)}
+
+
+def test_draw_delays_makes_a_quarter_late_by_one_to_six_days(bench):
+    delays = bench.draw_delays((50, 400), np.random.default_rng(1))
+    late = delays[delays > 0]
+    assert 0.22 < late.size / delays.size < 0.28
+    assert late.min() == 1 and late.max() == 6

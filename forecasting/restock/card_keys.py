@@ -50,6 +50,11 @@ class RestockPolicy:
     # 1.0 (sigma over P days = sum of daily sigmas) gave the best fill for the stock held in
     # the medium replay (bench/restock.py); 0 would assume independent days.
     error_correlation: float = 1.0
+    # Suppliers deliver late now and then (the simulated platform: a quarter of the orders, by
+    # 1-6 days), and a late batch is lost sales that no forecast can prevent. Stock protects
+    # this many days beyond the nominal lead time; the order deadline and the expiry cap still
+    # use the nominal lead time (the day a batch arrives when on time).
+    late_buffer_days: int = 0
 
     def service_level(self, abc_class: str) -> float:
         return float(self.service_levels.get(abc_class, min(self.service_levels.values())))
@@ -158,14 +163,14 @@ def decide_card_key_order(
 
     1. Keys expiring within 7 days that the forecast cannot sell first are not counted;
     2. position = usable on hand + on order; cover and stock-out day from expected demand;
-    3. safety stock and reorder point over lead days + review days;
+    3. safety stock and reorder point over lead days + late buffer + review days;
     4. below the reorder point: order up to reorder point + cycle demand, whole batches, MOQ;
     5. cap at what sells before expiry; below the MOQ after the cap means no order;
     6. inactive SKUs never order.
     """
     policy = policy or RestockPolicy()
     lead = terms.lead_days
-    protection = lead + policy.review_days
+    protection = lead + policy.late_buffer_days + policy.review_days
     wasted = max(
         0, int(stock.expiring_7d) - math.floor(demand.total(0, policy.expiring_window_days))
     )

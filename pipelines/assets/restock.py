@@ -219,6 +219,7 @@ class RestockConfig(dg.Config):
     service_level_b: float = DEFAULT_POLICY.service_levels["B"]
     service_level_c: float = DEFAULT_POLICY.service_levels["C"]
     cycle_days: int = DEFAULT_POLICY.cycle_days
+    late_buffer_days: int = DEFAULT_POLICY.late_buffer_days
 
     def policy(self) -> RestockPolicy:
         levels = {"A": self.service_level_a, "B": self.service_level_b, "C": self.service_level_c}
@@ -226,7 +227,10 @@ class RestockConfig(dg.Config):
             if not 0.5 <= level < 1.0:
                 raise dg.Failure(f"service level of class {abc} must be in [0.5, 1), not {level}")
         return dataclasses.replace(
-            DEFAULT_POLICY, service_levels=levels, cycle_days=max(0, self.cycle_days)
+            DEFAULT_POLICY,
+            service_levels=levels,
+            cycle_days=max(0, self.cycle_days),
+            late_buffer_days=max(0, self.late_buffer_days),
         )
 
 
