@@ -35,6 +35,8 @@ from forecasting.restock.events import upcoming_events
 
 AS_OF = dt.date(2026, 11, 6)
 Z80 = 1.2815515655446004  # two-sided 80% interval half-width in sigmas
+# The formula tests protect lead + review days only (the late-delivery buffer has its own).
+ON_TIME = RestockPolicy(late_buffer_days=0)
 
 
 def flat(mean: float, sigma: float = 0.0, days: int = 28) -> DemandPath:
@@ -76,7 +78,7 @@ def test_demand_paths_take_the_sku_total_on_a_calendar():
 def test_reorder_point_and_order_up_to_without_uncertainty():
     # 10 a day, lead 2 days + 1 review day: reorder point 30; order up to 30 + 7 x 10 = 100.
     terms = SupplierTerms(lead_time_hours=48, min_order_qty=50, batch_size=20)
-    policy = RestockPolicy(cycle_days=7)
+    policy = RestockPolicy(cycle_days=7, late_buffer_days=0)
     decision = decide_card_key_order(KeyStock(on_hand=25), flat(10), terms, 0.95, policy=policy)
     assert decision.reorder_point == pytest.approx(30)
     assert decision.safety_stock == 0
@@ -90,7 +92,7 @@ def test_reorder_point_and_order_up_to_without_uncertainty():
 def test_safety_stock_from_forecast_sigma_and_service_level():
     # Independent days: sigma 2 a day over 3 protected days -> 2 * sqrt(3); z(0.95) = 1.6449.
     terms = SupplierTerms(lead_time_hours=30, batch_size=1)  # 30 h rounds up to 2 days
-    independent = RestockPolicy(error_correlation=0.0)
+    independent = RestockPolicy(error_correlation=0.0, late_buffer_days=0)
     decision = decide_card_key_order(
         KeyStock(on_hand=500), flat(10, 2), terms, 0.95, policy=independent
     )
@@ -104,9 +106,13 @@ def test_safety_stock_from_forecast_sigma_and_service_level():
 def test_correlated_days_add_their_sigmas():
     # Fully correlated (the default): sigma over 3 days = 2 + 2 + 2; half: sqrt(12 + 0.5 * 24).
     terms = SupplierTerms(lead_time_hours=48)
-    full = decide_card_key_order(KeyStock(500), flat(10, 2), terms, 0.95)
+    full = decide_card_key_order(KeyStock(500), flat(10, 2), terms, 0.95, policy=ON_TIME)
     half = decide_card_key_order(
-        KeyStock(500), flat(10, 2), terms, 0.95, policy=RestockPolicy(error_correlation=0.5)
+        KeyStock(500),
+        flat(10, 2),
+        terms,
+        0.95,
+        policy=RestockPolicy(error_correlation=0.5, late_buffer_days=0),
     )
     assert full.safety_stock == pytest.approx(1.6448536 * 6, rel=1e-6)
     assert half.safety_stock == pytest.approx(1.6448536 * math.sqrt(24), rel=1e-6)
@@ -125,17 +131,21 @@ def test_late_buffer_protects_days_beyond_the_nominal_lead_time():
     assert decision.expiry_cap == 10 * (2 + 20) - 45 - 5  # 175 floored to whole batches
     buffered = decide_card_key_order(KeyStock(500), flat(10, 2), terms, 0.95, policy=policy)
     assert buffered.safety_stock == pytest.approx(1.6448536 * 10, rel=1e-6)
-    on_time = decide_card_key_order(KeyStock(45), flat(10, 2), terms, 0.5, 20)
+    on_time = decide_card_key_order(KeyStock(45), flat(10, 2), terms, 0.5, 20, policy=ON_TIME)
     assert on_time.reorder_point == pytest.approx(30) and on_time.order_qty == 0
 
 
 def test_largest_recent_day_is_a_floor_under_safety_stock():
     # One buyer took 50 keys on a day expected to sell 10: hold 40 beyond the expected demand.
     terms = SupplierTerms(lead_time_hours=24)
-    decision = decide_card_key_order(KeyStock(0), flat(10, 1), terms, 0.9, largest_recent_day=50)
+    decision = decide_card_key_order(
+        KeyStock(0), flat(10, 1), terms, 0.9, largest_recent_day=50, policy=ON_TIME
+    )
     assert decision.safety_stock == pytest.approx(40)
     assert decision.reorder_point == pytest.approx(20 + 40)
-    calm = decide_card_key_order(KeyStock(0), flat(10, 1), terms, 0.9, largest_recent_day=12)
+    calm = decide_card_key_order(
+        KeyStock(0), flat(10, 1), terms, 0.9, largest_recent_day=12, policy=ON_TIME
+    )
     assert calm.safety_stock == pytest.approx(1.2815516 * 2, rel=1e-6)  # z sigma is larger
 
 

@@ -53,8 +53,9 @@ class RestockPolicy:
     # Suppliers deliver late now and then (the simulated platform: a quarter of the orders, by
     # 1-6 days), and a late batch is lost sales that no forecast can prevent. Stock protects
     # this many days beyond the nominal lead time; the order deadline and the expiry cap still
-    # use the nominal lead time (the day a batch arrives when on time).
-    late_buffer_days: int = 0
+    # use the nominal lead time (the day a batch arrives when on time). 1 day gave the least
+    # stock for its fill against the naive rule on the replay's seed 11 (0-4 days tried).
+    late_buffer_days: int = 1
 
     def service_level(self, abc_class: str) -> float:
         return float(self.service_levels.get(abc_class, min(self.service_levels.values())))
