@@ -1,14 +1,16 @@
 """Restock replay: CardPulse's card-key policy against a naive rule and an oracle.
 
 Usage: .venv/bin/python bench/restock.py [--scale medium] [--seed 7] [--weeks 8]
-       [--data DIR] [--forecast cardpulse|standin]
+       [--data DIR] [--forecast cardpulse|standin] [--from-cache] [--on-time]
+       [--shelf-life-days N] [--late-buffer-days N] [--lost N]
 
 1. Generate the simulated platform (or read an export in ``--data``) and its ground truth.
 2. Replay the last ``--weeks`` weeks of its history day by day, per active card-key SKU.
    Every morning each policy sees only what was known: yesterday's closing stock, keys on
    order, keys expiring within 7 days, and sales up to yesterday (the export's history
    before the replay, then the replay's own sales, which are censored by its own stock-outs).
-   An order placed on day t arrives on the morning of day t + ceil(lead_time_hours / 24).
+   An order placed on day t arrives on the morning of day t + ceil(lead_time_hours / 24),
+   plus a delay drawn the way the simulator draws it (``draw_delays``; ``--on-time``: none).
    Demand is the simulator's ground truth: its realized demand per SKU and day before its own
    stock rationed it (past the export's end, drawn from the expected units the way the
    simulator draws orders); unmet demand is lost. Keys are sold earliest
