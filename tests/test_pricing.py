@@ -154,6 +154,18 @@ def test_keys_that_would_expire_unsold_make_a_discount_pay():
     assert fresh > 50.0
     assert price < 50.0
     assert situation_profit(expiring, price, -1.5) > situation_profit(expiring, 50.0, -1.5)
+    # The what-if of the same row (7 of 28 days in the expiry window) shows the same profits.
+    row = {
+        "current_price": 50.0, "unit_cost": 20.0, "horizon_units": 28.0,
+        "horizon_units_low": 28.0, "horizon_units_high": 28.0, "elasticity": -1.5,
+        "elasticity_low": -1.5, "elasticity_high": -1.5, "expiring_units": 20.0,
+        "horizon_days": 28,
+    }  # fmt: skip
+    for trial in (45.0, 50.0, 55.0, price):
+        shown = what_if_for_row(row, trial)
+        assert shown.profit == pytest.approx(float(situation_profit(expiring, trial, -1.5)))
+        assert shown.profit_low == pytest.approx(shown.profit) == pytest.approx(shown.profit_high)
+    assert what_if_for_row(row, 50.0).profit == pytest.approx(580.0)
 
 
 def test_conflicting_guardrail_is_set_aside_and_named():

@@ -4,13 +4,18 @@ The dashboard calls :func:`what_if_for_row` with a row of ``analytics.price_reco
 Intervals combine the demand forecast's interval (units at the current price) with the
 elasticity's interval: the low end takes the low forecast and whichever end of the elasticity
 interval gives fewer units at that price, the high end the opposite. Units (and their bounds)
-never rise with the price, since elasticities are capped at 0.
+never rise with the price, since elasticities are capped at 0. Keys about to expire that the
+price leaves unsold within the expiry window are written off at cost, as in the
+recommendation's objective (``recommend.expected_profit``), so the what-if at the recommended
+price shows the profit the recommendation promised.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+
+from forecasting.pricing.recommend import EXPIRY_WINDOW_DAYS
 
 
 @dataclass(frozen=True)
@@ -40,14 +45,17 @@ def what_if(
     elasticity: float,
     elasticity_low: float,
     elasticity_high: float,
+    expiring_units: float = 0.0,
+    expiry_window_share: float = 0.0,
 ) -> WhatIf:
     """Expected units, revenue and profit at ``proposed_price``.
 
     1. Units at the current price come from the forecast (central, low, high).
     2. Scale by (proposed / current) ^ elasticity: the central elasticity for the central
        figure; for the bounds, whichever end of the elasticity interval is worse (or better).
-    3. Revenue is price x units; profit is (price - unit cost) x units, with its bounds
-       ordered correctly when the price is below cost.
+    3. Revenue is price x units; profit is (price - unit cost) x units, less the cost of the
+       ``expiring_units`` not sold within the window (``expiry_window_share`` of the horizon's
+       units), with its bounds ordered correctly when the price is below cost.
     """
     if proposed_price <= 0 or current_price <= 0:
         raise ValueError("prices must be positive")
@@ -59,7 +67,12 @@ def what_if(
     units_high = max(horizon_units_high, 0.0) * max(factors)
     units_low, units_high = min(units_low, units), max(units_high, units)
     margin = proposed_price - unit_cost
-    profits = (margin * units_low, margin * units_high)
+
+    def profit(sold: float) -> float:
+        written_off = max(0.0, expiring_units - sold * expiry_window_share)
+        return margin * sold - unit_cost * written_off
+
+    profits = (profit(units_low), profit(units_high))
     return WhatIf(
         price=proposed_price,
         units=units,
@@ -68,7 +81,7 @@ def what_if(
         revenue=proposed_price * units,
         revenue_low=proposed_price * units_low,
         revenue_high=proposed_price * units_high,
-        profit=margin * units,
+        profit=profit(units),
         profit_low=min(profits),
         profit_high=max(profits),
     )
@@ -91,6 +104,8 @@ def what_if_for_row(row: Mapping, proposed_price: float) -> WhatIf:
         elasticity=elasticity,
         elasticity_low=_number(row["elasticity_low"], elasticity),
         elasticity_high=_number(row["elasticity_high"], elasticity),
+        expiring_units=max(_number(row.get("expiring_units"), 0.0), 0.0),
+        expiry_window_share=min(EXPIRY_WINDOW_DAYS / _number(row.get("horizon_days"), 28.0), 1.0),
     )
 
 
