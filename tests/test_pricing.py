@@ -237,6 +237,28 @@ def test_known_elasticity_recovered_despite_holiday_promotions(confounded):
     assert len(regional) == 3 * 4
 
 
+def test_orders_not_units_carry_the_price_response_when_agents_buy_in_bulk():
+    """5 % of the orders are agents' bulk buys of 20-80 keys: the price moves how many orders
+    come, not their size, so counting orders sheds the bulk noise that counting units keeps."""
+    daily, skus, _, as_of = synthetic_sales(
+        {"A": -1.0, "B": -2.0}, level=20, days=540, random_promotions=12, seed=1,
+        holiday_promotion=0.0, bulk_share=0.05,
+    )  # fmt: skip
+    assert (daily["units"] > daily["orders"]).any()
+
+    def per_sku(frame):
+        estimates = estimate_elasticities(frame, skus, as_of)
+        return estimates[estimates["region_code"] == "ALL"].set_index("sku_id")
+
+    by_orders, by_units = per_sku(daily), per_sku(daily.drop(columns="orders"))
+    for sku, true in {"A": -1.0, "B": -2.0}.items():
+        row = by_orders.loc[sku]
+        assert abs(row["elasticity"] - true) < 0.3, (sku, row["elasticity"])
+        width = row["elasticity_high"] - row["elasticity_low"]
+        units_width = by_units.at[sku, "elasticity_high"] - by_units.at[sku, "elasticity_low"]
+        assert width < 0.75 * units_width, (sku, width, units_width)
+
+
 def test_a_day_without_sales_gets_a_price_only_when_its_neighbours_agree():
     """Region B sells at its usual price on days 0 and 2, at 10 % off on day 4 (a regional
     promotion) and at the usual price again on day 7: days 3, 5 and 6 had no sale and could

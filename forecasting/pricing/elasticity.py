@@ -2,7 +2,12 @@
 
 Model, per SKU, over all its regions at once (a negative-binomial panel regression, log link):
 
-    E[units(r, t)] = exp(controls(t) . beta + a_r + g_r * trend(t) + e_r * log(price_rt / ref_r))
+    E[orders(r, t)] = exp(controls(t) . beta + a_r + g_r * trend(t) + e_r * log(price_rt / ref_r))
+
+It counts orders, not units, where the marts have them (``fct_daily_sku_sales.orders``): the
+price moves how many buyers come, while an agent's bulk buy of 50 keys is one decision whose
+size is noise, and counting its keys made the estimates far noisier and pulled them towards
+zero (bench/pricing.py, docs/pricing.md). Without an ``orders`` column it counts units.
 
 ``controls`` are shared by the SKU's regions: weekday, yearly Fourier terms, mainland China
 holidays, make-up workdays, shopping festivals (618, Double 11, 12.12) and the user's events
@@ -78,6 +83,12 @@ class SkuPanel:
     observed: np.ndarray  # (regions, days) bool: day counts (not censored)
     log_price: np.ndarray  # (regions, days) log(price / the region's usual price)
     price_seen: np.ndarray  # (regions, days) bool: a price was observed that day
+    # (regions, days): what the model counts: orders where the marts have them, else units
+    counts: np.ndarray | None = None
+
+    @property
+    def response(self) -> np.ndarray:
+        return self.units if self.counts is None else self.counts
 
 
 def build_panels(
@@ -101,10 +112,13 @@ def build_panels(
     """
     end = pd.Timestamp(as_of) - pd.Timedelta(days=1)
     start_limit = end - pd.Timedelta(days=history_days - 1)
-    frame = daily.loc[:, ["sku_id", "region_code", "order_date", "units", "avg_unit_price"]].copy()
+    counted = "orders" if "orders" in daily.columns else "units"
+    columns = ["sku_id", "region_code", "order_date", "units", "avg_unit_price"]
+    frame = daily.loc[:, columns + ([counted] if counted != "units" else [])].copy()
     frame["order_date"] = pd.to_datetime(frame["order_date"])
     frame = frame[(frame["order_date"] <= end) & (frame["order_date"] >= start_limit)]
     frame["units"] = frame["units"].astype(float)
+    frame[counted] = frame[counted].astype(float)
     frame["avg_unit_price"] = frame["avg_unit_price"].astype(float)
     censored = _censored_days(stockout_days)
     panels = []
@@ -116,6 +130,9 @@ def build_panels(
         units = rows.pivot_table(
             index="region_code", columns="order_date", values="units", aggfunc="sum"
         ).reindex(columns=days)
+        counts = rows.pivot_table(
+            index="region_code", columns="order_date", values=counted, aggfunc="sum"
+        ).reindex(index=units.index, columns=days)
         price = rows.pivot_table(
             index="region_code", columns="order_date", values="avg_unit_price", aggfunc="mean"
         ).reindex(index=units.index, columns=days)
@@ -135,6 +152,7 @@ def build_panels(
                 observed=observed,
                 log_price=log_price,
                 price_seen=~np.isnan(price.to_numpy()),
+                counts=np.nan_to_num(counts.to_numpy(), nan=0.0),
             )
         )
     return panels
@@ -219,7 +237,7 @@ def fit_panel(panel: SkuPanel, controls: np.ndarray, max_iter: int = 50) -> Regi
     ridge[k:] = 1e-6
     ridge[k + 1 :: 3] = 1e-3
     ridge[k + 2 :: 3] = np.where(moves, 1e-6, 1.0)  # an unidentified slope stays at zero
-    y = panel.units
+    y = panel.response
     mask = panel.observed.astype(float)
     coef = np.zeros(size)
     mean_rate = (y * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1)

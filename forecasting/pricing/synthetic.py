@@ -2,9 +2,11 @@
 
 Demand per SKU x region x day: a level, a weekend lift, a holiday lift (mainland China public
 holidays and the Double 11 run-up) and ``(price / usual price) ** elasticity``, with
-negative-binomial noise. Prices move through short random promotions and one list change per
-region; optionally a holiday promotion that coincides with the holiday lift (the confounder a
-naive regression mistakes for elasticity).
+negative-binomial noise, counted in orders; optionally a share of the orders are agents'
+bulk orders of tens of keys (the price moves how many orders come, not their size). Prices
+move through short random promotions and one list change per region; optionally a holiday
+promotion that coincides with the holiday lift (the confounder a naive regression mistakes
+for elasticity).
 """
 
 from __future__ import annotations
@@ -27,11 +29,13 @@ def synthetic_sales(
     random_promotions: int = 8,
     flat_price_skus: tuple[str, ...] = (),
     seed: int = 0,
+    bulk_share: float = 0.0,
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[tuple[str, str], float], dt.date]:
     """(daily sales, skus, true elasticity per SKU x region, as_of).
 
     ``elasticities`` maps sku_id to its true elasticity (every region shares it, plus a
-    small regional deviation); SKUs in ``flat_price_skus`` never change price.
+    small regional deviation); SKUs in ``flat_price_skus`` never change price. A share
+    ``bulk_share`` of the orders are bulk orders of 20-80 keys, the rest of one key.
     """
     rng = np.random.default_rng(seed)
     calendar = pd.date_range(start, periods=days, freq="D")
@@ -53,7 +57,9 @@ def synthetic_sales(
                 relative[days // 2 :] *= 1 + rng.choice([-0.08, 0.06])
                 relative[holiday | double_11] *= 1 - holiday_promotion
             mean = level * lift * relative**true
-            units = rng.negative_binomial(5, 5 / (5 + mean))
+            orders = rng.negative_binomial(5, 5 / (5 + mean))
+            bulk = rng.binomial(orders, bulk_share)
+            units = orders - bulk + np.array([rng.integers(20, 81, k).sum() for k in bulk])
             price = np.round(usual * relative, 2)
             sold = units > 0
             rows.append(
@@ -63,6 +69,7 @@ def synthetic_sales(
                         "region_code": region,
                         "order_date": calendar[sold].date,
                         "units": units[sold].astype(float),
+                        "orders": orders[sold].astype(float),
                         "avg_unit_price": price[sold],
                         "avg_list_price": usual,
                         "avg_unit_cost": round(usual * 0.6, 2),

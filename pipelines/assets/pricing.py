@@ -62,6 +62,7 @@ def read_daily_sales(conn, as_of: dt.date) -> pd.DataFrame:
     start = as_of - dt.timedelta(days=HISTORY_DAYS)
     return conn.execute(
         """SELECT sku_id, region_code, order_date, CAST(units AS DOUBLE) AS units,
+                  CAST(orders AS DOUBLE) AS orders,
                   CAST(avg_unit_price AS DOUBLE) AS avg_unit_price,
                   CAST(avg_list_price AS DOUBLE) AS avg_list_price,
                   CAST(avg_unit_cost AS DOUBLE) AS avg_unit_cost
