@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import io
 import math
@@ -104,9 +105,15 @@ def test_safety_stock_from_forecast_sigma_and_service_level():
 
 
 def test_correlated_days_add_their_sigmas():
-    # Fully correlated (the default): sigma over 3 days = 2 + 2 + 2; half: sqrt(12 + 0.5 * 24).
+    # Fully correlated: sigma over 3 days = 2 + 2 + 2; half: sqrt(12 + 0.5 * 24).
     terms = SupplierTerms(lead_time_hours=48)
-    full = decide_card_key_order(KeyStock(500), flat(10, 2), terms, 0.95, policy=ON_TIME)
+    full = decide_card_key_order(
+        KeyStock(500),
+        flat(10, 2),
+        terms,
+        0.95,
+        policy=RestockPolicy(error_correlation=1.0, late_buffer_days=0),
+    )
     half = decide_card_key_order(
         KeyStock(500),
         flat(10, 2),
@@ -118,19 +125,25 @@ def test_correlated_days_add_their_sigmas():
     assert half.safety_stock == pytest.approx(1.6448536 * math.sqrt(24), rel=1e-6)
 
 
-def test_late_buffer_protects_days_beyond_the_nominal_lead_time():
-    # 10 a day, lead 2 days + 2 late-buffer days + 1 review day: reorder point 50 and
-    # sigma 2 a day over 5 correlated days = 10; the deadline and expiry cap keep lead 2.
+def test_late_buffer_holds_the_expected_demand_of_days_beyond_the_nominal_lead_time():
+    # 10 a day, lead 2 days + 1 review day = 30, plus 2 late days of expected demand = 20 in
+    # safety stock; the normal band stays over the 3 nominal days (independent: 2 * sqrt(3));
+    # the deadline and the expiry cap keep the nominal lead of 2 days.
     terms = SupplierTerms(lead_time_hours=48, batch_size=10)
-    policy = RestockPolicy(late_buffer_days=2, cycle_days=0)
+    policy = RestockPolicy(late_buffer_days=2, cycle_days=0, error_correlation=0.0)
     decision = decide_card_key_order(KeyStock(45), flat(10, 2), terms, 0.5, 20, policy=policy)
-    assert decision.safety_stock == pytest.approx(0.0)  # z(0.5) = 0
+    assert decision.safety_stock == pytest.approx(20.0)  # z(0.5) = 0: the late cover alone
     assert decision.reorder_point == pytest.approx(50)
     assert decision.order_qty == 10  # 45 < 50: order up to 50 -> 1 batch
     assert decision.order_by_day == 4 - 2  # stock-out on day 4 (45 keys), minus the lead
     assert decision.expiry_cap == 10 * (2 + 20) - 45 - 5  # 175 floored to whole batches
     buffered = decide_card_key_order(KeyStock(500), flat(10, 2), terms, 0.95, policy=policy)
-    assert buffered.safety_stock == pytest.approx(1.6448536 * 10, rel=1e-6)
+    assert buffered.safety_stock == pytest.approx(20 + 1.6448536 * 2 * math.sqrt(3), rel=1e-6)
+    # Cycle stock comes on top of the late cover: up to 50 + 3 days x 10.
+    cycled = dataclasses.replace(policy, cycle_days=3)
+    assert decide_card_key_order(
+        KeyStock(45), flat(10, 2), terms, 0.5, 20, policy=cycled
+    ).order_up_to == pytest.approx(80)
     on_time = decide_card_key_order(KeyStock(45), flat(10, 2), terms, 0.5, 20, policy=ON_TIME)
     assert on_time.reorder_point == pytest.approx(30) and on_time.order_qty == 0
 
@@ -144,9 +157,10 @@ def test_largest_recent_day_is_a_floor_under_safety_stock():
     assert decision.safety_stock == pytest.approx(40)
     assert decision.reorder_point == pytest.approx(20 + 40)
     calm = decide_card_key_order(
-        KeyStock(0), flat(10, 1), terms, 0.9, largest_recent_day=12, policy=ON_TIME
+        KeyStock(0), flat(10, 1), terms, 0.9, largest_recent_day=11, policy=ON_TIME
     )
-    assert calm.safety_stock == pytest.approx(1.2815516 * 2, rel=1e-6)  # z sigma is larger
+    # z sigma over the 2 independent days is larger than the floor of 1
+    assert calm.safety_stock == pytest.approx(1.2815516 * math.sqrt(2), rel=1e-6)
 
 
 def test_higher_service_level_holds_more_safety_stock():

@@ -162,6 +162,22 @@ def test_service_levels_are_run_config(warehouse):
     assert lowered.loc["K1", "safety_stock"] < default.loc["K1", "safety_stock"]
 
 
+def test_late_buffer_and_cycle_days_are_run_config(warehouse):
+    def plan(config: dict | None) -> pd.Series:
+        build(warehouse, DAY_1, config and {"ops": {"restock_plan": {"config": config}}})
+        return table(warehouse, "analytics.restock_plan").set_index("sku_id").loc["K1"]
+
+    default, on_time = plan(None), plan({"late_buffer_days": 0})
+    # K1 sells a flat 10 a day: the default late cover is 5 days of it, on top of the band.
+    late_cover = 10 * restock.DEFAULT_POLICY.late_buffer_days
+    assert default["reorder_point"] - on_time["reorder_point"] == pytest.approx(late_cover)
+    assert default["safety_stock"] - on_time["safety_stock"] == pytest.approx(late_cover)
+    assert default["order_qty"] > 50  # above the MOQ, so the MOQ does not hide what follows
+    cycled = plan({"cycle_days": 10})
+    # 100 more keys wanted: whole batches of 10 either side of the rounding
+    assert 90 <= cycled["order_qty"] - default["order_qty"] <= 110
+
+
 def test_missing_forecast_fails_with_one_clear_line(warehouse):
     with duckdb.connect(str(warehouse)) as conn:
         conn.execute("DROP TABLE analytics.demand_forecast")

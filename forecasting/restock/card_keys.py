@@ -5,7 +5,8 @@ time, and the next chance to order is tomorrow, so today's stock (on hand + on o
 protect ``lead days + 1`` days. Its parts, for one SKU:
 
 - ``safety_stock = z(service level) * sigma`` of demand over the protection days, with the
-  daily sigma read from the forecast interval (see ``demand.py``);
+  daily sigma read from the forecast interval (see ``demand.py``), plus the late cover: the
+  expected demand of ``late_buffer_days`` more days, for a batch that comes late;
 - ``reorder_point = expected demand over the protection days + safety_stock``;
 - when the position falls below the reorder point, order up to the reorder point plus
   ``cycle_days`` of expected demand; round up to whole batches and at least the MOQ;
@@ -42,20 +43,22 @@ class RestockPolicy:
     abc_cutoffs: tuple[float, float] = (0.80, 0.95)
     margin_lookback_days: int = 90
     review_days: int = 1
-    # Days of demand an order adds on top of the reorder point: fewer means less stock, more POs.
-    cycle_days: int = 4
+    # Days of demand an order adds on top of the reorder point: fewer means less stock, more
+    # POs. 0 orders what the reorder point needs, in whole batches, nearly every day for a fast
+    # seller: small frequent batches also mean one late batch leaves a small hole.
+    cycle_days: int = 0
     expiring_window_days: int = 7
-    # Forecast errors of neighbouring days move together (a level the model misjudged, a
-    # promotion it missed), so sigma over several days grows faster than sqrt(days).
-    # 1.0 (sigma over P days = sum of daily sigmas) gave the best fill for the stock held in
-    # the medium replay (bench/restock.py); 0 would assume independent days.
-    error_correlation: float = 1.0
+    # Forecast errors of neighbouring days may move together (a level the model misjudged, a
+    # promotion it missed): 1.0 makes sigma over P days the sum of the daily sigmas, 0 treats
+    # days as independent. With the late cover below, 0 held the least stock for its fill.
+    error_correlation: float = 0.0
     # Suppliers deliver late now and then (the simulated platform: a quarter of the orders, by
-    # 1-6 days), and a late batch is lost sales that no forecast can prevent. Stock protects
-    # this many days beyond the nominal lead time; the order deadline and the expiry cap still
-    # use the nominal lead time (the day a batch arrives when on time). 1 day gave the least
-    # stock for its fill against the naive rule on the replay's seed 11 (0-4 days tried).
-    late_buffer_days: int = 1
+    # 1-6 days; 5 days is its 95th percentile), and a late batch is lost sales that no
+    # forecast can prevent. The reorder point holds the expected demand of this many days
+    # beyond the nominal lead time; the order deadline and the expiry cap still use the
+    # nominal lead time (the day a batch arrives when on time). Tuned on the replay's seed 11
+    # with cycle_days and error_correlation (bench/restock.py, docs/restock.md).
+    late_buffer_days: int = 5
 
     def service_level(self, abc_class: str) -> float:
         return float(self.service_levels.get(abc_class, min(self.service_levels.values())))
@@ -164,14 +167,15 @@ def decide_card_key_order(
 
     1. Keys expiring within 7 days that the forecast cannot sell first are not counted;
     2. position = usable on hand + on order; cover and stock-out day from expected demand;
-    3. safety stock and reorder point over lead days + late buffer + review days;
+    3. safety stock over lead + review days, plus the late cover; reorder point;
     4. below the reorder point: order up to reorder point + cycle demand, whole batches, MOQ;
     5. cap at what sells before expiry; below the MOQ after the cap means no order;
     6. inactive SKUs never order.
     """
     policy = policy or RestockPolicy()
     lead = terms.lead_days
-    protection = lead + policy.late_buffer_days + policy.review_days
+    protection = lead + policy.review_days
+    late_days = max(0, int(policy.late_buffer_days))
     wasted = max(
         0, int(stock.expiring_7d) - math.floor(demand.total(0, policy.expiring_window_days))
     )
@@ -187,8 +191,13 @@ def decide_card_key_order(
         # Card keys sell in lumps (one buyer takes 50): hold at least enough to live through
         # a day like the largest of the last weeks, which a normal error band understates.
         safety_stock = max(safety_stock, float(largest_recent_day) - demand.total(0, 1))
+    # A late batch: the days after it was due run on what is held. Expected demand only; the
+    # forecast error is already in the normal band above.
+    safety_stock += demand.total(protection, protection + late_days)
     reorder_point = demand.total(0, protection) + safety_stock
-    order_up_to = reorder_point + demand.total(protection, protection + policy.cycle_days)
+    order_up_to = reorder_point + demand.total(
+        protection + late_days, protection + late_days + policy.cycle_days
+    )
 
     quantity = 0
     raised_to_moq = False
