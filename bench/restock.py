@@ -17,8 +17,10 @@ Usage: .venv/bin/python bench/restock.py [--scale medium] [--seed 7] [--weeks 8]
    expiry first and expire ``shelf_life_days`` after arrival.
 3. Policies: (a) CardPulse (``forecasting.restock.decide_card_key_order`` on a forecast
    re-run every week: ``forecasting.demand.forecast_demand``, or ``--forecast standin``, a
-   weekday-adjusted 28-day mean); (b) naive: keep 14 days of the trailing 28-day average
-   (whole batches, MOQ); (c) oracle: the same rule fed the true future demand, no safety stock.
+   weekday-adjusted 28-day mean; each supplier's late cover learnt from the year of
+   inventory snapshots before the replay, as the build does, or ``--late-buffer-days N``);
+   (b) naive: keep 14 days of the trailing 28-day average (whole batches, MOQ); (c) oracle:
+   the same rule fed the true future demand, no safety stock.
 4. Print fill rate, average on hand in days of demand, keys expired, purchase orders.
 
 Stock the platform already held when the replay starts: keys in ``expiring_7d`` are taken
@@ -52,6 +54,7 @@ from forecasting.restock import (  # noqa: E402
     abc_classes,
     decide_card_key_order,
 )
+from forecasting.restock.deliveries import observed_batches, supplier_delays  # noqa: E402
 from forecasting.restock.demand import demand_paths  # noqa: E402
 
 DEMAND_STATUSES = ("paid", "delivered", "failed", "refunded")
@@ -89,6 +92,9 @@ class World:
     events: pd.DataFrame = field(default_factory=pd.DataFrame)
     # [sku, day] days an order placed that day arrives after its lead time (None: never late)
     delay: np.ndarray | None = None
+    # Per SKU, its supplier's late cover learnt from the inventory before the replay (None:
+    # too few batches seen, the policy's default applies).
+    late_cover: list[int | None] = field(default_factory=list)
 
     def __post_init__(self):
         if self.delay is None:
@@ -228,6 +234,16 @@ def load_world(
     shelf = [None if pd.isna(v) or int(v) <= 0 else int(v) for v in active["shelf_life_days"]]
     if shelf_life_days:
         shelf = [shelf_life_days] * len(shelf)
+    # What CardPulse's build would learn from the year of snapshots before the replay.
+    history_year = day_end[day_end["ds"] >= start - dt.timedelta(days=365)].rename(
+        columns={"ds": "inventory_date"}
+    )
+    nominal = pd.Series({s: terms(s).lead_days for s in suppliers.index})
+    learnt = supplier_delays(observed_batches(history_year), nominal)
+    learnt = learnt.set_index("supplier_id")["late_cover_days"]
+    late_cover = [
+        None if pd.isna(learnt.get(s, np.nan)) else int(learnt[s]) for s in active["supplier_id"]
+    ]
     # Its own generator, so the delays are the same for every policy and every option.
     delays = draw_delays((len(sku_ids), 7 * weeks), np.random.default_rng([seed, 5]))
     if on_time:
@@ -241,7 +257,7 @@ def load_world(
         on_hand=opening["on_hand"].fillna(0).to_numpy(dtype=np.int64),
         on_order=opening["on_order"].fillna(0).to_numpy(dtype=np.int64),
         expiring_7d=opening["expiring_7d"].fillna(0).to_numpy(dtype=np.int64),
-        events=events, delay=delays,
+        events=events, delay=delays, late_cover=late_cover,
     )  # fmt: skip
 
 
@@ -348,9 +364,18 @@ def cached(forecaster, folder: Path, only: bool = False):
 class CardPulse:
     name = "CardPulse"
 
-    def __init__(self, world: World, forecaster, refit_days: int = 7, policy=None):
+    def __init__(
+        self, world: World, forecaster, refit_days: int = 7, policy=None, learn: bool = True
+    ):
         self.world, self.forecaster, self.refit_days = world, forecaster, refit_days
         self.policy = policy or RestockPolicy()
+        # Per SKU: the policy with its supplier's learnt late cover, as the build applies it.
+        self.policies = [
+            dataclasses.replace(self.policy, late_buffer_days=cover)
+            if learn and cover is not None
+            else self.policy
+            for cover in (world.late_cover or [None] * len(world.sku_id))
+        ]
         self.decisions: dict = {}  # (sku row, day) -> the decision that morning
         self.paths: dict[str, DemandPath] = {}
         self.fitted_on = -refit_days
@@ -379,7 +404,7 @@ class CardPulse:
             decision = decide_card_key_order(
                 stock[row], path, world.terms[row], float(world.service_level[row]),
                 world.shelf_life[row], largest_recent_day=float(largest_day[row]),
-                policy=self.policy,
+                policy=self.policies[row],
             )  # fmt: skip
             quantities[row] = decision.order_qty
             self.decisions[(row, day)] = decision
@@ -594,8 +619,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--late-buffer-days",
         type=int,
-        default=RestockPolicy().late_buffer_days,
-        help="CardPulse's RestockPolicy.late_buffer_days",
+        help="one late cover for every supplier (default: learnt per supplier from the "
+        f"inventory history, else {RestockPolicy().late_buffer_days})",
     )
     parser.add_argument(
         "--lost",
@@ -624,8 +649,19 @@ def main(argv: list[str] | None = None) -> int:
         if args.forecast == "cardpulse":
             cache = FORECAST_CACHE / f"{args.scale}-seed{args.seed}-weeks{args.weeks}"
             forecaster = cached(forecaster, cache, only=args.from_cache)
-        cardpulse = CardPulse(
-            world, forecaster, policy=RestockPolicy(late_buffer_days=args.late_buffer_days)
+        fixed = args.late_buffer_days is not None
+        policy = RestockPolicy(late_buffer_days=args.late_buffer_days) if fixed else None
+        cardpulse = CardPulse(world, forecaster, policy=policy, learn=not fixed)
+        covers = dict(zip(world.supplier_id, world.late_cover, strict=True))
+        print(
+            "late cover (days) per supplier: "
+            + (
+                f"{args.late_buffer_days} for all (--late-buffer-days)"
+                if fixed
+                else ", ".join(
+                    f"{s} {'default' if c is None else c}" for s, c in sorted(covers.items())
+                )
+            )
         )
         outcomes = [
             replay(world, cardpulse),

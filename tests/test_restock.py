@@ -32,6 +32,7 @@ from forecasting.restock import (
     step_alert,
 )
 from forecasting.restock.alerts import ARMED, FIRED, REARMED, advance_alerts
+from forecasting.restock.deliveries import observed_batches, supplier_delays
 from forecasting.restock.events import upcoming_events
 
 AS_OF = dt.date(2026, 11, 6)
@@ -215,6 +216,46 @@ def test_abc_classes_by_cumulative_margin():
     margin = pd.Series({"a": 50.0, "b": 30.0, "c": 15.0, "d": 5.0, "e": 0.0, "f": -3.0})
     classes = abc_classes(margin)
     assert classes.to_dict() == {"a": "A", "b": "A", "c": "B", "d": "C", "e": "C", "f": "C"}
+
+
+# --- deliveries read from the inventory snapshots -------------------------------------
+
+
+def snapshots(sku_id: str, on_order: list[int], supplier_id: str = "P1") -> pd.DataFrame:
+    days = pd.date_range("2026-10-01", periods=len(on_order), freq="D")
+    return pd.DataFrame(
+        {"sku_id": sku_id, "supplier_id": supplier_id, "inventory_date": days, "on_order": on_order}
+    )
+
+
+def test_batches_are_read_from_on_order_first_in_first_out():
+    # Oct 2: 100 ordered; Oct 3: 50 more; Oct 5: 100 arrive (the first batch, 3 days);
+    # Oct 7: 20 of the second arrive, Oct 8 the other 30 (5 days); Oct 9: 40 ordered, never
+    # arrive (still open at the end: not counted).
+    frame = snapshots("K", [0, 100, 150, 150, 50, 50, 30, 0, 40])
+    batches = observed_batches(frame)
+    assert batches["keys"].tolist() == [100, 50]
+    assert batches["lead_days"].tolist() == [3, 5]
+    assert batches["ordered_on"].dt.day.tolist() == [2, 3]
+    assert (batches["supplier_id"] == "P1").all()
+    assert observed_batches(snapshots("K", [0, 0, 0])).empty
+
+
+def test_late_cover_is_the_95th_percentile_of_delays_once_enough_batches_are_seen():
+    # Nominal 2 days: 15 batches on time, 4 one day late, 1 four days late.
+    leads = [2] * 15 + [3] * 4 + [6]
+    batches = pd.DataFrame({"supplier_id": "P1", "lead_days": leads})
+    few = batches.assign(supplier_id="P2").head(5)
+    delays = supplier_delays(
+        pd.concat([batches, few]), pd.Series({"P1": 2, "P2": 2}), quantile=0.95, min_batches=20
+    ).set_index("supplier_id")
+    assert delays.loc["P1", "batches"] == 20
+    assert delays.loc["P1", "late_share"] == pytest.approx(0.25)
+    assert delays.loc["P1", "delay_quantile"] == 1  # 19 of 20 delays are at most 1 day
+    assert delays.loc["P1", "late_cover_days"] == 1
+    assert pd.isna(delays.loc["P2", "late_cover_days"])  # 5 batches: too few to learn from
+    early = pd.DataFrame({"supplier_id": "P1", "lead_days": [1] * 20})  # early is not late
+    assert supplier_delays(early, pd.Series({"P1": 2})).loc[0, "late_cover_days"] == 0
 
 
 # --- properties ------------------------------------------------------------------------

@@ -178,6 +178,35 @@ def test_late_buffer_and_cycle_days_are_run_config(warehouse):
     assert 90 <= cycled["order_qty"] - default["order_qty"] <= 110
 
 
+def test_late_cover_is_learnt_from_the_suppliers_deliveries(warehouse):
+    """24 batches of K1 from supplier P1 (nominal 2 days) in the snapshots before as_of: 19
+    on time, 5 three days late -> a late cover of 3 days for P1's SKUs instead of 5."""
+    start = DAY_1 - dt.timedelta(days=150)
+    on_order = {start + dt.timedelta(days=d): 0 for d in range(149)}
+    for i in range(24):  # one batch every 6 days: they never overlap
+        ordered = start + dt.timedelta(days=6 * i)
+        lead = 2 + (3 if i % 5 == 4 else 0)
+        for d in range(lead):
+            on_order[ordered + dt.timedelta(days=d)] = 100
+    with duckdb.connect(str(warehouse)) as conn:
+        conn.executemany(
+            "INSERT INTO analytics.fct_inventory_daily VALUES ('K1', ?, 'P1', 100, ?, 0)",
+            [[day, keys] for day, keys in on_order.items() if day < DAY_1 - dt.timedelta(days=1)],
+        )
+    build(warehouse, DAY_1)
+    learnt = table(warehouse, "analytics.restock_plan").set_index("sku_id")
+    build(warehouse, DAY_1, {"ops": {"restock_plan": {"config": {"learn_late_cover": False}}}})
+    fixed = table(warehouse, "analytics.restock_plan").set_index("sku_id")
+    assert learnt.loc["K1", "late_cover_days"] == learnt.loc["K2", "late_cover_days"] == 3
+    assert fixed.loc["K1", "late_cover_days"] == restock.DEFAULT_POLICY.late_buffer_days
+    # K1 sells a flat 10 a day: 2 days less cover, 20 keys less reorder point
+    assert fixed.loc["K1", "reorder_point"] - learnt.loc["K1", "reorder_point"] == pytest.approx(
+        10 * (restock.DEFAULT_POLICY.late_buffer_days - 3)
+    )
+    assert "holds 3 more days in case the delivery is late" in learnt.loc["K1", "reason"]
+    assert "另备 3 天" in learnt.loc["K1", "reason_zh"]
+
+
 def test_missing_forecast_fails_with_one_clear_line(warehouse):
     with duckdb.connect(str(warehouse)) as conn:
         conn.execute("DROP TABLE analytics.demand_forecast")

@@ -56,8 +56,9 @@ class RestockPolicy:
     # 1-6 days; 5 days is its 95th percentile), and a late batch is lost sales that no
     # forecast can prevent. The reorder point holds the expected demand of this many days
     # beyond the nominal lead time; the order deadline and the expiry cap still use the
-    # nominal lead time (the day a batch arrives when on time). Tuned on the replay's seed 11
-    # with cycle_days and error_correlation (bench/restock.py, docs/restock.md).
+    # nominal lead time (the day a batch arrives when on time). The plan learns it per
+    # supplier from the deliveries seen (``deliveries.py``); this is the fallback, tuned on
+    # the replay's seed 11 with cycle_days and error_correlation (docs/restock.md).
     late_buffer_days: int = 5
 
     def service_level(self, abc_class: str) -> float:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import numpy as np
@@ -27,7 +28,7 @@ PLAN_COLUMNS = [
     "stockout_date", "safety_stock", "reorder_point", "order_qty", "order_by", "service_level",
     "reason", "reason_zh", "reason_en", "abc_class", "expiring_7d", "usable_position",
     "lead_time_days", "min_order_qty", "batch_size", "shelf_life_days", "expiry_cap",
-    "unit_cost", "order_cost", "inventory_date", "is_active", "has_forecast",
+    "unit_cost", "order_cost", "inventory_date", "is_active", "has_forecast", "late_cover_days",
 ]  # fmt: skip
 
 
@@ -51,12 +52,15 @@ def plan_card_keys(
     dim_events: pd.DataFrame | None = None,
     policy: RestockPolicy | None = None,
     largest_recent_day: pd.Series | None = None,
+    late_cover: pd.Series | None = None,
 ) -> pd.DataFrame:
     """The restock plan for every card-key SKU.
 
     1. ABC class from gross margin -> service level; 2. per SKU, the forecast path, the
     latest stock, the supplier's terms and the largest day of recent sales (a floor under
     safety stock) -> a decision; 3. the reason in en and zh.
+    ``late_cover`` (supplier_id -> days, from ``deliveries.supplier_delays``) replaces the
+    policy's ``late_buffer_days`` for the suppliers it knows.
     Every card-key SKU gets a line: inactive ones and those without stock or forecast say why
     they order nothing, so nothing disappears from the plan silently.
     """
@@ -81,6 +85,10 @@ def plan_card_keys(
         if (supplier_id is None or pd.isna(supplier_id)) and stock_row is not None:
             supplier_id = stock_row.get("supplier_id")
         terms = _terms(terms_by_supplier, supplier_id)
+        sku_policy = policy
+        learned = None if late_cover is None else late_cover.get(supplier_id)
+        if learned is not None and not pd.isna(learned):
+            sku_policy = dataclasses.replace(policy, late_buffer_days=int(learned))
         active = bool(sku.get("active")) if not pd.isna(sku.get("active")) else False
         shelf_life = sku.get("shelf_life_days")
         shelf_life = None if shelf_life is None or pd.isna(shelf_life) else int(shelf_life)
@@ -97,6 +105,7 @@ def plan_card_keys(
             "batch_size": terms.batch, "shelf_life_days": shelf_life,
             "unit_cost": float(unit_cost) if not pd.isna(unit_cost) else np.nan,
             "is_active": active, "has_forecast": has_forecast,
+            "late_cover_days": sku_policy.late_buffer_days,
         }  # fmt: skip
         if stock_row is None:
             reason_en, reason_zh = (
@@ -117,13 +126,14 @@ def plan_card_keys(
             service_level,
             shelf_life,
             active and has_forecast,
-            policy,
+            sku_policy,
             largest_recent_day=peaks.get(sku_id),
         )
         sku_events = [event for event in events if event.applies_to(sku)]
         reason_en, reason_zh = card_key_reason(
             decision, as_of, active=active, shelf_life_days=shelf_life,
             moq=terms.moq, batch=terms.batch, events=sku_events,
+            late_cover_days=sku_policy.late_buffer_days,
         )  # fmt: skip
         if active and not has_forecast:
             reason_en, reason_zh = _no_plan_reason(True, False)

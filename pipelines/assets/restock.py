@@ -16,12 +16,14 @@ from dagster_duckdb import DuckDBResource
 
 from forecasting.restock import (
     RestockPolicy,
+    SupplierTerms,
     advance_alerts,
     plan_card_keys,
     plan_funding,
     purchase_order_lines,
 )
 from forecasting.restock.alerts import FIRED, STATE_COLUMNS
+from forecasting.restock.deliveries import observed_batches, supplier_delays
 from forecasting.restock.funding import FUNDING_COLUMNS
 from forecasting.restock.plan import PLAN_COLUMNS
 from forecasting.restock.purchase_orders import PO_COLUMNS
@@ -50,7 +52,7 @@ PLAN_TYPES = {
     "expiring_7d": "BIGINT", "usable_position": "DOUBLE", "lead_time_days": "INTEGER",
     "min_order_qty": "BIGINT", "batch_size": "BIGINT", "shelf_life_days": "INTEGER",
     "expiry_cap": "BIGINT", "unit_cost": _MONEY, "order_cost": _MONEY, "inventory_date": "DATE",
-    "is_active": "BOOLEAN", "has_forecast": "BOOLEAN",
+    "is_active": "BOOLEAN", "has_forecast": "BOOLEAN", "late_cover_days": "INTEGER",
 }  # fmt: skip
 PO_TYPES = {
     "po_id": "VARCHAR", "supplier_id": "VARCHAR", "supplier_name": "VARCHAR", "as_of": "DATE",
@@ -104,6 +106,21 @@ def read_latest_inventory(conn, as_of: dt.date) -> pd.DataFrame:
            QUALIFY row_number() OVER (PARTITION BY sku_id ORDER BY inventory_date DESC) = 1""",
         [as_of],
     ).df()
+
+
+def read_late_cover(conn, as_of: dt.date, suppliers: pd.DataFrame, days: int = 365) -> pd.Series:
+    """Per supplier, the late cover learnt from the last ``days`` of inventory snapshots
+    (``forecasting.restock.deliveries``); suppliers with too few batches seen are absent."""
+    history = conn.execute(
+        """SELECT sku_id, supplier_id, inventory_date, on_order
+           FROM analytics.fct_inventory_daily WHERE inventory_date < ? AND inventory_date >= ?""",
+        [as_of, as_of - dt.timedelta(days=days)],
+    ).df()
+    nominal = suppliers.set_index("supplier_id")["lead_time_hours"].map(
+        lambda hours: SupplierTerms(lead_time_hours=hours).lead_days
+    )
+    delays = supplier_delays(observed_batches(history), nominal)
+    return delays.dropna(subset=["late_cover_days"]).set_index("supplier_id")["late_cover_days"]
 
 
 def read_latest_balances(conn, as_of: dt.date) -> pd.DataFrame:
@@ -220,6 +237,9 @@ class RestockConfig(dg.Config):
     service_level_c: float = DEFAULT_POLICY.service_levels["C"]
     cycle_days: int = DEFAULT_POLICY.cycle_days
     late_buffer_days: int = DEFAULT_POLICY.late_buffer_days
+    # Learn each supplier's late cover from its deliveries in the inventory history; the
+    # suppliers with too few batches seen keep late_buffer_days.
+    learn_late_cover: bool = True
 
     def policy(self) -> RestockPolicy:
         levels = {"A": self.service_level_a, "B": self.service_level_b, "C": self.service_level_c}
@@ -254,12 +274,15 @@ def restock_plan(
     with duckdb.get_connection() as conn:
         require_tables(conn, *(f"analytics.{t}" for t in RESTOCK_INPUTS))
         as_of = build_settings.as_of_date(conn)
+        suppliers = read_suppliers(conn)
+        late_cover = read_late_cover(conn, as_of, suppliers) if config.learn_late_cover else None
         plan = plan_card_keys(
-            read_skus(conn), read_suppliers(conn), read_latest_inventory(conn, as_of),
+            read_skus(conn), suppliers, read_latest_inventory(conn, as_of),
             read_forecast(conn), as_of, build_settings.horizon_days,
             gross_margin=read_gross_margin(conn, as_of, policy.margin_lookback_days),
             unit_costs=read_unit_costs(conn, as_of), dim_events=read_events(conn),
             policy=policy, largest_recent_day=read_largest_recent_day(conn, as_of),
+            late_cover=late_cover,
         )  # fmt: skip
         _in_transaction(
             conn, lambda: replace_table(conn, "analytics.restock_plan", plan, PLAN_TYPES)
