@@ -20,15 +20,18 @@ import io
 import logging
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import duckdb
+import numpy as np
 import pandas as pd
 import streamlit as st
 from streamlit import runtime
+
+from forecasting.pricing import what_if_for_row
 
 if not runtime.exists():
     # The CLI and tests import this module outside a server: plain in-memory caching is right
@@ -41,6 +44,9 @@ APPROVER_ROLES = ("pricing", "admin")
 
 QUERY_TTL_SECONDS = 600
 TRAILING_DAYS = 28
+# The pricing stage's default horizon: what the what-if divides a row's totals by when the
+# row does not say.
+HORIZON_DAYS = 28
 
 
 def _in_hierarchy(column: str) -> str:
@@ -666,22 +672,27 @@ def baseline_units(conn, scope: Scope, sku_id: str, region_code: str) -> float:
     return row[0] / TRAILING_DAYS
 
 
-def what_if(
-    current_price: float,
-    unit_cost: float,
-    elasticity: float,
-    baseline_daily_units: float,
-    trial_price: float,
-) -> dict[str, float]:
-    """Constant-elasticity response: units scale by (trial / current) ** elasticity."""
-    if current_price <= 0 or trial_price <= 0:
-        units = baseline_daily_units
-    else:
-        units = baseline_daily_units * (trial_price / current_price) ** elasticity
+WHAT_IF_FIGURES = ("units", "revenue", "profit")
+
+
+def what_if(row: Mapping, trial_price: float, baseline_daily_units: float | None = None) -> dict:
+    """Expected daily units, revenue and profit at ``trial_price``, each with its interval
+    (``units_low`` / ``units_high`` ...): ``forecasting.pricing.what_if_for_row`` on one
+    ``price_recommendations`` row, divided by its horizon. A snapshot whose rows lack the
+    horizon's units (only the contract's columns) falls back to ``baseline_daily_units`` (the
+    last 28 days' average), with the elasticity's interval only."""
+    fields = dict(row)
+    days = fields.get("horizon_days")
+    days = HORIZON_DAYS if days is None or pd.isna(days) or days <= 0 else float(days)
+    fields["horizon_days"] = days
+    if pd.isna(fields.get("horizon_units", np.nan)):
+        units = float(baseline_daily_units or 0.0) * days
+        fields.update(horizon_units=units, horizon_units_low=units, horizon_units_high=units)
+    result = what_if_for_row(fields, trial_price)
     return {
-        "units": units,
-        "revenue": units * trial_price,
-        "profit": units * (trial_price - unit_cost),
+        f"{name}{end}": getattr(result, f"{name}{end}") / days
+        for name in WHAT_IF_FIGURES
+        for end in ("", "_low", "_high")
     }
 
 

@@ -284,8 +284,24 @@ def what_if_curve(
     current_price: float,
     trial_price: float,
     labels: dict[str, str],
+    lows: list[float] | None = None,
+    highs: list[float] | None = None,
 ) -> go.Figure:
-    figure = go.Figure(
+    """Expected profit against price, with its interval as a band when given."""
+    figure = go.Figure()
+    if lows is not None and highs is not None:
+        figure.add_trace(
+            go.Scatter(
+                x=list(prices) + list(prices)[::-1],
+                y=list(highs) + list(lows)[::-1],
+                fill="toself",
+                fillcolor="rgba(31, 119, 180, 0.15)",
+                line={"width": 0},
+                name=labels.get("band", ""),
+                hoverinfo="skip",
+            )
+        )
+    figure.add_trace(
         go.Scatter(
             x=prices,
             y=profits,

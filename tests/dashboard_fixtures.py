@@ -303,6 +303,12 @@ def _plans() -> dict[str, pd.DataFrame]:
                 "held at margin floor",
                 "raise: inelastic",
             ],
+            # The pricing stage's extra columns the what-if reads; the last row has none
+            # (as in a snapshot holding only the contract's columns).
+            "horizon_days": [28, 28, 28, None],
+            "horizon_units": [560.0, 280.0, 84.0, None],
+            "horizon_units_low": [420.0, 200.0, 50.0, None],
+            "horizon_units_high": [700.0, 360.0, 120.0, None],
         }
     )
     return {"restock_plan": restock, "funding_plan": funding, "price_recommendations": prices}

@@ -291,4 +291,6 @@ def test_what_if_moves_with_the_price(home):
         assert app.slider(key="what_if_price_0").value == getattr(slider, end)
         metric = next(m for m in app.metric if m.label == t("expected_units"))
         units_at[end] = float(metric.value.replace(",", ""))
+        ranges = [c.value for c in app.caption if c.value.startswith(t("what_if_range")[:2])]
+        assert len(ranges) == 3  # units, revenue and profit each show their interval
     assert units_at["min"] > units_at["max"] > 0  # negative elasticity: dearer sells less

@@ -180,12 +180,27 @@ def test_approved_prices_export(conn):
     assert set(frame["approved_by"]) == {"alice"}
 
 
-def test_what_if_follows_constant_elasticity():
-    same = data.what_if(100.0, 90.0, -2.0, 10.0, 100.0)
-    assert same == {"units": 10.0, "revenue": 1000.0, "profit": 100.0}
-    dearer = data.what_if(100.0, 90.0, -2.0, 10.0, 110.0)
+def test_what_if_is_the_pricing_stage_s_per_day_with_its_interval():
+    row = {
+        "current_price": 100.0, "unit_cost": 90.0, "elasticity": -2.0, "elasticity_low": -3.0,
+        "elasticity_high": -1.0, "horizon_units": 280.0, "horizon_units_low": 210.0,
+        "horizon_units_high": 350.0, "horizon_days": 28,
+    }  # fmt: skip
+    same = data.what_if(row, 100.0)
+    assert same["units"] == pytest.approx(10.0)
+    assert (same["units_low"], same["units_high"]) == pytest.approx((7.5, 12.5))
+    assert same["profit"] == pytest.approx(100.0)
+    dearer = data.what_if(row, 110.0)
     assert dearer["units"] == pytest.approx(10.0 * 1.1**-2)
+    assert dearer["units_low"] == pytest.approx(7.5 * 1.1**-3)  # the worse elasticity end
     assert dearer["profit"] == pytest.approx(dearer["units"] * 20.0)
+    assert dearer["profit_low"] <= dearer["profit"] <= dearer["profit_high"]
+    # A snapshot with only the contract's columns: the last 28 days' average stands in.
+    contract_only = {k: row[k] for k in ("current_price", "unit_cost", "elasticity",
+                                         "elasticity_low", "elasticity_high")}  # fmt: skip
+    fallback = data.what_if(contract_only, 110.0, baseline_daily_units=10.0)
+    assert fallback["units"] == pytest.approx(dearer["units"])
+    assert fallback["units_low"] == pytest.approx(10.0 * 1.1**-3)
 
 
 def test_missing_and_empty_tables_give_empty_results(tmp_path):

@@ -7,6 +7,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 
 from dashboard import data, figures, ui
@@ -119,7 +120,6 @@ picked = st.selectbox(
 )
 row = recommended.loc[picked]
 current_price = float(row["current_price"])
-unit_cost = float(row["unit_cost"]) if row["unit_cost"] == row["unit_cost"] else 0.0
 low, high = round(current_price * 0.7, 2), round(current_price * 1.3, 2)
 trial = st.slider(
     ctx.t("what_if_price"),
@@ -129,42 +129,51 @@ trial = st.slider(
     step=0.01,
     key=f"what_if_price_{picked}",
 )
-baseline = ctx.query("baseline_units", str(row["sku_id"]), str(row["region_code"]))
-now_case = data.what_if(current_price, unit_cost, float(row["elasticity"]), baseline, current_price)
-trial_case = data.what_if(current_price, unit_cost, float(row["elasticity"]), baseline, trial)
+# The row carries the forecast's units over the horizon; an older snapshot without them falls
+# back to the last 28 days' average (one extra query, only then).
+baseline = (
+    ctx.query("baseline_units", str(row["sku_id"]), str(row["region_code"]))
+    if pd.isna(row.get("horizon_units", np.nan))
+    else None
+)
+now_case = data.what_if(row, current_price, baseline)
+trial_case = data.what_if(row, trial, baseline)
 cells = st.columns(3)
-cells[0].metric(
-    ctx.t("expected_units"),
-    f"{trial_case['units']:,.1f}",
-    f"{trial_case['units'] - now_case['units']:+,.1f}",
-)
-cells[1].metric(
-    ctx.t("expected_revenue"),
-    money(trial_case["revenue"]),
-    money(trial_case["revenue"] - now_case["revenue"]),
-)
-cells[2].metric(
-    ctx.t("expected_profit"),
-    money(trial_case["profit"]),
-    money(trial_case["profit"] - now_case["profit"]),
-)
+for cell, figure, label, shown in (
+    (cells[0], "units", "expected_units", lambda v: f"{v:,.1f}"),
+    (cells[1], "revenue", "expected_revenue", money),
+    (cells[2], "profit", "expected_profit", money),
+):
+    change = trial_case[figure] - now_case[figure]
+    cell.metric(
+        ctx.t(label),
+        shown(trial_case[figure]),
+        f"{change:+,.1f}" if figure == "units" else money(change),
+    )
+    cell.caption(
+        ctx.t(
+            "what_if_range",
+            low=shown(trial_case[f"{figure}_low"]),
+            high=shown(trial_case[f"{figure}_high"]),
+        )
+    )
 prices = list(np.linspace(low, high, 41))
-profits = [
-    data.what_if(current_price, unit_cost, float(row["elasticity"]), baseline, p)["profit"]
-    for p in prices
-]
+cases = [data.what_if(row, p, baseline) for p in prices]
 st.plotly_chart(
     figures.what_if_curve(
         prices,
-        profits,
+        [case["profit"] for case in cases],
         current_price,
         trial,
         {
             "title": ctx.t("expected_profit"),
             "profit": ctx.t("expected_profit"),
+            "band": ctx.t("what_if_band"),
             "current": ctx.t("current_price"),
             "trial": ctx.t("what_if_price"),
         },
+        lows=[case["profit_low"] for case in cases],
+        highs=[case["profit_high"] for case in cases],
     ),
     key="what_if_curve",
 )
