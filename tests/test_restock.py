@@ -218,6 +218,17 @@ def test_abc_classes_by_cumulative_margin():
     assert classes.to_dict() == {"a": "A", "b": "A", "c": "B", "d": "C", "e": "C", "f": "C"}
 
 
+def test_reason_says_one_day_not_one_days():
+    from forecasting.restock.reasons import card_key_reason
+
+    terms = SupplierTerms(lead_time_hours=24, batch_size=10)
+    decision = decide_card_key_order(KeyStock(10), flat(10), terms, 0.5, policy=ON_TIME)
+    en, zh = card_key_reason(decision, AS_OF, late_cover_days=1)
+    assert en.startswith("covers 1 day; lead time 1 day; order ")
+    assert "holds 1 day more in case the delivery is late" in en
+    assert zh.startswith("现有库存可售 1 天；供货周期 1 天；") and "另备 1 天的量" in zh
+
+
 # --- deliveries read from the inventory snapshots -------------------------------------
 
 

@@ -203,7 +203,7 @@ def test_late_cover_is_learnt_from_the_suppliers_deliveries(warehouse):
     assert fixed.loc["K1", "reorder_point"] - learnt.loc["K1", "reorder_point"] == pytest.approx(
         10 * (restock.DEFAULT_POLICY.late_buffer_days - 3)
     )
-    assert "holds 3 more days in case the delivery is late" in learnt.loc["K1", "reason"]
+    assert "holds 3 days more in case the delivery is late" in learnt.loc["K1", "reason"]
     assert "另备 3 天" in learnt.loc["K1", "reason_zh"]
 
 

@@ -18,6 +18,11 @@ def _days(value: float) -> str:
     return str(int(value)) if value == int(value) else f"{value:.1f}"
 
 
+def _n_days(count: int) -> str:
+    """ "1 day", "3 days" (English only needs it)."""
+    return f"{count} day" if count == 1 else f"{count} days"
+
+
 def event_clause(event: Event, as_of: dt.date) -> tuple[str, str]:
     """ "Double 11 starts in 5 days" / "双11 5 天后开始", or that it is under way."""
     if event.start_date > as_of:
@@ -55,9 +60,9 @@ def card_key_reason(
         zh.append("已缺货")
     else:
         cover_days = round(decision.days_of_cover)
-        en.append(f"covers {cover_days} days")
+        en.append(f"covers {_n_days(cover_days)}")
         zh.append(f"现有库存可售 {cover_days} 天")
-    en.append(f"lead time {decision.lead_days} days")
+    en.append(f"lead time {_n_days(decision.lead_days)}")
     zh.append(f"供货周期 {decision.lead_days} 天")
     if decision.wasted_expiring:
         en.append(f"{decision.wasted_expiring} keys expire unsold within 7 days")
@@ -70,7 +75,7 @@ def card_key_reason(
             en.append("stock runs out before a new order can arrive")
             zh.append("新货到达前库存将售罄")
         if late_cover_days > 0:
-            en.append(f"holds {late_cover_days} more days in case the delivery is late")
+            en.append(f"holds {_n_days(late_cover_days)} more in case the delivery is late")
             zh.append(f"另备 {late_cover_days} 天的量以防到货延误")
     elif decision.position >= decision.reorder_point:
         en.append(f"above reorder point {decision.reorder_point:.0f}: no order")
