@@ -146,6 +146,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "what_if": ("假设分析", "What-if"),
     "what_if_pick": ("选择商品与省份", "Pick a SKU and region"),
     "what_if_price": ("试算价格 (¥)", "Trial price (¥)"),
+    "no_topup_needed": ("无需充值", "No top-up needed"),
     "what_if_range": ("区间 {low} – {high}", "range {low} – {high}"),
     "what_if_band": ("利润区间", "Profit range"),
     "expected_units": ("预计日销量", "Expected daily units"),

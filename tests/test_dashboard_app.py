@@ -280,6 +280,16 @@ def test_operations_offers_purchase_orders_as_csv_and_xlsx(home):
     assert risks and risks[0].value == "1"
 
 
+def test_funding_plan_says_when_no_top_up_is_needed(home):
+    app = signed_in("ops", home)
+    app.switch_page(PAGES["operations"]).run()
+    assert_clean(app)
+    (funding,) = [frame.value for frame in app.dataframe if "topup_by" in frame.value.columns]
+    by_supplier = funding.set_index("supplier_id")["topup_by"]
+    assert by_supplier["SUP-A"] == by_supplier["SUP-C"] == t("no_topup_needed") == "无需充值"
+    assert by_supplier["SUP-B"] == (fx.LAST_DAY + timedelta(days=1)).isoformat()  # a real date
+
+
 def test_what_if_moves_with_the_price(home):
     app = signed_in("pricing", home)
     app.switch_page(PAGES["pricing"]).run()

@@ -106,6 +106,17 @@ else:
 st.subheader(ctx.t("funding_plan"))
 funding = ui.localized(ctx, ctx.query("funding"))
 if not ui.empty_notice(ctx, funding, "funding_plan"):
+    if "topup_by" in funding.columns:
+        # No date means the balance lasts the horizon: say so, rather than show "None".
+        funding = funding.assign(
+            topup_by=funding["topup_by"].map(
+                lambda day: (
+                    ctx.t("no_topup_needed")
+                    if pd.isna(day)
+                    else pd.Timestamp(day).date().isoformat()
+                )
+            )
+        )
     st.dataframe(
         funding,
         hide_index=True,
