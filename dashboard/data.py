@@ -21,7 +21,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Mapping
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -694,34 +694,6 @@ def what_if(row: Mapping, trial_price: float, baseline_daily_units: float | None
         for name in WHAT_IF_FIGURES
         for end in ("", "_low", "_high")
     }
-
-
-APPROVED_COLUMNS = [
-    "sku_id",
-    "region_code",
-    "current_price",
-    "approved_price",
-    "unit_cost",
-    "as_of",
-    "approved_by",
-    "approved_at",
-]
-
-
-def approved_prices_csv(
-    scope: Scope, approver: str, approved: pd.DataFrame, approved_at: datetime
-) -> bytes:
-    """The approved prices as CSV (UTF-8 with BOM so Excel shows Chinese); approvers only."""
-    if scope.role not in APPROVER_ROLES:
-        raise PermissionError("only the pricing and admin roles can approve prices")
-    out = approved.rename(columns={"recommended_price": "approved_price"}).copy()
-    out["approved_by"] = approver
-    out["approved_at"] = approved_at.isoformat(timespec="seconds")
-    return (
-        out[[c for c in APPROVED_COLUMNS if c in out.columns]]
-        .to_csv(index=False)
-        .encode("utf-8-sig")
-    )
 
 
 # --------------------------------------------------------------------------- data health

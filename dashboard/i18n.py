@@ -154,15 +154,27 @@ STRINGS: dict[str, tuple[str, str]] = {
     "expected_profit": ("预计日毛利", "Expected daily profit"),
     "approve": ("批准", "Approve"),
     "approve_hint": (
-        "勾选要批准的价格，然后导出。",
-        "Tick the prices you approve, then export them.",
+        "勾选要批准的价格，点击批准后记入审批记录，可导出。",
+        "Tick the prices you approve and press Approve: they go into the approval history, "
+        "which you can export.",
     ),
     "approve_not_allowed": (
         "只有定价或管理员角色可以批准价格。",
         "Only the pricing and admin roles can approve prices.",
     ),
     "export_approved": ("导出已批准价格 (CSV)", "Export approved prices (CSV)"),
-    "approved_count": ("已批准 {count} 个价格", "{count} prices approved"),
+    "approve_selected": ("批准所选价格", "Approve selected"),
+    "approvals_stored": (
+        "已保存 {stored} 个批准（所选 {ticked} 个，价格未变的不重复记录）",
+        "{stored} approvals stored ({ticked} ticked; unchanged ones are not recorded twice)",
+    ),
+    "approvals_busy": (
+        "审批记录正被另一进程占用，请稍后重试",
+        "The approvals file is busy in another process; try again in a moment",
+    ),
+    "approval_history": ("审批记录", "Approval history"),
+    "no_approvals_yet": ("暂无已批准的价格", "No prices approved yet"),
+    "approved_count": ("已勾选 {count} 个价格", "{count} prices ticked"),
     "current_price": ("当前价格", "Current price"),
     "recommended_price": ("建议价格", "Recommended price"),
     # health

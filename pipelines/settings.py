@@ -36,6 +36,12 @@ class Home:
     def users_file(self) -> Path:
         return self.root / "users.json"
 
+    @property
+    def approvals(self) -> Path:
+        """Prices the pricing team approved in the dashboard (kept apart from the snapshot,
+        which every build replaces)."""
+        return self.root / "approvals.duckdb"
+
     def ensure(self) -> Home:
         for path in (self.root, self.landing, self.dagster_home):
             path.mkdir(parents=True, exist_ok=True)

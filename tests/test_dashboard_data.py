@@ -7,12 +7,13 @@ import io
 import os
 import shutil
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
 import dashboard_fixtures as fx
 import pandas as pd
 import pytest
 
-from dashboard import data
+from dashboard import approvals, data
 from dashboard.i18n import business_time, money, percent, t
 
 INJECTIONS = [
@@ -121,9 +122,7 @@ def test_platform_tables_refuse_a_merchant_scope(conn):
         with pytest.raises(data.PlatformOnly):
             data.QUERIES[query](conn, scope)
     with pytest.raises(PermissionError):
-        data.approved_prices_csv(scope, "m", pd.DataFrame(), datetime.now())
-    with pytest.raises(PermissionError):
-        data.approved_prices_csv(data.Scope("ops"), "o", pd.DataFrame(), datetime.now())
+        approvals.history(Path("approvals.duckdb"), scope)
 
 
 def test_merchant_forecast_is_its_own_tree_total(conn):
@@ -167,17 +166,6 @@ def test_restock_risk_and_purchase_orders(conn):
     assert (orders["amount"] > 0).all()
     workbook = pd.read_excel(io.BytesIO(data.to_xlsx({"SUP-A": orders})), sheet_name="SUP-A")
     assert list(workbook["sku_id"]) == list(orders["sku_id"])
-
-
-def test_approved_prices_export(conn):
-    approved = data.recommendations(conn, data.Scope("pricing")).head(2)
-    csv = data.approved_prices_csv(
-        data.Scope("pricing"), "alice", approved, datetime(2025, 11, 1, 9, 30)
-    )
-    frame = pd.read_csv(io.BytesIO(csv), encoding="utf-8-sig")
-    assert list(frame["sku_id"]) == list(approved["sku_id"])
-    assert list(frame["approved_price"]) == pytest.approx(list(approved["recommended_price"]))
-    assert set(frame["approved_by"]) == {"alice"}
 
 
 def test_what_if_is_the_pricing_stage_s_per_day_with_its_interval():

@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dashboard import data, figures, ui
+from dashboard import approvals, data, figures, ui
 from dashboard.i18n import money
-from pipelines.settings import BUSINESS_TZ
+from pipelines.settings import BUSINESS_TZ, home
 
 ELASTICITY_CHART_ROWS = 25
 
@@ -86,17 +86,21 @@ if can_approve:
             **money_columns,
         },
     )
-    approved = recommended[edited["approve"].to_numpy(dtype=bool)]
-    st.caption(ctx.t("approved_count", count=len(approved)))
-    approved_at = datetime.now(ZoneInfo(BUSINESS_TZ))
-    st.download_button(
-        ctx.t("export_approved"),
-        key="export_approved",
-        mime="text/csv",
-        data=data.approved_prices_csv(ctx.scope, ctx.session.name, approved, approved_at),
-        file_name=f"approved_prices_{approved_at:%Y%m%d_%H%M}.csv",
-        disabled=approved.empty,
-    )
+    ticked = recommended[edited["approve"].to_numpy(dtype=bool)]
+    st.caption(ctx.t("approved_count", count=len(ticked)))
+    if st.button(ctx.t("approve_selected"), key="approve_selected", disabled=ticked.empty):
+        try:
+            stored = approvals.approve(
+                home().approvals,
+                ctx.scope,
+                ctx.session.name,
+                ticked,
+                datetime.now(ZoneInfo(BUSINESS_TZ)),
+            )
+        except approvals.ApprovalsBusy:
+            st.warning(ctx.t("approvals_busy"))
+        else:
+            st.success(ctx.t("approvals_stored", stored=stored, ticked=len(ticked)))
 else:
     st.dataframe(
         recommended[table_columns],
@@ -105,6 +109,37 @@ else:
         column_config=money_columns,
     )
     st.info(ctx.t("approve_not_allowed"))
+
+# --- approval history (every platform role reads it; only approvers write)
+st.subheader(ctx.t("approval_history"))
+try:
+    approved = approvals.history(home().approvals, ctx.scope)
+except approvals.ApprovalsBusy:
+    st.warning(ctx.t("approvals_busy"))
+    approved = pd.DataFrame()
+if approved.empty:
+    st.caption(ctx.t("no_approvals_yet"))
+else:
+    approved = approved.assign(
+        approved_at=pd.to_datetime(approved["approved_at"], utc=True)
+        .dt.tz_convert(BUSINESS_TZ)
+        .dt.strftime("%Y-%m-%d %H:%M")
+    )
+    st.dataframe(
+        approved,
+        hide_index=True,
+        key="approval_history",
+        column_config=ui.column_config(
+            ctx, approved, money=("current_price", "approved_price", "unit_cost")
+        ),
+    )
+    st.download_button(
+        ctx.t("export_approved"),
+        key="export_approved",
+        mime="text/csv",
+        data=data.to_csv(approved),
+        file_name="approved_prices.csv",
+    )
 
 # --- what-if
 st.subheader(ctx.t("what_if"))
