@@ -121,9 +121,10 @@ if approved.empty:
     st.caption(ctx.t("no_approvals_yet"))
 else:
     approved = approved.assign(
+        as_of=pd.to_datetime(approved["as_of"]).dt.strftime("%Y-%m-%d"),
         approved_at=pd.to_datetime(approved["approved_at"], utc=True)
         .dt.tz_convert(BUSINESS_TZ)
-        .dt.strftime("%Y-%m-%d %H:%M")
+        .dt.strftime("%Y-%m-%d %H:%M"),
     )
     st.dataframe(
         approved,
