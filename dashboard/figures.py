@@ -194,6 +194,75 @@ def ranked_bar(
     return _layout(figure, title)
 
 
+# A tile-grid map: one square per province at a hand-placed (column, row), roughly where it
+# lies. It draws no boundaries, so it needs no boundary file (none ships with a clean licence,
+# and a map of China published there needs an approved one); codes as in region_code.
+PROVINCE_TILES: dict[str, tuple[int, int, str]] = {
+    "CN-HL": (8, 0, "黑龙江"), "CN-XJ": (1, 1, "新疆"), "CN-NM": (6, 1, "内蒙古"),
+    "CN-JL": (8, 1, "吉林"), "CN-GS": (3, 2, "甘肃"), "CN-NX": (4, 2, "宁夏"),
+    "CN-BJ": (6, 2, "北京"), "CN-TJ": (7, 2, "天津"), "CN-LN": (8, 2, "辽宁"),
+    "CN-QH": (2, 3, "青海"), "CN-SN": (4, 3, "陕西"), "CN-SX": (5, 3, "山西"),
+    "CN-HE": (6, 3, "河北"), "CN-SD": (7, 3, "山东"), "CN-XZ": (1, 4, "西藏"),
+    "CN-SC": (3, 4, "四川"), "CN-CQ": (4, 4, "重庆"), "CN-HA": (5, 4, "河南"),
+    "CN-AH": (6, 4, "安徽"), "CN-JS": (7, 4, "江苏"), "CN-SH": (8, 4, "上海"),
+    "CN-YN": (3, 5, "云南"), "CN-GZ": (4, 5, "贵州"), "CN-HB": (5, 5, "湖北"),
+    "CN-JX": (6, 5, "江西"), "CN-ZJ": (7, 5, "浙江"), "CN-GX": (4, 6, "广西"),
+    "CN-HN": (5, 6, "湖南"), "CN-FJ": (7, 6, "福建"), "CN-TW": (8, 6, "台湾"),
+    "CN-GD": (5, 7, "广东"), "CN-HI": (4, 8, "海南"), "CN-MO": (5, 8, "澳门"),
+    "CN-HK": (6, 8, "香港"),
+}  # fmt: skip
+
+
+def province_tiles(
+    frame: pd.DataFrame, value: str, title: str, lang: str = "zh", money: bool = True
+) -> go.Figure:
+    """Provinces as a tile grid coloured by ``value`` (darker = more); a province without a
+    row is a grey tile. Rows whose region_code has no tile (``UNKNOWN``) are not drawn: the
+    ranked bar beside it shows them."""
+    values = frame.groupby("region_code")[value].sum() if not frame.empty else pd.Series()
+    codes = list(PROVINCE_TILES)
+    amounts = [float(values.get(code, 0.0)) for code in codes]
+    labels = [PROVINCE_TILES[c][2] if lang == "zh" else c.removeprefix("CN-") for c in codes]
+    template = "¥%{customdata:,.2f}" if money else "%{customdata:,}"
+    top = max(amounts) if any(amounts) else 1.0
+    figure = go.Figure(
+        go.Scatter(
+            x=[PROVINCE_TILES[c][0] for c in codes],
+            y=[-PROVINCE_TILES[c][1] for c in codes],
+            mode="markers+text",
+            text=labels,
+            # White on the darker half of the scale, where dark text would vanish.
+            textfont={
+                "size": 11,
+                "color": ["#ffffff" if (a / top) ** 0.5 > 0.55 else "#333333" for a in amounts],
+            },
+            customdata=amounts,
+            marker={
+                "symbol": "square",
+                "size": 40,
+                "color": [_tile_colour(a / top) for a in amounts],
+                "line": {"color": "#ffffff", "width": 1},
+            },
+            hovertemplate="%{text}<br>" + template + "<extra></extra>",
+        )
+    )
+    figure.update_xaxes(visible=False, range=[0.3, 8.7])
+    figure.update_yaxes(visible=False, range=[-8.7, 0.7], scaleanchor="x")
+    figure.update_layout(height=470)
+    return _layout(figure, title)
+
+
+def _tile_colour(share: float) -> str:
+    """Light to dark blue by the square root of the share of the largest (small provinces
+    stay tellable apart); grey for no sales."""
+    if share <= 0:
+        return "#eeeeee"
+    light, dark = (222, 235, 247), (33, 113, 181)
+    weight = min(share, 1.0) ** 0.5
+    r, g, b = (round(lo + (hi - lo) * weight) for lo, hi in zip(light, dark, strict=True))
+    return f"rgb({r}, {g}, {b})"
+
+
 def channel_pie(frame: pd.DataFrame, title: str) -> go.Figure:
     figure = go.Figure(
         go.Pie(

@@ -108,6 +108,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "event": ("活动", "Event"),
     "top_skus": ("热销商品", "Top SKUs"),
     "provinces": ("省份分布", "Provinces"),
+    "province_map": ("方块地图", "Tile map"),
+    "province_ranking": ("排名", "Ranking"),
     "channels": ("渠道", "Channels"),
     "download_csv": ("下载 CSV", "Download CSV"),
     "download_xlsx": ("下载 Excel", "Download XLSX"),

@@ -206,6 +206,9 @@ def test_merchant_overview_shows_only_its_tree(home):
     text = rendered_text(app)
     assert "SKU-QQ100" in text
     assert not [marker for marker in LEAK_MARKERS if marker in text]
+    # Provinces as a tile map (and the ranked bar in the next tab)
+    tiles = [c for c in app.get("plotly_chart") if '"symbol":"square"' in c.proto.spec]
+    assert len(tiles) == 1 and "广东" in tiles[0].proto.spec
 
 
 @pytest.mark.parametrize(

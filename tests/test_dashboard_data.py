@@ -283,3 +283,23 @@ def test_restock_stage_tables_are_used_when_built(tmp_path):
         assert isinstance(orders["order_by"].iloc[0], date)  # dates stay dates
     finally:
         connection.close()
+
+
+def test_province_tiles_place_every_province_once_and_shade_by_value():
+    from dashboard import figures
+
+    frame = pd.DataFrame(
+        {"region_code": ["CN-GD", "CN-BJ", "CN-GD", "UNKNOWN"], "gmv": [60.0, 25.0, 40.0, 9.0]}
+    )
+    figure = figures.province_tiles(frame, "gmv", "provinces")
+    tiles = figure.data[0]
+    positions = list(zip(tiles.x, tiles.y, strict=True))
+    assert len(positions) == len(set(positions)) == 34  # 31 mainland + HK, MO, TW
+    shades = zip(tiles.customdata, tiles.marker.color, strict=True)
+    by_name = dict(zip(tiles.text, shades, strict=True))
+    assert by_name["广东"] == (100.0, "rgb(33, 113, 181)")  # the largest: darkest
+    assert by_name["北京"][0] == 25.0 and by_name["北京"][1] not in ("#eeeeee", by_name["广东"][1])
+    assert by_name["西藏"] == (0.0, "#eeeeee")  # no sales: grey
+    assert sum(tiles.customdata) == 125.0  # UNKNOWN has no tile (the ranked bar shows it)
+    english = figures.province_tiles(frame, "gmv", "provinces", lang="en").data[0]
+    assert "GD" in english.text and "广东" not in english.text

@@ -192,7 +192,11 @@ left.plotly_chart(
     figures.ranked_bar(top, "sku_id", "gmv", ctx.t("top_skus"), label_column="name"), key="top_skus"
 )
 regions = ctx.query("provinces", filters)
-right.plotly_chart(
+tiles, ranked = right.tabs([ctx.t("province_map"), ctx.t("province_ranking")])
+tiles.plotly_chart(
+    figures.province_tiles(regions, "gmv", ctx.t("provinces"), ctx.lang), key="province_tiles"
+)
+ranked.plotly_chart(
     figures.ranked_bar(regions, "region_code", "gmv", ctx.t("provinces")), key="provinces"
 )
 left, right = st.columns(2)
