@@ -145,7 +145,7 @@ def test_merchant_sees_only_its_overview(dashboard_url, browser, screenshots):
     sign_in(page, dashboard_url, "shop")
     settle(page)
     # Chart labels are SVG text drawn after the data arrives: wait for the top-SKU bars.
-    page.locator(".js-plotly-plot").nth(3).wait_for(timeout=20_000)
+    page.locator(".js-plotly-plot").nth(4).wait_for(timeout=20_000)  # the channel pie, last
     page.locator("svg text", has_text="Q币 100 元").first.wait_for(timeout=20_000)
     assert page.get_by_test_id("stException").count() == 0
     assert page.get_by_test_id("stSidebarNav").count() == 0  # one page: nothing to navigate
