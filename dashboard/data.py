@@ -650,11 +650,19 @@ def recommendations(conn, scope: Scope) -> pd.DataFrame:
     if not _has_rows(conn, "analytics.price_recommendations"):
         return pd.DataFrame()
     sku_items, sku_join = _sku_columns(conn, "analytics.price_recommendations")
+    # Biggest gain in yuan first when the stage wrote it: a percentage of a near-zero profit
+    # (a ¥0.03 margin) would put trivial rows on top.
+    own = _columns(conn, "analytics.price_recommendations")
+    order = (
+        "r.expected_profit_change"
+        if "expected_profit_change" in own
+        else ("r.expected_profit_change_pct")
+    )
     return _frame(
         conn,
         f"SELECT {sku_items}r.* FROM analytics.price_recommendations r {sku_join}"
         "WHERE r.as_of = (SELECT max(as_of) FROM analytics.price_recommendations) "
-        "ORDER BY r.expected_profit_change_pct DESC NULLS LAST, r.sku_id, r.region_code",
+        f"ORDER BY {order} DESC NULLS LAST, r.sku_id, r.region_code",
     )
 
 

@@ -295,8 +295,10 @@ def _plans() -> dict[str, pd.DataFrame]:
             "elasticity_high": [-2.2, -1.1, -4.1, -0.4],
             "expected_units_change_pct": [-4.5, 3.6, 0.0, -7.0],
             "expected_profit_change_pct": [12.0, 4.1, 0.0, 18.5],
+            "expected_profit_change": [300.0, 50.0, 0.0, 20.0],  # yuan: a different order
             "margin_pct": [7.5, 10.6, 1.4, 44.2],
             "guardrails_hit": ["max_step", "", "min_margin", "max_step"],
+            "action": ["raise", "lower", "hold", "raise"],
             "reason": [
                 "raise within 2% step",
                 "lower: elastic",

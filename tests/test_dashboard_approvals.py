@@ -129,6 +129,7 @@ def test_approvers_approve_on_the_page_and_see_the_history(home, role):
     assert [s.value for s in app.success] == [t("approvals_stored", stored=2, ticked=2)]
     history = next(frame.value for frame in app.dataframe if "approved_by" in frame.value)
     assert len(history) == 2 and set(history["approved_by"]) == {ACCOUNTS[role]}
+    assert set(history["action"]) <= {t(f"action_{a}") for a in ("raise", "lower", "hold", "test")}
     assert "export_approved" in {button.key for button in app.get("download_button")}
     # The same two again: nothing new is recorded.
     app = tick_and_approve(pricing_page(role, home), [0, 1])

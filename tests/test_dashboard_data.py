@@ -303,3 +303,9 @@ def test_province_tiles_place_every_province_once_and_shade_by_value():
     assert sum(tiles.customdata) == 125.0  # UNKNOWN has no tile (the ranked bar shows it)
     english = figures.province_tiles(frame, "gmv", "provinces", lang="en").data[0]
     assert "GD" in english.text and "广东" not in english.text
+
+
+def test_recommendations_put_the_biggest_gain_in_yuan_first(conn):
+    shown = data.recommendations(conn, data.Scope("pricing"))
+    # By % the 18.5 % of a small SKU would lead; by yuan the ¥300 gain does.
+    assert shown["sku_id"].tolist() == ["SKU-QQ100", "SKU-WOW60", "SKU-IQY-M", "SKU-CM50"]

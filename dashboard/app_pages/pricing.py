@@ -15,6 +15,7 @@ from dashboard.i18n import money
 from pipelines.settings import BUSINESS_TZ, home
 
 ELASTICITY_CHART_ROWS = 25
+ACTIONS = ("raise", "lower", "hold", "test")
 
 ctx = ui.page_context(data.PLATFORM_ROLES)
 st.title(ctx.t("page_pricing"))
@@ -63,13 +64,16 @@ table_columns = [
         "elasticity",
         "expected_units_change_pct",
         "expected_profit_change_pct",
+        "expected_profit_change",
         "guardrails_hit",
         "reason",
     )
     if c in recommended
 ]
 money_columns = ui.column_config(
-    ctx, recommended[table_columns], money=("current_price", "recommended_price", "unit_cost")
+    ctx,
+    recommended[table_columns],
+    money=("current_price", "recommended_price", "unit_cost", "expected_profit_change"),
 )
 can_approve = ctx.scope.role in data.APPROVER_ROLES
 if can_approve:
@@ -121,6 +125,7 @@ if approved.empty:
     st.caption(ctx.t("no_approvals_yet"))
 else:
     approved = approved.assign(
+        action=approved["action"].map(lambda a: ctx.t(f"action_{a}") if a in ACTIONS else a),
         as_of=pd.to_datetime(approved["as_of"]).dt.strftime("%Y-%m-%d"),
         approved_at=pd.to_datetime(approved["approved_at"], utc=True)
         .dt.tz_convert(BUSINESS_TZ)
