@@ -56,7 +56,11 @@ BUSY_RETRY_SECONDS = 3.0
 _lock = threading.Lock()
 
 
-class ApprovalsBusy(RuntimeError):
+class ApprovalsError(RuntimeError):
+    """The approvals file cannot be used (not a DuckDB file, unreadable); the message says why."""
+
+
+class ApprovalsBusy(ApprovalsError):
     """The approvals file stayed locked by another process."""
 
 
@@ -156,11 +160,15 @@ class _open:
                 conn.execute(f"ATTACH ? AS approvals{mode}", [str(self.path)])
                 self.conn = conn
                 return conn
-            except duckdb.IOException as error:
+            except duckdb.Error as error:
                 conn.close()
-                if "lock" not in str(error).lower() or time.monotonic() > deadline:
+                reason = str(error).splitlines()[0]
+                if "lock" not in reason.lower():
                     _lock.release()
-                    raise ApprovalsBusy(str(error).splitlines()[0]) from error
+                    raise ApprovalsError(reason) from error
+                if time.monotonic() > deadline:
+                    _lock.release()
+                    raise ApprovalsBusy(reason) from error
                 time.sleep(0.1)
             except BaseException:
                 conn.close()

@@ -174,6 +174,10 @@ STRINGS: dict[str, tuple[str, str]] = {
         "审批记录正被另一进程占用，请稍后重试",
         "The approvals file is busy in another process; try again in a moment",
     ),
+    "approvals_unreadable": (
+        "审批记录文件无法读取（{reason}），请检查 approvals.duckdb",
+        "The approvals file cannot be read ({reason}); check approvals.duckdb",
+    ),
     "approval_history": ("审批记录", "Approval history"),
     "action_raise": ("提价", "raise"),
     "action_lower": ("降价", "lower"),

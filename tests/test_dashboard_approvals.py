@@ -144,3 +144,15 @@ def test_ops_reads_the_history_but_has_no_approve_button(home):
     assert t("approve_not_allowed") in [i.value for i in app.info]
     history = next(frame.value for frame in app.dataframe if "approved_by" in frame.value)
     assert history["approved_by"].tolist() == ["pat"]
+
+
+def test_a_corrupt_approvals_file_is_a_clear_warning_not_busy_nor_a_traceback(home):
+    (home / "approvals.duckdb").write_bytes(b"not a database " * 100)
+    with pytest.raises(approvals.ApprovalsError, match="not a valid DuckDB") as raised:
+        approvals.history(home / "approvals.duckdb", data.Scope("ops"))
+    assert not isinstance(raised.value, approvals.ApprovalsBusy)
+    app = pricing_page("pricing", home)  # asserts no exception
+    warnings = [w.value for w in app.warning]
+    assert len(warnings) == 1 and "approvals.duckdb" in warnings[0]
+    app = tick_and_approve(app, [0])
+    assert not app.success and len(app.warning) == 2  # the write refused with the same reason

@@ -103,6 +103,8 @@ if can_approve:
             )
         except approvals.ApprovalsBusy:
             st.warning(ctx.t("approvals_busy"))
+        except approvals.ApprovalsError as error:
+            st.warning(ctx.t("approvals_unreadable", reason=str(error)))
         else:
             st.success(ctx.t("approvals_stored", stored=stored, ticked=len(ticked)))
 else:
@@ -120,6 +122,9 @@ try:
     approved = approvals.history(home().approvals, ctx.scope)
 except approvals.ApprovalsBusy:
     st.warning(ctx.t("approvals_busy"))
+    approved = pd.DataFrame()
+except approvals.ApprovalsError as error:
+    st.warning(ctx.t("approvals_unreadable", reason=str(error)))
     approved = pd.DataFrame()
 if approved.empty:
     st.caption(ctx.t("no_approvals_yet"))
