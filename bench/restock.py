@@ -2,7 +2,7 @@
 
 Usage: .venv/bin/python bench/restock.py [--scale medium] [--seed 7] [--weeks 8]
        [--data DIR] [--forecast cardpulse|standin] [--from-cache] [--on-time]
-       [--shelf-life-days N] [--late-buffer-days N] [--lost N]
+       [--shelf-life-days N] [--late-buffer-days N] [--late-in-stock P] [--lost N]
 
 1. Generate the simulated platform (or read an export in ``--data``) and its ground truth.
 2. Replay the last ``--weeks`` weeks of its history day by day, per active card-key SKU.
@@ -17,8 +17,9 @@ Usage: .venv/bin/python bench/restock.py [--scale medium] [--seed 7] [--weeks 8]
    expiry first and expire ``shelf_life_days`` after arrival.
 3. Policies: (a) CardPulse (``forecasting.restock.decide_card_key_order`` on a forecast
    re-run every week: ``forecasting.demand.forecast_demand``, or ``--forecast standin``, a
-   weekday-adjusted 28-day mean; each supplier's late cover learnt from the year of
-   inventory snapshots before the replay, as the build does, or ``--late-buffer-days N``);
+   weekday-adjusted 28-day mean; each supplier's delays learnt from the year of inventory
+   snapshots before the replay, as the build does, and each SKU's late cover sized from
+   them and its order cycle, or ``--late-buffer-days N`` for all);
    (b) naive: keep 14 days of the trailing 28-day average (whole batches, MOQ); (c) oracle:
    the same rule fed the true future demand, no safety stock.
 4. Print fill rate, average on hand in days of demand, keys expired, purchase orders.
@@ -92,9 +93,9 @@ class World:
     events: pd.DataFrame = field(default_factory=pd.DataFrame)
     # [sku, day] days an order placed that day arrives after its lead time (None: never late)
     delay: np.ndarray | None = None
-    # Per SKU, its supplier's late cover learnt from the inventory before the replay (None:
-    # too few batches seen, the policy's default applies).
-    late_cover: list[int | None] = field(default_factory=list)
+    # Per SKU, its supplier's delay distribution learnt from the inventory before the replay
+    # (None: too few batches seen, the policy's fixed late cover applies).
+    late_delays: list[tuple[float, ...] | None] = field(default_factory=list)
 
     def __post_init__(self):
         if self.delay is None:
@@ -240,10 +241,8 @@ def load_world(
     )
     nominal = pd.Series({s: terms(s).lead_days for s in suppliers.index})
     learnt = supplier_delays(observed_batches(history_year), nominal)
-    learnt = learnt.set_index("supplier_id")["late_cover_days"]
-    late_cover = [
-        None if pd.isna(learnt.get(s, np.nan)) else int(learnt[s]) for s in active["supplier_id"]
-    ]
+    learnt = learnt.dropna(subset=["delay_pmf"]).set_index("supplier_id")["delay_pmf"]
+    late_delays = [learnt.get(s) for s in active["supplier_id"]]
     # Its own generator, so the delays are the same for every policy and every option.
     delays = draw_delays((len(sku_ids), 7 * weeks), np.random.default_rng([seed, 5]))
     if on_time:
@@ -257,7 +256,7 @@ def load_world(
         on_hand=opening["on_hand"].fillna(0).to_numpy(dtype=np.int64),
         on_order=opening["on_order"].fillna(0).to_numpy(dtype=np.int64),
         expiring_7d=opening["expiring_7d"].fillna(0).to_numpy(dtype=np.int64),
-        events=events, delay=delays, late_cover=late_cover,
+        events=events, delay=delays, late_delays=late_delays,
     )  # fmt: skip
 
 
@@ -369,12 +368,12 @@ class CardPulse:
     ):
         self.world, self.forecaster, self.refit_days = world, forecaster, refit_days
         self.policy = policy or RestockPolicy()
-        # Per SKU: the policy with its supplier's learnt late cover, as the build applies it.
+        # Per SKU: the policy with its supplier's learnt delays, as the build applies it.
         self.policies = [
-            dataclasses.replace(self.policy, late_buffer_days=cover)
-            if learn and cover is not None
+            dataclasses.replace(self.policy, late_delay_pmf=pmf)
+            if learn and pmf is not None
             else self.policy
-            for cover in (world.late_cover or [None] * len(world.sku_id))
+            for pmf in (world.late_delays or [None] * len(world.sku_id))
         ]
         self.decisions: dict = {}  # (sku row, day) -> the decision that morning
         self.paths: dict[str, DemandPath] = {}
@@ -557,6 +556,22 @@ def replay(world: World, policy) -> Outcome:
     return outcome
 
 
+def print_late_cover(world: World, cardpulse: CardPulse, fixed: int | None) -> None:
+    """Per supplier: the share of its batches seen late and the late cover its SKUs held."""
+    if fixed is not None:
+        print(f"late cover: {fixed} days for every SKU (--late-buffer-days)")
+        return
+    parts = []
+    for supplier_id in sorted(set(world.supplier_id)):
+        rows = [r for r, s in enumerate(world.supplier_id) if s == supplier_id]
+        pmf = world.late_delays[rows[0]] if world.late_delays else None
+        covers = [d.late_cover_days for (r, _), d in cardpulse.decisions.items() if r in rows]
+        seen = "not learnt" if pmf is None else f"{1 - pmf[0]:.0%} late"
+        held = f"{min(covers)}-{max(covers)} d" if covers else "-"
+        parts.append(f"{supplier_id} {seen}, cover {held}")
+    print(f"late cover (in-stock {cardpulse.policy.late_in_stock:.1%}): " + "; ".join(parts))
+
+
 def print_lost(world: World, outcomes: list[Outcome], cardpulse: CardPulse, top: int) -> None:
     """Where CardPulse loses sales the oracle makes: the share lost while a late batch was
     overdue, then the ``top`` largest lost SKU-days with that morning's plan."""
@@ -623,6 +638,13 @@ def main(argv: list[str] | None = None) -> int:
         f"inventory history, else {RestockPolicy().late_buffer_days})",
     )
     parser.add_argument(
+        "--late-in-stock",
+        type=float,
+        default=RestockPolicy.late_in_stock,
+        help="with learnt delays, the probability that late batches leave a day short "
+        f"(default {RestockPolicy.late_in_stock})",
+    )
+    parser.add_argument(
         "--lost",
         type=int,
         default=0,
@@ -650,19 +672,11 @@ def main(argv: list[str] | None = None) -> int:
             cache = FORECAST_CACHE / f"{args.scale}-seed{args.seed}-weeks{args.weeks}"
             forecaster = cached(forecaster, cache, only=args.from_cache)
         fixed = args.late_buffer_days is not None
-        policy = RestockPolicy(late_buffer_days=args.late_buffer_days) if fixed else None
-        cardpulse = CardPulse(world, forecaster, policy=policy, learn=not fixed)
-        covers = dict(zip(world.supplier_id, world.late_cover, strict=True))
-        print(
-            "late cover (days) per supplier: "
-            + (
-                f"{args.late_buffer_days} for all (--late-buffer-days)"
-                if fixed
-                else ", ".join(
-                    f"{s} {'default' if c is None else c}" for s, c in sorted(covers.items())
-                )
-            )
+        policy = RestockPolicy(
+            late_buffer_days=args.late_buffer_days if fixed else RestockPolicy.late_buffer_days,
+            late_in_stock=args.late_in_stock,
         )
+        cardpulse = CardPulse(world, forecaster, policy=policy, learn=not fixed)
         outcomes = [
             replay(world, cardpulse),
             replay(world, Naive(world)),
@@ -682,6 +696,7 @@ def main(argv: list[str] | None = None) -> int:
     weights = world.demand[:, : world.days].sum(axis=1)
     target = float((world.service_level * weights).sum() / max(weights.sum(), 1))
     print(f"forecast: {args.forecast} (refit weekly, {cardpulse.forecast_seconds:.1f}s in total)")
+    print_late_cover(world, cardpulse, args.late_buffer_days)
     print(f"{'policy':<24}{'fill rate':>10}{'on hand (days)':>16}{'expired':>9}"
           f"{'bought':>10}{'expired %':>11}{'PO lines':>10}{'POs':>6}{'seconds':>9}")  # fmt: skip
     for o in outcomes:

@@ -32,7 +32,13 @@ from forecasting.restock import (
     step_alert,
 )
 from forecasting.restock.alerts import ARMED, FIRED, REARMED, advance_alerts
-from forecasting.restock.deliveries import observed_batches, supplier_delays
+from forecasting.restock.deliveries import (
+    delay_pmf,
+    missing_days,
+    observed_batches,
+    overdue_cover_keys,
+    supplier_delays,
+)
 from forecasting.restock.events import upcoming_events
 
 AS_OF = dt.date(2026, 11, 6)
@@ -267,6 +273,100 @@ def test_late_cover_is_the_95th_percentile_of_delays_once_enough_batches_are_see
     assert pd.isna(delays.loc["P2", "late_cover_days"])  # 5 batches: too few to learn from
     early = pd.DataFrame({"supplier_id": "P1", "lead_days": [1] * 20})  # early is not late
     assert supplier_delays(early, pd.Series({"P1": 2})).loc[0, "late_cover_days"] == 0
+
+
+def test_supplier_delays_carry_the_delay_distribution():
+    leads = [2] * 15 + [3] * 4 + [6]  # nominal 2: 15 on time, 4 one day late, 1 four days
+    batches = pd.DataFrame({"supplier_id": "P1", "lead_days": leads})
+    delays = supplier_delays(batches, pd.Series({"P1": 2}), min_batches=20)
+    assert delays.loc[0, "delay_pmf"] == pytest.approx((0.75, 0.2, 0.0, 0.0, 0.05))
+    assert supplier_delays(batches.head(5), pd.Series({"P1": 2}))["delay_pmf"].isna().all()
+    assert delay_pmf(np.array([0, 0.5, 2])) == pytest.approx((1 / 3, 1 / 3, 1 / 3))
+
+
+def test_overdue_cover_on_hand_computed_cases():
+    """With a steady 1 key a day the cover is in days of demand."""
+
+    def cover(pmf, cycle, in_stock):
+        return overdue_cover_keys(pmf, cycle, in_stock, daily=1.0)
+
+    # Every batch exactly 2 days late, reordered daily: today's and yesterday's batches are
+    # always missing -> 2 days of demand, whatever the in-stock target.
+    assert cover((0.0, 0.0, 1.0), 1, 0.5) == pytest.approx(2)
+    assert cover((0.0, 0.0, 1.0), 1, 0.999) == pytest.approx(2)
+    # Half the batches a day late, daily: one missing batch on half the days.
+    assert cover((0.5, 0.5), 1, 0.9) == pytest.approx(1)
+    assert cover((0.5, 0.5), 1, 0.4) == 0
+    # One batch per 10 days, always 3 days late: on days 1, 2, 3 of the cycle the shelf is
+    # 1, 2, 3 days short of what a cover must hold -> short on 3 / 10 days with no cover,
+    # 2 / 10 with 1 day, 1 / 10 with 2 days, never with 3.
+    assert missing_days((0.0, 0.0, 0.0, 1.0), 10) == [(0.1, 1), (0.1, 2), (0.1, 3)]
+    assert cover((0.0, 0.0, 0.0, 1.0), 10, 0.75) == pytest.approx(1)
+    assert cover((0.0, 0.0, 0.0, 1.0), 10, 0.85) == pytest.approx(2)
+    assert cover((0.0, 0.0, 0.0, 1.0), 10, 0.95) == pytest.approx(3)
+    assert cover((1.0,), 1, 0.999) == 0  # never late: no cover
+    assert overdue_cover_keys((0.0, 1.0), 1, 0.9, daily=0.0) == 0  # nothing sells
+
+
+@pytest.mark.parametrize("cycle", [1, 3])
+def test_overdue_cover_matches_a_simulation_of_late_batches(cycle):
+    """The simulated platform's delays (a quarter late, by 1-6 days): batches due every
+    ``cycle`` days for 200k days, 1 key a day; the share of days short at the cover chosen
+    is within the target, one day less is not."""
+    pmf = (0.75,) + (0.25 / 6,) * 6
+    rng = np.random.default_rng(3)
+    due = np.arange(0, 200_000, cycle)
+    arrives = due + rng.choice(7, size=due.size, p=pmf)
+    days = np.arange(200_000 - 20)
+    # Batches missing on each day: due by then, not yet arrived.
+    missing = np.searchsorted(due, days, side="right") - np.searchsorted(
+        np.sort(arrives), days, side="right"
+    )
+    left = cycle - 1 - days % cycle  # days left of the latest batch's own cycle
+    shortfall = cycle * missing - left
+    for in_stock in (0.9, 0.98, 0.995):
+        cover = overdue_cover_keys(pmf, cycle, in_stock, daily=1.0)
+        assert (shortfall > cover).mean() <= 1 - in_stock + 0.001
+        assert (shortfall > cover - 1).mean() > 1 - in_stock - 0.001
+
+
+def test_overdue_cover_grows_with_lumpy_demand_as_a_simulation_says():
+    """Daily reorders of a SKU selling 10 a day with a spread of 6: each batch replaces one
+    day's sales, so the keys missing are the sum of the days whose batches are late."""
+    pmf = (0.75,) + (0.25 / 6,) * 6
+    steady = overdue_cover_keys(pmf, 1, 0.99, daily=10.0)
+    lumpy = overdue_cover_keys(pmf, 1, 0.99, daily=10.0, daily_sigma=6.0)
+    assert steady == pytest.approx(30)  # 3 days, as with 1 key a day
+    assert lumpy > steady
+    rng = np.random.default_rng(5)
+    n = 400_000
+    delays = rng.choice(7, size=n, p=pmf)
+    sizes = rng.normal(10.0, 6.0, size=n)
+    # Day t misses the batches due on days t - k (k = 0..5) that are late by more than k.
+    short = np.zeros(n - 6)
+    for k in range(6):
+        late = delays[6 - k : n - k] > k
+        short += np.where(late, sizes[6 - k : n - k], 0.0)
+    assert (short > lumpy).mean() == pytest.approx(0.01, abs=0.0015)
+
+
+def test_a_daily_reorder_holds_less_late_cover_than_a_monthly_one():
+    # The simulated delays: a quarter of the batches late, by 1-6 days.
+    pmf = (0.75,) + (0.25 / 6,) * 6
+    policy = RestockPolicy(late_delay_pmf=pmf, late_in_stock=0.995, error_correlation=0.0)
+    terms = SupplierTerms(lead_time_hours=24, min_order_qty=50, batch_size=10)
+    fast = decide_card_key_order(KeyStock(0), flat(100, 0), terms, 0.5, policy=policy)
+    slow = decide_card_key_order(KeyStock(0), flat(2, 0), terms, 0.5, policy=policy)
+    # 100 a day orders every day: at most 3 batches overdue together 99.5% of days.
+    assert fast.late_cover_days == 3
+    assert fast.safety_stock == pytest.approx(3 * 100)
+    # 2 a day orders 50 every 25 days: one batch in flight; with 4 days held the shelf runs
+    # short only while a batch is 5 or 6 days late: (2/24 + 1/24) / 25 days = 0.5% of days.
+    assert slow.late_cover_days == 4
+    assert slow.safety_stock == pytest.approx(4 * 2)
+    # Without learnt delays: the fixed late_buffer_days of expected demand.
+    fixed = decide_card_key_order(KeyStock(0), flat(100, 0), terms, 0.5, policy=ON_TIME)
+    assert fixed.late_cover_days == 0 and fixed.safety_stock == 0
 
 
 # --- properties ------------------------------------------------------------------------

@@ -6,7 +6,9 @@ protect ``lead days + 1`` days. Its parts, for one SKU:
 
 - ``safety_stock = z(service level) * sigma`` of demand over the protection days, with the
   daily sigma read from the forecast interval (see ``demand.py``), plus the late cover: the
-  expected demand of ``late_buffer_days`` more days, for a batch that comes late;
+  keys that batches overdue at once take away, sized from the supplier's learnt delays and
+  how often the SKU is reordered (``late_cover``), else the expected demand of
+  ``late_buffer_days`` more days;
 - ``reorder_point = expected demand over the protection days + safety_stock``;
 - when the position falls below the reorder point, order up to the reorder point plus
   ``cycle_days`` of expected demand; round up to whole batches and at least the MOQ;
@@ -25,6 +27,7 @@ from statistics import NormalDist
 import numpy as np
 import pandas as pd
 
+from forecasting.restock.deliveries import overdue_cover_keys
 from forecasting.restock.demand import DemandPath
 
 DEFAULT_SERVICE_LEVELS = {"A": 0.98, "B": 0.95, "C": 0.90}
@@ -60,6 +63,15 @@ class RestockPolicy:
     # supplier from the deliveries seen (``deliveries.py``); this is the fallback, tuned on
     # the replay's seed 11 with cycle_days and error_correlation (docs/restock.md).
     late_buffer_days: int = 5
+    # The supplier's delays as learnt (share of batches late by 0, 1, 2, ... days; see
+    # ``deliveries.delay_pmf``). When known, the late cover is the keys that the batches
+    # overdue at once can take away, at ``late_in_stock`` (at most 1 - late_in_stock of days
+    # left short of keys by late batches): a SKU reordered daily holds for the few batches
+    # overdue together, one reordered monthly for its one batch's delay
+    # (``deliveries.overdue_cover_keys``). 0.998: the least that filled as well as the naive
+    # rule on both the replay's seeds 11 and 7 (docs/restock.md).
+    late_delay_pmf: tuple[float, ...] | None = None
+    late_in_stock: float = 0.998
 
     def service_level(self, abc_class: str) -> float:
         return float(self.service_levels.get(abc_class, min(self.service_levels.values())))
@@ -129,6 +141,7 @@ class CardKeyDecision:
     capped_by_expiry: bool
     blocked_by_expiry: bool
     raised_to_moq: bool
+    late_cover_days: int = 0
 
     @property
     def stockout_before_delivery(self) -> bool:
@@ -176,7 +189,7 @@ def decide_card_key_order(
     policy = policy or RestockPolicy()
     lead = terms.lead_days
     protection = lead + policy.review_days
-    late_days = max(0, int(policy.late_buffer_days))
+    late_keys, late_days = late_cover(policy, terms, demand, protection)
     wasted = max(
         0, int(stock.expiring_7d) - math.floor(demand.total(0, policy.expiring_window_days))
     )
@@ -192,9 +205,8 @@ def decide_card_key_order(
         # Card keys sell in lumps (one buyer takes 50): hold at least enough to live through
         # a day like the largest of the last weeks, which a normal error band understates.
         safety_stock = max(safety_stock, float(largest_recent_day) - demand.total(0, 1))
-    # A late batch: the days after it was due run on what is held. Expected demand only; the
-    # forecast error is already in the normal band above.
-    safety_stock += demand.total(protection, protection + late_days)
+    # Late batches: the days after they were due run on what is held.
+    safety_stock += late_keys
     reorder_point = demand.total(0, protection) + safety_stock
     order_up_to = reorder_point + demand.total(
         protection + late_days, protection + late_days + policy.cycle_days
@@ -239,7 +251,36 @@ def decide_card_key_order(
         capped_by_expiry=capped,
         blocked_by_expiry=blocked,
         raised_to_moq=raised_to_moq,
+        late_cover_days=late_days,
     )
+
+
+def late_cover(
+    policy: RestockPolicy, terms: SupplierTerms, demand: DemandPath, protection: int
+) -> tuple[float, int]:
+    """Keys held for late batches on top of the normal band, and about how many days of
+    demand they are.
+
+    With the supplier's learnt delays: ``deliveries.overdue_cover_keys`` for how often this
+    SKU is reordered (its smallest order in days of demand, at least one day and
+    ``cycle_days``) and the mean and spread of a day's demand over the protection days.
+    Else the expected demand of the policy's fixed ``late_buffer_days`` after them.
+    """
+    fixed = max(0, int(policy.late_buffer_days))
+    days = max(1, protection)
+    daily = demand.total(0, days) / days
+    if policy.late_delay_pmf is None:
+        return demand.total(protection, protection + fixed), fixed
+    if daily <= 0:
+        return 0.0, 0
+    cycle = min(MAX_COVER_DAYS, max(1, policy.cycle_days, round(terms.smallest_order / daily)))
+    spread = float(np.sqrt(np.mean(np.square(demand.extended(days).sigma[:days]))))
+    # Rounded so that the cache in overdue_cover_keys serves the days of a replay.
+    keys = overdue_cover_keys(
+        tuple(policy.late_delay_pmf), cycle, policy.late_in_stock, round(daily, 2),
+        round(spread, 2),
+    )  # fmt: skip
+    return keys, round(keys / daily)
 
 
 def abc_classes(gross_margin: pd.Series, cutoffs: tuple[float, float] = (0.80, 0.95)) -> pd.Series:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -15,6 +16,7 @@ from forecasting.restock.card_keys import (
     SupplierTerms,
     abc_classes,
     decide_card_key_order,
+    late_cover,
     plan_day,
 )
 from forecasting.restock.demand import DemandPath, demand_paths
@@ -52,15 +54,15 @@ def plan_card_keys(
     dim_events: pd.DataFrame | None = None,
     policy: RestockPolicy | None = None,
     largest_recent_day: pd.Series | None = None,
-    late_cover: pd.Series | None = None,
+    late_delays: Mapping[str, tuple[float, ...]] | None = None,
 ) -> pd.DataFrame:
     """The restock plan for every card-key SKU.
 
     1. ABC class from gross margin -> service level; 2. per SKU, the forecast path, the
     latest stock, the supplier's terms and the largest day of recent sales (a floor under
     safety stock) -> a decision; 3. the reason in en and zh.
-    ``late_cover`` (supplier_id -> days, from ``deliveries.supplier_delays``) replaces the
-    policy's ``late_buffer_days`` for the suppliers it knows.
+    ``late_delays`` (supplier_id -> delay distribution, ``deliveries.supplier_delays``)
+    sizes the late cover of the suppliers it knows; the others get ``late_buffer_days``.
     Every card-key SKU gets a line: inactive ones and those without stock or forecast say why
     they order nothing, so nothing disappears from the plan silently.
     """
@@ -86,15 +88,16 @@ def plan_card_keys(
             supplier_id = stock_row.get("supplier_id")
         terms = _terms(terms_by_supplier, supplier_id)
         sku_policy = policy
-        learned = None if late_cover is None else late_cover.get(supplier_id)
-        if learned is not None and not pd.isna(learned):
-            sku_policy = dataclasses.replace(policy, late_buffer_days=int(learned))
+        learned = None if late_delays is None else late_delays.get(supplier_id)
+        if learned is not None:
+            sku_policy = dataclasses.replace(policy, late_delay_pmf=tuple(learned))
         active = bool(sku.get("active")) if not pd.isna(sku.get("active")) else False
         shelf_life = sku.get("shelf_life_days")
         shelf_life = None if shelf_life is None or pd.isna(shelf_life) else int(shelf_life)
         path = paths.get(sku_id)
         has_forecast = path is not None
         path = path or DemandPath(as_of, np.zeros(horizon_days), np.zeros(horizon_days))
+        protection = terms.lead_days + policy.review_days
         abc = classes.get(sku_id, "C")
         service_level = policy.service_level(abc)
         unit_cost = costs.get(sku_id, np.nan)
@@ -105,7 +108,8 @@ def plan_card_keys(
             "batch_size": terms.batch, "shelf_life_days": shelf_life,
             "unit_cost": float(unit_cost) if not pd.isna(unit_cost) else np.nan,
             "is_active": active, "has_forecast": has_forecast,
-            "late_cover_days": sku_policy.late_buffer_days,
+            # What a decision would hold (it repeats this when there is stock to decide on).
+            "late_cover_days": late_cover(sku_policy, terms, path, protection)[1],
         }  # fmt: skip
         if stock_row is None:
             reason_en, reason_zh = (
@@ -133,7 +137,7 @@ def plan_card_keys(
         reason_en, reason_zh = card_key_reason(
             decision, as_of, active=active, shelf_life_days=shelf_life,
             moq=terms.moq, batch=terms.batch, events=sku_events,
-            late_cover_days=sku_policy.late_buffer_days,
+            late_cover_days=decision.late_cover_days,
         )  # fmt: skip
         if active and not has_forecast:
             reason_en, reason_zh = _no_plan_reason(True, False)
@@ -156,6 +160,7 @@ def plan_card_keys(
             "order_cost": round(decision.order_qty * row["unit_cost"], 2)
             if not pd.isna(row["unit_cost"]) else np.nan,
             "inventory_date": stock_row.get("inventory_date"),
+            "late_cover_days": decision.late_cover_days,
             "reason": reason_en, "reason_en": reason_en, "reason_zh": reason_zh,
         })  # fmt: skip
     plan = pd.DataFrame(rows, columns=PLAN_COLUMNS)

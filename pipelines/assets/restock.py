@@ -108,9 +108,12 @@ def read_latest_inventory(conn, as_of: dt.date) -> pd.DataFrame:
     ).df()
 
 
-def read_late_cover(conn, as_of: dt.date, suppliers: pd.DataFrame, days: int = 365) -> pd.Series:
-    """Per supplier, the late cover learnt from the last ``days`` of inventory snapshots
-    (``forecasting.restock.deliveries``); suppliers with too few batches seen are absent."""
+def read_late_delays(
+    conn, as_of: dt.date, suppliers: pd.DataFrame, days: int = 365
+) -> dict[str, tuple[float, ...]]:
+    """Per supplier, the delay distribution learnt from the last ``days`` of inventory
+    snapshots (``forecasting.restock.deliveries``); suppliers with too few batches seen are
+    absent."""
     history = conn.execute(
         """SELECT sku_id, supplier_id, inventory_date, on_order
            FROM analytics.fct_inventory_daily WHERE inventory_date < ? AND inventory_date >= ?""",
@@ -119,8 +122,8 @@ def read_late_cover(conn, as_of: dt.date, suppliers: pd.DataFrame, days: int = 3
     nominal = suppliers.set_index("supplier_id")["lead_time_hours"].map(
         lambda hours: SupplierTerms(lead_time_hours=hours).lead_days
     )
-    delays = supplier_delays(observed_batches(history), nominal)
-    return delays.dropna(subset=["late_cover_days"]).set_index("supplier_id")["late_cover_days"]
+    delays = supplier_delays(observed_batches(history), nominal).dropna(subset=["delay_pmf"])
+    return dict(zip(delays["supplier_id"], delays["delay_pmf"], strict=True))
 
 
 def read_latest_balances(conn, as_of: dt.date) -> pd.DataFrame:
@@ -237,20 +240,26 @@ class RestockConfig(dg.Config):
     service_level_c: float = DEFAULT_POLICY.service_levels["C"]
     cycle_days: int = DEFAULT_POLICY.cycle_days
     late_buffer_days: int = DEFAULT_POLICY.late_buffer_days
-    # Learn each supplier's late cover from its deliveries in the inventory history; the
-    # suppliers with too few batches seen keep late_buffer_days.
+    # Learn each supplier's delays from its deliveries in the inventory history and size
+    # each SKU's late cover from them; suppliers with too few batches seen keep
+    # late_buffer_days.
     learn_late_cover: bool = True
+    # With learnt delays: the probability that late batches leave a day short of keys.
+    late_in_stock: float = DEFAULT_POLICY.late_in_stock
 
     def policy(self) -> RestockPolicy:
         levels = {"A": self.service_level_a, "B": self.service_level_b, "C": self.service_level_c}
         for abc, level in levels.items():
             if not 0.5 <= level < 1.0:
                 raise dg.Failure(f"service level of class {abc} must be in [0.5, 1), not {level}")
+        if not 0.5 <= self.late_in_stock < 1.0:
+            raise dg.Failure(f"late_in_stock must be in [0.5, 1), not {self.late_in_stock}")
         return dataclasses.replace(
             DEFAULT_POLICY,
             service_levels=levels,
             cycle_days=max(0, self.cycle_days),
             late_buffer_days=max(0, self.late_buffer_days),
+            late_in_stock=self.late_in_stock,
         )
 
 
@@ -275,14 +284,14 @@ def restock_plan(
         require_tables(conn, *(f"analytics.{t}" for t in RESTOCK_INPUTS))
         as_of = build_settings.as_of_date(conn)
         suppliers = read_suppliers(conn)
-        late_cover = read_late_cover(conn, as_of, suppliers) if config.learn_late_cover else None
+        late_delays = read_late_delays(conn, as_of, suppliers) if config.learn_late_cover else None
         plan = plan_card_keys(
             read_skus(conn), suppliers, read_latest_inventory(conn, as_of),
             read_forecast(conn), as_of, build_settings.horizon_days,
             gross_margin=read_gross_margin(conn, as_of, policy.margin_lookback_days),
             unit_costs=read_unit_costs(conn, as_of), dim_events=read_events(conn),
             policy=policy, largest_recent_day=read_largest_recent_day(conn, as_of),
-            late_cover=late_cover,
+            late_delays=late_delays,
         )  # fmt: skip
         _in_transaction(
             conn, lambda: replace_table(conn, "analytics.restock_plan", plan, PLAN_TYPES)
