@@ -228,11 +228,14 @@ def test_reason_says_one_day_not_one_days():
     from forecasting.restock.reasons import card_key_reason
 
     terms = SupplierTerms(lead_time_hours=24, batch_size=10)
-    decision = decide_card_key_order(KeyStock(10), flat(10), terms, 0.5, policy=ON_TIME)
-    en, zh = card_key_reason(decision, AS_OF, late_cover_days=1)
+    one_day_late = RestockPolicy(late_buffer_days=1)
+    decision = decide_card_key_order(KeyStock(10), flat(10), terms, 0.5, policy=one_day_late)
+    en, zh = card_key_reason(decision, AS_OF)
     assert en.startswith("covers 1 day; lead time 1 day; order ")
-    assert "holds 1 day more in case the delivery is late" in en
-    assert zh.startswith("现有库存可售 1 天；供货周期 1 天；") and "另备 1 天的量" in zh
+    assert "holds 10 keys (about 1 day) more in case a delivery is late" in en
+    assert zh.startswith("现有库存可售 1 天；供货周期 1 天；") and "另备 10 张（约 1 天的量）" in zh
+    on_time = decide_card_key_order(KeyStock(10), flat(10), terms, 0.5, policy=ON_TIME)
+    assert "late" not in card_key_reason(on_time, AS_OF)[0]
 
 
 # --- deliveries read from the inventory snapshots -------------------------------------

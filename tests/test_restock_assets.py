@@ -208,8 +208,8 @@ def test_late_cover_is_learnt_from_the_suppliers_deliveries(warehouse):
         < saved
         <= 10 * (restock.DEFAULT_POLICY.late_buffer_days - 3)
     )
-    assert "holds 3 days more in case the delivery is late" in learnt.loc["K1", "reason"]
-    assert "另备 3 天" in learnt.loc["K1", "reason_zh"]
+    assert "keys (about 3 days) more in case a delivery is late" in learnt.loc["K1", "reason"]
+    assert "（约 3 天的量）以防到货延误" in learnt.loc["K1", "reason_zh"]
     # Allowing late batches to leave more days short holds less for them.
     config = {"ops": {"restock_plan": {"config": {"late_in_stock": 0.6}}}}
     build(warehouse, DAY_1, config)

@@ -142,6 +142,7 @@ class CardKeyDecision:
     blocked_by_expiry: bool
     raised_to_moq: bool
     late_cover_days: int = 0
+    late_cover_keys: float = 0.0
 
     @property
     def stockout_before_delivery(self) -> bool:
@@ -252,6 +253,7 @@ def decide_card_key_order(
         blocked_by_expiry=blocked,
         raised_to_moq=raised_to_moq,
         late_cover_days=late_days,
+        late_cover_keys=late_keys,
     )
 
 
@@ -269,10 +271,10 @@ def late_cover(
     fixed = max(0, int(policy.late_buffer_days))
     days = max(1, protection)
     daily = demand.total(0, days) / days
+    if daily <= 0:  # nothing sells: nothing to hold (an inactive SKU, no forecast)
+        return 0.0, 0
     if policy.late_delay_pmf is None:
         return demand.total(protection, protection + fixed), fixed
-    if daily <= 0:
-        return 0.0, 0
     cycle = min(MAX_COVER_DAYS, max(1, policy.cycle_days, round(terms.smallest_order / daily)))
     spread = float(np.sqrt(np.mean(np.square(demand.extended(days).sigma[:days]))))
     # Rounded so that the cache in overdue_cover_keys serves the days of a replay.

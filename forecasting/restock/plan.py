@@ -137,7 +137,6 @@ def plan_card_keys(
         reason_en, reason_zh = card_key_reason(
             decision, as_of, active=active, shelf_life_days=shelf_life,
             moq=terms.moq, batch=terms.batch, events=sku_events,
-            late_cover_days=decision.late_cover_days,
         )  # fmt: skip
         if active and not has_forecast:
             reason_en, reason_zh = _no_plan_reason(True, False)

@@ -45,7 +45,6 @@ def card_key_reason(
     moq: int = 1,
     batch: int = 1,
     events: list[Event] = (),
-    late_cover_days: int = 0,
 ) -> tuple[str, str]:
     """The reason for one card-key line as ``(en, zh)``."""
     en: list[str] = []
@@ -74,9 +73,13 @@ def card_key_reason(
         if decision.stockout_before_delivery:
             en.append("stock runs out before a new order can arrive")
             zh.append("新货到达前库存将售罄")
-        if late_cover_days > 0:
-            en.append(f"holds {_n_days(late_cover_days)} more in case the delivery is late")
-            zh.append(f"另备 {late_cover_days} 天的量以防到货延误")
+        late_keys = round(decision.late_cover_keys)
+        if late_keys > 0:
+            days = decision.late_cover_days
+            en.append(
+                f"holds {late_keys} keys (about {_n_days(days)}) more in case a delivery is late"
+            )
+            zh.append(f"另备 {late_keys} 张（约 {days} 天的量）以防到货延误")
     elif decision.position >= decision.reorder_point:
         en.append(f"above reorder point {decision.reorder_point:.0f}: no order")
         zh.append(f"高于再订货点 {decision.reorder_point:.0f}，无需下单")
