@@ -309,3 +309,16 @@ def test_recommendations_put_the_biggest_gain_in_yuan_first(conn):
     shown = data.recommendations(conn, data.Scope("pricing"))
     # By % the 18.5 % of a small SKU would lead; by yuan the ¥300 gain does.
     assert shown["sku_id"].tolist() == ["SKU-QQ100", "SKU-WOW60", "SKU-IQY-M", "SKU-CM50"]
+
+
+def test_every_column_the_operations_page_can_show_reads_as_words_in_both_languages():
+    """The purchase-order table shows every column the build writes, so each needs a label;
+    reasons are shown as one ``reason`` column in the page's language."""
+    from dashboard.i18n import column_label
+    from pipelines.assets.restock import FUNDING_TYPES, PLAN_TYPES, PO_TYPES
+
+    shown = set(PO_TYPES) | set(PLAN_TYPES) | set(FUNDING_TYPES)
+    shown -= {"reason_zh", "reason_en"}
+    for lang in ("zh", "en"):
+        unlabelled = sorted(c for c in shown if column_label(c, lang) == c)
+        assert unlabelled == [], f"{lang}: {unlabelled}"
