@@ -29,7 +29,7 @@ from forecasting.pricing.guardrails import (
     has_allowed_ending,
     price_bounds,
 )
-from forecasting.pricing.recommend import situation_profit
+from forecasting.pricing.recommend import interval_width, situation_profit
 from forecasting.pricing.synthetic import synthetic_sales
 
 CONFIG = load_pricing_config()
@@ -429,3 +429,32 @@ def test_unknown_elasticity_still_obeys_the_hard_guardrails():
     ratio = row["recommended_price"] / 83.9
     assert row["expected_units_change_pct"] == pytest.approx((ratio**-2.0 - 1) * 100)
     assert row["expected_units"] == pytest.approx(50.0 * ratio**-2.0)
+
+
+def test_an_estimate_capped_at_zero_is_still_as_uncertain_as_it_was():
+    """A region with a handful of sales can estimate demand rising with price (+13.7, se 4.8):
+    the cap at 0 makes its interval [0, 0], which must not read as certain and raise the price
+    to the step limit; its se says the interval was 15.8 wide, so a price test instead."""
+    items = pd.DataFrame(
+        {
+            "sku_id": ["S"], "region_code": ["CN-AH"], "category": ["software_license"],
+            "face_value": [np.nan], "current_price": [263.87], "unit_cost": [230.0],
+            "horizon_units": [5.0], "horizon_units_low": [1.0], "horizon_units_high": [9.0],
+            "national_price": [263.87], "days_of_cover": [np.nan],
+            "has_expiring_surplus": [False],
+        }
+    )  # fmt: skip
+    capped = {
+        "sku_id": ["S"], "region_code": ["CN-AH"], "elasticity": [0.0],
+        "elasticity_low": [0.0], "elasticity_high": [0.0], "price_variation": ["own"],
+        "elasticity_se": [4.79], "interval_level": [0.9],
+    }  # fmt: skip
+    row = recommend_prices(items, pd.DataFrame(capped), CONFIG, dt.date(2026, 11, 1)).iloc[0]
+    assert row["action"] == "test"
+    assert "15.76" in row["reason"]  # 2 x 1.645 x 4.79
+    assert interval_width(pd.Series(capped).map(lambda v: v[0])) == pytest.approx(15.758, 1e-3)
+    # A well-measured elasticity keeps its own interval.
+    sure = {**capped, "elasticity": [-2.0], "elasticity_low": [-2.5], "elasticity_high": [-1.5],
+            "elasticity_se": [0.3]}  # fmt: skip
+    row = recommend_prices(items, pd.DataFrame(sure), CONFIG, dt.date(2026, 11, 1)).iloc[0]
+    assert row["action"] != "test"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
+from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
@@ -234,7 +235,7 @@ def recommend_prices(
             * min(EXPIRY_WINDOW_DAYS / horizon_days, 1.0),
             horizon_units=float(row.horizon_units),
         )
-        width = row.elasticity_high - row.elasticity_low
+        width = interval_width(row)
         measurable = row.price_variation != "none" and width <= settings.max_interval_width
         if measurable:
             interval = (row.elasticity_low, row.elasticity_high)
@@ -266,6 +267,8 @@ def recommend_prices(
 
 def _join_elasticities(items: pd.DataFrame, elasticities: pd.DataFrame) -> pd.DataFrame:
     wanted = ["elasticity", "elasticity_low", "elasticity_high", "price_variation"]
+    # How wide the interval was before the cap at 0 (see ``interval_width``), when known.
+    wanted += [c for c in ("elasticity_se", "interval_level") if c in elasticities.columns]
     regional = elasticities[elasticities["region_code"] != "ALL"]
     national = elasticities[elasticities["region_code"] == "ALL"]
     joined = items.merge(
@@ -333,6 +336,19 @@ def _test_price(situation: PriceSituation, rails: Guardrails, test_pct: float) -
         return np.nan
     target = situation.current_price * (1 + test_pct / 100)
     return float(candidates[np.argmin(np.abs(candidates - target))])
+
+
+def interval_width(row) -> float:
+    """How uncertain an elasticity is: its interval's width before the cap at 0. An estimate
+    whose whole interval lies above 0 (demand rising with price, from a handful of sales) is
+    capped to ``[0, 0]``, which would read as certain; ``elasticity_se`` still says how wide
+    it was."""
+    capped = float(row.elasticity_high - row.elasticity_low)
+    se = _number(getattr(row, "elasticity_se", None))
+    level = _number(getattr(row, "interval_level", None))
+    if se is None or level is None or not 0 < level < 1:
+        return capped
+    return max(capped, 2 * NormalDist().inv_cdf(0.5 + level / 2) * se)
 
 
 def _recommendation_row(
