@@ -24,6 +24,7 @@ from forecasting.pricing import (
     what_if_for_row,
 )
 from forecasting.pricing.guardrails import (
+    ElasticitySettings,
     PricingConfigError,
     candidate_prices,
     has_allowed_ending,
@@ -200,6 +201,7 @@ def test_team_override_changes_only_what_it_sets(tmp_path):
         ("[guardrails]\nmax_change_pct = 150\n", "max_change_pct"),
         ("[guardrails]\nmin_margin_pct = 'lots'\n", "not a valid value"),
         ("[guardrails\n", "cannot read"),
+        ("[elasticity]\nmodel_error_sd = -0.1\n", "model_error_sd"),
     ],
 )
 def test_bad_config_is_one_clear_error(tmp_path, text, words):
@@ -246,8 +248,11 @@ def test_orders_not_units_carry_the_price_response_when_agents_buy_in_bulk():
     )  # fmt: skip
     assert (daily["units"] > daily["orders"]).any()
 
+    # The data's own uncertainty: without the model-error term both would share.
+    data_only = ElasticitySettings(model_error_sd=0.0)
+
     def per_sku(frame):
-        estimates = estimate_elasticities(frame, skus, as_of)
+        estimates = estimate_elasticities(frame, skus, as_of, data_only)
         return estimates[estimates["region_code"] == "ALL"].set_index("sku_id")
 
     by_orders, by_units = per_sku(daily), per_sku(daily.drop(columns="orders"))
@@ -458,3 +463,23 @@ def test_an_estimate_capped_at_zero_is_still_as_uncertain_as_it_was():
             "elasticity_se": [0.3]}  # fmt: skip
     row = recommend_prices(items, pd.DataFrame(sure), CONFIG, dt.date(2026, 11, 1)).iloc[0]
     assert row["action"] != "test"
+
+
+def test_model_error_widens_every_interval_and_moves_no_estimate():
+    from forecasting.pricing.elasticity import pool_estimates
+
+    raw = pd.DataFrame(
+        {
+            "sku_id": ["A", "A", "B", "B"], "region_code": ["R1", "R2", "R1", "R2"],
+            "category": ["c"] * 4, "raw_elasticity": [-2.0, -2.6, -1.4, -1.8],
+            "raw_se": [0.2, 0.3, 0.25, 0.2], "has_own_variation": [True] * 4,
+            "days_price_moved": [30] * 4, "history_units": [5000.0] * 4, "history_days": [700] * 4,
+        }
+    )  # fmt: skip
+    bare = pool_estimates(raw, 0.9, model_error_sd=0.0)
+    widened = pool_estimates(raw, 0.9, model_error_sd=0.35)
+    assert widened["elasticity"].tolist() == pytest.approx(bare["elasticity"].tolist())
+    assert (widened["elasticity_se"] ** 2 - bare["elasticity_se"] ** 2).tolist() == pytest.approx(
+        [0.35**2] * len(bare)
+    )
+    assert (widened["elasticity_low"] < bare["elasticity_low"]).all()

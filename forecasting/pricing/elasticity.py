@@ -358,7 +358,7 @@ def estimate_elasticities(
     settings = settings or ElasticitySettings()
     with _one_blas_thread():
         raw, correlations = _fit_all(daily, skus, as_of, settings, events, stockout_days)
-    return pool_estimates(raw, settings.interval_level, correlations)
+    return pool_estimates(raw, settings.interval_level, correlations, settings.model_error_sd)
 
 
 def _one_blas_thread():
@@ -458,6 +458,7 @@ def pool_estimates(
     raw: pd.DataFrame,
     interval_level: float = 0.9,
     correlations: dict[str, pd.DataFrame] | None = None,
+    model_error_sd: float = 0.0,
 ) -> pd.DataFrame:
     """Empirical Bayes shrinkage: region -> SKU -> category, with intervals.
 
@@ -466,7 +467,10 @@ def pool_estimates(
     region_code 'ALL', columns :data:`ELASTICITY_COLUMNS`. Elasticities are capped at 0:
     demand is taken never to rise with its own price. ``correlations`` (per SKU, region x
     region) make a SKU's mean as uncertain as its regions' shared errors leave it.
+    ``model_error_sd`` is added (as a variance) to every reported interval: the error of the
+    model itself, which no amount of data removes; the shrinkage weights do not use it.
     """
+    model_var = float(model_error_sd) ** 2
     estimable = raw[raw["raw_se"].notna() & np.isfinite(raw["raw_se"]) & (raw["raw_se"] > 0)]
     by_sku = {
         sku: (g["raw_elasticity"].to_numpy(), g["raw_se"].to_numpy())
@@ -522,7 +526,9 @@ def pool_estimates(
             else:
                 post, var = sku_post, spread + sku_var
             status = "own" if row.has_own_variation else ("pooled" if varied else "none")
-            out.append(_row(row, post, var, z, interval_level, status, sku_post, prior_mean))
+            out.append(
+                _row(row, post, var + model_var, z, interval_level, status, sku_post, prior_mean)
+            )
         total = rows.assign(region_code="ALL").iloc[0]
         total = total.copy()
         total["raw_elasticity"] = sku_mean.get(sku, (np.nan, np.nan))[0]
@@ -534,7 +540,7 @@ def pool_estimates(
             _row(
                 total,
                 sku_post,
-                sku_var,
+                sku_var + model_var,
                 z,
                 interval_level,
                 "own" if varied else "none",

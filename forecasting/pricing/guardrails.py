@@ -95,10 +95,15 @@ class ElasticitySettings:
     max_interval_width: float = 4.0
     price_test_pct: float = 5.0
     price_test_days: int = 14
+    # Error no amount of data removes (the log-log model is an approximation), added to every
+    # estimate's variance so intervals keep their nominal coverage on heavy sellers too.
+    model_error_sd: float = 0.35
 
     def __post_init__(self) -> None:
         if not 0 < self.interval_level < 1:
             raise PricingConfigError("pricing elasticity: interval_level must be in (0, 1)")
+        if self.model_error_sd < 0:
+            raise PricingConfigError("pricing elasticity: model_error_sd must be >= 0")
         if self.min_days_moved < 1 or self.min_price_move_pct <= 0:
             raise PricingConfigError(
                 "pricing elasticity: min_days_moved and min_price_move_pct must be positive"
