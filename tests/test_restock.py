@@ -261,29 +261,20 @@ def test_batches_are_read_from_on_order_first_in_first_out():
     assert observed_batches(snapshots("K", [0, 0, 0])).empty
 
 
-def test_late_cover_is_the_95th_percentile_of_delays_once_enough_batches_are_seen():
+def test_supplier_delays_learn_the_delay_distribution_once_enough_batches_are_seen():
     # Nominal 2 days: 15 batches on time, 4 one day late, 1 four days late.
     leads = [2] * 15 + [3] * 4 + [6]
     batches = pd.DataFrame({"supplier_id": "P1", "lead_days": leads})
     few = batches.assign(supplier_id="P2").head(5)
     delays = supplier_delays(
-        pd.concat([batches, few]), pd.Series({"P1": 2, "P2": 2}), quantile=0.95, min_batches=20
+        pd.concat([batches, few]), pd.Series({"P1": 2, "P2": 2}), min_batches=20
     ).set_index("supplier_id")
     assert delays.loc["P1", "batches"] == 20
     assert delays.loc["P1", "late_share"] == pytest.approx(0.25)
-    assert delays.loc["P1", "delay_quantile"] == 1  # 19 of 20 delays are at most 1 day
-    assert delays.loc["P1", "late_cover_days"] == 1
-    assert pd.isna(delays.loc["P2", "late_cover_days"])  # 5 batches: too few to learn from
+    assert delays.loc["P1", "delay_pmf"] == pytest.approx((0.75, 0.2, 0.0, 0.0, 0.05))
+    assert delays.loc["P2", "delay_pmf"] is None  # 5 batches: too few to learn from
     early = pd.DataFrame({"supplier_id": "P1", "lead_days": [1] * 20})  # early is not late
-    assert supplier_delays(early, pd.Series({"P1": 2})).loc[0, "late_cover_days"] == 0
-
-
-def test_supplier_delays_carry_the_delay_distribution():
-    leads = [2] * 15 + [3] * 4 + [6]  # nominal 2: 15 on time, 4 one day late, 1 four days
-    batches = pd.DataFrame({"supplier_id": "P1", "lead_days": leads})
-    delays = supplier_delays(batches, pd.Series({"P1": 2}), min_batches=20)
-    assert delays.loc[0, "delay_pmf"] == pytest.approx((0.75, 0.2, 0.0, 0.0, 0.05))
-    assert supplier_delays(batches.head(5), pd.Series({"P1": 2}))["delay_pmf"].isna().all()
+    assert supplier_delays(early, pd.Series({"P1": 2})).loc[0, "delay_pmf"] == (1.0,)
     assert delay_pmf(np.array([0, 0.5, 2])) == pytest.approx((1 / 3, 1 / 3, 1 / 3))
 
 

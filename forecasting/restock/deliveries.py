@@ -8,9 +8,8 @@ An order and an arrival of the same SKU on the same day net out and are not seen
 still open at the end is not counted.
 
 Per supplier, the delays give ``delay_pmf`` (the share of batches late by 0, 1, 2, ...
-days), from which the restock policy sizes each SKU's late cover (``overdue_cover_keys``),
-and, for reading, ``late_cover_days``: the delay only one batch in twenty exceeds. A supplier
-with too few batches seen gets ``None`` for both, and the policy's fixed default applies.
+days), from which the restock policy sizes each SKU's late cover (``overdue_cover_keys``). A
+supplier with too few batches seen gets ``None``, and the policy's fixed default applies.
 """
 
 from __future__ import annotations
@@ -61,18 +60,14 @@ def observed_batches(inventory: pd.DataFrame) -> pd.DataFrame:
 def supplier_delays(
     batches: pd.DataFrame,
     nominal_lead_days: pd.Series,
-    quantile: float = 0.95,
     min_batches: int = 20,
 ) -> pd.DataFrame:
-    """Per supplier: batches seen, share late, the delay at ``quantile`` rounded up to whole
-    days (``late_cover_days``) and the delay distribution (``delay_pmf``).
+    """Per supplier: batches seen, share late and the delay distribution (``delay_pmf``).
 
     ``nominal_lead_days`` maps supplier_id to its nominal lead time in days. Below
-    ``min_batches`` batches, ``late_cover_days`` and ``delay_pmf`` are None.
+    ``min_batches`` batches, ``delay_pmf`` is None.
     """
-    columns = [
-        "supplier_id", "batches", "late_share", "delay_quantile", "late_cover_days", "delay_pmf",
-    ]  # fmt: skip
+    columns = ["supplier_id", "batches", "late_share", "delay_pmf"]
     if batches.empty:
         return pd.DataFrame(columns=columns)
     nominal = batches["supplier_id"].map(nominal_lead_days)
@@ -81,16 +76,12 @@ def supplier_delays(
     out = []
     for supplier_id, rows in known.groupby("supplier_id", sort=True):
         delay = rows["delay"].to_numpy(dtype=float)
-        at_quantile = float(np.quantile(delay, quantile, method="inverted_cdf"))
-        enough = len(delay) >= min_batches
         out.append(
             {
                 "supplier_id": supplier_id,
                 "batches": len(delay),
                 "late_share": float((delay > 0).mean()),
-                "delay_quantile": at_quantile,
-                "late_cover_days": math.ceil(at_quantile) if enough else None,
-                "delay_pmf": delay_pmf(delay) if enough else None,
+                "delay_pmf": delay_pmf(delay) if len(delay) >= min_batches else None,
             }
         )
     return pd.DataFrame(out, columns=columns)

@@ -97,7 +97,6 @@ def plan_card_keys(
         path = paths.get(sku_id)
         has_forecast = path is not None
         path = path or DemandPath(as_of, np.zeros(horizon_days), np.zeros(horizon_days))
-        protection = terms.lead_days + policy.review_days
         abc = classes.get(sku_id, "C")
         service_level = policy.service_level(abc)
         unit_cost = costs.get(sku_id, np.nan)
@@ -108,8 +107,6 @@ def plan_card_keys(
             "batch_size": terms.batch, "shelf_life_days": shelf_life,
             "unit_cost": float(unit_cost) if not pd.isna(unit_cost) else np.nan,
             "is_active": active, "has_forecast": has_forecast,
-            # What a decision would hold (it repeats this when there is stock to decide on).
-            "late_cover_days": late_cover(sku_policy, terms, path, protection)[1],
         }  # fmt: skip
         if stock_row is None:
             reason_en, reason_zh = (
@@ -117,8 +114,10 @@ def plan_card_keys(
                 if not active
                 else _no_plan_reason(False, has_forecast)
             )
+            # What a decision would hold, were there stock to decide on.
+            late_days = late_cover(sku_policy, terms, path, terms.lead_days + policy.review_days)[1]
             rows.append({**row, "order_qty": 0, "reason": reason_en, "reason_en": reason_en,
-                         "reason_zh": reason_zh})  # fmt: skip
+                         "reason_zh": reason_zh, "late_cover_days": late_days})  # fmt: skip
             continue
         stock = KeyStock(
             int(stock_row["on_hand"]), int(stock_row["on_order"]), int(stock_row["expiring_7d"])
