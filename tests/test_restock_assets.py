@@ -89,8 +89,23 @@ def table(path, name: str) -> pd.DataFrame:
         return conn.execute(f"SELECT * FROM {name} ORDER BY ALL").df()
 
 
+# ../shared/CONTRACT.md: the columns each output table starts with, in order.
+PLAN_CONTRACT = [
+    "sku_id", "supplier_id", "as_of", "on_hand", "on_order", "daily_demand", "days_of_cover",
+    "stockout_date", "safety_stock", "reorder_point", "order_qty", "order_by", "service_level",
+    "reason",
+]  # fmt: skip
+FUNDING_CONTRACT = [
+    "supplier_id", "as_of", "balance", "daily_cost", "days_of_cover", "topup_amount", "topup_by",
+    "reason",
+]  # fmt: skip
+
+
 def test_build_writes_plan_orders_funding_and_alerts(warehouse):
     build(warehouse, DAY_1)
+    for name, contract in (("restock_plan", PLAN_CONTRACT), ("funding_plan", FUNDING_CONTRACT)):
+        columns = table(warehouse, f"analytics.{name}").columns
+        assert list(columns[: len(contract)]) == contract, name
     plan = table(warehouse, "analytics.restock_plan").set_index("sku_id")
     assert list(plan.index) == ["K1", "K2", "K3"]
     assert plan.loc["K1", "order_qty"] > 0 and plan.loc["K1", "order_qty"] % 10 == 0
