@@ -195,19 +195,21 @@ def test_quote_broken_lines_are_quarantined_with_their_line(tmp_path):
         order_line("O5"),
     )
     [result] = ingest(tmp_path, source)
-    # The open quote on line 3 runs until the stray quote on line 4 closes it: one record.
-    assert counts(result) == (4, 2, 0, 0, 2)
+    # The quote opened on line 3 closes mid-field on line 4: line 3 alone is broken, and
+    # line 4 (whose quote is a character, not at a field's start) is read as its own row.
+    assert counts(result) == (5, 3, 0, 0, 2)
     quarantined = query(
         tmp_path, "SELECT line, column_name, reason, raw_text FROM raw.quarantine ORDER BY line"
     )
-    assert [(q[0], q[1]) for q in quarantined] == [(3, "buyer_id"), (5, None)]
-    assert "unterminated quote" in quarantined[0][2]
-    assert quarantined[0][3].startswith("O2,") and 'mid"quote' in quarantined[0][3]
-    assert "TOO MANY COLUMNS" in quarantined[1][2]
+    assert [q[0] for q in quarantined] == [3, 5]
+    assert "broken quoting" in quarantined[0][2]
+    assert quarantined[0][3].startswith("O2,") and 'mid"quote' not in quarantined[0][3]
+    assert "expected 17 fields, found 18" in quarantined[1][2]
     assert quarantined[1][3] == order_line("O4") + ",one too many"
-    assert query(tmp_path, "SELECT order_id, _line FROM raw.orders ORDER BY _line") == [
-        ("O1", 2),
-        ("O5", 6),
+    assert query(tmp_path, "SELECT order_id, buyer_id, _line FROM raw.orders ORDER BY _line") == [
+        ("O1", "B1", 2),
+        ("O3", 'mid"quote', 4),
+        ("O5", "B1", 6),
     ]
 
 

@@ -5,7 +5,13 @@ CSV header; for Parquet the row number) and one column per input column, named b
 in lower case. Rows the reader itself cannot parse (a CSV line with the wrong number of fields,
 a JSON line that is not an object) land in ``parse_rejects`` (``_line``, ``column_name``,
 ``reason``, ``raw_text``). Text is decoded in Python, streaming, because DuckDB reads only
-UTF-8 without extensions: GB18030/GBK and BOM files are transcoded to a temporary UTF-8 copy.
+UTF-8 without extensions: GB18030/GBK, Big5, UTF-16 and BOM files are transcoded to a temporary
+UTF-8 copy.
+
+A CSV file is parsed by DuckDB when its rows account for every physical line of the file;
+otherwise (blank lines, records spanning lines, stray quotes, mixed line endings, anything
+DuckDB's parser stops on) it is parsed again record by record in Python, so that no record is
+lost: each becomes a row or a rejected line with its reason.
 """
 
 from __future__ import annotations
@@ -16,11 +22,28 @@ import gzip
 import hashlib
 import io
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 CHUNK_BYTES = 1 << 20
 MAX_LINE_BYTES = 64 << 20
+# Enough text for charset detection to tell GB18030 from Big5.
+DETECTION_BYTES = 1 << 20
+# Rows handed from the record-by-record CSV parser to DuckDB at a time.
+RECORD_BATCH = 50_000
+# A rejected record keeps this much of its text (the quarantine keeps 2000 characters).
+REJECT_TEXT = 4000
+
+# Without --encoding: UTF-8 if the whole file decodes, else whichever of these charset
+# detection prefers (GB18030 on a tie: the mainland's exports are the common case).
+LEGACY_CHINESE = ("gb18030", "big5")
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
 
 FORMATS = {
     ".csv": "csv",
@@ -96,9 +119,10 @@ class TextFile:
 def prepare_text(path: Path, gzipped: bool, encoding: str | None, workdir: Path) -> TextFile:
     """Make a plain UTF-8 file DuckDB can read, streaming.
 
-    1. Empty files and files with NUL bytes (binary, UTF-16) are refused.
-    2. The encoding is the one named, else UTF-8 (BOM allowed) if the whole file decodes, else
-       GB18030 (a superset of GBK and GB2312).
+    1. Empty files are refused; so are files with NUL bytes (binary) unless a UTF-16/32 byte
+       order mark or ``--encoding`` says how to read them.
+    2. The encoding is the one named, else the one a BOM names, else UTF-8 (BOM allowed) if
+       the whole file decodes, else GB18030 or Big5, whichever charset detection prefers.
     3. The original is used as is when it is uncompressed UTF-8 without BOM; otherwise a
        transcoded copy is written to ``workdir``.
     """
@@ -106,28 +130,67 @@ def prepare_text(path: Path, gzipped: bool, encoding: str | None, workdir: Path)
     for chunk in _read_all_chunks(path, gzipped):
         first = chunk
         break
-    if not first.strip():
+    bom_codec = next((name for bom, name in _BOMS if first.startswith(bom)), None)
+    if not first.strip(b" \t\r\n\x00\xef\xbb\xbf\xff\xfe"):
         raise UnreadableFile("empty file: no header row")
-    if b"\x00" in first[:65536]:
-        raise UnreadableFile("binary data, not a text file (NUL bytes found; UTF-16 is not read)")
+    if encoding is None and bom_codec is None and b"\x00" in first[:65536]:
+        raise UnreadableFile(
+            "binary data, not a text file (NUL bytes found; for UTF-16 text without a byte "
+            "order mark name it with --encoding utf-16-le)"
+        )
     has_bom = first.startswith(codecs.BOM_UTF8)
 
-    candidates = [encoding] if encoding else ["utf-8", "gb18030"]
-    for candidate in candidates:
+    if encoding:
+        candidates = [encoding]
+    elif bom_codec:
+        candidates = [bom_codec]
+    else:
+        candidates = ["utf-8"]
+    target = workdir / "decoded.txt"
+    tried_detection = False
+    while candidates:
+        candidate = candidates.pop(0)
         is_utf8 = candidate.replace("_", "-").lower() in ("utf-8", "utf8")
         codec = "utf-8-sig" if is_utf8 else candidate
         copy_needed = gzipped or has_bom or codec != "utf-8-sig"
-        target = workdir / "decoded.txt"
         try:
             lines = _transcode(path, gzipped, codec, target if copy_needed else None)
         except UnicodeDecodeError as error:
-            if encoding:
+            if encoding or bom_codec:
                 raise UnreadableFile(
-                    f"cannot decode as {encoding} at byte {error.start} of the text"
+                    f"cannot decode as {encoding or bom_codec} at byte {error.start} of the text"
                 ) from error
+            if not tried_detection:
+                tried_detection = True
+                candidates = detect_legacy_chinese(path, gzipped)
             continue
         return TextFile(target if copy_needed else path, candidate, lines)
-    raise UnreadableFile("not UTF-8 or GB18030 text (binary data?); name it with --encoding")
+    raise UnreadableFile("not UTF-8, GB18030 or Big5 text (binary data?); name it with --encoding")
+
+
+def detect_legacy_chinese(path: Path, gzipped: bool) -> list[str]:
+    """GB18030 and Big5 in the order charset detection prefers them for this file.
+
+    Both decode most of each other's bytes, so the choice is charset-normalizer's (how
+    plausible the text reads in each); a tie goes to GB18030.
+    """
+    from charset_normalizer import from_bytes
+
+    sample = b""
+    for chunk in _read_all_chunks(path, gzipped):
+        sample += chunk
+        if len(sample) >= DETECTION_BYTES:
+            break
+    # Cut at a line end, so that no character is cut in two.
+    sample = sample[:DETECTION_BYTES]
+    sample = sample[: sample.rfind(b"\n") + 1] or sample
+    matches = from_bytes(sample, cp_isolation=list(LEGACY_CHINESE))
+    ranked = sorted(
+        (m for m in matches if m.encoding in LEGACY_CHINESE),
+        key=lambda m: (m.chaos, -m.coherence, LEGACY_CHINESE.index(m.encoding)),
+    )
+    chosen = [m.encoding for m in ranked]
+    return chosen + [c for c in LEGACY_CHINESE if c not in chosen]
 
 
 def _transcode(path: Path, gzipped: bool, codec: str, target: Path | None) -> int:
@@ -187,117 +250,230 @@ def quote_ident(name: str) -> str:
 def load_csv(conn, text: TextFile) -> list[str]:
     """Stage a CSV file as ``src`` (+ ``parse_rejects``); returns the header's column names.
 
-    DuckDB parses it (strict: a line with too few or too many fields is rejected, with its
-    line and raw text, in the rejects table). Good rows keep file order, so the n-th good row
-    is the n-th data line that was not rejected; when records span lines or blank lines exist,
-    the line map is rebuilt from the raw lines' quote parity.
+    1. DuckDB parses it (strict: a line with too few or too many fields is rejected, with its
+       line and raw text). When its rows and rejects account for every physical line, each
+       record is one line and line numbers follow.
+    2. Otherwise (blank lines, quoted line breaks, a stray quote, mixed line endings, or a
+       parser error) the file is read again record by record (``csv_records``), so every
+       record becomes a row or a rejected line: none is lost and none is counted twice.
     """
     names, delimiter = read_header(text.path)
     positional = [f"c{i}" for i in range(len(names))]
-    columns = "{" + ", ".join(f"'{c}': 'VARCHAR'" for c in positional) + "}"
-    conn.execute("DROP TABLE IF EXISTS csv_rejects")
-    conn.execute("DROP TABLE IF EXISTS csv_reject_scans")
-    conn.execute(
-        f"""CREATE OR REPLACE TEMP TABLE csv_rows AS SELECT * FROM read_csv(
-            {_sql_str(str(text.path))}, header = true, auto_detect = false,
-            delim = {_sql_str(delimiter)}, quote = '"', escape = '"', columns = {columns},
-            strict_mode = true, store_rejects = true, rejects_table = 'csv_rejects',
-            rejects_scan = 'csv_reject_scans', max_line_size = {MAX_LINE_BYTES},
-            null_padding = false)"""
-    )
-    good = conn.execute("SELECT count(*) FROM csv_rows").fetchone()[0]
-    conn.execute(
-        """CREATE OR REPLACE TEMP TABLE csv_bad AS
-           SELECT line AS record, min(column_name) AS column_name,
-                  arg_min(error_type || ': ' || error_message, column_idx) AS reason,
-                  min(csv_line) AS raw_text
-           FROM csv_rejects GROUP BY line"""
-    )
-    rejected = conn.execute("SELECT count(*) FROM csv_bad").fetchone()[0]
-
+    if not _parse_csv_with_duckdb(conn, text, positional, delimiter):
+        _parse_csv_by_record(conn, text, positional, delimiter)
     renamed = ", ".join(
         f"r.{p} AS {quote_ident(n)}" for p, n in zip(positional, names, strict=True) if n
     )
-    # Row ids of a table created inside a transaction start at an offset: count from it.
-    base = conn.execute("SELECT coalesce(min(rowid), 0) FROM csv_rows").fetchone()[0]
-    if text.physical_lines == 1 + good + rejected:
-        # One record per physical line: record number == line number.
-        conn.execute(
-            "CREATE OR REPLACE TEMP TABLE csv_record_lines AS "
-            "SELECT record, record AS line FROM csv_bad"
-        )
-        if rejected == 0:
-            conn.execute(
-                f"CREATE OR REPLACE TEMP VIEW src AS SELECT r.rowid - {base} + 2 "
-                f"AS _line, {renamed} FROM csv_rows r"
-            )
-        else:
-            conn.execute(
-                f"""CREATE OR REPLACE TEMP TABLE csv_lines AS
-                    SELECT row_number() OVER (ORDER BY line) - 1 AS k, line
-                    FROM range(2, {text.physical_lines + 1}) t(line)
-                    WHERE line NOT IN (SELECT record FROM csv_bad)"""
-            )
-    else:
-        _map_multiline_records(conn, text.path)
-    if not (text.physical_lines == 1 + good + rejected and rejected == 0):
-        conn.execute(
-            f"""CREATE OR REPLACE TEMP VIEW src AS
-                SELECT l.line AS _line, {renamed}
-                FROM (SELECT rowid - {base} AS k, * FROM csv_rows) r JOIN csv_lines l USING (k)"""
-        )
-    name_of = dict(zip(positional, names, strict=True))
+    conn.execute(f"CREATE OR REPLACE TEMP VIEW src AS SELECT r._line, {renamed} FROM csv_rows r")
     column_case = " ".join(
-        f"WHEN b.column_name = {_sql_str(p)} THEN {_sql_str(n)}" for p, n in name_of.items()
+        f"WHEN column_name = {_sql_str(p)} THEN {_sql_str(n)}"
+        for p, n in zip(positional, names, strict=True)
     )
     conn.execute(
         f"""CREATE OR REPLACE TEMP TABLE parse_rejects AS
-            SELECT m.line AS _line, CASE {column_case or "WHEN false THEN NULL"}
-                   ELSE b.column_name END AS column_name,
-                   'unparseable CSV line (' || b.reason || ')' AS reason, b.raw_text
-            FROM csv_bad b JOIN csv_record_lines m USING (record)"""
+            SELECT _line, CASE {column_case or "WHEN false THEN NULL"} ELSE column_name END
+                       AS column_name, reason, raw_text
+            FROM csv_bad"""
     )
     return [n for n in names if n]
 
 
-def _map_multiline_records(conn, path: Path) -> None:
-    """Line numbers when records span lines or blank lines exist.
+def _parse_csv_with_duckdb(conn, text: TextFile, positional: list[str], delimiter: str) -> bool:
+    """DuckDB's parse into ``csv_rows`` + ``csv_bad``; False when it does not account for
+    every physical line (then nothing of it is kept)."""
+    import duckdb
 
-    A physical line starts a record when the quotes before it are balanced; DuckDB numbers
-    records counting blank lines, so record n is the n-th line that starts a record.
-    """
+    columns = "{" + ", ".join(f"'{c}': 'VARCHAR'" for c in positional) + "}"
+    conn.execute("DROP TABLE IF EXISTS csv_rejects")
+    conn.execute("DROP TABLE IF EXISTS csv_reject_scans")
+    try:
+        conn.execute(
+            f"""CREATE OR REPLACE TEMP TABLE csv_parsed AS SELECT * FROM read_csv(
+                {_sql_str(str(text.path))}, header = true, auto_detect = false,
+                delim = {_sql_str(delimiter)}, quote = '"', escape = '"', columns = {columns},
+                strict_mode = true, store_rejects = true, rejects_table = 'csv_rejects',
+                rejects_scan = 'csv_reject_scans', max_line_size = {MAX_LINE_BYTES},
+                null_padding = false)"""
+        )
+    except duckdb.InvalidInputException:
+        return False
+    good = conn.execute("SELECT count(*) FROM csv_parsed").fetchone()[0]
+    rejected = conn.execute("SELECT count(DISTINCT line) FROM csv_rejects").fetchone()[0]
+    if text.physical_lines != 1 + good + rejected:
+        conn.execute("DROP TABLE csv_parsed")
+        return False
+    # One record per physical line: the n-th good row is the n-th line not rejected.
     conn.execute(
-        f"""CREATE OR REPLACE TEMP TABLE csv_physical AS
-            SELECT raw FROM read_csv({_sql_str(str(path))}, header = false, auto_detect = false,
-                          delim = '\x1e', quote = '', escape = '', strict_mode = false,
-                          columns = {{'raw': 'VARCHAR'}}, max_line_size = {MAX_LINE_BYTES})"""
+        """CREATE OR REPLACE TEMP TABLE csv_bad AS
+           SELECT line AS _line, min(column_name) AS column_name,
+                  'unparseable CSV line (' || coalesce(arg_min(error_type || ': ' ||
+                      error_message, column_idx), 'unknown error') || ')' AS reason,
+                  min(csv_line) AS raw_text
+           FROM csv_rejects GROUP BY line"""
     )
     # Row ids of a table created inside a transaction start at an offset: count from it.
+    base = conn.execute("SELECT coalesce(min(rowid), 0) FROM csv_parsed").fetchone()[0]
+    if rejected == 0:
+        conn.execute(
+            f"""CREATE OR REPLACE TEMP VIEW csv_rows AS
+                SELECT rowid - {base} + 2 AS _line, * FROM csv_parsed"""
+        )
+        return True
     conn.execute(
-        """CREATE OR REPLACE TEMP TABLE csv_physical AS
-           SELECT rowid - (SELECT min(rowid) FROM csv_physical) + 1 AS line,
-                  coalesce(length(raw) - length(replace(raw, '"', '')), 0) AS quotes,
-                  raw IS NULL OR trim(raw) = '' AS blank
-           FROM csv_physical"""
+        f"""CREATE OR REPLACE TEMP TABLE csv_lines AS
+            SELECT row_number() OVER (ORDER BY line) - 1 AS k, line
+            FROM range(2, {text.physical_lines + 1}) t(line)
+            WHERE line NOT IN (SELECT _line FROM csv_bad)"""
     )
     conn.execute(
-        """CREATE OR REPLACE TEMP TABLE csv_records AS
-           SELECT row_number() OVER (ORDER BY line) AS record, line, blank
-           FROM (SELECT line, blank, coalesce(sum(quotes) OVER (ORDER BY line ROWS BETWEEN
-                        UNBOUNDED PRECEDING AND 1 PRECEDING), 0) % 2 = 0 AS starts
-                 FROM csv_physical)
-           WHERE starts"""
+        f"""CREATE OR REPLACE TEMP VIEW csv_rows AS
+            SELECT l.line AS _line, r.* EXCLUDE (k)
+            FROM (SELECT rowid - {base} AS k, * FROM csv_parsed) r JOIN csv_lines l USING (k)"""
+    )
+    return True
+
+
+@dataclass(frozen=True)
+class CsvRecord:
+    """One record of a CSV file: the line it starts on, its fields and text, or a problem."""
+
+    line: int
+    fields: list[str]
+    text: str
+    problem: str | None = None
+
+
+class _PhysicalLines:
+    """An iterator of physical lines that lines can be pushed back onto."""
+
+    def __init__(self, lines: Iterator[str]):
+        self._lines = lines
+        self._back: list[str] = []
+
+    def __iter__(self) -> _PhysicalLines:
+        return self
+
+    def __next__(self) -> str:
+        return self._back.pop() if self._back else next(self._lines)
+
+    def push_back(self, lines: list[str]) -> None:
+        self._back.extend(reversed(lines))
+
+
+def csv_records(
+    lines: Iterator[str], delimiter: str, width: int, first_line: int = 1
+) -> Iterator[CsvRecord]:
+    """The records of CSV text given as physical lines (line ends kept), in order.
+
+    1. A quote opens a quoted field only at the start of a field, as in RFC 4180; elsewhere
+       it is a character (``iPad 10.9" 64GB``). A quoted field may span lines.
+    2. Blank lines are not records.
+    3. A record that breaks the quoting rules (a quoted field closed before more text, or
+       still open at the end of the file), or that spans lines without coming out as
+       ``width`` fields, was most likely opened by a stray quote: its first line is a record
+       with that problem, and reading starts again on the next line, so the lines the quote
+       swallowed are read as the records they are.
+    4. A record longer than ``MAX_LINE_BYTES`` is a record with a problem.
+    """
+    source = _PhysicalLines(lines)
+    taken: list[str] = []
+
+    def feed() -> Iterator[str]:
+        for physical in source:
+            taken.append(physical)
+            yield physical
+
+    line = first_line
+    reader = csv.reader(feed(), delimiter=delimiter, quotechar='"', strict=True)
+    while True:
+        problem = None
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            problem, fields = _quote_problem(str(error)), []
+        record_lines = list(taken)
+        taken.clear()
+        if not record_lines:
+            return
+        if problem is None and len(record_lines) > 1 and len(fields) != width:
+            problem = (
+                f"a quote opened here spans {len(record_lines)} lines and the record has "
+                f"{len(fields)} fields, expected {width}"
+            )
+        if problem is not None:
+            yield CsvRecord(line, [], record_lines[0][:REJECT_TEXT], problem)
+            source.push_back(record_lines[1:])
+            line += 1
+            # A reader that failed mid-record is in an unknown state: start a new one.
+            reader = csv.reader(feed(), delimiter=delimiter, quotechar='"', strict=True)
+            continue
+        if not fields or (len(fields) == 1 and not fields[0].strip()):
+            line += len(record_lines)
+            continue
+        text = "".join(record_lines)
+        if len(text) > MAX_LINE_BYTES:
+            size = len(text.encode("utf-8")) / (1 << 20)
+            problem = f"record of {size:.0f} MiB is longer than {MAX_LINE_BYTES >> 20} MiB"
+            yield CsvRecord(line, [], text[:REJECT_TEXT], problem)
+        else:
+            yield CsvRecord(line, fields, text)
+        line += len(record_lines)
+
+
+def _quote_problem(message: str) -> str:
+    if "unexpected end of data" in message:
+        return "unterminated quote"
+    return f"broken quoting ({message})"
+
+
+def _parse_csv_by_record(conn, text: TextFile, positional: list[str], delimiter: str) -> None:
+    """Parse ``text`` record by record into ``csv_rows`` (``_line`` + fields as VARCHAR) and
+    ``csv_bad`` (records that cannot be rows, with their reason and text)."""
+    import pyarrow as pa
+
+    width = len(positional)
+    conn.execute(
+        "CREATE OR REPLACE TEMP TABLE csv_rows (_line BIGINT, "
+        + ", ".join(f"{p} VARCHAR" for p in positional)
+        + ")"
     )
     conn.execute(
-        """CREATE OR REPLACE TEMP TABLE csv_lines AS
-           SELECT row_number() OVER (ORDER BY line) - 1 AS k, line FROM csv_records
-           WHERE record >= 2 AND NOT blank AND record NOT IN (SELECT record FROM csv_bad)"""
+        """CREATE OR REPLACE TEMP TABLE csv_bad (_line BIGINT, column_name VARCHAR,
+           reason VARCHAR, raw_text VARCHAR)"""
     )
-    conn.execute(
-        """CREATE OR REPLACE TEMP TABLE csv_record_lines AS
-           SELECT b.record, coalesce(r.line, b.record) AS line
-           FROM csv_bad b LEFT JOIN csv_records r USING (record)"""
-    )
+    schema = pa.schema([("_line", pa.int64())] + [(p, pa.string()) for p in positional])
+    batch: list[list] = [[] for _ in range(width + 1)]
+    bad: list[tuple] = []
+
+    def flush() -> None:
+        if batch[0]:
+            conn.register("csv_batch", pa.Table.from_arrays(batch, schema=schema))
+            conn.execute("INSERT INTO csv_rows SELECT * FROM csv_batch")
+            conn.unregister("csv_batch")
+            for column in batch:
+                column.clear()
+        if bad:
+            conn.executemany("INSERT INTO csv_bad VALUES (?, ?, ?, ?)", bad)
+            bad.clear()
+
+    csv.field_size_limit(2**31 - 1)
+    with text.path.open("r", encoding="utf-8", newline="") as handle:
+        handle.readline(MAX_LINE_BYTES)  # the header, read by read_header
+        for record in csv_records(iter(handle), delimiter, width, first_line=2):
+            if record.problem or len(record.fields) != width:
+                reason = record.problem or (f"expected {width} fields, found {len(record.fields)}")
+                bad.append(
+                    (record.line, None, f"unparseable CSV line ({reason})", record.text.rstrip())
+                )
+                continue
+            batch[0].append(record.line)
+            for index, value in enumerate(record.fields, start=1):
+                batch[index].append(value if value != "" else None)
+            if len(batch[0]) >= RECORD_BATCH:
+                flush()
+    flush()
 
 
 def load_jsonl(conn, text: TextFile) -> list[str]:
