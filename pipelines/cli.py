@@ -19,6 +19,7 @@ COMMANDS: dict[str, str] = {
     "demo": "pipelines.commands.demo",
     "generate": "pipelines.simulator.command",
     "ingest": "pipelines.ingest.command",
+    "quarantine": "pipelines.ingest.quarantine_command",
     "build": "pipelines.commands.build",
     "dashboard": "dashboard.command",
     "users": "dashboard.users_command",

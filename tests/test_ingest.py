@@ -293,9 +293,9 @@ def test_events_rules(tmp_path):
     assert ("无范围", "all") in query(tmp_path, "SELECT name, scope FROM raw.events")
 
 
-def test_unknown_sku_is_quarantined_once_skus_are_loaded(tmp_path):
-    skus = write(tmp_path / "skus.csv", SKU_HEADER, "S1,a,game_card,,,card_key,,,true")
-    orders = write(
+def test_an_order_of_an_unknown_sku_loads_and_names_the_inferred_sku(tmp_path):
+    write(tmp_path / "skus.csv", SKU_HEADER, "S1,a,game_card,,,card_key,,,true")
+    write(
         tmp_path / "orders.csv",
         ORDER_HEADER,
         order_line("O1", sku="S1"),
@@ -303,11 +303,15 @@ def test_unknown_sku_is_quarantined_once_skus_are_loaded(tmp_path):
     )
     results = ingest(tmp_path, tmp_path)  # the folder: skus load before orders
     assert [r.entity for r in results] == ["skus", "orders"]
-    assert counts(results[1]) == (2, 1, 0, 0, 1)
-    assert query(tmp_path, "SELECT reason FROM raw.quarantine") == [
-        ("sku_id '测试商品' is not in skus",)
+    assert counts(results[1]) == (2, 2, 0, 0, 0)
+    [members] = results[1].inferred
+    assert (members.master, members.count, members.examples) == ("skus", 1, ("测试商品",))
+    assert "1 SKU not in skus yet, inferred: 测试商品" in results[1].summary_line()
+    assert query(tmp_path, "SELECT count(*) FROM raw.quarantine") == [(0,)]
+    assert query(tmp_path, "SELECT sku_id FROM raw.orders ORDER BY order_id") == [
+        ("S1",),
+        ("测试商品",),
     ]
-    del skus, orders
 
 
 def test_folder_is_read_by_prefix_at_top_level_only(tmp_path):

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 ORDER_STATUSES = ("pending_payment", "paid", "delivered", "failed", "refunded", "cancelled")
 CHANNELS = ("web", "api", "mini_program", "douyin", "other")
 DELIVERY_TYPES = ("card_key", "direct_topup")
+# DECIMAL(18, 2), the warehouse's money type, holds up to 16 digits before the point.
+LARGEST_AMOUNT = "9999999999999999.99"
 
 
 @dataclass(frozen=True)
@@ -124,7 +126,7 @@ ENTITIES: dict[str, Entity] = {
             (
                 Column("as_of", "timestamp", required=True),
                 Column("supplier_id", required=True),
-                Column("balance", "money", required=True),
+                Column("balance", "money", required=True, minimum=0),
             ),
             key=("as_of", "supplier_id"),
         ),
@@ -161,6 +163,14 @@ ENTITIES: dict[str, Entity] = {
                 Column("payment_method"),
             ),
             key=("order_id",),
+            row_rules=(
+                (
+                    "quantity",
+                    "quantity::DOUBLE * greatest(unit_price, coalesce(unit_cost, 0), "
+                    f"coalesce(list_price, 0))::DOUBLE > {LARGEST_AMOUNT}",
+                    "quantity x price is beyond the largest amount (DECIMAL(18, 2))",
+                ),
+            ),
         ),
     )
 }

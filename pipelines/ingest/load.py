@@ -18,13 +18,16 @@ import codecs
 import re
 import tempfile
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from pipelines.errors import CardPulseError
 from pipelines.ingest import adapters, reading
 from pipelines.ingest.entities import ENTITIES, ENTITY_ORDER, entity_for_file_name
 from pipelines.ingest.reading import UnreadableFile, quote_ident
+from pipelines.ingest.references import InferredMembers, inferred_in_file, inferred_members
 from pipelines.ingest.regions import UNKNOWN_REGION, region_aliases
 from pipelines.ingest.schema import create_raw_tables
 from pipelines.ingest.upsert import flag_order_conflicts, merge_by_key, merge_orders
@@ -38,6 +41,13 @@ MAX_RAW_TEXT = 2000
 
 # DuckDB may use this much memory (plus spill to disk): ingest stays well under 6 GiB.
 MEMORY_LIMIT = "3GB"
+
+# A file quarantining more than this share of its rows gets a warning line.
+WARN_QUARANTINE_PCT = 5.0
+
+
+class TooManyQuarantined(UnreadableFile):
+    """More of the file's rows were quarantined than ``--max-quarantine-pct`` allows."""
 
 
 @dataclass
@@ -56,6 +66,11 @@ class FileResult:
     unknown_region: int = 0
     source_table: str | None = None
     file_id: str | None = None
+    normalised: int = 0
+    encoding: str | None = None
+    version: int = 1
+    inferred: list[InferredMembers] = field(default_factory=list)
+    warning: str | None = None
 
     def summary_line(self) -> str:
         """The one line the command prints for this file."""
@@ -67,13 +82,23 @@ class FileResult:
             return f"{name} ({what}): FAILED: {self.error}"
         if self.already_loaded:
             return f"{name} ({what}): already loaded (same content), nothing changed"
+        if self.version > 1:
+            what += f", version {self.version}"
         line = (
             f"{name} ({what}): {self.rows_read} rows read, {self.loaded} loaded, "
             f"{self.updated} updated, {self.duplicate} duplicate, "
             f"{self.quarantined} quarantined"
         )
+        notes = []
         if self.unknown_region:
-            line += f" ({self.unknown_region} with region UNKNOWN)"
+            notes.append(f"{self.unknown_region} with region UNKNOWN")
+        if self.normalised:
+            notes.append(f"{self.normalised} value{'s' if self.normalised > 1 else ''} normalised")
+        if self.encoding and self.encoding.replace("_", "-").lower() not in ("utf-8", "utf8"):
+            notes.append(f"read as {self.encoding.upper()}")
+        notes.extend(members.note() for members in self.inferred)
+        if notes:
+            line += " (" + "; ".join(notes) + ")"
         return line
 
 
@@ -181,15 +206,22 @@ def ingest_paths(
     encoding: str | None = None,
     merchant_id: str | None = None,
     on_result: Callable[[FileResult], None] | None = None,
+    max_quarantine_pct: float | None = None,
 ) -> list[FileResult]:
     """Load files and folders into the warehouse's raw tables; one FileResult per file.
 
-    1. Arguments are checked first (unknown source or encoding, missing path: CardPulseError).
+    1. Arguments are checked first (unknown source or encoding, missing path, a bad
+       ``max_quarantine_pct``: CardPulseError).
     2. The warehouse is opened for writing (held by another process: CardPulseError).
     3. Each file loads in its own transaction; a file that fails has ``error`` set and leaves
-       nothing behind, and the next file still loads. ``on_result`` (if given) hears about
-       each file as soon as it is done.
+       nothing behind, and the next file still loads. A file quarantining more than
+       ``max_quarantine_pct`` percent of its rows fails the same way. ``on_result`` (if
+       given) hears about each file as soon as it is done.
     """
+    if max_quarantine_pct is not None and not 0 <= max_quarantine_pct <= 100:
+        raise CardPulseError(
+            f"--max-quarantine-pct must be between 0 and 100, not {max_quarantine_pct:g}"
+        )
     if source not in SOURCES:
         raise CardPulseError(f"unknown source '{source}' (choose from: {', '.join(SOURCES)})")
     if encoding:
@@ -203,6 +235,7 @@ def ingest_paths(
         create_raw_tables(conn)
         _create_region_alias(conn)
         options = adapters.AdapterOptions(merchant_id=merchant_id or DEFAULT_MERCHANT_ID)
+        run = IngestRun(source, encoding, options, ingest_clock(), max_quarantine_pct)
         results = []
         for item in planned:
             if item.problem:
@@ -210,7 +243,7 @@ def ingest_paths(
                     str(item.path), item.table.entity if item.table else None, error=item.problem
                 )
             else:
-                result = _ingest_file(conn, item.path, item.table, source, encoding, options)
+                result = _ingest_file(conn, item.path, item.table, run)
             results.append(result)
             if on_result:
                 on_result(result)
@@ -220,14 +253,27 @@ def ingest_paths(
         conn.close()
 
 
-def _ingest_file(
-    conn,
-    path: Path,
-    table: adapters.SourceTable,
-    source: str,
-    encoding: str | None,
-    options: adapters.AdapterOptions,
-) -> FileResult:
+@dataclass(frozen=True)
+class IngestRun:
+    """What every file of one ingest run shares."""
+
+    source: str
+    encoding: str | None
+    options: adapters.AdapterOptions
+    clock: datetime
+    max_quarantine_pct: float | None = None
+
+    @property
+    def clock_sql(self) -> str:
+        return f"TIMESTAMP '{self.clock:%Y-%m-%d %H:%M:%S}'"
+
+
+def ingest_clock() -> datetime:
+    """The ingest run's clock: now, as Shanghai wall time (how timestamps are stored)."""
+    return datetime.now(ZoneInfo("Asia/Shanghai")).replace(tzinfo=None, microsecond=0)
+
+
+def _ingest_file(conn, path: Path, table: adapters.SourceTable, run: IngestRun) -> FileResult:
     import duckdb
 
     result = FileResult(str(path), table.entity, source_table=table.name)
@@ -246,9 +292,7 @@ def _ingest_file(
     with tempfile.TemporaryDirectory(prefix="cardpulse-ingest-") as workdir:
         conn.execute("BEGIN TRANSACTION")
         try:
-            _load_in_transaction(
-                conn, path, table, source, encoding, options, result, Path(workdir)
-            )
+            _load_in_transaction(conn, path, table, run, result, Path(workdir))
             conn.execute("COMMIT")
             _drop_staging(conn)
         except UnreadableFile as error:
@@ -289,7 +333,9 @@ def _one_line(message: str) -> str:
     return first[:300]
 
 
-def _read_source(conn, path: Path, encoding: str | None, workdir: Path) -> tuple[str, list[str]]:
+def _read_source(
+    conn, path: Path, encoding: str | None, workdir: Path, result: FileResult
+) -> tuple[str, list[str]]:
     """Stage the file as ``src`` + ``parse_rejects``; returns (format, column names)."""
     found = reading.file_format(path)
     if found.fmt == "parquet":
@@ -301,6 +347,7 @@ def _read_source(conn, path: Path, encoding: str | None, workdir: Path) -> tuple
             path = plain
         return "parquet", reading.load_parquet(conn, path)
     text = reading.prepare_text(path, found.gzipped, encoding, workdir)
+    result.encoding = text.encoding
     if found.fmt == "jsonl":
         return "jsonl", reading.load_jsonl(conn, text)
     return "csv", reading.load_csv(conn, text)
@@ -310,9 +357,7 @@ def _load_in_transaction(
     conn,
     path: Path,
     table: adapters.SourceTable,
-    source: str,
-    encoding: str | None,
-    options: adapters.AdapterOptions,
+    run: IngestRun,
     result: FileResult,
     workdir: Path,
 ) -> None:
@@ -320,16 +365,21 @@ def _load_in_transaction(
     4. record it in the ledger (the caller commits)."""
     entity = ENTITIES[table.entity]
     fmt, names, relation, source_types = _stage_file(
-        conn, path, table, entity, encoding, options, workdir
+        conn, path, table, entity, run, workdir, result
     )
-    _write_quarantine(conn, result.file_id, path, entity, fmt, names, relation, source_types)
+    _write_quarantine(conn, result.file_id, path, entity, fmt, names, relation, source_types, table)
     rejected = conn.execute("SELECT count(*) FROM parse_rejects").fetchone()[0]
-    bad, good, unknown = conn.execute(
+    bad, good, unknown, normalised = conn.execute(
         f"""SELECT coalesce(sum(_rows) FILTER (WHERE _reason IS NOT NULL), 0),
                    coalesce(sum(_rows) FILTER (WHERE _reason IS NULL), 0),
-                   {_unknown_region_sql(entity)}
+                   {_unknown_region_sql(entity)},
+                   coalesce(sum(_normalised) FILTER (WHERE _reason IS NULL), 0)
             FROM staged"""
     ).fetchone()
+    result.quarantined = int(rejected + bad)
+    result.rows_read = int(rejected + bad + good)
+    _judge_quarantine_share(conn, result, run.max_quarantine_pct)
+    result.inferred = inferred_in_file(conn, entity.name)
 
     if entity.name == "orders":
         counts = merge_orders(conn, entity, result.file_id)
@@ -337,25 +387,66 @@ def _load_in_transaction(
         table_columns = _table_columns(conn, entity)
         counts = merge_by_key(conn, entity, result.file_id, table_columns)
 
-    result.quarantined = int(rejected + bad)
-    result.rows_read = int(rejected + bad + good)
     result.loaded, result.updated = counts.loaded, counts.updated
     result.duplicate = counts.duplicate
     result.unknown_region = int(unknown)
+    result.normalised = int(normalised)
+    result.version = (
+        1
+        + conn.execute(
+            """SELECT count(*) FROM raw.file_ledger
+           WHERE entity = ? AND parse_filename(file_path) = ?""",
+            [entity.name, path.name],
+        ).fetchone()[0]
+    )
     conn.execute(
-        "INSERT INTO raw.file_ledger VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP)",
+        """INSERT INTO raw.file_ledger (_file_id, file_path, entity, source, rows_read, loaded,
+               updated, duplicate, quarantined, loaded_at, version)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, now()::TIMESTAMP, ?)""",
         [
             result.file_id,
             str(path),
             entity.name,
-            source,
+            run.source,
             result.rows_read,
             result.loaded,
             result.updated,
             result.duplicate,
             result.quarantined,
+            result.version,
         ],
     )
+
+
+def _judge_quarantine_share(conn, result: FileResult, max_pct: float | None) -> None:
+    """A warning above ``WARN_QUARANTINE_PCT``; above ``max_pct``, the file fails."""
+    if not result.rows_read or not result.quarantined:
+        return
+    share = 100.0 * result.quarantined / result.rows_read
+    if share <= min(WARN_QUARANTINE_PCT, max_pct if max_pct is not None else 100.0):
+        return
+    reason, count = top_quarantine_reason(conn, result.file_id)
+    message = (
+        f"{result.quarantined} of {result.rows_read} rows ({share:.1f}%) quarantined; "
+        f"most often ({count}): {reason}"
+    )
+    if max_pct is not None and share > max_pct:
+        raise TooManyQuarantined(f"{message}; above --max-quarantine-pct {max_pct:g}")
+    result.warning = message
+
+
+# A reason without the value it quotes: rows quarantined by one rule share it.
+REASON_SHAPE_SQL = "regexp_replace({}, $$'[^']*'$$, $$'...'$$, 'g')"
+
+
+def top_quarantine_reason(conn, file_id: str) -> tuple[str, int]:
+    """The most common reason among a file's quarantined rows (reasons that differ only by the
+    value they quote count as one), with one example."""
+    return conn.execute(
+        f"""SELECT any_value(reason), count(*) AS n FROM raw.quarantine WHERE _file_id = ?
+            GROUP BY {REASON_SHAPE_SQL.format("reason")} ORDER BY n DESC, 1 LIMIT 1""",
+        [file_id],
+    ).fetchone()
 
 
 def _stage_file(
@@ -363,15 +454,15 @@ def _stage_file(
     path: Path,
     table: adapters.SourceTable,
     entity,
-    encoding: str | None,
-    options: adapters.AdapterOptions,
+    run: IngestRun,
     workdir: Path,
+    result: FileResult,
 ):
     """Read the file and build ``staged`` (typed rows with their first broken rule).
 
     Returns (format, column names, relation staged from, that relation's column types).
     """
-    fmt, names = _read_source(conn, path, encoding, workdir)
+    fmt, names = _read_source(conn, path, run.encoding, workdir, result)
     missing = [c for c in table.required_columns(entity) if c not in names]
     if missing:
         shown = ", ".join(n for n in names if n)[:200]
@@ -381,7 +472,7 @@ def _stage_file(
     relation = "src"
     problems: list[tuple[str, str, str]] = []
     if table.mapping is not None:
-        mapped = table.mapping(names, options)
+        mapped = table.mapping(names, run.options)
         conn.execute(f"CREATE OR REPLACE TEMP VIEW mapped AS {mapped.view_sql()}")
         relation = "mapped"
         problems = mapped.staged_problems()
@@ -393,11 +484,10 @@ def _stage_file(
     }
     for statement in region_map_sql(entity, relation, source_types):
         conn.execute(statement)
-    conn.execute(stage_sql(entity, relation, source_types, problems))
+    conn.execute(stage_sql(entity, relation, source_types, problems, run.clock_sql))
     if table.aggregate_sums:
         _aggregate_staged(conn, entity, table.aggregate_sums)
     if entity.name == "orders":
-        flag_unknown_skus(conn)
         flag_order_conflicts(conn, entity)
     return fmt, names, relation, source_types
 
@@ -411,22 +501,37 @@ def _write_quarantine(
     names: list[str],
     relation: str,
     source_types: dict[str, str],
+    table: adapters.SourceTable,
 ) -> None:
-    """Insert the rows the reader rejected and the staged rows that broke a rule."""
+    """Insert the rows the reader rejected and the staged rows that broke a rule.
+
+    A staged row keeps its values under the contract's column names (``raw_values``, JSON),
+    so ``cardpulse quarantine replay`` can check them again once the rules or the reference
+    data change; rows whose reason is a fact of the source system (an adapter's problem) or
+    that were folded into a snapshot are not replayable.
+    """
     raw_text = reading.raw_text_sql(fmt, names)
     # Rebuilding raw text re-reads the source: only when some row broke a rule.
     has_bad = conn.execute("SELECT count(*) FROM staged WHERE _reason IS NOT NULL").fetchone()[0]
     bad_rows = "" if has_bad else "AND false"
+    values = ", ".join(
+        f"'{c.name}', CAST(v.{quote_ident(c.name)} AS VARCHAR)"
+        for c in entity.columns
+        if c.name in source_types
+    )
+    replayable = "false" if table.aggregate_sums else "NOT st._from_adapter"
     conn.execute(
-        f"""INSERT INTO raw.quarantine
-            SELECT ?, ?, ?, _line, column_name, reason, left(raw_text, {MAX_RAW_TEXT}),
-                   now()::TIMESTAMP
+        f"""INSERT INTO raw.quarantine (_file_id, file_path, entity, line, column_name, reason,
+                raw_text, quarantined_at, raw_values, replayable)
+            SELECT ?, ?, ?, _line, column_name, coalesce(reason, 'unparseable line'),
+                   left(raw_text, {MAX_RAW_TEXT}), now()::TIMESTAMP, NULL, false
             FROM parse_rejects
             UNION ALL
             SELECT ?, ?, ?, st._line, st._reason_column,
                    replace(st._reason, '{VALUE_PLACEHOLDER}',
                            '''' || left({_value_sql(entity, source_types)}, 60) || ''''),
-                   left({raw_text}, {MAX_RAW_TEXT}), now()::TIMESTAMP
+                   left({raw_text}, {MAX_RAW_TEXT}), now()::TIMESTAMP,
+                   json_object({values})::VARCHAR, {replayable}
             FROM staged st JOIN src s ON s._line = st._line
                 JOIN {relation} v ON v._line = st._line
             WHERE st._reason IS NOT NULL {bad_rows}""",
@@ -442,20 +547,6 @@ def _value_sql(entity, source_types: dict[str, str]) -> str:
         if c.name in source_types
     )
     return f"coalesce(CASE st._reason_column {cases or 'WHEN NULL THEN NULL'} END, '')"
-
-
-def flag_unknown_skus(conn) -> None:
-    """Quarantine orders whose sku_id is not in raw.skus.
-
-    Checked once any SKU is loaded (a folder loads skus* before orders*).
-    """
-    conn.execute(
-        """UPDATE staged SET _reason_column = 'sku_id',
-                  _reason = 'sku_id ''' || left(sku_id, 60) || ''' is not in skus'
-           FROM (SELECT _line FROM staged ANTI JOIN raw.skus USING (sku_id)
-                 WHERE _reason IS NULL AND EXISTS (SELECT 1 FROM raw.skus)) unknown
-           WHERE staged._line = unknown._line"""
-    )
 
 
 def _unknown_region_sql(entity) -> str:
@@ -492,9 +583,20 @@ def _aggregate_staged(conn, entity, sums: tuple[str, ...]) -> None:
     conn.execute(
         f"""CREATE OR REPLACE TEMP TABLE staged AS
             SELECT min(_line) AS _line, {picked}, NULL::VARCHAR AS _reason,
-                   NULL::VARCHAR AS _reason_column, sum(_rows)::BIGINT AS _rows
+                   NULL::VARCHAR AS _reason_column, sum(_rows)::BIGINT AS _rows,
+                   sum(_normalised)::INTEGER AS _normalised, false AS _from_adapter
             FROM staged WHERE _reason IS NULL GROUP BY {key}
             UNION ALL
-            SELECT _line, {plain}, _reason, _reason_column, _rows
+            SELECT _line, {plain}, _reason, _reason_column, _rows, _normalised, _from_adapter
             FROM staged WHERE _reason IS NOT NULL"""
     )
+
+
+def pending_inferred_members(warehouse_path: str | Path) -> list[InferredMembers]:
+    """Master ids the warehouse's rows name without their master row, per master entity."""
+    conn = connect_warehouse(warehouse_path)
+    try:
+        create_raw_tables(conn)
+        return inferred_members(conn)
+    finally:
+        conn.close()

@@ -96,7 +96,9 @@ RAW_TABLES: dict[str, str] = {
         column_name VARCHAR,
         reason VARCHAR NOT NULL,
         raw_text VARCHAR,
-        quarantined_at TIMESTAMP NOT NULL""",
+        quarantined_at TIMESTAMP NOT NULL,
+        raw_values VARCHAR,
+        replayable BOOLEAN DEFAULT false""",
     # One row per file ever loaded, keyed by content hash: the same bytes twice change nothing.
     "file_ledger": """
         _file_id VARCHAR NOT NULL,
@@ -108,12 +110,24 @@ RAW_TABLES: dict[str, str] = {
         updated BIGINT NOT NULL,
         duplicate BIGINT NOT NULL,
         quarantined BIGINT NOT NULL,
-        loaded_at TIMESTAMP NOT NULL""",
+        loaded_at TIMESTAMP NOT NULL,
+        version INTEGER DEFAULT 1""",
 }
 
 
+# Columns added since the first release: a warehouse made before them gets them on open.
+ADDED_COLUMNS = (
+    ("quarantine", "raw_values", "VARCHAR"),
+    ("quarantine", "replayable", "BOOLEAN DEFAULT false"),
+    ("file_ledger", "version", "INTEGER DEFAULT 1"),
+)
+
+
 def create_raw_tables(conn) -> None:
-    """Create the raw schema and its tables if they are missing (idempotent)."""
+    """Create the raw schema and its tables if they are missing, and add the columns that
+    later versions added (idempotent)."""
     conn.execute(f"CREATE SCHEMA IF NOT EXISTS {RAW_SCHEMA}")
     for table, columns in RAW_TABLES.items():
         conn.execute(f"CREATE TABLE IF NOT EXISTS {RAW_SCHEMA}.{table} ({columns})")
+    for table, column, kind in ADDED_COLUMNS:
+        conn.execute(f"ALTER TABLE {RAW_SCHEMA}.{table} ADD COLUMN IF NOT EXISTS {column} {kind}")

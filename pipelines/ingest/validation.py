@@ -2,7 +2,14 @@
 
 ``stage_sql`` turns the relation of raw values into ``staged``: one row per input row with the
 typed values, ``_reason`` / ``_reason_column`` (NULL when the row is good: the first rule the
-row breaks, in column order) and ``_rows`` (how many input rows it stands for; 1 here).
+row breaks, in column order), ``_rows`` (how many input rows it stands for; 1 here),
+``_from_adapter`` (the reason is a source system's fact, e.g. a deleted order, not a rule) and
+``_normalised`` (how many of its values were accepted in a form real exports write: surrounding
+spaces, ``180.0`` for a whole number, ``是``/``Y``/``1`` for a boolean, ``CST`` for China time).
+
+Values that would poison a later build are quarantined here, never stored: NaN and infinity,
+times before 2000 or more than two days after the ingest run's clock, dates outside
+2000-2099, amounts and quantity x price beyond DECIMAL(18, 2).
 """
 
 from __future__ import annotations
@@ -26,6 +33,19 @@ _NUMERIC_TYPES = (
     "DECIMAL",
 )
 _INTEGER_TYPES = _NUMERIC_TYPES[:8]
+
+
+# Zone words that name China Standard Time (UTC+8), and the ones that name UTC. Any other
+# word after a time is quarantined: CST is also US Central time, and no zone word is guessed.
+CHINA_ZONE_WORDS = ("CST", "ASIA/SHANGHAI", "BEIJING", "PRC", "ASIA/CHONGQING")
+UTC_ZONE_WORDS = ("Z", "UTC", "GMT")
+EARLIEST_TIME = "2000-01-01"
+LATEST_DATE = "2099-12-31"
+FUTURE_TOLERANCE = "2 days"
+TRUE_WORDS = ("true", "t", "1", "yes", "y", "是", "on")
+FALSE_WORDS = ("false", "f", "0", "no", "n", "否", "off")
+
+_ZONE_WORD = "[A-Za-z][A-Za-z_/]*"
 
 
 def _lit(text: str) -> str:
@@ -66,19 +86,23 @@ def typed_sql(column: Column, raw: str, source_type: str) -> str:
         if source_type.startswith("TIMESTAMP") or source_type == "DATE":
             return f"CAST({raw} AS TIMESTAMP)"
         # Text: an offset is honoured; without one the session zone (Asia/Shanghai) applies.
-        return f"timezone('Asia/Shanghai', TRY_CAST({raw} AS TIMESTAMPTZ))"
+        return f"timezone('Asia/Shanghai', TRY_CAST({_zone_as_offset(raw)} AS TIMESTAMPTZ))"
     if kind == "date":
         if source_type.startswith("TIMESTAMP") or source_type == "DATE":
             return f"CAST({raw} AS DATE)"
-        return f"TRY_CAST(nullif(trim({raw}), '') AS DATE)"
+        return (
+            f"(SELECT CASE WHEN isfinite(d) THEN d END "
+            f"FROM (SELECT TRY_CAST(nullif(trim({raw}), '') AS DATE) AS d))"
+        )
     if kind == "int":
         if source_type.startswith(_INTEGER_TYPES):
             return f"TRY_CAST({raw} AS INTEGER)"
         if _is_numeric(source_type):
             return f"CASE WHEN {raw} = round({raw}) THEN TRY_CAST({raw} AS INTEGER) END"
+        # Whole numbers written with a decimal zero (180.0, as pandas writes them) count too.
         return (
-            f"CASE WHEN regexp_full_match(trim({raw}), '[+-]?[0-9]{{1,10}}') "
-            f"THEN TRY_CAST(trim({raw}) AS INTEGER) END"
+            f"CASE WHEN regexp_full_match(trim({raw}), '[+-]?[0-9]{{1,10}}(\\.0*)?') "
+            f"THEN TRY_CAST(split_part(trim({raw}), '.', 1) AS INTEGER) END"
         )
     if kind == "money":
         if source_type.startswith(_INTEGER_TYPES) or _decimal_scale(source_type) in (0, 1, 2):
@@ -94,18 +118,65 @@ def typed_sql(column: Column, raw: str, source_type: str) -> str:
             f"THEN TRY_CAST(trim({raw}) AS DECIMAL(18, 2)) END"
         )
     if kind == "number":
-        if _is_numeric(source_type):
-            return f"CAST({raw} AS DOUBLE)"
-        return f"TRY_CAST(nullif(trim({raw}), '') AS DOUBLE)"
+        value = (
+            f"CAST({raw} AS DOUBLE)"
+            if _is_numeric(source_type)
+            else f"TRY_CAST(nullif(trim({raw}), '') AS DOUBLE)"
+        )
+        return f"(SELECT CASE WHEN isfinite(n) THEN n END FROM (SELECT {value} AS n))"
     if kind == "bool":
         if source_type == "BOOLEAN":
             return raw
         text = f"lower(trim(CAST({raw} AS VARCHAR)))"
         return (
-            f"CASE WHEN {text} IN ('true', 't', '1', 'yes', 'y') THEN true "
-            f"WHEN {text} IN ('false', 'f', '0', 'no', 'n') THEN false END"
+            f"CASE WHEN {text} IN ({', '.join(map(_lit, TRUE_WORDS))}) THEN true "
+            f"WHEN {text} IN ({', '.join(map(_lit, FALSE_WORDS))}) THEN false END"
         )
     raise ValueError(f"unknown column kind {kind}")
+
+
+def _zone_as_offset(raw: str) -> str:
+    """SQL: a text time with its zone word (``CST``, ``UTC``...) replaced by the offset it
+    means; a word that names no zone we accept makes the value NULL (see ``zone_word_sql``)."""
+    text = f"trim({raw})"
+    word = f"upper(regexp_extract({text}, '[0-9]\\s*({_ZONE_WORD})$', 1))"
+    stamp = f"regexp_replace({text}, '\\s*{_ZONE_WORD}$', '')"
+    china = ", ".join(map(_lit, CHINA_ZONE_WORDS))
+    utc = ", ".join(map(_lit, UTC_ZONE_WORDS))
+    return (
+        f"CASE WHEN NOT regexp_matches({text}, '[A-Za-z]$') THEN {text} "
+        f"WHEN {word} = '' THEN {text} "
+        f"WHEN {word} IN ({china}) THEN {stamp} || '+08:00' "
+        f"WHEN {word} IN ({utc}) THEN {stamp} || '+00:00' END"
+    )
+
+
+def zone_word_sql(raw: str, source_type: str) -> str | None:
+    """SQL for the zone word of a text time that is not one we accept (NULL otherwise)."""
+    if not _is_text(source_type):
+        return None
+    text = f"trim({raw})"
+    word = f"regexp_extract({text}, '[0-9]\\s*({_ZONE_WORD})$', 1)"
+    accepted = ", ".join(map(_lit, CHINA_ZONE_WORDS + UTC_ZONE_WORDS))
+    return (
+        f"CASE WHEN regexp_matches({text}, '[A-Za-z]$') AND {word} <> '' "
+        f"AND upper({word}) NOT IN ({accepted}) THEN {word} END"
+    )
+
+
+def normalised_sql(column: Column, raw: str, source_type: str) -> str | None:
+    """SQL true when a value was accepted in a form other than the contract's own."""
+    if not _is_text(source_type):
+        return None
+    spaced = f"{raw} <> trim({raw})"
+    if column.kind == "int":
+        return f"({spaced} OR regexp_matches({raw}, '\\.0*\\s*$'))"
+    if column.kind == "bool":
+        return f"({spaced} OR lower(trim({raw})) NOT IN ('true', 'false'))"
+    if column.kind == "timestamp":
+        china = "|".join(w.replace("/", "\\/") for w in CHINA_ZONE_WORDS)
+        return f"({spaced} OR regexp_matches(upper({raw}), '[0-9]\\s*({china})\\s*$'))"
+    return spaced
 
 
 def _present_sql(raw: str, source_type: str) -> str:
@@ -115,13 +186,14 @@ def _present_sql(raw: str, source_type: str) -> str:
     return f"{raw} IS NOT NULL"
 
 
-def _problem_sql(column: Column) -> list[tuple[str, str]]:
+def _problem_sql(column: Column, clock: str, has_zone: bool) -> list[tuple[str, str]]:
     """(condition, reason SQL) pairs for one column over the ``typed`` step's columns.
 
     ``x`` is the typed value and ``x__present`` whether the input was non-empty (kinds typed
     from text only; for text kinds a value is present when it is not NULL). Reasons carry the
     placeholder ``VALUE_PLACEHOLDER``: the quarantine step fills in the raw value, so rows are
-    staged without a copy of their raw text.
+    staged without a copy of their raw text. ``clock`` is the ingest run's time (Shanghai wall
+    time, SQL literal); ``has_zone`` says ``x__zone`` holds a zone word we do not accept.
     """
     name = column.name
     value = "t." + quote_ident(name)
@@ -139,14 +211,46 @@ def _problem_sql(column: Column) -> list[tuple[str, str]]:
         "date": "is not a date (YYYY-MM-DD)",
         "int": "is not a whole number",
         "money": "is not an amount in CNY with at most 2 decimals",
-        "number": "is not a number",
+        "number": "is not a finite number",
         "bool": "is not true or false",
     }
+    if has_zone:
+        zone = "t." + quote_ident(name + "__zone")
+        problems.append(
+            (
+                f"{zone} IS NOT NULL",
+                f"{_lit(name + ' ')} || {shown} || {_lit(' has the time zone word ')} || "
+                f"{zone} || {_lit(': only CST, Asia/Shanghai and Beijing (UTC+8) or an offset')}",
+            )
+        )
     if column.kind in kind_words:
         problems.append(
             (
                 f"{present} AND {value} IS NULL",
                 f"{_lit(name + ' ')} || {shown} || {_lit(' ' + kind_words[column.kind])}",
+            )
+        )
+    if column.kind == "timestamp":
+        problems.append(
+            (
+                f"{value} < TIMESTAMP '{EARLIEST_TIME}'",
+                f"{_lit(name + ' ')} || {shown} || {_lit(f' is before {EARLIEST_TIME}')}",
+            )
+        )
+        problems.append(
+            (
+                f"{value} > {clock} + INTERVAL '{FUTURE_TOLERANCE}'",
+                f"{_lit(name + ' ')} || {shown} || "
+                f"{_lit(f' is more than {FUTURE_TOLERANCE} after this ingest run (')} || "
+                f"strftime({clock}, '%Y-%m-%d %H:%M') || ')'",
+            )
+        )
+    if column.kind == "date":
+        problems.append(
+            (
+                f"{value} NOT BETWEEN DATE '{EARLIEST_TIME}' AND DATE '{LATEST_DATE}'",
+                f"{_lit(name + ' ')} || {shown} || "
+                f"{_lit(f' is outside {EARLIEST_TIME} to {LATEST_DATE}')}",
             )
         )
     if column.minimum is not None:
@@ -214,6 +318,7 @@ def stage_sql(
     relation: str,
     source_types: dict[str, str],
     extra_problems: list[tuple[str, str, str]] = (),
+    clock: str = "localtimestamp",
 ) -> str:
     """SQL creating temp table ``staged`` from ``relation`` (columns named as the contract's).
 
@@ -223,11 +328,13 @@ def stage_sql(
        broken rule (adapter problems, then columns in order, then row rules) gives
        ``_reason`` and ``_reason_column``. Conditions only compare typed values, so each cast
        runs once per row.
+    3. ``_normalised`` counts the row's values accepted in an exporter's form (text sources).
     """
     typed_parts: list[str] = ["r._line"]
-    checked_parts: list[str] = ["t._line"]
+    checked_parts: list[str] = ["t._line", "t._normalised"]
     problems: list[tuple[str, str, str]] = []
     region_joins: list[str] = []
+    normalised: list[str] = []
     for index, (column, condition, reason) in enumerate(extra_problems):
         # Adapter problems read the relation's columns: evaluate them in the typed step.
         typed_parts.append(f"CASE WHEN {condition} THEN {reason} END AS _extra_{index}")
@@ -253,6 +360,11 @@ def stage_sql(
         typed_parts.append(f"{typed} AS {name}")
         if column.kind not in _TEXT_KINDS:
             typed_parts.append(f"{present} AS {quote_ident(column.name + '__present')}")
+        zone = zone_word_sql(raw, source_type) if column.kind == "timestamp" else None
+        if zone:
+            typed_parts.append(f"{zone} AS {quote_ident(column.name + '__zone')}")
+        if column.name in source_types and (flag := normalised_sql(column, raw, source_type)):
+            normalised.append(f"coalesce({flag}, false)::INTEGER")
         if column.kind == "region":
             alias = f"ra_{column.name}"
             region_joins.append(
@@ -266,9 +378,12 @@ def stage_sql(
             checked_parts.append(f"t.{name} AS {quote_ident(column.name + '__raw')}")
         else:
             checked_parts.append(f"t.{name}")
-        for condition, reason in _problem_sql(column):
+        for condition, reason in _problem_sql(column, clock, zone is not None):
             problems.append((column.name, condition, reason))
 
+    typed_parts.append(f"({' + '.join(normalised) or '0'})::INTEGER AS _normalised")
+    adapter_flags = [f"t._extra_{i} IS NOT NULL" for i in range(len(extra_problems))]
+    checked_parts.append(f"({' OR '.join(adapter_flags) or 'false'}) AS _from_adapter")
     reason_cases = " ".join(f"WHEN {cond} THEN {reason}" for _, cond, reason in problems)
     column_cases = " ".join(f"WHEN {cond} THEN {_lit(col)}" for col, cond, _ in problems)
     row_rule_reason = " ".join(
@@ -293,6 +408,6 @@ def stage_sql(
                coalesce(_reason, CASE {row_rule_reason or "WHEN false THEN NULL"} END) AS _reason,
                coalesce(_reason_column, CASE {row_rule_column or "WHEN false THEN NULL"} END)
                    AS _reason_column,
-               1::BIGINT AS _rows
+               1::BIGINT AS _rows, _normalised, _from_adapter
         FROM checked
     """

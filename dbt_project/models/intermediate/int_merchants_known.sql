@@ -37,7 +37,7 @@ known as (
 
     select
         merchant_id,
-        null as merchant_name,
+        merchant_id as merchant_name,
         null as tier,
         null as parent_merchant_id,
         null as region_code,

@@ -16,7 +16,8 @@ final as (
         cast(parent_merchant_id as varchar) as parent_merchant_id,
         cast(region_code as varchar) as region_code,
         cast(joined_at as timestamp) as joined_at,
-        is_listed
+        is_listed,
+        not is_listed as is_inferred
 
     from merchants
 

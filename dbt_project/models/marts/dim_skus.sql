@@ -1,5 +1,6 @@
--- One row per SKU: the latest load of the skus file, plus SKUs only seen in orders
--- (is_listed = false, category 'unknown') so that no order loses its SKU in a join.
+-- One row per SKU: the latest load of the skus file, plus an inferred member for each SKU only
+-- seen in orders (is_inferred, named after its id, category 'unknown'), so that no order loses
+-- its SKU in a join; the real row replaces it when the skus file brings it.
 with
 
 listed as (
@@ -49,7 +50,7 @@ known as (
 
     select
         sku_id,
-        null as name,
+        sku_id as name,
         'unknown' as category,
         null as brand,
         null as face_value,
@@ -76,7 +77,8 @@ final as (
         cast(known.active as boolean) as active,
         sales_span.first_sale_date,
         sales_span.last_sale_date,
-        known.is_listed
+        known.is_listed,
+        not known.is_listed as is_inferred
 
     from known
     left join sales_span on known.sku_id = sales_span.sku_id

@@ -39,7 +39,7 @@ known as (
 
     select
         supplier_id,
-        null as name,
+        supplier_id as name,
         null as lead_time_hours,
         null as min_order_qty,
         null as batch_size,
@@ -58,7 +58,8 @@ final as (
         cast(lead_time_hours as double) as lead_time_hours,
         cast(min_order_qty as integer) as min_order_qty,
         cast(batch_size as integer) as batch_size,
-        is_listed
+        is_listed,
+        not is_listed as is_inferred
 
     from known
 
