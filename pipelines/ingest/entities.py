@@ -175,9 +175,19 @@ ENTITIES: dict[str, Entity] = {
     )
 }
 
-# Folder scans load in this order (dimensions first, so a reader of a half-done folder sees
-# SKUs before their orders); file names within an entity load in name order.
-ENTITY_ORDER = tuple(ENTITIES)
+# Folder scans load in this order (masters first, each before what names it: suppliers before
+# SKUs, SKUs before their orders); file names within an entity load in name order.
+ENTITY_ORDER = (
+    "suppliers",
+    "merchants",
+    "skus",
+    "price_changes",
+    "inventory",
+    "supplier_balances",
+    "events",
+    "orders",
+)
+assert sorted(ENTITY_ORDER) == sorted(ENTITIES)
 
 
 def entity_for_file_name(name: str) -> str | None:

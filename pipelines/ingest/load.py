@@ -290,9 +290,20 @@ def _ingest_file(conn, path: Path, table: adapters.SourceTable, run: IngestRun) 
         result.already_loaded = True
         return result
     with tempfile.TemporaryDirectory(prefix="cardpulse-ingest-") as workdir:
+        # Read before the transaction: a parser that gives up (and is retried another way)
+        # must not abort it. Reading writes only this connection's temp tables.
+        try:
+            source = _read_source(conn, path, run.encoding, Path(workdir), result)
+        except (UnreadableFile, duckdb.Error) as error:
+            _drop_staging(conn)
+            _clear_counts(result)
+            result.error = (
+                str(error) if isinstance(error, UnreadableFile) else _one_line(str(error))
+            )
+            return result
         conn.execute("BEGIN TRANSACTION")
         try:
-            _load_in_transaction(conn, path, table, run, result, Path(workdir))
+            _load_in_transaction(conn, path, table, run, result, source)
             conn.execute("COMMIT")
             _drop_staging(conn)
         except UnreadableFile as error:
@@ -359,14 +370,12 @@ def _load_in_transaction(
     table: adapters.SourceTable,
     run: IngestRun,
     result: FileResult,
-    workdir: Path,
+    source: tuple[str, list[str]],
 ) -> None:
-    """1. Stage and check the file, 2. write its quarantine, 3. merge its good rows,
+    """1. Check the read file, 2. write its quarantine, 3. merge its good rows,
     4. record it in the ledger (the caller commits)."""
     entity = ENTITIES[table.entity]
-    fmt, names, relation, source_types = _stage_file(
-        conn, path, table, entity, run, workdir, result
-    )
+    fmt, names, relation, source_types = _stage_file(conn, table, entity, run, source)
     _write_quarantine(conn, result.file_id, path, entity, fmt, names, relation, source_types, table)
     rejected = conn.execute("SELECT count(*) FROM parse_rejects").fetchone()[0]
     bad, good, unknown, normalised = conn.execute(
@@ -450,19 +459,13 @@ def top_quarantine_reason(conn, file_id: str) -> tuple[str, int]:
 
 
 def _stage_file(
-    conn,
-    path: Path,
-    table: adapters.SourceTable,
-    entity,
-    run: IngestRun,
-    workdir: Path,
-    result: FileResult,
+    conn, table: adapters.SourceTable, entity, run: IngestRun, source: tuple[str, list[str]]
 ):
-    """Read the file and build ``staged`` (typed rows with their first broken rule).
+    """Build ``staged`` (typed rows with their first broken rule) from the read file.
 
     Returns (format, column names, relation staged from, that relation's column types).
     """
-    fmt, names = _read_source(conn, path, run.encoding, workdir, result)
+    fmt, names = source
     missing = [c for c in table.required_columns(entity) if c not in names]
     if missing:
         shown = ", ".join(n for n in names if n)[:200]

@@ -304,10 +304,13 @@ def _parse_csv_with_duckdb(conn, text: TextFile, positional: list[str], delimite
         return False
     # One record per physical line: the n-th good row is the n-th line not rejected.
     conn.execute(
-        """CREATE OR REPLACE TEMP TABLE csv_bad AS
+        f"""CREATE OR REPLACE TEMP TABLE csv_bad AS
            SELECT line AS _line, min(column_name) AS column_name,
-                  'unparseable CSV line (' || coalesce(arg_min(error_type || ': ' ||
-                      error_message, column_idx), 'unknown error') || ')' AS reason,
+                  'unparseable CSV line (' || arg_min(CASE
+                      WHEN error_type = 'LINE SIZE OVER MAXIMUM'
+                          THEN 'record longer than {MAX_LINE_BYTES >> 20} MiB'
+                      ELSE error_type || coalesce(': ' || error_message, '') END,
+                      coalesce(column_idx, 0)) || ')' AS reason,
                   min(csv_line) AS raw_text
            FROM csv_rejects GROUP BY line"""
     )

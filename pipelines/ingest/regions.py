@@ -3,7 +3,8 @@
 Accepted for every provincial-level division: the ISO code (``CN-GD``, also bare ``GD``), the
 pre-2017 numeric ISO code (``CN-44``), the GB/T 2260 two-digit prefix (``44``) and six-digit
 division codes starting with it (``440300``), the Chinese name with or without its suffix
-(``广东``, ``广东省``, ``内蒙古自治区``, ``广西壮族自治区``) and pinyin / English names
+(``广东``, ``广东省``, ``内蒙古自治区``, ``广西壮族自治区``), also in Traditional characters
+(``廣東``, ``內蒙古自治區``), and pinyin / English names
 (``Guangdong``, ``Nei Mongol``, ``Inner Mongolia``). Case, spaces, ``-``, ``_`` and ``.`` are
 ignored. Anything else is ``UNKNOWN`` (kept and counted, never dropped).
 """
@@ -52,6 +53,16 @@ PROVINCES: tuple[tuple[str, str, str, str, tuple[str, ...]], ...] = (
     ("MO", "82", "澳门特别行政区", "澳门", ("Macao", "Macau", "Aomen", "澳門")),
 )
 
+# The characters of the names above that Traditional Chinese (Big5 exports from Hong Kong,
+# Macao and Taiwan shops) writes differently: 廣東, 黑龍江, 內蒙古自治區...
+_TRADITIONAL = str.maketrans(
+    {
+        "东": "東", "广": "廣", "龙": "龍", "辽": "遼", "宁": "寧", "苏": "蘇", "陕": "陝",
+        "肃": "肅", "庆": "慶", "贵": "貴", "云": "雲", "湾": "灣", "门": "門", "区": "區",
+        "维": "維", "尔": "爾", "壮": "壯", "别": "別", "内": "內", "台": "臺",
+    }
+)  # fmt: skip
+
 # Before 2017 ISO 3166-2:CN used numbers, with 91 / 92 for Hong Kong / Macao.
 _OLD_ISO_NUMBERS = {"HK": "91", "MO": "92"}
 
@@ -76,7 +87,9 @@ def region_aliases() -> dict[str, str]:
     for code, prefix, full_name, short_name, spellings in PROVINCES:
         iso = f"CN-{code}"
         names = (iso, code, f"CN-{prefix}", prefix, full_name, short_name, *spellings)
-        for name in names:
+        traditional = (full_name.translate(_TRADITIONAL), short_name.translate(_TRADITIONAL))
+        # Taiwan's own spelling keeps 台 as often as 臺.
+        for name in (*names, *traditional, *(t.replace("臺", "台") for t in traditional)):
             aliases[alias_key(name)] = iso
         if code in _OLD_ISO_NUMBERS:
             aliases[alias_key(f"CN-{_OLD_ISO_NUMBERS[code]}")] = iso
