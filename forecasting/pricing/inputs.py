@@ -176,7 +176,8 @@ def pricing_items(
     for column in ("horizon_units", "horizon_units_low", "horizon_units_high"):
         items[column] = items[column].fillna(0.0)
     info = skus.set_index("sku_id")
-    active = info["active"].astype(bool) if "active" in info.columns else None
+    # An inferred SKU (orders came before its master row) has no known state: not priced.
+    active = info["active"].fillna(False).astype(bool) if "active" in info.columns else None
     if active is not None:
         items = items[items["sku_id"].map(active).fillna(False).astype(bool)]
     items["category"] = items["sku_id"].map(info["category"])
