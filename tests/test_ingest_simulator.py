@@ -43,6 +43,7 @@ def _check(tmp_path: Path, export: Path, results, defects) -> None:
     assert expected_quarantine, "the dirty export should contain rows to quarantine"
     # Exactly the injected bad rows are quarantined: none missed, no clean row caught.
     assert set(quarantined) == expected_quarantine
+    known_skus = {sku for (sku,) in conn.execute("SELECT sku_id FROM raw.skus").fetchall()}
 
     checked = 0
     for defect in defects:
@@ -56,6 +57,9 @@ def _check(tmp_path: Path, export: Path, results, defects) -> None:
             assert row and row[0] > 0 and row[1] == 0
         elif defect["expected"] == "duplicate":
             assert where not in quarantined
+        elif defect["expected"] == "infer":  # loaded; its SKU is an inferred member
+            assert where not in quarantined
+            assert defect["value"] not in known_skus
         elif defect["expected"] in ("normalise", "load_as_text"):
             assert where not in quarantined
             column = defect["column"]

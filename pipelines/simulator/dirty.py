@@ -41,7 +41,7 @@ EXPECTED = {
     "bad_date": "quarantine",
     "zero_quantity": "quarantine",
     "negative_quantity": "quarantine",
-    "unknown_sku": "quarantine",
+    "unknown_sku": "infer",
     "unknown_status": "quarantine",
     "region_spelling": "normalise",
     "unknown_region": "normalise",
