@@ -206,6 +206,7 @@ def test_build_prints_progress_and_a_one_screen_summary(built):
     assert f"snapshot: {home / 'snapshot.duckdb'}" in lines
     assert any(line.startswith("dbt tests: ") and ", 0 failed" in line for line in lines)
     assert any("fct_orders" in line for line in lines)
+    assert "data: quarantined rows: none" in lines
     assert len(lines) < 60  # no dbt or Dagster log flood
     assert not any("START sql" in line or "DEBUG" in line for line in lines)
 

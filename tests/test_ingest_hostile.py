@@ -629,6 +629,9 @@ def test_accepted_hostile_inputs_still_build(tmp_path, monkeypatch, capsys):
     main(["ingest", str(landing)])
     capsys.readouterr()
     assert main(["build"]) == 0, capsys.readouterr()
+    summary = capsys.readouterr().out
+    assert "data: quarantined rows: orders " in summary, summary
+    assert "inferred members: skus " in summary, summary
     conn = duckdb.connect(str(tmp_path / "home" / "warehouse.duckdb"), read_only=True)
     try:
         inferred = conn.execute(

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TextIO
 
 from pipelines.errors import CardPulseError
+from pipelines.ingest.health import health_line
 from pipelines.settings import Home, home
 
 HELP = (
@@ -94,6 +95,8 @@ class BuildOutcome:
     as_of: str | None = None
     failure_line: str = ""
     row_counts_error: str = ""
+    quarantined: dict[str, int] = field(default_factory=dict)
+    inferred: dict[str, int] = field(default_factory=dict)
 
 
 def prepare_dagster_home(dagster_home: Path) -> None:
@@ -242,6 +245,8 @@ def format_summary(outcome: BuildOutcome) -> str:
             )
     if outcome.row_counts_error:
         lines.append(f"analytics tables: row counts unavailable ({outcome.row_counts_error})")
+    if outcome.row_counts:
+        lines.append("data: " + health_line(outcome.quarantined, outcome.inferred))
     lines.append("dbt tests: " + _tests_line(outcome))
     if outcome.snapshot:
         lines.append(f"snapshot: {outcome.snapshot}")
@@ -347,6 +352,7 @@ def _add_results(outcome: BuildOutcome, installation: Home) -> None:
     """Row counts, dbt test results and the snapshot, from the files the run left behind."""
     import duckdb
 
+    from pipelines.ingest.health import inferred_by_entity, quarantined_by_entity
     from pipelines.publish import analytics_row_counts, read_dbt_results
     from pipelines.resources import dbt_target_dir
 
@@ -360,6 +366,8 @@ def _add_results(outcome: BuildOutcome, installation: Home) -> None:
                     for name, rows in analytics_row_counts(conn).items()
                     if name not in ("analytics.build_info", "analytics.dbt_results")
                 }
+                outcome.quarantined = quarantined_by_entity(conn)
+                outcome.inferred = inferred_by_entity(conn)
                 if published:
                     row = conn.execute("SELECT as_of FROM analytics.build_info").fetchone()
                     outcome.as_of = str(row[0]) if row else None
