@@ -40,6 +40,8 @@ class Entity:
     key: tuple[str, ...]
     # Whole-row rules: (column blamed, SQL true when the row is bad, reason).
     row_rules: tuple[tuple[str, str, str], ...] = field(default=())
+    # Row rules against values that would break a later build (checked like row_rules).
+    poison_rules: tuple[tuple[str, str, str], ...] = field(default=())
 
     @property
     def required_columns(self) -> tuple[str, ...]:
@@ -163,7 +165,7 @@ ENTITIES: dict[str, Entity] = {
                 Column("payment_method"),
             ),
             key=("order_id",),
-            row_rules=(
+            poison_rules=(
                 (
                     "quantity",
                     "quantity::DOUBLE * greatest(unit_price, coalesce(unit_cost, 0), "
