@@ -232,3 +232,32 @@ def test_sigkill_mid_replay_then_rerun_equals_an_uninterrupted_replay(tmp_path):
     )
     assert rerun.returncode == 0, rerun.stderr
     assert _table_contents(tmp_path / "killed" / "warehouse.duckdb") == expected
+
+
+def test_rows_quarantined_before_values_were_kept_heal_from_their_file(tmp_path, home, capsys):
+    """The first release quarantined orders of unknown SKUs and kept no values: replay reads
+    the (unchanged) file again for those lines."""
+    orders = write(tmp_path / "orders.csv", ORDER_HEADER, order("O1"), order("O2"), order("O3"))
+    assert main(["ingest", str(orders)]) == 0
+    conn = duckdb.connect(str(home / "warehouse.duckdb"))
+    conn.execute(  # what the first release left: O2 quarantined, no values, counts moved
+        """INSERT INTO raw.quarantine (_file_id, file_path, entity, line, column_name, reason,
+               raw_text, quarantined_at)
+           SELECT _file_id, ?, 'orders', _line, 'sku_id', 'sku_id ''S1'' is not in skus',
+                  'O2,...', now()::TIMESTAMP FROM raw.orders WHERE order_id = 'O2'""",
+        [str(orders)],
+    )
+    conn.execute("DELETE FROM raw.orders WHERE order_id = 'O2'")
+    conn.execute("UPDATE raw.file_ledger SET loaded = 2, quarantined = 1")
+    conn.close()
+    capsys.readouterr()
+
+    assert main(["quarantine", "replay"]) == 0
+    assert "orders.csv (orders): 1 rows checked again, 1 loaded" in capsys.readouterr().out
+    assert query(home, "SELECT order_id, _line FROM raw.orders ORDER BY 1") == [
+        ("O1", 2),
+        ("O2", 3),
+        ("O3", 4),
+    ]
+    assert query(home, "SELECT loaded, quarantined FROM raw.file_ledger") == [(3, 0)]
+    assert query(home, "SELECT count(*) FROM raw.quarantine") == [(0,)]

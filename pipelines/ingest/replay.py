@@ -7,22 +7,33 @@ file id and line as lineage), removes them from the quarantine, and moves their 
 file's ledger row from ``quarantined`` to ``loaded`` / ``updated`` / ``duplicate``: rows read
 still equals the sum for every file. One file per transaction, so a kill mid-replay leaves
 every file either replayed or as it was.
+
+Rows quarantined by a warehouse from before ``raw_values`` existed have no stored values: when
+their file is still where it was loaded from, with the same bytes (canonical layout), it is read
+again and those lines are checked with today's rules the same way.
 """
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipelines.ingest import adapters, reading
 from pipelines.ingest.entities import ENTITIES, ENTITY_ORDER
 from pipelines.ingest.load import (
+    FileResult,
+    IngestRun,
     _create_region_alias,
+    _drop_staging,
+    _read_source,
+    _stage_file,
     _table_columns,
     connect_warehouse,
     ingest_clock,
 )
-from pipelines.ingest.reading import quote_ident
+from pipelines.ingest.reading import UnreadableFile, quote_ident
 from pipelines.ingest.schema import create_raw_tables
 from pipelines.ingest.upsert import flag_order_conflicts, merge_by_key, merge_orders
 from pipelines.ingest.validation import VALUE_PLACEHOLDER, region_map_sql, stage_sql
@@ -88,6 +99,12 @@ def replay_quarantine(
             results.append(result)
             if on_result:
                 on_result(result)
+        for file_id, name, path in _files_without_values(conn, entity):
+            result = ReplayResult(path, name)
+            if _replay_from_file(conn, file_id, ENTITIES[name], Path(path), result):
+                results.append(result)
+                if on_result:
+                    on_result(result)
         conn.execute("CHECKPOINT")
         return results
     finally:
@@ -148,6 +165,83 @@ def _replay_file(conn, file_id: str, entity, clock: str, result: ReplayResult) -
         counts.duplicate,
     )
     result.still_quarantined = result.replayed - passed
+
+
+def _files_without_values(conn, entity: str | None) -> list[tuple[str, str, str]]:
+    """Canonical files with rows quarantined before values were kept (``replayable`` is NULL
+    only for those: this version writes it for every row)."""
+    files = conn.execute(
+        """SELECT q._file_id, q.entity, any_value(q.file_path) FROM raw.quarantine q
+           JOIN raw.file_ledger l ON l._file_id = q._file_id AND l.entity = q.entity
+           WHERE q.replayable IS NULL AND l.source = 'canonical' AND (q.entity = ? OR ? IS NULL)
+           GROUP BY q._file_id, q.entity""",
+        [entity, entity],
+    ).fetchall()
+    return sorted(files, key=lambda f: (ENTITY_ORDER.index(f[1]), f[2], f[0]))
+
+
+def _replay_from_file(conn, file_id: str, entity, path: Path, result: ReplayResult) -> bool:
+    """Read a file again (same bytes only) and replay its quarantined lines that have no
+    stored values; False when the file is gone or changed."""
+    try:
+        if not path.is_file() or reading.content_hash(path) != file_id:
+            return False
+    except OSError:
+        return False
+    table = adapters.canonical_table(entity.name)
+    run = IngestRun("canonical", None, adapters.AdapterOptions("-"), ingest_clock())
+    with tempfile.TemporaryDirectory(prefix="cardpulse-replay-") as workdir:
+        try:
+            source = _read_source(conn, path, None, Path(workdir), FileResult(str(path), None))
+        except UnreadableFile:
+            _drop_staging(conn)
+            return False
+        conn.execute("BEGIN TRANSACTION")
+        try:
+            _stage_file(conn, table, entity, run, source)
+            conn.execute(
+                """DELETE FROM staged WHERE _line NOT IN (SELECT line FROM raw.quarantine
+                   WHERE _file_id = ? AND entity = ? AND replayable IS NULL)""",
+                [file_id, entity.name],
+            )
+            if entity.name == "orders":
+                counts = merge_orders(conn, entity, file_id)
+            else:
+                counts = merge_by_key(conn, entity, file_id, _table_columns(conn, entity))
+            passed = conn.execute("SELECT count(*) FROM staged WHERE _reason IS NULL").fetchone()[0]
+            conn.execute(
+                """DELETE FROM raw.quarantine
+                   WHERE _file_id = ? AND entity = ? AND replayable IS NULL
+                     AND line IN (SELECT _line FROM staged WHERE _reason IS NULL)""",
+                [file_id, entity.name],
+            )
+            conn.execute(
+                """UPDATE raw.file_ledger
+                   SET quarantined = quarantined - ?, loaded = loaded + ?,
+                       updated = updated + ?, duplicate = duplicate + ?
+                   WHERE _file_id = ? AND entity = ?""",
+                [passed, counts.loaded, counts.updated, counts.duplicate, file_id, entity.name],
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        finally:
+            _drop_staging(conn)
+    result.replayed = (
+        conn.execute(
+            "SELECT count(*) FROM raw.quarantine WHERE _file_id = ? AND entity = ?",
+            [file_id, entity.name],
+        ).fetchone()[0]
+        + passed
+    )
+    result.loaded, result.updated, result.duplicate = (
+        counts.loaded,
+        counts.updated,
+        counts.duplicate,
+    )
+    result.still_quarantined = result.replayed - passed
+    return True
 
 
 def _path(name: str) -> str:

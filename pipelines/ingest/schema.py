@@ -98,7 +98,7 @@ RAW_TABLES: dict[str, str] = {
         raw_text VARCHAR,
         quarantined_at TIMESTAMP NOT NULL,
         raw_values VARCHAR,
-        replayable BOOLEAN DEFAULT false""",
+        replayable BOOLEAN""",
     # One row per file ever loaded, keyed by content hash: the same bytes twice change nothing.
     "file_ledger": """
         _file_id VARCHAR NOT NULL,
@@ -118,7 +118,7 @@ RAW_TABLES: dict[str, str] = {
 # Columns added since the first release: a warehouse made before them gets them on open.
 ADDED_COLUMNS = (
     ("quarantine", "raw_values", "VARCHAR"),
-    ("quarantine", "replayable", "BOOLEAN DEFAULT false"),
+    ("quarantine", "replayable", "BOOLEAN"),
     ("file_ledger", "version", "INTEGER DEFAULT 1"),
 )
 
