@@ -46,12 +46,18 @@ class PageContext:
 
 
 def language() -> str:
-    return st.session_state.get(LANGUAGE_KEY, DEFAULT_LANGUAGE)
+    chosen = st.session_state.get(LANGUAGE_KEY, DEFAULT_LANGUAGE)
+    return chosen if chosen in LANGUAGES else DEFAULT_LANGUAGE
 
 
 def language_toggle() -> str:
-    """Chinese by default; ``?lang=en`` or the sidebar toggle switches to English."""
-    if LANGUAGE_KEY not in st.session_state:
+    """Chinese by default; ``?lang=en`` or the sidebar toggle switches to English.
+
+    The toggle cannot be cleared (``required``): clicking the language already chosen keeps
+    it. Its state is written only before the widget exists; Streamlit refuses a write to a
+    widget's key after it is drawn in the same run, and that used to blank the page.
+    """
+    if st.session_state.get(LANGUAGE_KEY) not in LANGUAGES:
         requested = st.query_params.get("lang", DEFAULT_LANGUAGE)
         st.session_state[LANGUAGE_KEY] = requested if requested in LANGUAGES else DEFAULT_LANGUAGE
     st.sidebar.segmented_control(
@@ -59,9 +65,8 @@ def language_toggle() -> str:
         options=list(LANGUAGES),
         format_func=LANGUAGES.get,
         key=LANGUAGE_KEY,
+        required=True,
     )
-    if st.session_state.get(LANGUAGE_KEY) not in LANGUAGES:  # a deselected toggle keeps zh
-        st.session_state[LANGUAGE_KEY] = DEFAULT_LANGUAGE
     return language()
 
 

@@ -163,3 +163,17 @@ def test_merchant_sees_only_its_overview(dashboard_url, browser, screenshots):
     page.goto(f"{dashboard_url}/operations")
     page.get_by_role("heading", name="登录 CardPulse").wait_for(timeout=20_000)
     page.close()
+
+
+def test_clicking_the_chosen_language_keeps_the_page(dashboard_url, browser):
+    page = browser.new_page(viewport=VIEWPORT)
+    sign_in(page, dashboard_url, "root")
+    settle(page)
+    toggle = page.get_by_test_id("stSidebar")
+    for button, title in (("中文", "商户概览"), ("English", "Merchant overview")):
+        for _click in range(2):  # choose it, then click the chosen one again
+            toggle.get_by_role("button", name=button).click()
+            settle(page)
+            page.get_by_role("heading", name=title).wait_for(timeout=20_000)
+            assert page.get_by_test_id("stException").count() == 0, button
+    page.close()

@@ -307,3 +307,16 @@ def test_what_if_moves_with_the_price(home):
         ranges = [c.value for c in app.caption if c.value.startswith(t("what_if_range")[:2])]
         assert len(ranges) == 3  # units, revenue and profit each show their interval
     assert units_at["min"] > units_at["max"] > 0  # negative elasticity: dearer sells less
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_clicking_the_chosen_language_again_keeps_it(home, lang):
+    # In the browser, clicking the selected segment sends "nothing selected" for the toggle.
+    app = signed_in("admin", home, lang=lang)
+    app.segmented_control(key="lang").set_value(None).run()
+    assert_clean(app)
+    assert app.title[0].value == t("page_overview", lang)
+    assert app.segmented_control(key="lang").value == lang
+    app.segmented_control(key="lang").set_value(lang).run()  # and choosing it again is fine
+    assert_clean(app)
+    assert app.title[0].value == t("page_overview", lang)
