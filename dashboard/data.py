@@ -727,6 +727,12 @@ FRESHNESS_COLUMNS: dict[str, str | None] = {
 }
 
 
+def built_tables(conn, scope: Scope) -> frozenset[str]:
+    """Which tables the snapshot holds (names only, so every role may ask): an empty table
+    that was built reads differently from one that was never built."""
+    return tables(conn)
+
+
 def build_info(conn, scope: Scope) -> pd.DataFrame:
     """Recorded builds, newest first (readable by every role: it holds no merchant numbers)."""
     if not _has(conn, "analytics.build_info"):
@@ -920,6 +926,7 @@ QUERIES: dict[str, Callable[..., Any]] = {
     "recommendations": recommendations,
     "baseline_units": baseline_units,
     "build_info": build_info,
+    "built_tables": built_tables,
     "freshness": freshness,
     "quarantine_summary": quarantine_summary,
     "quarantine_rows": quarantine_rows,

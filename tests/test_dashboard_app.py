@@ -3,6 +3,8 @@ language, empty states, approvals, and merchant isolation through widgets and qu
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,7 +13,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard import auth, ui
-from dashboard.i18n import money, t
+from dashboard.i18n import CODE_LABELS, code_label, message_label, money, t
 
 APP = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
 PAGES = {
@@ -169,6 +171,11 @@ def test_no_snapshot_yet_is_a_clear_page(tmp_path, monkeypatch):
         assert [i.value for i in app.info] == [t("no_snapshot")]
 
 
+def empty_note(table: str, title: str, built: bool, lang: str = "zh") -> str:
+    named = f"{t(title, lang)}（{table}）" if lang == "zh" else f"{t(title, lang)} ({table})"
+    return t("empty_built_table" if built else "empty_table", lang, table=named)
+
+
 def test_empty_tables_show_notes_not_tracebacks(tmp_path, monkeypatch):
     monkeypatch.setenv("CARDPULSE_HOME", str(tmp_path))
     fx.build_snapshot(
@@ -179,17 +186,25 @@ def test_empty_tables_show_notes_not_tracebacks(tmp_path, monkeypatch):
     auth.UserStore(tmp_path / "users.json").add("root", "admin", PASSWORD)
     app = signed_in("admin", tmp_path)
     assert_clean(app)
-    assert t("empty_table", table="fct_daily_merchant_sales") in [i.value for i in app.info]
+    # A table the build wrote without rows is not called "not built".
+    assert [i.value for i in app.info] == [
+        empty_note("fct_daily_merchant_sales", "daily_trend", built=True)
+    ]
     app.switch_page(PAGES["operations"]).run()
     assert_clean(app)
     notes = [i.value for i in app.info]
-    assert t("empty_table", table="restock_plan") in notes
-    assert t("empty_table", table="funding_plan") in notes
+    assert empty_note("restock_plan", "restock_plan", built=True) in notes
+    assert empty_note("funding_plan", "funding_plan", built=False) in notes
     app.switch_page(PAGES["pricing"]).run()
     assert_clean(app)
-    assert [i.value for i in app.info] == [t("empty_table", table="price_recommendations")]
+    assert [i.value for i in app.info] == [
+        empty_note("price_recommendations", "recommendations", built=True)
+    ]
     app.switch_page(PAGES["health"]).run()
     assert_clean(app)
+    notes = [i.value for i in app.info]
+    assert empty_note("dbt_results", "dbt_tests", built=False) in notes
+    assert empty_note("forecast_backtest", "forecast_accuracy", built=False) in notes
 
 
 def test_merchant_overview_shows_only_its_tree(home):
@@ -320,3 +335,115 @@ def test_clicking_the_chosen_language_again_keeps_it(home, lang):
     app.segmented_control(key="lang").set_value(lang).run()  # and choosing it again is fine
     assert_clean(app)
     assert app.title[0].value == t("page_overview", lang)
+
+
+# --- what a reader sees: words, not the warehouse's codes
+
+# Codes the data carries that must never reach the screen as they are.
+RAW_CODES = frozenset(
+    code
+    for kind in ("category", "channel", "status", "guardrail", "resource_type", "model")
+    for code in CODE_LABELS[kind]
+    if code not in ("prophet",)  # a model's proper name, the same in both languages
+) | {"ALL", "UNKNOWN", "max_step"}
+# Columns whose values are names a user looks up elsewhere, not codes to translate: the
+# warehouse table, the dbt test, the landing file, the input file's column and its raw text.
+VERBATIM_COLUMNS = {"table", "name", "file_path", "column_name", "raw_text", "sku_id"}
+SNAKE = re.compile(r"\b[a-z]+(?:_[a-z0-9]+)+\b")
+
+
+def visible_strings(app: AppTest) -> list[tuple[str, str]]:
+    """(where, text) for every string a reader sees: element texts, table cells and headers,
+    widget labels and options, and the chart texts Plotly draws."""
+    seen: list[tuple[str, str]] = []
+    for kind in ("title", "subheader", "caption", "info", "warning", "success", "markdown"):
+        seen += [(kind, str(e.value)) for e in app.get(kind)]
+    for metric in app.metric:
+        seen += [("metric", metric.label), ("metric", metric.value), ("metric", metric.proto.delta)]
+    for widget in (*app.selectbox, *app.multiselect):
+        seen += [("widget", widget.label)] + [("option", str(o)) for o in widget.options]
+    for frame in app.dataframe:
+        headers = json.loads(frame.proto.columns or "{}")
+        seen += [
+            ("header", str(c.get("label", name))) for name, c in headers.items() if name != "_index"
+        ]
+        value = frame.value.data if hasattr(frame.value, "data") else frame.value
+        for column in value.columns:
+            if column in VERBATIM_COLUMNS:
+                continue
+            seen += [(f"cell {column}", str(v)) for v in value[column] if isinstance(v, str)]
+    for chart in app.get("plotly_chart"):
+        spec = json.loads(chart.proto.spec)
+        for trace in spec["data"]:
+            for field in ("name", "labels", "text"):
+                values = trace.get(field)
+                values = values if isinstance(values, list) else [values]
+                seen += [(f"chart {field}", v) for v in values if isinstance(v, str)]
+            if trace.get("orientation") == "h" or trace.get("type") == "pie":
+                seen += [("chart axis", v) for v in trace.get("y") or [] if isinstance(v, str)]
+            else:
+                seen += [
+                    ("chart axis", v)
+                    for v in trace.get("x") or []
+                    if isinstance(v, str) and not v[:1].isdigit()
+                ]
+        layout = spec["layout"]
+        seen += [("chart note", a.get("text", "")) for a in layout.get("annotations", [])]
+        for axis in ("xaxis", "yaxis", "yaxis2"):
+            seen += [("chart axis", t) for t in layout.get(axis, {}).get("ticktext", [])]
+            seen += [("chart axis", str(layout.get(axis, {}).get("title", {}).get("text", "")))]
+    return [(where, text) for where, text in seen if text]
+
+
+def leaks(app: AppTest, lang: str) -> list[tuple[str, str]]:
+    found = []
+    for where, text in visible_strings(app):
+        words = set(re.findall(r"[A-Za-z_]+", text))
+        snake = {w for w in SNAKE.findall(text) if not where.startswith("cell sku")}
+        raw = text.strip() in RAW_CODES or snake & RAW_CODES or {"None", "nan", "NaN"} & words
+        english = lang == "zh" and ({"pp", "Select"} & words or "dbt tests" in text)
+        if raw or english:
+            found.append((where, text))
+    return found
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_no_page_shows_raw_codes_or_none(home, lang):
+    app = signed_in("admin", home, lang=lang)
+    for page in PAGES:
+        app.switch_page(PAGES[page]).run()
+        assert_clean(app)
+        assert app.title[0].value == t(TITLES[page], lang)
+        assert not leaks(app, lang), (page, leaks(app, lang))
+        # Missing cells read "—", and no multiselect offers Streamlit's English "Select all".
+        assert all(frame.proto.placeholder == ui.MISSING for frame in app.dataframe), page
+        assert all(not m.proto.select_all for m in app.multiselect), page
+    # The scan does find what it looks for: the same codes in a page it cannot clean.
+    assert leaks_in_raw_text(lang)
+
+
+def leaks_in_raw_text(lang: str) -> bool:
+    """The checker itself, on strings holding codes (a test that cannot fail proves nothing)."""
+
+    class Fake:
+        def get(self, kind):
+            return (
+                [type("E", (), {"value": "mobile_topup · face_value_cap"})()]
+                if kind == "caption"
+                else []
+            )
+
+        metric = selectbox = multiselect = dataframe = ()
+
+    return bool(leaks(Fake(), lang))  # type: ignore[arg-type]
+
+
+def test_codes_have_words_in_both_languages():
+    for kind, labels in CODE_LABELS.items():
+        for code, (zh, en) in labels.items():
+            assert zh and en, (kind, code)
+    assert code_label("category", "mobile_topup") == "话费充值"
+    assert code_label("channel", "mini_program", "en") == "Mini program"
+    assert code_label("guardrail", "face_value_cap,min_margin") == "面值上限、最低毛利率"
+    assert code_label("category", "a_shop_word") == "a_shop_word"  # unknown: shown as it is
+    assert message_label("dbt tests: 41 of 41 passed") == "dbt 测试：41 项中 41 项通过"

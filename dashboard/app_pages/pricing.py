@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import approvals, data, figures, ui
-from dashboard.i18n import money
+from dashboard.i18n import code_label, money
 from pipelines.settings import BUSINESS_TZ, home
 
 ELASTICITY_CHART_ROWS = 25
@@ -26,7 +26,12 @@ if ui.empty_notice(ctx, recommended, "price_recommendations"):
     st.stop()
 categories = sorted(recommended["category"].dropna().unique()) if "category" in recommended else []
 picked = st.multiselect(
-    ctx.t("category"), categories, placeholder=ctx.t("choose"), key="pr_categories"
+    ctx.t("category"),
+    categories,
+    format_func=lambda code: code_label("category", code, ctx.lang),
+    placeholder=ctx.t("choose"),
+    select_all=False,  # Streamlit writes "Select all" in English; nothing picked = all
+    key="pr_categories",
 )
 if picked:
     recommended = recommended[recommended["category"].isin(picked)]
@@ -45,7 +50,14 @@ for column in (
 st.subheader(ctx.t("elasticities"))
 # The chart stays readable with the recommendations that matter most; the table has them all.
 charted = recommended.head(ELASTICITY_CHART_ROWS)
-st.plotly_chart(figures.elasticities(charted, ctx.t("elasticity")), key="elasticities")
+st.plotly_chart(
+    figures.elasticities(
+        charted,
+        ctx.t("elasticity"),
+        charted["region_code"].map(lambda code: code_label("region", code, ctx.lang)),
+    ),
+    key="elasticities",
+)
 if len(recommended) > len(charted):
     st.caption(ctx.t("chart_top", shown=len(charted), total=len(recommended)))
 
@@ -70,24 +82,27 @@ table_columns = [
     )
     if c in recommended
 ]
-money_columns = ui.column_config(
+# Shown with words and formats; approvals and exports use ``recommended`` itself.
+shown_recommendations, shown_config = ui.display(
     ctx,
     recommended[table_columns],
     money=("current_price", "recommended_price", "unit_cost", "expected_profit_change"),
+    formats={"margin_pct": "float1", "elasticity": "float2"},
 )
 can_approve = ctx.scope.role in data.APPROVER_ROLES
 if can_approve:
     st.caption(ctx.t("approve_hint"))
-    editable = recommended[table_columns].copy()
+    editable = shown_recommendations.copy()
     editable.insert(0, "approve", False)
     edited = st.data_editor(
         editable,
         hide_index=True,
         key="approve_editor",
         disabled=table_columns,
+        placeholder=ui.MISSING,
         column_config={
             "approve": st.column_config.CheckboxColumn(ctx.t("approve")),
-            **money_columns,
+            **shown_config,
         },
     )
     ticked = recommended[edited["approve"].to_numpy(dtype=bool)]
@@ -109,10 +124,11 @@ if can_approve:
             st.success(ctx.t("approvals_stored", stored=stored, ticked=len(ticked)))
 else:
     st.dataframe(
-        recommended[table_columns],
+        shown_recommendations,
         hide_index=True,
         key="recommendations_table",
-        column_config=money_columns,
+        column_config=shown_config,
+        placeholder=ui.MISSING,
     )
     st.info(ctx.t("approve_not_allowed"))
 
@@ -136,13 +152,11 @@ else:
         .dt.tz_convert(BUSINESS_TZ)
         .dt.strftime("%Y-%m-%d %H:%M"),
     )
-    st.dataframe(
+    ui.table(
+        ctx,
         approved,
-        hide_index=True,
         key="approval_history",
-        column_config=ui.column_config(
-            ctx, approved, money=("current_price", "approved_price", "unit_cost")
-        ),
+        money=("current_price", "approved_price", "unit_cost"),
     )
     st.download_button(
         ctx.t("export_approved"),
@@ -161,7 +175,7 @@ picked = st.selectbox(
     key="what_if_row",
     format_func=lambda i: (
         f"{recommended.at[i, 'sku_name']} ({recommended.at[i, 'sku_id']}) · "
-        f"{recommended.at[i, 'region_code']}"
+        f"{code_label('region', recommended.at[i, 'region_code'], ctx.lang)}"
     ),
 )
 row = recommended.loc[picked]
