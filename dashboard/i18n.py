@@ -157,6 +157,26 @@ STRINGS: dict[str, tuple[str, str]] = {
     "what_if_price": ("试算价格 (¥)", "Trial price (¥)"),
     "no_topup_needed": ("无需充值", "No top-up needed"),
     "what_if_range": ("区间 {low} – {high}", "range {low} – {high}"),
+    "what_if_limits": (
+        "约束允许的价格：{low} – {high}（下限：{low_rules}；上限：{high_rules}）",
+        "Prices the guardrails allow: {low} – {high} (floor: {low_rules}; ceiling: {high_rules})",
+    ),
+    "what_if_conflicts": (
+        "与更严格的约束冲突、已搁置：{rules}",
+        "Set aside because they conflict with stricter ones: {rules}",
+    ),
+    "what_if_current_outside": (
+        "当前价格 {price} 已超出约束允许的范围。",
+        "Today's price {price} is outside what the guardrails allow.",
+    ),
+    "what_if_single_price": (
+        "约束只允许一个价格：{price}。",
+        "The guardrails allow a single price: {price}.",
+    ),
+    "pricing_config_unreadable": (
+        "定价配置无法读取，按默认约束计算：{reason}",
+        "The pricing config cannot be read; the default guardrails apply: {reason}",
+    ),
     "what_if_band": ("利润区间", "Profit range"),
     "expected_units": ("预计日销量", "Expected daily units"),
     "expected_revenue": ("预计日收入", "Expected daily revenue"),

@@ -447,3 +447,24 @@ def test_codes_have_words_in_both_languages():
     assert code_label("guardrail", "face_value_cap,min_margin") == "面值上限、最低毛利率"
     assert code_label("category", "a_shop_word") == "a_shop_word"  # unknown: shown as it is
     assert message_label("dbt tests: 41 of 41 passed") == "dbt 测试：41 项中 41 项通过"
+
+
+def test_what_if_stays_within_the_guardrails(home):
+    app = signed_in("pricing", home)
+    app.switch_page(PAGES["pricing"]).run()
+    rows = app.selectbox(key="what_if_row")
+    topup = next(i for i, label in enumerate(rows.options) if "SKU-CM50" in label)
+    rows.set_value(topup).run()
+    assert_clean(app)
+    slider = app.slider(key=f"what_if_price_{topup}")
+    # A ¥50 mobile top-up: never above its face value (the old slider offered ¥64.35, +30%),
+    # never below its ¥48.80 unit cost (the old one offered ¥34.65).
+    assert slider.max == 50.0 and 48.8 <= slider.min < 49.5
+    limits = [c.value for c in app.caption if c.value.startswith("约束允许的价格")]
+    assert limits and "面值上限" in limits[0] and money(50.0) in limits[0]
+    # The profit curve covers the allowed prices only, so its axis is about them.
+    curve = next(
+        c for c in app.get("plotly_chart") if "what_if" in c.proto.id or "利润区间" in c.proto.spec
+    )
+    prices = [x for trace in json.loads(curve.proto.spec)["data"] for x in trace["x"]]
+    assert min(prices) >= slider.min - 0.005 and max(prices) <= slider.max + 0.005

@@ -326,3 +326,25 @@ def test_every_column_the_operations_page_can_show_reads_as_words_in_both_langua
     for lang in ("zh", "en"):
         unlabelled = sorted(c for c in shown if column_label(c, lang) == c)
         assert unlabelled == [], f"{lang}: {unlabelled}"
+
+
+def test_price_limits_are_the_guardrails_the_recommendation_obeys():
+    from forecasting.pricing.guardrails import load_pricing_config
+
+    config = load_pricing_config(None)
+    topup = {
+        "current_price": 100.0,
+        "unit_cost": 97.0,
+        "category": "mobile_topup",
+        "face_value": 100.0,
+        "national_price": float("nan"),
+        "days_of_cover": None,
+        "has_expiring_surplus": False,
+    }
+    limits = data.price_limits(topup, config)
+    assert limits.high == 100.0 and "face_value_cap" in limits.high_rules  # not ¥130
+    assert limits.low >= 97.0  # never below cost
+    card = {**topup, "category": "game_card", "face_value": None, "unit_cost": 50.0}
+    wide = data.price_limits(card, config)
+    assert (wide.low, wide.high) == (90.0, 110.0)  # the 10 % step each way
+    assert wide.high_rules == ("max_change",)

@@ -12,6 +12,7 @@ import streamlit as st
 
 from dashboard import approvals, data, figures, ui
 from dashboard.i18n import code_label, money
+from forecasting.pricing.guardrails import PricingConfigError, load_pricing_config
 from pipelines.settings import BUSINESS_TZ, home
 
 ELASTICITY_CHART_ROWS = 25
@@ -180,15 +181,46 @@ picked = st.selectbox(
 )
 row = recommended.loc[picked]
 current_price = float(row["current_price"])
-low, high = round(current_price * 0.7, 2), round(current_price * 1.3, 2)
-trial = st.slider(
-    ctx.t("what_if_price"),
-    min_value=low,
-    max_value=max(high, low + 0.01),
-    value=float(min(max(row["recommended_price"], low), high)),
-    step=0.01,
-    key=f"what_if_price_{picked}",
+try:
+    pricing_config = load_pricing_config(home().root / "pricing.toml")
+except PricingConfigError as error:
+    st.warning(ctx.t("pricing_config_unreadable", reason=str(error)))
+    pricing_config = load_pricing_config(None)
+# The trial price stays within the guardrails the recommendation obeys: a price the stage
+# could never recommend (a ¥127 top-up capped at its ¥100 face value) is not offered.
+limits = data.price_limits(row, pricing_config)
+low, high = limits.low, limits.high
+st.caption(
+    ctx.t(
+        "what_if_limits",
+        low=money(low),
+        high=money(high),
+        low_rules=code_label("guardrail", ",".join(limits.low_rules), ctx.lang),
+        high_rules=code_label("guardrail", ",".join(limits.high_rules), ctx.lang),
+    )
 )
+if limits.conflicts:
+    st.caption(
+        ctx.t(
+            "what_if_conflicts",
+            rules=code_label("guardrail", ",".join(limits.conflicts), ctx.lang),
+        )
+    )
+if not low - 0.005 <= current_price <= high + 0.005:
+    st.warning(ctx.t("what_if_current_outside", price=money(current_price)))
+if high - low < 0.01:
+    st.info(ctx.t("what_if_single_price", price=money(low)))
+    trial = low
+else:
+    trial = st.slider(
+        ctx.t("what_if_price"),
+        min_value=low,
+        max_value=high,
+        value=float(min(max(round(float(row["recommended_price"]), 2), low), high)),
+        step=0.01,
+        format="¥%.2f",
+        key=f"what_if_price_{picked}",
+    )
 # The row carries the forecast's units over the horizon; an older snapshot without them falls
 # back to the last 28 days' average (one extra query, only then).
 baseline = (
@@ -217,7 +249,10 @@ for cell, figure, label, shown in (
             high=shown(trial_case[f"{figure}_high"]),
         )
     )
-prices = list(np.linspace(low, high, 41))
+# The curve covers the allowed prices (and today's, if it lies outside them), so its axis
+# shows the differences that matter there rather than losses at prices nobody may set.
+prices = sorted({*np.linspace(low, max(high, low + 0.01), 41).round(2), round(current_price, 2)})
+prices = [p for p in prices if min(low, current_price) <= p <= max(high, current_price)]
 cases = [data.what_if(row, p, baseline) for p in prices]
 st.plotly_chart(
     figures.what_if_curve(
