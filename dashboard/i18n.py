@@ -29,8 +29,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "password": ("密码", "Password"),
     "bad_credentials": ("用户名或密码错误。", "Wrong user name or password."),
     "locked": (
-        "尝试次数过多，账户已锁定，请 {minutes} 分钟后再试。",
-        "Too many failed attempts: the account is locked for {minutes} more minutes.",
+        "失败次数过多，请 {minutes} 分钟后再试。",
+        "Too many failed attempts: try again in {minutes} min.",
     ),
     "slow_down": ("请等待 {seconds} 秒后再试。", "Please wait {seconds} s before trying again."),
     "session_expired": ("会话已过期，请重新登录。", "Your session expired: please sign in again."),

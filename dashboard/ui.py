@@ -80,6 +80,12 @@ def language_toggle() -> str:
     return language()
 
 
+def client_address() -> str | None:
+    """The browser connection's address (None on localhost, or when Streamlit has none)."""
+    address = st.context.ip_address
+    return address if isinstance(address, str) and address else None
+
+
 def user_store() -> auth.UserStore:
     return auth.UserStore(home().users_file)
 

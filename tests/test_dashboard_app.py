@@ -126,7 +126,7 @@ def test_sign_in_form_and_sign_out(home):
 
 def test_wrong_password_is_refused(home, monkeypatch):
     # A long back-off, so a slow machine cannot outwait it between the two attempts.
-    monkeypatch.setattr(auth, "_backoff_seconds", lambda user: 60 if user.failed_attempts else 0)
+    monkeypatch.setattr(auth._Failures, "backoff_seconds", lambda failures: 60)
     store = auth.UserStore(home / "users.json")
     store.add("victim", "ops", PASSWORD)
     app = AppTest.from_file(str(APP), default_timeout=30).run()
