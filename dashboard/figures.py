@@ -24,7 +24,9 @@ _LAYOUT = {
 
 
 def _layout(figure: go.Figure, title: str) -> go.Figure:
-    figure.update_layout(title=title, **_LAYOUT)
+    """The shared layout; a height the builder set (one row per bar, say) is kept."""
+    shared = {k: v for k, v in _LAYOUT.items() if k != "height" or figure.layout.height is None}
+    figure.update_layout(title=title, **shared)
     return figure
 
 

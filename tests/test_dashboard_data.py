@@ -348,3 +348,22 @@ def test_price_limits_are_the_guardrails_the_recommendation_obeys():
     wide = data.price_limits(card, config)
     assert (wide.low, wide.high) == (90.0, 110.0)  # the 10 % step each way
     assert wide.high_rules == ("max_change",)
+
+
+def test_elasticity_chart_names_every_row_and_grows_with_them():
+    from dashboard import figures
+
+    rows = 25
+    frame = pd.DataFrame(
+        {
+            "sku_id": [f"SKU-{i}" for i in range(rows)],
+            "sku_name": [f"商品 {i}" for i in range(rows)],
+            "region_code": ["CN-GD"] * rows,
+            "elasticity": [-2.0] * rows,
+            "elasticity_low": [-3.0] * rows,
+            "elasticity_high": [-1.0] * rows,
+        }
+    )
+    figure = figures.elasticities(frame, "elasticity", frame["region_code"].map({"CN-GD": "广东"}))
+    assert list(figure.layout.yaxis.ticktext) == [f"商品 {i} · 广东" for i in range(rows)]
+    assert figure.layout.height >= 28 * rows  # room for every label, not the shared 380 px
