@@ -798,7 +798,8 @@ def freshness(conn, scope: Scope) -> pd.DataFrame:
         if table not in present:
             rows.append({"table": table, "rows": None, "latest": None, "built": False})
             continue
-        latest = f"max({column})::VARCHAR" if column else "NULL"
+        # To the minute: a load time's microseconds say nothing to a reader.
+        latest = f"left(max({column})::VARCHAR, 16)" if column else "NULL"
         count, newest = conn.execute(f"SELECT count(*), {latest} FROM {table}").fetchone()
         rows.append({"table": table, "rows": count, "latest": newest, "built": True})
     return pd.DataFrame(rows)

@@ -408,6 +408,8 @@ CODE_LABELS: dict[str, dict[str, tuple[str, str]]] = {
         "auto_ets": ("自动指数平滑", "Auto ETS"),
         "intermittent": ("间歇需求法", "Intermittent demand"),
         "zero": ("零销量", "Zero sales"),
+        "blend_prophet_ets": ("混合：Prophet + 指数平滑", "Blend: Prophet + ETS"),
+        "blend_ets_intermittent": ("混合：指数平滑 + 间歇需求法", "Blend: ETS + intermittent"),
     },
     "action": {
         "raise": ("提价", "raise"),
@@ -480,6 +482,17 @@ MESSAGE_PATTERNS: list[tuple[re.Pattern[str], tuple[str, str]]] = [
 ]
 
 
+# Codes with a number in them: the regional share of the total forecast over N days.
+CODE_PATTERNS: dict[str, list[tuple[re.Pattern[str], tuple[str, str]]]] = {
+    "model": [
+        (
+            re.compile(r"^top_down_(?P<days>\d+)d$"),
+            ("自上而下（按近 {days} 天占比）", "Top-down ({days}-day shares)"),
+        )
+    ],
+}
+
+
 def code_label(kind: str, code: object, lang: str = DEFAULT_LANGUAGE) -> str:
     """A code as words (``mobile_topup`` -> 话费充值); a comma list word by word; missing ->
     ``—``; an unknown code as it is."""
@@ -494,6 +507,11 @@ def code_label(kind: str, code: object, lang: str = DEFAULT_LANGUAGE) -> str:
             code_label("_one_guardrail", n, lang) for n in names
         )
     labels = CODE_LABELS.get("guardrail" if kind == "_one_guardrail" else kind, {})
+    if text not in labels:
+        for pattern, (zh, en) in CODE_PATTERNS.get(kind, []):
+            match = pattern.match(text)
+            if match:
+                return (en if lang == "en" else zh).format(**match.groupdict())
     zh, en = labels.get(text, (text, text))
     return en if lang == "en" else zh
 

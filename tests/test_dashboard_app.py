@@ -399,8 +399,8 @@ def leaks(app: AppTest, lang: str) -> list[tuple[str, str]]:
     found = []
     for where, text in visible_strings(app):
         words = set(re.findall(r"[A-Za-z_]+", text))
-        snake = {w for w in SNAKE.findall(text) if not where.startswith("cell sku")}
-        raw = text.strip() in RAW_CODES or snake & RAW_CODES or {"None", "nan", "NaN"} & words
+        # Any snake_case word is a code (mobile_topup, face_value_cap, top_down_28d, ...).
+        raw = text.strip() in RAW_CODES or SNAKE.search(text) or {"None", "nan", "NaN"} & words
         english = lang == "zh" and ({"pp", "Select"} & words or "dbt tests" in text)
         if raw or english:
             found.append((where, text))
@@ -447,6 +447,8 @@ def test_codes_have_words_in_both_languages():
     assert code_label("guardrail", "face_value_cap,min_margin") == "面值上限、最低毛利率"
     assert code_label("category", "a_shop_word") == "a_shop_word"  # unknown: shown as it is
     assert message_label("dbt tests: 41 of 41 passed") == "dbt 测试：41 项中 41 项通过"
+    assert code_label("model", "top_down_91d") == "自上而下（按近 91 天占比）"
+    assert code_label("model", "top_down_28d", "en") == "Top-down (28-day shares)"
 
 
 def test_what_if_stays_within_the_guardrails(home):
