@@ -124,7 +124,9 @@ def sign_in_page() -> None:
 
 
 def main() -> None:
-    st.set_page_config(page_title="CardPulse", page_icon=":material/monitoring:", layout="wide")
+    # An emoji favicon is drawn in the browser; a ":material/..." one is fetched from
+    # fonts.gstatic.com, which mainland China blocks.
+    st.set_page_config(page_title="CardPulse", page_icon="📈", layout="wide")
     lang = ui.language_toggle()
     session = ui.current_session()
     if session is None and _oidc_session():
