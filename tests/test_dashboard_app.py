@@ -470,3 +470,22 @@ def test_what_if_stays_within_the_guardrails(home):
     )
     prices = [x for trace in json.loads(curve.proto.spec)["data"] for x in trace["x"]]
     assert min(prices) >= slider.min - 0.005 and max(prices) <= slider.max + 0.005
+
+
+def test_numbers_and_times_read_as_people_write_them(home):
+    app = signed_in("admin", home)
+    app.switch_page(PAGES["operations"]).run()
+    assert_clean(app)
+    restock = next(f for f in app.dataframe if "safety_stock" in f.proto.columns)
+    formats = {
+        name: column.get("type_config", {}).get("format")
+        for name, column in json.loads(restock.proto.columns).items()
+    }
+    # Keys and units are whole numbers with separators, not "50.00"; days keep one decimal.
+    assert formats["on_hand"] == formats["order_qty"] == formats["safety_stock"] == "%,d"
+    assert formats["days_of_cover"] == "%,.1f"
+    supplier = next(c for c in app.get("plotly_chart") if "yaxis2" in c.proto.spec)
+    assert json.loads(supplier.proto.spec)["layout"]["yaxis2"]["title"]["text"] == t("latency_p95")
+    app.switch_page(PAGES["health"]).run()
+    (rows,) = [f for f in app.dataframe if "quarantined_at" in f.value.columns]
+    assert set(rows.value["quarantined_at"]) == {"2025-11-01 00:30"}  # to the minute
