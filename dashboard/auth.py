@@ -9,7 +9,8 @@ Sign-in rules (after OWASP's authentication and credential-stuffing guidance):
   unknown name is refused exactly like a known one (same message, same argon2 work: a dummy
   hash is verified), so names cannot be enumerated.
 - A client that fails ``CLIENT_LOCK_AFTER`` times within ``LOCK_MINUTES`` across any names
-  (password spraying, guessing names) is refused for ``LOCK_MINUTES``.
+  (password spraying, guessing names) is refused for ``LOCK_MINUTES``; not ``LOCAL_CLIENT``,
+  which stands for everyone without an address of their own.
 - Waiting is enforced by refusing early attempts without hashing, not by sleeping, so a flood
   costs the server nothing; at most ``VERIFY_SLOTS`` argon2 verifications run at once, and no
   file lock is held while one runs. Each attempt is logged (name, client, outcome; never the
@@ -253,7 +254,9 @@ class Throttle:
     def refusal(self, client: str, name: str, now: datetime) -> SignIn | None:
         window = timedelta(minutes=LOCK_MINUTES)
         with self._lock:
-            recent = self._clients.get(client)
+            # Every user without an address of their own (localhost, a proxy that sends no
+            # X-Forwarded-For) shares LOCAL_CLIENT: a client-wide lock there would lock out all.
+            recent = self._clients.get(client) if client != LOCAL_CLIENT else None
             while recent and now - recent[0] > window:
                 recent.popleft()
             if recent and len(recent) >= CLIENT_LOCK_AFTER:
@@ -272,7 +275,8 @@ class Throttle:
         with self._lock:
             if len(self._pairs) >= self.MAX_KEYS:
                 self._forget_oldest(now)
-            self._clients.setdefault(client, deque()).append(now)
+            if client != LOCAL_CLIENT:
+                self._clients.setdefault(client, deque()).append(now)
             failures = self._pairs.setdefault((client, name), _Failures())
             if failures.locked_until and now >= failures.locked_until:
                 failures.count, failures.locked_until = 0, None

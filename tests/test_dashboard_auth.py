@@ -128,6 +128,11 @@ def test_a_client_guessing_many_names_is_refused(store):
     assert store.authenticate("alice", PASSWORD, now=now, client="someone-else").reason == "ok"
     later = now + timedelta(minutes=auth.LOCK_MINUTES)
     assert store.authenticate("alice", PASSWORD, now=later, client="sprayer").reason == "ok"
+    # Without an address (localhost, or a proxy sending no X-Forwarded-For) everyone is one
+    # client: guesses there are limited per name only, never for everyone at once.
+    for index in range(auth.CLIENT_LOCK_AFTER):
+        store.authenticate(f"guess{index}", "wrong-password", now=later, client=None)
+    assert store.authenticate("alice", PASSWORD, now=later, client=None).reason == "ok"
 
 
 def test_verifications_run_side_by_side(store, monkeypatch):
