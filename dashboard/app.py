@@ -109,7 +109,9 @@ def sign_in_page() -> None:
         submitted = st.form_submit_button(t("sign_in", lang), type="primary")
     if not submitted:
         return
-    outcome = store.authenticate(name.strip(), password)
+    # Failures count per client address and name: a stranger guessing a name cannot lock its
+    # owner out. Behind a reverse proxy every user shares the proxy's address (docs/dashboard.md).
+    outcome = store.authenticate(name.strip(), password, client=ui.client_address())
     if outcome.user is not None:
         ui.sign_in(outcome.user)
         st.rerun()
@@ -122,7 +124,9 @@ def sign_in_page() -> None:
 
 
 def main() -> None:
-    st.set_page_config(page_title="CardPulse", page_icon=":material/monitoring:", layout="wide")
+    # An emoji favicon is drawn in the browser; a ":material/..." one is fetched from
+    # fonts.gstatic.com, which mainland China blocks.
+    st.set_page_config(page_title="CardPulse", page_icon="📈", layout="wide")
     lang = ui.language_toggle()
     session = ui.current_session()
     if session is None and _oidc_session():

@@ -1,23 +1,38 @@
 """Dashboard accounts: a users file under ``$CARDPULSE_HOME`` holding argon2 hashes only.
 
-Sign-in rules: a wrong password makes the next attempt wait (1 s, 2 s, 4 s, ... up to 30 s)
-and after ``LOCK_AFTER_FAILURES`` failures in a row the account is locked for
-``LOCK_MINUTES``; a correct password clears the count. The waiting is enforced by refusing
-attempts that come too early, not by sleeping, so a flood of guesses costs the server
-nothing. Sessions expire after ``IDLE_MINUTES`` without activity or ``MAX_SESSION_HOURS``.
+Sign-in rules (after OWASP's authentication and credential-stuffing guidance):
 
-The file is rewritten whole (temporary file + ``os.replace``) under an exclusive lock, so the
-dashboard recording a failed attempt and ``cardpulse users add`` never interleave.
+- Failures are counted per client (the connection's address) and name, whether or not the
+  name exists: a wrong password makes that client's next attempt for that name wait (1 s,
+  2 s, 4 s, ... up to 30 s) and ``LOCK_AFTER_FAILURES`` in a row lock that client out of that
+  name for ``LOCK_MINUTES``. Someone else guessing a name cannot lock its owner out, and an
+  unknown name is refused exactly like a known one (same message, same argon2 work: a dummy
+  hash is verified), so names cannot be enumerated.
+- A client that fails ``CLIENT_LOCK_AFTER`` times within ``LOCK_MINUTES`` across any names
+  (password spraying, guessing names) is refused for ``LOCK_MINUTES``; not ``LOCAL_CLIENT``,
+  which stands for everyone without an address of their own.
+- Waiting is enforced by refusing early attempts without hashing, not by sleeping, so a flood
+  costs the server nothing; at most ``VERIFY_SLOTS`` argon2 verifications run at once, and no
+  file lock is held while one runs. Each attempt is logged (name, client, outcome; never the
+  password) on the ``cardpulse.auth`` logger.
+- The counts live in the dashboard process's memory: a restart forgets them.
+
+Sessions expire after ``IDLE_MINUTES`` without activity or ``MAX_SESSION_HOURS``. The users
+file is rewritten whole (temporary file + ``os.replace``) under an exclusive lock, so the
+dashboard and ``cardpulse users add`` never interleave.
 """
 
 from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 import re
 import secrets
 import tempfile
+import threading
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -36,6 +51,11 @@ MIN_PASSWORD_LENGTH = 8
 LOCK_AFTER_FAILURES = 5
 LOCK_MINUTES = 15
 BACKOFF_CAP_SECONDS = 30
+CLIENT_LOCK_AFTER = 20
+VERIFY_SLOTS = max(2, os.cpu_count() or 2)
+LOCAL_CLIENT = "local"
+
+log = logging.getLogger("cardpulse.auth")
 IDLE_MINUTES = 30
 MAX_SESSION_HOURS = 12
 
@@ -51,6 +71,8 @@ class User:
     merchant_id: str | None
     password_hash: str
     created_at: str
+    # Older versions counted failures here; they are read (old files load) but no longer used:
+    # failures are counted per client in memory (``Throttle``).
     failed_attempts: int = 0
     last_failed_at: str | None = None
     locked_until: str | None = None
@@ -67,10 +89,6 @@ class SignIn:
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _parse(moment: str | None) -> datetime | None:
-    return datetime.fromisoformat(moment) if moment else None
 
 
 def validate_name(name: str) -> str:
@@ -180,37 +198,146 @@ class UserStore:
             del users[name]
             self._write(users)
 
-    def authenticate(self, name: str, password: str, now: datetime | None = None) -> SignIn:
-        """1. Refuse a locked or too-early attempt, 2. verify, 3. record the outcome."""
+    def authenticate(
+        self,
+        name: str,
+        password: str,
+        now: datetime | None = None,
+        client: str | None = None,
+    ) -> SignIn:
+        """1. Refuse a throttled client (no hashing), 2. verify against the user's hash or a
+        dummy one, outside the file lock, 3. count the outcome for this client and name."""
         now = now or _now()
+        client = client or LOCAL_CLIENT
+        throttle = throttle_for(self.path)
+        refused = throttle.refusal(client, name, now)
+        if refused is not None:
+            _log_attempt(name, client, refused.reason)
+            return refused
+        user = self.get(name)
+        with _verify_slots:
+            accepted = _verify(user.password_hash if user else _DUMMY_HASH, password)
+        if not (user and accepted):
+            outcome = throttle.failed(client, name, now)
+            _log_attempt(name, client, outcome.reason)
+            return outcome
+        throttle.succeeded(client, name)
+        if _hasher.check_needs_rehash(user.password_hash):
+            self._rehash(user, password)
+        _log_attempt(name, client, "ok")
+        return SignIn(user, "ok")
+
+    def _rehash(self, user: User, password: str) -> None:
+        """Store a hash with today's parameters, unless the password changed meanwhile."""
+        fresh = _hasher.hash(password)
         with self._locked():
             users = self._read()
-            user = users.get(name)
-            if user is None:
-                _verify(_DUMMY_HASH, password)
-                return SignIn(None, "bad_credentials")
-            locked_until = _parse(user.locked_until)
-            if locked_until and now < locked_until:
-                return SignIn(None, "locked", _ceil_seconds(locked_until - now))
-            ready_at = _next_attempt_at(user)
+            current = users.get(user.name)
+            if current is not None and current.password_hash == user.password_hash:
+                current.password_hash = fresh
+                self._write(users)
+
+
+class Throttle:
+    """Failed sign-ins in memory: per (client, name) with back-off and lock, and per client.
+
+    Only short bookkeeping happens under its lock; never a hash.
+    """
+
+    MAX_KEYS = 10_000  # bounded memory under a flood of made-up names
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pairs: dict[tuple[str, str], _Failures] = {}
+        self._clients: dict[str, deque[datetime]] = {}
+
+    def refusal(self, client: str, name: str, now: datetime) -> SignIn | None:
+        window = timedelta(minutes=LOCK_MINUTES)
+        with self._lock:
+            # Every user without an address of their own (localhost, a proxy that sends no
+            # X-Forwarded-For) shares LOCAL_CLIENT: a client-wide lock there would lock out all.
+            recent = self._clients.get(client) if client != LOCAL_CLIENT else None
+            while recent and now - recent[0] > window:
+                recent.popleft()
+            if recent and len(recent) >= CLIENT_LOCK_AFTER:
+                return SignIn(None, "locked", _ceil_seconds(recent[0] + window - now))
+            failures = self._pairs.get((client, name))
+            if failures is None:
+                return None
+            if failures.locked_until and now < failures.locked_until:
+                return SignIn(None, "locked", _ceil_seconds(failures.locked_until - now))
+            ready_at = failures.ready_at()
             if ready_at and now < ready_at:
                 return SignIn(None, "slow_down", _ceil_seconds(ready_at - now))
-            if _verify(user.password_hash, password):
-                if _hasher.check_needs_rehash(user.password_hash):
-                    user.password_hash = _hasher.hash(password)
-                user.failed_attempts, user.last_failed_at, user.locked_until = 0, None, None
-                self._write(users)
-                return SignIn(user, "ok")
-            user.failed_attempts += 1
-            user.last_failed_at = now.isoformat()
-            reason = "bad_credentials"
-            if user.failed_attempts >= LOCK_AFTER_FAILURES:
-                user.locked_until = (now + timedelta(minutes=LOCK_MINUTES)).isoformat()
-                user.failed_attempts = 0
-                reason = "locked"
-            self._write(users)
-            wait = LOCK_MINUTES * 60 if reason == "locked" else _backoff_seconds(user)
-            return SignIn(None, reason, wait)
+            return None
+
+    def failed(self, client: str, name: str, now: datetime) -> SignIn:
+        with self._lock:
+            if len(self._pairs) >= self.MAX_KEYS:
+                self._forget_oldest(now)
+            if client != LOCAL_CLIENT:
+                self._clients.setdefault(client, deque()).append(now)
+            failures = self._pairs.setdefault((client, name), _Failures())
+            if failures.locked_until and now >= failures.locked_until:
+                failures.count, failures.locked_until = 0, None
+            failures.count += 1
+            failures.last_failed_at = now
+            if failures.count >= LOCK_AFTER_FAILURES:
+                failures.locked_until = now + timedelta(minutes=LOCK_MINUTES)
+                return SignIn(None, "locked", LOCK_MINUTES * 60)
+            return SignIn(None, "bad_credentials", failures.backoff_seconds())
+
+    def succeeded(self, client: str, name: str) -> None:
+        with self._lock:
+            self._pairs.pop((client, name), None)
+
+    def _forget_oldest(self, now: datetime) -> None:
+        """Drop the records no longer refusing anything, else the oldest half."""
+        idle = [key for key, f in self._pairs.items() if f.settled(now)]
+        if len(idle) < len(self._pairs) // 2:
+            by_age = sorted(self._pairs, key=lambda key: self._pairs[key].last_failed_at or now)
+            idle = by_age[: len(self._pairs) // 2]
+        for key in idle:
+            del self._pairs[key]
+
+
+@dataclass
+class _Failures:
+    count: int = 0
+    last_failed_at: datetime | None = None
+    locked_until: datetime | None = None
+
+    def backoff_seconds(self) -> int:
+        return 0 if self.count <= 0 else min(BACKOFF_CAP_SECONDS, 2 ** (self.count - 1))
+
+    def ready_at(self) -> datetime | None:
+        if self.last_failed_at is None or self.count <= 0:
+            return None
+        return self.last_failed_at + timedelta(seconds=self.backoff_seconds())
+
+    def settled(self, now: datetime) -> bool:
+        ready = self.ready_at()
+        return (self.locked_until is None or now >= self.locked_until) and (
+            ready is None or now >= ready
+        )
+
+
+_throttles: dict[Path, Throttle] = {}
+_throttles_lock = threading.Lock()
+_verify_slots = threading.BoundedSemaphore(VERIFY_SLOTS)
+
+
+def throttle_for(users_file: Path) -> Throttle:
+    """The one throttle of a users file in this process (every page run shares it)."""
+    with _throttles_lock:
+        return _throttles.setdefault(Path(users_file).resolve(), Throttle())
+
+
+def _log_attempt(name: str, client: str, outcome: str) -> None:
+    # A name that is not a valid user name may be a password typed in the wrong box.
+    shown = name if NAME_PATTERN.match(name or "") else "<not a user name>"
+    level = logging.INFO if outcome == "ok" else logging.WARNING
+    log.log(level, "sign-in %s: name=%s client=%s", outcome, shown, client)
 
 
 def user_for_identity(store: UserStore, email: str, email_verified: object = None) -> SignIn:
@@ -238,19 +365,6 @@ def _verify(password_hash: str, password: str) -> bool:
         return _hasher.verify(password_hash, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
-
-
-def _backoff_seconds(user: User) -> int:
-    if user.failed_attempts <= 0:
-        return 0
-    return min(BACKOFF_CAP_SECONDS, 2 ** (user.failed_attempts - 1))
-
-
-def _next_attempt_at(user: User) -> datetime | None:
-    last = _parse(user.last_failed_at)
-    if last is None or user.failed_attempts <= 0:
-        return None
-    return last + timedelta(seconds=_backoff_seconds(user))
 
 
 def _ceil_seconds(delta: timedelta) -> int:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import io
 import logging
+import math
 import os
 import threading
 from collections.abc import Callable, Mapping
@@ -32,6 +33,7 @@ import streamlit as st
 from streamlit import runtime
 
 from forecasting.pricing import what_if_for_row
+from forecasting.pricing.guardrails import PriceSituation, PricingConfig, price_bounds
 
 if not runtime.exists():
     # The CLI and tests import this module outside a server: plain in-memory caching is right
@@ -704,6 +706,50 @@ def what_if(row: Mapping, trial_price: float, baseline_daily_units: float | None
     }
 
 
+class PriceLimits(NamedTuple):
+    """The prices the guardrails allow one SKU x region, and which rules set each end."""
+
+    low: float
+    high: float
+    low_rules: tuple[str, ...]
+    high_rules: tuple[str, ...]
+    conflicts: tuple[str, ...]
+
+
+def _number(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(number) else number
+
+
+def price_limits(row: Mapping, config: PricingConfig) -> PriceLimits:
+    """The guardrail interval the pricing stage searched for this row's price (the same
+    ``price_bounds`` on the same facts), rounded inwards to whole cents."""
+    situation = PriceSituation(
+        current_price=float(row["current_price"]),
+        unit_cost=_number(row.get("unit_cost")) or 0.0,
+        category=row.get("category") if isinstance(row.get("category"), str) else None,
+        face_value=_number(row.get("face_value")),
+        national_price=_number(row.get("national_price")),
+        days_of_cover=_number(row.get("days_of_cover")),
+        has_expiring_surplus=_number(row.get("has_expiring_surplus")) == 1.0,
+    )
+    bounds = price_bounds(situation, config.guardrails_for(situation.category))
+    low = math.ceil(round(bounds.low * 100, 6)) / 100
+    high = math.floor(round(bounds.high * 100, 6)) / 100 if math.isfinite(bounds.high) else None
+    if high is None:  # nothing caps it (no step limit configured): the stage's own reach
+        high = round(max(low, situation.current_price) * 3, 2)
+    return PriceLimits(
+        low,
+        max(high, low),
+        tuple(bounds.names_at("low")),
+        tuple(bounds.names_at("high")) if math.isfinite(bounds.high) else (),
+        tuple(bounds.conflicts),
+    )
+
+
 # --------------------------------------------------------------------------- data health
 
 # Table -> the column that says how fresh it is (None: row count only).
@@ -727,6 +773,12 @@ FRESHNESS_COLUMNS: dict[str, str | None] = {
 }
 
 
+def built_tables(conn, scope: Scope) -> frozenset[str]:
+    """Which tables the snapshot holds (names only, so every role may ask): an empty table
+    that was built reads differently from one that was never built."""
+    return tables(conn)
+
+
 def build_info(conn, scope: Scope) -> pd.DataFrame:
     """Recorded builds, newest first (readable by every role: it holds no merchant numbers)."""
     if not _has(conn, "analytics.build_info"):
@@ -746,7 +798,8 @@ def freshness(conn, scope: Scope) -> pd.DataFrame:
         if table not in present:
             rows.append({"table": table, "rows": None, "latest": None, "built": False})
             continue
-        latest = f"max({column})::VARCHAR" if column else "NULL"
+        # To the minute: a load time's microseconds say nothing to a reader.
+        latest = f"left(max({column})::VARCHAR, 16)" if column else "NULL"
         count, newest = conn.execute(f"SELECT count(*), {latest} FROM {table}").fetchone()
         rows.append({"table": table, "rows": count, "latest": newest, "built": True})
     return pd.DataFrame(rows)
@@ -920,6 +973,7 @@ QUERIES: dict[str, Callable[..., Any]] = {
     "recommendations": recommendations,
     "baseline_units": baseline_units,
     "build_info": build_info,
+    "built_tables": built_tables,
     "freshness": freshness,
     "quarantine_summary": quarantine_summary,
     "quarantine_rows": quarantine_rows,

@@ -24,7 +24,9 @@ _LAYOUT = {
 
 
 def _layout(figure: go.Figure, title: str) -> go.Figure:
-    figure.update_layout(title=title, **_LAYOUT)
+    """The shared layout; a height the builder set (one row per bar, say) is kept."""
+    shared = {k: v for k, v in _LAYOUT.items() if k != "height" or figure.layout.height is None}
+    figure.update_layout(title=title, **shared)
     return figure
 
 
@@ -214,11 +216,16 @@ PROVINCE_TILES: dict[str, tuple[int, int, str]] = {
 
 
 def province_tiles(
-    frame: pd.DataFrame, value: str, title: str, lang: str = "zh", money: bool = True
+    frame: pd.DataFrame,
+    value: str,
+    title: str,
+    lang: str = "zh",
+    money: bool = True,
+    legend: str = "",
 ) -> go.Figure:
-    """Provinces as a tile grid coloured by ``value`` (darker = more); a province without a
-    row is a grey tile. Rows whose region_code has no tile (``UNKNOWN``) are not drawn: the
-    ranked bar beside it shows them."""
+    """Provinces as a tile grid coloured by ``value`` (darker = more) with a colour bar that
+    reads the colours as amounts; a province without a row is a grey tile. Rows whose
+    region_code has no tile (``UNKNOWN``) are not drawn: the ranked bar beside it shows them."""
     values = frame.groupby("region_code")[value].sum() if not frame.empty else pd.Series()
     codes = list(PROVINCE_TILES)
     amounts = [float(values.get(code, 0.0)) for code in codes]
@@ -240,7 +247,19 @@ def province_tiles(
             marker={
                 "symbol": "square",
                 "size": 40,
-                "color": [_tile_colour(a / top) for a in amounts],
+                # The colours as a scale over the amounts, so the colour bar can label them.
+                "color": amounts,
+                "cmin": 0.0,
+                "cmax": top,
+                "colorscale": _tile_scale(),
+                "showscale": True,
+                "colorbar": {
+                    "title": {"text": legend, "side": "top"},
+                    "tickprefix": "¥" if money else "",
+                    "tickformat": ",.0f",
+                    "thickness": 12,
+                    "len": 0.6,
+                },
                 "line": {"color": "#ffffff", "width": 1},
             },
             hovertemplate="%{text}<br>" + template + "<extra></extra>",
@@ -250,6 +269,13 @@ def province_tiles(
     figure.update_yaxes(visible=False, range=[-8.7, 0.7], scaleanchor="x")
     figure.update_layout(height=470)
     return _layout(figure, title)
+
+
+def _tile_scale(steps: int = 10) -> list[list]:
+    """The colour scale ``_tile_colour`` draws: grey at zero, then light to dark blue."""
+    stops: list[list] = [[0.0, _tile_colour(0.0)], [1e-9, _tile_colour(1e-9)]]
+    stops += [[i / steps, _tile_colour(i / steps)] for i in range(1, steps + 1)]
+    return stops
 
 
 def _tile_colour(share: float) -> str:
@@ -317,15 +343,22 @@ def supplier_performance(frame: pd.DataFrame, labels: dict[str, str]) -> go.Figu
         )
     )
     figure.update_layout(
-        yaxis={"tickformat": ".0%", "range": [0, 1.05]},
-        yaxis2={"overlaying": "y", "side": "right", "rangemode": "tozero"},
+        yaxis={"tickformat": ".0%", "range": [0, 1.05], "title": {"text": labels["success_rate"]}},
+        yaxis2={
+            "overlaying": "y",
+            "side": "right",
+            "rangemode": "tozero",
+            "title": {"text": labels["latency_p95"]},
+            "showgrid": False,
+        },
     )
     return _layout(figure, labels["title"])
 
 
-def elasticities(frame: pd.DataFrame, title: str) -> go.Figure:
-    """Each SKU x region's elasticity with its interval as an error bar."""
-    names = frame["sku_name"].fillna(frame["sku_id"]).astype(str) + " · " + frame["region_code"]
+def elasticities(frame: pd.DataFrame, title: str, regions: pd.Series | None = None) -> go.Figure:
+    """Each SKU x region's elasticity with its interval as an error bar, every row labelled."""
+    where = regions if regions is not None else frame["region_code"]
+    names = frame["sku_name"].fillna(frame["sku_id"]).astype(str) + " · " + where.astype(str)
     point = frame["elasticity"].astype(float)
     figure = go.Figure(
         go.Scatter(
@@ -343,6 +376,10 @@ def elasticities(frame: pd.DataFrame, title: str) -> go.Figure:
         )
     )
     figure.add_vline(x=-1, line_dash="dot", line_color="#7f7f7f")
+    # Plotly thins out category labels it thinks crowded: name every row, top to bottom.
+    figure.update_yaxes(
+        tickmode="array", tickvals=list(names), ticktext=list(names), autorange="reversed"
+    )
     figure.update_layout(height=max(260, 30 * len(frame) + 80))
     return _layout(figure, title)
 

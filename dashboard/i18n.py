@@ -7,9 +7,11 @@ shown as ``¥`` with thousands separators and dates as Asia/Shanghai business da
 from __future__ import annotations
 
 import math
+import re
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from forecasting.pricing.guardrails import GUARDRAIL_LABELS
 from pipelines.settings import BUSINESS_TZ
 
 LANGUAGES = {"zh": "中文", "en": "English"}
@@ -27,8 +29,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "password": ("密码", "Password"),
     "bad_credentials": ("用户名或密码错误。", "Wrong user name or password."),
     "locked": (
-        "尝试次数过多，账户已锁定，请 {minutes} 分钟后再试。",
-        "Too many failed attempts: the account is locked for {minutes} more minutes.",
+        "失败次数过多，请 {minutes} 分钟后再试。",
+        "Too many failed attempts: try again in {minutes} min.",
     ),
     "slow_down": ("请等待 {seconds} 秒后再试。", "Please wait {seconds} s before trying again."),
     "session_expired": ("会话已过期，请重新登录。", "Your session expired: please sign in again."),
@@ -64,8 +66,12 @@ STRINGS: dict[str, tuple[str, str]] = {
         "The data snapshot cannot be read right now: {reason}",
     ),
     "empty_table": (
-        "{table} 尚无数据（可能尚未构建）。",
-        "{table} has no rows yet (it may not be built).",
+        "{table}尚未构建：请运行 cardpulse build。",
+        "{table} is not built yet: run `cardpulse build`.",
+    ),
+    "empty_built_table": (
+        "{table}已构建，但当前没有任何行。",
+        "{table} is built but holds no rows right now.",
     ),
     "no_rows_in_filter": ("当前筛选条件下没有数据。", "Nothing matches the current filters."),
     "data_as_of": ("数据截至 {as_of}（构建于 {built}）", "Data as of {as_of} (built {built})"),
@@ -91,6 +97,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "refund_rate": ("退款率", "Refund rate"),
     "failure_rate": ("失败率", "Failure rate"),
     "avg_delivery": ("平均发货时长", "Avg delivery time"),
+    "points": ("{value} 个百分点", "{value} pp"),
     "vs_previous": ("对比上一周期", "vs previous period"),
     "daily_trend": ("每日销量与预测", "Daily units and forecast"),
     "units": ("销量", "Units"),
@@ -150,6 +157,26 @@ STRINGS: dict[str, tuple[str, str]] = {
     "what_if_price": ("试算价格 (¥)", "Trial price (¥)"),
     "no_topup_needed": ("无需充值", "No top-up needed"),
     "what_if_range": ("区间 {low} – {high}", "range {low} – {high}"),
+    "what_if_limits": (
+        "约束允许的价格：{low} – {high}（下限：{low_rules}；上限：{high_rules}）",
+        "Prices the guardrails allow: {low} – {high} (floor: {low_rules}; ceiling: {high_rules})",
+    ),
+    "what_if_conflicts": (
+        "与更严格的约束冲突、已搁置：{rules}",
+        "Set aside because they conflict with stricter ones: {rules}",
+    ),
+    "what_if_current_outside": (
+        "当前价格 {price} 已超出约束允许的范围。",
+        "Today's price {price} is outside what the guardrails allow.",
+    ),
+    "what_if_single_price": (
+        "约束只允许一个价格：{price}。",
+        "The guardrails allow a single price: {price}.",
+    ),
+    "pricing_config_unreadable": (
+        "定价配置无法读取，按默认约束计算：{reason}",
+        "The pricing config cannot be read; the default guardrails apply: {reason}",
+    ),
     "what_if_band": ("利润区间", "Profit range"),
     "expected_units": ("预计日销量", "Expected daily units"),
     "expected_revenue": ("预计日收入", "Expected daily revenue"),
@@ -314,6 +341,192 @@ COLUMN_LABELS: dict[str, tuple[str, str]] = {
     "started_at": ("开始时间", "Started"),
     "finished_at": ("结束时间", "Finished"),
 }
+
+# Codes the data carries, as words on screen (CSV exports keep the codes). A code with no
+# entry here (a shop's own category word, say) is shown as it is.
+CODE_LABELS: dict[str, dict[str, tuple[str, str]]] = {
+    "category": {
+        "game_card": ("游戏点卡", "Game cards"),
+        "mobile_topup": ("话费充值", "Mobile top-up"),
+        "data_topup": ("流量充值", "Data top-up"),
+        "video_vip": ("视频会员", "Video memberships"),
+        "software_license": ("软件授权", "Software licences"),
+        "gift_card": ("礼品卡", "Gift cards"),
+    },
+    "channel": {
+        "web": ("网页", "Web"),
+        "api": ("API 对接", "API"),
+        "mini_program": ("小程序", "Mini program"),
+        "douyin": ("抖音", "Douyin"),
+        "other": ("其他", "Other"),
+        "unknown": ("未知", "Unknown"),
+    },
+    "status": {
+        "success": ("成功", "Succeeded"),
+        "succeeded": ("成功", "Succeeded"),
+        "ok": ("成功", "OK"),
+        "failure": ("失败", "Failed"),
+        "failed": ("失败", "Failed"),
+        "running": ("运行中", "Running"),
+        "pass": ("通过", "Passed"),
+        "fail": ("未通过", "Failed"),
+        "warn": ("警告", "Warning"),
+        "error": ("出错", "Error"),
+        "skipped": ("已跳过", "Skipped"),
+        "pending_payment": ("待支付", "Awaiting payment"),
+        "paid": ("已支付", "Paid"),
+        "delivered": ("已发货", "Delivered"),
+        "refunded": ("已退款", "Refunded"),
+        "cancelled": ("已取消", "Cancelled"),
+    },
+    "resource_type": {
+        "model": ("模型", "Model"),
+        "test": ("测试", "Test"),
+        "unit_test": ("单元测试", "Unit test"),
+        "seed": ("种子数据", "Seed"),
+        "snapshot": ("快照", "Snapshot"),
+        "source": ("数据源", "Source"),
+    },
+    "entity": {
+        "orders": ("订单", "Orders"),
+        "skus": ("商品", "SKUs"),
+        "merchants": ("商户", "Merchants"),
+        "suppliers": ("供应商", "Suppliers"),
+        "price_changes": ("调价记录", "Price changes"),
+        "inventory": ("库存", "Inventory"),
+        "supplier_balances": ("供应商余额", "Supplier balances"),
+        "events": ("活动", "Events"),
+        "payments": ("支付记录", "Payments"),
+        "card_batches": ("卡密批次", "Card batches"),
+        "agents": ("代理", "Agents"),
+    },
+    "model": {
+        "prophet": ("Prophet", "Prophet"),
+        "seasonal_naive": ("季节性朴素法", "Seasonal naive"),
+        "recent_mean": ("近期均值", "Recent mean"),
+        "ets": ("指数平滑 (ETS)", "Exponential smoothing (ETS)"),
+        "auto_ets": ("自动指数平滑", "Auto ETS"),
+        "intermittent": ("间歇需求法", "Intermittent demand"),
+        "zero": ("零销量", "Zero sales"),
+        "blend_prophet_ets": ("混合：Prophet + 指数平滑", "Blend: Prophet + ETS"),
+        "blend_ets_intermittent": ("混合：指数平滑 + 间歇需求法", "Blend: ETS + intermittent"),
+    },
+    "action": {
+        "raise": ("提价", "raise"),
+        "lower": ("降价", "lower"),
+        "hold": ("维持", "hold"),
+        "test": ("试价", "test"),
+    },
+    "region": {
+        "ALL": ("全国", "All regions"),
+        "UNKNOWN": ("未知省份", "Unknown province"),
+        "CN-BJ": ("北京", "Beijing"),
+        "CN-TJ": ("天津", "Tianjin"),
+        "CN-HE": ("河北", "Hebei"),
+        "CN-SX": ("山西", "Shanxi"),
+        "CN-NM": ("内蒙古", "Inner Mongolia"),
+        "CN-LN": ("辽宁", "Liaoning"),
+        "CN-JL": ("吉林", "Jilin"),
+        "CN-HL": ("黑龙江", "Heilongjiang"),
+        "CN-SH": ("上海", "Shanghai"),
+        "CN-JS": ("江苏", "Jiangsu"),
+        "CN-ZJ": ("浙江", "Zhejiang"),
+        "CN-AH": ("安徽", "Anhui"),
+        "CN-FJ": ("福建", "Fujian"),
+        "CN-JX": ("江西", "Jiangxi"),
+        "CN-SD": ("山东", "Shandong"),
+        "CN-HA": ("河南", "Henan"),
+        "CN-HB": ("湖北", "Hubei"),
+        "CN-HN": ("湖南", "Hunan"),
+        "CN-GD": ("广东", "Guangdong"),
+        "CN-GX": ("广西", "Guangxi"),
+        "CN-HI": ("海南", "Hainan"),
+        "CN-CQ": ("重庆", "Chongqing"),
+        "CN-SC": ("四川", "Sichuan"),
+        "CN-GZ": ("贵州", "Guizhou"),
+        "CN-YN": ("云南", "Yunnan"),
+        "CN-XZ": ("西藏", "Tibet"),
+        "CN-SN": ("陕西", "Shaanxi"),
+        "CN-GS": ("甘肃", "Gansu"),
+        "CN-QH": ("青海", "Qinghai"),
+        "CN-NX": ("宁夏", "Ningxia"),
+        "CN-XJ": ("新疆", "Xinjiang"),
+        "CN-TW": ("台湾", "Taiwan"),
+        "CN-HK": ("香港", "Hong Kong"),
+        "CN-MO": ("澳门", "Macao"),
+    },  # fmt: skip
+    # The pricing stage's names in `guardrails_hit` (its own words are (en, zh): swapped here).
+    "guardrail": {name: (zh, en) for name, (en, zh) in GUARDRAIL_LABELS.items()},
+}
+# Which columns hold which kind of code.
+CODE_COLUMNS = {
+    "category": "category",
+    "channel": "channel",
+    "region_code": "region",
+    "status": "status",
+    "build_status": "status",
+    "resource_type": "resource_type",
+    "entity": "entity",
+    "model": "model",
+    "action": "action",
+    "guardrails_hit": "guardrail",
+    "guardrail_conflicts": "guardrail",
+}
+# Build messages the pipeline writes in English, as patterns with their translations.
+MESSAGE_PATTERNS: list[tuple[re.Pattern[str], tuple[str, str]]] = [
+    (re.compile(r"^ok$", re.IGNORECASE), ("正常", "OK")),
+    (
+        re.compile(r"^dbt tests: (?P<passed>\d+) of (?P<total>\d+) passed$"),
+        ("dbt 测试：{total} 项中 {passed} 项通过", "dbt tests: {passed} of {total} passed"),
+    ),
+]
+
+
+# Codes with a number in them: the regional share of the total forecast over N days.
+CODE_PATTERNS: dict[str, list[tuple[re.Pattern[str], tuple[str, str]]]] = {
+    "model": [
+        (
+            re.compile(r"^top_down_(?P<days>\d+)d$"),
+            ("自上而下（按近 {days} 天占比）", "Top-down ({days}-day shares)"),
+        )
+    ],
+}
+
+
+def code_label(kind: str, code: object, lang: str = DEFAULT_LANGUAGE) -> str:
+    """A code as words (``mobile_topup`` -> 话费充值); a comma list word by word; missing ->
+    ``—``; an unknown code as it is."""
+    if code is None or (isinstance(code, float) and math.isnan(code)):
+        return "—"
+    text = str(code)
+    if kind == "guardrail":
+        names = [name.strip() for name in text.split(",") if name.strip()]
+        if not names:
+            return "—"
+        return ("、" if lang == "zh" else ", ").join(
+            code_label("_one_guardrail", n, lang) for n in names
+        )
+    labels = CODE_LABELS.get("guardrail" if kind == "_one_guardrail" else kind, {})
+    if text not in labels:
+        for pattern, (zh, en) in CODE_PATTERNS.get(kind, []):
+            match = pattern.match(text)
+            if match:
+                return (en if lang == "en" else zh).format(**match.groupdict())
+    zh, en = labels.get(text, (text, text))
+    return en if lang == "en" else zh
+
+
+def message_label(message: object, lang: str = DEFAULT_LANGUAGE) -> str:
+    """A build message in the page language when it is one the pipeline writes."""
+    if message is None or (isinstance(message, float) and math.isnan(message)):
+        return "—"
+    text = str(message)
+    for pattern, (zh, en) in MESSAGE_PATTERNS:
+        match = pattern.match(text)
+        if match:
+            return (en if lang == "en" else zh).format(**match.groupdict())
+    return text
+
 
 # chinese_calendar names its holidays in English.
 HOLIDAY_NAMES = {

@@ -7,8 +7,9 @@ the page must use. The scope comes only from the server-side session, never from
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import duckdb
@@ -16,7 +17,16 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import auth, data
-from dashboard.i18n import DEFAULT_LANGUAGE, LANGUAGES, business_time, column_label, t
+from dashboard.i18n import (
+    CODE_COLUMNS,
+    DEFAULT_LANGUAGE,
+    LANGUAGES,
+    business_time,
+    code_label,
+    column_label,
+    message_label,
+    t,
+)
 from pipelines.settings import home
 
 SESSION_KEY = "_cardpulse_session"  # set only by sign-in code; no widget uses this key
@@ -46,12 +56,18 @@ class PageContext:
 
 
 def language() -> str:
-    return st.session_state.get(LANGUAGE_KEY, DEFAULT_LANGUAGE)
+    chosen = st.session_state.get(LANGUAGE_KEY, DEFAULT_LANGUAGE)
+    return chosen if chosen in LANGUAGES else DEFAULT_LANGUAGE
 
 
 def language_toggle() -> str:
-    """Chinese by default; ``?lang=en`` or the sidebar toggle switches to English."""
-    if LANGUAGE_KEY not in st.session_state:
+    """Chinese by default; ``?lang=en`` or the sidebar toggle switches to English.
+
+    The toggle cannot be cleared (``required``): clicking the language already chosen keeps
+    it. Its state is written only before the widget exists; Streamlit refuses a write to a
+    widget's key after it is drawn in the same run, and that used to blank the page.
+    """
+    if st.session_state.get(LANGUAGE_KEY) not in LANGUAGES:
         requested = st.query_params.get("lang", DEFAULT_LANGUAGE)
         st.session_state[LANGUAGE_KEY] = requested if requested in LANGUAGES else DEFAULT_LANGUAGE
     st.sidebar.segmented_control(
@@ -59,10 +75,15 @@ def language_toggle() -> str:
         options=list(LANGUAGES),
         format_func=LANGUAGES.get,
         key=LANGUAGE_KEY,
+        required=True,
     )
-    if st.session_state.get(LANGUAGE_KEY) not in LANGUAGES:  # a deselected toggle keeps zh
-        st.session_state[LANGUAGE_KEY] = DEFAULT_LANGUAGE
     return language()
+
+
+def client_address() -> str | None:
+    """The browser connection's address (None on localhost, or when Streamlit has none)."""
+    address = st.context.ip_address
+    return address if isinstance(address, str) and address else None
 
 
 def user_store() -> auth.UserStore:
@@ -140,33 +161,178 @@ def build_caption(ctx: PageContext) -> None:
     )
 
 
+# What each empty-state note calls a table: its page heading, then its warehouse name.
+TABLE_TITLES = {
+    "restock_plan": "restock_plan",
+    "funding_plan": "funding_plan",
+    "price_recommendations": "recommendations",
+    "fct_supplier_performance": "supplier_performance",
+    "dbt_results": "dbt_tests",
+    "forecast_backtest": "forecast_accuracy",
+    "fct_daily_merchant_sales": "daily_trend",
+}
+
+# Whole quantities (keys, units, orders, rows): no decimals, thousands separators.
+INTEGER_COLUMNS = frozenset(
+    {
+        "units", "orders", "rows", "count", "series", "selected", "failures",
+        "on_hand", "on_order", "expiring_7d", "safety_stock", "reorder_point", "order_qty",
+        "batch_size", "batches", "min_order_qty", "po_lines", "po_total_qty",
+        "usable_position", "expiry_cap", "topup_skus", "skus_without_cost", "keys",
+        "approved_count", "quantity",
+    }
+)  # fmt: skip
+# Identifiers that are numbers but must not get thousands separators.
+PLAIN_COLUMNS = frozenset({"line", "build_id", "po_id"})
+# Column format -> Streamlit NumberColumn format.
+FORMATS = {
+    "money": "¥%,.2f",
+    "money0": "¥%,.0f",
+    "percent": "percent",
+    "int": "%,d",
+    "float1": "%,.1f",
+    "float2": "%,.2f",
+    "plain": "%d",
+}
+# What a missing value reads as (Streamlit would write "None").
+MISSING = "—"
+
+
+def table_title(ctx: PageContext, table: str) -> str:
+    key = TABLE_TITLES.get(table)
+    return (
+        f"{ctx.t(key)}（{table}）"
+        if key and ctx.lang == "zh"
+        else (f"{ctx.t(key)} ({table})" if key else table)
+    )
+
+
 def empty_notice(ctx: PageContext, frame: pd.DataFrame | None, table: str) -> bool:
-    """Show the 'not built yet' note and return True when there is nothing to draw."""
+    """Say why there is nothing to draw (never built, or built and empty); True when empty."""
     if frame is None or len(frame) == 0:
-        st.info(ctx.t("empty_table", table=table))
+        qualified = table if "." in table else f"analytics.{table}"
+        built = qualified in ctx.query("built_tables")
+        st.info(
+            ctx.t("empty_built_table" if built else "empty_table", table=table_title(ctx, table))
+        )
         return True
     return False
 
 
-def column_config(
+def _moment_text(value: Any, date_only: bool) -> str | None:
+    if value is None or (not isinstance(value, date) and pd.isna(value)):
+        return None
+    if isinstance(value, pd.Timestamp | datetime):
+        moment = pd.Timestamp(value).to_pydatetime()
+        return business_time(moment)[:10] if date_only else business_time(moment)
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def _column_format(
+    column: str,
+    series: pd.Series,
+    money_columns: tuple[str, ...],
+    percent_columns: tuple[str, ...],
+    formats: dict[str, str],
+) -> str | None:
+    if column in formats:
+        return formats[column]
+    if column in money_columns:
+        return "money"
+    if column in percent_columns:
+        return "percent"
+    if pd.api.types.is_bool_dtype(series) or not pd.api.types.is_numeric_dtype(series):
+        return None
+    if column in PLAIN_COLUMNS:
+        return "plain"
+    if column in INTEGER_COLUMNS or pd.api.types.is_integer_dtype(series):
+        return "int"
+    return "float2"
+
+
+def display(
     ctx: PageContext,
     frame: pd.DataFrame,
     money: tuple[str, ...] = (),
     percent: tuple[str, ...] = (),
-) -> dict[str, Any]:
-    """Headers in the page's language; money as ¥ with thousands separators; shares as %."""
+    formats: dict[str, str] | None = None,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """A frame as a person reads it, and its column settings; the data itself is not touched.
+
+    1. Headers in the page language. 2. Codes as words (categories, channels, provinces,
+    statuses, guardrails, ...). 3. Times as Asia/Shanghai minutes, dates as dates. 4. Numbers
+    formatted by kind: money as ¥, shares as %, quantities as whole numbers with separators.
+    Missing values stay missing: pass ``placeholder=MISSING`` to the element (``table`` does).
+    """
+    formats = formats or {}
+    shown = frame.copy()
     config: dict[str, Any] = {}
     for column in frame.columns:
-        label = column_label(str(column), ctx.lang)
-        if column in money:
-            config[column] = st.column_config.NumberColumn(label, format="¥%,.2f")
-        elif column in percent:
-            config[column] = st.column_config.NumberColumn(label, format="percent")
-        elif pd.api.types.is_float_dtype(frame[column]):
-            config[column] = st.column_config.NumberColumn(label, format="%,.2f")
-        else:
+        name = str(column)
+        label = column_label(name, ctx.lang)
+        series = frame[column]
+        kind = CODE_COLUMNS.get(name)
+        if kind and not pd.api.types.is_numeric_dtype(series):
+            shown[column] = series.map(
+                lambda code, kind=kind: None if _missing(code) else code_label(kind, code, ctx.lang)
+            )
             config[column] = label
-    return config
+        elif name == "message":
+            shown[column] = series.map(
+                lambda text: None if _missing(text) else message_label(text, ctx.lang)
+            )
+            config[column] = label
+        elif _holds_moments(series):
+            present = pd.to_datetime(series, errors="coerce").dropna()
+            date_only = bool((present == present.dt.normalize()).all())
+            shown[column] = series.map(lambda v, d=date_only: _moment_text(v, d))
+            config[column] = label
+        else:
+            chosen = _column_format(name, series, money, percent, formats)
+            config[column] = (
+                st.column_config.NumberColumn(label, format=FORMATS[chosen]) if chosen else label
+            )
+    return shown, config
+
+
+def _missing(value: Any) -> bool:
+    try:
+        return value is None or bool(pd.isna(value))
+    except (TypeError, ValueError):  # a list or array is not one missing value
+        return False
+
+
+def _holds_moments(series: pd.Series) -> bool:
+    """Timestamps, or a column of Python dates/times (DuckDB DATE columns arrive so)."""
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return True
+    if series.dtype != object or series.isna().all():
+        return False
+    return bool(series.map(lambda v: isinstance(v, date) or _missing(v)).all())
+
+
+def table(
+    ctx: PageContext,
+    frame: pd.DataFrame,
+    key: str,
+    money: tuple[str, ...] = (),
+    percent: tuple[str, ...] = (),
+    formats: dict[str, str] | None = None,
+    style: Callable[[pd.DataFrame], Any] | None = None,
+    **options: Any,
+) -> None:
+    """``st.dataframe`` of :func:`display`'s frame; ``style`` turns it into a Styler."""
+    shown, config = display(ctx, frame, money, percent, formats)
+    st.dataframe(
+        style(shown) if style else shown,
+        hide_index=True,
+        key=key,
+        column_config=config,
+        placeholder=MISSING,
+        **options,
+    )
 
 
 def localized(ctx: PageContext, frame: pd.DataFrame) -> pd.DataFrame:

@@ -268,6 +268,21 @@ def _plans() -> dict[str, pd.DataFrame]:
                 "cover 4.0 d < lead time 5.0 d",
                 "enough cover",
             ],
+            # The restock stage writes every reason in both languages.
+            "reason_zh": [
+                "已断货",
+                "可售 1.5 天 < 供货周期 2.0 天",
+                "库存充足",
+                "可售 4.0 天 < 供货周期 5.0 天",
+                "库存充足",
+            ],
+            "reason_en": [
+                "out of stock",
+                "cover 1.5 d < lead time 2.0 d",
+                "enough cover",
+                "cover 4.0 d < lead time 5.0 d",
+                "enough cover",
+            ],
         }
     )
     funding = pd.DataFrame(
@@ -280,6 +295,8 @@ def _plans() -> dict[str, pd.DataFrame]:
             "topup_amount": [0.0, 5500.0, 0.0],
             "topup_by": [None, as_of, None],
             "reason": ["enough", "balance < 1 day", "enough"],
+            "reason_zh": ["余额充足", "余额不足 1 天", "余额充足"],
+            "reason_en": ["enough", "balance < 1 day", "enough"],
         }
     )
     prices = pd.DataFrame(
@@ -297,7 +314,8 @@ def _plans() -> dict[str, pd.DataFrame]:
             "expected_profit_change_pct": [12.0, 4.1, 0.0, 18.5],
             "expected_profit_change": [300.0, 50.0, 0.0, 20.0],  # yuan: a different order
             "margin_pct": [7.5, 10.6, 1.4, 44.2],
-            "guardrails_hit": ["max_step", "", "min_margin", "max_step"],
+            "face_value": [100.0, 60.0, 50.0, 25.0],
+            "guardrails_hit": ["max_change", "", "min_margin", "max_change,price_ending"],
             "action": ["raise", "lower", "hold", "raise"],
             "reason": [
                 "raise within 2% step",
@@ -305,6 +323,7 @@ def _plans() -> dict[str, pd.DataFrame]:
                 "held at margin floor",
                 "raise: inelastic",
             ],
+            "reason_zh": ["在 2% 步长内提价", "降价：弹性大", "维持在毛利下限", "提价：弹性小"],
             # The pricing stage's extra columns the what-if reads; the last row has none
             # (as in a snapshot holding only the contract's columns).
             "horizon_days": [28, 28, 28, None],

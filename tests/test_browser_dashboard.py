@@ -7,10 +7,14 @@ test's temporary folder)."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
+import subprocess
+import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -127,6 +131,16 @@ def settle(page) -> None:
 
 def test_admin_signs_in_and_visits_every_page(dashboard_url, browser, screenshots):
     page = browser.new_page(viewport=VIEWPORT)
+    # Nothing may come from another host: Google's font and icon hosts are blocked in China.
+    elsewhere = []
+    page.on(
+        "request",
+        lambda request: (
+            elsewhere.append(request.url)
+            if not request.url.startswith((dashboard_url, "data:", "blob:"))
+            else None
+        ),
+    )
     sign_in(page, dashboard_url, "root")
     for title, slug in PAGES:
         page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).click()
@@ -137,6 +151,9 @@ def test_admin_signs_in_and_visits_every_page(dashboard_url, browser, screenshot
         assert page.get_by_test_id("stAlertContentError").count() == 0, slug
         page.screenshot(path=str(screenshots / f"admin_{slug}.png"), full_page=True)
     assert page.locator(".js-plotly-plot").count() > 0  # charts really render
+    assert elsewhere == []
+    favicon = page.locator("link[rel='shortcut icon']").get_attribute("href")
+    assert favicon.startswith("data:image/svg+xml")  # drawn here, not fetched
     page.close()
 
 
@@ -162,4 +179,89 @@ def test_merchant_sees_only_its_overview(dashboard_url, browser, screenshots):
     # A crafted URL to another page does not open it: the session is new and unsigned.
     page.goto(f"{dashboard_url}/operations")
     page.get_by_role("heading", name="登录 CardPulse").wait_for(timeout=20_000)
+    page.close()
+
+
+def test_clicking_the_chosen_language_keeps_the_page(dashboard_url, browser):
+    page = browser.new_page(viewport=VIEWPORT)
+    sign_in(page, dashboard_url, "root")
+    settle(page)
+    toggle = page.get_by_test_id("stSidebar")
+    for button, title in (("中文", "商户概览"), ("English", "Merchant overview")):
+        for _click in range(2):  # choose it, then click the chosen one again
+            toggle.locator("button", has_text=button).click()
+            settle(page)
+            page.get_by_role("heading", name=title).wait_for(timeout=20_000)
+            assert page.get_by_test_id("stException").count() == 0, button
+    page.close()
+
+
+def test_served_with_the_dashboards_own_streamlit_settings(dashboard_url):
+    # dashboard/.streamlit/config.toml is read beside the script, whatever the working folder:
+    # no outside page may drive the app through a frame (Streamlit trusts its cloud hosts by
+    # default).
+    with urllib.request.urlopen(f"{dashboard_url}/_stcore/host-config", timeout=10) as reply:
+        host_config = json.loads(reply.read())
+    assert host_config["allowedOrigins"] == []
+
+
+@pytest.fixture(scope="module")
+def guarded_url(tmp_path_factory):
+    """``streamlit run dashboard/server.py``: the app behind its security middleware."""
+    home = tmp_path_factory.mktemp("guarded_home")
+    fx.build_snapshot(home / "snapshot.duckdb")
+    auth.UserStore(home / "users.json").add("root", "admin", PASSWORD)
+    port = free_port()
+    project = Path(__file__).resolve().parent.parent
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(project / "dashboard" / "server.py"),
+            f"--server.port={port}",
+            "--server.address=127.0.0.1",
+            "--server.headless=true",
+        ],
+        env=dict(os.environ, CARDPULSE_HOME=str(home), PYTHONPATH=str(project)),
+        cwd=str(home),
+        start_new_session=True,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_healthy(url, server)
+        yield url
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=15)
+
+
+def test_security_headers_and_closed_metrics(guarded_url, browser):
+    with urllib.request.urlopen(guarded_url, timeout=10) as reply:
+        headers = reply.headers
+    assert headers["X-Frame-Options"] == "DENY"
+    assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    with pytest.raises(urllib.error.HTTPError) as closed:
+        urllib.request.urlopen(f"{guarded_url}/_stcore/metrics", timeout=10)
+    assert closed.value.code == 404
+    # The policy does not break the app: sign in, see every chart, no policy violation.
+    page = browser.new_page(viewport=VIEWPORT)
+    violations = []
+    page.on(
+        "console",
+        lambda message: (
+            violations.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    sign_in(page, guarded_url, "root")
+    settle(page)
+    page.locator(".js-plotly-plot").nth(4).wait_for(timeout=20_000)
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name="定价").click()
+    page.get_by_role("heading", name="定价").wait_for(timeout=20_000)
+    settle(page)
+    page.locator(".js-plotly-plot").first.wait_for(timeout=20_000)
+    assert page.get_by_test_id("stException").count() == 0
+    assert violations == []
     page.close()

@@ -3,6 +3,8 @@ language, empty states, approvals, and merchant isolation through widgets and qu
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,7 +13,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard import auth, ui
-from dashboard.i18n import money, t
+from dashboard.i18n import CODE_LABELS, code_label, message_label, money, t
 
 APP = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
 PAGES = {
@@ -124,7 +126,7 @@ def test_sign_in_form_and_sign_out(home):
 
 def test_wrong_password_is_refused(home, monkeypatch):
     # A long back-off, so a slow machine cannot outwait it between the two attempts.
-    monkeypatch.setattr(auth, "_backoff_seconds", lambda user: 60 if user.failed_attempts else 0)
+    monkeypatch.setattr(auth._Failures, "backoff_seconds", lambda failures: 60)
     store = auth.UserStore(home / "users.json")
     store.add("victim", "ops", PASSWORD)
     app = AppTest.from_file(str(APP), default_timeout=30).run()
@@ -169,6 +171,11 @@ def test_no_snapshot_yet_is_a_clear_page(tmp_path, monkeypatch):
         assert [i.value for i in app.info] == [t("no_snapshot")]
 
 
+def empty_note(table: str, title: str, built: bool, lang: str = "zh") -> str:
+    named = f"{t(title, lang)}（{table}）" if lang == "zh" else f"{t(title, lang)} ({table})"
+    return t("empty_built_table" if built else "empty_table", lang, table=named)
+
+
 def test_empty_tables_show_notes_not_tracebacks(tmp_path, monkeypatch):
     monkeypatch.setenv("CARDPULSE_HOME", str(tmp_path))
     fx.build_snapshot(
@@ -179,17 +186,25 @@ def test_empty_tables_show_notes_not_tracebacks(tmp_path, monkeypatch):
     auth.UserStore(tmp_path / "users.json").add("root", "admin", PASSWORD)
     app = signed_in("admin", tmp_path)
     assert_clean(app)
-    assert t("empty_table", table="fct_daily_merchant_sales") in [i.value for i in app.info]
+    # A table the build wrote without rows is not called "not built".
+    assert [i.value for i in app.info] == [
+        empty_note("fct_daily_merchant_sales", "daily_trend", built=True)
+    ]
     app.switch_page(PAGES["operations"]).run()
     assert_clean(app)
     notes = [i.value for i in app.info]
-    assert t("empty_table", table="restock_plan") in notes
-    assert t("empty_table", table="funding_plan") in notes
+    assert empty_note("restock_plan", "restock_plan", built=True) in notes
+    assert empty_note("funding_plan", "funding_plan", built=False) in notes
     app.switch_page(PAGES["pricing"]).run()
     assert_clean(app)
-    assert [i.value for i in app.info] == [t("empty_table", table="price_recommendations")]
+    assert [i.value for i in app.info] == [
+        empty_note("price_recommendations", "recommendations", built=True)
+    ]
     app.switch_page(PAGES["health"]).run()
     assert_clean(app)
+    notes = [i.value for i in app.info]
+    assert empty_note("dbt_results", "dbt_tests", built=False) in notes
+    assert empty_note("forecast_backtest", "forecast_accuracy", built=False) in notes
 
 
 def test_merchant_overview_shows_only_its_tree(home):
@@ -307,3 +322,170 @@ def test_what_if_moves_with_the_price(home):
         ranges = [c.value for c in app.caption if c.value.startswith(t("what_if_range")[:2])]
         assert len(ranges) == 3  # units, revenue and profit each show their interval
     assert units_at["min"] > units_at["max"] > 0  # negative elasticity: dearer sells less
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_clicking_the_chosen_language_again_keeps_it(home, lang):
+    # In the browser, clicking the selected segment sends "nothing selected" for the toggle.
+    app = signed_in("admin", home, lang=lang)
+    app.segmented_control(key="lang").set_value(None).run()
+    assert_clean(app)
+    assert app.title[0].value == t("page_overview", lang)
+    assert app.segmented_control(key="lang").value == lang
+    app.segmented_control(key="lang").set_value(lang).run()  # and choosing it again is fine
+    assert_clean(app)
+    assert app.title[0].value == t("page_overview", lang)
+
+
+# --- what a reader sees: words, not the warehouse's codes
+
+# Codes the data carries that must never reach the screen as they are.
+RAW_CODES = frozenset(
+    code
+    for kind in ("category", "channel", "status", "guardrail", "resource_type", "model")
+    for code in CODE_LABELS[kind]
+    if code not in ("prophet",)  # a model's proper name, the same in both languages
+) | {"ALL", "UNKNOWN", "max_step"}
+# Columns whose values are names a user looks up elsewhere, not codes to translate: the
+# warehouse table, the dbt test, the landing file, the input file's column and its raw text.
+VERBATIM_COLUMNS = {"table", "name", "file_path", "column_name", "raw_text", "sku_id"}
+SNAKE = re.compile(r"\b[a-z]+(?:_[a-z0-9]+)+\b")
+
+
+def visible_strings(app: AppTest) -> list[tuple[str, str]]:
+    """(where, text) for every string a reader sees: element texts, table cells and headers,
+    widget labels and options, and the chart texts Plotly draws."""
+    seen: list[tuple[str, str]] = []
+    for kind in ("title", "subheader", "caption", "info", "warning", "success", "markdown"):
+        seen += [(kind, str(e.value)) for e in app.get(kind)]
+    for metric in app.metric:
+        seen += [("metric", metric.label), ("metric", metric.value), ("metric", metric.proto.delta)]
+    for widget in (*app.selectbox, *app.multiselect):
+        seen += [("widget", widget.label)] + [("option", str(o)) for o in widget.options]
+    for frame in app.dataframe:
+        headers = json.loads(frame.proto.columns or "{}")
+        seen += [
+            ("header", str(c.get("label", name))) for name, c in headers.items() if name != "_index"
+        ]
+        value = frame.value.data if hasattr(frame.value, "data") else frame.value
+        for column in value.columns:
+            if column in VERBATIM_COLUMNS:
+                continue
+            seen += [(f"cell {column}", str(v)) for v in value[column] if isinstance(v, str)]
+    for chart in app.get("plotly_chart"):
+        spec = json.loads(chart.proto.spec)
+        for trace in spec["data"]:
+            for field in ("name", "labels", "text"):
+                values = trace.get(field)
+                values = values if isinstance(values, list) else [values]
+                seen += [(f"chart {field}", v) for v in values if isinstance(v, str)]
+            if trace.get("orientation") == "h" or trace.get("type") == "pie":
+                seen += [("chart axis", v) for v in trace.get("y") or [] if isinstance(v, str)]
+            else:
+                seen += [
+                    ("chart axis", v)
+                    for v in trace.get("x") or []
+                    if isinstance(v, str) and not v[:1].isdigit()
+                ]
+        layout = spec["layout"]
+        seen += [("chart note", a.get("text", "")) for a in layout.get("annotations", [])]
+        for axis in ("xaxis", "yaxis", "yaxis2"):
+            seen += [("chart axis", t) for t in layout.get(axis, {}).get("ticktext", [])]
+            seen += [("chart axis", str(layout.get(axis, {}).get("title", {}).get("text", "")))]
+    return [(where, text) for where, text in seen if text]
+
+
+def leaks(app: AppTest, lang: str) -> list[tuple[str, str]]:
+    found = []
+    for where, text in visible_strings(app):
+        words = set(re.findall(r"[A-Za-z_]+", text))
+        # Any snake_case word is a code (mobile_topup, face_value_cap, top_down_28d, ...).
+        raw = text.strip() in RAW_CODES or SNAKE.search(text) or {"None", "nan", "NaN"} & words
+        english = lang == "zh" and ({"pp", "Select"} & words or "dbt tests" in text)
+        if raw or english:
+            found.append((where, text))
+    return found
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_no_page_shows_raw_codes_or_none(home, lang):
+    app = signed_in("admin", home, lang=lang)
+    for page in PAGES:
+        app.switch_page(PAGES[page]).run()
+        assert_clean(app)
+        assert app.title[0].value == t(TITLES[page], lang)
+        assert not leaks(app, lang), (page, leaks(app, lang))
+        # Missing cells read "—", and no multiselect offers Streamlit's English "Select all".
+        assert all(frame.proto.placeholder == ui.MISSING for frame in app.dataframe), page
+        assert all(not m.proto.select_all for m in app.multiselect), page
+    # The scan does find what it looks for: the same codes in a page it cannot clean.
+    assert leaks_in_raw_text(lang)
+
+
+def leaks_in_raw_text(lang: str) -> bool:
+    """The checker itself, on strings holding codes (a test that cannot fail proves nothing)."""
+
+    class Fake:
+        def get(self, kind):
+            return (
+                [type("E", (), {"value": "mobile_topup · face_value_cap"})()]
+                if kind == "caption"
+                else []
+            )
+
+        metric = selectbox = multiselect = dataframe = ()
+
+    return bool(leaks(Fake(), lang))  # type: ignore[arg-type]
+
+
+def test_codes_have_words_in_both_languages():
+    for kind, labels in CODE_LABELS.items():
+        for code, (zh, en) in labels.items():
+            assert zh and en, (kind, code)
+    assert code_label("category", "mobile_topup") == "话费充值"
+    assert code_label("channel", "mini_program", "en") == "Mini program"
+    assert code_label("guardrail", "face_value_cap,min_margin") == "面值上限、最低毛利率"
+    assert code_label("category", "a_shop_word") == "a_shop_word"  # unknown: shown as it is
+    assert message_label("dbt tests: 41 of 41 passed") == "dbt 测试：41 项中 41 项通过"
+    assert code_label("model", "top_down_91d") == "自上而下（按近 91 天占比）"
+    assert code_label("model", "top_down_28d", "en") == "Top-down (28-day shares)"
+
+
+def test_what_if_stays_within_the_guardrails(home):
+    app = signed_in("pricing", home)
+    app.switch_page(PAGES["pricing"]).run()
+    rows = app.selectbox(key="what_if_row")
+    topup = next(i for i, label in enumerate(rows.options) if "SKU-CM50" in label)
+    rows.set_value(topup).run()
+    assert_clean(app)
+    slider = app.slider(key=f"what_if_price_{topup}")
+    # A ¥50 mobile top-up: never above its face value (the old slider offered ¥64.35, +30%),
+    # never below its ¥48.80 unit cost (the old one offered ¥34.65).
+    assert slider.max == 50.0 and 48.8 <= slider.min < 49.5
+    limits = [c.value for c in app.caption if c.value.startswith("约束允许的价格")]
+    assert limits and "面值上限" in limits[0] and money(50.0) in limits[0]
+    # The profit curve covers the allowed prices only, so its axis is about them.
+    curve = next(
+        c for c in app.get("plotly_chart") if "what_if" in c.proto.id or "利润区间" in c.proto.spec
+    )
+    prices = [x for trace in json.loads(curve.proto.spec)["data"] for x in trace["x"]]
+    assert min(prices) >= slider.min - 0.005 and max(prices) <= slider.max + 0.005
+
+
+def test_numbers_and_times_read_as_people_write_them(home):
+    app = signed_in("admin", home)
+    app.switch_page(PAGES["operations"]).run()
+    assert_clean(app)
+    restock = next(f for f in app.dataframe if "safety_stock" in f.proto.columns)
+    formats = {
+        name: column.get("type_config", {}).get("format")
+        for name, column in json.loads(restock.proto.columns).items()
+    }
+    # Keys and units are whole numbers with separators, not "50.00"; days keep one decimal.
+    assert formats["on_hand"] == formats["order_qty"] == formats["safety_stock"] == "%,d"
+    assert formats["days_of_cover"] == "%,.1f"
+    supplier = next(c for c in app.get("plotly_chart") if "yaxis2" in c.proto.spec)
+    assert json.loads(supplier.proto.spec)["layout"]["yaxis2"]["title"]["text"] == t("latency_p95")
+    app.switch_page(PAGES["health"]).run()
+    (rows,) = [f for f in app.dataframe if "quarantined_at" in f.value.columns]
+    assert set(rows.value["quarantined_at"]) == {"2025-11-01 00:30"}  # to the minute

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import shutil
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -48,39 +50,121 @@ def test_correct_password_signs_in(store):
     assert merchant.merchant_id == "M001"
 
 
-def test_unknown_user_and_wrong_password_look_the_same(store):
-    assert store.authenticate("nobody", PASSWORD, now=T0).reason == "bad_credentials"
-    assert store.authenticate("alice", "wrong-password", now=T0).reason == "bad_credentials"
+def attempts(store, name, password, now, count, client="203.0.113.7"):
+    """``count`` attempts, each as soon as the previous one's wait allows."""
+    outcomes = []
+    for _ in range(count):
+        outcome = store.authenticate(name, password, now=now, client=client)
+        outcomes.append(outcome)
+        now += timedelta(seconds=1 if outcome.reason == "locked" else outcome.wait_seconds or 1)
+    return outcomes, now
 
 
-def test_failures_slow_down_then_lock(store):
+def test_unknown_user_and_wrong_password_look_the_same(store, monkeypatch):
+    verified = []
+    real_verify = auth._verify
+    monkeypatch.setattr(auth, "_verify", lambda h, p: verified.append(h) or real_verify(h, p))
+    known, _ = attempts(store, "alice", "wrong-password", T0, auth.LOCK_AFTER_FAILURES + 1)
+    unknown, _ = attempts(store, "nobody", "wrong-password", T0, auth.LOCK_AFTER_FAILURES + 1)
+    # Same answers in the same order (refused, slowed down, locked), so the message says
+    # nothing about whether the name exists ...
+    assert [(o.reason, o.wait_seconds) for o in known] == [
+        (o.reason, o.wait_seconds) for o in unknown
+    ]
+    assert [o.reason for o in known][-2:] == ["locked", "locked"]
+    # ... and the same argon2 work: an unknown name is checked against the dummy hash.
+    alice = store.get("alice").password_hash
+    assert verified == [alice] * auth.LOCK_AFTER_FAILURES + [auth._DUMMY_HASH] * (
+        auth.LOCK_AFTER_FAILURES
+    )
+
+
+def test_failures_slow_down_then_lock_that_client_only(store):
     now = T0
     waits = []
     for _attempt in range(auth.LOCK_AFTER_FAILURES - 1):
-        outcome = store.authenticate("alice", "wrong-password", now=now)
+        outcome = store.authenticate("alice", "wrong-password", now=now, client="attacker")
         assert outcome.reason == "bad_credentials"
         waits.append(outcome.wait_seconds)
         # Trying again before the wait is over is refused without checking the password.
-        early = store.authenticate("alice", PASSWORD, now=now + timedelta(milliseconds=500))
+        early = store.authenticate(
+            "alice", PASSWORD, now=now + timedelta(milliseconds=500), client="attacker"
+        )
         assert early.reason == "slow_down" and early.user is None
         now += timedelta(seconds=outcome.wait_seconds)
     assert waits == sorted(waits) and waits[-1] > waits[0]  # the wait grows
-    locked = store.authenticate("alice", "wrong-password", now=now)
+    locked = store.authenticate("alice", "wrong-password", now=now, client="attacker")
     assert locked.reason == "locked"
-    # Even the right password is refused while locked ...
-    during = store.authenticate("alice", PASSWORD, now=now + timedelta(minutes=1))
+    during = store.authenticate(
+        "alice", PASSWORD, now=now + timedelta(minutes=1), client="attacker"
+    )
     assert during.reason == "locked" and during.user is None
-    # ... and accepted once the lock has passed.
-    after = store.authenticate("alice", PASSWORD, now=now + timedelta(minutes=auth.LOCK_MINUTES))
+    # The owner, elsewhere, is not locked out by someone who only knows the name.
+    owner = store.authenticate("alice", PASSWORD, now=now + timedelta(minutes=1), client="owner")
+    assert owner.reason == "ok"
+    after = store.authenticate(
+        "alice", PASSWORD, now=now + timedelta(minutes=auth.LOCK_MINUTES), client="attacker"
+    )
     assert after.reason == "ok"
-    assert store.get("alice").failed_attempts == 0
 
 
 def test_success_clears_the_failure_count(store):
-    store.authenticate("alice", "wrong-password", now=T0)
-    assert store.get("alice").failed_attempts == 1
-    assert store.authenticate("alice", PASSWORD, now=T0 + timedelta(seconds=2)).reason == "ok"
-    assert store.get("alice").failed_attempts == 0
+    first = store.authenticate("alice", "wrong-password", now=T0, client="c")
+    assert first.reason == "bad_credentials" and first.wait_seconds == 1
+    assert store.authenticate("alice", PASSWORD, now=T0 + timedelta(seconds=2), client="c").user
+    again = store.authenticate("alice", "wrong-password", now=T0 + timedelta(seconds=3), client="c")
+    assert again.wait_seconds == 1  # counting starts over
+
+
+def test_a_client_guessing_many_names_is_refused(store):
+    now = T0
+    for index in range(auth.CLIENT_LOCK_AFTER):
+        outcome = store.authenticate(f"guess{index}", "wrong-password", now=now, client="sprayer")
+        assert outcome.reason == "bad_credentials"
+        now += timedelta(seconds=1)
+    # Unknown names count too: the next try, any name, is refused without hashing.
+    refused = store.authenticate("alice", PASSWORD, now=now, client="sprayer")
+    assert refused.reason == "locked" and refused.user is None
+    assert store.authenticate("alice", PASSWORD, now=now, client="someone-else").reason == "ok"
+    later = now + timedelta(minutes=auth.LOCK_MINUTES)
+    assert store.authenticate("alice", PASSWORD, now=later, client="sprayer").reason == "ok"
+    # Without an address (localhost, or a proxy sending no X-Forwarded-For) everyone is one
+    # client: guesses there are limited per name only, never for everyone at once.
+    for index in range(auth.CLIENT_LOCK_AFTER):
+        store.authenticate(f"guess{index}", "wrong-password", now=later, client=None)
+    assert store.authenticate("alice", PASSWORD, now=later, client=None).reason == "ok"
+
+
+def test_verifications_run_side_by_side(store, monkeypatch):
+    # Two attempts must be inside argon2 at the same moment: one global lock around hashing
+    # (the file lock used to be held) would leave the barrier waiting for ever.
+    barrier = threading.Barrier(2, timeout=20)
+    monkeypatch.setattr(auth, "_verify", lambda h, p: barrier.wait() is None or False)
+    results = []
+    threads = [
+        threading.Thread(
+            target=lambda n=name: results.append(store.authenticate(n, "x" * 9, client=n))
+        )
+        for name in ("alice", "nobody")
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not barrier.broken
+    assert sorted(o.reason for o in results) == ["bad_credentials", "bad_credentials"]
+
+
+def test_attempts_are_logged_without_passwords(store, caplog):
+    with caplog.at_level(logging.INFO, logger="cardpulse.auth"):
+        store.authenticate("alice", "wrong-password", now=T0, client="198.51.100.4")
+        store.authenticate("alice", PASSWORD, now=T0 + timedelta(seconds=5), client="198.51.100.4")
+        store.authenticate("hunter2 typed here", "x", now=T0, client="198.51.100.4")
+    lines = [record.getMessage() for record in caplog.records]
+    assert lines[0] == "sign-in bad_credentials: name=alice client=198.51.100.4"
+    assert lines[1] == "sign-in ok: name=alice client=198.51.100.4"
+    assert "hunter2" not in lines[2] and "not a user name" in lines[2]
+    assert not [line for line in lines if PASSWORD in line or "wrong-password" in line]
 
 
 def test_sessions_expire_when_idle_or_old(store):

@@ -295,11 +295,15 @@ def test_province_tiles_place_every_province_once_and_shade_by_value():
     tiles = figure.data[0]
     positions = list(zip(tiles.x, tiles.y, strict=True))
     assert len(positions) == len(set(positions)) == 34  # 31 mainland + HK, MO, TW
-    shades = zip(tiles.customdata, tiles.marker.color, strict=True)
-    by_name = dict(zip(tiles.text, shades, strict=True))
-    assert by_name["广东"] == (100.0, "rgb(33, 113, 181)")  # the largest: darkest
-    assert by_name["北京"][0] == 25.0 and by_name["北京"][1] not in ("#eeeeee", by_name["广东"][1])
-    assert by_name["西藏"] == (0.0, "#eeeeee")  # no sales: grey
+    by_name = dict(zip(tiles.text, tiles.customdata, strict=True))
+    assert by_name["广东"] == 100.0 and by_name["北京"] == 25.0 and by_name["西藏"] == 0.0
+    # Colours come from a scale over the amounts, which the colour bar labels in ¥:
+    # grey for no sales, darkest for the largest.
+    assert list(tiles.marker.color) == list(tiles.customdata)
+    assert (tiles.marker.cmin, tiles.marker.cmax) == (0.0, 100.0)
+    scale = [tuple(stop) for stop in tiles.marker.colorscale]
+    assert scale[0] == (0.0, "#eeeeee") and scale[-1] == (1.0, "rgb(33, 113, 181)")
+    assert tiles.marker.showscale and tiles.marker.colorbar.tickprefix == "¥"
     assert sum(tiles.customdata) == 125.0  # UNKNOWN has no tile (the ranked bar shows it)
     english = figures.province_tiles(frame, "gmv", "provinces", lang="en").data[0]
     assert "GD" in english.text and "广东" not in english.text
@@ -322,3 +326,44 @@ def test_every_column_the_operations_page_can_show_reads_as_words_in_both_langua
     for lang in ("zh", "en"):
         unlabelled = sorted(c for c in shown if column_label(c, lang) == c)
         assert unlabelled == [], f"{lang}: {unlabelled}"
+
+
+def test_price_limits_are_the_guardrails_the_recommendation_obeys():
+    from forecasting.pricing.guardrails import load_pricing_config
+
+    config = load_pricing_config(None)
+    topup = {
+        "current_price": 100.0,
+        "unit_cost": 97.0,
+        "category": "mobile_topup",
+        "face_value": 100.0,
+        "national_price": float("nan"),
+        "days_of_cover": None,
+        "has_expiring_surplus": False,
+    }
+    limits = data.price_limits(topup, config)
+    assert limits.high == 100.0 and "face_value_cap" in limits.high_rules  # not ¥130
+    assert limits.low >= 97.0  # never below cost
+    card = {**topup, "category": "game_card", "face_value": None, "unit_cost": 50.0}
+    wide = data.price_limits(card, config)
+    assert (wide.low, wide.high) == (90.0, 110.0)  # the 10 % step each way
+    assert wide.high_rules == ("max_change",)
+
+
+def test_elasticity_chart_names_every_row_and_grows_with_them():
+    from dashboard import figures
+
+    rows = 25
+    frame = pd.DataFrame(
+        {
+            "sku_id": [f"SKU-{i}" for i in range(rows)],
+            "sku_name": [f"商品 {i}" for i in range(rows)],
+            "region_code": ["CN-GD"] * rows,
+            "elasticity": [-2.0] * rows,
+            "elasticity_low": [-3.0] * rows,
+            "elasticity_high": [-1.0] * rows,
+        }
+    )
+    figure = figures.elasticities(frame, "elasticity", frame["region_code"].map({"CN-GD": "广东"}))
+    assert list(figure.layout.yaxis.ticktext) == [f"商品 {i} · 广东" for i in range(rows)]
+    assert figure.layout.height >= 28 * rows  # room for every label, not the shared 380 px

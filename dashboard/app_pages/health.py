@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import data, figures, ui
-from dashboard.i18n import business_time
+from dashboard.i18n import business_time, code_label, message_label
 
 ctx = ui.page_context(data.PLATFORM_ROLES)
 st.title(ctx.t("page_health"))
@@ -21,7 +21,7 @@ else:
     last = builds.iloc[0]
     cells = st.columns(3)
     status = str(last.get("status", "—"))
-    cells[0].metric(ctx.t("build_status"), status)
+    cells[0].metric(ctx.t("build_status"), code_label("status", status, ctx.lang))
     finished = last.get("finished_at")
     cells[1].metric(
         ctx.t("last_build"), business_time(finished.to_pydatetime()) if pd.notna(finished) else "—"
@@ -30,19 +30,16 @@ else:
         ctx.t("as_of"), str(last.get("as_of"))[:10] if pd.notna(last.get("as_of")) else "—"
     )
     if status not in ("success", "succeeded", "ok"):
-        st.warning(str(last.get("message") or status))
-    st.dataframe(
-        builds, hide_index=True, key="builds_table", column_config=ui.column_config(ctx, builds)
-    )
+        st.warning(message_label(last.get("message") or status, ctx.lang))
+    ui.table(ctx, builds, key="builds_table")
 
 # --- freshness
 st.subheader(ctx.t("freshness"))
 fresh = ctx.query("freshness")
-st.dataframe(
+ui.table(
+    ctx,
     fresh,
-    hide_index=True,
     key="freshness_table",
-    column_config=ui.column_config(ctx, fresh),
     height=35 * (len(fresh) + 1) + 3,  # every table at once, no inner scrolling
 )
 
@@ -52,19 +49,9 @@ summary = ctx.query("quarantine_summary")
 if summary.empty:
     st.success(ctx.t("quarantine_none"))
 else:
-    st.dataframe(
-        summary,
-        hide_index=True,
-        key="quarantine_summary",
-        column_config=ui.column_config(ctx, summary),
-    )
+    ui.table(ctx, summary, key="quarantine_summary")
     latest_rows = ctx.query("quarantine_rows", 500)
-    st.dataframe(
-        latest_rows,
-        hide_index=True,
-        key="quarantine_rows",
-        column_config=ui.column_config(ctx, latest_rows),
-    )
+    ui.table(ctx, latest_rows, key="quarantine_rows")
     st.download_button(
         ctx.t("download_csv"),
         data=lambda: data.to_csv(data.load("quarantine_rows", ctx.snapshot, ctx.scope, None)),
@@ -78,26 +65,23 @@ st.subheader(ctx.t("dbt_tests"))
 results = ctx.query("dbt_results")
 if not ui.empty_notice(ctx, results, "dbt_results"):
     counts = results.groupby(["resource_type", "status"]).size().rename("count").reset_index()
-    st.dataframe(
-        counts, hide_index=True, key="dbt_counts", column_config=ui.column_config(ctx, counts)
-    )
+    ui.table(ctx, counts, key="dbt_counts")
     failing = results[~results["status"].isin(["pass", "success"])]
     if not failing.empty:
-        st.dataframe(
-            failing,
-            hide_index=True,
-            key="dbt_failing",
-            column_config=ui.column_config(ctx, failing),
-        )
+        ui.table(ctx, failing, key="dbt_failing", formats={"execution_seconds": "float2"})
 
 # --- forecast accuracy
 st.subheader(ctx.t("forecast_accuracy"))
 accuracy = ctx.query("backtest_accuracy")
 if not ui.empty_notice(ctx, accuracy, "forecast_backtest"):
-    st.plotly_chart(figures.accuracy(accuracy, ctx.t("forecast_accuracy")), key="accuracy")
-    st.dataframe(
+    charted = accuracy.assign(
+        model=accuracy["model"].map(lambda code: code_label("model", code, ctx.lang))
+    )
+    st.plotly_chart(figures.accuracy(charted, ctx.t("forecast_accuracy")), key="accuracy")
+    ui.table(
+        ctx,
         accuracy,
-        hide_index=True,
         key="accuracy_table",
-        column_config=ui.column_config(ctx, accuracy, percent=("median_wape", "interval_coverage")),
+        percent=("median_wape", "interval_coverage"),
+        formats={"mean_mase": "float2", "mean_bias": "float2"},
     )

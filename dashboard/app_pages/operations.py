@@ -57,14 +57,12 @@ if not ui.empty_notice(ctx, plan, "restock_plan"):
         )
         if c in shown
     ]
-    st.dataframe(
-        shown[columns].style.map(_risk_style, subset=["risk"]),
-        hide_index=True,
+    ui.table(
+        ctx,
+        shown[columns],
         key="restock_table",
-        column_config={
-            **ui.column_config(ctx, shown[columns]),
-            "days_of_cover": st.column_config.NumberColumn(ctx.t("days_of_cover"), format="%.1f"),
-        },
+        formats={"days_of_cover": "float1", "daily_demand": "float1"},
+        style=lambda frame: frame.style.map(_risk_style, subset=["risk"]),
     )
 
 # --- purchase orders
@@ -78,12 +76,7 @@ else:
     suppliers = sorted(orders["supplier_id"].unique())
     supplier = st.selectbox(ctx.t("supplier"), suppliers, key="po_supplier")
     lines = orders[orders["supplier_id"] == supplier]
-    st.dataframe(
-        lines,
-        hide_index=True,
-        key="po_table",
-        column_config=ui.column_config(ctx, lines, money=("unit_cost", "amount")),
-    )
+    ui.table(ctx, lines, key="po_table", money=("unit_cost", "amount"))
     if "amount" in lines:
         st.metric(ctx.t("po_total", supplier=supplier), money(lines["amount"].astype(float).sum()))
     left, right = st.columns(2)
@@ -117,13 +110,12 @@ if not ui.empty_notice(ctx, funding, "funding_plan"):
                 )
             )
         )
-    st.dataframe(
+    ui.table(
+        ctx,
         funding,
-        hide_index=True,
         key="funding_table",
-        column_config=ui.column_config(
-            ctx, funding, money=("balance", "daily_cost", "topup_amount")
-        ),
+        money=("balance", "daily_cost", "topup_amount", "safety_buffer"),
+        formats={"days_of_cover": "float1"},
     )
 
 # --- supplier performance
@@ -141,16 +133,12 @@ if not ui.empty_notice(ctx, performance, "fct_supplier_performance"):
         ),
         key="suppliers",
     )
-    st.dataframe(
+    ui.table(
+        ctx,
         performance,
-        hide_index=True,
         key="supplier_table",
-        column_config={
-            **ui.column_config(ctx, performance, percent=("success_rate", "refund_rate")),
-            "latency_p95_seconds": st.column_config.NumberColumn(
-                ctx.t("latency_p95"), format="%.1f"
-            ),
-        },
+        percent=("success_rate", "refund_rate"),
+        formats={"latency_p95_seconds": "float1"},
     )
 
 # --- alerts
@@ -160,11 +148,12 @@ if alerts.empty:
     st.success(ctx.t("no_alerts"))
 else:
     shown_alerts = alerts.assign(alert=alerts["alert"].map(RISK_NAMES).fillna(alerts["alert"]))
-    st.dataframe(
-        shown_alerts.style.map(_risk_style, subset=["alert"]),
-        hide_index=True,
+    ui.table(
+        ctx,
+        shown_alerts,
         key="alerts_table",
-        column_config=ui.column_config(ctx, shown_alerts),
+        formats={"days_of_cover": "float1"},
+        style=lambda frame: frame.style.map(_risk_style, subset=["alert"]),
     )
     if isinstance(alerts, pd.DataFrame) and "expiring_7d" in alerts:
         st.caption(ctx.t("expiring_keys") + f": {int(alerts['expiring_7d'].fillna(0).sum()):,}")

@@ -10,7 +10,7 @@ import streamlit as st
 
 from dashboard import data, figures, ui
 from dashboard.data import Filters
-from dashboard.i18n import business_date, duration, money, percent
+from dashboard.i18n import business_date, code_label, duration, money, percent
 
 ctx = ui.page_context(("merchant", "ops", "pricing", "admin"))
 st.title(ctx.t("page_overview"))
@@ -18,7 +18,7 @@ ui.build_caption(ctx)
 
 options = ctx.query("filter_options")
 if options["min_date"] is None:
-    st.info(ctx.t("empty_table", table="fct_daily_merchant_sales"))
+    ui.empty_notice(ctx, None, "fct_daily_merchant_sales")
     st.stop()
 first_day, last_day = options["min_date"], options["max_date"]
 sku_options = options["skus"]
@@ -48,7 +48,8 @@ merchant_names = dict(zip(merchant_ids, merchant_options.get("name", []), strict
 requested_merchant = st.query_params.get("merchant")
 
 with st.expander(ctx.t("filters"), expanded=True):
-    columns = st.columns([2, 2, 3, 2])
+    # The date range needs room for two full dates; the SKU list for long names.
+    columns = st.columns([3, 2, 3, 2])
     picked_dates = columns[0].date_input(
         ctx.t("date_range"),
         value=(default_start, min(max(default_end, default_start), last_day)),
@@ -60,7 +61,9 @@ with st.expander(ctx.t("filters"), expanded=True):
         ctx.t("category"),
         all_categories,
         default=default_categories,
+        format_func=lambda code: code_label("category", code, ctx.lang),
         placeholder=ctx.t("choose"),
+        select_all=False,  # Streamlit writes "Select all" in English; nothing picked = all
         key="ov_categories",
     )
     shown_skus = (
@@ -73,6 +76,7 @@ with st.expander(ctx.t("filters"), expanded=True):
         format_func=lambda sku: f"{sku_labels.get(sku, sku)} ({sku})",
         default=[s for s in _param_list("sku") if s in sku_labels],
         placeholder=ctx.t("choose"),
+        select_all=False,
         key="ov_skus",
     )
     merchant_choices = [None, *merchant_ids]
@@ -117,7 +121,7 @@ def _change(now: float | None, before: float | None) -> str | None:
 def _points(now: float | None, before: float | None) -> str | None:
     if now is None or before is None:
         return None
-    return f"{(now - before) * 100:+.2f} pp"
+    return ctx.t("points", value=f"{(now - before) * 100:+.2f}")
 
 
 # Two rows: money needs room for ¥ and thousands separators without being cut off.
@@ -192,23 +196,34 @@ left.plotly_chart(
     figures.ranked_bar(top, "sku_id", "gmv", ctx.t("top_skus"), label_column="name"), key="top_skus"
 )
 regions = ctx.query("provinces", filters)
+regions = regions.assign(
+    region_name=regions["region_code"].map(lambda code: code_label("region", code, ctx.lang))
+)
 tiles, ranked = right.tabs([ctx.t("province_map"), ctx.t("province_ranking")])
 tiles.plotly_chart(
-    figures.province_tiles(regions, "gmv", ctx.t("provinces"), ctx.lang), key="province_tiles"
+    figures.province_tiles(regions, "gmv", ctx.t("provinces"), ctx.lang, legend=ctx.t("gmv")),
+    key="province_tiles",
 )
 ranked.plotly_chart(
-    figures.ranked_bar(regions, "region_code", "gmv", ctx.t("provinces")), key="provinces"
+    figures.ranked_bar(
+        regions, "region_code", "gmv", ctx.t("provinces"), label_column="region_name"
+    ),
+    key="provinces",
 )
 left, right = st.columns(2)
-left.plotly_chart(
-    figures.channel_pie(ctx.query("channels", filters), ctx.t("channels")), key="channels"
+channels = ctx.query("channels", filters)
+channels = channels.assign(
+    channel=channels["channel"].map(lambda code: code_label("channel", code, ctx.lang))
 )
-right.dataframe(
-    top,
-    hide_index=True,
-    key="top_table",
-    column_config=ui.column_config(ctx, top, money=("gmv", "gross_margin")),
-)
+left.plotly_chart(figures.channel_pie(channels, ctx.t("channels")), key="channels")
+with right:
+    # The SKU's name says what it is; its id is in the CSV. Fewer columns leave GMV room.
+    ui.table(
+        ctx,
+        top.drop(columns=["sku_id"], errors="ignore"),
+        key="top_table",
+        formats={"gmv": "money0", "gross_margin": "money0"},
+    )
 
 st.download_button(
     ctx.t("download_csv"),

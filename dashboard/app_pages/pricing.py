@@ -11,7 +11,8 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import approvals, data, figures, ui
-from dashboard.i18n import money
+from dashboard.i18n import code_label, money
+from forecasting.pricing.guardrails import PricingConfigError, load_pricing_config
 from pipelines.settings import BUSINESS_TZ, home
 
 ELASTICITY_CHART_ROWS = 25
@@ -26,7 +27,12 @@ if ui.empty_notice(ctx, recommended, "price_recommendations"):
     st.stop()
 categories = sorted(recommended["category"].dropna().unique()) if "category" in recommended else []
 picked = st.multiselect(
-    ctx.t("category"), categories, placeholder=ctx.t("choose"), key="pr_categories"
+    ctx.t("category"),
+    categories,
+    format_func=lambda code: code_label("category", code, ctx.lang),
+    placeholder=ctx.t("choose"),
+    select_all=False,  # Streamlit writes "Select all" in English; nothing picked = all
+    key="pr_categories",
 )
 if picked:
     recommended = recommended[recommended["category"].isin(picked)]
@@ -45,7 +51,14 @@ for column in (
 st.subheader(ctx.t("elasticities"))
 # The chart stays readable with the recommendations that matter most; the table has them all.
 charted = recommended.head(ELASTICITY_CHART_ROWS)
-st.plotly_chart(figures.elasticities(charted, ctx.t("elasticity")), key="elasticities")
+st.plotly_chart(
+    figures.elasticities(
+        charted,
+        ctx.t("elasticity"),
+        charted["region_code"].map(lambda code: code_label("region", code, ctx.lang)),
+    ),
+    key="elasticities",
+)
 if len(recommended) > len(charted):
     st.caption(ctx.t("chart_top", shown=len(charted), total=len(recommended)))
 
@@ -70,24 +83,27 @@ table_columns = [
     )
     if c in recommended
 ]
-money_columns = ui.column_config(
+# Shown with words and formats; approvals and exports use ``recommended`` itself.
+shown_recommendations, shown_config = ui.display(
     ctx,
     recommended[table_columns],
     money=("current_price", "recommended_price", "unit_cost", "expected_profit_change"),
+    formats={"margin_pct": "float1", "elasticity": "float2"},
 )
 can_approve = ctx.scope.role in data.APPROVER_ROLES
 if can_approve:
     st.caption(ctx.t("approve_hint"))
-    editable = recommended[table_columns].copy()
+    editable = shown_recommendations.copy()
     editable.insert(0, "approve", False)
     edited = st.data_editor(
         editable,
         hide_index=True,
         key="approve_editor",
         disabled=table_columns,
+        placeholder=ui.MISSING,
         column_config={
             "approve": st.column_config.CheckboxColumn(ctx.t("approve")),
-            **money_columns,
+            **shown_config,
         },
     )
     ticked = recommended[edited["approve"].to_numpy(dtype=bool)]
@@ -109,10 +125,11 @@ if can_approve:
             st.success(ctx.t("approvals_stored", stored=stored, ticked=len(ticked)))
 else:
     st.dataframe(
-        recommended[table_columns],
+        shown_recommendations,
         hide_index=True,
         key="recommendations_table",
-        column_config=money_columns,
+        column_config=shown_config,
+        placeholder=ui.MISSING,
     )
     st.info(ctx.t("approve_not_allowed"))
 
@@ -136,13 +153,11 @@ else:
         .dt.tz_convert(BUSINESS_TZ)
         .dt.strftime("%Y-%m-%d %H:%M"),
     )
-    st.dataframe(
+    ui.table(
+        ctx,
         approved,
-        hide_index=True,
         key="approval_history",
-        column_config=ui.column_config(
-            ctx, approved, money=("current_price", "approved_price", "unit_cost")
-        ),
+        money=("current_price", "approved_price", "unit_cost"),
     )
     st.download_button(
         ctx.t("export_approved"),
@@ -161,20 +176,51 @@ picked = st.selectbox(
     key="what_if_row",
     format_func=lambda i: (
         f"{recommended.at[i, 'sku_name']} ({recommended.at[i, 'sku_id']}) · "
-        f"{recommended.at[i, 'region_code']}"
+        f"{code_label('region', recommended.at[i, 'region_code'], ctx.lang)}"
     ),
 )
 row = recommended.loc[picked]
 current_price = float(row["current_price"])
-low, high = round(current_price * 0.7, 2), round(current_price * 1.3, 2)
-trial = st.slider(
-    ctx.t("what_if_price"),
-    min_value=low,
-    max_value=max(high, low + 0.01),
-    value=float(min(max(row["recommended_price"], low), high)),
-    step=0.01,
-    key=f"what_if_price_{picked}",
+try:
+    pricing_config = load_pricing_config(home().root / "pricing.toml")
+except PricingConfigError as error:
+    st.warning(ctx.t("pricing_config_unreadable", reason=str(error)))
+    pricing_config = load_pricing_config(None)
+# The trial price stays within the guardrails the recommendation obeys: a price the stage
+# could never recommend (a ¥127 top-up capped at its ¥100 face value) is not offered.
+limits = data.price_limits(row, pricing_config)
+low, high = limits.low, limits.high
+st.caption(
+    ctx.t(
+        "what_if_limits",
+        low=money(low),
+        high=money(high),
+        low_rules=code_label("guardrail", ",".join(limits.low_rules), ctx.lang),
+        high_rules=code_label("guardrail", ",".join(limits.high_rules), ctx.lang),
+    )
 )
+if limits.conflicts:
+    st.caption(
+        ctx.t(
+            "what_if_conflicts",
+            rules=code_label("guardrail", ",".join(limits.conflicts), ctx.lang),
+        )
+    )
+if not low - 0.005 <= current_price <= high + 0.005:
+    st.warning(ctx.t("what_if_current_outside", price=money(current_price)))
+if high - low < 0.01:
+    st.info(ctx.t("what_if_single_price", price=money(low)))
+    trial = low
+else:
+    trial = st.slider(
+        ctx.t("what_if_price"),
+        min_value=low,
+        max_value=high,
+        value=float(min(max(round(float(row["recommended_price"]), 2), low), high)),
+        step=0.01,
+        format="¥%.2f",
+        key=f"what_if_price_{picked}",
+    )
 # The row carries the forecast's units over the horizon; an older snapshot without them falls
 # back to the last 28 days' average (one extra query, only then).
 baseline = (
@@ -203,7 +249,10 @@ for cell, figure, label, shown in (
             high=shown(trial_case[f"{figure}_high"]),
         )
     )
-prices = list(np.linspace(low, high, 41))
+# The curve covers the allowed prices (and today's, if it lies outside them), so its axis
+# shows the differences that matter there rather than losses at prices nobody may set.
+prices = sorted({*np.linspace(low, max(high, low + 0.01), 41).round(2), round(current_price, 2)})
+prices = [p for p in prices if min(low, current_price) <= p <= max(high, current_price)]
 cases = [data.what_if(row, p, baseline) for p in prices]
 st.plotly_chart(
     figures.what_if_curve(
