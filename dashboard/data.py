@@ -809,11 +809,32 @@ def quarantine_summary(conn, scope: Scope) -> pd.DataFrame:
     _require_platform(scope)
     if not _has(conn, "raw.quarantine"):
         return pd.DataFrame()
+    # Reasons that differ only by the value they quote are one rule: counted together.
     return _frame(
         conn,
-        "SELECT entity, reason, count(*)::BIGINT AS rows FROM raw.quarantine "
-        "GROUP BY 1, 2 ORDER BY rows DESC, 1, 2",
+        "SELECT entity, any_value(reason) AS example_reason, count(*)::BIGINT AS rows "
+        "FROM raw.quarantine "
+        "GROUP BY entity, regexp_replace(reason, $$'[^']*'$$, $$'...'$$, 'g') "
+        "ORDER BY rows DESC, 1, 2",
     )
+
+
+def inferred_members(conn, scope: Scope) -> pd.DataFrame:
+    """Master ids known only from the rows that name them (``is_inferred`` in the dims)."""
+    _require_platform(scope)
+    parts = [
+        f"SELECT '{entity}' AS entity, {key} AS member_id FROM analytics.{table} WHERE is_inferred"
+        for entity, table, key in (
+            ("skus", "dim_skus", "sku_id"),
+            ("merchants", "dim_merchants", "merchant_id"),
+            ("suppliers", "dim_suppliers", "supplier_id"),
+        )
+        if _has(conn, f"analytics.{table}")
+        and "is_inferred" in _columns(conn, f"analytics.{table}")
+    ]
+    if not parts:
+        return pd.DataFrame()
+    return _frame(conn, " UNION ALL ".join(parts) + " ORDER BY 1, 2")
 
 
 def quarantine_rows(conn, scope: Scope, limit: int | None = 500) -> pd.DataFrame:
@@ -976,6 +997,7 @@ QUERIES: dict[str, Callable[..., Any]] = {
     "built_tables": built_tables,
     "freshness": freshness,
     "quarantine_summary": quarantine_summary,
+    "inferred_members": inferred_members,
     "quarantine_rows": quarantine_rows,
     "dbt_results": dbt_results,
     "backtest_accuracy": backtest_accuracy,

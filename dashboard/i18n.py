@@ -225,6 +225,21 @@ STRINGS: dict[str, tuple[str, str]] = {
     "latest": ("最新日期", "Latest date"),
     "quarantine": ("隔离的行", "Quarantined rows"),
     "quarantine_none": ("没有被隔离的行。", "No quarantined rows."),
+    "quarantine_hint": (
+        "规则变化或参考数据到齐后，运行 cardpulse quarantine replay 重新检查并载入通过的行。",
+        "Once rules or reference data change, cardpulse quarantine replay checks these rows "
+        "again and loads those that pass.",
+    ),
+    "inferred": ("推断的主数据", "Inferred master data"),
+    "inferred_none": (
+        "所有订单引用的商品、商户和供应商都有主数据。",
+        "Every SKU, merchant and supplier that orders name has its master row.",
+    ),
+    "inferred_hint": (
+        "这些编号出现在订单等数据中，但主数据文件里还没有：已按编号推断载入，请补发对应的主数据文件。",
+        "These ids appear in orders and other rows but not yet in their master file: they are "
+        "loaded as inferred members; please send the missing master file.",
+    ),
     "dbt_tests": ("dbt 测试结果", "dbt test results"),
     "forecast_accuracy": ("预测准确度（回测）", "Forecast accuracy (backtests)"),
 }
@@ -319,6 +334,8 @@ COLUMN_LABELS: dict[str, tuple[str, str]] = {
     "latest": ("最新日期", "Latest"),
     "built": ("已构建", "Built"),
     "entity": ("实体", "Entity"),
+    "member_id": ("编号", "Id"),
+    "example_reason": ("示例原因", "Example reason"),
     "file_path": ("文件", "File"),
     "line": ("行号", "Line"),
     "column_name": ("列", "Column"),

@@ -115,6 +115,7 @@ def test_platform_tables_refuse_a_merchant_scope(conn):
         "recommendations",
         "freshness",
         "quarantine_summary",
+        "inferred_members",
         "quarantine_rows",
         "dbt_results",
         "backtest_accuracy",
@@ -367,3 +368,28 @@ def test_elasticity_chart_names_every_row_and_grows_with_them():
     figure = figures.elasticities(frame, "elasticity", frame["region_code"].map({"CN-GD": "广东"}))
     assert list(figure.layout.yaxis.ticktext) == [f"商品 {i} · 广东" for i in range(rows)]
     assert figure.layout.height >= 28 * rows  # room for every label, not the shared 380 px
+
+
+def test_health_counts_quarantine_by_rule_and_lists_inferred_members():
+    import duckdb
+
+    conn = duckdb.connect()
+    conn.execute("CREATE SCHEMA raw")
+    conn.execute("CREATE SCHEMA analytics")
+    conn.execute(
+        """CREATE TABLE raw.quarantine AS SELECT * FROM (VALUES
+           ('orders', 'quantity ''0'' is below 1'), ('orders', 'quantity ''-2'' is below 1'),
+           ('skus', 'active ''maybe'' is not true or false')) t(entity, reason)"""
+    )
+    conn.execute(
+        "CREATE TABLE analytics.dim_skus AS SELECT * FROM (VALUES ('S1', false), ('S9', true)) "
+        "t(sku_id, is_inferred)"
+    )
+    conn.execute(
+        "CREATE TABLE analytics.dim_merchants AS SELECT 'M7' AS merchant_id, true AS is_inferred"
+    )
+    admin = data.Scope("admin")
+    summary = data.quarantine_summary(conn, admin)
+    assert summary[["entity", "rows"]].values.tolist() == [["orders", 2], ["skus", 1]]
+    inferred = data.inferred_members(conn, admin)
+    assert inferred.values.tolist() == [["merchants", "M7"], ["skus", "S9"]]

@@ -49,6 +49,7 @@ summary = ctx.query("quarantine_summary")
 if summary.empty:
     st.success(ctx.t("quarantine_none"))
 else:
+    st.caption(ctx.t("quarantine_hint"))
     ui.table(ctx, summary, key="quarantine_summary")
     latest_rows = ctx.query("quarantine_rows", 500)
     ui.table(ctx, latest_rows, key="quarantine_rows")
@@ -59,6 +60,17 @@ else:
         mime="text/csv",
         key="quarantine_csv",
     )
+
+# --- inferred master data
+st.subheader(ctx.t("inferred"))
+inferred = ctx.query("inferred_members")
+if inferred.empty:
+    st.success(ctx.t("inferred_none"))
+else:
+    st.caption(ctx.t("inferred_hint"))
+    counts = inferred.groupby("entity").size().rename("rows").reset_index()
+    ui.table(ctx, counts, key="inferred_counts")
+    ui.table(ctx, inferred, key="inferred_members")
 
 # --- dbt tests
 st.subheader(ctx.t("dbt_tests"))
