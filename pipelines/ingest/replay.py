@@ -15,8 +15,9 @@ again and those lines are checked with today's rules the same way.
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,13 +90,8 @@ def replay_quarantine(
         results = []
         for file_id, name, path in files:
             result = ReplayResult(path, name)
-            conn.execute("BEGIN TRANSACTION")
-            try:
+            with _transaction(conn):
                 _replay_file(conn, file_id, ENTITIES[name], clock, result)
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
             results.append(result)
             if on_result:
                 on_result(result)
@@ -140,15 +136,32 @@ def _replay_file(conn, file_id: str, entity, clock: str, result: ReplayResult) -
               AND st._reason IS NOT NULL""",
         [file_id, entity.name],
     )
+    _merge_healed(conn, entity, file_id, "replayable", result)
+
+
+@contextlib.contextmanager
+def _transaction(conn) -> Iterator[None]:
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        yield
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def _merge_healed(conn, entity, file_id: str, rows: str, result: ReplayResult) -> None:
+    """Merge ``staged``'s good rows as ingest does, take them out of the quarantine (its rows
+    matching the SQL condition ``rows``), and move their counts in the file's ledger row."""
     if entity.name == "orders":
         counts = merge_orders(conn, entity, file_id)
     else:
         counts = merge_by_key(conn, entity, file_id, _table_columns(conn, entity))
     passed = conn.execute("SELECT count(*) FROM staged WHERE _reason IS NULL").fetchone()[0]
     conn.execute(
-        """DELETE FROM raw.quarantine
-           WHERE _file_id = ? AND entity = ? AND replayable
-             AND line IN (SELECT _line FROM staged WHERE _reason IS NULL)""",
+        f"""DELETE FROM raw.quarantine
+            WHERE _file_id = ? AND entity = ? AND {rows}
+              AND line IN (SELECT _line FROM staged WHERE _reason IS NULL)""",
         [file_id, entity.name],
     )
     conn.execute(
@@ -196,51 +209,17 @@ def _replay_from_file(conn, file_id: str, entity, path: Path, result: ReplayResu
         except UnreadableFile:
             _drop_staging(conn)
             return False
-        conn.execute("BEGIN TRANSACTION")
         try:
-            _stage_file(conn, table, entity, run, source)
-            conn.execute(
-                """DELETE FROM staged WHERE _line NOT IN (SELECT line FROM raw.quarantine
-                   WHERE _file_id = ? AND entity = ? AND replayable IS NULL)""",
-                [file_id, entity.name],
-            )
-            if entity.name == "orders":
-                counts = merge_orders(conn, entity, file_id)
-            else:
-                counts = merge_by_key(conn, entity, file_id, _table_columns(conn, entity))
-            passed = conn.execute("SELECT count(*) FROM staged WHERE _reason IS NULL").fetchone()[0]
-            conn.execute(
-                """DELETE FROM raw.quarantine
-                   WHERE _file_id = ? AND entity = ? AND replayable IS NULL
-                     AND line IN (SELECT _line FROM staged WHERE _reason IS NULL)""",
-                [file_id, entity.name],
-            )
-            conn.execute(
-                """UPDATE raw.file_ledger
-                   SET quarantined = quarantined - ?, loaded = loaded + ?,
-                       updated = updated + ?, duplicate = duplicate + ?
-                   WHERE _file_id = ? AND entity = ?""",
-                [passed, counts.loaded, counts.updated, counts.duplicate, file_id, entity.name],
-            )
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+            with _transaction(conn):
+                _stage_file(conn, table, entity, run, source)
+                conn.execute(
+                    """DELETE FROM staged WHERE _line NOT IN (SELECT line FROM raw.quarantine
+                       WHERE _file_id = ? AND entity = ? AND replayable IS NULL)""",
+                    [file_id, entity.name],
+                )
+                _merge_healed(conn, entity, file_id, "replayable IS NULL", result)
         finally:
             _drop_staging(conn)
-    result.replayed = (
-        conn.execute(
-            "SELECT count(*) FROM raw.quarantine WHERE _file_id = ? AND entity = ?",
-            [file_id, entity.name],
-        ).fetchone()[0]
-        + passed
-    )
-    result.loaded, result.updated, result.duplicate = (
-        counts.loaded,
-        counts.updated,
-        counts.duplicate,
-    )
-    result.still_quarantined = result.replayed - passed
     return True
 
 
