@@ -29,7 +29,8 @@ def make_warehouse(path: Path, orders: int) -> None:
             "FROM analytics.fct_orders"
         )
         conn.execute(
-            "INSERT INTO raw.quarantine VALUES ('f1', 'orders.csv', 'orders', 3, 'quantity', "
+            "INSERT INTO raw.quarantine (_file_id, file_path, entity, line, column_name, reason, "
+            "raw_text, quarantined_at) VALUES ('f1', 'orders.csv', 'orders', 3, 'quantity', "
             "'quantity must be >= 1', '...', now())"
         )
         conn.execute("CREATE SCHEMA IF NOT EXISTS staging")
