@@ -9,8 +9,9 @@ floored at zero. Series with too few errors use the errors of all series pooled.
 
 Coverage is measured honestly: each backtest fold is scored with intervals calibrated on the
 other folds only (leave one fold out). Quantiles of a few dozen errors understate the tails,
-so the quantile level actually used for a nominal level L can be raised (``effective``)
-until the pooled leave-one-fold-out coverage over all series reaches L.
+so the quantile level actually used for a nominal level L is moved (``effective``: raised, or
+lowered where outward quantiles of lumpy counts over-cover) to the smallest whose pooled
+leave-one-fold-out coverage over the series reaches L. The stage does this per demand class.
 """
 
 from __future__ import annotations
@@ -107,7 +108,9 @@ def apply_intervals(
         lower_col, upper_col = _quantile_columns(level)
         q_lower = merged[lower_col].fillna(pooled.get(lower_col, 0.0)).to_numpy(float)
         q_upper = merged[upper_col].fillna(pooled.get(upper_col, 0.0)).to_numpy(float)
-        lower = np.clip(yhat + np.minimum(q_lower, 0.0) * scale, 0.0, None)
+        # Demand is counted in whole units: a lower edge of 0.3 would leave out every
+        # zero-sale day of a slow seller while meaning "at least 1"; round it down.
+        lower = np.floor(np.clip(yhat + np.minimum(q_lower, 0.0) * scale, 0.0, None) + 1e-9)
         upper = np.maximum(yhat + np.maximum(q_upper, 0.0) * scale, lower)
         merged[f"yhat_lower_{level}"] = lower
         merged[f"yhat_upper_{level}"] = upper
@@ -168,12 +171,18 @@ def effective_levels(
     power: float = DEFAULT_POWER,
     min_errors: int = MIN_ERRORS,
     max_raise: int = 4,
+    max_lower: int = 10,
 ) -> dict[int, float]:
-    """Per nominal level, the smallest quantile level (nominal .. nominal + ``max_raise`` in
-    whole points, at most 99) whose pooled leave-one-fold-out coverage reaches the nominal
-    level; the highest tried when none does. All candidates are judged in one pass."""
+    """Per nominal level, the smallest quantile level (nominal - ``max_lower`` .. nominal +
+    ``max_raise`` in whole points, at most 99) whose pooled leave-one-fold-out coverage
+    reaches the nominal level; the highest tried when none does. Lowering matters as much as
+    raising: outward quantiles of lumpy counts cover more than asked. All candidates are
+    judged in one pass."""
     keys = list(keys)
-    tried = {level: list(range(level, min(level + max_raise, 99) + 1)) for level in levels}
+    tried = {
+        level: list(range(max(level - max_lower, 1), min(level + max_raise, 99) + 1))
+        for level in levels
+    }
     candidates = sorted({used for options in tried.values() for used in options})
     judged = _judged_folds(folds, keys, candidates, power, min_errors, None)
     chosen: dict[int, float] = {}
