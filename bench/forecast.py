@@ -22,6 +22,8 @@ What is scored, and how (so the comparison is fair):
   statsforecast's intermittent models CrostonSBA, TSB, ADIDA, IMAPA, of which the column
   ``best int`` shows whichever scored best on that row (in hindsight: flattering the peer).
   At SKU x region the baselines are split with the same top-down shares as the stage.
+- Event days: SKU x ALL days covered by an announced event scoped to a brand, category or
+  SKU (``events`` file; ``all``-scoped ones such as 双十一 cover every SKU).
 - Lumpy slice: the SKU x region series whose last 182 days class as intermittent or lumpy
   (Syntetos-Boylan, ``forecasting.demand.classify``). Scored twice: with the peers split
   top-down like the stage (``lumpy (split)``), and with the peers fitted on each region
@@ -50,6 +52,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from export_data import create_demand_orders, ensure_export, export_files  # noqa: E402
 
+from forecasting import calendar  # noqa: E402
 from forecasting.demand.classify import CLASS_DAYS, demand_class  # noqa: E402
 from forecasting.demand.engine import (  # noqa: E402
     ForecastSettings,
@@ -195,6 +198,20 @@ def region_classes(inputs: DemandInputs, as_of: dt.date) -> pd.DataFrame:
     return classes.rename("demand_class").reset_index()
 
 
+def event_day_rows(inputs: DemandInputs, tasks) -> pd.DataFrame:
+    """SKU x day pairs covered by an announced event scoped to a brand, category or SKU
+    (``all``-scoped events such as 双十一 cover every SKU and are the festival slice)."""
+    events = inputs.events
+    if events.empty:
+        return pd.DataFrame(columns=["sku_id", "ds"])
+    events = events[events["scope"].astype(str).str.lower() != "all"]
+    parts = [
+        calendar.event_days(events, t.sku_id, t.category, t.brand)[["ds"]].assign(sku_id=t.sku_id)
+        for t in tasks
+    ]
+    return pd.concat(parts, ignore_index=True).drop_duplicates()
+
+
 def direct_region_baselines(inputs, as_of, keys: pd.DataFrame, workers: int) -> pd.DataFrame:
     """The baselines fitted on each SKU x region series of ``keys`` itself (censored on the
     SKU's stockout days), one row per series and horizon day."""
@@ -338,7 +355,9 @@ def main() -> int:
         f"{read_seconds:.1f} s; "
         f"baselines for comparison {baseline_seconds:.1f} s, not part of the stage]"
     )
-    rows = [("SKU x ALL", sku), ("SKU x region", region), ("lumpy (split)", lumpy)]
+    events = sku.merge(event_day_rows(inputs, tasks), on=["sku_id", "ds"])
+    rows = [("SKU x ALL", sku), ("event days", events), ("SKU x region", region),
+            ("lumpy (split)", lumpy)]  # fmt: skip
     if args.lumpy_sample > 0 and len(lumpy):
         keys = lumpy[["sku_id", "region_code"]].drop_duplicates()
         keys = keys.sample(min(args.lumpy_sample, len(keys)), random_state=args.seed)
@@ -361,7 +380,7 @@ def main() -> int:
         best_peer = min(w[m] for m in BASELINES)
         cov80 = coverage(frame["actual"], frame["yhat_lower"], frame["yhat_upper"])
         cov95 = coverage(frame["actual"], frame["yhat_lower_95"], frame["yhat_upper_95"])
-        n_series = len(frame) // HORIZON
+        n_series = frame[["sku_id", "region_code"]].drop_duplicates().shape[0]
         print(
             f"{name:<16}{n_series:>7}{w['expected']:>8.3f}{w['selected']:>8.3f}"
             f"{w['seasonal_naive']:>8.3f}{w['prophet_default']:>9.3f}{w['auto_ets']:>8.3f}"
