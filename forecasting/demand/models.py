@@ -111,6 +111,7 @@ class Ets:
         return np.clip(np.asarray(self._model.predict(h)["mean"], dtype=float), 0.0, None)
 
 
+FIT_DAYS = 364
 # statsforecast's own models by candidate name: (class name, keyword arguments).
 STATSFORECAST_MODELS = {
     "croston_sba": ("CrostonSBA", {}),
@@ -139,7 +140,9 @@ class StatsModel:
     def fit(self, history: pd.DataFrame) -> StatsModel:
         import statsforecast.models
 
-        y = fill_censored(history["y"].to_numpy())
+        # A weekly season and a level: the last year says all they can learn, at half the
+        # cost of two years (AutoTheta's optimiser is the dearest of them).
+        y = fill_censored(history["y"].to_numpy())[-FIT_DAYS:]
         self._flat = None
         if len(y) < 2 * SEASON_DAYS + 2 or np.allclose(y, y[0]):
             self._flat = float(y.mean()) if len(y) else 0.0
