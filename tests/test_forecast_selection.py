@@ -163,3 +163,56 @@ def test_calibration_lowers_the_level_where_lumpy_counts_over_cover():
     assert effective[80] < 80
     assert calibrated["coverage_80"].mean() >= 0.80
     assert calibrated["coverage_80"].mean() < nominal["coverage_80"].mean()
+
+
+def _promotions(first: int, every: int, count: int, days: int = 5) -> pd.DataFrame:
+    starts = [START + dt.timedelta(days=first + i * every) for i in range(count)]
+    return pd.DataFrame(
+        {
+            "name": [f"限时特惠 Q币 {9 - i % 3}折" for i in range(count)],
+            "start_date": starts,
+            "end_date": [s + dt.timedelta(days=days - 1) for s in starts],
+            "scope": "sku:S",
+        }
+    )
+
+
+def test_event_lift_is_learnt_from_earlier_promotions_of_the_sku():
+    from forecasting.demand.events import EventAdjusted, scoped_windows
+    from forecasting.demand.models import Ets
+
+    rng = np.random.default_rng(8)
+    events = _promotions(first=56, every=33, count=9)  # the 9th starts on day 320, ahead
+    windows = scoped_windows(events, "S", "game_card", "X")
+    days = pd.date_range(START, periods=310)
+    on_event = np.zeros(len(days), dtype=bool)
+    for start, end in zip(windows["start"], windows["end"], strict=True):
+        on_event |= (days >= start) & (days <= end)
+    y = rng.poisson(np.where(on_event, 18.0, 6.0)).astype(float)
+    history = pd.DataFrame({"ds": days, "y": y})
+    model = EventAdjusted(Ets, windows).fit(history)
+    forecast = model.predict(28)  # days 310..337: the promotion is days 320..324
+    promo, ordinary = forecast[10:15], np.r_[forecast[:10], forecast[15:]]
+    assert 5.0 < ordinary.mean() < 7.0  # the level without the promotions in it
+    assert 2.3 < promo.mean() / ordinary.mean() < 3.7  # the learnt lift, about 3
+    # Without a calendar, the announced promotion is forecast like any other week.
+    plain = Ets().fit(history).predict(28)
+    assert plain[10:15].mean() < 0.6 * promo.mean()
+
+
+def test_event_lift_shrinks_toward_the_category_prior():
+    from forecasting.demand.events import EventAdjusted, scoped_windows
+
+    one_past = scoped_windows(_promotions(first=60, every=70, count=2), "S", "c", "b")
+    days = pd.date_range(START, periods=120)
+    y = np.where((days >= one_past["start"][0]) & (days <= one_past["end"][0]), 40.0, 10.0)
+    history = pd.DataFrame({"ds": days, "y": y})
+    # One occurrence with lift 4, prior 1.5 weighing two occurrences: (4 + 2 * 1.5) / 3.
+    lifts = EventAdjusted(None, one_past, {"sku": 1.5}).lifts(history)
+    assert lifts == {one_past["label"][0]: pytest.approx(7 / 3)}
+    # Never seen before: the prior alone; no prior either: no lift.
+    unseen = one_past.iloc[[1]]
+    assert EventAdjusted(None, unseen, {"sku": 1.5}).lifts(history.head(50)) == {
+        unseen["label"].iloc[0]: 1.5
+    }
+    assert EventAdjusted(None, unseen).lifts(history.head(50)) == {unseen["label"].iloc[0]: 1.0}

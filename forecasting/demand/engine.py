@@ -22,6 +22,7 @@ from forecasting.demand.backtest import (
     seasonal_cutoff,
 )
 from forecasting.demand.classify import demand_class
+from forecasting.demand.events import EventAdjusted, scoped_windows
 from forecasting.demand.models import (
     STATSFORECAST_MODELS,
     Ets,
@@ -44,7 +45,8 @@ class ForecastSettings:
     """How the stage forecasts. ``prophet_min_daily_units``: Prophet is a candidate only for
     series selling at least this much per day recently (below it, it fits noise and costs the
     most); ``final_models``: extra models to fit on the full history besides the selected one
-    (the bench's baselines)."""
+    (the bench's baselines); ``learn_events``: models without a calendar get announced
+    brand/category/SKU events' lifts learnt from past ones (``events.py``)."""
 
     horizon_days: int = 28
     n_folds: int = 3
@@ -52,6 +54,7 @@ class ForecastSettings:
     prophet_min_daily_units: float = 1.0
     recent_days: int = 91
     final_models: tuple[str, ...] = ()
+    learn_events: bool = True
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,8 @@ class SeriesTask:
     brand: str | None = None
     events: pd.DataFrame | None = None  # dim_events rows (name, start_date, end_date, scope)
     settings: ForecastSettings = field(default_factory=ForecastSettings)
+    # Scope kind -> the category's lift on past events (``events.category_priors``).
+    event_priors: dict[str, float] | None = None
 
 
 @dataclass
@@ -129,8 +134,15 @@ def candidate_factories(
     recent = history["y"].iloc[-settings.recent_days :]
     level = float(np.nanmean(recent)) if recent.notna().any() else 0.0
     factories = {}
+    windows = scoped_windows(task.events, task.sku_id, task.category, task.brand)
+    windows = windows[windows["start"] <= pd.Timestamp(end)]
+    lifts: dict = {}  # the series' models share the lifts learnt from one history
     for name in selection.members_of(selection.CLASS_CANDIDATES[demand_class]):
-        if name != "prophet":
+        if name != "prophet" and settings.learn_events and len(windows):
+            factories[name] = functools.partial(
+                EventAdjusted, _single_factory(name), windows, task.event_priors, lifts
+            )
+        elif name != "prophet":
             factories[name] = _single_factory(name)
         elif level >= settings.prophet_min_daily_units:
             indicators = holiday_indicators(holidays_for(task, end))  # one table for every fit

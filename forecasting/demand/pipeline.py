@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from forecasting.demand import hierarchy, intervals, selection
+from forecasting.demand import events, hierarchy, intervals, selection
 from forecasting.demand.classify import demand_class
 from forecasting.demand.engine import ForecastSettings, SeriesResult, SeriesTask, forecast_series
 from forecasting.demand.fanout import Progress, fan_out
@@ -119,6 +119,36 @@ def build_tasks(
             )
         )
     return tasks
+
+
+def with_event_priors(tasks: list[SeriesTask], before: dt.date) -> list[SeriesTask]:
+    """``tasks`` with each one's category priors for event lifts (``events.category_priors``)
+    measured on events that ended before ``before`` (the first backtest cutoff, so the
+    backtest does not judge a lift with a prior that saw its folds)."""
+    parts = []
+    for task in tasks:
+        windows = events.scoped_windows(task.events, task.sku_id, task.category, task.brand)
+        if windows.empty:
+            continue
+        history = pd.DataFrame(
+            {"ds": pd.date_range(task.start, periods=len(task.y), freq="D"), "y": task.y}
+        )
+        history = history[history["ds"] < pd.Timestamp(before)]
+        found = events.measured(history, windows)
+        if len(found):
+            parts.append(found.assign(category=str(task.category)))
+    if not parts:
+        return tasks
+    priors = events.category_priors(pd.concat(parts, ignore_index=True))
+    return [
+        replace(
+            task,
+            event_priors={
+                kind: lift for (cat, kind), lift in priors.items() if cat == str(task.category)
+            },
+        )
+        for task in tasks
+    ]
 
 
 def _quiet_skus(inputs: DemandInputs, tasks: list[SeriesTask]) -> pd.DataFrame:
@@ -449,6 +479,9 @@ def forecast_demand(
     settings = settings or ForecastSettings()
     horizon = settings.horizon_days
     tasks = build_tasks(inputs, as_of, settings)
+    if settings.learn_events and len(inputs.events):
+        first_cutoff = as_of - dt.timedelta(days=settings.n_folds * horizon)
+        tasks = with_event_priors(tasks, first_cutoff)
     results = fan_out(
         forecast_series, tasks, workers=workers, chunk_size=chunk_size, progress=progress
     )
