@@ -160,9 +160,9 @@ def _baseline_factory(name: str, task: SeriesTask, end: dt.date):
         "ets": Ets,
         "recent_mean": RecentMean,
     }
-    if name in STATSFORECAST_MODELS:
-        return lambda: StatsModel(name)
-    return baselines[name]
+    if name in baselines:
+        return baselines[name]
+    return lambda: StatsModel(name, fit_days=None)  # peers as their defaults: all history
 
 
 def _history(task: SeriesTask) -> pd.DataFrame:

@@ -131,18 +131,21 @@ class StatsModel:
     correction), ``tsb`` (Teunter-Syntetos-Babai: the demand probability decays when sales
     stop), ``adida`` and ``imapa`` (temporal aggregation); level and season: ``auto_theta``,
     ``auto_ces``, ``auto_ets`` (full ``ZZZ`` search). Censored days take the same-weekday
-    fill; a series that never sold forecasts zero, a constant one its value.
+    fill; a series that never sold forecasts zero, a constant one its value. ``fit_days``:
+    the length of history fitted (None: all of it).
     """
 
-    def __init__(self, name: str):
-        self.name = name
+    def __init__(self, name: str, fit_days: int | None = FIT_DAYS):
+        self.name, self.fit_days = name, fit_days
 
     def fit(self, history: pd.DataFrame) -> StatsModel:
         import statsforecast.models
 
         # A weekly season and a level: the last year says all they can learn, at half the
         # cost of two years (AutoTheta's optimiser is the dearest of them).
-        y = fill_censored(history["y"].to_numpy())[-FIT_DAYS:]
+        y = fill_censored(history["y"].to_numpy())
+        if self.fit_days:
+            y = y[-self.fit_days :]
         self._flat = None
         if len(y) < 2 * SEASON_DAYS + 2 or np.allclose(y, y[0]):
             self._flat = float(y.mean()) if len(y) else 0.0
