@@ -216,3 +216,28 @@ def test_event_lift_shrinks_toward_the_category_prior():
         unseen["label"].iloc[0]: 1.5
     }
     assert EventAdjusted(None, unseen).lifts(history.head(50)) == {unseen["label"].iloc[0]: 1.0}
+
+
+def test_category_priors_pool_the_category_and_ignore_the_backtest_window():
+    from forecasting.demand.pipeline import with_event_priors
+
+    days = pd.date_range(START, periods=200)
+    events = pd.concat(
+        [_promotions(first=40, every=50, count=4).assign(scope=f"sku:{sku}") for sku in "PQ"],
+        ignore_index=True,
+    )
+    on_event = np.zeros(len(days), dtype=bool)
+    for start, end in zip(events["start_date"][:4], events["end_date"][:4], strict=True):
+        on_event |= (days >= pd.Timestamp(start)) & (days <= pd.Timestamp(end))
+    lifted = np.where(on_event, 30.0, 10.0)
+    lifted[days >= pd.Timestamp(START + dt.timedelta(days=120))] = 10.0  # no lift after it
+    tasks = [
+        SeriesTask(sku, sku, START, lifted, category=category, events=events)
+        for sku, category in (("P", "game_card"), ("Q", "game_card"), ("R", "gift_card"))
+    ]
+    before = START + dt.timedelta(days=120)
+    priors = {t.sku_id: t.event_priors for t in with_event_priors(tasks, before)}
+    # Occurrences on days 40 and 90 lift 3x; the one on day 140, after the cut-off, would
+    # pull the pooled lift to 7/3.
+    assert priors["P"] == priors["Q"] == {"sku": pytest.approx(3.0)}
+    assert priors["R"] == {}  # no event of its own, no prior from another category
