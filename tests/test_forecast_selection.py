@@ -237,7 +237,7 @@ def test_category_priors_pool_the_category_and_ignore_the_backtest_window():
     ]
     before = START + dt.timedelta(days=120)
     priors = {t.sku_id: t.event_priors for t in with_event_priors(tasks, before)}
-    # Occurrences on days 40 and 90 lift 3x; the one on day 140, after the cut-off, would
-    # pull the pooled lift to 7/3.
+    # Occurrences on days 40 and 90 lift 3x; with those on days 140 and 190, after the
+    # cut-off, the pooled lift would be 2.
     assert priors["P"] == priors["Q"] == {"sku": pytest.approx(3.0)}
     assert priors["R"] == {}  # no event of its own, no prior from another category
