@@ -171,6 +171,21 @@ def choose_rules(
         index=["unique_id", "fold"], columns="model", values="abs_error", aggfunc="sum"
     )
     totals = table.groupby(level="unique_id").sum(min_count=1)
+    # Per class and model, summed over the series that have both it and the reference:
+    # (its error, the reference's error, number of series).
+    pooled: dict[str, dict[str, tuple[float, float, int]]] = {}
+    for cls in set(classes.values()):
+        members = totals[totals.index.map(lambda u, c=cls: classes.get(u) == c)]
+        pooled[cls] = {}
+        for model in members.columns:
+            if REFERENCE not in members.columns:
+                break
+            paired = members[model].notna() & members[REFERENCE].notna()
+            pooled[cls][model] = (
+                float(members.loc[paired, model].sum()),
+                float(members.loc[paired, REFERENCE].sum()),
+                int(paired.sum()),
+            )
     picks: dict[str, dict[str, str]] = {rule: {} for rule in RULES}
     held_back: dict[str, dict[str, float]] = {rule: {} for rule in RULES}
     for uid, row in totals.iterrows():
@@ -193,15 +208,15 @@ def choose_rules(
                 )
             )
         # class: the other series of the class, each model relative to the reference.
-        others = [u for u in totals.index if u != uid and classes[u] == cls]
-        if others and REFERENCE in totals.columns:
-            peers = totals.loc[others]
+        if REFERENCE in totals.columns:
             ratios = {}
             for model in order:
-                have = peers[model].notna() & peers[REFERENCE].notna()
-                reference = peers.loc[have, REFERENCE].sum()
-                if have.any() and reference > 0:
-                    ratios[model] = float(peers.loc[have, model].sum() / reference)
+                paired = np.isfinite(row[model]) and np.isfinite(row[REFERENCE])
+                count = pooled[cls][model][2] - paired  # the class's series without this one
+                error = pooled[cls][model][0] - (row[model] if paired else 0.0)
+                reference = pooled[cls][model][1] - (row[REFERENCE] if paired else 0.0)
+                if count > 0 and reference > 0:
+                    ratios[model] = float(error / reference)
             if ratios:
                 pick = _lowest(ratios, order)
                 picks["class"][uid] = pick
