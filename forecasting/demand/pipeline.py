@@ -1,8 +1,10 @@
 """The whole demand-forecasting stage: marts in, the contract's tables out.
 
 ``forecast_demand(inputs, as_of, ...)`` is the one entry point. Per SKU over all regions it
-backtests and selects a model (in worker processes), calibrates intervals from the backtest
-errors, then splits the SKU forecasts to regions and merchants top-down.
+classes the series and backtests its class's candidates (in worker processes), names each
+SKU's model by the rule its class chose on held-back errors (``selection.choose_rules``),
+calibrates intervals per class from the backtest errors, then splits the SKU forecasts to
+regions and merchants top-down.
 
 Output, one row per key and day (``interval_level`` = 80: ``yhat_lower``/``yhat_upper`` are the
 80% interval; the 95% interval is in ``yhat_lower_95``/``yhat_upper_95`` on the same row):
@@ -471,10 +473,13 @@ def forecast_demand(
 ) -> DemandTables:
     """Forecast demand from ``as_of`` for ``settings.horizon_days`` days.
 
-    1. A task per active SKU that sold (censored daily series over all regions);
-    2. fan out: each SKU backtests its candidates, selects, refits (``forecasting.demand.engine``);
-    3. intervals at 80% and 95% from the selected model's backtest errors;
-    4. SKUs without sales or inactive get zeros; 5. regions and merchants top-down.
+    1. A task per active SKU that sold (censored daily series over all regions), with its
+       category's event priors;
+    2. fan out: each SKU is classed, backtests its class's candidates and fits them all
+       (``forecasting.demand.engine``);
+    3. each SKU's model by its class's rule (``selection.choose_rules``);
+    4. intervals at 80% and 95% from the selected model's backtest errors, per class;
+    5. SKUs without sales or inactive get zeros; 6. regions and merchants top-down.
     """
     settings = settings or ForecastSettings()
     horizon = settings.horizon_days
