@@ -101,6 +101,16 @@ def test_assets_write_the_contract_tables_and_reruns_change_nothing(warehouse):
     assert types["interval_level"] == "INTEGER"
     assert set(forecast["region_code"]) == {"ALL", "CN-GD", "CN-BJ", "CN-SH"}
     assert backtest.groupby(["sku_id", "region_code"])["is_selected"].sum().eq(1).all()
+    backtest_event = next(
+        e.materialization
+        for e in result.get_asset_materialization_events()
+        if e.materialization.asset_key.to_user_string() == "forecast_backtest"
+    )
+    classes = backtest_event.metadata["demand_classes"].value
+    assert set(classes) <= {"smooth", "erratic", "intermittent", "lumpy"}
+    assert sum(classes.values()) == backtest["sku_id"].nunique()
+    rules = backtest_event.metadata["selection_rules"].value
+    assert set(rules) == set(classes) and set(rules.values()) <= {"combo", "class", "series"}
 
     assert _materialize(warehouse).success
     conn = duckdb.connect(str(warehouse), read_only=True)

@@ -103,7 +103,8 @@ def test_backtest_scores_every_candidate_and_selects_one(stage):
     assert list(backtest.columns[: len(CONTRACT_BACKTEST)]) == CONTRACT_BACKTEST
     assert backtest.groupby(["sku_id", "region_code"])["is_selected"].sum().eq(1).all()
     a_rows = backtest[(backtest["sku_id"] == "A") & (backtest["region_code"] == "ALL")]
-    expected = {"seasonal_naive", "ets", "intermittent", "prophet", "recent_mean"}
+    expected = {"seasonal_naive", "ets", "auto_theta", "auto_ces", "prophet", "recent_mean",
+                "median_ets_theta_ces", "median_prophet_ets_theta_ces"}  # fmt: skip
     assert expected <= set(a_rows["model"])
     assert (a_rows["folds"] == 3).all()
     # The 5 stockout days fall inside the backtest window and are not scored.
@@ -111,10 +112,10 @@ def test_backtest_scores_every_candidate_and_selects_one(stage):
     scored = backtest.dropna(subset=["wape"])
     assert scored["interval_coverage"].between(0, 1).all()
     selected = a_rows[a_rows["is_selected"]].iloc[0]
-    # The lowest WAPE wins, unless the Prophet + ETS blend is within 5% of it.
-    best = a_rows.loc[a_rows["wape"].idxmin()]
-    assert selected["model"] in {best["model"], "blend_prophet_ets"}
-    assert selected["wape"] <= best["wape"] / 0.95 + 1e-9
+    # A steady seller is smooth; its model is named by the rule its class chose.
+    assert selected["reason"] in {"series:smooth", "class:smooth", "combo:smooth"}
+    assert set(tables.rules["demand_class"]) == {"smooth"}
+    assert tables.rules.groupby("demand_class")["is_chosen"].sum().eq(1).all()
     assert selected["wape"] < 0.3  # 30 a day with a weekly pattern is well forecastable
     assert 0.6 <= selected["interval_coverage"] <= 0.95
 

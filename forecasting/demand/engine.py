@@ -21,24 +21,18 @@ from forecasting.demand.backtest import (
     fold_cutoffs,
     seasonal_cutoff,
 )
+from forecasting.demand.classify import demand_class
+from forecasting.demand.events import EventAdjusted, scoped_windows
 from forecasting.demand.models import (
+    STATSFORECAST_MODELS,
     Ets,
-    Intermittent,
     ProphetModel,
     RecentMean,
     SeasonalNaive,
+    StatsModel,
     holiday_indicators,
 )
 
-# Candidate order = tie-break order: simplest first.
-CANDIDATE_ORDER = [
-    "recent_mean",
-    "seasonal_naive",
-    "intermittent",
-    "ets",
-    "prophet",
-    *selection.BLENDS,
-]
 FALLBACK_MODEL = "recent_mean"
 # A series' first weeks are a ramp (a launch, or an export that starts mid-stream); with a
 # year of history or more they are left out, so Prophet does not read the ramp as a dip in
@@ -51,7 +45,8 @@ class ForecastSettings:
     """How the stage forecasts. ``prophet_min_daily_units``: Prophet is a candidate only for
     series selling at least this much per day recently (below it, it fits noise and costs the
     most); ``final_models``: extra models to fit on the full history besides the selected one
-    (the bench's baselines)."""
+    (the bench's baselines); ``learn_events``: models without a calendar get announced
+    brand/category/SKU events' lifts learnt from past ones (``events.py``)."""
 
     horizon_days: int = 28
     n_folds: int = 3
@@ -59,6 +54,7 @@ class ForecastSettings:
     prophet_min_daily_units: float = 1.0
     recent_days: int = 91
     final_models: tuple[str, ...] = ()
+    learn_events: bool = True
 
 
 @dataclass(frozen=True)
@@ -73,6 +69,8 @@ class SeriesTask:
     brand: str | None = None
     events: pd.DataFrame | None = None  # dim_events rows (name, start_date, end_date, scope)
     settings: ForecastSettings = field(default_factory=ForecastSettings)
+    # Scope kind -> the category's lift on past events (``events.category_priors``).
+    event_priors: dict[str, float] | None = None
 
 
 @dataclass
@@ -87,6 +85,10 @@ class SeriesResult:
     scores: pd.DataFrame
     scale: float
     extra_forecasts: dict[str, np.ndarray] = field(default_factory=dict)
+    demand_class: str = "smooth"
+    # Every candidate's forecast from the whole history, so a choice made across series
+    # (``selection.choose_rules``) needs no second fit.
+    candidate_forecasts: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 @functools.lru_cache(maxsize=8)
@@ -117,20 +119,34 @@ def holidays_for(task: SeriesTask, end: dt.date) -> pd.DataFrame:
     return pd.concat([base[~covered], events], ignore_index=True)
 
 
-def candidate_factories(task: SeriesTask, history: pd.DataFrame, end: dt.date) -> dict:
-    """The models worth trying on this series, as factories (a fresh model per fit)."""
+def _single_factory(name: str):
+    if name in STATSFORECAST_MODELS:
+        return lambda: StatsModel(name)
+    return {"recent_mean": RecentMean, "seasonal_naive": SeasonalNaive, "ets": Ets}[name]
+
+
+def candidate_factories(
+    task: SeriesTask, history: pd.DataFrame, end: dt.date, demand_class: str = "smooth"
+) -> dict:
+    """The single models the series' class needs (its candidates and the combinations'
+    members), as factories (a fresh model per fit)."""
     settings = task.settings
     recent = history["y"].iloc[-settings.recent_days :]
     level = float(np.nanmean(recent)) if recent.notna().any() else 0.0
-    factories = {
-        "recent_mean": RecentMean,
-        "seasonal_naive": SeasonalNaive,
-        "intermittent": Intermittent,
-        "ets": Ets,
-    }
-    if level >= settings.prophet_min_daily_units:
-        indicators = holiday_indicators(holidays_for(task, end))  # one table for every fit
-        factories["prophet"] = lambda: ProphetModel(indicators=indicators)
+    factories = {}
+    windows = scoped_windows(task.events, task.sku_id, task.category, task.brand)
+    windows = windows[windows["start"] <= pd.Timestamp(end)]
+    lifts: dict = {}  # the series' models share the lifts learnt from one history
+    for name in selection.members_of(selection.CLASS_CANDIDATES[demand_class]):
+        if name != "prophet" and settings.learn_events and len(windows):
+            factories[name] = functools.partial(
+                EventAdjusted, _single_factory(name), windows, task.event_priors, lifts
+            )
+        elif name != "prophet":
+            factories[name] = _single_factory(name)
+        elif level >= settings.prophet_min_daily_units:
+            indicators = holiday_indicators(holidays_for(task, end))  # one table for every fit
+            factories["prophet"] = lambda table=indicators: ProphetModel(indicators=table)
     return factories
 
 
@@ -142,10 +158,11 @@ def _baseline_factory(name: str, task: SeriesTask, end: dt.date):
         "prophet_default": lambda: ProphetModel(default=True),
         "prophet": lambda: ProphetModel(holidays_for(task, end)),
         "ets": Ets,
-        "intermittent": Intermittent,
         "recent_mean": RecentMean,
     }
-    return baselines[name]
+    if name in baselines:
+        return baselines[name]
+    return lambda: StatsModel(name, fit_days=None)  # peers as their defaults: all history
 
 
 def _history(task: SeriesTask) -> pd.DataFrame:
@@ -157,9 +174,16 @@ def _history(task: SeriesTask) -> pd.DataFrame:
     )
 
 
-def _final_forecast(model: str, factories: dict, history: pd.DataFrame, h: int) -> np.ndarray:
-    members = selection.BLENDS.get(model, (model,))
-    return np.mean([factories[m]().fit(history).predict(h) for m in members], axis=0)
+def _final_forecasts(
+    candidates: list[str], factories: dict, history: pd.DataFrame, h: int
+) -> dict[str, np.ndarray]:
+    """Every candidate's forecast from the whole history (each single model fitted once)."""
+    singles = {m: factories[m]().fit(history).predict(h) for m in factories}
+    return {
+        name: selection.combine(name, singles)
+        for name in candidates
+        if set(selection.BLENDS.get(name, (name,))) <= set(singles)
+    }
 
 
 def forecast_series(task: SeriesTask) -> SeriesResult:
@@ -167,9 +191,11 @@ def forecast_series(task: SeriesTask) -> SeriesResult:
 
     1. No observed day: zeros (``reason='no_history'``);
     2. too short for one backtest fold: the recent mean (``'short_history'``);
-    3. otherwise backtest every candidate over up to ``n_folds`` rolling origins, add the
-       blends, score, select the lowest WAPE (``'backtest'``);
-    4. refit the selected model (or the blend's members) on the whole history.
+    3. otherwise classify the series (``classify.demand_class``), backtest its class's
+       candidates over up to ``n_folds`` rolling origins, add the combinations, score, and
+       select by the series' own backtest (``'backtest'``; the stage may overrule this with
+       a choice pooled over series, ``selection.choose_rules``);
+    4. fit every candidate on the whole history.
     """
     settings = task.settings
     h = settings.horizon_days
@@ -177,6 +203,7 @@ def forecast_series(task: SeriesTask) -> SeriesResult:
     end = task.start + dt.timedelta(days=len(history) + h)
     if len(history) >= 365 + RAMP_DAYS:
         history = history.iloc[RAMP_DAYS:].reset_index(drop=True)
+    cls = demand_class(history["y"].to_numpy())
     empty_folds = pd.DataFrame(columns=["model", "fold", "step", "ds", "y", "yhat"])
     empty_scores = selection.score_candidates(empty_folds, np.nan, [])
     if not history["y"].notna().any() or len(history) == 0:
@@ -188,6 +215,7 @@ def forecast_series(task: SeriesTask) -> SeriesResult:
             empty_folds,
             empty_scores,
             np.nan,
+            demand_class=cls,
         )
 
     cutoffs = fold_cutoffs(len(history), h, settings.n_folds, MIN_TRAIN_DAYS)
@@ -204,16 +232,21 @@ def forecast_series(task: SeriesTask) -> SeriesResult:
             empty_folds,
             empty_scores,
             np.nan,
+            demand_class=cls,
         )
     else:
-        factories = candidate_factories(task, history, end)
+        factories = candidate_factories(task, history, end, cls)
         folds = selection.add_blends(backtest_candidates(history, factories, h, cutoffs))
         scale = metrics.seasonal_naive_scale(history["y"].iloc[: cutoffs[0]])
-        order = [m for m in CANDIDATE_ORDER if m in set(folds["model"])]
+        have = set(folds["model"])
+        order = [m for m in selection.CLASS_CANDIDATES[cls] if m in have]
         scores = selection.score_candidates(folds, scale, order)
         chosen = selection.select_model(scores)
-        forecast = _final_forecast(chosen, factories, history, h)
-        result = SeriesResult(task.unique_id, chosen, "backtest", forecast, folds, scores, scale)
+        finals = _final_forecasts(order, factories, history, h)
+        result = SeriesResult(
+            task.unique_id, chosen, "backtest", finals[chosen], folds, scores, scale,
+            demand_class=cls, candidate_forecasts=finals,
+        )  # fmt: skip
     for name in settings.final_models:
         result.extra_forecasts[name] = _baseline_factory(name, task, end)().fit(history).predict(h)
     return result

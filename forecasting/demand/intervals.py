@@ -9,8 +9,9 @@ floored at zero. Series with too few errors use the errors of all series pooled.
 
 Coverage is measured honestly: each backtest fold is scored with intervals calibrated on the
 other folds only (leave one fold out). Quantiles of a few dozen errors understate the tails,
-so the quantile level actually used for a nominal level L can be raised (``effective``)
-until the pooled leave-one-fold-out coverage over all series reaches L.
+so the quantile level actually used for a nominal level L is moved (``effective``: raised, or
+lowered where outward quantiles of lumpy counts over-cover) to the smallest whose pooled
+leave-one-fold-out coverage over the series reaches L. The stage does this per demand class.
 """
 
 from __future__ import annotations
@@ -63,14 +64,14 @@ def error_quantiles(
     )
     grouped = scaled.groupby(keys, sort=True)["e"]
     table = grouped.size().rename("errors").to_frame()
-    pooled = {}
+    pooled, columns = {}, {}
     for level in levels:
         lo, hi = _probabilities(level, effective)
         lower_col, upper_col = _quantile_columns(level)
         # Outward quantiles (no interpolation inwards): counts are lumpy, and an interval
         # edge between two observed errors would cut off days it should hold.
-        table[lower_col] = grouped.quantile(lo, interpolation="lower")
-        table[upper_col] = grouped.quantile(hi, interpolation="higher")
+        columns[lower_col] = grouped.quantile(lo, interpolation="lower")
+        columns[upper_col] = grouped.quantile(hi, interpolation="higher")
         e = scaled["e"].to_numpy()
         # With no backtest at all (every series new), Poisson-like: sd = sqrt(yhat + 1).
         pooled[lower_col] = (
@@ -79,6 +80,7 @@ def error_quantiles(
         pooled[upper_col] = (
             float(np.quantile(e, hi, method="higher")) if len(e) else NormalDist().inv_cdf(hi)
         )
+    table = pd.concat([table, pd.DataFrame(columns, index=table.index)], axis=1)
     thin = table["errors"] < min_errors
     for column, value in pooled.items():
         table.loc[thin, column] = value
@@ -103,15 +105,19 @@ def apply_intervals(
     merged = forecast.merge(quantiles[keys + columns], on=keys, how="left")
     scale = _scale(merged["yhat"], power)
     yhat = merged["yhat"].to_numpy(dtype=float)
+    edges = {}  # built apart and joined once: many levels are judged at a time
     for level in levels:
         lower_col, upper_col = _quantile_columns(level)
         q_lower = merged[lower_col].fillna(pooled.get(lower_col, 0.0)).to_numpy(float)
         q_upper = merged[upper_col].fillna(pooled.get(upper_col, 0.0)).to_numpy(float)
-        lower = np.clip(yhat + np.minimum(q_lower, 0.0) * scale, 0.0, None)
+        # Demand is counted in whole units: a lower edge of 0.3 would leave out every
+        # zero-sale day of a slow seller while meaning "at least 1"; round it down.
+        lower = np.floor(np.clip(yhat + np.minimum(q_lower, 0.0) * scale, 0.0, None) + 1e-9)
         upper = np.maximum(yhat + np.maximum(q_upper, 0.0) * scale, lower)
-        merged[f"yhat_lower_{level}"] = lower
-        merged[f"yhat_upper_{level}"] = upper
-    return merged.drop(columns=columns)
+        edges[f"yhat_lower_{level}"] = lower
+        edges[f"yhat_upper_{level}"] = upper
+    edges = pd.DataFrame(edges, index=merged.index)
+    return pd.concat([merged.drop(columns=columns), edges], axis=1)
 
 
 def _judged_folds(folds, keys, levels, power, min_errors, effective) -> pd.DataFrame:
@@ -130,13 +136,15 @@ def _judged_folds(folds, keys, levels, power, min_errors, effective) -> pd.DataF
     if not parts:
         return pd.DataFrame(columns=keys + [f"inside_{level}" for level in levels])
     judged = pd.concat(parts, ignore_index=True)
-    judged = judged[np.isfinite(judged["y"].to_numpy(dtype=float))].copy()
-    for level in levels:
-        judged[f"inside_{level}"] = (
+    judged = judged[np.isfinite(judged["y"].to_numpy(dtype=float))]
+    inside = {
+        f"inside_{level}": (
             (judged["y"] >= judged[f"yhat_lower_{level}"])
             & (judged["y"] <= judged[f"yhat_upper_{level}"])
         ).astype(float)
-    return judged
+        for level in levels
+    }
+    return pd.concat([judged, pd.DataFrame(inside, index=judged.index)], axis=1)
 
 
 def leave_one_fold_out_coverage(
@@ -168,12 +176,18 @@ def effective_levels(
     power: float = DEFAULT_POWER,
     min_errors: int = MIN_ERRORS,
     max_raise: int = 4,
+    max_lower: int = 30,
 ) -> dict[int, float]:
-    """Per nominal level, the smallest quantile level (nominal .. nominal + ``max_raise`` in
-    whole points, at most 99) whose pooled leave-one-fold-out coverage reaches the nominal
-    level; the highest tried when none does. All candidates are judged in one pass."""
+    """Per nominal level, the smallest quantile level (nominal - ``max_lower`` .. nominal +
+    ``max_raise`` in whole points, at most 99) whose pooled leave-one-fold-out coverage
+    reaches the nominal level; the highest tried when none does. Lowering matters as much as
+    raising: outward quantiles of lumpy counts cover more than asked. All candidates are
+    judged in one pass."""
     keys = list(keys)
-    tried = {level: list(range(level, min(level + max_raise, 99) + 1)) for level in levels}
+    tried = {
+        level: list(range(max(level - max_lower, 1), min(level + max_raise, 99) + 1))
+        for level in levels
+    }
     candidates = sorted({used for options in tried.values() for used in options})
     judged = _judged_folds(folds, keys, candidates, power, min_errors, None)
     chosen: dict[int, float] = {}

@@ -111,31 +111,57 @@ class Ets:
         return np.clip(np.asarray(self._model.predict(h)["mean"], dtype=float), 0.0, None)
 
 
-class Intermittent:
-    """For sparse sellers: TSB (Teunter-Syntetos-Babai), which lets the demand probability decay
-    when sales stop, unlike Croston; statsforecast's ``ADIDA`` when asked."""
+FIT_DAYS = 364
+# statsforecast's own models by candidate name: (class name, keyword arguments).
+STATSFORECAST_MODELS = {
+    "croston_sba": ("CrostonSBA", {}),
+    "tsb": ("TSB", {"alpha_d": 0.1, "alpha_p": 0.1}),
+    "adida": ("ADIDA", {}),
+    "imapa": ("IMAPA", {}),
+    "auto_theta": ("AutoTheta", {"season_length": SEASON_DAYS}),
+    "auto_ces": ("AutoCES", {"season_length": SEASON_DAYS}),
+    "auto_ets": ("AutoETS", {"season_length": SEASON_DAYS, "model": "ZZZ"}),
+}
 
-    name = "intermittent"
 
-    def __init__(self, method: str = "tsb", alpha_d: float = 0.1, alpha_p: float = 0.1):
-        self.method, self.alpha_d, self.alpha_p = method, alpha_d, alpha_p
+class StatsModel:
+    """One of statsforecast's models (``STATSFORECAST_MODELS``) under our two calls.
 
-    def fit(self, history: pd.DataFrame) -> Intermittent:
-        from statsforecast.models import ADIDA, TSB
+    Intermittent-demand methods: ``croston_sba`` (Croston with the Syntetos-Boylan bias
+    correction), ``tsb`` (Teunter-Syntetos-Babai: the demand probability decays when sales
+    stop), ``adida`` and ``imapa`` (temporal aggregation); level and season: ``auto_theta``,
+    ``auto_ces``, ``auto_ets`` (full ``ZZZ`` search). Censored days take the same-weekday
+    fill; a series that never sold forecasts zero, a constant one its value. ``fit_days``:
+    the length of history fitted (None: all of it).
+    """
 
+    def __init__(self, name: str, fit_days: int | None = FIT_DAYS):
+        self.name, self.fit_days = name, fit_days
+
+    def fit(self, history: pd.DataFrame) -> StatsModel:
+        import statsforecast.models
+
+        # A weekly season and a level: the last year says all they can learn, at half the
+        # cost of two years (AutoTheta's optimiser is the dearest of them).
         y = fill_censored(history["y"].to_numpy())
+        if self.fit_days:
+            y = y[-self.fit_days :]
         self._flat = None
-        if not (y > 0).any():
-            self._flat = 0.0
+        if len(y) < 2 * SEASON_DAYS + 2 or np.allclose(y, y[0]):
+            self._flat = float(y.mean()) if len(y) else 0.0
             return self
-        model = ADIDA() if self.method == "adida" else TSB(self.alpha_d, self.alpha_p)
-        self._model = model.fit(y)
+        cls, kwargs = STATSFORECAST_MODELS[self.name]
+        try:
+            self._model = getattr(statsforecast.models, cls)(**kwargs).fit(y)
+        except Exception:  # an optimiser that finds no valid model: the level is the answer
+            self._flat = float(y[-28:].mean())
         return self
 
     def predict(self, h: int) -> np.ndarray:
         if self._flat is not None:
-            return np.zeros(h)
-        return np.clip(np.asarray(self._model.predict(h)["mean"], dtype=float), 0.0, None)
+            return np.full(h, max(self._flat, 0.0))
+        yhat = np.asarray(self._model.predict(h)["mean"], dtype=float)
+        return np.clip(np.nan_to_num(yhat, nan=0.0), 0.0, None)
 
 
 def _numpy_stan_data(init: dict, data: dict) -> tuple[dict, dict]:

@@ -1,8 +1,10 @@
 """The whole demand-forecasting stage: marts in, the contract's tables out.
 
 ``forecast_demand(inputs, as_of, ...)`` is the one entry point. Per SKU over all regions it
-backtests and selects a model (in worker processes), calibrates intervals from the backtest
-errors, then splits the SKU forecasts to regions and merchants top-down.
+classes the series and backtests its class's candidates (in worker processes), names each
+SKU's model by the rule its class chose on held-back errors (``selection.choose_rules``),
+calibrates intervals per class from the backtest errors, then splits the SKU forecasts to
+regions and merchants top-down.
 
 Output, one row per key and day (``interval_level`` = 80: ``yhat_lower``/``yhat_upper`` are the
 80% interval; the 95% interval is in ``yhat_lower_95``/``yhat_upper_95`` on the same row):
@@ -24,7 +26,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from forecasting.demand import hierarchy, intervals
+from forecasting.demand import events, hierarchy, intervals, selection
+from forecasting.demand.classify import demand_class
 from forecasting.demand.engine import ForecastSettings, SeriesResult, SeriesTask, forecast_series
 from forecasting.demand.fanout import Progress, fan_out
 from forecasting.demand.inputs import DemandInputs
@@ -87,8 +90,11 @@ class DemandTables:
     backtest: pd.DataFrame
     merchant_forecast: pd.DataFrame
     results: list[SeriesResult]
-    # Quantile level used per nominal interval level, per table part (see intervals.py).
+    # Quantile level used per nominal interval level, per table part and demand class
+    # ("sku:lumpy", "region:smooth", ...; see intervals.py).
     calibration: dict[str, dict[int, float]] = field(default_factory=dict)
+    # Per demand class and selection rule, the held-back backtest error (selection.py).
+    rules: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def build_tasks(
@@ -115,6 +121,36 @@ def build_tasks(
             )
         )
     return tasks
+
+
+def with_event_priors(tasks: list[SeriesTask], before: dt.date) -> list[SeriesTask]:
+    """``tasks`` with each one's category priors for event lifts (``events.category_priors``)
+    measured on events that ended before ``before`` (the first backtest cutoff, so the
+    backtest does not judge a lift with a prior that saw its folds)."""
+    parts = []
+    for task in tasks:
+        windows = events.scoped_windows(task.events, task.sku_id, task.category, task.brand)
+        if windows.empty:
+            continue
+        history = pd.DataFrame(
+            {"ds": pd.date_range(task.start, periods=len(task.y), freq="D"), "y": task.y}
+        )
+        history = history[history["ds"] < pd.Timestamp(before)]
+        found = events.measured(history, windows)
+        if len(found):
+            parts.append(found.assign(category=str(task.category)))
+    if not parts:
+        return tasks
+    priors = events.category_priors(pd.concat(parts, ignore_index=True))
+    return [
+        replace(
+            task,
+            event_priors={
+                kind: lift for (cat, kind), lift in priors.items() if cat == str(task.category)
+            },
+        )
+        for task in tasks
+    ]
 
 
 def _quiet_skus(inputs: DemandInputs, tasks: list[SeriesTask]) -> pd.DataFrame:
@@ -167,7 +203,69 @@ def _with_intervals(
     return frame.rename(columns={"yhat_lower_80": "yhat_lower", "yhat_upper_80": "yhat_upper"})
 
 
-def _sku_backtest(results, folds, quiet, effective) -> pd.DataFrame:
+def _with_class_intervals(
+    frame: pd.DataFrame,
+    errors: pd.DataFrame,
+    keys: list[str],
+    classes: pd.DataFrame,
+    calibration: dict,
+    part: str,
+) -> pd.DataFrame:
+    """``_with_intervals`` calibrated per demand class: each class's quantile levels are raised
+    or lowered until its own pooled leave-one-fold-out coverage meets the nominal level.
+    ``classes``: keys + ``demand_class``; rows of a class without backtest errors (new SKUs,
+    no class) are calibrated on every class's errors together. The levels used go into
+    ``calibration[f"{part}:{class}"]``."""
+    frame = frame.merge(classes, on=keys, how="left")
+    frame["demand_class"] = frame["demand_class"].fillna("none")
+    errors = errors.merge(classes, on=keys, how="left")
+    errors["demand_class"] = errors["demand_class"].fillna("none")
+    parts = []
+    for cls, rows in frame.groupby("demand_class", sort=True):
+        own = errors[errors["demand_class"] == cls]
+        own = own if own["fold"].nunique() >= 2 else errors
+        effective = intervals.effective_levels(own, keys, LEVELS)
+        calibration[f"{part}:{cls}"] = effective
+        parts.append(_with_intervals(rows.drop(columns="demand_class"), own, keys, effective))
+    return pd.concat(parts, ignore_index=True)
+
+
+def _class_coverage(folds: pd.DataFrame, keys: list[str], classes: pd.DataFrame, calibration,
+                    part: str) -> pd.DataFrame:  # fmt: skip
+    """Leave-one-fold-out coverage per ``keys`` group, at its class's calibrated levels."""
+    folds = folds.merge(classes, on=[k for k in keys if k in classes.columns], how="left")
+    folds["demand_class"] = folds["demand_class"].fillna("none")
+    parts = [
+        intervals.leave_one_fold_out_coverage(
+            rows, keys, LEVELS, effective=calibration.get(f"{part}:{cls}")
+        )
+        for cls, rows in folds.groupby("demand_class", sort=True)
+    ]
+    columns = keys + [f"coverage_{level}" for level in LEVELS]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
+
+
+def _choose_across_series(results: list[SeriesResult]) -> pd.DataFrame:
+    """Overrule each backtested series' own choice by its class's rule (``choose_rules``)."""
+    backtested = [r for r in results if len(r.folds)]
+    if not backtested:
+        return pd.DataFrame()
+    errors = pd.concat(
+        [selection.fold_errors(r.folds).assign(unique_id=r.unique_id) for r in backtested],
+        ignore_index=True,
+    )
+    choice, summary = selection.choose_rules(
+        errors, {r.unique_id: r.demand_class for r in backtested}
+    )
+    for r in backtested:
+        model, rule = choice.get(r.unique_id, (r.selected, "series"))
+        if model in r.candidate_forecasts:
+            r.selected, r.forecast = model, r.candidate_forecasts[model]
+            r.reason = f"{rule}:{r.demand_class}"
+    return summary
+
+
+def _sku_backtest(results, folds, quiet, coverage) -> pd.DataFrame:
     """Every candidate's scores per SKU (region ``ALL``), with leave-one-fold-out coverage."""
     rows = []
     for r in results:
@@ -202,9 +300,6 @@ def _sku_backtest(results, folds, quiet, effective) -> pd.DataFrame:
             )
         )
     table = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=["sku_id"])
-    coverage = intervals.leave_one_fold_out_coverage(
-        folds, ["sku_id", "model"], LEVELS, effective=effective
-    )
     table = table.merge(coverage, on=["sku_id", "model"], how="left")
     n_folds = folds.groupby("sku_id")["fold"].nunique().rename("folds")
     table = table.merge(n_folds, on="sku_id", how="left")
@@ -245,35 +340,45 @@ def _child_scores(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     return table[keys + ["wape", "mase", "bias", "days"]]
 
 
-def _regions(inputs, forecast_all, selected_folds, as_of, settings):
-    """Region forecasts and backtest rows, shares window picked by backtest."""
+def _region_classes(history: pd.DataFrame) -> pd.DataFrame:
+    """The demand class of each SKU x region series in ``history``."""
+    classes = history.groupby(["sku_id", "region_code"], sort=True)["y"].agg(demand_class)
+    return classes.rename("demand_class").reset_index()
+
+
+def _regions(inputs, forecast_all, selected_folds, as_of, settings, calibration):
+    """Region forecasts and backtest rows, shares window picked by backtest; intervals
+    calibrated per class of the region series."""
     lookback = max(hierarchy.SHARE_WINDOWS) + settings.n_folds * settings.horizon_days
     history = _region_history(inputs, as_of, lookback)
     empty = (pd.DataFrame(columns=FORECAST_COLUMNS), pd.DataFrame(columns=BACKTEST_COLUMNS))
     if history.empty:
         return empty
     window, by_window = hierarchy.choose_window(selected_folds, history, "sku_id", "region_code")
-    effective = intervals.effective_levels(by_window[window], ["sku_id", "region_code"], LEVELS)
+    keys = ["sku_id", "region_code"]
+    classes = _region_classes(history)
+    regional = hierarchy.split(
+        forecast_all[["sku_id", "ds", "yhat"]],
+        hierarchy.shares_at(history, "sku_id", "region_code", pd.Timestamp(as_of), window),
+        "sku_id",
+    )
+    if not by_window[window].empty:  # calibrates ``calibration`` per region class
+        regional = _with_class_intervals(
+            regional, by_window[window], keys, classes, calibration, "region"
+        )
     backtests = []
     for w, rows in by_window.items():
         model = f"top_down_{w}d"
         if rows.empty:
             continue
         scores = _child_scores(rows, ["sku_id", "region_code"])
-        coverage = intervals.leave_one_fold_out_coverage(
-            rows, ["sku_id", "region_code"], LEVELS, effective=effective
-        )
+        coverage = _class_coverage(rows, keys, classes, calibration, "region")
         scores = scores.merge(coverage, on=["sku_id", "region_code"], how="left")
         scores["folds"] = scores["sku_id"].map(rows.groupby("sku_id")["fold"].nunique())
         backtests.append(scores.assign(model=model, is_selected=w == window, reason="top_down"))
-    shares = hierarchy.shares_at(history, "sku_id", "region_code", pd.Timestamp(as_of), window)
     if by_window[window].empty:  # no backtest to calibrate on: split the SKU's intervals too
+        shares = hierarchy.shares_at(history, "sku_id", "region_code", pd.Timestamp(as_of), window)
         regional = hierarchy.split(forecast_all[_VALUE_COLUMNS], shares, "sku_id")
-    else:
-        regional = hierarchy.split(forecast_all[["sku_id", "ds", "yhat"]], shares, "sku_id")
-        regional = _with_intervals(
-            regional, by_window[window], ["sku_id", "region_code"], effective
-        )
     regional["model"] = f"top_down_{window}d"
     backtest = pd.concat(backtests, ignore_index=True) if backtests else empty[1]
     return regional, backtest
@@ -368,20 +473,27 @@ def forecast_demand(
 ) -> DemandTables:
     """Forecast demand from ``as_of`` for ``settings.horizon_days`` days.
 
-    1. A task per active SKU that sold (censored daily series over all regions);
-    2. fan out: each SKU backtests its candidates, selects, refits (``forecasting.demand.engine``);
-    3. intervals at 80% and 95% from the selected model's backtest errors;
-    4. SKUs without sales or inactive get zeros; 5. regions and merchants top-down.
+    1. A task per active SKU that sold (censored daily series over all regions), with its
+       category's event priors;
+    2. fan out: each SKU is classed, backtests its class's candidates and fits them all
+       (``forecasting.demand.engine``);
+    3. each SKU's model by its class's rule (``selection.choose_rules``);
+    4. intervals at 80% and 95% from the selected model's backtest errors, per class;
+    5. SKUs without sales or inactive get zeros; 6. regions and merchants top-down.
     """
     settings = settings or ForecastSettings()
     horizon = settings.horizon_days
     tasks = build_tasks(inputs, as_of, settings)
+    if settings.learn_events and len(inputs.events):
+        first_cutoff = as_of - dt.timedelta(days=settings.n_folds * horizon)
+        tasks = with_event_priors(tasks, first_cutoff)
     results = fan_out(
         forecast_series, tasks, workers=workers, chunk_size=chunk_size, progress=progress
     )
     quiet = _quiet_skus(inputs, tasks)
     if not results:
         return _without_sales(quiet, as_of, horizon)
+    rules = _choose_across_series(results)
 
     forecast_all, folds, selected_folds = _sku_frames(results, as_of, horizon)
     if len(quiet):
@@ -394,13 +506,27 @@ def forecast_demand(
             }
         )
         forecast_all = pd.concat([forecast_all, zeros], ignore_index=True)
-    effective = intervals.effective_levels(selected_folds, ["sku_id"], LEVELS)
-    forecast_all = _with_intervals(forecast_all, selected_folds, ["sku_id"], effective)
+    calibration: dict[str, dict[int, float]] = {}
+    classes = pd.DataFrame(
+        {
+            "sku_id": [r.unique_id for r in results],
+            "demand_class": [r.demand_class for r in results],
+        }
+    )
+    forecast_all = _with_class_intervals(
+        forecast_all, selected_folds, ["sku_id"], classes, calibration, "sku"
+    )
     forecast_all["region_code"] = TOTAL
 
-    sku_backtest = _sku_backtest(results, folds, quiet, effective)
+    coverage = _class_coverage(folds, ["sku_id", "model"], classes, calibration, "sku")
+    sku_backtest = _sku_backtest(results, folds, quiet, coverage)
     regional, region_backtest = _regions(
-        inputs, forecast_all[forecast_all["model"] != "zero"], selected_folds, as_of, settings
+        inputs,
+        forecast_all[forecast_all["model"] != "zero"],
+        selected_folds,
+        as_of,
+        settings,
+        calibration,
     )
     forecast = pd.concat([forecast_all, regional], ignore_index=True)
     forecast["interval_level"] = INTERVAL_LEVEL
@@ -421,7 +547,7 @@ def forecast_demand(
     merchant = _merchants(
         inputs, forecast_all[forecast_all["model"] != "zero"], selected_folds, as_of, settings
     )
-    return DemandTables(forecast, backtest, merchant, results, {"sku": effective})
+    return DemandTables(forecast, backtest, merchant, results, calibration, rules)
 
 
 def with_settings(settings: ForecastSettings, **changes) -> ForecastSettings:

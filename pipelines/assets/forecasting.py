@@ -122,6 +122,15 @@ def demand_forecast(
             metadata["selected_models"] = dg.MetadataValue.json(
                 {k: int(v) for k, v in by_model.items()}
             )
+            classes = pd.Series([r.demand_class for r in tables.results]).value_counts()
+            metadata["demand_classes"] = dg.MetadataValue.json(
+                {k: int(v) for k, v in classes.sort_index().items()}
+            )
+            if len(tables.rules):
+                chosen = tables.rules[tables.rules["is_chosen"]]
+                metadata["selection_rules"] = dg.MetadataValue.json(
+                    dict(zip(chosen["demand_class"], chosen["rule"], strict=True))
+                )
             median = selected["wape"].median() if len(selected) else float("nan")
             if pd.notna(median):
                 metadata["median_wape_selected"] = float(median)
