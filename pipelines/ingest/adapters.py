@@ -142,7 +142,12 @@ def _soft_deleted(col: _Columns) -> tuple[str, str, str]:
 
 
 def _per_unit(total: str, quantity: str) -> str:
-    """Per-unit money from an order total, rounded to cents, as text."""
+    """Per-unit money from an order total, rounded to cents, as text.
+
+    quantity x this can differ from the total by up to half a fen per unit (3 units paid 64.00:
+    21.33, 63.99 booked); the exact total is also given as ``paid_amount``, which the contract
+    lists and which loads once the orders entity has that column (until then it is not kept).
+    """
     return f"CAST(round({total} / nullif({quantity}, 0), 2) AS VARCHAR)"
 
 
@@ -189,7 +194,8 @@ def _dujiaoka_orders(names: list[str], options: AdapterOptions) -> Mapped:
             NULL::VARCHAR AS supplier_id,
             {_pseudonym("email", col("email"))} AS buyer_id,
             CASE WHEN {col("pay_id")} IS NOT NULL THEN 'pay_id:' || {col("pay_id")} END
-                AS payment_method
+                AS payment_method,
+            {col("actual_price")} AS paid_amount
         FROM src s"""
     problems = [
         _soft_deleted(col),
@@ -281,7 +287,8 @@ def _acg_orders(names: list[str], options: AdapterOptions) -> Mapped:
             CASE WHEN coalesce({col.integer("owner")}, 0) > 0 THEN 'user:' || {col("owner")}
                  ELSE {_pseudonym("contact", col("contact"))} END AS buyer_id,
             CASE WHEN {col("pay_id")} IS NOT NULL THEN 'pay_id:' || {col("pay_id")} END
-                AS payment_method
+                AS payment_method,
+            {col("amount")} AS paid_amount
         FROM src s"""
     problems = [
         _unknown_code(col, "status", "status", ("0", "1"), "acg-faka"),
