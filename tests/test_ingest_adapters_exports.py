@@ -716,3 +716,76 @@ def test_mysqldump_statements_stream_with_quotes_comments_and_line_numbers(tmp_p
         (3, "INSERT INTO `t` VALUES (1,'a;b\\'c -- d'),\n(2,'x\"y')"),
         (6, "SELECT 1"),
     ]
+
+
+def test_dump_variants_column_lists_replace_and_no_create_table(tmp_path):
+    """phpMyAdmin's SQL export names the columns in each INSERT; ``mysqldump --replace`` writes
+    REPLACE INTO; a data-only dump (``--no-create-info``) has no CREATE TABLE, so the known
+    layout is used; a row of the wrong width is quarantined with its row number."""
+    orders = [name for name, _ in DUJIAOKA_LAYOUTS["orders"]]
+    row = dict(zip(orders, [None] * len(orders), strict=True))
+    row.update(
+        order_sn="D1",
+        goods_id="1",
+        buy_amount="2",
+        actual_price="19.60",
+        status="4",
+        email="x@example.com",
+        created_at="2024-03-01 02:00:00",
+    )
+    values = ",".join(_sql_literal(row[c]) for c in orders)
+    listed = ",".join(
+        f"`{c}`"
+        for c in ("order_sn", "goods_id", "buy_amount", "actual_price", "status", "created_at")
+    )
+    dump = tmp_path / "shop.sql"
+    dump.write_text(
+        # no SET TIME_ZONE: times are wall time
+        f"REPLACE INTO `orders` VALUES ({values});\n"
+        f"INSERT INTO `orders` ({listed}) VALUES ('D2','2','1','6.00','2','2024-03-02 10:00:00');\n"
+        "INSERT INTO `orders` VALUES ('D3','1');\n"
+    )
+    [result] = ingest(tmp_path, dump, source="dujiaoka")
+    assert (result.rows_read, result.loaded, result.quarantined) == (3, 2, 1)
+    assert query(
+        tmp_path,
+        "SELECT order_id, status, unit_price::VARCHAR, created_at::VARCHAR FROM raw.orders",
+    ) == [
+        ("D1", "delivered", "9.80", "2024-03-01 02:00:00"),
+        ("D2", "paid", "6.00", "2024-03-02 10:00:00"),
+    ]
+    assert query(tmp_path, "SELECT line, reason FROM raw.quarantine") == [
+        (
+            3,
+            "unparseable row (INSERT row has 2 values, the table has a known layout "
+            "(no CREATE TABLE for it in the dump?))",
+        )
+    ]
+
+
+def test_txt_files_with_a_header_stay_csv_and_without_one_use_the_known_layout(tmp_path):
+    shop, folder = export(tmp_path, "acg-faka", "tab")
+    for definition in folder.glob("*.sql"):
+        definition.unlink()  # only the .txt files: the known layout applies
+    (folder / "acg_user.txt").write_text(
+        "id,username,pid,create_time\n1000,总站商户,0,2023-12-01 09:00:00\n"
+    )
+    results = ingest(tmp_path, folder, source="acg-faka")
+    assert [(r.source_table, r.rows_read, r.quarantined, r.error) for r in results] == [
+        ("user", 1, 0, None),
+        ("commodity", 3, 0, None),
+        ("card", 8, 0, None),
+        ("order", 40, 0, None),
+    ]
+    assert query(tmp_path, "SELECT count(*) FROM raw.orders") == [(40,)]
+
+
+def test_a_headerless_txt_of_another_width_is_one_clear_error(tmp_path):
+    folder = tmp_path / "export"
+    folder.mkdir()
+    (folder / "orders.txt").write_text("1\tD1\t1\n")
+    [result] = ingest(tmp_path, folder, source="dujiaoka")
+    assert result.error == (
+        "tab-separated without header and 3 fields, not the 23 columns of orders; "
+        "put its .sql from mysqldump --tab beside it"
+    )

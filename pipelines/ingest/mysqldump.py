@@ -316,6 +316,8 @@ def _read_dump(conn, path: Path, table) -> list[str]:
         if kind == "CREATE":
             layouts[name] = parse_create_table(statement)
             continue
+        # mysqldump --replace writes REPLACE INTO, which sqlglot does not parse: same rows.
+        statement = re.sub(r"^\s*REPLACE\b", "INSERT", statement, count=1, flags=re.I)
         try:
             tree = sqlglot.parse_one(statement, read="mysql")
         except sqlglot.errors.ParseError as error:
@@ -384,6 +386,8 @@ def _value_text(cell) -> str | None:
         return "1" if cell.this else "0"
     if isinstance(cell, exp.Introducer):  # _binary'...', _utf8mb4'...'
         return _value_text(cell.expression)
+    if isinstance(cell, exp.BitString):  # b'1' (bit columns)
+        return str(int(cell.this or "0", 2))
     if isinstance(cell, exp.HexString):
         try:
             return bytes.fromhex(cell.this).decode("utf-8")
@@ -425,9 +429,8 @@ def _read_tab(conn, path: Path, table) -> list[str] | None:
     if layout is None:
         if first is None:
             raise UnreadableFile("empty file")
-        fields = [(f or "").strip().lower() for f in first[1]]
-        if set(table.source_columns) <= set(fields):
-            return None  # a header: tab-separated CSV, for the CSV reader
+        if _looks_like_header(path, table):
+            return None  # a CSV (comma, semicolon or tab) with header, for the CSV reader
         layout = _known_layout(table, len(first[1]))
         if layout is None:
             widths = " or ".join(str(len(c)) for c in table.layouts)
@@ -449,6 +452,18 @@ def _read_tab(conn, path: Path, table) -> list[str] | None:
             },
         )
     return writer.finish(layout.columns)
+
+
+def _looks_like_header(path: Path, table) -> bool:
+    """Whether the file's first line names the table's required columns (any delimiter)."""
+    head = b""
+    for chunk in _read_all_chunks(path, _gzipped(path)):
+        head += chunk
+        if b"\n" in head or len(head) > 1 << 20:
+            break
+    line = head.split(b"\n", 1)[0].decode("utf-8", errors="replace").lstrip("\ufeff")
+    words = {w.strip().strip('"').strip().lower() for w in re.split(r"[,;\t|]", line)}
+    return set(table.source_columns) <= words
 
 
 def _chain(first, rest):
