@@ -789,3 +789,23 @@ def test_a_headerless_txt_of_another_width_is_one_clear_error(tmp_path):
         "tab-separated without header and 3 fields, not the 23 columns of orders; "
         "put its .sql from mysqldump --tab beside it"
     )
+
+
+@pytest.mark.parametrize("chunk_bytes", [1, 2, 3, 7, 64])
+def test_reading_does_not_depend_on_where_the_file_is_cut_into_chunks(
+    tmp_path, monkeypatch, chunk_bytes
+):
+    """The dump scanner and the --tab reader stream the file in chunks: a chunk may end inside
+    a string, an escape, a comment marker or a multi-byte character."""
+    shop = dujiaoka_shop()
+    write_dump(shop, tmp_path)
+    write_tab(shop, tmp_path)
+    dump = tmp_path / "shop.sql"
+    dump.write_text(dump.read_text() + "-- tail; comment\n/* block; */ SELECT 'a''b;c' -- x\n;\n")
+    whole = list(mysqldump.statements(dump))
+    tab = list(mysqldump._tab_records(tmp_path / "orders.txt"))
+    monkeypatch.setattr("pipelines.ingest.reading.CHUNK_BYTES", chunk_bytes)
+    assert list(mysqldump.statements(dump)) == whole
+    assert list(mysqldump._tab_records(tmp_path / "orders.txt")) == tab
+    assert whole[-1][1] == "SELECT 'a''b;c'"
+    assert len(tab) == 40 and tab[0][1][14] == _card_secret(100)

@@ -119,9 +119,8 @@ def statements(path: Path, state: DumpState | None = None) -> Iterator[tuple[int
                     run = _CODE_RUN.match(text, position)
                     if run:
                         piece = run.group()
-                        if run.end() == len(text) and piece.endswith(("-", "/")):
-                            # may start a comment with the next text's first character
-                            piece, pending = piece[:-1], piece[-1]
+                        if run.end() == len(text):
+                            piece, pending = _hold_back(piece, "-/")
                         if not start_line and piece.strip():
                             leading = len(piece) - len(piece.lstrip())
                             start_line = line + piece.count("\n", 0, leading)
@@ -133,10 +132,7 @@ def statements(path: Path, state: DumpState | None = None) -> Iterator[tuple[int
                         continue
                     found = _NORMAL.search(text, position)
                     if found is None:
-                        piece = text[position:]
-                        # a "-" or "/" at the end may start a comment: look again with more text
-                        if piece.endswith(("-", "/")):
-                            piece, pending = piece[:-1], piece[-1]
+                        piece, pending = _hold_back(text[position:], "-/")
                         if piece.strip() and not start_line:
                             start_line = line
                         code.append(piece)
@@ -177,8 +173,10 @@ def statements(path: Path, state: DumpState | None = None) -> Iterator[tuple[int
                     found = _CLOSERS[mode].search(text, position)
                     if found is None:
                         rest = text[position:]
-                        # an escape cut by the chunk's end: finish it with the next chunk
-                        if rest.endswith("\\") and mode in "'\"":
+                        # an escape or a comment's end cut by the chunk's end: finish it with
+                        # the next chunk
+                        cut = {"'": "\\", '"': "\\", "/*": "*"}.get(mode)
+                        if cut and rest.endswith(cut):
                             rest, pending = rest[:-1], rest[-1]
                         (comment if mode == "/*" else code).append(rest)
                         break
@@ -205,6 +203,13 @@ def statements(path: Path, state: DumpState | None = None) -> Iterator[tuple[int
     if statement:
         _note_zone(statement, state)
         yield start_line or line, statement
+
+
+def _hold_back(piece: str, characters: str) -> tuple[str, str]:
+    """Split off trailing characters that may start a comment (``--``, ``/*``) together with
+    the next chunk's first ones."""
+    kept = piece.rstrip(characters)
+    return kept, piece[len(kept) :]
 
 
 def _with_final(chunks: Iterator[str], decoder) -> Iterator[str]:
