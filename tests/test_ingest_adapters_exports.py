@@ -28,7 +28,7 @@ from pipelines.ingest.adapters import ACG_LAYOUTS, DUJIAOKA_LAYOUTS
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 START = datetime(2024, 3, 1, 9, 0, 0)
-SHAPES = ("navicat", "phpmyadmin", "tab", "dump")
+SHAPES = ("navicat", "phpmyadmin", "phpmyadmin_no_header", "tab", "dump")
 
 
 @dataclass
@@ -411,16 +411,16 @@ def write_navicat(shop: Shop, folder: Path) -> None:
         (folder / f"{table.name}.csv").write_text(text.getvalue(), encoding="utf-8-sig")
 
 
-def write_phpmyadmin(shop: Shop, folder: Path) -> None:
-    """phpMyAdmin CSV (column names in the first row): every value quoted, NULL as the bare
-    word NULL; acg-faka's as "CSV for MS Excel" with ``;``."""
+def write_phpmyadmin(shop: Shop, folder: Path, header: bool = True) -> None:
+    """phpMyAdmin CSV: every value quoted, NULL as the bare word NULL; acg-faka's as "CSV for
+    MS Excel" with ``;``. With "Put columns names in the first row" on, or (its default) off."""
     delimiter = ";" if shop.source == "acg-faka" else ","
 
     def field(value: str | None) -> str:
         return "NULL" if value is None else '"' + value.replace('"', '""') + '"'
 
     for table in shop.tables:
-        lines = [delimiter.join(field(name) for name, _ in table.layout)]
+        lines = [delimiter.join(field(name) for name, _ in table.layout)] if header else []
         lines += [delimiter.join(field(v) for v in row) for row in _values(table, _wall_typed)]
         (folder / f"{table.name}.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
@@ -526,6 +526,7 @@ def write_dump(shop: Shop, folder: Path) -> None:
 WRITERS = {
     "navicat": write_navicat,
     "phpmyadmin": write_phpmyadmin,
+    "phpmyadmin_no_header": lambda shop, folder: write_phpmyadmin(shop, folder, header=False),
     "tab": write_tab,
     "dump": write_dump,
 }
@@ -809,3 +810,13 @@ def test_reading_does_not_depend_on_where_the_file_is_cut_into_chunks(
     assert list(mysqldump._tab_records(tmp_path / "orders.txt")) == tab
     assert whole[-1][1] == "SELECT 'a''b;c'"
     assert len(tab) == 40 and tab[0][1][14] == _card_secret(100)
+
+
+def test_a_csv_whose_first_line_is_neither_header_nor_known_layout_names_missing_columns(
+    tmp_path,
+):
+    folder = tmp_path / "export"
+    folder.mkdir()
+    (folder / "orders.csv").write_text("order_sn,goods_id\nD1,1\n")
+    [result] = ingest(tmp_path, folder, source="dujiaoka")
+    assert result.error.startswith("missing required column(s): buy_amount, actual_price")

@@ -6,6 +6,8 @@
   INSERT of the wanted table. Column order comes from the INSERT's column list, else the dump's
   CREATE TABLE, else the system's known layout (``SourceTable.layouts``). A row's ``_line`` is
   its number among that table's rows in the dump (an extended INSERT is one physical line).
+- A CSV without header row (phpMyAdmin's default) is read with the known layout its width
+  matches; ``_line`` 1 is its first record.
 - ``mysqldump --tab`` writes ``table.sql`` (CREATE TABLE) beside ``table.txt``: tab-separated,
   no header, ``\\N`` for NULL, backslash escapes (``\\n \\t \\\\ \\0 \\r \\Z``; a backslash before a
   real line break or tab keeps it in the field). Columns come from ``table.sql``, else the
@@ -314,7 +316,46 @@ def read_export(conn, path: Path, table, workdir: Path) -> list[str] | None:
     name = path.name.lower()
     if name.endswith(".txt") or name.endswith(".txt.gz"):
         return _read_tab(conn, path, table)
+    if (name.endswith(".csv") or name.endswith(".csv.gz")) and not _looks_like_header(path, table):
+        return _read_headerless_csv(conn, path, table, workdir)
     return None
+
+
+def _read_headerless_csv(conn, path: Path, table, workdir: Path) -> list[str] | None:
+    """A CSV without header row (phpMyAdmin's default: "Put columns names in the first row"
+    is off) read with the known layout its width matches; line 1 is the first record. None
+    when no layout matches the first record (then it is read as a CSV with header)."""
+    from pipelines.ingest.reading import (
+        _DELIMITERS,
+        MAX_LINE_BYTES,
+        csv_records,
+        prepare_text,
+    )
+
+    text = prepare_text(path, _gzipped(path), None, workdir)
+    with text.path.open("r", encoding="utf-8", newline="") as handle:
+        first_line = handle.readline(MAX_LINE_BYTES)
+    delimiter = max(_DELIMITERS, key=first_line.count)
+    layout = None
+    for columns in table.layouts:
+        with text.path.open("r", encoding="utf-8", newline="") as handle:
+            first = next(csv_records(iter(handle), delimiter, len(columns)), None)
+        if first is not None and not first.problem and len(first.fields) == len(columns):
+            layout = TableLayout(table.name, [c for c, _ in columns], dict(columns))
+            break
+    if layout is None:
+        return None  # read as a CSV with header: its columns are checked and named there
+    writer = _RowWriter(conn)
+    width = len(layout.columns)
+    with text.path.open("r", encoding="utf-8", newline="") as handle:
+        for record in csv_records(iter(handle), delimiter, width):
+            if record.problem or len(record.fields) != width:
+                reason = record.problem or f"expected {width} fields, found {len(record.fields)}"
+                writer.reject(record.line, reason)
+                continue
+            values = [value if value != "" else None for value in record.fields]
+            writer.add(record.line, dict(zip(layout.columns, values, strict=True)))
+    return writer.finish(layout.columns)
 
 
 def _known_layout(table, width: int) -> TableLayout | None:
