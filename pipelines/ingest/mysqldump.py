@@ -34,7 +34,8 @@ from pipelines.ingest.reading import UnreadableFile, _read_all_chunks, quote_ide
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 ROW_BATCH = 50_000
 _UTC_ZONE = re.compile(r"TIME_ZONE\s*=\s*'\+00:00'", re.I)
-_ANY_ZONE = re.compile(r"\bSET\b[^;]*\bTIME_ZONE\s*=", re.I)
+# A SET statement (or /*!40103 SET ... */ comment) that sets the session time zone.
+_ANY_ZONE = re.compile(r"\s*(?:!\d*\s*)?SET\s[^;]{0,200}?\bTIME_ZONE\s*=", re.I)
 _HEAD = re.compile(
     r"\s*(INSERT|REPLACE|CREATE)\s+(?:IGNORE\s+|INTO\s+|TABLE\s+|IF\s+NOT\s+EXISTS\s+)*"
     r"((?:`[^`]+`|\w+)(?:\.(?:`[^`]+`|\w+))?)",
@@ -227,9 +228,10 @@ def _gzipped(path: Path) -> bool:
 
 def _note_zone(text: str, state: DumpState) -> None:
     # The first setting counts: a dump's footer sets the zone back to the session's own.
-    if not state.zone_set and _ANY_ZONE.search(text):
+    # Anchored and bounded: a big INSERT is never searched through.
+    if not state.zone_set and _ANY_ZONE.match(text):
         state.zone_set = True
-        state.tz_utc = bool(_UTC_ZONE.search(text))
+        state.tz_utc = bool(_UTC_ZONE.search(text[:300]))
 
 
 def _head(statement: str) -> tuple[str, str] | None:
