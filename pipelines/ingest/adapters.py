@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from pipelines.ingest.entities import ENTITIES, Entity
 from pipelines.ingest.reading import quote_ident
@@ -25,6 +26,8 @@ from pipelines.ingest.reading import quote_ident
 @dataclass(frozen=True)
 class AdapterOptions:
     merchant_id: str
+    # Where the per-installation secret for buyer keys lives ($CARDPULSE_HOME).
+    home: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,14 @@ class SourceTable:
     source_columns: tuple[str, ...] = ()
     # Inventory from card keys: one input row per key, summed per natural key.
     aggregate_sums: tuple[str, ...] = field(default=())
+    # The only source columns kept after reading (everything else, card secrets included, is
+    # dropped before anything is checked or quarantined), and among them the personal ones
+    # (e-mail / phone / QQ / IP), replaced by a keyed hash. Empty: a canonical file.
+    kept: tuple[str, ...] = field(default=())
+    personal: tuple[str, ...] = field(default=())
+    # The table's columns in install-SQL order, with their MySQL types: how a headerless
+    # export (``mysqldump --tab`` without its .sql) is read. Alternatives for other versions.
+    layouts: tuple[tuple[tuple[str, str], ...], ...] = field(default=())
 
     def required_columns(self, entity: Entity) -> tuple[str, ...]:
         return self.source_columns if self.mapping else entity.required_columns
@@ -74,8 +85,13 @@ def _lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+# How exports spell NULL: empty (Navicat, DBeaver), ``NULL`` (phpMyAdmin), ``\\N`` (mysqldump).
+NULL_WORDS = ("", "NULL", "\\N")
+
+
 class _Columns:
-    """SQL for source columns as trimmed text; a column the export lacks reads as NULL."""
+    """SQL for source columns as trimmed text; a column the export lacks reads as NULL, and so
+    does a value spelled as one of ``NULL_WORDS``."""
 
     def __init__(self, names: list[str]):
         self.names = set(names)
@@ -83,7 +99,9 @@ class _Columns:
     def __call__(self, name: str) -> str:
         if name not in self.names:
             return "NULL::VARCHAR"
-        return f"nullif(trim(CAST(s.{quote_ident(name)} AS VARCHAR)), '')"
+        value = f"trim(CAST(s.{quote_ident(name)} AS VARCHAR))"
+        words = ", ".join(_lit(w) for w in NULL_WORDS)
+        return f"CASE WHEN {value} NOT IN ({words}) THEN {value} END"
 
     def decimal(self, name: str) -> str:
         return f"TRY_CAST({self(name)} AS DECIMAL(18, 2))"
@@ -124,13 +142,19 @@ def _soft_deleted(col: _Columns) -> tuple[str, str, str]:
 
 
 def _per_unit(total: str, quantity: str) -> str:
-    """Per-unit money from an order total, rounded to cents, as text."""
+    """Per-unit money from an order total, rounded to cents, as text.
+
+    quantity x this can differ from the total by up to half a fen per unit (3 units paid 64.00:
+    21.33, 63.99 booked); the exact total is also given as ``paid_amount``, which the contract
+    lists and which loads once the orders entity has that column (until then it is not kept).
+    """
     return f"CAST(round({total} / nullif({quantity}, 0), 2) AS VARCHAR)"
 
 
-def _pseudonym(prefix: str, value: str) -> str:
-    """A stable buyer key that does not store the e-mail / phone / QQ itself."""
-    return f"CASE WHEN {value} IS NOT NULL THEN '{prefix}:' || left(md5(lower({value})), 16) END"
+def _pseudonym(prefix: str, keyed: str) -> str:
+    """A stable buyer key from a personal column already replaced by its keyed hash (HMAC-SHA256
+    with the installation's secret, ``secrets.py``): the prefix and 16 hex digits of it."""
+    return f"CASE WHEN {keyed} IS NOT NULL THEN '{prefix}:' || left({keyed}, 16) END"
 
 
 # ---- dujiaoka (独角数卡) -------------------------------------------------------------------
@@ -170,7 +194,8 @@ def _dujiaoka_orders(names: list[str], options: AdapterOptions) -> Mapped:
             NULL::VARCHAR AS supplier_id,
             {_pseudonym("email", col("email"))} AS buyer_id,
             CASE WHEN {col("pay_id")} IS NOT NULL THEN 'pay_id:' || {col("pay_id")} END
-                AS payment_method
+                AS payment_method,
+            {col("actual_price")} AS paid_amount
         FROM src s"""
     problems = [
         _soft_deleted(col),
@@ -221,6 +246,17 @@ def _dujiaoka_carmis(names: list[str], options: AdapterOptions) -> Mapped:
 # ---- acg-faka (异次元发卡) ------------------------------------------------------------------
 
 
+def _acg_seller(col: _Columns) -> str:
+    """The merchant that sold an acg-faka order: the sub-site (分站) it was bought on,
+    ``substation_user_id``, when set; else ``user_id``, the goods' owner (0 = the main site),
+    who sells it on the main site (versions before sub-sites record only that)."""
+    substation = col("substation_user_id")
+    return (
+        f"CASE WHEN coalesce({col.integer('substation_user_id')}, 0) > 0 THEN {substation} "
+        f"ELSE coalesce({col('user_id')}, '0') END"
+    )
+
+
 def _acg_orders(names: list[str], options: AdapterOptions) -> Mapped:
     col = _Columns(names)
     quantity = col.integer("card_num")
@@ -236,7 +272,7 @@ def _acg_orders(names: list[str], options: AdapterOptions) -> Mapped:
                  ELSE CAST({changed} AS VARCHAR) END AS updated_at,
             {col("pay_time")} AS paid_at,
             NULL::VARCHAR AS delivered_at,
-            coalesce({col("user_id")}, '0') AS merchant_id,
+            {_acg_seller(col)} AS merchant_id,
             {col("commodity_id")} AS sku_id,
             {col("card_num")} AS quantity,
             {_per_unit(col.decimal("amount"), quantity)} AS unit_price,
@@ -251,7 +287,8 @@ def _acg_orders(names: list[str], options: AdapterOptions) -> Mapped:
             CASE WHEN coalesce({col.integer("owner")}, 0) > 0 THEN 'user:' || {col("owner")}
                  ELSE {_pseudonym("contact", col("contact"))} END AS buyer_id,
             CASE WHEN {col("pay_id")} IS NOT NULL THEN 'pay_id:' || {col("pay_id")} END
-                AS payment_method
+                AS payment_method,
+            {col("amount")} AS paid_amount
         FROM src s"""
     problems = [
         _unknown_code(col, "status", "status", ("0", "1"), "acg-faka"),
@@ -321,44 +358,198 @@ def _acg_user(names: list[str], options: AdapterOptions) -> Mapped:
 
 _INVENTORY_SUMS = ("on_hand", "on_order", "expiring_7d")
 
+
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(text.split())
+
+
+def _layout(spec: str, types: dict[str, str]) -> tuple[tuple[str, str], ...]:
+    return tuple((name, types.get(name, "text")) for name in spec.split())
+
+
+# Column order of assimon/dujiaoka database/sql/install.sql; its times are MySQL ``timestamp``.
+_DJ_TIMES = {"created_at": "timestamp", "updated_at": "timestamp", "deleted_at": "timestamp"}
+DUJIAOKA_LAYOUTS = {
+    "goods": _layout(
+        "id group_id gd_name picture retail_price actual_price in_stock sales_volume ord "
+        "buy_limit_num buy_prompt description type wholesale_price_cnf other_ipu_cnf api_hook "
+        "is_open created_at updated_at deleted_at",
+        _DJ_TIMES,
+    ),
+    "carmis": _layout("id goods_id status carmi created_at updated_at deleted_at", _DJ_TIMES),
+    "orders": _layout(
+        "id order_sn goods_id coupon_id title type goods_price buy_amount coupon_discount_price "
+        "wholesale_discount_price total_price actual_price search_pwd email info pay_id buy_ip "
+        "trade_no status coupon_ret_back created_at updated_at deleted_at",
+        _DJ_TIMES,
+    ),
+}
+
+# Column order of lizhipay/acg-faka kernel/Install/Install.sql; its times are ``datetime``.
+_ACG_TIMES = {
+    name: "datetime"
+    for name in _words(
+        "create_time pay_time purchase_time login_time last_login_time seckill_start_time "
+        "seckill_end_time"
+    )
+}
+_ACG_ORDER = (
+    "id owner user_id trade_no amount commodity_id card_id card_num pay_id create_time "
+    "create_ip create_device pay_time status secret password contact delivery_status pay_url "
+    "coupon_id cost from premium widget rent race rebate pay_cost"
+)
+ACG_LAYOUTS = {
+    "user": _layout(
+        "id username email phone qq password salt app_key avatar balance coin integral "
+        "create_time login_time last_login_time login_ip last_login_ip pid recharge total_coin "
+        "status business_level nicename alipay wechat settlement",
+        _ACG_TIMES,
+    ),
+    "commodity": _layout(
+        "id category_id name description cover factory_price price user_price status owner "
+        "create_time api_status code delivery_way delivery_auto_mode delivery_message "
+        "contact_type password_status sort coupon shared_id shared_code shared_premium "
+        "shared_premium_type seckill_status seckill_start_time seckill_end_time draft_status "
+        "draft_premium inventory_hidden leave_message recommend send_email only_user "
+        "purchase_count widget level_price level_disable minimum maximum shared_sync config hide",
+        _ACG_TIMES,
+    ),
+    "card": _layout(
+        "id owner commodity_id draft secret create_time purchase_time order_id status note race",
+        _ACG_TIMES,
+    ),
+    # Later versions add sub-site sales (``substation_user_id``) after ``pay_cost``.
+    "order": _layout(_ACG_ORDER, _ACG_TIMES),
+    "order_v3": _layout(
+        _ACG_ORDER + " sku divide_amount substation_user_id request_no", _ACG_TIMES
+    ),
+}
+
 ADAPTERS: dict[str, list[SourceTable]] = {
     "dujiaoka": [
-        SourceTable("goods", "skus", _dujiaoka_goods, ("id", "type")),
         SourceTable(
-            "carmis", "inventory", _dujiaoka_carmis, ("goods_id", "status"), _INVENTORY_SUMS
+            "goods",
+            "skus",
+            _dujiaoka_goods,
+            ("id", "type"),
+            kept=("id", "group_id", "gd_name", "retail_price", "type", "is_open", "deleted_at"),
+            layouts=(DUJIAOKA_LAYOUTS["goods"],),
+        ),
+        SourceTable(
+            "carmis",
+            "inventory",
+            _dujiaoka_carmis,
+            ("goods_id", "status"),
+            _INVENTORY_SUMS,
+            kept=("id", "goods_id", "status", "created_at", "updated_at", "deleted_at"),
+            layouts=(DUJIAOKA_LAYOUTS["carmis"],),
         ),
         SourceTable(
             "orders",
             "orders",
             _dujiaoka_orders,
             ("order_sn", "goods_id", "buy_amount", "actual_price", "status", "created_at"),
+            kept=_words(
+                "id order_sn goods_id coupon_id type goods_price buy_amount "
+                "coupon_discount_price wholesale_discount_price total_price actual_price email "
+                "pay_id buy_ip status created_at updated_at deleted_at"
+            ),
+            personal=("email", "buy_ip"),
+            layouts=(DUJIAOKA_LAYOUTS["orders"],),
         ),
     ],
     "acg-faka": [
-        SourceTable("user", "merchants", _acg_user, ("id",)),
-        SourceTable("commodity", "skus", _acg_commodity, ("id", "name")),
-        SourceTable("card", "inventory", _acg_card, ("commodity_id", "status"), _INVENTORY_SUMS),
+        SourceTable(
+            "user",
+            "merchants",
+            _acg_user,
+            ("id",),
+            kept=("id", "username", "pid", "business_level", "status", "create_time"),
+            layouts=(ACG_LAYOUTS["user"],),
+        ),
+        SourceTable(
+            "commodity",
+            "skus",
+            _acg_commodity,
+            ("id", "name"),
+            kept=(
+                "id",
+                "category_id",
+                "name",
+                "factory_price",
+                "price",
+                "status",
+                "owner",
+                "delivery_way",
+            ),
+            layouts=(ACG_LAYOUTS["commodity"],),
+        ),
+        SourceTable(
+            "card",
+            "inventory",
+            _acg_card,
+            ("commodity_id", "status"),
+            _INVENTORY_SUMS,
+            kept=("id", "commodity_id", "status", "create_time", "purchase_time"),
+            layouts=(ACG_LAYOUTS["card"],),
+        ),
         SourceTable(
             "order",
             "orders",
             _acg_orders,
             ("trade_no", "commodity_id", "card_num", "amount", "status", "create_time"),
+            kept=_words(
+                "id owner user_id substation_user_id trade_no amount commodity_id card_num "
+                "pay_id create_time create_ip pay_time status contact delivery_status coupon_id "
+                "cost premium rent pay_cost"
+            ),
+            personal=("contact", "create_ip"),
+            layouts=(ACG_LAYOUTS["order"], ACG_LAYOUTS["order_v3"]),
         ),
     ],
+}
+
+# Every table of each system's install SQL: a file named after one of them is that table,
+# never one of ours with a prefix (``coupons_goods`` is not ``goods`` with prefix ``coupons_``).
+SYSTEM_TABLES = {
+    "dujiaoka": _words(
+        "admin_extension_histories admin_extensions admin_menu admin_permission_menu "
+        "admin_permissions admin_role_menu admin_role_permissions admin_role_users admin_roles "
+        "admin_settings admin_users carmis coupons coupons_goods emailtpls failed_jobs goods "
+        "goods_group migrations orders password_resets pays"
+    ),
+    "acg-faka": _words(
+        "bill business business_level card cash category commodity config coupon manage "
+        "manage_log order order_option pay plugin shared upload user user_category "
+        "user_commodity user_group user_recharge"
+    ),
 }
 
 
 def table_for_file_name(source: str, file_name: str) -> SourceTable | None:
     """The source table a file holds, from its name: ``orders.csv``, ``acg_order.csv``,
-    ``dujiaoka_carmis_2024-05-01.csv`` (an optional table prefix such as ``acg_`` and an
-    optional suffix starting with a digit are allowed; ``order_option.csv`` is not ``order``).
+    ``dujiaoka_carmis_2024-05-01.csv`` (an optional one-word table prefix such as ``acg_`` and
+    an optional suffix starting with a digit are allowed; ``order_option.csv`` is not
+    ``order``, and a prefix that is itself a table of the system is not a prefix:
+    ``coupons_goods.csv`` is not ``goods``).
     """
     stem = file_name.split(".")[0].lower()
     for table in ADAPTERS[source]:
-        pattern = rf"(?:[a-z0-9]+_)?{re.escape(table.name)}(?:[-_]?\d.*)?"
-        if re.fullmatch(pattern, stem):
+        pattern = rf"(?:([a-z0-9]+)_)?{re.escape(table.name)}(?:[-_]?\d.*)?"
+        found = re.fullmatch(pattern, stem)
+        if found and found.group(1) not in SYSTEM_TABLES[source]:
             return table
     return None
 
 
+def source_of(table: SourceTable) -> str | None:
+    """The source system a table belongs to (None for a canonical table)."""
+    return next((name for name, tables in ADAPTERS.items() if table in tables), None)
+
+
 assert all(t.entity in ENTITIES for tables in ADAPTERS.values() for t in tables)
+assert all(
+    set(t.personal) <= set(t.kept) and set(t.source_columns) <= set(t.kept)
+    for tables in ADAPTERS.values()
+    for t in tables
+)

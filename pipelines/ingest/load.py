@@ -24,7 +24,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from pipelines.errors import CardPulseError
-from pipelines.ingest import adapters, reading
+from pipelines.ingest import adapters, mysqldump, reading, secrets
 from pipelines.ingest.entities import ENTITIES, ENTITY_ORDER, entity_for_file_name
 from pipelines.ingest.reading import UnreadableFile, quote_ident
 from pipelines.ingest.references import InferredMembers, inferred_in_file, inferred_members
@@ -141,10 +141,16 @@ def plan_files(paths: Iterable[str | Path], source: str) -> list[PlannedFile]:
             for child in sorted(path.iterdir()):
                 if not child.is_file() or child.name.startswith((".", "_")):
                     continue
+                if source != "canonical" and mysqldump.is_sql_file(child):
+                    found.extend(_dump_tables(child, source, named=False))
+                    continue
                 table = _table_for(child, source)
                 if table and reading.file_format(child):
                     found.append(PlannedFile(child.resolve(), table))
             planned.extend(found)
+            continue
+        if source != "canonical" and mysqldump.is_sql_file(path):
+            planned.extend(_dump_tables(path, source, named=True))
             continue
         table = _table_for(path, source)
         if reading.file_format(path) is None:
@@ -170,6 +176,18 @@ def plan_files(paths: Iterable[str | Path], source: str) -> list[PlannedFile]:
     order = {t.name: i for i, t in enumerate(_source_tables(source))}
     planned.sort(key=lambda p: (order.get(p.table.name, 99) if p.table else 99, p.path.name))
     return planned
+
+
+def _dump_tables(path: Path, source: str, named: bool) -> list[PlannedFile]:
+    """A .sql file: one planned file per table of ``source`` its INSERTs fill (a ``--tab``
+    table definition beside its .txt is read with the .txt, not on its own)."""
+    try:
+        tables, problem = mysqldump.plan_dump(path, source, named)
+    except UnreadableFile as error:
+        tables, problem = [], str(error)
+    if problem:
+        return [PlannedFile(path.resolve(), None, problem)]
+    return [PlannedFile(path.resolve(), table) for table in tables]
 
 
 def connect_warehouse(warehouse_path: str | Path):
@@ -244,7 +262,9 @@ def ingest_paths(
     try:
         create_raw_tables(conn)
         _create_region_alias(conn)
-        options = adapters.AdapterOptions(merchant_id=merchant_id or DEFAULT_MERCHANT_ID)
+        options = adapters.AdapterOptions(
+            merchant_id=merchant_id or DEFAULT_MERCHANT_ID, home=Path(warehouse_path).parent
+        )
         run = IngestRun(
             source, encoding, options, ingest_clock(), max_quarantine_pct, extended_checks
         )
@@ -306,7 +326,7 @@ def _ingest_file(conn, path: Path, table: adapters.SourceTable, run: IngestRun) 
         # Read before the transaction: a parser that gives up (and is retried another way)
         # must not abort it. Reading writes only this connection's temp tables.
         try:
-            source = _read_source(conn, path, run.encoding, Path(workdir), result)
+            source = _read_source(conn, path, run.encoding, Path(workdir), result, table, run)
         except (UnreadableFile, duckdb.Error) as error:
             _drop_staging(conn)
             _clear_counts(result)
@@ -358,9 +378,31 @@ def _one_line(message: str) -> str:
 
 
 def _read_source(
+    conn,
+    path: Path,
+    encoding: str | None,
+    workdir: Path,
+    result: FileResult,
+    table: adapters.SourceTable | None = None,
+    run: IngestRun | None = None,
+) -> tuple[str, list[str]]:
+    """Stage the file as ``src`` + ``parse_rejects``; returns (format, column names).
+
+    A 发卡 system's table may also come as mysqldump output (``mysqldump.py``); it keeps only
+    the columns its mapping reads, personal ones as keyed hashes (``secrets.py``).
+    """
+    if table is not None and table.mapping is not None:
+        names = mysqldump.read_export(conn, path, table, workdir)
+        if names is None:
+            names = _read_file(conn, path, encoding, workdir, result)[1]
+        home = run.options.home if run else None
+        return "csv", secrets.protect_source(conn, table, names, home)
+    return _read_file(conn, path, encoding, workdir, result)
+
+
+def _read_file(
     conn, path: Path, encoding: str | None, workdir: Path, result: FileResult
 ) -> tuple[str, list[str]]:
-    """Stage the file as ``src`` + ``parse_rejects``; returns (format, column names)."""
     found = reading.file_format(path)
     if found.fmt == "parquet":
         if found.gzipped:
