@@ -517,7 +517,7 @@ def test_first_build_passes_every_model_unit_test_and_data_test(session):
     assert set(statuses.values()) == {"success", "pass"}, statuses
     kinds = {uid.split(".")[0] for uid in statuses}
     assert kinds == {"model", "test", "unit_test"}
-    assert sum(uid.startswith("unit_test.") for uid in statuses) == 5
+    assert sum(uid.startswith("unit_test.") for uid in statuses) == 6
     assert session.catalog_exists
 
 

@@ -565,6 +565,11 @@ def test_every_export_shape_loads_all_40_orders(tmp_path, source, shape):
         "ORDER BY order_id",
     )
     assert stored == sorted(shop.expected_orders)
+    # The paid totals are kept to the fen (3 units paid 64.00 are 21.33 each, 64.00 in all).
+    [order_table] = [t for t in shop.tables if t.name in ("orders", "acg_order")]
+    total_column = "actual_price" if source == "dujiaoka" else "amount"
+    paid = sum(Decimal(str(row[total_column])) for row in order_table.rows)
+    assert query(tmp_path, "SELECT sum(paid_amount) FROM raw.orders") == [(paid,)]
     skus = query(tmp_path, "SELECT sku_id, delivery_type, active FROM raw.skus ORDER BY 1")
     if source == "dujiaoka":
         assert skus == [

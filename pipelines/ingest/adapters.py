@@ -145,8 +145,8 @@ def _per_unit(total: str, quantity: str) -> str:
     """Per-unit money from an order total, rounded to cents, as text.
 
     quantity x this can differ from the total by up to half a fen per unit (3 units paid 64.00:
-    21.33, 63.99 booked); the exact total is also given as ``paid_amount``, which the contract
-    lists and which loads once the orders entity has that column (until then it is not kept).
+    21.33, 63.99 booked); the exact total is also given as ``paid_amount``, from which
+    ``fct_orders`` takes revenue and margin.
     """
     return f"CAST(round({total} / nullif({quantity}, 0), 2) AS VARCHAR)"
 

@@ -163,6 +163,9 @@ ENTITIES: dict[str, Entity] = {
                 Column("supplier_id"),
                 Column("buyer_id"),
                 Column("payment_method"),
+                # The order's total as paid: revenue to the fen where unit_price x quantity
+                # is rounded (3 keys for 64.00 are 21.33 each).
+                Column("paid_amount", "money", minimum=0),
             ),
             key=("order_id",),
             poison_rules=(

@@ -33,7 +33,8 @@ RAW_TABLES: dict[str, str] = {
         supplier_id VARCHAR,
         buyer_id VARCHAR,
         payment_method VARCHAR,
-        {_LINEAGE}""",
+        {_LINEAGE},
+        paid_amount DECIMAL(18, 2)""",
     "skus": f"""
         sku_id VARCHAR NOT NULL,
         name VARCHAR,
@@ -120,6 +121,7 @@ ADDED_COLUMNS = (
     ("quarantine", "raw_values", "VARCHAR"),
     ("quarantine", "replayable", "BOOLEAN"),
     ("file_ledger", "version", "INTEGER DEFAULT 1"),
+    ("orders", "paid_amount", "DECIMAL(18, 2)"),
 )
 
 

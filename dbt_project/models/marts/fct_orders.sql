@@ -108,7 +108,8 @@ measured as (
         cast(created_at as date) as order_date,
         {{ is_demand('status') }} as is_demand,
         status = 'refunded' as is_refunded,
-        status = 'failed' as is_failed
+        status = 'failed' as is_failed,
+        coalesce(paid_amount, quantity * unit_price) as order_total
 
     from priced
 
@@ -135,16 +136,18 @@ final as (
         supplier_id,
         buyer_id,
         payment_method,
+        paid_amount,
         order_date,
         is_demand,
         is_refunded,
         is_failed,
-        cast(case when is_demand then quantity * unit_price else 0 end as decimal(18, 2))
+        -- The paid total when the source gives it (exact to the fen), else quantity x price.
+        cast(case when is_demand then order_total else 0 end as decimal(18, 2))
             as gross_revenue,
-        cast(case when is_demand and not is_refunded then quantity * unit_price else 0 end
+        cast(case when is_demand and not is_refunded then order_total else 0 end
             as decimal(18, 2)) as net_revenue,
         -- NULL when no cost is known for a demand order: unknown, not zero.
-        cast(case when is_demand then quantity * (unit_price - effective_unit_cost) else 0 end
+        cast(case when is_demand then order_total - quantity * effective_unit_cost else 0 end
             as decimal(18, 2)) as gross_margin,
         cast(effective_unit_cost as decimal(18, 2)) as effective_unit_cost,
         case

@@ -28,6 +28,7 @@ renamed as (
         supplier_id,
         buyer_id,
         payment_method,
+        cast(paid_amount as decimal(18, 2)) as paid_amount,
         _file_id,
         _line,
         _loaded_at
