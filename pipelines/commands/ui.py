@@ -2,20 +2,20 @@
 
 It runs ``dagster dev`` on ``pipelines.definitions`` with ``DAGSTER_HOME`` at
 ``$CARDPULSE_HOME/dagster``: the runs of ``cardpulse build`` show there, and while it runs the
-daemon evaluates the landing sensor and the 02:00 schedule.
+daemon evaluates the landing sensor and the 02:00 schedule. ``dagster dev`` and everything it
+spawns (webserver, daemon, code servers, runs) stop with the command (``pipelines.processes``).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import signal
 import socket
-import subprocess
 import sys
 from pathlib import Path
 
 from pipelines.errors import CardPulseError
+from pipelines.processes import start
 from pipelines.settings import home
 
 HELP = "serve the Dagster UI for this project (runs, assets, landing sensor, daily schedule)"
@@ -53,19 +53,12 @@ def run(args: argparse.Namespace) -> int:
         "--log-level",
         "warning",
     ]
-    print(f"Dagster UI for {installation.root}: http://{args.host}:{args.port}  (Ctrl+C stops)")
-    # Started in the background, a process may inherit SIGINT ignored, and dagster dev would
-    # inherit that too; a Python handler here gives the child the default disposition back.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    server = subprocess.Popen(command, cwd=REPO_ROOT, env=env)
-    # Stopped by SIGTERM (a service manager, `kill`): stop dagster dev the way Ctrl+C does.
-    signal.signal(signal.SIGTERM, lambda *_: _interrupt(server))
-    try:
-        return server.wait()
-    except KeyboardInterrupt:
-        # Ctrl+C reached dagster dev too: let it stop its webserver and daemon.
-        _stop(server)
-        raise
+    print(
+        f"Dagster UI for {installation.root}: http://{args.host}:{args.port}  (Ctrl+C stops)",
+        flush=True,
+    )
+    # dagster dev takes SIGTERM as Ctrl+C: it stops its webserver and daemon, which get it too.
+    return start(command, cwd=REPO_ROOT, env=env).supervise()
 
 
 def dagster_command() -> list[str]:
@@ -92,19 +85,3 @@ def _check_port_free(host: str, port: int) -> None:
             raise CardPulseError(
                 f"cannot serve on {host}:{port} ({error.strerror}); choose another with --port"
             ) from None
-
-
-def _interrupt(server: subprocess.Popen) -> None:
-    if server.poll() is None:
-        server.send_signal(signal.SIGINT)
-
-
-def _stop(server: subprocess.Popen) -> None:
-    try:
-        server.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
