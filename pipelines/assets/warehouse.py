@@ -22,6 +22,7 @@ from dagster_duckdb import DuckDBResource
 
 from pipelines import checks
 from pipelines.ingest.schema import RAW_SCHEMA, RAW_TABLES
+from pipelines.processes import dies_with_this_process
 from pipelines.resources import dbt_project, dbt_target_dir, warehouse_env
 from pipelines.settings import home
 
@@ -124,9 +125,12 @@ def warehouse_models(
     target = dbt_target_dir()
     (target / "run_results.json").unlink(missing_ok=True)  # never publish a previous build's
     with warehouse_env(duckdb.database):
-        yield from dbt.cli(
+        invocation = dbt.cli(
             ["build", "--exclude-resource-type", "unit_test"], context=context, target_path=target
-        ).stream()
+        )
+        # Killed mid-build (even SIGKILL), this process takes dbt, a writer, with it.
+        with dies_with_this_process(invocation.process):
+            yield from invocation.stream()
 
 
 def _landing_paths() -> list[Path]:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from pipelines.build_guard import fail_abandoned_runs, hold_build_lock, run_tags
 from pipelines.errors import CardPulseError
 from pipelines.settings import Home, home
 
@@ -58,11 +59,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """1. Check the warehouse can be built, 2. run the job with progress, 3. summarise."""
+    """1. Be the only build, 2. check the warehouse can be built, 3. run the job with progress,
+    4. summarise."""
     installation = home().ensure()
-    prepare_dagster_home(installation.dagster_home)
-    check_warehouse_ready(installation)
-    outcome = run_build(installation, as_of=args.as_of.isoformat() if args.as_of else "")
+    with hold_build_lock(installation):
+        prepare_dagster_home(installation.dagster_home)
+        check_warehouse_ready(installation)
+        outcome = run_build(installation, as_of=args.as_of.isoformat() if args.as_of else "")
     print(format_summary(outcome))
     if not outcome.succeeded:
         raise CardPulseError(outcome.failure_line)
@@ -165,6 +168,8 @@ def run_build(installation: Home, as_of: str = "") -> BuildOutcome:
         dg.DagsterInstance.from_config(str(installation.dagster_home)) as instance,
         _terminal_silenced() as terminal,
     ):
+        for line in fail_abandoned_runs(instance):
+            print(line, file=terminal, flush=True)
         progress = _ProgressPrinter(instance, run_id, terminal)
         progress.start()
         try:
@@ -173,7 +178,7 @@ def run_build(installation: Home, as_of: str = "") -> BuildOutcome:
                 run_id=run_id,
                 raise_on_error=False,
                 run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
-                tags={"cardpulse/trigger": "cli"},
+                tags=run_tags(),
             )
         finally:
             progress.stop()
