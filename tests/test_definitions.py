@@ -228,6 +228,43 @@ def test_sensor_cursor_is_json_of_seen_files(tmp_path, monkeypatch):
     assert cursor["orders.csv"].startswith(f"{len(ORDERS_CSV.encode())}:")
 
 
+def test_every_job_runs_its_steps_in_process(defs):
+    # The UI's "Materialize all" runs the implicit asset job: one writer on the warehouse too.
+    jobs = [*defs.resolve_all_job_defs(), defs.resolve_implicit_global_asset_job_def()]
+    assert {job.name for job in jobs} >= {"build", "__ASSET_JOB"}
+    assert {job.name: job.executor_def.name for job in jobs} == {
+        job.name: "in_process" for job in jobs
+    }
+
+
+def test_every_step_that_opens_the_warehouse_is_in_the_warehouse_pool(defs):
+    from pipelines.resources import WAREHOUSE_POOL
+
+    pools = {
+        assets_def.node_def.name: assets_def.node_def.pool
+        for assets_def in defs.resolve_asset_graph().assets_defs
+        if assets_def.is_executable and {"duckdb", "dbt"} & assets_def.required_resource_keys
+    }
+    assert {"ingest_landing", "warehouse_models", "publish_snapshot"} <= set(pools)
+    assert pools == {name: WAREHOUSE_POOL for name in pools}
+
+
+def test_the_instance_lets_one_warehouse_step_run_at_a_time(tmp_path, monkeypatch):
+    from pipelines.commands.build import _EARLIER_DAGSTER_YAML, prepare_dagster_home
+
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))  # prepare_dagster_home sets it
+
+    fresh, upgraded = tmp_path / "fresh", tmp_path / "upgraded"
+    upgraded.mkdir()
+    (upgraded / "dagster.yaml").write_text(_EARLIER_DAGSTER_YAML)
+    for dagster_home in (fresh, upgraded):
+        prepare_dagster_home(dagster_home)
+        with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+            concurrency = instance.get_concurrency_config()
+        assert concurrency.pool_config.default_pool_limit == 1
+        assert concurrency.run_queue_config.max_concurrent_runs == 1
+
+
 # --- schedule ------------------------------------------------------------------------------
 
 

@@ -32,7 +32,9 @@ HELP = (
 
 JOB_NAME = "build"
 
-# Every Dagster run of this installation waits its turn: DuckDB takes one writer.
+# Every Dagster run of this installation waits its turn, and so does every step that opens the
+# warehouse (pool "warehouse", which cardpulse build's in-process runs use too): DuckDB takes
+# one writer.
 DAGSTER_YAML = """\
 # Written by cardpulse. Runs queue one at a time: the DuckDB warehouse takes one writer.
 telemetry:
@@ -40,7 +42,11 @@ telemetry:
 concurrency:
   runs:
     max_concurrent_runs: 1
+  pools:
+    default_limit: 1
 """
+# What earlier versions wrote: replaced by the above, being cardpulse's own.
+_EARLIER_DAGSTER_YAML = DAGSTER_YAML.replace("  pools:\n    default_limit: 1\n", "")
 
 _LOCK_PATTERN = re.compile(
     r"Could not set lock on file|Conflicting lock|in use by another process", re.IGNORECASE
@@ -103,7 +109,7 @@ def prepare_dagster_home(dagster_home: Path) -> None:
     """Point Dagster at ``dagster_home`` and give it a dagster.yaml if it has none."""
     dagster_home.mkdir(parents=True, exist_ok=True)
     config = dagster_home / "dagster.yaml"
-    if not config.exists():
+    if not config.exists() or config.read_text(encoding="utf-8") == _EARLIER_DAGSTER_YAML:
         config.write_text(DAGSTER_YAML, encoding="utf-8")
     os.environ["DAGSTER_HOME"] = str(dagster_home)
 
