@@ -99,6 +99,7 @@ class BuildOutcome:
     row_counts: dict[str, int] = field(default_factory=dict)
     dbt_tests: dict[str, int] = field(default_factory=dict)
     dbt_failed_tests: list[str] = field(default_factory=list)
+    dbt_warned_tests: list[str] = field(default_factory=list)  # "name (N rows)"
     snapshot: Path | None = None
     as_of: str | None = None
     failure_line: str = ""
@@ -387,9 +388,11 @@ def _add_results(outcome: BuildOutcome, installation: Home) -> None:
     for result in tests:
         outcome.dbt_tests[result.status] = outcome.dbt_tests.get(result.status, 0) + 1
     outcome.dbt_failed_tests = [r.name for r in tests if r.status in ("fail", "error")]
+    outcome.dbt_warned_tests = [_test_label(r) for r in tests if r.status == "warn"]
 
 
 def _tests_line(outcome: BuildOutcome) -> str:
+    """The counts, then one line per failed and per warned test, each named."""
     if not outcome.dbt_tests:
         return "not run"
     counts = outcome.dbt_tests
@@ -400,11 +403,14 @@ def _tests_line(outcome: BuildOutcome) -> str:
         line += f", {counts['warn']} warned"
     if counts.get("skipped"):
         line += f", {counts['skipped']} skipped"
-    if outcome.dbt_failed_tests:
-        shown = ", ".join(outcome.dbt_failed_tests[:3])
-        more = len(outcome.dbt_failed_tests) - 3
-        line += f" ({shown}{f', +{more} more' if more > 0 else ''})"
-    return line
+    named = [f"  failed: {name}" for name in outcome.dbt_failed_tests]
+    named += [f"  warned: {label}" for label in outcome.dbt_warned_tests]
+    return "\n".join([line, *named])
+
+
+def _test_label(result) -> str:
+    rows = result.failures
+    return f"{result.name} ({rows} row{'s' if rows != 1 else ''})" if rows else result.name
 
 
 def _failure_line(failure, outcome: BuildOutcome, installation: Home) -> str:
