@@ -108,7 +108,8 @@ def start(command: list[str], **popen_options) -> Child:
 @contextlib.contextmanager
 def dies_with_this_process(process: subprocess.Popen, grace: float = GRACE_SECONDS):
     """While in the block, ``process`` (started by someone else, e.g. dagster-dbt's dbt) is
-    stopped by a watchdog if this process dies, even by SIGKILL."""
+    stopped by a watchdog if this process dies, even by SIGKILL; leaving the block stops it
+    too if it is still running (its reader gave up on it)."""
     watchdog = _start_watchdog(process.pid, grace)
     try:
         yield process
@@ -207,8 +208,8 @@ def _wait_gone(target: int, seconds: float, reap) -> bool:
 
 
 def _watch(target: int, grace: float) -> None:
-    """The watchdog: while the target lives, wait for the owner's end of stdin to close (its
-    exit, however it came; or its word that the target is no longer its); then stop it."""
+    """The watchdog: while the target lives, wait for the owner's end of stdin to close (the
+    owner exited, however, or is done with the target); then stop what is left of it."""
     while _alive(target):
         readable, _, _ = select.select([0], [], [], 0.5)
         if readable and not os.read(0, 4096):
