@@ -178,6 +178,9 @@ def test_a_build_killed_mid_dbt_takes_dbt_with_it_and_the_next_build_fails_its_r
     os.kill(first.pid, signal.SIGKILL)
     first.wait(timeout=PATIENCE)
     wait_for(lambda: not running(dbt), "dbt gone after its build was killed", timeout=30)
+    with dg.DagsterInstance.from_config(str(tmp_path / "dagster")) as instance:
+        # The killed run still holds the warehouse's one slot: the next build must free it.
+        assert instance.event_log_storage.get_concurrency_info("warehouse").active_slot_count == 1
 
     second = cardpulse_build(tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     output, errors = second.communicate(timeout=900)
@@ -187,6 +190,8 @@ def test_a_build_killed_mid_dbt_takes_dbt_with_it_and_the_next_build_fails_its_r
     killed, rebuilt = runs[str(first.pid)], runs[str(second.pid)]
     assert killed.status == dg.DagsterRunStatus.FAILURE
     assert rebuilt.status == dg.DagsterRunStatus.SUCCESS
+    with dg.DagsterInstance.from_config(str(tmp_path / "dagster")) as instance:
+        assert instance.event_log_storage.get_concurrency_info("warehouse").active_slot_count == 0
     assert f"run {killed.run_id[:8]} marked failed: its build (pid {first.pid}) was killed" in (
         output
     )
@@ -202,7 +207,8 @@ def dbt_child_of(pid: int) -> int | None:
         except OSError:
             continue
         parent = int(stat[stat.rindex(")") + 2 :].split()[1])
-        if parent == pid and b"dbt" in cmdline and b"build" in cmdline:
+        argv = [Path(arg.decode()).name for arg in cmdline.split(b"\0")[:3]]
+        if parent == pid and "dbt" in argv and "build" in argv:  # [python] .../dbt build ...
             return int(entry)
     return None
 
