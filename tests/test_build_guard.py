@@ -197,6 +197,24 @@ def test_a_build_killed_mid_dbt_takes_dbt_with_it_and_the_next_build_fails_its_r
     )
 
 
+@pytest.mark.slow
+def test_a_build_stopped_by_sigterm_fails_its_run_and_says_so(tmp_path):
+    write_tiny_platform(tmp_path / "landing")
+    build = cardpulse_build(tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    dbt = wait_for(lambda: dbt_child_of(build.pid), "dbt started by the build")
+    build.send_signal(signal.SIGTERM)
+    _, errors = build.communicate(timeout=PATIENCE)
+    assert build.returncode == 1
+    assert errors.strip().splitlines() == [
+        "cardpulse build: error: build stopped at warehouse_models by SIGTERM or Ctrl-C; "
+        "its run is marked failed"
+    ]
+    assert not running(dbt)
+    with dg.DagsterInstance.from_config(str(tmp_path / "dagster")) as instance:
+        [run] = instance.get_runs()
+    assert run.status == dg.DagsterRunStatus.FAILURE
+
+
 def dbt_child_of(pid: int) -> int | None:
     for entry in os.listdir("/proc"):
         if not entry.isdigit():

@@ -422,6 +422,8 @@ def _failure_line(failure, outcome: BuildOutcome, installation: Home) -> str:
     while error is not None and error.cause is not None:  # Dagster wraps the asset's own error
         error = error.cause
     message = error.message.strip() if error is not None and error.message else failure.message
+    if error is not None and error.cls_name == "DagsterExecutionInterruptedError":
+        return f"build stopped at {step} by SIGTERM or Ctrl-C; its run is marked failed"
     if _LOCK_PATTERN.search(message or ""):
         return locked_message(installation.warehouse, message)
     if outcome.dbt_failed_tests and "dbt" in (message or "").lower():
