@@ -1,19 +1,19 @@
 """``cardpulse dashboard [--port N] [--host H]``: serve the Streamlit dashboard.
 
-Streamlit runs in its own process group (``serve``), so the demo command can start it in the
-background and stop it, with everything it spawned, by signalling the group.
+Streamlit runs in its own process group (``serve``), owned by the command that started it:
+stopping that command (SIGTERM, SIGINT, SIGHUP) stops Streamlit, and killing it (SIGKILL) does
+too (``pipelines.processes``), so no server keeps the port after its command is gone.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import signal
-import subprocess
 import sys
 from pathlib import Path
 
 from pipelines.errors import CardPulseError
+from pipelines.processes import Child, start
 
 HELP = "serve the Streamlit dashboard (sign in with an account from `cardpulse users add`)"
 APP = Path(__file__).resolve().parent / "app.py"
@@ -51,13 +51,13 @@ def streamlit_command(port: int, host: str, headless: bool = True) -> list[str]:
     ]
 
 
-def serve(
-    port: int = DEFAULT_PORT, host: str = DEFAULT_HOST, headless: bool = True
-) -> subprocess.Popen:
+def serve(port: int = DEFAULT_PORT, host: str = DEFAULT_HOST, headless: bool = True) -> Child:
     """Start the dashboard in its own process group and return the process (not waited on).
 
-    Stop it with ``os.killpg(process.pid, signal.SIGTERM)``. ``$CARDPULSE_HOME`` is passed on
-    as an absolute path so the server reads the same snapshot and users file as the caller.
+    ``process.supervise()`` waits and stops it on a signal; ``process.stop()`` (or
+    ``os.killpg(process.pid, signal.SIGTERM)``) stops it. It dies with the caller in any case.
+    ``$CARDPULSE_HOME`` is passed on as an absolute path so the server reads the same snapshot
+    and users file as the caller.
     """
     if not 0 < port < 65536:
         raise CardPulseError(f"--port must be between 1 and 65535, not {port}")
@@ -70,11 +70,10 @@ def serve(
     environment["PYTHONPATH"] = os.pathsep.join(
         p for p in (project, environment.get("PYTHONPATH", "")) if p
     )
-    return subprocess.Popen(
+    return start(
         streamlit_command(port, host, headless),
         env=environment,
         cwd=str(home().root) if home().root.is_dir() else None,
-        start_new_session=True,
     )
 
 
@@ -98,12 +97,4 @@ def run(args: argparse.Namespace) -> int:
     process = serve(args.port, args.host, headless=True)
     shown_host = "localhost" if args.host in ("127.0.0.1", "0.0.0.0") else args.host
     print(f"CardPulse dashboard: http://{shown_host}:{args.port}  (Ctrl-C to stop)", flush=True)
-    try:
-        return process.wait()
-    except KeyboardInterrupt:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-        raise
+    return process.supervise()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import signal
 import sys
 
 from pipelines.errors import CardPulseError
@@ -63,9 +64,13 @@ def main(argv: list[str] | None = None) -> int:
     except CardPulseError as error:
         print(f"cardpulse {args.command}: error: {error}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print(f"cardpulse {args.command}: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as stop:
+        # Ctrl-C, or a stop signal a long-running command turned into pipelines.processes.Stopped
+        signum = getattr(stop, "signum", signal.SIGINT)
+        name = signal.Signals(signum).name
+        said = "interrupted" if signum == signal.SIGINT else f"stopped by {name}"
+        print(f"cardpulse {args.command}: {said}", file=sys.stderr)
+        return 128 + signum
 
 
 if __name__ == "__main__":

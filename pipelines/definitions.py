@@ -52,6 +52,8 @@ def build_definitions(as_of: str = "") -> dg.Definitions:
         schedules=[daily_build],
         sensors=[landing_sensor],
         resources=build_resources(as_of=as_of),
+        # Every job, the UI's "Materialize" ones included, runs its steps in one process.
+        executor=dg.in_process_executor,
     )
 
 

@@ -24,6 +24,10 @@ from pipelines.settings import home
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
 
+# The concurrency pool of every step that opens the warehouse (dbt included): DuckDB takes one
+# writer, so the instance limits the pool to one step at a time across all runs (dagster.yaml).
+WAREHOUSE_POOL = "warehouse"
+
 # Folders of the dbt project that hold generated files, not sources of the manifest.
 _DBT_GENERATED_DIRS = {"target", "logs", "dbt_packages"}
 

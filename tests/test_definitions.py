@@ -220,12 +220,112 @@ def test_sensor_waits_for_a_file_still_being_written(tmp_path, monkeypatch):
     assert requested_paths(evaluate_sensor(None)) == [str(growing)]
 
 
-def test_sensor_cursor_is_json_of_seen_files(tmp_path, monkeypatch):
+class Clock:
+    """The sensor's clock, moved on by hand (ticks are 30 s apart in real life)."""
+
+    def __init__(self, monkeypatch):
+        self.now = time.time()
+        monkeypatch.setattr("pipelines.sensors.time.time", lambda: self.now)
+
+    def tick(self, seconds: float = 30.0) -> None:
+        self.now += seconds
+
+
+def test_sensor_cursor_stays_small_however_many_files_land(tmp_path, monkeypatch):
     monkeypatch.setenv("CARDPULSE_HOME", str(tmp_path))
+    clock = Clock(monkeypatch)
+    cursor, sizes = None, []
+    for day in range(1, 61):
+        name = (
+            f"orders_2026-03-{day:02d}.csv" if day <= 31 else f"orders_2026-04-{day - 31:02d}.csv"
+        )
+        settled(tmp_path / "landing" / name, ORDERS_CSV)
+        clock.tick()
+        result = evaluate_sensor(cursor)
+        assert requested_paths(result) == [str(tmp_path / "landing" / name)]
+        cursor = result.cursor
+        sizes.append(len(cursor))
+    assert max(sizes) < 200 and sizes[-1] <= sizes[0] + 10  # not one entry per file
+    assert list(json.loads(cursor)["seen"]) == [name]
+
+
+def test_sensor_picks_up_a_copy_that_kept_an_old_modification_time(tmp_path, monkeypatch):
+    monkeypatch.setenv("CARDPULSE_HOME", str(tmp_path))
+    clock = Clock(monkeypatch)
     settled(tmp_path / "landing" / "orders.csv", ORDERS_CSV)
-    cursor = json.loads(evaluate_sensor(None).cursor)
-    assert list(cursor) == ["orders.csv"]
-    assert cursor["orders.csv"].startswith(f"{len(ORDERS_CSV.encode())}:")
+    first = evaluate_sensor(None)
+    old = settled(tmp_path / "old_orders.csv", ORDERS_CSV.replace("O1", "O9"))
+    clock.tick()
+    shutil.copy2(old, tmp_path / "landing" / "orders_restored.csv")  # cp -p: mtime an hour ago
+    clock.tick()
+    assert requested_paths(evaluate_sensor(first.cursor)) == [
+        str(tmp_path / "landing" / "orders_restored.csv")
+    ]
+
+
+def test_sensor_does_not_pass_over_a_file_still_being_written(tmp_path, monkeypatch):
+    monkeypatch.setenv("CARDPULSE_HOME", str(tmp_path))
+    clock = Clock(monkeypatch)
+    growing = tmp_path / "landing" / "orders_big.csv"
+    growing.parent.mkdir(parents=True)
+    growing.write_text(ORDERS_CSV, encoding="utf-8")  # being written: modified just now
+    settled(tmp_path / "landing" / "skus.csv", SKUS_CSV)  # settled, and arrived after it
+    first = evaluate_sensor(None)
+    assert requested_paths(first) == [str(tmp_path / "landing" / "skus.csv")]
+    clock.tick()  # the big file is left alone from now on: settled
+    assert requested_paths(evaluate_sensor(first.cursor)) == [str(growing)]
+
+
+def test_sensor_reads_an_earlier_versions_cursor(tmp_path, monkeypatch):
+    monkeypatch.setenv("CARDPULSE_HOME", str(tmp_path))
+    Clock(monkeypatch)
+    landing = tmp_path / "landing"
+    kept = settled(landing / "orders.csv", ORDERS_CSV)
+    changed = settled(landing / "skus.csv", SKUS_CSV)
+    stat = kept.stat()
+    earlier = json.dumps(
+        {"orders.csv": f"{stat.st_size}:{stat.st_mtime_ns}", "skus.csv": "1:1", "gone.csv": "2:2"}
+    )
+    result = evaluate_sensor(earlier)
+    assert requested_paths(result) == [str(changed)]
+    assert set(json.loads(result.cursor)) == {"mark", "seen"}
+
+
+def test_every_job_runs_its_steps_in_process(defs):
+    # The UI's "Materialize all" runs the implicit asset job: one writer on the warehouse too.
+    jobs = [*defs.resolve_all_job_defs(), defs.resolve_implicit_global_asset_job_def()]
+    assert {job.name for job in jobs} >= {"build", "__ASSET_JOB"}
+    assert {job.name: job.executor_def.name for job in jobs} == {
+        job.name: "in_process" for job in jobs
+    }
+
+
+def test_every_step_that_opens_the_warehouse_is_in_the_warehouse_pool(defs):
+    from pipelines.resources import WAREHOUSE_POOL
+
+    pools = {
+        assets_def.node_def.name: assets_def.node_def.pool
+        for assets_def in defs.resolve_asset_graph().assets_defs
+        if assets_def.is_executable and {"duckdb", "dbt"} & assets_def.required_resource_keys
+    }
+    assert {"ingest_landing", "warehouse_models", "publish_snapshot"} <= set(pools)
+    assert pools == {name: WAREHOUSE_POOL for name in pools}
+
+
+def test_the_instance_lets_one_warehouse_step_run_at_a_time(tmp_path, monkeypatch):
+    from pipelines.commands.build import _EARLIER_DAGSTER_YAML, prepare_dagster_home
+
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))  # prepare_dagster_home sets it
+
+    fresh, upgraded = tmp_path / "fresh", tmp_path / "upgraded"
+    upgraded.mkdir()
+    (upgraded / "dagster.yaml").write_text(_EARLIER_DAGSTER_YAML)
+    for dagster_home in (fresh, upgraded):
+        prepare_dagster_home(dagster_home)
+        with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+            concurrency = instance.get_concurrency_config()
+        assert concurrency.pool_config.default_pool_limit == 1
+        assert concurrency.run_queue_config.max_concurrent_runs == 1
 
 
 # --- schedule ------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
-from pipelines.resources import BuildSettings
+from pipelines.resources import WAREHOUSE_POOL, BuildSettings
 
 GROUP = "forecasting"
 MART_DEPS = [
@@ -70,6 +70,7 @@ def _progress_logger(context: dg.AssetExecutionContext):
 
 
 @dg.multi_asset(
+    pool=WAREHOUSE_POOL,
     specs=[
         dg.AssetSpec("demand_forecast", group_name=GROUP, kinds={"duckdb", "python"},
                      deps=MART_DEPS,

@@ -19,7 +19,7 @@ from forecasting.pricing import (
 )
 from forecasting.pricing.elasticity import ELASTICITY_COLUMNS
 from forecasting.pricing.recommend import RECOMMENDATION_COLUMNS
-from pipelines.resources import BuildSettings
+from pipelines.resources import WAREHOUSE_POOL, BuildSettings
 from pipelines.settings import home
 
 GROUP = "pricing"
@@ -130,6 +130,7 @@ def replace_table(conn, table: str, frame: pd.DataFrame, types: dict[str, str]) 
 
 @dg.asset(
     group_name=GROUP,
+    pool=WAREHOUSE_POOL,
     kinds={"duckdb", "python"},
     deps=["fct_daily_sku_sales", "dim_skus", "dim_events", "fct_inventory_daily"],
 )
@@ -171,6 +172,7 @@ def price_elasticities(
 
 @dg.asset(
     group_name=GROUP,
+    pool=WAREHOUSE_POOL,
     kinds={"duckdb", "python"},
     deps=[price_elasticities, "fct_daily_sku_sales", "dim_skus", "fct_inventory_daily",
           FORECAST_KEY, RESTOCK_KEY],

@@ -13,7 +13,7 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from pipelines import publish
-from pipelines.resources import BuildSettings, dbt_target_dir
+from pipelines.resources import WAREHOUSE_POOL, BuildSettings, dbt_target_dir
 from pipelines.settings import BUSINESS_TZ, home
 
 PUBLISH_ASSET_KEY = dg.AssetKey("publish_snapshot")
@@ -26,6 +26,7 @@ def publish_snapshot_asset(upstream: Sequence[dg.AssetKey]) -> dg.AssetsDefiniti
         key=PUBLISH_ASSET_KEY,
         deps=list(upstream),
         group_name="publish",
+        pool=WAREHOUSE_POOL,
         kinds={"duckdb"},
         description="Replaces $CARDPULSE_HOME/snapshot.duckdb atomically with schema analytics, "
         "raw.quarantine, raw.file_ledger, analytics.build_info and analytics.dbt_results.",

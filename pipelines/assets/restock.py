@@ -27,7 +27,7 @@ from forecasting.restock.deliveries import observed_batches, supplier_delays
 from forecasting.restock.funding import FUNDING_COLUMNS
 from forecasting.restock.plan import PLAN_COLUMNS
 from forecasting.restock.purchase_orders import PO_COLUMNS
-from pipelines.resources import BuildSettings
+from pipelines.resources import WAREHOUSE_POOL, BuildSettings
 
 GROUP = "restock"
 OPS_SCHEMA = "ops"
@@ -265,6 +265,7 @@ class RestockConfig(dg.Config):
 
 @dg.asset(
     group_name=GROUP,
+    pool=WAREHOUSE_POOL,
     kinds={"duckdb", "python"},
     deps=[*RESTOCK_INPUTS[:-1], FORECAST_KEY],
 )  # fmt: skip
@@ -308,8 +309,8 @@ def restock_plan(
     )
 
 
-@dg.asset(group_name=GROUP, kinds={"duckdb", "python"}, deps=[restock_plan, "dim_skus",
-          "dim_suppliers"])  # fmt: skip
+@dg.asset(group_name=GROUP, pool=WAREHOUSE_POOL, kinds={"duckdb", "python"},
+          deps=[restock_plan, "dim_skus", "dim_suppliers"])  # fmt: skip
 def purchase_orders(duckdb: DuckDBResource) -> dg.MaterializeResult:
     """Purchase orders per supplier (``analytics.purchase_orders``): the plan's order lines
     with quantities, batches, cost and whether the MOQ is met. Export with
@@ -330,7 +331,7 @@ def purchase_orders(duckdb: DuckDBResource) -> dg.MaterializeResult:
     )
 
 
-@dg.asset(group_name=GROUP, kinds={"duckdb", "python"}, deps=[restock_plan])
+@dg.asset(group_name=GROUP, pool=WAREHOUSE_POOL, kinds={"duckdb", "python"}, deps=[restock_plan])
 def low_stock_alerts(
     context: dg.AssetExecutionContext, duckdb: DuckDBResource
 ) -> dg.MaterializeResult:
@@ -427,6 +428,7 @@ ORDER BY fired.as_of DESC, fired.sku_id
 
 @dg.asset(
     group_name=GROUP,
+    pool=WAREHOUSE_POOL,
     kinds={"duckdb", "python"},
     deps=[*FUNDING_INPUTS[:-1], FORECAST_KEY],
 )  # fmt: skip

@@ -22,7 +22,8 @@ from dagster_duckdb import DuckDBResource
 
 from pipelines import checks
 from pipelines.ingest.schema import RAW_SCHEMA, RAW_TABLES
-from pipelines.resources import dbt_project, dbt_target_dir, warehouse_env
+from pipelines.processes import dies_with_this_process
+from pipelines.resources import WAREHOUSE_POOL, dbt_project, dbt_target_dir, warehouse_env
 from pipelines.settings import home
 
 # dbt folders under models/ -> Dagster groups.
@@ -37,6 +38,7 @@ class LandingConfig(dg.Config):
 
 @dg.multi_asset(
     name="ingest_landing",
+    pool=WAREHOUSE_POOL,
     specs=[
         dg.AssetSpec([RAW_SCHEMA, table], group_name=RAW_SCHEMA, kinds={"duckdb"})
         for table in RAW_TABLES
@@ -105,6 +107,7 @@ _PROJECT = dbt_project()
 @dbt_assets(
     manifest=_PROJECT.manifest_path,
     project=_PROJECT,
+    pool=WAREHOUSE_POOL,
     dagster_dbt_translator=CardPulseDbtTranslator(
         settings=DagsterDbtTranslatorSettings(
             enable_asset_checks=True, enable_source_tests_as_checks=True
@@ -124,9 +127,12 @@ def warehouse_models(
     target = dbt_target_dir()
     (target / "run_results.json").unlink(missing_ok=True)  # never publish a previous build's
     with warehouse_env(duckdb.database):
-        yield from dbt.cli(
+        invocation = dbt.cli(
             ["build", "--exclude-resource-type", "unit_test"], context=context, target_path=target
-        ).stream()
+        )
+        # Killed mid-build (even SIGKILL), this process takes dbt, a writer, with it.
+        with dies_with_this_process(invocation.process):
+            yield from invocation.stream()
 
 
 def _landing_paths() -> list[Path]:

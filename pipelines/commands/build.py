@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from pipelines.build_guard import fail_abandoned_runs, hold_build_lock, run_tags
 from pipelines.errors import CardPulseError
 from pipelines.ingest.health import health_line
 from pipelines.settings import Home, home
@@ -32,7 +33,9 @@ HELP = (
 
 JOB_NAME = "build"
 
-# Every Dagster run of this installation waits its turn: DuckDB takes one writer.
+# Every Dagster run of this installation waits its turn, and so does every step that opens the
+# warehouse (pool "warehouse", which cardpulse build's in-process runs use too): DuckDB takes
+# one writer.
 DAGSTER_YAML = """\
 # Written by cardpulse. Runs queue one at a time: the DuckDB warehouse takes one writer.
 telemetry:
@@ -40,7 +43,11 @@ telemetry:
 concurrency:
   runs:
     max_concurrent_runs: 1
+  pools:
+    default_limit: 1
 """
+# What earlier versions wrote: replaced by the above, being cardpulse's own.
+_EARLIER_DAGSTER_YAML = DAGSTER_YAML.replace("  pools:\n    default_limit: 1\n", "")
 
 _LOCK_PATTERN = re.compile(
     r"Could not set lock on file|Conflicting lock|in use by another process", re.IGNORECASE
@@ -59,11 +66,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """1. Check the warehouse can be built, 2. run the job with progress, 3. summarise."""
+    """1. Be the only build, 2. check the warehouse can be built, 3. run the job with progress,
+    4. summarise."""
     installation = home().ensure()
-    prepare_dagster_home(installation.dagster_home)
-    check_warehouse_ready(installation)
-    outcome = run_build(installation, as_of=args.as_of.isoformat() if args.as_of else "")
+    with hold_build_lock(installation):
+        prepare_dagster_home(installation.dagster_home)
+        check_warehouse_ready(installation)
+        outcome = run_build(installation, as_of=args.as_of.isoformat() if args.as_of else "")
     print(format_summary(outcome))
     if not outcome.succeeded:
         raise CardPulseError(outcome.failure_line)
@@ -91,6 +100,7 @@ class BuildOutcome:
     row_counts: dict[str, int] = field(default_factory=dict)
     dbt_tests: dict[str, int] = field(default_factory=dict)
     dbt_failed_tests: list[str] = field(default_factory=list)
+    dbt_warned_tests: list[str] = field(default_factory=list)  # "name (N rows)"
     snapshot: Path | None = None
     as_of: str | None = None
     failure_line: str = ""
@@ -103,7 +113,7 @@ def prepare_dagster_home(dagster_home: Path) -> None:
     """Point Dagster at ``dagster_home`` and give it a dagster.yaml if it has none."""
     dagster_home.mkdir(parents=True, exist_ok=True)
     config = dagster_home / "dagster.yaml"
-    if not config.exists():
+    if not config.exists() or config.read_text(encoding="utf-8") == _EARLIER_DAGSTER_YAML:
         config.write_text(DAGSTER_YAML, encoding="utf-8")
     os.environ["DAGSTER_HOME"] = str(dagster_home)
 
@@ -168,6 +178,8 @@ def run_build(installation: Home, as_of: str = "") -> BuildOutcome:
         dg.DagsterInstance.from_config(str(installation.dagster_home)) as instance,
         _terminal_silenced() as terminal,
     ):
+        for line in fail_abandoned_runs(instance):
+            print(line, file=terminal, flush=True)
         progress = _ProgressPrinter(instance, run_id, terminal)
         progress.start()
         try:
@@ -176,7 +188,7 @@ def run_build(installation: Home, as_of: str = "") -> BuildOutcome:
                 run_id=run_id,
                 raise_on_error=False,
                 run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
-                tags={"cardpulse/trigger": "cli"},
+                tags=run_tags(),
             )
         finally:
             progress.stop()
@@ -384,9 +396,11 @@ def _add_results(outcome: BuildOutcome, installation: Home) -> None:
     for result in tests:
         outcome.dbt_tests[result.status] = outcome.dbt_tests.get(result.status, 0) + 1
     outcome.dbt_failed_tests = [r.name for r in tests if r.status in ("fail", "error")]
+    outcome.dbt_warned_tests = [_test_label(r) for r in tests if r.status == "warn"]
 
 
 def _tests_line(outcome: BuildOutcome) -> str:
+    """The counts, then one line per failed and per warned test, each named."""
     if not outcome.dbt_tests:
         return "not run"
     counts = outcome.dbt_tests
@@ -397,11 +411,14 @@ def _tests_line(outcome: BuildOutcome) -> str:
         line += f", {counts['warn']} warned"
     if counts.get("skipped"):
         line += f", {counts['skipped']} skipped"
-    if outcome.dbt_failed_tests:
-        shown = ", ".join(outcome.dbt_failed_tests[:3])
-        more = len(outcome.dbt_failed_tests) - 3
-        line += f" ({shown}{f', +{more} more' if more > 0 else ''})"
-    return line
+    named = [f"  failed: {name}" for name in outcome.dbt_failed_tests]
+    named += [f"  warned: {label}" for label in outcome.dbt_warned_tests]
+    return "\n".join([line, *named])
+
+
+def _test_label(result) -> str:
+    rows = result.failures
+    return f"{result.name} ({rows} row{'s' if rows != 1 else ''})" if rows else result.name
 
 
 def _failure_line(failure, outcome: BuildOutcome, installation: Home) -> str:
@@ -413,6 +430,8 @@ def _failure_line(failure, outcome: BuildOutcome, installation: Home) -> str:
     while error is not None and error.cause is not None:  # Dagster wraps the asset's own error
         error = error.cause
     message = error.message.strip() if error is not None and error.message else failure.message
+    if error is not None and error.cls_name == "DagsterExecutionInterruptedError":
+        return f"build stopped at {step} by SIGTERM or Ctrl-C; its run is marked failed"
     if _LOCK_PATTERN.search(message or ""):
         return locked_message(installation.warehouse, message)
     if outcome.dbt_failed_tests and "dbt" in (message or "").lower():

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
-import signal
 import sys
 
 from pipelines.errors import CardPulseError
@@ -78,11 +76,4 @@ def _serve_dashboard(installation, port: int) -> int:
         scope = f"  merchant {merchant_id} and its agents" if merchant_id else ""
         print(f"  {name:<14} {role:<9} {password}{scope}")
     sys.stdout.flush()
-    try:
-        return process.wait()
-    except KeyboardInterrupt:
-        return 0
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=10)
+    return process.supervise()
