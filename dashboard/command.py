@@ -16,7 +16,8 @@ from pipelines.errors import CardPulseError
 from pipelines.processes import Child, start
 
 HELP = "serve the Streamlit dashboard (sign in with an account from `cardpulse users add`)"
-APP = Path(__file__).resolve().parent / "app.py"
+# server.py serves app.py behind security headers (X-Frame-Options, CSP, closed metrics).
+APP = Path(__file__).resolve().parent / "server.py"
 DEFAULT_PORT = 8501
 DEFAULT_HOST = "127.0.0.1"
 

@@ -42,7 +42,7 @@ def test_help_names_the_flags(tmp_path):
 def test_streamlit_is_started_quietly_on_the_given_address():
     command = streamlit_command(8600, "0.0.0.0")
     assert command[1:4] == ["-m", "streamlit", "run"]
-    assert command[4].endswith("dashboard/app.py")
+    assert command[4].endswith("dashboard/server.py")
     assert {
         "--server.port=8600",
         "--server.address=0.0.0.0",
