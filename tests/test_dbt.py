@@ -757,3 +757,22 @@ def test_parse_needs_no_warehouse(session):
         "dim_merchants", "dim_merchant_hierarchy", "dim_suppliers", "fct_supplier_performance",
         "fct_inventory_daily", "fct_supplier_balance_daily", "dim_events",
     } <= marts  # fmt: skip
+
+
+def test_dbt_by_hand_finds_the_warehouse_under_cardpulse_home(tmp_path):
+    """`dbt docs generate` or `dbt show` run by hand need no CARDPULSE_WAREHOUSE export."""
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "CARDPULSE_WAREHOUSE"}
+    env["CARDPULSE_HOME"] = str(tmp_path)
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "dbt"), "debug", "--profiles-dir", "."],
+        cwd=DBT_PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout[-2000:]
+    assert f"path: {tmp_path / 'warehouse.duckdb'}" in done.stdout
