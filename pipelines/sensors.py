@@ -24,6 +24,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from pipelines.build_guard import fail_abandoned_runs
 from pipelines.schedules import BUILD_JOB_NAME
 from pipelines.settings import home
 
@@ -119,8 +120,11 @@ class LandingCursor:
     description="New files in $CARDPULSE_HOME/landing/ -> ingest them, then build and publish.",
 )
 def landing_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
-    """1. List landing files, 2. keep the settled ones that arrived since the cursor's mark and
-    were not requested yet, 3. request one build, 4. advance the mark."""
+    """0. Fail runs left started by a killed ``cardpulse build`` (they would hold the warehouse
+    pool and keep every queued run waiting), 1. list landing files, 2. keep the settled ones
+    that arrived since the cursor's mark and were not requested yet, 3. request one build,
+    4. advance the mark."""
+    _fail_abandoned_builds(context)
     landing = home().landing
     now = time.time()
     files = landing_files(landing)
@@ -145,3 +149,14 @@ def landing_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.
         ],
         cursor=cursor.advanced(new, files, now, SETTLE_SECONDS).dump(),
     )
+
+
+def _fail_abandoned_builds(context: dg.SensorEvaluationContext) -> None:
+    """The daemon evaluates this sensor every 30 s: it is what frees a schedule or sensor run
+    queued behind a build that was killed while no other build started."""
+    try:
+        instance = context.instance
+    except dg.DagsterInvariantViolationError:
+        return  # evaluated without an instance (a direct call)
+    for line in fail_abandoned_runs(instance):
+        context.log.warning(line)

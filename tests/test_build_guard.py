@@ -237,3 +237,28 @@ def running(pid: int) -> bool:
     except OSError:
         return False
     return stat[stat.rindex(")") + 2] not in "ZX"
+
+
+def test_the_landing_sensor_fails_runs_of_killed_builds_so_daemon_runs_can_start(
+    tmp_path, monkeypatch
+):
+    """With `cardpulse ui` up, nothing else may start a build: the daemon's sensor frees what a
+    killed build held, so the queued schedule and sensor runs do not wait for ever."""
+    import socket
+
+    from pipelines.sensors import landing_sensor
+
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    monkeypatch.setenv("CARDPULSE_HOME", str(tmp_path / "home"))
+    with dg.DagsterInstance.from_config(str(prepared_dagster_home(tmp_path))) as instance:
+        here = socket.gethostname()
+        killed = started_run(
+            instance, {TRIGGER_TAG: "cli", PID_TAG: str(dead_pid()), HOST_TAG: here}
+        )
+        running = started_run(
+            instance, {TRIGGER_TAG: "cli", PID_TAG: str(os.getpid()), HOST_TAG: here}
+        )
+        result = landing_sensor(dg.build_sensor_context(instance=instance))
+        assert isinstance(result, dg.SkipReason)  # nothing landed; the cleanup ran anyway
+        assert instance.get_run_by_id(killed).status == dg.DagsterRunStatus.FAILURE
+        assert instance.get_run_by_id(running).status == dg.DagsterRunStatus.STARTED
