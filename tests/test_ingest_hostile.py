@@ -46,6 +46,17 @@ def text(*lines: str, end: str = "\n") -> str:
     return end.join(lines) + end
 
 
+def _parquet(columns: dict[str, list]) -> bytes:
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    buffer = io.BytesIO()
+    pq.write_table(pa.table(columns), buffer)
+    return buffer.getvalue()
+
+
 @dataclass
 class Case:
     """One hostile input. ``files``: name -> text (UTF-8) or bytes, loaded as one folder."""
@@ -204,6 +215,15 @@ for value, stored in [
         rows=[(stored,)],
         message="" if value.strip().lower() in ("true", "false") else "normalised",
     )
+case(
+    "active_empty_in_parquet_takes_the_default_and_normalises_nothing",
+    {"skus.parquet": _parquet({"sku_id": ["S1"], "category": ["game_card"],
+                               "delivery_type": ["card_key"], "active": [""]})},
+    counts=(1, 1, 0, 0, 0),
+    sql="SELECT active FROM raw.skus",
+    rows=[(True,)],
+    extra={"absent": "normalised"},
+)  # fmt: skip
 for value in ("maybe", "2"):
     case(
         f"active_bad_{value}",

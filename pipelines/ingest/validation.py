@@ -175,7 +175,9 @@ def normalised_sql(column: Column, raw: str, source_type: str) -> str | None:
     if column.kind == "int":
         return f"({spaced} OR regexp_matches({raw}, '\\.0*\\s*$'))"
     if column.kind == "bool":
-        return f"({spaced} OR lower(trim({raw})) NOT IN ('true', 'false'))"
+        # An empty value takes the default: nothing was normalised.
+        written = f"lower(trim({raw}))"
+        return f"({spaced} OR ({written} <> '' AND {written} NOT IN ('true', 'false')))"
     if column.kind == "timestamp":
         china = "|".join(w.replace("/", "\\/") for w in CHINA_ZONE_WORDS)
         return f"({spaced} OR regexp_matches(upper({raw}), '[0-9]\\s*({china})\\s*$'))"
