@@ -427,6 +427,24 @@ CODE_LABELS: dict[str, dict[str, tuple[str, str]]] = {
         "zero": ("零销量", "Zero sales"),
         "blend_prophet_ets": ("混合：Prophet + 指数平滑", "Blend: Prophet + ETS"),
         "blend_ets_intermittent": ("混合：指数平滑 + 间歇需求法", "Blend: ETS + intermittent"),
+        "auto_theta": ("Theta 法", "Theta"),
+        "auto_ces": ("复指数平滑 (CES)", "Complex exponential smoothing (CES)"),
+        "croston_sba": ("Croston 法 (SBA)", "Croston (SBA)"),
+        "tsb": ("TSB 间歇需求法", "TSB intermittent"),
+        "adida": ("ADIDA 聚合法", "ADIDA aggregation"),
+        "imapa": ("IMAPA 多层聚合法", "IMAPA multi-level aggregation"),
+        "median_ets_theta_ces": (
+            "组合中位数：指数平滑 + Theta + CES",
+            "Median of ETS, Theta and CES",
+        ),
+        "median_prophet_ets_theta_ces": (
+            "组合中位数：Prophet + 指数平滑 + Theta + CES",
+            "Median of Prophet, ETS, Theta and CES",
+        ),
+        "median_intermittent": (
+            "组合中位数：四种间歇需求法",
+            "Median of four intermittent methods",
+        ),
     },
     "action": {
         "raise": ("提价", "raise"),

@@ -489,3 +489,15 @@ def test_numbers_and_times_read_as_people_write_them(home):
     app.switch_page(PAGES["health"]).run()
     (rows,) = [f for f in app.dataframe if "quarantined_at" in f.value.columns]
     assert set(rows.value["quarantined_at"]) == {"2025-11-01 00:30"}  # to the minute
+
+
+def test_every_model_the_forecasting_stage_can_name_has_words():
+    """A model the forecast writes into forecast_backtest / demand_forecast must not reach the
+    page as its code (auto_theta, median_intermittent... once did, on the health page)."""
+    from forecasting.demand.models import STATSFORECAST_MODELS
+    from forecasting.demand.selection import BLENDS, CLASS_CANDIDATES
+
+    names = set(STATSFORECAST_MODELS) | set(BLENDS) | {"zero"}
+    names |= {name for candidates in CLASS_CANDIDATES.values() for name in candidates}
+    unlabelled = sorted(n for n in names if code_label("model", n) == n)
+    assert unlabelled == []
