@@ -671,3 +671,35 @@ def test_accepted_hostile_inputs_still_build(tmp_path, monkeypatch, capsys):
     assert orphans == 0
     # No poisoned date moved "today": the build's as-of stays within the ingest's tolerance.
     assert as_of <= NOW.date() + dt.timedelta(days=3)
+
+    # The skus file later lists one of them: after a rebuild the real row replaces the
+    # inferred member (same orders, real name and category), and only the others stay inferred.
+    listed_now = unlisted[0][0]
+    fix = tmp_path / "fix"
+    fix.mkdir()
+    (fix / "skus_fix.csv").write_text(
+        "sku_id,name,category,brand,face_value,delivery_type,supplier_id,shelf_life_days,active\n"
+        f"{listed_now},Listed later,game_card,Acme,10,card_key,SUP-A,,true\n",
+        encoding="utf-8",
+    )
+    assert main(["ingest", str(fix)]) == 0
+    capsys.readouterr()
+    assert main(["build"]) == 0, capsys.readouterr()
+    conn = duckdb.connect(str(tmp_path / "home" / "warehouse.duckdb"), read_only=True)
+    try:
+        row = conn.execute(
+            "SELECT name, category, is_inferred, count(*) OVER () FROM analytics.dim_skus"
+            " WHERE sku_id = ?",
+            [listed_now],
+        ).fetchone()
+        still = conn.execute(
+            "SELECT sku_id, name FROM analytics.dim_skus WHERE is_inferred ORDER BY 1"
+        ).fetchall()
+        orders_of = conn.execute(
+            "SELECT count(*) FROM analytics.fct_orders WHERE sku_id = ?", [listed_now]
+        ).fetchone()[0]
+    finally:
+        conn.close()
+    assert row == ("Listed later", "game_card", False, 1)
+    assert still == [(s, s) for (s,) in unlisted[1:]]
+    assert orders_of > 0
