@@ -32,12 +32,13 @@ def _lineage(file_id: str) -> str:
     return f"'{file_id}' AS _file_id, _line, now()::TIMESTAMP AS _loaded_at"
 
 
-def _counts(conn) -> MergeCounts:
+def _counts(conn, plain_loaded: int = 0) -> MergeCounts:
+    """The outcomes in ``judged``, plus ``plain_loaded`` rows loaded without judging."""
     rows = dict(
         conn.execute("SELECT _outcome, sum(_rows) FROM judged GROUP BY _outcome").fetchall()
     )
     return MergeCounts(
-        loaded=int(rows.get("loaded", 0) or 0),
+        loaded=plain_loaded + int(rows.get("loaded", 0) or 0),
         updated=int(rows.get("updated", 0) or 0),
         duplicate=int(rows.get("duplicate", 0) or 0),
     )
@@ -69,7 +70,7 @@ def flag_order_conflicts(conn, entity: Entity) -> None:
     conn.execute(
         f"""CREATE OR REPLACE TEMP TABLE stored AS
             SELECT o.order_id, o.updated_at AS _stored_version,
-                   {_order_content(entity, "o")} AS _stored_content
+                   {_order_content(entity, "o")} AS _stored_content, o.rowid AS _stored_rowid
             FROM raw.orders o
             WHERE o.order_id BETWEEN ? AND ?
               AND o.order_id IN (SELECT order_id FROM staged WHERE _reason IS NULL)""",
@@ -112,25 +113,25 @@ def merge_orders(conn, entity: Entity, file_id: str) -> MergeCounts:
 
     Needs ``stored`` from ``flag_order_conflicts`` (run before the quarantine is written).
     """
-    # Judged on a narrow copy (keys and times); only orders seen twice need the windows. The
-    # rows that do not survive are few, so the insert is the good rows minus those.
+    # Only orders seen twice in the file or already stored need judging (narrow: keys and
+    # times); every other good row is the first version of a new order: ``loaded``. The rows
+    # that do not survive are few, so the insert is the good rows minus those.
     conn.execute(
         """CREATE OR REPLACE TEMP TABLE judged AS
            WITH good AS (
-               SELECT b._line, b.order_id, b.updated_at, b._rows, s._stored_version
-               FROM staged b LEFT JOIN stored s USING (order_id)
-               WHERE b._reason IS NULL
+               SELECT _line, order_id, updated_at, _rows FROM staged WHERE _reason IS NULL
            ), repeated AS (
                SELECT order_id FROM good GROUP BY order_id HAVING count(*) > 1
+           ), special AS (
+               SELECT g.*, s._stored_version
+               FROM good g LEFT JOIN stored s USING (order_id)
+               WHERE s.order_id IS NOT NULL OR g.order_id IN (SELECT order_id FROM repeated)
            ), ranked AS (
-               SELECT *, NULL::TIMESTAMP AS _best_before, updated_at AS _best_in_file
-               FROM good ANTI JOIN repeated USING (order_id)
-               UNION ALL
                SELECT *,
                       max(updated_at) OVER (PARTITION BY order_id ORDER BY _line
-                          ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING),
-                      max(updated_at) OVER (PARTITION BY order_id)
-               FROM good SEMI JOIN repeated USING (order_id)
+                          ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS _best_before,
+                      max(updated_at) OVER (PARTITION BY order_id) AS _best_in_file
+               FROM special
            )
            SELECT _line, order_id, _rows, _stored_version,
                   CASE WHEN updated_at <= _stored_version OR updated_at <= _best_before
@@ -140,11 +141,12 @@ def merge_orders(conn, entity: Entity, file_id: str) -> MergeCounts:
                   updated_at = _best_in_file AS _latest
            FROM ranked"""
     )
-    # The surviving version of each order: the applied row with the latest updated_at.
+    # The surviving version of each order replaces the stored one (found by row id: a scan
+    # of raw.orders by order_id would grow with the table).
     conn.execute(
-        """DELETE FROM raw.orders WHERE order_id IN
-           (SELECT order_id FROM judged
-            WHERE _latest AND _outcome <> 'duplicate' AND _stored_version IS NOT NULL)"""
+        """DELETE FROM raw.orders WHERE rowid IN
+           (SELECT s._stored_rowid FROM judged j JOIN stored s USING (order_id)
+            WHERE j._latest AND j._outcome <> 'duplicate')"""
     )
     columns = [c.name for c in entity.columns]
     values = ", ".join(
@@ -162,7 +164,11 @@ def merge_orders(conn, entity: Entity, file_id: str) -> MergeCounts:
                 USING (_line)
             WHERE st._reason IS NULL"""
     )
-    return _counts(conn)
+    plain = conn.execute(
+        """SELECT (SELECT coalesce(sum(_rows), 0) FROM staged WHERE _reason IS NULL)
+                  - (SELECT coalesce(sum(_rows), 0) FROM judged)"""
+    ).fetchone()[0]
+    return _counts(conn, plain_loaded=int(plain))
 
 
 def _key_match(key: tuple[str, ...], left: str, right: str) -> str:
