@@ -1,7 +1,8 @@
 """CardPulse dashboard entry point: ``streamlit run dashboard/app.py`` (or ``cardpulse dashboard``).
 
 The entry point is the frame: language toggle, sign-in, and the pages the signed-in role may
-open. A merchant gets only its overview; operations, pricing and admin see every page.
+open. A merchant gets its overview and profit pages (only the profit page when bound to an agent);
+operations, pricing and admin see every page.
 """
 
 from __future__ import annotations
