@@ -48,7 +48,7 @@ def _snapshot(source: Path, home: Path) -> Path:
     from pipelines.publish import BuildInfo, publish_snapshot
 
     now = dt.datetime.now()
-    with duckdb.connect(str(source), read_only=True) as conn:
+    with duckdb.connect(str(source)) as conn:  # ATTACHing the new snapshot needs write mode
         publish_snapshot(conn, target, BuildInfo("bench", now, now, "success", None), [])
     return target
 
