@@ -22,10 +22,12 @@ sys.path.insert(0, str(PROJECT))
 TARGET_SECONDS = 1.5
 PAGES = {
     "overview": "app_pages/overview.py",
+    "profit": "app_pages/profit.py",
     "operations": "app_pages/operations.py",
     "pricing": "app_pages/pricing.py",
     "health": "app_pages/health.py",
 }
+MERCHANT_PAGES = ("overview", "profit")
 
 
 def main(argv: list[str]) -> int:
@@ -94,7 +96,7 @@ def _measure(folder: Path, snapshot: Path) -> int:
         app.session_state[ui.SESSION_KEY] = auth.start_session(store.get(name))
         app.run()  # the frame, not counted
         for page, path in PAGES.items():
-            if role == "merchant" and page != "overview":
+            if role == "merchant" and page not in MERCHANT_PAGES:
                 continue
             timings = []
             for cold in (True, False):

@@ -1,7 +1,8 @@
 """CardPulse dashboard entry point: ``streamlit run dashboard/app.py`` (or ``cardpulse dashboard``).
 
 The entry point is the frame: language toggle, sign-in, and the pages the signed-in role may
-open. A merchant gets only its overview; operations, pricing and admin see every page.
+open. A merchant gets its overview and profit pages (only the profit page when bound to an agent);
+operations, pricing and admin see every page.
 """
 
 from __future__ import annotations
@@ -29,6 +30,12 @@ PAGES: dict[str, tuple[str, str, str, tuple[str, ...]]] = {
         ":material/storefront:",
         ("merchant", "ops", "pricing", "admin"),
     ),
+    "page_profit": (
+        "app_pages/profit.py",
+        "profit",
+        ":material/account_balance_wallet:",
+        ("merchant", "ops", "pricing", "admin"),
+    ),
     "page_operations": (
         "app_pages/operations.py",
         "operations",
@@ -48,6 +55,8 @@ PAGES: dict[str, tuple[str, str, str, tuple[str, ...]]] = {
         ("ops", "pricing", "admin"),
     ),
 }
+# A merchant user bound to an agent sees its agent's orders, which only these pages can scope.
+AGENT_PAGES = ("page_profit",)
 
 
 def _oidc_configured() -> bool:
@@ -140,7 +149,7 @@ def main() -> None:
     pages = [
         st.Page(path, title=t(key, lang), url_path=url, icon=icon, default=(url == "overview"))
         for key, (path, url, icon, roles) in PAGES.items()
-        if session.role in roles
+        if session.role in roles and (not getattr(session, "agent_id", None) or key in AGENT_PAGES)
     ]
     page = st.navigation(pages)
     st.sidebar.caption(

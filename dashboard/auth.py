@@ -76,6 +76,8 @@ class User:
     failed_attempts: int = 0
     last_failed_at: str | None = None
     locked_until: str | None = None
+    # A merchant user bound to one of its agents (sub-sites) sees only that agent's sales.
+    agent_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -170,10 +172,13 @@ class UserStore:
         password: str,
         merchant_id: str | None = None,
         replace: bool = False,
+        agent_id: str | None = None,
     ) -> User:
         """1. Validate, 2. hash, 3. refuse an existing name unless replacing, 4. write."""
         validate_name(name)
         validate_role(role, merchant_id)
+        if agent_id and role != "merchant":
+            raise CardPulseError(f"--agent applies only to the merchant role, not {role!r}")
         password_hash = hash_password(password)
         with self._locked():
             users = self._read()
@@ -185,6 +190,7 @@ class UserStore:
                 merchant_id=merchant_id or None,
                 password_hash=password_hash,
                 created_at=_now().isoformat(timespec="seconds"),
+                agent_id=agent_id or None,
             )
             users[name] = user
             self._write(users)
@@ -381,6 +387,7 @@ class Session:
     signed_in_at: datetime
     last_seen_at: datetime
     via: str = "password"  # or "oidc"
+    agent_id: str | None = None
 
     def expired(self, now: datetime | None = None) -> bool:
         now = now or _now()
@@ -390,7 +397,13 @@ class Session:
 
     def touched(self, now: datetime | None = None) -> Session:
         return Session(
-            self.name, self.role, self.merchant_id, self.signed_in_at, now or _now(), self.via
+            self.name,
+            self.role,
+            self.merchant_id,
+            self.signed_in_at,
+            now or _now(),
+            self.via,
+            self.agent_id,
         )
 
 
@@ -403,7 +416,9 @@ def start_session(
     """A new session seen ``now``; ``signed_in_at`` is when the person really signed in (for
     single sign-on, when the provider issued the identity, which may be hours ago)."""
     now = now or _now()
-    return Session(user.name, user.role, user.merchant_id, signed_in_at or now, now, via)
+    return Session(
+        user.name, user.role, user.merchant_id, signed_in_at or now, now, via, user.agent_id
+    )
 
 
 def refresh_session(
@@ -415,6 +430,11 @@ def refresh_session(
     if session.expired(now):
         return None
     user = store.get(session.name)
-    if user is None or user.role != session.role or user.merchant_id != session.merchant_id:
+    if (
+        user is None
+        or user.role != session.role
+        or user.merchant_id != session.merchant_id
+        or user.agent_id != session.agent_id
+    ):
         return None
     return session.touched(now)

@@ -64,20 +64,25 @@ class Scope(NamedTuple):
 
     role: str
     merchant_id: str | None = None
+    # A merchant user bound to one of its agents (sub-site) sees only that agent's orders.
+    agent_id: str | None = None
 
     @property
     def is_merchant(self) -> bool:
         return self.role == "merchant"
 
 
-def scope_for(role: str, merchant_id: str | None) -> Scope:
-    """1. Check the role, 2. bind a merchant user to its merchant, 3. never widen a merchant."""
+def scope_for(role: str, merchant_id: str | None, agent_id: str | None = None) -> Scope:
+    """1. Check the role, 2. bind a merchant user to its merchant (and agent), 3. never widen
+    a merchant."""
     if role not in ROLES:
         raise PermissionError(f"unknown role {role!r}")
     if role == "merchant":
         if not merchant_id:
             raise PermissionError("a merchant user must be bound to a merchant_id")
-        return Scope(role, str(merchant_id))
+        return Scope(role, str(merchant_id), str(agent_id) if agent_id else None)
+    if agent_id:
+        raise PermissionError("only a merchant user can be bound to an agent")
     return Scope(role, None)
 
 
@@ -120,6 +125,9 @@ def _scope_sql(scope: Scope, alias: str = "") -> tuple[str, list[Any]]:
     if scope.is_merchant:
         if not scope.merchant_id:
             raise PermissionError("merchant scope without a merchant_id")
+        if scope.agent_id:
+            # These tables carry no agent: an agent-bound user must not see its merchant's.
+            raise PlatformOnly("an agent-bound user sees only its agent's orders")
         column = f"{alias}.merchant_id" if alias else "merchant_id"
         return _in_hierarchy(column), [scope.merchant_id]
     if scope.role not in PLATFORM_ROLES:
@@ -1002,3 +1010,8 @@ QUERIES: dict[str, Callable[..., Any]] = {
     "dbt_results": dbt_results,
     "backtest_accuracy": backtest_accuracy,
 }
+
+# The profit page's queries (issue #18) live in their own module.
+from dashboard import profit_data  # noqa: E402
+
+QUERIES.update(profit_data.QUERIES)

@@ -436,3 +436,66 @@ def accuracy(frame: pd.DataFrame, title: str) -> go.Figure:
     )
     figure.update_yaxes(tickformat=".0%")
     return _layout(figure, title)
+
+
+def profit_waterfall(steps: list[tuple[str, float]], total_label: str, title: str) -> go.Figure:
+    """GMV, then each deduction as a falling bar, then net profit as a total (issue #18).
+
+    ``steps``: (label, amount) with GMV first and the deductions as positive amounts.
+    """
+    (first_label, first), *deductions = steps
+    net = first - sum(amount for _, amount in deductions)
+    labels = [first_label, *(label for label, _ in deductions), total_label]
+    values = [first, *(-amount for _, amount in deductions), net]
+    figure = go.Figure(
+        go.Waterfall(
+            x=labels,
+            y=values,
+            measure=["absolute", *["relative"] * len(deductions), "total"],
+            text=[f"¥{abs(v):,.0f}" if v >= 0 else f"−¥{abs(v):,.0f}" for v in values],
+            textposition="outside",
+            connector={"line": {"color": "#999999"}},
+            decreasing={"marker": {"color": "#d62728"}},
+            increasing={"marker": {"color": "#1f77b4"}},
+            totals={"marker": {"color": "#2ca02c" if net >= 0 else "#d62728"}},
+            hovertemplate="%{x}<br>¥%{y:,.2f}<extra></extra>",
+        )
+    )
+    figure.update_yaxes(tickprefix="¥", tickformat=",.0f")
+    return _layout(figure, title)
+
+
+def period_lines(frame: pd.DataFrame, value: str, names: dict[str, str], title: str) -> go.Figure:
+    """One line per period (this period, the same days last year) over the period's dates."""
+    figure = go.Figure()
+    for period, dash in (("current", None), ("last_year", "dot")):
+        part = frame[frame["period"] == period]
+        figure.add_trace(
+            go.Scatter(
+                x=part["order_date"],
+                y=part[value],
+                mode="lines",
+                name=names[period],
+                line={"dash": dash} if dash else None,
+                hovertemplate="%{x}<br>¥%{y:,.2f}<extra></extra>",
+            )
+        )
+    figure.update_yaxes(tickprefix="¥", tickformat=",.0f")
+    return _layout(figure, title)
+
+
+def agent_lines(frame: pd.DataFrame, names: dict[str, str], title: str) -> go.Figure:
+    """Each agent's weekly revenue as its own line."""
+    figure = go.Figure()
+    for agent, part in frame.groupby("agent_id", sort=True):
+        figure.add_trace(
+            go.Scatter(
+                x=part["week"],
+                y=part["revenue"],
+                mode="lines+markers",
+                name=names.get(agent, str(agent)),
+                hovertemplate="%{x}<br>¥%{y:,.2f}<extra></extra>",
+            )
+        )
+    figure.update_yaxes(tickprefix="¥", tickformat=",.0f")
+    return _layout(figure, title)

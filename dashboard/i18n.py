@@ -77,6 +77,41 @@ STRINGS: dict[str, tuple[str, str]] = {
     "data_as_of": ("数据截至 {as_of}（构建于 {built}）", "Data as of {as_of} (built {built})"),
     # pages
     "page_overview": ("商户概览", "Merchant overview"),
+    # profit page (issue #18)
+    "page_profit": ("利润与渠道", "Profit and channels"),
+    "profit_waterfall": ("从交易额到净利润", "From GMV to net profit"),
+    "wf_gmv": ("交易额", "GMV"),
+    "wf_discount": ("优惠", "Discounts"),
+    "wf_fee": ("支付手续费", "Payment fees"),
+    "wf_commission": ("代理佣金", "Agent commission"),
+    "wf_cost": ("成本", "Cost"),
+    "wf_profit": ("净利润", "Net profit"),
+    "net_profit": ("净利润", "Net profit"),
+    "same_period_last_year": ("去年同期", "Same period last year"),
+    "this_period": ("本期", "This period"),
+    "vs_last_year": ("对比去年同期（同星期）", "Against the same weekdays a year before"),
+    "uncosted_orders": (
+        "{count} 笔订单没有成本，未计入利润瀑布。",
+        "{count} orders have no known cost and are left out of the waterfall.",
+    ),
+    "profit_trend": ("每日收入与净利润", "Revenue and net profit per day"),
+    "coupon_results": ("优惠券效果", "Coupon results"),
+    "coupon_note": (
+        "增量订单 = 券期订单 − 可比日（前后 28 天、无券日）推算的基线；区间为 90%。",
+        "Incremental orders = orders on coupon days − the baseline from comparable days "
+        "(28 days around, without a coupon); 90% interval.",
+    ),
+    "payment_channel_results": ("支付渠道", "Payment channels"),
+    "agent_results": ("代理排行", "Agents ranked"),
+    "agent_trend": ("代理每周收入", "Agents' revenue per week"),
+    "payment_channel": ("支付渠道", "Payment channel"),
+    "agent": ("代理", "Agent"),
+    "coupon": ("优惠券", "Coupon"),
+    "agent_scope": ("仅显示代理 {agent} 的销售。", "Showing agent {agent}'s sales only."),
+    "no_profit_data": (
+        "还没有利润数据（fct_order_profit 为空或未构建）。",
+        "No profit data yet (fct_order_profit is empty or not built).",
+    ),
     "page_operations": ("运营", "Operations"),
     "page_pricing": ("定价", "Pricing"),
     "page_health": ("数据健康", "Data health"),
@@ -246,6 +281,24 @@ STRINGS: dict[str, tuple[str, str]] = {
 
 # Table headers: a column keeps its warehouse name in CSV exports but reads as words on screen.
 COLUMN_LABELS: dict[str, tuple[str, str]] = {
+    # profit page (issue #18)
+    "discount_amount": ("优惠金额", "Discounts"),
+    "revenue": ("实收", "Revenue"),
+    "payment_fee": ("支付手续费", "Payment fees"),
+    "agent_commission": ("代理佣金", "Agent commission"),
+    "cost_amount": ("成本", "Cost"),
+    "net_profit": ("净利润", "Net profit"),
+    "payment_channel": ("支付渠道", "Payment channel"),
+    "agent_id": ("代理", "Agent"),
+    "coupon_code": ("优惠券", "Coupon"),
+    "commission_pct": ("佣金比例 (%)", "Commission (%)"),
+    "incremental_orders": ("增量订单", "Incremental orders"),
+    "incremental_low": ("增量下限", "Incremental, low"),
+    "incremental_high": ("增量上限", "Incremental, high"),
+    "share": ("占比", "Share"),
+    "attempts": ("支付尝试", "Payment attempts"),
+    "fee_rate": ("费率", "Fee rate"),
+    "merchant_id": ("商户", "Merchant"),
     "sku_id": ("商品编号", "SKU"),
     "sku_name": ("商品名称", "SKU name"),
     "name": ("名称", "Name"),
@@ -446,6 +499,15 @@ CODE_LABELS: dict[str, dict[str, tuple[str, str]]] = {
             "Median of four intermittent methods",
         ),
     },
+    "payment_channel": {
+        "alipay": ("支付宝", "Alipay"),
+        "wxpay": ("微信支付", "WeChat Pay"),
+        "qqpay": ("QQ 钱包", "QQ Wallet"),
+        "unionpay": ("银联", "UnionPay"),
+        "usdt": ("USDT", "USDT"),
+        "balance": ("余额", "Balance"),
+        "unknown": ("未知渠道", "Unknown channel"),
+    },
     "action": {
         "raise": ("提价", "raise"),
         "lower": ("降价", "lower"),
@@ -495,6 +557,7 @@ CODE_LABELS: dict[str, dict[str, tuple[str, str]]] = {
 }
 # Which columns hold which kind of code.
 CODE_COLUMNS = {
+    "payment_channel": "payment_channel",
     "category": "category",
     "channel": "channel",
     "region_code": "region",

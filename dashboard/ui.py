@@ -136,7 +136,7 @@ def page_context(roles: tuple[str, ...]) -> PageContext:
     if session.role not in roles:
         st.warning(t("not_allowed", lang))
         st.stop()
-    scope = data.scope_for(session.role, session.merchant_id)
+    scope = data.scope_for(session.role, session.merchant_id, getattr(session, "agent_id", None))
     snapshot = data.snapshot_ref(home().snapshot)
     if snapshot.version is None:
         st.info(t("no_snapshot", lang))

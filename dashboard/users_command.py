@@ -33,6 +33,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--merchant", default=None, help="merchant_id a merchant user may see (with its sub-agents)"
     )
     add.add_argument(
+        "--agent",
+        default=None,
+        help="agent_id (sub-site) of that merchant: the user then sees only that agent's sales",
+    )
+    add.add_argument(
         "--password",
         default=None,
         help="the password (default: prompt, or generate one when not a terminal)",
@@ -94,9 +99,14 @@ def add(args: argparse.Namespace) -> int:
     validate_role(args.role, args.merchant)
     if args.merchant and _snapshot_knows_merchant(args.merchant) is False:
         raise CardPulseError(f"unknown merchant {args.merchant!r}: it is not in the published data")
+    agent = getattr(args, "agent", None)
+    if agent and args.role != "merchant":
+        raise CardPulseError(f"--agent applies only to the merchant role, not {args.role!r}")
     password, generated = _password(args)
-    user = _store().add(args.name, args.role, password, args.merchant)
+    user = _store().add(args.name, args.role, password, args.merchant, agent_id=agent)
     scope = f" (merchant {user.merchant_id})" if user.merchant_id else ""
+    if user.agent_id:
+        scope = f" (merchant {user.merchant_id}, agent {user.agent_id} only)"
     print(f"added {user.name}: {user.role}{scope}")
     if generated:
         print(f"password: {password}  (shown once; it is stored only as a hash)")

@@ -444,6 +444,88 @@ def _health() -> dict[str, pd.DataFrame]:
     }
 
 
+# Issue #18: agents of M001's tree and of the rival M004 (whose names must never leak).
+AGENTS = pd.DataFrame(
+    {
+        "agent_id": ["A-STAR1", "A-STAR2", "A-RIVAL"],
+        "merchant_id": ["M001", "M002", "M004"],
+        "parent_agent_id": [None, "A-STAR1", None],
+        "commission_pct": [10.0, 5.0, 8.0],
+    }
+)
+PAYMENT_CHANNELS = ("alipay", "wxpay", "usdt")
+
+
+def whole_order(seed: int = 11) -> dict[str, pd.DataFrame]:
+    """fct_order_profit (two orders per merchant a day, every third through an agent, a coupon
+    in the last 30 days), fct_payments, fct_coupon_daily and dim_agents."""
+    rng = np.random.default_rng(seed)
+    agent_of = {"M001": "A-STAR1", "M002": "A-STAR2", "M004": "A-RIVAL"}
+    rows, payments = [], []
+    for offset in range(DAYS):
+        day = FIRST_DAY + timedelta(days=offset)
+        for merchant in MERCHANTS["merchant_id"]:
+            big = merchant in ("M004", "M005")
+            for k in range(2):
+                gmv = round(float(rng.integers(20, 200)) * (50 if big else 1), 2)
+                coupon = "NEW10" if offset >= DAYS - 30 and k == 0 else None
+                discount = round(gmv * 0.1, 2) if coupon else 0.0
+                revenue = round(gmv - discount, 2)
+                agent = agent_of.get(merchant) if (offset + k) % 3 == 0 else None
+                commission = round(revenue * 0.1, 2) if agent else 0.0
+                channel = PAYMENT_CHANNELS[int(rng.integers(len(PAYMENT_CHANNELS)))]
+                fee = round(revenue * 0.006, 2)
+                cost = round(gmv * 0.8, 2)
+                order_id = f"O-{merchant}-{offset}-{k}"
+                rows.append(
+                    {
+                        "order_id": order_id,
+                        "order_date": day,
+                        "merchant_id": merchant,
+                        "agent_id": agent,
+                        "sku_id": "SKU-SECRET" if big else "SKU-QQ100",
+                        "payment_channel": channel,
+                        "coupon_code": coupon,
+                        "status": "delivered",
+                        "is_refunded": False,
+                        "quantity": 1,
+                        "gmv": gmv,
+                        "discount_amount": discount,
+                        "revenue": revenue,
+                        "payment_fee": fee,
+                        "agent_commission": commission,
+                        "cost_amount": cost,
+                        "is_cost_known": True,
+                        "net_profit": round(revenue - fee - commission - cost, 2),
+                    }
+                )
+                for attempt, ok in enumerate((False, True) if k else (True,)):
+                    payments.append(
+                        {
+                            "payment_id": f"P-{order_id}-{attempt}",
+                            "order_id": order_id,
+                            "merchant_id": merchant,
+                            "agent_id": agent,
+                            "payment_channel": channel,
+                            "is_success": ok,
+                            "fee": fee if ok else 0.0,
+                            "payment_date": day,
+                        }
+                    )
+    profit = pd.DataFrame(rows)
+    coupons = (
+        profit[profit["coupon_code"].notna()]
+        .groupby(["coupon_code", "merchant_id", "order_date"], as_index=False)
+        .agg(orders=("order_id", "count"), discount_amount=("discount_amount", "sum"))
+    )
+    return {
+        "fct_order_profit": profit,
+        "fct_payments": pd.DataFrame(payments),
+        "fct_coupon_daily": coupons,
+        "dim_agents": AGENTS,
+    }
+
+
 def snapshot_tables() -> dict[str, pd.DataFrame]:
     sales = merchant_sales()
     demand_forecast, backtest = _forecasts(sales)
@@ -461,11 +543,20 @@ def snapshot_tables() -> dict[str, pd.DataFrame]:
         **_plans(),
         **_operations(),
         **_health(),
+        **whole_order(),
     }
     return tables
 
 
 MONEY_COLUMNS = {
+    "gmv",
+    "discount_amount",
+    "revenue",
+    "payment_fee",
+    "agent_commission",
+    "cost_amount",
+    "net_profit",
+    "fee",
     "gross_revenue",
     "net_revenue",
     "gross_margin",

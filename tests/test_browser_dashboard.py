@@ -39,6 +39,7 @@ PASSWORD = "browser-pass-1"
 VIEWPORT = {"width": 1400, "height": 2400}
 PAGES = [
     ("商户概览", "overview"),
+    ("利润与渠道", "profit"),
     ("运营", "operations"),
     ("定价", "pricing"),
     ("数据健康", "health"),
@@ -157,7 +158,7 @@ def test_admin_signs_in_and_visits_every_page(dashboard_url, browser, screenshot
     page.close()
 
 
-def test_merchant_sees_only_its_overview(dashboard_url, browser, screenshots):
+def test_merchant_sees_only_its_own_pages(dashboard_url, browser, screenshots):
     page = browser.new_page(viewport=VIEWPORT)
     sign_in(page, dashboard_url, "shop")
     settle(page)
@@ -165,7 +166,10 @@ def test_merchant_sees_only_its_overview(dashboard_url, browser, screenshots):
     page.locator(".js-plotly-plot").nth(4).wait_for(timeout=20_000)  # the channel pie, last
     page.locator("svg text", has_text="Q币 100 元").first.wait_for(timeout=20_000)
     assert page.get_by_test_id("stException").count() == 0
-    assert page.get_by_test_id("stSidebarNav").count() == 0  # one page: nothing to navigate
+    # Its two pages (overview, profit) and nothing else to navigate to.
+    links = page.get_by_test_id("stSidebarNav").get_by_role("link")
+    texts = links.all_inner_texts()  # each with its icon's ligature name before the title
+    assert len(texts) == 2 and {t.split()[-1] for t in texts} == {"商户概览", "利润与渠道"}
     content = page.content()
     # The merchant's SKUs show; the other tree's never do.
     assert "机密礼品卡" not in content and "竞品" not in content and "M004" not in content

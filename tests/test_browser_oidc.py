@@ -119,7 +119,9 @@ def test_sso_user_in_the_users_file_lands_in_its_merchant_scope(sso_dashboard, p
     page.locator("svg text", has_text="Q币 100 元").first.wait_for(timeout=20_000)
     sidebar = page.get_by_test_id("stSidebar").inner_text()
     assert t("signed_in_as", name=MERCHANT_EMAIL, role=t("role_merchant")) in sidebar
-    assert page.get_by_test_id("stSidebarNav").count() == 0  # a merchant has one page only
+    # A merchant has two pages: its overview and its profit (issue #18), nothing else.
+    links = page.get_by_test_id("stSidebarNav").get_by_role("link").all_inner_texts()
+    assert {text.split()[-1] for text in links} == {t("page_overview"), t("page_profit")}
     assert page.get_by_test_id("stException").count() == 0
     assert page.get_by_test_id("stAlertContentError").count() == 0
     content = page.content()

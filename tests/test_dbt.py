@@ -55,7 +55,22 @@ def order(order_id: str, created: str, sku: str, qty: int, price: str, status: s
         "buyer_id": "B1",
         "payment_method": "alipay",
     }
+    # Issue #18's optional columns: given ones as they are (money as Decimal).
+    for name, value in extra.items():
+        if name in WHOLE_ORDER_COLUMNS:
+            row[name] = Decimal(value) if name in WHOLE_ORDER_MONEY else value
     return row
+
+
+WHOLE_ORDER_MONEY = ("paid_amount", "payment_fee", "discount_amount", "agent_commission")
+WHOLE_ORDER_COLUMNS = WHOLE_ORDER_MONEY + (
+    "payment_channel",
+    "coupon_code",
+    "agent_id",
+    "delivery_mode",
+    "card_batch_id",
+    "buyer_key",
+)
 
 
 # SKU-A: a card-key game card from S1, priced by price_changes; SKU-B: a direct top-up from S2.
@@ -73,6 +88,15 @@ FIRST_ORDERS = [
         supplier="S1",
         paid="2026-01-02 10:00:00",
         delivered="2026-01-02 10:00:30",
+        # Whole order: GMV 200.00 - coupon 20.00 = 180.00 paid; fee 1.08; A1's commission 9.00
+        payment_channel="alipay",
+        payment_fee="1.08",
+        coupon_code="NEW10",
+        discount_amount="20.00",
+        agent_id="A1",
+        agent_commission="9.00",
+        delivery_mode="auto",
+        card_batch_id="B1",
     ),
     # paid, no own cost or list price: CN-GD change of 01-02 gives list 95.00, the all-region
     # change of 01-01 the cost 80.00 -> margin 1 x (95.00 - 80.00) = 15.00
@@ -116,6 +140,9 @@ FIRST_ORDERS = [
         channel=None,
         paid="2026-01-02 13:00:00",
         delivered="2026-01-02 13:00:10",
+        # Whole order: fee from its payments (0.71), commission by A2's rule 5% of 118.00
+        agent_id="A2",
+        delivery_mode="upstream",
     ),
     # no cost anywhere (SKU-B has no price changes): margin unknown (NULL), not zero
     order(
@@ -303,6 +330,43 @@ EVENTS = [
 ]
 
 
+# Issue #18: agents, payment attempts and a card-key batch.
+AGENTS = [
+    {"agent_id": "A1", "merchant_id": "M3", "parent_agent_id": None, "commission_pct": 10.0},
+    {"agent_id": "A2", "merchant_id": "M4", "parent_agent_id": "A1", "commission_pct": 5.0},
+]
+PAYMENTS = [
+    {
+        "payment_id": pid,
+        "order_id": oid,
+        "channel": channel,
+        "amount": Decimal(amount),
+        "fee": Decimal(fee),
+        "status": status,
+        "created_at": ts(at),
+        "callback_at": ts(callback) if callback else None,
+    }
+    for pid, oid, channel, amount, fee, status, at, callback in [
+        ("P1", "O6", "wxpay", "118.00", "0.71", "failed", "2026-01-02 12:59:00", None),
+        ("P2", "O6", "wxpay", "118.00", "0.71", "success", "2026-01-02 13:00:00",
+         "2026-01-02 13:00:03"),
+        ("P3", "O1", "alipay", "180.00", "1.08", "success", "2026-01-02 10:00:00",
+         "2026-01-02 10:00:02"),
+    ]
+]  # fmt: skip
+CARD_BATCHES = [
+    {
+        "batch_id": "B1",
+        "sku_id": "SKU-A",
+        "supplier_id": "S1",
+        "keys": 10,
+        "unit_cost": Decimal("70.00"),
+        "received_at": ts("2026-01-01 08:00:00"),
+        "expires_at": ts("2027-01-01 00:00:00"),
+    }
+]
+
+
 def insert_rows(conn, table: str, rows: list[dict], loaded_at: dt.datetime, file_id: str) -> None:
     """Append rows to raw.<table> with lineage, the way ingestion would."""
     for line, row in enumerate(rows, start=2):
@@ -329,6 +393,9 @@ def write_first_load(warehouse: Path) -> None:
         insert_rows(conn, "price_changes", PRICE_CHANGES, FIRST_LOAD, "f-prices")
         insert_rows(conn, "inventory", INVENTORY, FIRST_LOAD, "f-inventory")
         insert_rows(conn, "supplier_balances", SUPPLIER_BALANCES, FIRST_LOAD, "f-balances")
+        insert_rows(conn, "agents", AGENTS, FIRST_LOAD, "f-agents")
+        insert_rows(conn, "payments", PAYMENTS, FIRST_LOAD, "f-payments")
+        insert_rows(conn, "card_batches", CARD_BATCHES, FIRST_LOAD, "f-batches")
         # The same events file twice (say, renamed): one event in the mart.
         insert_rows(conn, "events", EVENTS, FIRST_LOAD, "f-events")
         insert_rows(conn, "events", EVENTS, FIRST_LOAD, "f-events-copy")
@@ -517,7 +584,7 @@ def test_first_build_passes_every_model_unit_test_and_data_test(session):
     assert set(statuses.values()) == {"success", "pass"}, statuses
     kinds = {uid.split(".")[0] for uid in statuses}
     assert kinds == {"model", "test", "unit_test"}
-    assert sum(uid.startswith("unit_test.") for uid in statuses) == 6
+    assert sum(uid.startswith("unit_test.") for uid in statuses) == 7
     assert session.catalog_exists
 
 
@@ -556,6 +623,61 @@ def test_orders_measures_follow_the_contract(first_build):
     assert by_id["O1"][3:6] == ("order", Decimal("100.00"), 30)
     assert by_id["O4"][:2] == (False, Decimal("0.00"))
     assert by_id["O1"][6] == dt.date(2026, 1, 2)
+
+
+def test_order_profit_waterfall_adds_up_to_the_fen(first_build):
+    rows = {
+        r[0]: r[1:]
+        for r in query(
+            first_build,
+            """SELECT order_id, gmv, discount_amount, revenue, payment_fee, payment_fee_source,
+                      agent_commission, agent_commission_source, cost_amount, net_profit
+               FROM analytics.fct_order_profit""",
+        )
+    }
+    # Demand orders only (O4 cancelled and O5 pending are not in it).
+    assert sorted(rows) == ["O1", "O2", "O3", "O6", "O7", "O8"]
+    # O1: 200.00 GMV - 20.00 coupon = 180.00; - fee 1.08 - commission 9.00 - cost 140.00 = 29.92
+    assert rows["O1"] == (
+        Decimal("200.00"), Decimal("20.00"), Decimal("180.00"), Decimal("1.08"), "order",
+        Decimal("9.00"), "order", Decimal("140.00"), Decimal("29.92"),
+    )  # fmt: skip
+    # O6: 118.00; the fee of its successful attempt (0.71), A2's 5% rule (5.90), cost 112.00
+    assert rows["O6"] == (
+        Decimal("118.00"), Decimal("0.00"), Decimal("118.00"), Decimal("0.71"), "payments",
+        Decimal("5.90"), "agent_rule", Decimal("112.00"), Decimal("-0.61"),
+    )  # fmt: skip
+    # O7: no cost anywhere: net profit unknown, not a guess.
+    assert rows["O7"][7:] == (None, None)
+    agents = query(
+        first_build,
+        """SELECT agent_id, orders, revenue, agent_commission, net_profit
+           FROM analytics.fct_agent_daily ORDER BY agent_id""",
+    )
+    assert agents == [
+        ("A1", 1, Decimal("180.00"), Decimal("9.00"), Decimal("29.92")),
+        ("A2", 1, Decimal("118.00"), Decimal("5.90"), Decimal("-0.61")),
+    ]
+    assert query(
+        first_build,
+        """SELECT coupon_code, orders, discount_amount, net_profit, merchant_orders
+           FROM analytics.fct_coupon_daily""",
+    ) == [("NEW10", 1, Decimal("20.00"), Decimal("29.92"), 3)]
+    payments = query(
+        first_build,
+        """SELECT payment_channel, count(*), count(*) FILTER (WHERE is_success), sum(fee)
+           FROM analytics.fct_payments GROUP BY 1 ORDER BY 1""",
+    )
+    assert payments == [("alipay", 1, 1, Decimal("1.08")), ("wxpay", 2, 1, Decimal("1.42"))]
+    assert query(
+        first_build,
+        "SELECT agent_id, merchant_id, parent_agent_id FROM analytics.dim_agents ORDER BY 1",
+    ) == [("A1", "M3", None), ("A2", "M4", "A1")]
+    # B1: 10 keys, O1 took 2.
+    assert query(
+        first_build,
+        "SELECT batch_id, keys, keys_sold, keys_left, batch_cost FROM analytics.dim_card_batches",
+    ) == [("B1", 10, 2, 8, Decimal("700.00"))]
 
 
 def test_daily_sku_sales(first_build):

@@ -37,6 +37,19 @@ ORDER_COLUMNS = [
     "supplier_id",
     "buyer_id",
     "payment_method",
+    # Issue #18: the whole order.
+    "paid_amount",
+    "payment_channel",
+    "payment_fee",
+    "coupon_code",
+    "discount_amount",
+    "agent_id",
+    "agent_commission",
+    "delivery_mode",
+    "gateway_trade_no",
+    "card_batch_id",
+    "buyer_contact",
+    "buyer_ip",
 ]
 CONTRACT_COLUMNS = {
     "skus": [
@@ -56,6 +69,27 @@ CONTRACT_COLUMNS = {
     "inventory": ["as_of", "sku_id", "supplier_id", "on_hand", "on_order", "expiring_7d"],
     "supplier_balances": ["as_of", "supplier_id", "balance"],
     "events": ["name", "start_date", "end_date", "scope"],
+    "payments": [
+        "payment_id",
+        "order_id",
+        "channel",
+        "amount",
+        "fee",
+        "status",
+        "created_at",
+        "callback_at",
+        "gateway_trade_no",
+    ],
+    "card_batches": [
+        "batch_id",
+        "sku_id",
+        "supplier_id",
+        "keys",
+        "unit_cost",
+        "received_at",
+        "expires_at",
+    ],
+    "agents": ["agent_id", "merchant_id", "parent_agent_id", "commission_pct", "joined_at"],
 }
 STATUSES = {"pending_payment", "paid", "delivered", "failed", "refunded", "cancelled"}
 DEMAND = "('paid', 'delivered', 'failed', 'refunded')"
@@ -364,3 +398,55 @@ def test_elasticities_vary_by_region_within_category_ranges(db, export):
     topups = table[table["category"] == "mobile_topup"]["sku_elasticity"]
     software = table[table["category"] == "software_license"]["sku_elasticity"]
     assert topups.between(-8, -4).all() and software.between(-3, -1.2).all()
+
+
+def test_whole_order_money_adds_up_and_matches_the_truth(db, export):
+    """Coupon orders: paid + discount = the undiscounted total; fees and commissions follow
+    the channel and agent rules; the profit truth is the waterfall over the final rows."""
+    import json
+
+    bad = db.execute(
+        """SELECT count(*) FROM orders o JOIN agents a USING (agent_id)
+           WHERE o.status <> 'pending_payment' AND o.status <> 'cancelled'
+             AND abs(o.agent_commission - round(o.paid_amount * a.commission_pct / 100, 2))
+                 > 0.011"""
+    ).fetchone()[0]
+    assert bad == 0
+    coupons = db.execute(
+        """SELECT count(*), sum(discount_amount), count(DISTINCT coupon_code)
+           FROM orders WHERE coupon_code IS NOT NULL"""
+    ).fetchone()
+    assert coupons[0] > 100 and coupons[1] > 0 and coupons[2] >= 15
+    # Each coupon's true incremental orders are among its coupon orders.
+    truth = dict(
+        db.execute(
+            f"""SELECT coupon_code, incremental_orders
+                FROM read_csv('{export}/{TRUTH_DIR}/coupons.csv')"""
+        ).fetchall()
+    )
+    used = dict(
+        db.execute(
+            "SELECT coupon_code, count(*) FROM order_rows WHERE coupon_code IS NOT NULL GROUP BY 1"
+        ).fetchall()
+    )
+    assert all(used.get(code, 0) >= n for code, n in truth.items())
+    # Payment channels: balance pays no fee, and failed attempts happen most on USDT.
+    rates = dict(
+        db.execute(
+            """SELECT channel, avg((status = 'failed')::INT) FROM payments GROUP BY 1"""
+        ).fetchall()
+    )
+    assert rates["usdt"] > rates["alipay"] > rates["balance"]
+    profit = json.loads((export / TRUTH_DIR / "profit.json").read_text())
+    demand = db.execute(
+        f"""SELECT count(*), sum(CASE WHEN status <> 'refunded'
+                                      THEN paid_amount + coalesce(discount_amount, 0) END)
+            FROM orders WHERE status IN {DEMAND}"""
+    ).fetchone()
+    assert demand[0] == profit["demand_orders"]
+    assert f"{demand[1]:.2f}" == profit["gmv"]
+    # Buyers: a contact and an IP on every row, the same buyer always the same contact.
+    assert db.execute(
+        "SELECT count(DISTINCT buyer_contact) FILTER (WHERE true) = count(DISTINCT buyer_id) "
+        "FROM orders"
+    ).fetchone()[0]

@@ -36,6 +36,18 @@ ORDER_COLUMNS = [
     "supplier_id",
     "buyer_id",
     "payment_method",
+    "paid_amount",
+    "payment_channel",
+    "payment_fee",
+    "coupon_code",
+    "discount_amount",
+    "agent_id",
+    "agent_commission",
+    "delivery_mode",
+    "gateway_trade_no",
+    "card_batch_id",
+    "buyer_contact",
+    "buyer_ip",
 ]
 
 

@@ -151,6 +151,21 @@ def _per_unit(total: str, quantity: str) -> str:
     return f"CAST(round({total} / nullif({quantity}, 0), 2) AS VARCHAR)"
 
 
+def _id_code(name: str, value: str) -> str:
+    """A source system's id of a payment method or coupon as text (``pay_id:2``); 0 is none.
+    (Their names live in the pays / coupon tables, which the per-file mapping does not join.)"""
+    return f"CASE WHEN coalesce({value}, '0') NOT IN ('0', '') THEN '{name}:' || {value} END"
+
+
+def _discount(col: _Columns, *names: str) -> str:
+    """The sum of discount columns, as text; NULL when the export has none of them."""
+    present = [col.decimal(n) for n in names if n in col.names]
+    if not present:
+        return "NULL::VARCHAR"
+    total = " + ".join(f"coalesce({p}, 0)" for p in present)
+    return f"CAST(CAST({total} AS DECIMAL(18, 2)) AS VARCHAR)"
+
+
 def _pseudonym(prefix: str, keyed: str) -> str:
     """A stable buyer key from a personal column already replaced by its keyed hash (HMAC-SHA256
     with the installation's secret, ``secrets.py``): the prefix and 16 hex digits of it."""
@@ -195,7 +210,19 @@ def _dujiaoka_orders(names: list[str], options: AdapterOptions) -> Mapped:
             {_pseudonym("email", col("email"))} AS buyer_id,
             CASE WHEN {col("pay_id")} IS NOT NULL THEN 'pay_id:' || {col("pay_id")} END
                 AS payment_method,
-            {col("actual_price")} AS paid_amount
+            {col("actual_price")} AS paid_amount,
+            {_id_code("pay_id", col("pay_id"))} AS payment_channel,
+            NULL::VARCHAR AS payment_fee,
+            {_id_code("coupon_id", col("coupon_id"))} AS coupon_code,
+            {_discount(col, "coupon_discount_price", "wholesale_discount_price")}
+                AS discount_amount,
+            NULL::VARCHAR AS agent_id,
+            NULL::VARCHAR AS agent_commission,
+            CASE {col("type")} WHEN '1' THEN 'auto' WHEN '2' THEN 'manual' END AS delivery_mode,
+            {col("trade_no")} AS gateway_trade_no,
+            NULL::VARCHAR AS card_batch_id,
+            {col("email")} AS buyer_key,
+            {col("buy_ip")} AS buyer_ip_key
         FROM src s"""
     problems = [
         _soft_deleted(col),
@@ -288,7 +315,19 @@ def _acg_orders(names: list[str], options: AdapterOptions) -> Mapped:
                  ELSE {_pseudonym("contact", col("contact"))} END AS buyer_id,
             CASE WHEN {col("pay_id")} IS NOT NULL THEN 'pay_id:' || {col("pay_id")} END
                 AS payment_method,
-            {col("amount")} AS paid_amount
+            {col("amount")} AS paid_amount,
+            {_id_code("pay_id", col("pay_id"))} AS payment_channel,
+            {col("pay_cost")} AS payment_fee,
+            {_id_code("coupon_id", col("coupon_id"))} AS coupon_code,
+            NULL::VARCHAR AS discount_amount,
+            CASE WHEN coalesce({col.integer("from")}, 0) > 0 THEN {col("from")} END AS agent_id,
+            CASE WHEN coalesce({col.integer("from")}, 0) > 0
+                 THEN coalesce({col("divide_amount")}, {col("rebate")}) END AS agent_commission,
+            NULL::VARCHAR AS delivery_mode,
+            NULL::VARCHAR AS gateway_trade_no,
+            NULL::VARCHAR AS card_batch_id,
+            {col("contact")} AS buyer_key,
+            {col("create_ip")} AS buyer_ip_key
         FROM src s"""
     problems = [
         _unknown_code(col, "status", "status", ("0", "1"), "acg-faka"),
@@ -452,7 +491,7 @@ ADAPTERS: dict[str, list[SourceTable]] = {
             kept=_words(
                 "id order_sn goods_id coupon_id type goods_price buy_amount "
                 "coupon_discount_price wholesale_discount_price total_price actual_price email "
-                "pay_id buy_ip status created_at updated_at deleted_at"
+                "pay_id buy_ip trade_no status created_at updated_at deleted_at"
             ),
             personal=("email", "buy_ip"),
             layouts=(DUJIAOKA_LAYOUTS["orders"],),
@@ -501,7 +540,7 @@ ADAPTERS: dict[str, list[SourceTable]] = {
             kept=_words(
                 "id owner user_id substation_user_id trade_no amount commodity_id card_num "
                 "pay_id create_time create_ip pay_time status contact delivery_status coupon_id "
-                "cost premium rent pay_cost"
+                "cost premium rent pay_cost from rebate divide_amount"
             ),
             personal=("contact", "create_ip"),
             layouts=(ACG_LAYOUTS["order"], ACG_LAYOUTS["order_v3"]),

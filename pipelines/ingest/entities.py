@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 ORDER_STATUSES = ("pending_payment", "paid", "delivered", "failed", "refunded", "cancelled")
 CHANNELS = ("web", "api", "mini_program", "douyin", "other")
 DELIVERY_TYPES = ("card_key", "direct_topup")
+DELIVERY_MODES = ("auto", "manual", "upstream")
+PAYMENT_STATUSES = ("success", "failed", "refunded")
 # DECIMAL(18, 2), the warehouse's money type, holds up to 16 digits before the point.
 LARGEST_AMOUNT = "9999999999999999.99"
 
@@ -29,6 +31,9 @@ class Column:
     minimum: float | None = None
     values: tuple[str, ...] = ()
     default: str | None = None
+    # A timestamp that may lie in the future (a card batch's expiry): no "after the ingest
+    # run" check.
+    future: bool = False
 
 
 @dataclass(frozen=True)
@@ -166,6 +171,19 @@ ENTITIES: dict[str, Entity] = {
                 # The order's total as paid: revenue to the fen where unit_price x quantity
                 # is rounded (3 keys for 64.00 are 21.33 each).
                 Column("paid_amount", "money", minimum=0),
+                # Issue #18: payment, coupon, agent and card-batch facts of the order.
+                Column("payment_channel"),
+                Column("payment_fee", "money", minimum=0),
+                Column("coupon_code"),
+                Column("discount_amount", "money", minimum=0),
+                Column("agent_id"),
+                Column("agent_commission", "money", minimum=0),
+                Column("delivery_mode", "enum", values=DELIVERY_MODES),
+                Column("gateway_trade_no"),
+                Column("card_batch_id"),
+                # Keyed hashes of buyer_contact / buyer_ip (secrets.py): never a raw value.
+                Column("buyer_key"),
+                Column("buyer_ip_key"),
             ),
             key=("order_id",),
             poison_rules=(
@@ -177,6 +195,67 @@ ENTITIES: dict[str, Entity] = {
                 ),
             ),
         ),
+        Entity(
+            "agents",
+            (
+                Column("agent_id", required=True),
+                Column("merchant_id", required=True),
+                Column("parent_agent_id"),
+                Column("commission_pct", "number", minimum=0),
+                Column("joined_at", "timestamp"),
+            ),
+            key=("agent_id",),
+            row_rules=(
+                (
+                    "parent_agent_id",
+                    "parent_agent_id = agent_id",
+                    "an agent cannot be its own parent",
+                ),
+                ("commission_pct", "commission_pct > 100", "commission_pct is above 100"),
+            ),
+        ),
+        Entity(
+            "card_batches",
+            (
+                Column("batch_id", required=True),
+                Column("sku_id", required=True),
+                Column("supplier_id"),
+                Column("keys", "int", required=True, minimum=0),
+                Column("unit_cost", "money", minimum=0),
+                Column("received_at", "timestamp", required=True),
+                Column("expires_at", "timestamp", future=True),
+            ),
+            key=("batch_id",),
+            row_rules=(
+                ("expires_at", "expires_at < received_at", "expires_at is before received_at"),
+            ),
+            poison_rules=(
+                (
+                    "keys",
+                    f"keys::DOUBLE * coalesce(unit_cost, 0)::DOUBLE > {LARGEST_AMOUNT}",
+                    "keys x unit_cost is beyond the largest amount (DECIMAL(18, 2))",
+                ),
+            ),
+        ),
+        Entity(
+            "payments",
+            (
+                Column("payment_id", required=True),
+                Column("order_id", required=True),
+                Column("channel"),
+                Column("amount", "money", required=True, minimum=0),
+                Column("fee", "money", minimum=0),
+                Column("status", "enum", required=True, values=PAYMENT_STATUSES),
+                Column("created_at", "timestamp", required=True),
+                Column("callback_at", "timestamp"),
+                Column("gateway_trade_no"),
+            ),
+            key=("payment_id",),
+            row_rules=(
+                ("fee", "fee > amount", "fee is above the amount paid"),
+                ("callback_at", "callback_at < created_at", "callback_at is before created_at"),
+            ),
+        ),
     )
 }
 
@@ -185,12 +264,15 @@ ENTITIES: dict[str, Entity] = {
 ENTITY_ORDER = (
     "suppliers",
     "merchants",
+    "agents",
     "skus",
+    "card_batches",
     "price_changes",
     "inventory",
     "supplier_balances",
     "events",
     "orders",
+    "payments",
 )
 assert sorted(ENTITY_ORDER) == sorted(ENTITIES)
 

@@ -402,7 +402,11 @@ def _read_source(
             names = _read_file(conn, path, encoding, workdir, result)[1]
         home = run.options.home if run else None
         return "csv", secrets.protect_source(conn, table, names, home)
-    return _read_file(conn, path, encoding, workdir, result)
+    fmt, names = _read_file(conn, path, encoding, workdir, result)
+    if table is not None and table.entity == "orders":
+        home = run.options.home if run else None
+        names = secrets.protect_canonical(conn, fmt, names, home)
+    return fmt, names
 
 
 def _read_file(

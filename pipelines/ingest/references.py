@@ -20,6 +20,8 @@ REFERENCES: dict[str, tuple[tuple[str, str], ...]] = {
     "price_changes": (("sku_id", "skus"),),
     "skus": (("supplier_id", "suppliers"),),
     "supplier_balances": (("supplier_id", "suppliers"),),
+    "card_batches": (("sku_id", "skus"), ("supplier_id", "suppliers")),
+    "agents": (("merchant_id", "merchants"),),
 }
 MASTER_KEYS = {"skus": "sku_id", "merchants": "merchant_id", "suppliers": "supplier_id"}
 ALWAYS_CHECKED = ("skus",)

@@ -209,10 +209,17 @@ def _replay_from_file(conn, file_id: str, entity, path: Path, result: ReplayResu
     except OSError:
         return False
     table = adapters.canonical_table(entity.name)
-    run = IngestRun("canonical", None, adapters.AdapterOptions("-"), ingest_clock())
+    # The warehouse's folder holds the secret that keys buyer contacts (secrets.py).
+    (database,) = conn.execute(
+        "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
+    ).fetchone()
+    options = adapters.AdapterOptions("-", home=Path(database).parent if database else None)
+    run = IngestRun("canonical", None, options, ingest_clock())
     with tempfile.TemporaryDirectory(prefix="cardpulse-replay-") as workdir:
         try:
-            source = _read_source(conn, path, None, Path(workdir), FileResult(str(path), None))
+            source = _read_source(
+                conn, path, None, Path(workdir), FileResult(str(path), None), table, run
+            )
         except UnreadableFile:
             _drop_staging(conn)
             return False

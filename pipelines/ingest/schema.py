@@ -88,6 +88,36 @@ RAW_TABLES: dict[str, str] = {
         end_date DATE NOT NULL,
         scope VARCHAR NOT NULL,
         {_LINEAGE}""",
+    # Sub-sites / resellers of a merchant, with their commission rule.
+    "agents": f"""
+        agent_id VARCHAR NOT NULL,
+        merchant_id VARCHAR NOT NULL,
+        parent_agent_id VARCHAR,
+        commission_pct DOUBLE,
+        joined_at TIMESTAMP,
+        {_LINEAGE}""",
+    # Card keys received from a supplier in one batch.
+    "card_batches": f"""
+        batch_id VARCHAR NOT NULL,
+        sku_id VARCHAR NOT NULL,
+        supplier_id VARCHAR,
+        keys INTEGER NOT NULL,
+        unit_cost DECIMAL(18, 2),
+        received_at TIMESTAMP NOT NULL,
+        expires_at TIMESTAMP,
+        {_LINEAGE}""",
+    # One row per payment attempt.
+    "payments": f"""
+        payment_id VARCHAR NOT NULL,
+        order_id VARCHAR NOT NULL,
+        channel VARCHAR,
+        amount DECIMAL(18, 2) NOT NULL,
+        fee DECIMAL(18, 2),
+        status VARCHAR NOT NULL,
+        created_at TIMESTAMP NOT NULL,
+        callback_at TIMESTAMP,
+        gateway_trade_no VARCHAR,
+        {_LINEAGE}""",
     # Every rejected row, with where it came from and why.
     "quarantine": """
         _file_id VARCHAR NOT NULL,
@@ -122,6 +152,18 @@ ADDED_COLUMNS = (
     ("quarantine", "replayable", "BOOLEAN"),
     ("file_ledger", "version", "INTEGER DEFAULT 1"),
     ("orders", "paid_amount", "DECIMAL(18, 2)"),
+    # Issue #18: the whole order (payment, coupon, agent, card batch, keyed buyer).
+    ("orders", "payment_channel", "VARCHAR"),
+    ("orders", "payment_fee", "DECIMAL(18, 2)"),
+    ("orders", "coupon_code", "VARCHAR"),
+    ("orders", "discount_amount", "DECIMAL(18, 2)"),
+    ("orders", "agent_id", "VARCHAR"),
+    ("orders", "agent_commission", "DECIMAL(18, 2)"),
+    ("orders", "delivery_mode", "VARCHAR"),
+    ("orders", "gateway_trade_no", "VARCHAR"),
+    ("orders", "card_batch_id", "VARCHAR"),
+    ("orders", "buyer_key", "VARCHAR"),
+    ("orders", "buyer_ip_key", "VARCHAR"),
 )
 
 

@@ -61,32 +61,103 @@ def keyed_hash(secret: bytes, value: str) -> str:
     return hmac.new(secret, normalised, hashlib.sha256).hexdigest()
 
 
+# A canonical orders file's personal columns and the keyed column each becomes. A file that
+# already names buyer_key / buyer_ip_key is keyed too: whatever it holds, no raw value is kept.
+CANONICAL_PERSONAL = {
+    "buyer_contact": "buyer_key",
+    "buyer_ip": "buyer_ip_key",
+    "buyer_key": "buyer_key",
+    "buyer_ip_key": "buyer_ip_key",
+}
+
+
+def _key_values(conn, personal: list[str], home: Path | None) -> None:
+    """Temp table ``keyed_values`` (raw, keyed): each distinct non-empty value of ``src``'s
+    ``personal`` columns with its keyed hash, computed in Python with the secret."""
+    import pyarrow as pa
+
+    nulls = ", ".join("'" + word.replace("'", "''") + "'" for word in _NULL_WORDS)
+    secret = installation_secret(home or Path(os.environ.get("CARDPULSE_HOME", "./data")))
+    union = " UNION ".join(
+        f"SELECT trim(CAST({quote_ident(name)} AS VARCHAR)) AS raw FROM src" for name in personal
+    )
+    raws = [
+        row[0]
+        for row in conn.execute(
+            f"SELECT DISTINCT raw FROM ({union}) WHERE raw IS NOT NULL AND raw NOT IN ({nulls})"
+        ).fetchall()
+    ]
+    keyed = pa.table(
+        {"raw": pa.array(raws, pa.string()), "keyed": [keyed_hash(secret, r) for r in raws]}
+    )
+    conn.register("keyed_batch", keyed)
+    conn.execute("CREATE OR REPLACE TEMP TABLE keyed_values AS SELECT * FROM keyed_batch")
+    conn.unregister("keyed_batch")
+
+
+def _withhold_rejected_text() -> str:
+    return """UPDATE parse_rejects
+           SET raw_text = '[text withheld (' || length(coalesce(raw_text, '')) ||
+                          ' characters): it may hold card secrets or buyer contacts]'"""
+
+
+def protect_canonical(conn, fmt: str, names: list[str], home: Path | None) -> list[str]:
+    """A canonical orders file: ``buyer_contact`` / ``buyer_ip`` become ``buyer_key`` /
+    ``buyer_ip_key`` (keyed hashes) in ``src`` before anything is checked or quarantined.
+
+    1. Nothing changes when the file has none of them (returns ``names``).
+    2. ``src`` is rebuilt with the keyed columns (other columns keep their types); a JSON
+       Lines row's raw text is rebuilt from the kept values; lines the reader could not
+       parse keep only their length. Returns the new column names.
+    """
+    personal = [name for name in names if name in CANONICAL_PERSONAL]
+    if not personal:
+        return names
+    _key_values(conn, personal, home)
+    columns, kept = [], []
+    for name in names:
+        if name in CANONICAL_PERSONAL:
+            target = CANONICAL_PERSONAL[name]
+            # buyer_contact wins over a buyer_key column given beside it.
+            if target in kept or (name == target and _source_of(target) in personal):
+                continue
+            value = f"trim(CAST(s.{quote_ident(name)} AS VARCHAR))"
+            columns.append(
+                f"(SELECT k.keyed FROM keyed_values k WHERE k.raw = {value}) AS "
+                + quote_ident(target)
+            )
+            kept.append(target)
+        else:
+            columns.append(f"s.{quote_ident(name)}")
+            kept.append(name)
+    conn.execute(
+        f"""CREATE OR REPLACE TEMP TABLE src_protected AS
+            SELECT s._line, {", ".join(columns)} FROM src s"""
+    )
+    if fmt == "jsonl":  # the quarantine's raw text of a JSON line: rebuilt from kept values
+        pairs = ", ".join(f"'{n}', {quote_ident(n)}" for n in kept)
+        conn.execute(
+            "CREATE OR REPLACE TEMP TABLE src_protected AS "
+            f"SELECT *, json_object({pairs})::VARCHAR AS _raw_json FROM src_protected"
+        )
+    conn.execute("DROP VIEW IF EXISTS src")
+    conn.execute("CREATE TEMP VIEW src AS SELECT * FROM src_protected")
+    conn.execute("DROP TABLE IF EXISTS keyed_values")
+    conn.execute(_withhold_rejected_text())
+    return kept
+
+
+def _source_of(target: str) -> str:
+    return next(n for n, t in CANONICAL_PERSONAL.items() if t == target and n != target)
+
+
 def protect_source(conn, table, names: list[str], home: Path | None) -> list[str]:
     """Rebuild ``src`` with only ``table.kept`` columns (as text), personal ones keyed-hashed,
     and withhold the text of ``parse_rejects``; returns the kept column names."""
     kept = [name for name in names if name in table.kept]
     personal = [name for name in kept if name in table.personal]
-    nulls = ", ".join("'" + word.replace("'", "''") + "'" for word in _NULL_WORDS)
     if personal:
-        import pyarrow as pa
-
-        secret = installation_secret(home or Path(os.environ.get("CARDPULSE_HOME", "./data")))
-        union = " UNION ".join(
-            f"SELECT trim(CAST({quote_ident(name)} AS VARCHAR)) AS raw FROM src"
-            for name in personal
-        )
-        raws = [
-            row[0]
-            for row in conn.execute(
-                f"SELECT DISTINCT raw FROM ({union}) WHERE raw IS NOT NULL AND raw NOT IN ({nulls})"
-            ).fetchall()
-        ]
-        keyed = pa.table(
-            {"raw": pa.array(raws, pa.string()), "keyed": [keyed_hash(secret, r) for r in raws]}
-        )
-        conn.register("keyed_batch", keyed)
-        conn.execute("CREATE OR REPLACE TEMP TABLE keyed_values AS SELECT * FROM keyed_batch")
-        conn.unregister("keyed_batch")
+        _key_values(conn, personal, home)
     columns = []
     for name in kept:
         value = f"CAST(s.{quote_ident(name)} AS VARCHAR)"
@@ -100,9 +171,5 @@ def protect_source(conn, table, names: list[str], home: Path | None) -> list[str
     conn.execute("DROP VIEW IF EXISTS src")
     conn.execute("CREATE TEMP VIEW src AS SELECT * FROM src_protected")
     conn.execute("DROP TABLE IF EXISTS keyed_values")
-    conn.execute(
-        """UPDATE parse_rejects
-           SET raw_text = '[text withheld (' || length(coalesce(raw_text, '')) ||
-                          ' characters): it may hold card secrets or buyer contacts]'"""
-    )
+    conn.execute(_withhold_rejected_text())
     return kept

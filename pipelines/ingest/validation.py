@@ -244,6 +244,14 @@ def _problem_sql(
                 f"{_lit(name + ' ')} || {shown} || {_lit(f' is before {EARLIEST_TIME}')}",
             )
         )
+    if column.kind == "timestamp" and extended and column.future:
+        problems.append(
+            (
+                f"{value} > TIMESTAMP '{LATEST_DATE}'",
+                f"{_lit(name + ' ')} || {shown} || {_lit(f' is after {LATEST_DATE}')}",
+            )
+        )
+    if column.kind == "timestamp" and extended and not column.future:
         problems.append(
             (
                 f"{value} > {clock} + INTERVAL '{FUTURE_TOLERANCE}'",

@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipelines.errors import CardPulseError
+from pipelines.simulator import commerce
 from pipelines.simulator import demand as demand_model
 from pipelines.simulator import orders as order_model
 from pipelines.simulator.calendar import FUTURE_DAYS, HISTORY_DAYS, Calendar, build_calendar
@@ -49,6 +50,9 @@ EXPORT_PREFIXES = (
     "events",
     "inventory",
     "supplier_balances",
+    "payments",
+    "card_batches",
+    "agents",
 )
 DAY = order_model.DAY_SECONDS
 _EPOCH = date(1970, 1, 1)
@@ -68,6 +72,10 @@ _STREAMS = (
     "outages",
     "dirty",
     "joined",
+    "agents",
+    "coupons",
+    "payments",
+    "attempts",
 )
 
 
@@ -165,7 +173,7 @@ def _yyyymmdd(cal: Calendar) -> np.ndarray:
     return np.array([int(str(d).replace("-", "")) for d in cal.days], dtype=np.int64)
 
 
-def _orders_table(orders, rows, idx, cat, merchants, prices, cal, suppliers_ids):
+def _orders_table(orders, rows, idx, cat, merchants, prices, cal, suppliers_ids, whole):
     o = rows.order[idx]
     sku = orders.sku[o]
     region = orders.region[o]
@@ -196,7 +204,54 @@ def _orders_table(orders, rows, idx, cat, merchants, prices, cal, suppliers_ids)
         "buyer_id": buyer_id,
         "payment_method": labels(order_model.PAYMENT_METHODS, orders.payment[o]),
     }
+    columns.update(_whole_order_columns(orders, rows, idx, o, cat, order_number, whole))
     return pa.table(columns)
+
+
+@dataclass(frozen=True)
+class WholeOrder:
+    """Issue #18's simulated facts: agents, coupons, money per order, card-key batches."""
+
+    agents: commerce.Agents
+    coupons: commerce.Coupons
+    extras: commerce.OrderExtras
+    batches: commerce.Batches
+    batch_ids: list
+
+
+def _whole_order_columns(orders, rows, idx, o, cat, order_number, whole: WholeOrder) -> dict:
+    """Payment, coupon, agent, delivery and batch columns of export rows, with the buyer's
+    raw contact and IP (ingest replaces them by keyed hashes)."""
+    x = whole.extras
+    is_paid = rows.paid[idx] != order_model.NEVER
+    coupon, agent, batch = x.coupon[o], x.agent[o], x.batch[o]
+    quantity = orders.quantity[o].astype(np.int64)
+    paid = x.paid_cents[o]
+    is_key = cat.delivery_type[orders.sku[o]] == "card_key"
+    manual = is_key & (orders.terminal[o] - orders.paid[o] > 60)
+    mode = np.where(is_key, np.where(manual, 1, 0), 2)
+    channel = x.channel[o]
+    balance = commerce.PAYMENT_CHANNELS.index("balance")
+    trade_no = pc.binary_join_element_wise("T", pa.array(order_number).cast(pa.string()), "")
+    contact, ip = commerce.contacts(orders.buyer[o])
+    return {
+        # A coupon order's unit price is what the buyer paid per unit, rounded; paid_amount
+        # is the exact total.
+        "unit_price": money(np.where(coupon >= 0, (2 * paid + quantity) // (2 * quantity),
+                                     x.gross_cents[o] // quantity)),
+        "paid_amount": money(paid, ~is_paid),
+        "payment_channel": labels(commerce.PAYMENT_CHANNELS, channel, ~is_paid),
+        "payment_fee": money(x.fee_cents[o], ~is_paid),
+        "coupon_code": labels(whole.coupons.code, np.maximum(coupon, 0), coupon < 0),
+        "discount_amount": money(x.discount_cents[o], coupon < 0),
+        "agent_id": labels(whole.agents.agent_id, np.maximum(agent, 0), agent < 0),
+        "agent_commission": money(x.commission_cents[o], agent < 0),
+        "delivery_mode": labels(("auto", "manual", "upstream"), mode),
+        "gateway_trade_no": pc.if_else(pa.array(is_paid & (channel != balance)), trade_no, None),
+        "card_batch_id": labels(whole.batch_ids, np.maximum(batch, 0), batch < 0),
+        "buyer_contact": contact,
+        "buyer_ip": ip,
+    }  # fmt: skip
 
 
 def _truth_table(cat, cal, prices, truth, stock_out, demand_units, sold_units) -> pa.Table:
@@ -315,10 +370,38 @@ def generate(
     del served
     order_model.assign_merchants(orders, merchants, _rng(seed, "channels"))
     order_model.assign_channels(orders, merchants, cat, _rng(seed, "channels"))
+    # One generator per stream, shared by its steps (two fresh ones would draw the same numbers).
+    agent_rng, coupon_rng = _rng(seed, "agents"), _rng(seed, "coupons")
+    agents = commerce.build_agents(merchants, hist, agent_rng)
+    coupons = commerce.plan_coupons(
+        merchants, _merchant_daily_orders(orders, len(merchants), hist), hist, scale,
+        coupon_rng,
+    )  # fmt: skip
+    orders, coupon_of_order = commerce.add_coupon_orders(orders, coupons, day0, coupon_rng)
     topup_suppliers = [s.supplier_id for s in suppliers if s.delivery_type == "direct_topup"]
     windows = order_model.outage_windows(topup_suppliers, day0, hist, _rng(seed, "outages"))
     order_model.settle(orders, cat, windows, _rng(seed, "settle"))
     rows = order_model.export_rows(orders, export_end)
+    batches = commerce.card_batches(stock.received, keys)
+    batch_dates = _yyyymmdd(cal)[batches.day].astype(str)
+    whole = WholeOrder(
+        agents=agents,
+        coupons=coupons,
+        extras=commerce.order_money(
+            orders,
+            {
+                "coupon": coupon_of_order,
+                "agent": commerce.assign_agents(orders, agents, len(merchants), hist, agent_rng),
+                "channel": commerce.payment_channels(orders, _rng(seed, "payments")),
+                "batch": commerce.batch_of_orders(orders, batches, n_sku),
+            },
+            prices.unit_cents[orders.sku, orders.region, orders.day],
+            coupons,
+            agents,
+        ),
+        batches=batches,
+        batch_ids=[f"B-{cat.sku_id[k]}-{d}" for k, d in zip(batches.sku, batch_dates, strict=True)],
+    )
 
     files: list[str] = []
     gzip_orders = fmt == "csv" and scale != "small"
@@ -333,7 +416,7 @@ def generate(
     months = [str(month_names[m]) for m in present]
     for i, month in enumerate(months):
         idx = row_order[bounds[i] : bounds[i + 1]]
-        table = _orders_table(orders, rows, idx, cat, merchants, prices, cal, supplier_ids)
+        table = _orders_table(orders, rows, idx, cat, merchants, prices, cal, supplier_ids, whole)
         stem = f"orders_{month}"
         if dirty_log is not None:
             table = dirty_log.orders(table, stem, i, len(months), cat)
@@ -357,6 +440,10 @@ def generate(
         _rng(seed, "balances"),
         _rng(seed, "joined"),
     )
+    files += _write_whole_order_files(
+        out, fmt, orders, whole, cat, merchants, prices, cal, day0, export_end, gzip_orders,
+        _rng(seed, "attempts"),
+    )  # fmt: skip
     stockout_share = _stockout_share(stock, cat, keys, hist)
 
     # Ground truth.
@@ -372,6 +459,7 @@ def generate(
     _write_sku_truth(truth_dir, cat, prices, base_units, cal)
     _write_promotions(truth_dir, cat, cal, prices)
     _write_outages(truth_dir, windows)
+    _write_whole_order_truth(truth_dir, orders, whole, merchants, prices, cal, export_end)
     n_dirty = dirty_log.write(truth_dir) if dirty_log is not None else 0
     demand_statuses = np.isin(orders.terminal_status, [order_model.DELIVERED, order_model.FAILED])
     summary = GenerationSummary(
@@ -694,3 +782,152 @@ def _write_settings(truth_dir: Path, summary: GenerationSummary, cal: Calendar, 
     }
     text = json.dumps(settings, ensure_ascii=False, indent=2, sort_keys=True, default=str)
     (truth_dir / "settings.json").write_text(text + "\n", encoding="utf-8")
+
+
+def _merchant_daily_orders(orders, n_merchants: int, hist: int) -> np.ndarray:
+    """[merchant, day] paid orders (before coupons): where coupons can be measured."""
+    paid = ~orders.is_unpaid
+    flat = orders.merchant[paid].astype(np.int64) * hist + orders.day[paid]
+    return np.bincount(flat, minlength=n_merchants * hist).reshape(n_merchants, hist)
+
+
+def _write_whole_order_files(
+    out, fmt, orders, whole: WholeOrder, cat, merchants, prices, cal, day0, export_end,
+    gzip_csv, rng,
+):  # fmt: skip
+    """agents, card_batches and payments files."""
+    agents = whole.agents
+    agents_table = pa.table(
+        {
+            "agent_id": pa.array(agents.agent_id.tolist(), pa.string()),
+            "merchant_id": labels(merchants.merchant_id, agents.merchant),
+            "parent_agent_id": labels(
+                agents.agent_id, np.maximum(agents.parent, 0), agents.parent < 0
+            ),
+            "commission_pct": pa.array(agents.commission_pct.astype(float)),
+            "joined_at": timestamps(day0 + agents.joined_day * DAY + 10 * 3600),
+        }
+    )
+    b = whole.batches
+    shelf = cat.shelf_life_days[b.sku]
+    received = day0 + b.day * DAY + 10 * 3600
+    batches_table = pa.table(
+        {
+            "batch_id": pa.array(whole.batch_ids, pa.string()),
+            "sku_id": labels(cat.sku_id, b.sku),
+            "supplier_id": labels(cat.supplier_id, b.sku),
+            "keys": pa.array(b.keys.astype(np.int64)),
+            "unit_cost": money(prices.cost_cents[b.sku, b.day]),
+            "received_at": timestamps(received),
+            "expires_at": timestamps(received + shelf * DAY, shelf == 0),
+        }
+    )
+    x = whole.extras
+    index, number, status, created, callback = commerce.payment_attempts(orders, x, export_end, rng)
+    order_number = _yyyymmdd(cal)[orders.day[index]] * 1_000_000_000 + orders.rank[index]
+    number_text = pa.array(order_number * 10 + number).cast(pa.string())
+    is_success = status != 1
+    balance = commerce.PAYMENT_CHANNELS.index("balance")
+    trade_no = pc.binary_join_element_wise("T", pa.array(order_number).cast(pa.string()), "")
+    payments_table = pa.table(
+        {
+            "payment_id": pc.binary_join_element_wise("P", number_text, ""),
+            "order_id": pc.binary_join_element_wise(
+                "O", pa.array(order_number).cast(pa.string()), ""
+            ),
+            "channel": labels(commerce.PAYMENT_CHANNELS, x.channel[index]),
+            "amount": money(x.paid_cents[index]),
+            "fee": money(np.where(is_success, x.fee_cents[index], 0)),
+            "status": labels(("success", "failed", "refunded"), status),
+            "created_at": timestamps(created),
+            "callback_at": timestamps(callback, callback == order_model.NEVER),
+            "gateway_trade_no": pc.if_else(
+                pa.array(is_success & (x.channel[index] != balance)), trade_no, None
+            ),
+        }
+    )
+    payments_table = payments_table.take(pa.array(np.argsort(created, kind="stable")))
+    return [
+        write_table(agents_table, out, "agents", fmt).name,
+        write_table(batches_table, out, "card_batches", fmt).name,
+        write_table(payments_table, out, "payments", fmt, gzip_csv=gzip_csv).name,
+    ]
+
+
+def _write_whole_order_truth(truth_dir, orders, whole: WholeOrder, merchants, prices, cal,
+                             export_end) -> None:  # fmt: skip
+    """coupons.csv (true incremental orders), agents.csv, payment_channels.csv and
+    profit.json (the waterfall over demand orders as of the export's end, to the fen)."""
+    c = whole.coupons
+    days = cal.days
+    write_table(
+        pa.table(
+            {
+                "coupon_code": pa.array(c.code.tolist(), pa.string()),
+                "merchant_id": labels(merchants.merchant_id, c.merchant),
+                "start_date": pa.array(days[c.start]),
+                "end_date": pa.array(days[c.start + commerce.COUPON_DAYS - 1]),
+                "discount_pct": pa.array(c.discount_pct.astype(float)),
+                "uplift": pa.array(np.round(c.uplift, 6)),
+                "cannibalisation": pa.array(np.round(c.cannibalisation, 6)),
+                "incremental_orders": pa.array(c.incremental),
+            }
+        ),
+        truth_dir,
+        "coupons",
+        "csv",
+    )
+    a = whole.agents
+    write_table(
+        pa.table(
+            {
+                "agent_id": pa.array(a.agent_id.tolist(), pa.string()),
+                "merchant_id": labels(merchants.merchant_id, a.merchant),
+                "commission_pct": pa.array(a.commission_pct.astype(float)),
+                "share_mid_history": pa.array(np.round(a.share, 6)),
+                "share_growth_per_year": pa.array(np.round(a.growth, 6)),
+            }
+        ),
+        truth_dir,
+        "agents",
+        "csv",
+    )
+    write_table(
+        pa.table(
+            {
+                "payment_channel": pa.array(list(commerce.PAYMENT_CHANNELS)),
+                "fee_rate": pa.array([commerce.FEE_RATE[p] for p in commerce.PAYMENT_CHANNELS]),
+                "failure_rate": pa.array(
+                    [commerce.FAILURE_RATE[p] for p in commerce.PAYMENT_CHANNELS]
+                ),
+            }
+        ),
+        truth_dir,
+        "payment_channels",
+        "csv",
+    )
+    x = whole.extras
+    demand = orders.paid <= export_end
+    kept = demand & (orders.refund > export_end)
+    cost = prices.cost_cents[orders.sku, orders.day].astype(np.int64) * orders.quantity
+    steps = {
+        "gmv": int(x.gross_cents[kept].sum()),
+        "discount_amount": int(x.discount_cents[kept].sum()),
+        "payment_fee": int(x.fee_cents[demand].sum()),
+        "agent_commission": int(x.commission_cents[kept].sum()),
+        "cost_amount": int(cost[kept].sum()),
+    }
+    steps["net_profit"] = (
+        steps["gmv"]
+        - steps["discount_amount"]
+        - steps["payment_fee"]
+        - steps["agent_commission"]
+        - steps["cost_amount"]
+    )
+    profit = {
+        "definition": "demand orders as of the export's end; a refunded order keeps only its "
+        "payment fee; CNY",
+        "demand_orders": int(demand.sum()),
+        **{name: f"{cents / 100:.2f}" for name, cents in steps.items()},
+    }
+    (truth_dir / "profit.json").write_text(json.dumps(profit, indent=2) + "\n")

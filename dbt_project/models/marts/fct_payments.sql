@@ -1,0 +1,44 @@
+-- One row per payment attempt, with the order's merchant, agent and SKU. The channel is the
+-- attempt's own, else the order's payment_channel.
+with
+
+payments as (
+
+    select * from {{ ref('stg_cardpulse__payments') }}
+
+),
+
+orders as (
+
+    select order_id, merchant_id, agent_id, sku_id, payment_channel
+    from {{ ref('fct_orders') }}
+
+),
+
+final as (
+
+    select
+        payments.payment_id,
+        payments.order_id,
+        orders.merchant_id,
+        orders.agent_id,
+        orders.sku_id,
+        coalesce(payments.payment_channel, orders.payment_channel, 'unknown') as payment_channel,
+        payments.status,
+        payments.status in ('success', 'refunded') as is_success,
+        payments.amount,
+        coalesce(payments.fee, cast(0 as decimal(18, 2))) as fee,
+        payments.created_at,
+        payments.callback_at,
+        cast(payments.created_at as date) as payment_date,
+        {{ dbt.datediff('payments.created_at', 'payments.callback_at', 'second') }}
+            as callback_seconds,
+        payments.gateway_trade_no,
+        orders.order_id is not null as has_order
+
+    from payments
+    left join orders on payments.order_id = orders.order_id
+
+)
+
+select * from final
