@@ -75,8 +75,22 @@ def run(args: argparse.Namespace) -> int:
         outcome = run_build(installation, as_of=args.as_of.isoformat() if args.as_of else "")
     print(format_summary(outcome))
     if not outcome.succeeded:
+        notified = _notify_failure(installation, outcome)
+        if notified:
+            print(notified)
         raise CardPulseError(outcome.failure_line)
     return 0
+
+
+def _notify_failure(installation: Home, outcome: BuildOutcome) -> str:
+    """Send the ``build_failed`` alert where cardpulse.toml routes it (a bad config or an
+    unreachable channel is reported, never hides the build's own failure line)."""
+    from pipelines.notify.dispatch import notify_build_failed
+
+    try:
+        return notify_build_failed(installation.warehouse, outcome.run_id, outcome.failure_line)
+    except CardPulseError as error:
+        return f"notifications: not sent: {error}"
 
 
 @dataclass
