@@ -112,7 +112,9 @@ def send_email(channel: ChannelConfig, message: Message) -> Answer:
     try:
         password = channel.secret(settings.password_env) if settings.username else ""
         mail = email_message(channel, message)
-        context = ssl.create_default_context()
+        context = ssl.create_default_context(
+            cafile=str(Path(settings.ca_file).expanduser()) if settings.ca_file else None
+        )
         if settings.security == "ssl":
             client = smtplib.SMTP_SSL(
                 settings.host, settings.port, timeout=settings.timeout_seconds, context=context

@@ -37,6 +37,7 @@ class EmailSettings:
     username: str = ""
     password_env: str = ""
     timeout_seconds: float = 20.0
+    ca_file: str = ""  # a private CA's certificate (PEM); empty = the system's trust store
 
 
 @dataclass(frozen=True)
@@ -221,7 +222,7 @@ def _channel(name: str, body: dict) -> ChannelConfig:
         raise ConfigError(f"{key}.type: expected one of {', '.join(CHANNEL_TYPES)}, got {kind!r}")
     if kind == "email":
         _only(body, key, {"type", "host", "port", "security", "from", "to", "username",
-                          "password_env", "timeout_seconds"})  # fmt: skip
+                          "password_env", "timeout_seconds", "ca_file"})  # fmt: skip
         security = _text(body, "security", key, "starttls")
         if security not in SECURITY_MODES:
             raise ConfigError(
@@ -248,7 +249,10 @@ def _channel(name: str, body: dict) -> ChannelConfig:
             username=username,
             password_env=password_env,
             timeout_seconds=float(_number(body, "timeout_seconds", key, 20.0, 0.1)),
+            ca_file=_text(body, "ca_file", key, ""),
         )
+        if email.ca_file and not Path(email.ca_file).expanduser().is_file():
+            raise ConfigError(f"{key}.ca_file: no such file {email.ca_file}")
         return ChannelConfig(name=name, type=kind, email=email)
     _only(body, key, {"type", "webhook_url_env", "secret_env", "mentioned_mobiles",
                       "timeout_seconds"})  # fmt: skip

@@ -142,15 +142,15 @@ def deliver(
     sleep: Callable[[float], None] = time.sleep,
     now: Callable[[], dt.datetime] = now_business,
 ) -> Delivery:
-    """Send every due ``pending`` row; wait for retries due within ``wait_seconds`` (default:
-    the whole back-off series, at most MAX_WAIT_SECONDS)."""
+    """Send every due ``pending`` row; wait for retries while the waits add up to at most
+    ``wait_seconds`` (default: the whole back-off series, at most MAX_WAIT_SECONDS)."""
     ensure_outbox(conn)
     if wait_seconds is None:
         series = sum(config.backoff_seconds * 2**i for i in range(config.max_attempts - 1))
         wait_seconds = min(series, MAX_WAIT_SECONDS)
     outcome = Delivery()
     outcome.interrupted = _mark_interrupted(conn)
-    deadline = time.monotonic() + wait_seconds
+    waited = 0.0  # time spent waiting for retries (sending does not count)
     while True:
         due = conn.execute(
             f"""SELECT message_key, channel, title, body, attachments, recipients, attempts
@@ -177,9 +177,10 @@ def deliver(
         if soonest is None:
             break
         pause = max((soonest - now()).total_seconds(), 0.0)
-        if time.monotonic() + pause > deadline:
+        if waited + pause > wait_seconds + 1e-6:
             break
         sleep(pause)
+        waited += pause
     (outcome.waiting,) = conn.execute(
         f"SELECT count(*) FROM {OUTBOX_TABLE} WHERE status = 'pending'"
     ).fetchone()
