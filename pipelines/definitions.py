@@ -12,7 +12,13 @@ import dagster as dg
 import pipelines.assets
 from pipelines.assets.publish import publish_snapshot_asset
 from pipelines.resources import build_resources
-from pipelines.schedules import BUILD_JOB_NAME, daily_build
+from pipelines.schedules import (
+    BUILD_JOB_NAME,
+    daily_build,
+    daily_ops_report_job,
+    report_schedules,
+    weekly_merchant_report_job,
+)
 from pipelines.sensors import landing_sensor
 
 
@@ -48,8 +54,8 @@ def build_definitions(as_of: str = "") -> dg.Definitions:
     return dg.Definitions(
         assets=assets,
         asset_checks=asset_checks,
-        jobs=[build_job],
-        schedules=[daily_build],
+        jobs=[build_job, weekly_merchant_report_job, daily_ops_report_job],
+        schedules=[daily_build, *report_schedules()],
         sensors=[landing_sensor],
         resources=build_resources(as_of=as_of),
         # Every job, the UI's "Materialize" ones included, runs its steps in one process.
