@@ -19,7 +19,7 @@ from pipelines.schedules import (
     report_schedules,
     weekly_merchant_report_job,
 )
-from pipelines.sensors import landing_sensor
+from pipelines.sensors import build_failure_alert, landing_sensor
 
 
 def collect_assets() -> tuple[list, list]:
@@ -56,7 +56,7 @@ def build_definitions(as_of: str = "") -> dg.Definitions:
         asset_checks=asset_checks,
         jobs=[build_job, weekly_merchant_report_job, daily_ops_report_job],
         schedules=[daily_build, *report_schedules()],
-        sensors=[landing_sensor],
+        sensors=[landing_sensor, build_failure_alert],
         resources=build_resources(as_of=as_of),
         # Every job, the UI's "Materialize" ones included, runs its steps in one process.
         executor=dg.in_process_executor,

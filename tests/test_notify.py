@@ -481,3 +481,46 @@ def test_a_re_armed_supplier_fires_again_with_a_new_key(tmp_path, robots, monkey
     keys = [key for key, *_ in outbox_rows(warehouse)]
     assert keys == ["funding:SUPTOP:2026-12-01@ops_feishu", "funding:SUPTOP:2026-12-09@ops_feishu"]
     assert len(robots.of("feishu")) == 2
+
+
+def test_a_failed_build_run_alerts_once_from_the_command_or_the_daemon(
+    tmp_path, robots, monkeypatch
+):
+    """`cardpulse build` and the run-failure sensor (schedule and sensor runs) both raise
+    build_failed for a failed run; the run id keys it, so the message goes out once."""
+    import dagster as dg
+
+    from pipelines.notify.dispatch import notify_build_failed
+    from pipelines.sensors import build_failure_alert
+
+    robot_env(monkeypatch, robots)
+    write_config(tmp_path, failed_roles='"finance"')  # -> ops_feishu
+    monkeypatch.setenv("CARDPULSE_HOME", str(tmp_path))
+
+    @dg.op
+    def dbt_step():
+        raise RuntimeError("2 dbt tests failed: not_null_fct_orders_order_id, unique_sku")
+
+    @dg.job(name="build")
+    def build():
+        dbt_step()
+
+    instance = dg.DagsterInstance.ephemeral()
+    result = build.execute_in_process(instance=instance, raise_on_error=False)
+    run_id = result.dagster_run.run_id
+    context = dg.build_run_status_sensor_context(
+        sensor_name="build_failure_alert",
+        dagster_instance=instance,
+        dagster_run=result.dagster_run,
+        dagster_event=result.get_run_failure_event(),
+    ).for_run_failure()
+    build_failure_alert(context)  # the daemon's path sends it
+    assert len(robots.of("feishu")) == 1
+    line = notify_build_failed(tmp_path / "warehouse.duckdb", run_id, "build failed at dbt_step")
+    assert line == "notifications: 0 sent, 0 failed"  # the command's path finds it sent
+    (sent,) = robots.of("feishu")
+    assert sent.payload["card"]["header"]["title"]["content"] == "CardPulse 构建失败"
+    assert run_id[:8] in sent.payload["card"]["elements"][0]["content"]
+    assert outbox_rows(tmp_path / "warehouse.duckdb") == [
+        (f"build_failed:{run_id}@ops_feishu", "sent", 1, "build_failed", "ops_feishu")
+    ]

@@ -117,7 +117,11 @@ def expected_week(merchants: list[str], start, end) -> dict[str, float]:
         & (sales["order_date"] >= start)
         & (sales["order_date"] <= end)
     ]
-    return {"gmv": week["gross_revenue"].sum(), "units": week["units"].sum()}
+    return {
+        "gmv": week["gross_revenue"].sum(),
+        "units": week["units"].sum(),
+        "refund_rate": week["refunded_orders"].sum() / week["paid_orders"].sum(),
+    }
 
 
 def test_weekly_merchant_report_is_mailed_with_pdf_and_xlsx_once_per_week(installation):
@@ -143,6 +147,9 @@ def test_weekly_merchant_report_is_mailed_with_pdf_and_xlsx_once_per_week(instal
     assert wow == pytest.approx((this_week["gmv"] - last_week["gmv"]) / last_week["gmv"] * 100)
     assert gmv_last_year == 1000 and yoy == pytest.approx((this_week["gmv"] - 1000) / 10)
     assert kpis["销量（件）"][0] == this_week["units"]
+    rate_now, rate_before, rate_wow = kpis["退款率"][:3]
+    assert rate_now == pytest.approx(this_week["refund_rate"])
+    assert rate_wow == pytest.approx((rate_now - rate_before) * 100)  # percentage points
     assert len(book["每日GMV"]._charts) == 1 and len(book["热销商品"]._charts) == 1
     forecast = list(book["下周预测"].iter_rows(min_row=2, values_only=True))
     assert len(forecast) == 7 and forecast[0][1] == pytest.approx(10.0 + 20.0 + 30.0)

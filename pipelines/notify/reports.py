@@ -112,9 +112,9 @@ def weekly_merchant_report(conn, merchant_id: str, day: dt.date) -> WeeklyReport
                 "label": label,
                 "this_week": sums["this_week"][key],
                 "last_week": sums["last_week"][key],
-                "wow_pct": _change(sums["this_week"][key], sums["last_week"][key]),
+                "wow_pct": _change(sums["this_week"][key], sums["last_week"][key], key),
                 "last_year": sums["last_year"][key],
-                "yoy_pct": _change(sums["this_week"][key], sums["last_year"][key]),
+                "yoy_pct": _change(sums["this_week"][key], sums["last_year"][key], key),
             }
             for key, label in KPI_LABELS.items()
         ]
@@ -208,7 +208,10 @@ def daily_ops_report(conn, day: dt.date) -> OpsReport:
     return OpsReport(day=day, to_order=to_order, to_top_up=to_top_up, totals=totals)
 
 
-def _change(now, before) -> float | None:
+def _change(now, before, kpi: str = "") -> float | None:
+    """Change in % of the earlier value; for a rate (refund rate), in percentage points."""
+    if kpi == "refund_rate":
+        return None if now is None or before is None else (now - before) * 100.0
     if now is None or before in (None, 0):
         return None
     return (now - before) / abs(before) * 100.0
@@ -226,7 +229,7 @@ def weekly_xlsx(report: WeeklyReport, path: Path) -> Path:
     kpi = book.active
     kpi.title = "指标"
     kpi.append([f"{report.merchant_name}（{report.merchant_id}）周报 {report.period}"])
-    kpi.append(["指标", "本周", "上周", "环比 %", "去年同期", "同比 %"])
+    kpi.append(["指标", "本周", "上周", "环比 %（率：百分点）", "去年同期", "同比 %（率：百分点）"])
     for row in report.kpis.itertuples():
         kpi.append([row.label, _cell(row.this_week), _cell(row.last_week), _cell(row.wow_pct),
                     _cell(row.last_year), _cell(row.yoy_pct)])  # fmt: skip
@@ -328,8 +331,8 @@ def weekly_html(report: WeeklyReport) -> str:
     forecast.update_xaxes(tickformat="%m-%d")
     rows = "".join(
         f"<tr><td>{html.escape(r.label)}</td><td>{_fmt(r.this_week, r.kpi)}</td>"
-        f"<td>{_fmt(r.last_week, r.kpi)}</td><td>{_pct(r.wow_pct)}</td>"
-        f"<td>{_fmt(r.last_year, r.kpi)}</td><td>{_pct(r.yoy_pct)}</td></tr>"
+        f"<td>{_fmt(r.last_week, r.kpi)}</td><td>{_pct(r.wow_pct, r.kpi)}</td>"
+        f"<td>{_fmt(r.last_year, r.kpi)}</td><td>{_pct(r.yoy_pct, r.kpi)}</td></tr>"
         for r in report.kpis.itertuples()
     )
     kpi_table = (
@@ -430,10 +433,10 @@ def _fmt(value, kpi: str = "") -> str:
     return f"{value:,.0f}" if isinstance(value, int | float) else html.escape(str(value))
 
 
-def _pct(value) -> str:
+def _pct(value, kpi: str = "") -> str:
     if value is None or pd.isna(value):
         return "—"
-    return f"{value:+.1f}%"
+    return f"{value:+.1f} 个百分点" if kpi == "refund_rate" else f"{value:+.1f}%"
 
 
 def chromium_path() -> str:
@@ -517,7 +520,7 @@ def render_ops(conn, day: dt.date, folder: Path):
 def weekly_text(report: WeeklyReport) -> str:
     lines = [f"{report.merchant_name}（{report.merchant_id}）{report.period} 经营周报：", ""]
     for r in report.kpis.itertuples():
-        change = f"环比 {_pct(r.wow_pct)}，同比 {_pct(r.yoy_pct)}"
+        change = f"环比 {_pct(r.wow_pct, r.kpi)}，同比 {_pct(r.yoy_pct, r.kpi)}"
         lines.append(f"- {r.label}：{_fmt(r.this_week, r.kpi)}（{change}）")
     lines += ["", "明细与图表见附件（PDF、XLSX）。"]
     return "\n".join(lines)
