@@ -858,6 +858,36 @@ def quarantine_rows(conn, scope: Scope, limit: int | None = 500) -> pd.DataFrame
     return _frame(conn, sql + " LIMIT ?", [int(limit)])
 
 
+def notify_summary(conn, scope: Scope) -> pd.DataFrame:
+    """Outbox messages per alert kind, channel and status (``ops.notify_outbox``)."""
+    _require_platform(scope)
+    if not _has(conn, "ops.notify_outbox"):
+        return pd.DataFrame()
+    return _frame(
+        conn,
+        "SELECT * FROM (SELECT kind AS alert_kind, channel AS notify_channel, status, "
+        "count(*)::BIGINT AS rows, max(coalesce(sent_at, created_at)) AS latest "
+        "FROM ops.notify_outbox GROUP BY 1, 2, 3) "
+        "ORDER BY CASE status WHEN 'failed' THEN 0 WHEN 'interrupted' THEN 1 "
+        "WHEN 'pending' THEN 2 ELSE 3 END, 1, 2",
+    )
+
+
+def notify_messages(conn, scope: Scope, limit: int = 200) -> pd.DataFrame:
+    """The newest outbox messages, those that need a person first (failed, interrupted)."""
+    _require_platform(scope)
+    if not _has(conn, "ops.notify_outbox"):
+        return pd.DataFrame()
+    return _frame(
+        conn,
+        "SELECT created_at, status, kind AS alert_kind, channel AS notify_channel, title, "
+        "attempts, sent_at, next_attempt_at, last_answer "
+        "FROM ops.notify_outbox WHERE status <> 'in_digest' "
+        "ORDER BY status IN ('failed', 'interrupted') DESC, created_at DESC, message_key LIMIT ?",
+        [int(limit)],
+    )
+
+
 def dbt_results(conn, scope: Scope) -> pd.DataFrame:
     _require_platform(scope)
     if not _has(conn, "analytics.dbt_results"):
@@ -985,6 +1015,8 @@ def load(query: str, snapshot: SnapshotRef, scope: Scope, *args: Any) -> Any:
 
 
 QUERIES: dict[str, Callable[..., Any]] = {
+    "notify_summary": notify_summary,
+    "notify_messages": notify_messages,
     "filter_options": filter_options,
     "kpis": kpis,
     "daily_sales": daily_sales,

@@ -275,6 +275,23 @@ STRINGS: dict[str, tuple[str, str]] = {
         "These ids appear in orders and other rows but not yet in their master file: they are "
         "loaded as inferred members; please send the missing master file.",
     ),
+    "notifications": ("告警通知发送", "Alert notifications"),
+    "notify_none": (
+        "还没有发送记录：在 cardpulse.toml 的 [notify] 中配置通道与路由（见 docs/notify.md）。",
+        "Nothing sent yet: configure channels and routes under [notify] in cardpulse.toml "
+        "(see docs/notify.md).",
+    ),
+    "notify_failed": (
+        "{count} 条通知未能送达（已按退避重试）：检查通道后用 cardpulse notify list 查看，"
+        "cardpulse notify retry 重发。",
+        "{count} notifications could not be delivered (retried with back-off): check the "
+        "channel, then see cardpulse notify list and resend with cardpulse notify retry.",
+    ),
+    "notify_hint": (
+        "每条告警先记入发件箱再发送，同一告警只发一次；此处为最近一次构建发布时的状态。",
+        "Every alert is recorded in the outbox before it is sent, and goes out once; shown as "
+        "of the last published build.",
+    ),
     "dbt_tests": ("dbt 测试结果", "dbt test results"),
     "forecast_accuracy": ("预测准确度（回测）", "Forecast accuracy (backtests)"),
 }
@@ -296,9 +313,16 @@ COLUMN_LABELS: dict[str, tuple[str, str]] = {
     "incremental_low": ("增量下限", "Incremental, low"),
     "incremental_high": ("增量上限", "Incremental, high"),
     "share": ("占比", "Share"),
-    "attempts": ("支付尝试", "Payment attempts"),
     "fee_rate": ("费率", "Fee rate"),
     "merchant_id": ("商户", "Merchant"),
+    "alert_kind": ("告警类型", "Alert kind"),
+    "notify_channel": ("通知通道", "Channel"),
+    "attempts": ("尝试次数", "Attempts"),
+    "title": ("标题", "Title"),
+    "created_at": ("记录时间", "Recorded at"),
+    "sent_at": ("发送时间", "Sent at"),
+    "next_attempt_at": ("下次重试", "Next attempt"),
+    "last_answer": ("服务器应答", "Server's answer"),
     "sku_id": ("商品编号", "SKU"),
     "sku_name": ("商品名称", "SKU name"),
     "name": ("名称", "Name"),
@@ -415,6 +439,14 @@ COLUMN_LABELS: dict[str, tuple[str, str]] = {
 # Codes the data carries, as words on screen (CSV exports keep the codes). A code with no
 # entry here (a shop's own category word, say) is shown as it is.
 CODE_LABELS: dict[str, dict[str, tuple[str, str]]] = {
+    # the alert registry's kinds (pipelines/notify/alerts.py)
+    "alert_kind": {
+        "low_stock": ("低库存", "Low stock"),
+        "funding": ("供应商余额不足", "Supplier balance runs out"),
+        "quarantine": ("数据隔离超阈值", "Data quarantined above threshold"),
+        "build_failed": ("构建失败", "Build failed"),
+        "report": ("定时报表", "Scheduled report"),
+    },
     "category": {
         "game_card": ("游戏点卡", "Game cards"),
         "mobile_topup": ("话费充值", "Mobile top-up"),
@@ -448,6 +480,11 @@ CODE_LABELS: dict[str, dict[str, tuple[str, str]]] = {
         "delivered": ("已发货", "Delivered"),
         "refunded": ("已退款", "Refunded"),
         "cancelled": ("已取消", "Cancelled"),
+        "pending": ("待发送", "Pending"),
+        "sending": ("发送中", "Sending"),
+        "sent": ("已发送", "Sent"),
+        "interrupted": ("发送中断（未重发）", "Interrupted (not resent)"),
+        "in_digest": ("已并入汇总", "In a digest"),
     },
     "resource_type": {
         "model": ("模型", "Model"),
@@ -558,6 +595,7 @@ CODE_LABELS: dict[str, dict[str, tuple[str, str]]] = {
 # Which columns hold which kind of code.
 CODE_COLUMNS = {
     "payment_channel": "payment_channel",
+    "alert_kind": "alert_kind",
     "category": "category",
     "channel": "channel",
     "region_code": "region",

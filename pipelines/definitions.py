@@ -12,8 +12,14 @@ import dagster as dg
 import pipelines.assets
 from pipelines.assets.publish import publish_snapshot_asset
 from pipelines.resources import build_resources
-from pipelines.schedules import BUILD_JOB_NAME, daily_build
-from pipelines.sensors import landing_sensor
+from pipelines.schedules import (
+    BUILD_JOB_NAME,
+    daily_build,
+    daily_ops_report_job,
+    report_schedules,
+    weekly_merchant_report_job,
+)
+from pipelines.sensors import build_failure_alert, landing_sensor
 
 
 def collect_assets() -> tuple[list, list]:
@@ -48,9 +54,9 @@ def build_definitions(as_of: str = "") -> dg.Definitions:
     return dg.Definitions(
         assets=assets,
         asset_checks=asset_checks,
-        jobs=[build_job],
-        schedules=[daily_build],
-        sensors=[landing_sensor],
+        jobs=[build_job, weekly_merchant_report_job, daily_ops_report_job],
+        schedules=[daily_build, *report_schedules()],
+        sensors=[landing_sensor, build_failure_alert],
         resources=build_resources(as_of=as_of),
         # Every job, the UI's "Materialize" ones included, runs its steps in one process.
         executor=dg.in_process_executor,

@@ -18,6 +18,9 @@ from pathlib import Path
 # Raw tables the dashboard shows next to the marts (data quality pages).
 PUBLISHED_RAW_TABLES = ("quarantine", "file_ledger")
 
+# Operational tables shown on the data-health page (the notification outbox's status).
+PUBLISHED_OPS_TABLES = ("notify_outbox",)
+
 # Tables written at publish time; a warehouse table of the same name is not copied.
 PUBLISH_TIME_TABLES = ("build_info", "dbt_results")
 
@@ -155,7 +158,7 @@ def analytics_row_counts(conn, database: str | None = None) -> dict[str, int]:
 
 
 def _copy_published_tables(conn, warehouse_db: str) -> dict[str, int]:
-    """Copy schema analytics and the published raw tables into the new snapshot."""
+    """Copy schema analytics and the published raw and ops tables into the new snapshot."""
     sources = conn.execute(
         """SELECT table_schema, table_name FROM information_schema.tables
            WHERE table_catalog = ? AND table_schema = 'analytics'
@@ -170,9 +173,18 @@ def _copy_published_tables(conn, warehouse_db: str) -> dict[str, int]:
             [warehouse_db],
         ).fetchall()
     }
+    ops_present = {
+        name
+        for (name,) in conn.execute(
+            """SELECT table_name FROM information_schema.tables
+               WHERE table_catalog = ? AND table_schema = 'ops'""",
+            [warehouse_db],
+        ).fetchall()
+    }
     sources = [(s, t) for s, t in sources if t not in PUBLISH_TIME_TABLES]
     sources += [("raw", t) for t in PUBLISHED_RAW_TABLES if t in raw_present]
-    for schema in ("analytics", "raw"):
+    sources += [("ops", t) for t in PUBLISHED_OPS_TABLES if t in ops_present]
+    for schema in ("analytics", "raw", "ops"):
         conn.execute(f"CREATE SCHEMA IF NOT EXISTS {_SNAPSHOT_ALIAS}.{schema}")
     row_counts = {}
     for schema, table in sources:

@@ -160,3 +160,26 @@ def _fail_abandoned_builds(context: dg.SensorEvaluationContext) -> None:
         return  # evaluated without an instance (a direct call)
     for line in fail_abandoned_runs(instance):
         context.log.warning(line)
+
+
+@dg.run_failure_sensor(
+    name="build_failure_alert",
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="When a build run fails (schedule, landing sensor or the UI), sends the "
+    "build_failed alert where cardpulse.toml routes it (docs/notify.md).",
+)
+def build_failure_alert(context: dg.RunFailureSensorContext) -> None:
+    """Runs of ``cardpulse build`` send their own alert; the outbox key (the run id) makes a
+    second attempt from here a no-op."""
+    if context.dagster_run.job_name != BUILD_JOB_NAME:
+        return
+    from pipelines.errors import CardPulseError
+    from pipelines.notify.dispatch import notify_build_failed
+
+    message = (context.failure_event.message or "build failed").strip().splitlines()[0]
+    try:
+        line = notify_build_failed(home().warehouse, context.dagster_run.run_id, message)
+    except CardPulseError as error:
+        line = f"notifications: not sent: {error}"
+    if line:
+        context.log.info(line)

@@ -436,11 +436,33 @@ def _health() -> dict[str, pd.DataFrame]:
             "loaded_at": [datetime(2025, 11, 1, 0, 30)] * 2,
         }
     )
+    sent_at = datetime(2025, 11, 1, 2, 4)
+    outbox = pd.DataFrame(
+        {
+            "message_key": ["low_stock:SKU-A:2025-11-01@ops-wecom", "build_failed:r9@pager"],
+            "firing_key": ["low_stock:SKU-A:2025-11-01", "build_failed:r9"],
+            "kind": ["low_stock", "build_failed"],
+            "channel": ["ops-wecom", "pager"],
+            "title": ["低库存：SKU-A", "CardPulse 构建失败"],
+            "body": ["- 库存 12 张", "- build failed at dbt"],
+            "attachments": ["[]", "[]"],
+            "recipients": ["[]", "[]"],
+            "status": ["sent", "pending"],
+            "attempts": [1, 2],
+            "created_at": [sent_at, sent_at],
+            "next_attempt_at": [None, sent_at + timedelta(minutes=2)],
+            "sent_at": [sent_at, None],
+            "last_answer": ['HTTP 200: {"errcode": 0}', "HTTP 502: upstream unavailable"],
+            "digest_key": [None, None],
+            "batch_id": ["b2", "r9"],
+        }
+    )
     return {
         "build_info": build,
         "dbt_results": dbt,
         "raw.quarantine": quarantine,
         "raw.file_ledger": ledger,
+        "ops.notify_outbox": outbox,
     }
 
 
@@ -582,6 +604,7 @@ def build_snapshot(
     try:
         conn.execute("CREATE SCHEMA analytics")
         conn.execute("CREATE SCHEMA raw")
+        conn.execute("CREATE SCHEMA ops")
         for name, frame in snapshot_tables().items():
             if name in missing:
                 continue

@@ -50,3 +50,32 @@ def test_a_clean_run_is_one_line(tmp_path, monkeypatch):
     assert [line for line in format_summary(outcome).splitlines() if "test" in line] == [
         "dbt tests: 1 passed, 0 failed"
     ]
+
+
+def test_the_notifications_this_build_recorded_are_counted(tmp_path, monkeypatch):
+    import duckdb
+
+    from pipelines.notify import outbox
+    from pipelines.notify.alerts import Alert
+    from pipelines.notify.config import parse
+
+    monkeypatch.setenv("CARDPULSE_HOME", str(tmp_path))
+    config = parse(
+        {"notify": {"channels": {"ops": {"type": "wecom", "webhook_url_env": "X"}},
+                    "roles": {"ops": ["ops"]}, "routes": {"low_stock": ["ops"]}}}
+    )  # fmt: skip
+    run_id = "1" * 36
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as conn:
+        conn.execute("CREATE SCHEMA analytics")
+        conn.execute("CREATE TABLE analytics.fct_orders (order_id VARCHAR)")
+        alerts = [Alert("low_stock", f"low_stock:S{n}:d", f"S{n}", "t", "x") for n in range(3)]
+        outbox.record(conn, config, alerts[:1], "an earlier build")
+        outbox.record(conn, config, alerts, run_id)
+        conn.execute("UPDATE ops.notify_outbox SET status = 'failed' WHERE firing_key LIKE '%S2%'")
+    outcome = BuildOutcome(run_id=run_id, succeeded=False, seconds=1.0)
+    _add_results(outcome, home())
+    assert outcome.notifications == {"failed": 1, "pending": 1}
+    assert (
+        "notifications recorded by this build: 1 failed, 1 pending (cardpulse notify list)"
+        in format_summary(outcome).splitlines()
+    )

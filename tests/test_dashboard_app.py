@@ -491,6 +491,30 @@ def test_numbers_and_times_read_as_people_write_them(home):
     assert set(rows.value["quarantined_at"]) == {"2025-11-01 00:30"}  # to the minute
 
 
+def test_health_page_shows_the_outbox_and_what_failed(tmp_path, monkeypatch):
+    import duckdb
+
+    fx.build_snapshot(tmp_path / "snapshot.duckdb")
+    with duckdb.connect(str(tmp_path / "snapshot.duckdb")) as conn:
+        conn.execute(
+            "UPDATE ops.notify_outbox SET status = 'failed', attempts = 5, next_attempt_at = NULL "
+            "WHERE kind = 'build_failed'"
+        )
+    store = auth.UserStore(tmp_path / "users.json")
+    store.add(ACCOUNTS["ops"][0], "ops", PASSWORD, None)
+    monkeypatch.setenv("CARDPULSE_HOME", str(tmp_path))
+    app = signed_in("ops", tmp_path)
+    app.switch_page(PAGES["health"]).run()
+    assert not app.exception
+    assert [e.value for e in app.error] == [t("notify_failed", count=1)]
+    (messages,) = [f for f in app.dataframe if "last_answer" in f.value.columns]
+    first = messages.value.iloc[0]  # what needs a person comes first
+    assert first["notify_channel"] == "pager"
+    assert first["status"] == code_label("status", "failed") == "失败"
+    assert first["alert_kind"] == code_label("alert_kind", "build_failed") == "构建失败"
+    assert "HTTP 502" in first["last_answer"]
+
+
 def test_every_model_the_forecasting_stage_can_name_has_words():
     """A model the forecast writes into forecast_backtest / demand_forecast must not reach the
     page as its code (auto_theta, median_intermittent... once did, on the health page)."""

@@ -86,6 +86,30 @@ def test_snapshot_holds_analytics_quarantine_ledger_and_build_tables(tmp_path):
     assert set(tmp_path.iterdir()) == {warehouse, snapshot}  # no temporary file left behind
 
 
+def test_the_notification_outbox_is_published_for_the_health_page(tmp_path):
+    from pipelines.notify import outbox
+    from pipelines.notify.alerts import Alert
+    from pipelines.notify.config import parse
+
+    warehouse, snapshot = tmp_path / "warehouse.duckdb", tmp_path / "snapshot.duckdb"
+    make_warehouse(warehouse, orders=1)
+    config = parse(
+        {"notify": {"channels": {"ops": {"type": "wecom", "webhook_url_env": "X"}},
+                    "roles": {"ops": ["ops"]}, "routes": {"low_stock": ["ops"]}}}
+    )  # fmt: skip
+    with duckdb.connect(str(warehouse)) as conn:
+        outbox.record(conn, config, [Alert("low_stock", "low_stock:S1:d", "S1", "t", "x")], "r1")
+        conn.execute("CREATE TABLE ops.notify_funding_state (supplier_id VARCHAR)")
+    publish(warehouse, snapshot)
+    with duckdb.connect(str(snapshot), read_only=True) as conn:
+        rows = conn.execute("SELECT message_key, status FROM ops.notify_outbox").fetchall()
+        ops_tables = conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'ops'"
+        ).fetchall()
+    assert rows == [("low_stock:S1:d@ops", "pending")]
+    assert ops_tables == [("notify_outbox",)]  # state tables stay in the warehouse
+
+
 def test_dbt_results_come_from_run_results_json(tmp_path):
     run_results = tmp_path / "run_results.json"
     run_results.write_text(

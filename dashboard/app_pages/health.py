@@ -61,6 +61,19 @@ else:
         key="quarantine_csv",
     )
 
+# --- alert notifications (the outbox)
+st.subheader(ctx.t("notifications"))
+outbox = ctx.query("notify_summary")
+if outbox.empty:
+    st.info(ctx.t("notify_none"))
+else:
+    st.caption(ctx.t("notify_hint"))
+    failed = int(outbox.loc[outbox["status"].isin(["failed", "interrupted"]), "rows"].sum())
+    if failed:
+        st.error(ctx.t("notify_failed", count=failed))
+    ui.table(ctx, outbox, key="notify_summary")
+    ui.table(ctx, ctx.query("notify_messages"), key="notify_messages")
+
 # --- inferred master data
 st.subheader(ctx.t("inferred"))
 inferred = ctx.query("inferred_members")

@@ -75,8 +75,22 @@ def run(args: argparse.Namespace) -> int:
         outcome = run_build(installation, as_of=args.as_of.isoformat() if args.as_of else "")
     print(format_summary(outcome))
     if not outcome.succeeded:
+        notified = _notify_failure(installation, outcome)
+        if notified:
+            print(notified)
         raise CardPulseError(outcome.failure_line)
     return 0
+
+
+def _notify_failure(installation: Home, outcome: BuildOutcome) -> str:
+    """Send the ``build_failed`` alert where cardpulse.toml routes it (a bad config or an
+    unreachable channel is reported, never hides the build's own failure line)."""
+    from pipelines.notify.dispatch import notify_build_failed
+
+    try:
+        return notify_build_failed(installation.warehouse, outcome.run_id, outcome.failure_line)
+    except CardPulseError as error:
+        return f"notifications: not sent: {error}"
 
 
 @dataclass
@@ -107,6 +121,7 @@ class BuildOutcome:
     row_counts_error: str = ""
     quarantined: dict[str, int] = field(default_factory=dict)
     inferred: dict[str, int] = field(default_factory=dict)
+    notifications: dict[str, int] = field(default_factory=dict)  # this build's, per status
 
 
 def prepare_dagster_home(dagster_home: Path) -> None:
@@ -259,6 +274,9 @@ def format_summary(outcome: BuildOutcome) -> str:
         lines.append(f"analytics tables: row counts unavailable ({outcome.row_counts_error})")
     if outcome.row_counts:
         lines.append("data: " + health_line(outcome.quarantined, outcome.inferred))
+    if outcome.notifications:
+        shown = ", ".join(f"{n} {status}" for status, n in outcome.notifications.items())
+        lines.append(f"notifications recorded by this build: {shown} (cardpulse notify list)")
     lines.append("dbt tests: " + _tests_line(outcome))
     if outcome.snapshot:
         lines.append(f"snapshot: {outcome.snapshot}")
@@ -380,6 +398,7 @@ def _add_results(outcome: BuildOutcome, installation: Home) -> None:
                 }
                 outcome.quarantined = quarantined_by_entity(conn)
                 outcome.inferred = inferred_by_entity(conn)
+                outcome.notifications = _notifications(conn, outcome.run_id)
                 if published:
                     row = conn.execute("SELECT as_of FROM analytics.build_info").fetchone()
                     outcome.as_of = str(row[0]) if row else None
@@ -397,6 +416,22 @@ def _add_results(outcome: BuildOutcome, installation: Home) -> None:
         outcome.dbt_tests[result.status] = outcome.dbt_tests.get(result.status, 0) + 1
     outcome.dbt_failed_tests = [r.name for r in tests if r.status in ("fail", "error")]
     outcome.dbt_warned_tests = [_test_label(r) for r in tests if r.status == "warn"]
+
+
+def _notifications(conn, run_id: str) -> dict[str, int]:
+    """Outbox rows this build recorded, per status (none when nothing is configured)."""
+    present = conn.execute(
+        "SELECT count(*) FROM information_schema.tables "
+        "WHERE table_schema = 'ops' AND table_name = 'notify_outbox'"
+    ).fetchone()[0]
+    if not present:
+        return {}
+    rows = conn.execute(
+        "SELECT status, count(*) FROM ops.notify_outbox WHERE batch_id = ? "
+        "GROUP BY status ORDER BY count(*) DESC, status",
+        [run_id],
+    ).fetchall()
+    return {status: int(n) for status, n in rows}
 
 
 def _tests_line(outcome: BuildOutcome) -> str:
