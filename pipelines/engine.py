@@ -33,8 +33,13 @@ DEFAULT_SPARK_CONF: dict[str, str] = {
     "spark.sql.shuffle.partitions": "4",
     "spark.default.parallelism": "2",
     "spark.sql.session.timeZone": "Asia/Shanghai",
+    # Timestamps are Shanghai wall time everywhere (as in DuckDB): `timestamp` means no zone.
+    "spark.sql.timestampType": "TIMESTAMP_NTZ",
+    "spark.ui.showConsoleProgress": "false",
     "spark.ui.enabled": "false",
     "spark.sql.adaptive.enabled": "true",
+    # The lake's partitions are listed from its folders, never registered in a metastore.
+    "spark.sql.hive.manageFilesourcePartitions": "false",
 }
 
 

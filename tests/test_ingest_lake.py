@@ -25,8 +25,9 @@ def current_from_lake(lake, entity: str, key: str) -> list[tuple]:
     conn = duckdb.connect()
     try:
         return conn.execute(
-            f"""SELECT * EXCLUDE (day, _loaded_at, _rank) FROM (
-                    SELECT *, row_number() OVER (PARTITION BY {key}
+            f"""SELECT * EXCLUDE (_partition, _loaded_at, _rank) FROM (
+                    SELECT * RENAME ({"day" if entity == "orders" else "month"} AS _partition),
+                           row_number() OVER (PARTITION BY {key}
                                                  ORDER BY _loaded_at DESC) AS _rank
                     FROM read_parquet('{lake}/{entity}/*/*.parquet', hive_partitioning = true)
                     WHERE _file_id IN (SELECT _file_id
@@ -135,9 +136,9 @@ def test_sync_backfills_an_existing_warehouse_and_drops_unknown_files(tmp_path):
     assert not orphan.exists()
     assert current_from_lake(lake, "skus", "sku_id") == raw_rows(tmp_path, "skus", "sku_id")
     assert current_from_lake(lake, "orders", "order_id") == raw_rows(tmp_path, "orders", "order_id")
-    # Master data has no business day of its own: it lands on the day it was loaded.
-    [day] = {p.parent.name for p in (lake / "skus").rglob("*.parquet")}
-    assert day.startswith("day=20")
+    # Master data has no business day of its own: it lands in the month it was loaded.
+    [month] = {p.parent.name for p in (lake / "skus").rglob("*.parquet")}
+    assert month.startswith("month=20") and len(month) == len("month=2026-12")
 
 
 def test_replayed_rows_reach_the_lake(tmp_path):

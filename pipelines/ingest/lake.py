@@ -1,8 +1,9 @@
 """The raw layer as a lake: each loaded file's rows as Hive-partitioned Parquet.
 
-Beside the DuckDB raw tables, ingest can write ``<lake>/<entity>/day=YYYY-MM-DD/<file_id>.parquet``
-(the business day of the row: ``created_at`` for orders, ``as_of`` for snapshots, the load day
-for master data), which Spark and any other engine read without the warehouse. Per file:
+Beside the DuckDB raw tables, ingest can write ``<lake>/orders/day=YYYY-MM-DD/<file_id>.parquet``
+(the business day an order was placed) and ``<lake>/<entity>/month=YYYY-MM/<file_id>.parquet``
+for the smaller entities (the month of ``as_of`` for snapshots, of the load for master data),
+which Spark and any other engine read without the warehouse. Per file:
 
 1. inside the file's transaction, after the merge, the rows of ``raw.<entity>`` that the file
    put there are written to a hidden folder and moved into place under names made of the file
@@ -29,7 +30,9 @@ from pipelines.ingest.entities import ENTITIES
 from pipelines.ingest.reading import quote_ident
 
 LEDGER = "file_ledger"
-PARTITION = "day"
+# Orders, the volume, by day; the rest by month (daily files of a few rows each would be
+# mostly file-opening for the reader).
+DAILY = ("orders",)
 # The ledger columns a marker keeps; a change in any of them means the file's rows changed.
 LEDGER_COLUMNS = (
     "_file_id",
@@ -55,12 +58,24 @@ def partition_column(entity_name: str) -> str:
     return "_loaded_at"
 
 
+def partition_name(entity_name: str) -> str:
+    """``day`` (YYYY-MM-DD, a DATE) for the daily entities, else ``month`` (YYYY-MM)."""
+    return "day" if entity_name in DAILY else "month"
+
+
+def _partition_sql(entity_name: str) -> str:
+    column = quote_ident(partition_column(entity_name))
+    if partition_name(entity_name) == "day":
+        return f"CAST({column} AS DATE) AS day"
+    return f"strftime(CAST({column} AS DATE), '%Y-%m') AS month"
+
+
 def _sql_path(path: Path) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
 
 def _data_files(lake: Path, entity: str, file_id: str) -> list[Path]:
-    return sorted((lake / entity).glob(f"{PARTITION}=*/{file_id}*.parquet"))
+    return sorted((lake / entity).glob(f"{partition_name(entity)}=*/{file_id}*.parquet"))
 
 
 def export_file(conn, lake: Path, entity: str, file_id: str) -> int:
@@ -70,18 +85,18 @@ def export_file(conn, lake: Path, entity: str, file_id: str) -> int:
     lake.mkdir(parents=True, exist_ok=True)
     scratch = lake / f".tmp-{file_id[:16]}-{uuid.uuid4().hex[:8]}"
     try:
-        day = partition_column(entity)
+        partition = partition_name(entity)
         conn.execute(
-            f"""COPY (SELECT *, CAST({quote_ident(day)} AS DATE) AS {PARTITION}
+            f"""COPY (SELECT *, {_partition_sql(entity)}
                       FROM raw.{quote_ident(entity)} WHERE _file_id = '{file_id}')
                 TO {_sql_path(scratch)}
-                (FORMAT parquet, PARTITION_BY ({PARTITION}), FILENAME_PATTERN 'part{{i}}',
+                (FORMAT parquet, PARTITION_BY ({partition}), FILENAME_PATTERN 'part{{i}}',
                  OVERWRITE_OR_IGNORE true)"""
         )
         for old in _data_files(lake, entity, file_id):
             old.unlink()
         written = 0
-        for part in sorted(scratch.glob(f"{PARTITION}=*/*.parquet")):
+        for part in sorted(scratch.glob(f"{partition}=*/*.parquet")):
             target_dir = lake / entity / part.parent.name
             target_dir.mkdir(parents=True, exist_ok=True)
             suffix = "" if part.stem == "part0" else "-" + part.stem.removeprefix("part")
@@ -149,7 +164,7 @@ def sync_lake(conn, lake: Path) -> dict[str, int]:
         if entity_dir.name.startswith("."):
             shutil.rmtree(entity_dir, ignore_errors=True)  # a killed export's scratch
             continue
-        for path in entity_dir.glob(f"{PARTITION}=*/*.parquet"):
+        for path in entity_dir.glob("*=*/*.parquet"):
             file_id = path.stem.split("-")[0]
             if (file_id, entity_dir.name) not in ledger:
                 path.unlink()
