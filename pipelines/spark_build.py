@@ -59,8 +59,9 @@ def spark_session(settings: EngineSettings, root: Path):
     # Hive catalog unless the settings say otherwise (spark.sql.catalogImplementation).
     builder = SparkSession.builder.appName("cardpulse").enableHiveSupport()
     builder = builder.master(settings.spark_master)
-    # Python workers run this interpreter (its packages), unless the settings name another.
-    conf = {"spark.pyspark.python": sys.executable, **spark_dirs(root)}
+    # Python workers run this interpreter (its packages), unless told otherwise.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    conf = dict(spark_dirs(root))
     if settings.spark_master.startswith("local"):
         # A local master talks to itself over loopback only.
         conf |= {"spark.driver.host": "127.0.0.1", "spark.driver.bindAddress": "127.0.0.1"}
