@@ -240,7 +240,7 @@ def main() -> None:
         unit = "series" if label.startswith("forecast") else "rows"
         print(
             f"{label:38} {f['seconds']:8.1f} {f['peak_gib']:9.2f} {f['rows']:>11,} "
-            f"{per_core:12,.1f}" + ("  (series/s/core)" if unit == "series" else "")
+            + (f"{per_core:12.3f}  (series/s/core)" if unit == "series" else f"{per_core:12,.1f}")
         )
     daily = day_ingest["seconds"] + day_dbt["seconds"]
     print(
