@@ -105,7 +105,11 @@ def load_engine_settings(
         values.pop("lake", None)
     conf = dict(DEFAULT_SPARK_CONF)
     conf.update({str(k): str(v) for k, v in dict(values.pop("spark_conf", {})).items()})
-    return EngineSettings(spark_conf=conf, **values)
+    try:
+        return EngineSettings(spark_conf=conf, **values)
+    except CardPulseError as error:
+        where = f"{config}: " if config.is_file() else ""
+        raise CardPulseError(f"{where}{error}") from None
 
 
 def spark_session(settings: EngineSettings, app_name: str = "cardpulse"):
