@@ -4,6 +4,11 @@ Series are cut into chunks in their given order; each chunk runs in a worker pro
 results come back in chunk order (``Executor.map``), so neither the number of workers nor
 scheduling changes the output. Workers start with ``spawn`` by default: the parent may hold
 DuckDB or Dagster threads, which ``fork`` would copy mid-state. One worker runs in-process.
+
+Given a Spark session instead (``spark=``), the chunks run as one Spark job,
+``groupBy(chunk).applyInPandas``: each task travels pickled in its chunk's group, the same
+function runs on an executor, and the results come back pickled and are put in task order, so
+the output is the same as on local processes.
 """
 
 from __future__ import annotations
@@ -53,11 +58,13 @@ def fan_out(
     chunk_size: int = 8,
     progress: Progress | None = None,
     start_method: str = "spawn",
+    spark=None,
 ) -> list[Result]:
-    """Apply ``function`` to every task, over processes, results in task order.
+    """Apply ``function`` to every task, over processes or Spark, results in task order.
 
     1. Cut ``tasks`` into chunks of ``chunk_size``;
-    2. with one worker (or one chunk) run them here, else on a process pool of ``workers``
+    2. with ``spark`` (a SparkSession) run the chunks as one Spark job (``fan_out_spark``);
+       with one worker (or one chunk) run them here, else on a process pool of ``workers``
        (``function`` must be importable at module level, tasks picklable);
     3. call ``progress(done_tasks, total_tasks)`` after each chunk; 4. flatten in order.
     """
@@ -74,6 +81,9 @@ def fan_out(
             if progress is not None:
                 progress(done, total)
 
+    if spark is not None:
+        collect(fan_out_spark(function, chunks, spark))
+        return results
     if workers == 1 or len(chunks) <= 1:
         quiet_logs()
         collect(_run_chunk(function, chunk) for chunk in chunks)
@@ -84,3 +94,55 @@ def fan_out(
     ) as pool:
         collect(pool.map(_run_chunk, [function] * len(chunks), chunks))
     return results
+
+
+_SPARK_SCHEMA = "chunk long, position long, result binary"
+
+
+def _spark_chunk(function: Callable[[Task], Result]):
+    """The applyInPandas function: one group = one chunk of pickled tasks."""
+
+    def run(group):
+        import pickle
+
+        import pandas as pd
+
+        _worker_start()
+        group = group.sort_values("position")
+        results = [pickle.dumps(function(pickle.loads(t))) for t in group["task"]]
+        return pd.DataFrame(
+            {"chunk": group["chunk"], "position": group["position"], "result": results}
+        )
+
+    return run
+
+
+def fan_out_spark(
+    function: Callable[[Task], Result], chunks: list[list[Task]], spark
+) -> Iterable[list[Result]]:
+    """Run each chunk as one group of a Spark ``groupBy("chunk").applyInPandas`` job; yields
+    each chunk's results, in chunk order."""
+    import pickle
+
+    import pandas as pd
+
+    rows = pd.DataFrame(
+        [
+            {"chunk": c, "position": p, "task": pickle.dumps(task)}
+            for c, chunk in enumerate(chunks)
+            for p, task in enumerate(chunk)
+        ]
+    )
+    if rows.empty:
+        return
+    frame = spark.createDataFrame(rows, schema="chunk long, position long, task binary")
+    # One partition per chunk at most: a chunk is the unit of work, as on processes.
+    frame = frame.repartition(max(1, min(len(chunks), 200)), "chunk")
+    done = (
+        frame.groupBy("chunk")
+        .applyInPandas(_spark_chunk(function), schema=_SPARK_SCHEMA)
+        .toPandas()
+        .sort_values(["chunk", "position"])
+    )
+    for _, part in done.groupby("chunk", sort=True):
+        yield [pickle.loads(bytes(r)) for r in part["result"]]

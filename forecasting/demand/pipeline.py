@@ -470,6 +470,7 @@ def forecast_demand(
     workers: int | None = None,
     progress: Progress | None = None,
     chunk_size: int = 8,
+    spark=None,
 ) -> DemandTables:
     """Forecast demand from ``as_of`` for ``settings.horizon_days`` days.
 
@@ -480,6 +481,9 @@ def forecast_demand(
     3. each SKU's model by its class's rule (``selection.choose_rules``);
     4. intervals at 80% and 95% from the selected model's backtest errors, per class;
     5. SKUs without sales or inactive get zeros; 6. regions and merchants top-down.
+
+    Step 2 runs on local processes, or as a Spark job when ``spark`` (a SparkSession) is given
+    (``engine.forecast_executor``); the output is the same.
     """
     settings = settings or ForecastSettings()
     horizon = settings.horizon_days
@@ -488,7 +492,12 @@ def forecast_demand(
         first_cutoff = as_of - dt.timedelta(days=settings.n_folds * horizon)
         tasks = with_event_priors(tasks, first_cutoff)
     results = fan_out(
-        forecast_series, tasks, workers=workers, chunk_size=chunk_size, progress=progress
+        forecast_series,
+        tasks,
+        workers=workers,
+        chunk_size=chunk_size,
+        progress=progress,
+        spark=spark,
     )
     quiet = _quiet_skus(inputs, tasks)
     if not results:

@@ -11,6 +11,7 @@ import pandas as pd
 from dagster_duckdb import DuckDBResource
 
 from pipelines.resources import WAREHOUSE_POOL, BuildSettings
+from pipelines.settings import home
 
 GROUP = "forecasting"
 MART_DEPS = [
@@ -88,16 +89,26 @@ def demand_forecast(
     context: dg.AssetExecutionContext, duckdb: DuckDBResource, build_settings: BuildSettings
 ):
     """1. Read the marts up to as_of; 2. backtest, select and forecast per SKU over worker
-    processes; 3. split to regions and merchants; 4. replace the three tables at once."""
+    processes (or a Spark job: ``engine.forecast_executor``); 3. split to regions and
+    merchants; 4. replace the three tables at once."""
     from forecasting.demand.engine import ForecastSettings
     from forecasting.demand.inputs import load_demand_inputs
     from forecasting.demand.pipeline import forecast_demand
+    from pipelines.engine import load_engine_settings
 
     with duckdb.get_connection() as conn:
         as_of = build_settings.as_of_date(conn)
         inputs = load_demand_inputs(conn, as_of)
     settings = ForecastSettings(horizon_days=build_settings.horizon_days)
-    tables = forecast_demand(inputs, as_of, settings, progress=_progress_logger(context))
+    engine = load_engine_settings()
+    spark = None
+    if engine.forecast_executor == "spark":
+        from pipelines.spark_build import spark_session
+
+        spark = spark_session(engine, home().root / "spark")
+    tables = forecast_demand(
+        inputs, as_of, settings, progress=_progress_logger(context), spark=spark
+    )
     frames = {
         "demand_forecast": tables.forecast,
         "forecast_backtest": tables.backtest,

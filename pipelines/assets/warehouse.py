@@ -55,6 +55,7 @@ def ingest_landing(
     2. Check from raw.file_ledger that rows read = loaded + updated + duplicate + quarantined.
     3. Fail the build when the warehouse still holds no orders: there is nothing to model.
     """
+    from pipelines.engine import load_engine_settings
     from pipelines.ingest.load import ingest_paths
 
     paths = [Path(p) for p in config.paths] or _landing_paths()
@@ -62,7 +63,8 @@ def ingest_landing(
     if gone:  # named by the sensor, removed since: nothing to load, not an error
         context.log.warning(f"no longer in landing/: {', '.join(map(str, gone))}")
     paths = [p for p in paths if p.exists()]
-    results = ingest_paths(duckdb.database, paths) if paths else []
+    lake = load_engine_settings().lake
+    results = ingest_paths(duckdb.database, paths, lake_path=lake) if paths else []
     for result in results:
         context.log.info(result.summary_line())
     just_loaded = [r.file_id for r in results if r.file_id and not r.error and not r.already_loaded]

@@ -51,6 +51,7 @@ def _percent(text: str) -> float:
 def run(args: argparse.Namespace) -> int:
     """1. Load every file, printing its line (and any warning) as it finishes; 2. name the
     inferred master ids still waiting for their master rows; 3. exit 1 if any file failed."""
+    from pipelines.engine import load_engine_settings
     from pipelines.errors import CardPulseError
     from pipelines.ingest.load import ingest_paths, pending_inferred_members
     from pipelines.settings import home
@@ -79,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
         merchant_id=args.merchant_id,
         on_result=report,
         max_quarantine_pct=args.max_quarantine_pct,
+        lake_path=load_engine_settings().lake,
     )
     if not results:
         raise CardPulseError(

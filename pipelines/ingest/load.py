@@ -24,7 +24,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from pipelines.errors import CardPulseError
-from pipelines.ingest import adapters, mysqldump, reading, secrets
+from pipelines.ingest import adapters, lake, mysqldump, reading, secrets
 from pipelines.ingest.entities import ENTITIES, ENTITY_ORDER, entity_for_file_name
 from pipelines.ingest.reading import UnreadableFile, quote_ident
 from pipelines.ingest.references import InferredMembers, inferred_in_file, inferred_members
@@ -237,6 +237,7 @@ def ingest_paths(
     on_result: Callable[[FileResult], None] | None = None,
     max_quarantine_pct: float | None = None,
     extended_checks: bool = True,
+    lake_path: str | Path | None = None,
 ) -> list[FileResult]:
     """Load files and folders into the warehouse's raw tables; one FileResult per file.
 
@@ -247,6 +248,9 @@ def ingest_paths(
        nothing behind, and the next file still loads. A file quarantining more than
        ``max_quarantine_pct`` percent of its rows fails the same way. ``on_result`` (if
        given) hears about each file as soon as it is done.
+
+    4. With ``lake_path`` (``engine.lake``), each loaded file's rows are also written there as
+       Hive-partitioned Parquet (``lake.py``), and the lake is synced with the ledger at the end.
 
     ``extended_checks=False`` is for ``bench/ingest.py`` alone: it leaves out the checks
     against hostile exports to measure what they cost.
@@ -271,7 +275,13 @@ def ingest_paths(
             merchant_id=merchant_id or DEFAULT_MERCHANT_ID, home=Path(warehouse_path).parent
         )
         run = IngestRun(
-            source, encoding, options, ingest_clock(), max_quarantine_pct, extended_checks
+            source,
+            encoding,
+            options,
+            ingest_clock(),
+            max_quarantine_pct,
+            extended_checks,
+            Path(lake_path) if lake_path else None,
         )
         results = []
         for item in planned:
@@ -284,6 +294,8 @@ def ingest_paths(
             results.append(result)
             if on_result:
                 on_result(result)
+        if run.lake is not None:
+            lake.sync_lake(conn, run.lake)
         conn.execute("CHECKPOINT")
         return results
     finally:
@@ -300,6 +312,7 @@ class IngestRun:
     clock: datetime
     max_quarantine_pct: float | None = None
     extended_checks: bool = True
+    lake: Path | None = None
 
     @property
     def clock_sql(self) -> str:
@@ -342,22 +355,34 @@ def _ingest_file(conn, path: Path, table: adapters.SourceTable, run: IngestRun) 
         conn.execute("BEGIN TRANSACTION")
         try:
             _load_in_transaction(conn, path, table, run, result, source)
+            if run.lake is not None:
+                lake.export_file(conn, run.lake, table.entity, result.file_id)
             conn.execute("COMMIT")
             _drop_staging(conn)
         except UnreadableFile as error:
-            conn.execute("ROLLBACK")
-            _drop_staging(conn)
+            _roll_back(conn, run, table.entity, result.file_id)
             _clear_counts(result)
             result.error = str(error)
         except duckdb.Error as error:
-            conn.execute("ROLLBACK")
-            _drop_staging(conn)
+            _roll_back(conn, run, table.entity, result.file_id)
             _clear_counts(result)
             result.error = _one_line(str(error))
         except BaseException:
             conn.execute("ROLLBACK")
+            if run.lake is not None:
+                lake.remove_file(run.lake, table.entity, result.file_id)
             raise
+    if run.lake is not None and not result.error:
+        lake.write_marker(conn, run.lake, table.entity, result.file_id)
     return result
+
+
+def _roll_back(conn, run: IngestRun, entity: str, file_id: str) -> None:
+    """Undo a file: its transaction, its temp tables and whatever it wrote to the lake."""
+    conn.execute("ROLLBACK")
+    _drop_staging(conn)
+    if run.lake is not None:
+        lake.remove_file(run.lake, entity, file_id)
 
 
 def _drop_staging(conn) -> None:

@@ -150,10 +150,14 @@ def _show(warehouse, identifier: str, entity: str | None) -> int:
 
 
 def _replay(warehouse, entity: str | None) -> int:
+    from pipelines.engine import load_engine_settings
     from pipelines.ingest.replay import replay_quarantine
 
     results = replay_quarantine(
-        warehouse, entity, on_result=lambda r: print(r.summary_line(), flush=True)
+        warehouse,
+        entity,
+        on_result=lambda r: print(r.summary_line(), flush=True),
+        lake_path=load_engine_settings().lake,
     )
     if not results:
         print("no replayable quarantined rows")

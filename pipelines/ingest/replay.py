@@ -23,6 +23,7 @@ from pathlib import Path
 
 from pipelines.ingest import adapters, reading
 from pipelines.ingest.entities import ENTITIES, ENTITY_ORDER
+from pipelines.ingest.lake import sync_lake
 from pipelines.ingest.load import (
     FileResult,
     IngestRun,
@@ -69,12 +70,14 @@ def replay_quarantine(
     warehouse_path: str | Path,
     entity: str | None = None,
     on_result: Callable[[ReplayResult], None] | None = None,
+    lake_path: str | Path | None = None,
 ) -> list[ReplayResult]:
     """Check every replayable quarantined row again; one ReplayResult per file.
 
     1. Files are taken in the ingest's entity order (SKUs before orders), then by path.
     2. Each file's rows are staged from their stored values with today's rules and clock,
        merged, and its quarantine and ledger rows updated, in one transaction.
+    3. With ``lake_path``, the lake is synced: files whose rows moved are exported again.
     """
     if entity is not None and entity not in ENTITIES:
         from pipelines.errors import CardPulseError
@@ -106,6 +109,8 @@ def replay_quarantine(
                 results.append(result)
                 if on_result:
                     on_result(result)
+        if lake_path is not None:
+            sync_lake(conn, Path(lake_path))
         conn.execute("CHECKPOINT")
         return results
     finally:

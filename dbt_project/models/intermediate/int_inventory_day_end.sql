@@ -30,7 +30,7 @@ sku_day_end as (
         snapshot_date as inventory_date,
         max(snapshot_at) as snapshot_at,
         -- The supplier holding most keys at day end stands for the SKU.
-        arg_max(supplier_id, on_hand) as supplier_id,
+        max_by(supplier_id, on_hand) as supplier_id,
         count(*) as supplier_count,
         sum(on_hand) as on_hand,
         sum(on_order) as on_order,

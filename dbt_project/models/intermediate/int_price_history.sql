@@ -21,8 +21,8 @@ carried_forward as (
         region_code,
         effective_at,
         list_price,
-        last_value(unit_cost ignore nulls) over scope_history as unit_cost,
-        last_value(case when unit_cost is not null then effective_at end ignore nulls)
+        {{ last_non_null('unit_cost') }} over scope_history as unit_cost,
+        {{ last_non_null('case when unit_cost is not null then effective_at end') }}
             over scope_history as cost_effective_at,
         _loaded_at
 

@@ -18,7 +18,7 @@ final as (
         start_date,
         end_date,
         scope,
-        cast(end_date - start_date + 1 as integer) as duration_days
+        cast({{ dbt.datediff('start_date', 'end_date', 'day') }} + 1 as integer) as duration_days
 
     from events
 

@@ -11,7 +11,7 @@ merchants as (
 
 paths (ancestor_merchant_id, merchant_id, depth, visited) as (
 
-    select merchant_id, merchant_id, 0, [merchant_id]
+    select merchant_id, merchant_id, 0, {{ dbt.array_construct(['merchant_id']) }}
     from merchants
 
     union all
@@ -20,21 +20,21 @@ paths (ancestor_merchant_id, merchant_id, depth, visited) as (
         ancestor.parent_merchant_id,
         paths.merchant_id,
         paths.depth + 1,
-        list_append(paths.visited, ancestor.parent_merchant_id)
+        {{ dbt.array_append('paths.visited', 'ancestor.parent_merchant_id') }}
     from paths
     inner join merchants as ancestor
         on ancestor.merchant_id = paths.ancestor_merchant_id
     where ancestor.parent_merchant_id is not null
         -- A cycle in bad data ends the walk instead of looping forever.
-        and not list_contains(paths.visited, ancestor.parent_merchant_id)
+        and not {{ array_has('paths.visited', 'ancestor.parent_merchant_id') }}
 
 ),
 
 final as (
 
     select
-        cast(ancestor_merchant_id as varchar) as ancestor_merchant_id,
-        cast(merchant_id as varchar) as merchant_id,
+        cast(ancestor_merchant_id as {{ dbt.type_string() }}) as ancestor_merchant_id,
+        cast(merchant_id as {{ dbt.type_string() }}) as merchant_id,
         cast(depth as integer) as depth
 
     from paths

@@ -54,7 +54,7 @@ final as (
 
     select
         supplier_id,
-        cast(name as varchar) as name,
+        cast(name as {{ dbt.type_string() }}) as name,
         cast(lead_time_hours as double) as lead_time_hours,
         cast(min_order_qty as integer) as min_order_qty,
         cast(batch_size as integer) as batch_size,

@@ -47,7 +47,7 @@ final as (
     select
         sku_id,
         inventory_date,
-        cast(coalesce(supplier_id, sku_supplier_id) as varchar) as supplier_id,
+        cast(coalesce(supplier_id, sku_supplier_id) as {{ dbt.type_string() }}) as supplier_id,
         cast(on_hand as bigint) as on_hand,
         cast(on_order as bigint) as on_order,
         cast(expiring_7d as bigint) as expiring_7d,

@@ -1,3 +1,17 @@
+{#- DuckDB replaces changed orders by order_id (delete+insert); Spark, whose plain Parquet
+    tables cannot delete rows, overwrites the business days that hold a changed order
+    (insert_overwrite on partitions by order_date). -#}
+{% if target.type == 'spark' %}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='insert_overwrite',
+        partition_by=['order_date'],
+        file_format='parquet',
+        on_schema_change='append_new_columns'
+    )
+}}
+{% else %}
 {{
     config(
         materialized='incremental',
@@ -6,25 +20,47 @@
         on_schema_change='append_new_columns'
     )
 }}
+{% endif %}
+
+{%- set order_columns = [
+    'order_id', 'created_at', 'updated_at', 'paid_at', 'delivered_at', 'merchant_id', 'sku_id',
+    'quantity', 'unit_price', 'unit_cost', 'list_price', 'status', 'region_code', 'region_raw',
+    'channel', 'supplier_id', 'buyer_id', 'payment_method', 'paid_amount', '_file_id', '_line',
+    '_loaded_at'
+] -%}
 
 -- One row per order with the contract's measures. Incremental on the raw _loaded_at: ingestion
 -- upserts a later version of an order (e.g. paid -> refunded) with a newer _loaded_at, so that
--- version is picked up here and replaces the old row (unique_key order_id).
+-- version is picked up here and replaces the old row.
 with
 
-orders as (
+{% if is_incremental() %}
+changed as (
 
     select * from {{ ref('stg_cardpulse__orders') }}
-    {% if is_incremental() %}
     -- An empty table has no watermark: then every row is new.
-    where _loaded_at > coalesce((select max(_loaded_at) from {{ this }}), '-infinity'::timestamp)
+    where _loaded_at > coalesce((select max(_loaded_at) from {{ this }}), {{ before_any_order() }})
         -- Orders priced from price_changes (no own cost or list price) are re-priced when
         -- price changes were loaded after the newest order this table holds.
         or (
             (unit_cost is null or list_price is null)
             and (select max(_loaded_at) from {{ ref('int_price_history') }})
-                > coalesce((select max(_loaded_at) from {{ this }}), '-infinity'::timestamp)
+                > coalesce((select max(_loaded_at) from {{ this }}), {{ before_any_order() }})
         )
+
+),
+{% endif %}
+
+orders as (
+
+    {% if is_incremental() and target.type == 'spark' %}
+    -- Whole days: the partitions overwritten must hold every order of their day.
+    select * from {{ ref('stg_cardpulse__orders') }}
+    where cast(created_at as date) in (select distinct cast(created_at as date) from changed)
+    {% elif is_incremental() %}
+    select * from changed
+    {% else %}
+    select * from {{ ref('stg_cardpulse__orders') }}
     {% endif %}
 
 ),
@@ -48,7 +84,7 @@ all_region_prices as (
 self_priced as (
 
     select
-        *,
+        {{ order_columns | join(', ') }},
         list_price as effective_list_price,
         unit_cost as effective_unit_cost
     from orders
@@ -65,38 +101,43 @@ unpriced as (
 
 -- The price change in effect when the order was placed, for the order's region and for
 -- every region; the later of the two applies, the regional one on a tie.
+with_regional as (
+
+    {{ price_in_effect('unpriced', 'regional_prices', 'regional', by_region=true) }}
+
+),
+
+with_everywhere as (
+
+    {{ price_in_effect('with_regional', 'all_region_prices', 'everywhere', by_region=false) }}
+
+),
+
 looked_up as (
 
     select
-        unpriced.*,
+        {{ order_columns | join(', ') }},
         case
-            when unpriced.list_price is not null then unpriced.list_price
-            when regional.effective_at >= everywhere.effective_at
-                or everywhere.effective_at is null then regional.list_price
-            else everywhere.list_price
+            when list_price is not null then list_price
+            when regional_effective_at >= everywhere_effective_at
+                or everywhere_effective_at is null then regional_list_price
+            else everywhere_list_price
         end as effective_list_price,
         case
-            when unpriced.unit_cost is not null then unpriced.unit_cost
-            when regional.cost_effective_at >= everywhere.cost_effective_at
-                or everywhere.cost_effective_at is null then regional.unit_cost
-            else everywhere.unit_cost
+            when unit_cost is not null then unit_cost
+            when regional_cost_effective_at >= everywhere_cost_effective_at
+                or everywhere_cost_effective_at is null then regional_unit_cost
+            else everywhere_unit_cost
         end as effective_unit_cost
 
-    from unpriced
-    asof left join regional_prices as regional
-        on unpriced.sku_id = regional.sku_id
-        and unpriced.region_code = regional.region_code
-        and unpriced.created_at >= regional.effective_at
-    asof left join all_region_prices as everywhere
-        on unpriced.sku_id = everywhere.sku_id
-        and unpriced.created_at >= everywhere.effective_at
+    from with_everywhere
 
 ),
 
 priced as (
 
     select * from self_priced
-    union all by name
+    union all
     select * from looked_up
 
 ),
@@ -168,7 +209,7 @@ final as (
         cast(effective_list_price as decimal(18, 2)) as effective_list_price,
         case
             when delivered_at is not null
-                then date_diff('second', coalesce(paid_at, created_at), delivered_at)
+                then {{ dbt.datediff('coalesce(paid_at, created_at)', 'delivered_at', 'second') }}
         end as delivery_seconds,
         _file_id,
         _line,

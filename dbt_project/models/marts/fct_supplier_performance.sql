@@ -28,8 +28,8 @@ daily as (
         cast(count(*) filter (where status = 'refunded') as bigint) as refunded_orders,
         cast(count(*) filter (where status = 'paid') as bigint) as pending_orders,
         cast(count(delivery_seconds) as bigint) as delivery_count,
-        cast(quantile_cont(delivery_seconds, 0.5) as double) as latency_p50_seconds,
-        cast(quantile_cont(delivery_seconds, 0.95) as double) as latency_p95_seconds
+        cast({{ quantile_cont('delivery_seconds', 0.5) }} as double) as latency_p50_seconds,
+        cast({{ quantile_cont('delivery_seconds', 0.95) }} as double) as latency_p95_seconds
 
     from orders
     where supplier_id is not null

@@ -5,6 +5,6 @@ select {{ column_name }}
 from {{ model }}
 where {{ column_name }} is not null
   and {{ column_name }} <> 'UNKNOWN'
-  and not regexp_full_match({{ column_name }}, 'CN-[A-Z]{2}')
+  and not {{ full_match(column_name, 'CN-[A-Z]{2}') }}
 
 {% endtest %}
