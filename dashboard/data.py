@@ -32,6 +32,7 @@ import pandas as pd
 import streamlit as st
 from streamlit import runtime
 
+from cardpulse.settings import DEFAULT_FORECAST
 from forecasting.pricing import what_if_for_row
 from forecasting.pricing.guardrails import PriceSituation, PricingConfig, price_bounds
 
@@ -47,8 +48,8 @@ APPROVER_ROLES = ("pricing", "admin")
 QUERY_TTL_SECONDS = 600
 TRAILING_DAYS = 28
 # The pricing stage's default horizon: what the what-if divides a row's totals by when the
-# row does not say.
-HORIZON_DAYS = 28
+# row does not say (older snapshots).
+HORIZON_DAYS = DEFAULT_FORECAST.horizon_days
 
 
 def _in_hierarchy(column: str) -> str:

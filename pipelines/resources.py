@@ -1,12 +1,14 @@
 """Dagster resources, configured from the environment (``$CARDPULSE_HOME``).
 
 Keys the assets ask for: ``duckdb`` (the warehouse), ``build_settings`` (what "today" is for
-this build) and ``dbt`` (the dbt project in ``dbt_project/``, run as a subprocess).
+this build; ``settings()``: ``$CARDPULSE_HOME/cardpulse.toml``) and ``dbt`` (the dbt project
+in ``dbt_project/``, run as a subprocess).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import functools
 import os
@@ -20,6 +22,7 @@ from dagster._utils import run_with_concurrent_update_guard
 from dagster_dbt import DbtCliResource, DbtProject
 from dagster_duckdb import DuckDBResource
 
+from cardpulse.settings import DEFAULT_FORECAST, Settings, load_settings, replace_section
 from pipelines.settings import home
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
@@ -33,13 +36,15 @@ _DBT_GENERATED_DIRS = {"target", "logs", "dbt_packages"}
 
 
 class BuildSettings(dg.ConfigurableResource):
-    """What one build treats as "today" and how far ahead it plans.
+    """What one build treats as "today", how far ahead it plans, and the installation's settings.
 
     ``as_of`` is an ISO date; empty means the day after the last order in the warehouse.
+    ``horizon_days`` is ``[forecast] horizon_days`` of cardpulse.toml (``build_resources``
+    reads it); ``settings()`` is the whole ``cardpulse.settings.Settings`` with that horizon.
     """
 
     as_of: str = ""
-    horizon_days: int = 28
+    horizon_days: int = DEFAULT_FORECAST.horizon_days
 
     def as_of_date(self, conn) -> dt.date:
         """1. The configured date, or 2. the day after the last order's business date."""
@@ -50,12 +55,20 @@ class BuildSettings(dg.ConfigurableResource):
             return dt.date.today()
         return row[0] + dt.timedelta(days=1)
 
+    def settings(self) -> Settings:
+        """``$CARDPULSE_HOME/cardpulse.toml`` over the shipped defaults, with this build's
+        horizon. Raises ``SettingsError`` (one line per bad key)."""
+        settings = load_settings()
+        forecast = replace_section(settings.forecast, horizon_days=self.horizon_days)
+        return dataclasses.replace(settings, forecast=forecast)
+
 
 def build_resources(as_of: str = "") -> dict[str, object]:
     """The resources every CardPulse job uses, under the keys assets ask for."""
+    settings = load_settings()
     return {
-        "duckdb": DuckDBResource(database=str(home().warehouse)),
-        "build_settings": BuildSettings(as_of=as_of),
+        "duckdb": DuckDBResource(database=str(settings.paths.warehouse)),
+        "build_settings": BuildSettings(as_of=as_of, horizon_days=settings.forecast.horizon_days),
         "dbt": CardPulseDbtCliResource(project_dir=dbt_project(), dbt_executable=dbt_executable()),
     }
 

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from dagster_duckdb import DuckDBResource
 
+from cardpulse.settings import DEFAULT_RESTOCK
 from pipelines.assets import restock
 from pipelines.resources import BuildSettings
 
@@ -184,7 +185,7 @@ def test_late_buffer_and_cycle_days_are_run_config(warehouse):
 
     default, on_time = plan(None), plan({"late_buffer_days": 0})
     # K1 sells a flat 10 a day: the default late cover is 5 days of it, on top of the band.
-    late_cover = 10 * restock.DEFAULT_POLICY.late_buffer_days
+    late_cover = 10 * DEFAULT_RESTOCK.late_buffer_days
     assert default["reorder_point"] - on_time["reorder_point"] == pytest.approx(late_cover)
     assert default["safety_stock"] - on_time["safety_stock"] == pytest.approx(late_cover)
     assert default["order_qty"] > 50  # above the MOQ, so the MOQ does not hide what follows
@@ -214,14 +215,14 @@ def test_late_cover_is_learnt_from_the_suppliers_deliveries(warehouse):
     build(warehouse, DAY_1, {"ops": {"restock_plan": {"config": {"learn_late_cover": False}}}})
     fixed = table(warehouse, "analytics.restock_plan").set_index("sku_id")
     assert learnt.loc["K1", "late_cover_days"] == learnt.loc["K2", "late_cover_days"] == 3
-    assert fixed.loc["K1", "late_cover_days"] == restock.DEFAULT_POLICY.late_buffer_days
+    assert fixed.loc["K1", "late_cover_days"] == DEFAULT_RESTOCK.late_buffer_days
     # K1 sells about 10 a day: the fixed cover is 5 days (50 keys); the learnt one 3 days
     # (30 keys) plus a margin for the day-to-day spread of the keys those days take.
     saved = fixed.loc["K1", "reorder_point"] - learnt.loc["K1", "reorder_point"]
     assert (
-        10 * (restock.DEFAULT_POLICY.late_buffer_days - 4)
+        10 * (DEFAULT_RESTOCK.late_buffer_days - 4)
         < saved
-        <= 10 * (restock.DEFAULT_POLICY.late_buffer_days - 3)
+        <= 10 * (DEFAULT_RESTOCK.late_buffer_days - 3)
     )
     assert "keys (about 3 days) more in case a delivery is late" in learnt.loc["K1", "reason"]
     assert "（约 3 天的量）以防到货延误" in learnt.loc["K1", "reason_zh"]
@@ -232,7 +233,9 @@ def test_late_cover_is_learnt_from_the_suppliers_deliveries(warehouse):
     assert loose.loc["K1", "late_cover_days"] < learnt.loc["K1", "late_cover_days"]
     assert loose.loc["K1", "reorder_point"] < learnt.loc["K1", "reorder_point"]
     config["ops"]["restock_plan"]["config"]["late_in_stock"] = 1.0
-    with pytest.raises(dg.Failure, match="late_in_stock must be in"):
+    with pytest.raises(
+        dg.Failure, match=r"\[restock\] late_in_stock = 1.0 is out of range \[0.5, 1\)"
+    ):
         build(warehouse, DAY_1, config)
 
 

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from cardpulse.settings import DEFAULT_FORECAST
 from forecasting.restock.card_keys import (
     KeyStock,
     RestockPolicy,
@@ -48,7 +49,7 @@ def plan_card_keys(
     inventory: pd.DataFrame,
     forecast: pd.DataFrame,
     as_of: dt.date,
-    horizon_days: int = 28,
+    horizon_days: int = DEFAULT_FORECAST.horizon_days,
     gross_margin: pd.Series | None = None,
     unit_costs: pd.Series | None = None,
     dim_events: pd.DataFrame | None = None,

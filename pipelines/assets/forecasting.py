@@ -89,14 +89,13 @@ def demand_forecast(
 ):
     """1. Read the marts up to as_of; 2. backtest, select and forecast per SKU over worker
     processes; 3. split to regions and merchants; 4. replace the three tables at once."""
-    from forecasting.demand.engine import ForecastSettings
     from forecasting.demand.inputs import load_demand_inputs
     from forecasting.demand.pipeline import forecast_demand
 
     with duckdb.get_connection() as conn:
         as_of = build_settings.as_of_date(conn)
         inputs = load_demand_inputs(conn, as_of)
-    settings = ForecastSettings(horizon_days=build_settings.horizon_days)
+    settings = build_settings.settings().forecast.engine_settings()
     tables = forecast_demand(inputs, as_of, settings, progress=_progress_logger(context))
     frames = {
         "demand_forecast": tables.forecast,

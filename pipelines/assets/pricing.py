@@ -1,8 +1,9 @@
 """Pricing stage: elasticities and guarded price recommendations per SKU x region.
 
 Thin assets: each reads the marts through the ``duckdb`` resource, calls the plain functions
-in ``forecasting.pricing``, and replaces its table in one transaction. The guardrails come
-from the shipped defaults overridden by ``$CARDPULSE_HOME/pricing.toml``.
+in ``forecasting.pricing``, and replaces its table in one transaction. The guardrails are
+``settings().pricing`` of the ``build_settings`` resource: the shipped defaults overridden
+by ``$CARDPULSE_HOME/pricing.toml`` and ``[pricing]`` of ``cardpulse.toml``.
 """
 
 import datetime as dt
@@ -13,14 +14,12 @@ from dagster_duckdb import DuckDBResource
 
 from forecasting.pricing import (
     estimate_elasticities,
-    load_pricing_config,
     pricing_items,
     recommend_prices,
 )
 from forecasting.pricing.elasticity import ELASTICITY_COLUMNS
 from forecasting.pricing.recommend import RECOMMENDATION_COLUMNS
 from pipelines.resources import WAREHOUSE_POOL, BuildSettings
-from pipelines.settings import home
 
 GROUP = "pricing"
 FORECAST_KEY = dg.AssetKey("demand_forecast")
@@ -142,7 +141,7 @@ def price_elasticities(
     1. Read two years of daily sales, SKUs, events and stockout days before as_of;
     2. estimate with controls and partial pooling; 3. replace the table.
     """
-    config = load_pricing_config(home().root / "pricing.toml")
+    config = build_settings.settings().pricing
     with duckdb.get_connection() as conn:
         as_of = build_settings.as_of_date(conn)
         daily = read_daily_sales(conn, as_of)
@@ -186,7 +185,7 @@ def price_recommendations(
        elasticities; 2. build each SKU x region's situation; 3. recommend under the
        guardrails; 4. replace the table.
     """
-    config = load_pricing_config(home().root / "pricing.toml")
+    config = build_settings.settings().pricing
     horizon = build_settings.horizon_days
     with duckdb.get_connection() as conn:
         as_of = build_settings.as_of_date(conn)
