@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
+import fcntl
 import functools
 import os
 import shutil
@@ -18,7 +19,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
-from dagster._utils import run_with_concurrent_update_guard
 from dagster_dbt import DbtCliResource, DbtProject
 from dagster_duckdb import DuckDBResource
 
@@ -73,14 +73,20 @@ def build_resources(as_of: str = "") -> dict[str, object]:
     }
 
 
+# The dagster-dbt private methods CardPulseDbtCliResource overrides. They are not public API:
+# tests/test_library_internals.py fails loudly when a dagster-dbt release renames them (the
+# tested range is pinned in pyproject.toml).
+DBT_PRIVATE_OVERRIDES = ("_cli_version", "_initialize_dbt_core_adapter")
+
+
 class CardPulseDbtCliResource(DbtCliResource):
     """dagster-dbt's dbt runner without two start-up costs CardPulse does not need.
 
     Before each ``dbt`` command dagster-dbt runs ``dbt --version`` in a subprocess and loads
     dbt's adapter in this process (several seconds each); the adapter only serves column
     metadata and row counts, which CardPulse does not fetch. dbt runs as a subprocess either
-    way, so nothing in this process touches the DuckDB file. (These are dagster-dbt internals:
-    if they are renamed, these overrides go unused and dbt still runs, only slower.)
+    way, so nothing in this process touches the DuckDB file. These two overrides
+    (``DBT_PRIVATE_OVERRIDES``) are the only dagster-dbt internals CardPulse touches.
     """
 
     @functools.cached_property
@@ -107,14 +113,27 @@ def dbt_project() -> DbtProject:
 
     dagster-dbt reads the manifest when the definitions load, so 1. a missing or stale
     manifest (older than any project file) is rebuilt with ``dbt parse`` first (a clean clone
-    has none), 2. concurrent loaders wait on dagster-dbt's lock file instead of parsing twice.
+    has none), 2. concurrent loaders wait on a file lock instead of parsing twice.
     """
     project = DbtProject(project_dir=DBT_PROJECT_DIR)
     if manifest_is_stale(project):
-        run_with_concurrent_update_guard(
-            project.manifest_path, _parse, project=project, guard_timeout_seconds=900
-        )
+        with _exclusive(project.manifest_path.with_name("manifest.json.lock")):
+            if manifest_is_stale(project):  # another loader may have parsed while we waited
+                _parse(project)
     return project
+
+
+@contextlib.contextmanager
+def _exclusive(lock_path: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``lock_path`` (created if needed) while the block runs:
+    concurrent loaders of the definitions wait here instead of parsing dbt twice."""
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def manifest_is_stale(project: DbtProject) -> bool:
