@@ -148,3 +148,18 @@ def test_forecasting_and_the_settings_import_no_framework():
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "[]"
+
+
+def test_cardpulse_build_stops_on_a_bad_file_with_one_line_per_key(tmp_path, monkeypatch, capsys):
+    from pipelines import cli
+
+    (tmp_path / "cardpulse.toml").write_text(
+        "[forecast]\nhorizon_days = 0\n[restock]\nservice_levl_a = 0.9\n", encoding="utf-8"
+    )
+    monkeypatch.setenv("CARDPULSE_HOME", str(tmp_path))
+    assert cli.main(["build"]) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 2 and lines[0].startswith("cardpulse build: error: ")
+    assert "[forecast] horizon_days = 0 is out of range [1, 366]" in lines[0]
+    assert "[restock] unknown key 'service_levl_a'" in lines[1]
+    assert not (tmp_path / "warehouse.duckdb").exists()  # nothing ran, nothing half-written

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from cardpulse.settings import load_settings
 from pipelines.build_guard import fail_abandoned_runs, hold_build_lock, run_tags
 from pipelines.errors import CardPulseError
 from pipelines.ingest.health import health_line
@@ -66,9 +67,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """1. Be the only build, 2. check the warehouse can be built, 3. run the job with progress,
-    4. summarise."""
+    """1. Check cardpulse.toml, be the only build, 2. check the warehouse can be built, 3. run
+    the job with progress, 4. summarise."""
     installation = home().ensure()
+    load_settings(installation)  # a bad cardpulse.toml stops here, one line per bad key
     with hold_build_lock(installation):
         prepare_dagster_home(installation.dagster_home)
         check_warehouse_ready(installation)
