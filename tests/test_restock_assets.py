@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
+from pathlib import Path
 
 import dagster as dg
 import duckdb
@@ -15,6 +17,7 @@ from pipelines.assets import restock
 from pipelines.resources import BuildSettings
 
 DAY_1 = dt.date(2026, 11, 6)
+DBT_MODELS = Path(__file__).resolve().parent.parent / "dbt_project" / "models"
 ASSETS = [restock.restock_plan, restock.purchase_orders, restock.low_stock_alerts,
           restock.funding_plan]  # fmt: skip
 
@@ -41,6 +44,7 @@ def create_marts(conn) -> None:
         ('K1', 'CN-GD', DATE '2026-11-01', 10, 5.00, 9.50),
         ('K2', 'CN-GD', DATE '2026-11-01', 5, 10.00, 48.00),
         ('T1', 'CN-BJ', DATE '2026-11-01', 100, 100.00, 99.00)""")
+    create_dbt_view(conn, "intermediate", "int_sku_day_totals")
     conn.execute("""CREATE TABLE analytics.fct_supplier_balance_daily AS SELECT * FROM (VALUES
         ('P2', DATE '2026-11-05', 20000.00::DECIMAL(18, 2))) AS t(supplier_id, balance_date,
         balance)""")
@@ -53,6 +57,14 @@ def create_marts(conn) -> None:
                0.8 AS interval_level, 'test' AS model
         FROM (VALUES ('K1', 10.0), ('K2', 5.0), ('K3', 5.0), ('T1', 100.0)) AS s(sku_id, mean),
              range(0, 40) AS r(d)""")
+
+
+def create_dbt_view(conn, schema: str, model: str) -> None:
+    """The dbt model's own SQL as a view over the hand-made marts (refs point at analytics)."""
+    sql = (DBT_MODELS / schema / f"{model}.sql").read_text(encoding="utf-8")
+    sql = re.sub(r"\{\{\s*ref\('(\w+)'\)\s*\}\}", r"analytics.\1", sql)
+    conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    conn.execute(f"CREATE VIEW {schema}.{model} AS {sql}")
 
 
 def set_stock(conn, day: dt.date, k1: int, k2: int, on_order: int = 0) -> None:

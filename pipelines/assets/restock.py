@@ -37,6 +37,8 @@ RESTOCK_INPUTS = ("dim_skus", "dim_suppliers", "fct_inventory_daily", "fct_daily
                   "dim_events", "demand_forecast")  # fmt: skip
 FUNDING_INPUTS = ("dim_skus", "fct_supplier_balance_daily", "fct_daily_sku_sales", "dim_events",
                   "demand_forecast")  # fmt: skip
+# Per SKU and day over all regions (a dbt view): the windows both plans read.
+SKU_DAY_TOTALS = "intermediate.int_sku_day_totals"
 
 _MONEY = "DECIMAL(18, 2)"
 PLAN_TYPES = {
@@ -49,6 +51,7 @@ PLAN_TYPES = {
     "min_order_qty": "BIGINT", "batch_size": "BIGINT", "shelf_life_days": "INTEGER",
     "expiry_cap": "BIGINT", "unit_cost": _MONEY, "order_cost": _MONEY, "inventory_date": "DATE",
     "is_active": "BOOLEAN", "has_forecast": "BOOLEAN", "late_cover_days": "INTEGER",
+    "stock_risk": "VARCHAR",
 }  # fmt: skip
 PO_TYPES = {
     "po_id": "VARCHAR", "supplier_id": "VARCHAR", "supplier_name": "VARCHAR", "as_of": "DATE",
@@ -142,8 +145,8 @@ def read_gross_margin(conn, as_of: dt.date, lookback_days: int) -> pd.Series:
     """Gross margin per SKU over the lookback before ``as_of``: what ABC classes rank."""
     start = as_of - dt.timedelta(days=lookback_days)
     frame = conn.execute(
-        """SELECT sku_id, CAST(sum(gross_margin) AS DOUBLE) AS gross_margin
-           FROM analytics.fct_daily_sku_sales WHERE order_date >= ? AND order_date < ?
+        f"""SELECT sku_id, CAST(sum(gross_margin) AS DOUBLE) AS gross_margin
+           FROM {SKU_DAY_TOTALS} WHERE order_date >= ? AND order_date < ?
            GROUP BY sku_id""",
         [start, as_of],
     ).df()
@@ -155,11 +158,8 @@ def read_largest_recent_day(
 ) -> pd.Series:
     """Per SKU, the most units sold on one day (all regions) in the ``days`` before as_of."""
     frame = conn.execute(
-        """SELECT sku_id, max(units) AS largest_day FROM (
-               SELECT sku_id, order_date, sum(units) AS units
-               FROM analytics.fct_daily_sku_sales WHERE order_date >= ? AND order_date < ?
-               GROUP BY sku_id, order_date)
-           GROUP BY sku_id""",
+        f"""SELECT sku_id, max(units) AS largest_day FROM {SKU_DAY_TOTALS}
+           WHERE order_date >= ? AND order_date < ? GROUP BY sku_id""",
         [as_of - dt.timedelta(days=days), as_of],
     ).df()
     return frame.set_index("sku_id")["largest_day"].astype(float)
@@ -171,15 +171,13 @@ def read_unit_costs(
     """Units-weighted unit cost per SKU over the last ``days`` (4 weeks), else all history."""
     start = as_of - dt.timedelta(days=days)
     frame = conn.execute(
-        """SELECT sku_id,
+        f"""SELECT sku_id,
                   CAST(coalesce(
-                      sum(avg_unit_cost * units) FILTER (WHERE order_date >= ?)
-                        / nullif(sum(units) FILTER (WHERE order_date >= ?
-                                                    AND avg_unit_cost IS NOT NULL), 0),
-                      sum(avg_unit_cost * units) / nullif(sum(units)
-                        FILTER (WHERE avg_unit_cost IS NOT NULL), 0)
+                      sum(costed_cost) FILTER (WHERE order_date >= ?)
+                        / nullif(sum(costed_units) FILTER (WHERE order_date >= ?), 0),
+                      sum(costed_cost) / nullif(sum(costed_units), 0)
                   ) AS DOUBLE) AS unit_cost
-           FROM analytics.fct_daily_sku_sales WHERE order_date < ?
+           FROM {SKU_DAY_TOTALS} WHERE order_date < ?
            GROUP BY sku_id""",
         [start, start, as_of],
     ).df()
@@ -261,7 +259,7 @@ class RestockConfig(dg.Config):
     group_name=GROUP,
     pool=WAREHOUSE_POOL,
     kinds={"duckdb", "python"},
-    deps=[*RESTOCK_INPUTS[:-1], FORECAST_KEY],
+    deps=[*RESTOCK_INPUTS[:-1], "int_sku_day_totals", FORECAST_KEY],
 )  # fmt: skip
 def restock_plan(
     context: dg.AssetExecutionContext,
@@ -277,7 +275,7 @@ def restock_plan(
     knobs = config.section(build_settings.settings().restock)
     policy = knobs.policy()
     with duckdb.get_connection() as conn:
-        require_tables(conn, *(f"analytics.{t}" for t in RESTOCK_INPUTS))
+        require_tables(conn, *(f"analytics.{t}" for t in RESTOCK_INPUTS), SKU_DAY_TOTALS)
         as_of = build_settings.as_of_date(conn)
         suppliers = read_suppliers(conn)
         late_delays = (
@@ -430,7 +428,7 @@ ORDER BY fired.as_of DESC, fired.sku_id
     group_name=GROUP,
     pool=WAREHOUSE_POOL,
     kinds={"duckdb", "python"},
-    deps=[*FUNDING_INPUTS[:-1], FORECAST_KEY],
+    deps=[*FUNDING_INPUTS[:-1], "int_sku_day_totals", FORECAST_KEY],
 )  # fmt: skip
 def funding_plan(
     context: dg.AssetExecutionContext, duckdb: DuckDBResource, build_settings: BuildSettings
@@ -438,7 +436,7 @@ def funding_plan(
     """Prepaid funding plan for direct top-ups (``analytics.funding_plan``), per supplier:
     forecast daily cost, days the balance covers, top-up amount and the day it must arrive."""
     with duckdb.get_connection() as conn:
-        require_tables(conn, *(f"analytics.{t}" for t in FUNDING_INPUTS))
+        require_tables(conn, *(f"analytics.{t}" for t in FUNDING_INPUTS), SKU_DAY_TOTALS)
         as_of = build_settings.as_of_date(conn)
         unit_cost_days = build_settings.settings().restock.unit_cost_lookback_days
         plan = plan_funding(
