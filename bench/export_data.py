@@ -3,6 +3,7 @@ builds from it (real ingest + dbt) once per (scale, seed), read with the product
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -32,11 +33,15 @@ def ensure_warehouse(data: Path) -> Path:
        validation, quarantine, newest version per order); 2. ``dbt build`` of the project's
        models and data tests against it, as ``cardpulse build`` runs them. Built under a
        scratch name and renamed when whole, so an interrupted run leaves nothing half-built.
+       Rebuilt when the dbt project or the ingest code changed since (``product_digest``).
     """
     folder = data.parent / f"{data.name}-warehouse"
     warehouse = folder / "warehouse.duckdb"
-    if warehouse.exists():
-        return warehouse
+    digest = product_digest()
+    if warehouse.exists() and (folder / "built_from").exists():
+        if (folder / "built_from").read_text() == digest:
+            return warehouse
+        print(f"the dbt project or ingest changed since {warehouse} was built: rebuilding")
     from pipelines.ingest.load import ingest_paths
 
     scratch = folder.with_name(folder.name + ".building")
@@ -56,12 +61,28 @@ def ensure_warehouse(data: Path) -> Path:
          "--target-path", str(scratch / "dbt_target")],
         env=env, check=True, cwd=ROOT,
     )  # fmt: skip
+    (scratch / "built_from").write_text(digest)
     shutil.rmtree(folder, ignore_errors=True)
     scratch.rename(folder)
     print(
         f"built the warehouse (ingest + dbt) in {time.perf_counter() - started:.1f} s: {warehouse}"
     )
     return warehouse
+
+
+def product_digest() -> str:
+    """A hash of what the warehouse is built from: the dbt project's sources and the ingest
+    code."""
+    digest = hashlib.sha256()
+    roots = [ROOT / "dbt_project" / d for d in ("models", "macros", "tests")]
+    roots += [ROOT / "dbt_project" / "dbt_project.yml", ROOT / "pipelines" / "ingest"]
+    for root in roots:
+        files = [root] if root.is_file() else sorted(root.rglob("*"))
+        for path in files:
+            if path.is_file() and path.suffix in {".sql", ".yml", ".py"}:
+                digest.update(str(path.relative_to(ROOT)).encode())
+                digest.update(path.read_bytes())
+    return digest.hexdigest()
 
 
 def export_files(data: Path, prefix: str) -> str:
