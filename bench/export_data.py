@@ -1,11 +1,17 @@
-"""What the benches share: a simulated export generated once, and DuckDB readers over its files."""
+"""What the benches share: a simulated export generated once, and the warehouse CardPulse
+builds from it (real ingest + dbt) once per (scale, seed), read with the production loaders."""
 
 from __future__ import annotations
 
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
-DEMAND_STATUSES = ("paid", "delivered", "failed", "refunded")
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def ensure_export(data: Path, scale: str, seed: int) -> Path:
@@ -20,6 +26,65 @@ def ensure_export(data: Path, scale: str, seed: int) -> Path:
     return data
 
 
+def ensure_warehouse(data: Path) -> Path:
+    """The warehouse CardPulse builds from the export in ``data``, built once beside it.
+
+    1. ``pipelines.ingest.load.ingest_paths`` of the export's files (the product's ingest:
+       validation, quarantine, newest version per order); 2. ``dbt build`` of the project's
+       models and data tests against it, as ``cardpulse build`` runs them. Built under a
+       scratch name and renamed when whole, so an interrupted run leaves nothing half-built.
+       Rebuilt when the dbt project or the ingest code changed since (``product_digest``).
+    """
+    folder = data.parent / f"{data.name}-warehouse"
+    warehouse = folder / "warehouse.duckdb"
+    digest = product_digest()
+    if warehouse.exists() and (folder / "built_from").exists():
+        if (folder / "built_from").read_text() == digest:
+            return warehouse
+        print(f"the dbt project or ingest changed since {warehouse} was built: rebuilding")
+    from pipelines.ingest.load import ingest_paths
+
+    scratch = folder.with_name(folder.name + ".building")
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir(parents=True)
+    started = time.perf_counter()
+    files = sorted(p for p in data.iterdir() if p.is_file() and not p.name.startswith("_"))
+    results = ingest_paths(scratch / "warehouse.duckdb", files)
+    failed = [r.summary_line() for r in results if r.error]
+    if failed:
+        raise SystemExit("bench: ingest failed:\n  " + "\n  ".join(failed))
+    dbt = [str(Path(sys.executable).with_name("dbt")), "--no-use-colors", "--quiet"]
+    dirs = ["--project-dir", str(ROOT / "dbt_project"), "--profiles-dir", str(ROOT / "dbt_project")]
+    env = dict(os.environ, CARDPULSE_WAREHOUSE=str(scratch / "warehouse.duckdb"))
+    subprocess.run(
+        [*dbt, "build", "--exclude-resource-type", "unit_test", *dirs,
+         "--target-path", str(scratch / "dbt_target")],
+        env=env, check=True, cwd=ROOT,
+    )  # fmt: skip
+    (scratch / "built_from").write_text(digest)
+    shutil.rmtree(folder, ignore_errors=True)
+    scratch.rename(folder)
+    print(
+        f"built the warehouse (ingest + dbt) in {time.perf_counter() - started:.1f} s: {warehouse}"
+    )
+    return warehouse
+
+
+def product_digest() -> str:
+    """A hash of what the warehouse is built from: the dbt project's sources and the ingest
+    code."""
+    digest = hashlib.sha256()
+    roots = [ROOT / "dbt_project" / d for d in ("models", "macros", "tests")]
+    roots += [ROOT / "dbt_project" / "dbt_project.yml", ROOT / "pipelines" / "ingest"]
+    for root in roots:
+        files = [root] if root.is_file() else sorted(root.rglob("*"))
+        for path in files:
+            if path.is_file() and path.suffix in {".sql", ".yml", ".py"}:
+                digest.update(str(path.relative_to(ROOT)).encode())
+                digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
 def export_files(data: Path, prefix: str) -> str:
     """A DuckDB table function reading every export file of one entity, or "" when there is none."""
     found = sorted(p for p in data.iterdir() if p.name.startswith(prefix) and p.is_file())
@@ -27,16 +92,3 @@ def export_files(data: Path, prefix: str) -> str:
         return ""
     reader = "read_parquet" if found[0].suffix == ".parquet" else "read_csv_auto"
     return f"{reader}([{', '.join(repr(str(p)) for p in found)}])"
-
-
-def create_demand_orders(conn, data: Path) -> None:
-    """Table ``orders``: the newest version of each order in the export, demand statuses only
-    (the contract's rules, as the warehouse applies them)."""
-    statuses = ", ".join(f"'{s}'" for s in DEMAND_STATUSES)
-    conn.execute(f"""
-        CREATE TABLE orders AS
-        SELECT * EXCLUDE (rn) FROM (
-            SELECT *, row_number() OVER (PARTITION BY order_id
-                                         ORDER BY coalesce(updated_at, created_at) DESC) AS rn
-            FROM {export_files(data, "orders")})
-        WHERE rn = 1 AND status IN ({statuses})""")

@@ -1,12 +1,12 @@
 """Demand forecasting bench: accuracy against the simulator's truth, interval coverage, time.
 
-    .venv/bin/python bench/forecast.py [--scale medium] [--data DIR] [--source export|warehouse]
+    .venv/bin/python bench/forecast.py [--scale medium] [--data DIR] [--warehouse FILE]
 
-1. Generates the simulated export once (``pipelines.simulator.generate``) into ``--data``.
-2. Reads demand from the export with DuckDB using the contract's definition (orders paid,
-   delivered, failed or refunded; newest row per order_id; business day = created_at date;
-   card-key stockout = the day's last inventory snapshot shows no keys, or nothing sold
-   while the previous day's did), or from a built warehouse's marts (``--source warehouse``).
+1. Generates the simulated export once (``pipelines.simulator.generate``) into ``--data``,
+   and builds CardPulse's warehouse from it once (real ingest + dbt, ``ensure_warehouse``),
+   or reads the warehouse named by ``--warehouse``.
+2. Reads the marts with the stage's own loader (``forecasting.demand.inputs.load_demand_inputs``:
+   demand statuses, business days and stockout days exactly as the build reads them).
 3. Times the whole forecasting stage (``forecast_demand``: backtests, selection, final fits,
    intervals, region and merchant splits) from the day after the export ends.
 4. Scores the 28 days after the export at SKU x ALL and SKU x region.
@@ -50,76 +50,26 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from export_data import create_demand_orders, ensure_export, export_files  # noqa: E402
+from export_data import ensure_export, ensure_warehouse  # noqa: E402
 
+from cardpulse.settings import DEFAULT_FORECAST  # noqa: E402
 from forecasting import calendar  # noqa: E402
 from forecasting.demand.classify import CLASS_DAYS, demand_class  # noqa: E402
 from forecasting.demand.engine import (  # noqa: E402
-    ForecastSettings,
     SeriesTask,
     forecast_baselines,
 )
 from forecasting.demand.fanout import default_workers, fan_out  # noqa: E402
-from forecasting.demand.inputs import DemandInputs, normalise_inputs  # noqa: E402
+from forecasting.demand.inputs import DemandInputs, load_demand_inputs  # noqa: E402
 from forecasting.demand.pipeline import build_tasks, forecast_demand  # noqa: E402
 from forecasting.demand.series import censor, dense_daily  # noqa: E402
 
-HORIZON = 28
+HORIZON = DEFAULT_FORECAST.horizon_days
 INTERMITTENT = ("croston_sba", "tsb", "adida", "imapa")
 BASELINES = ("seasonal_naive", "prophet_default", "auto_ets", *INTERMITTENT)
 
 
-def inputs_from_export(data: Path, as_of: dt.date) -> DemandInputs:
-    """The marts forecasting reads, rebuilt from the export files with the contract's rules."""
-    conn = duckdb.connect()
-    create_demand_orders(conn, data)
-    conn.execute("CREATE TABLE skus AS SELECT * FROM " + export_files(data, "skus"))
-    sku_sales = conn.execute(
-        """
-        SELECT sku_id, coalesce(region_code, 'UNKNOWN') AS region_code,
-               created_at::DATE AS ds, sum(quantity)::DOUBLE AS units
-        FROM orders WHERE created_at::DATE < ? GROUP BY ALL""",
-        [as_of],
-    ).df()
-    merchant_sales = conn.execute(
-        """
-        SELECT merchant_id, sku_id, created_at::DATE AS ds, sum(quantity)::DOUBLE AS units
-        FROM orders WHERE created_at::DATE < ? GROUP BY ALL""",
-        [as_of],
-    ).df()
-    stockouts = conn.execute(
-        f"""
-        WITH last AS (
-            SELECT sku_id, as_of::DATE AS day, arg_max(on_hand, as_of) AS on_hand
-            FROM {export_files(data, "inventory")} GROUP BY ALL),
-        sold AS (SELECT sku_id, created_at::DATE AS day, sum(quantity) AS units
-                 FROM orders GROUP BY ALL),
-        flagged AS (
-            SELECT l.sku_id, l.day,
-                   l.on_hand = 0 OR (lag(l.on_hand) OVER w = 0 AND coalesce(s.units, 0) = 0)
-                       AS is_stockout
-            FROM last l LEFT JOIN sold s USING (sku_id, day)
-            WINDOW w AS (PARTITION BY l.sku_id ORDER BY l.day))
-        SELECT f.sku_id, f.day AS ds FROM flagged f JOIN skus k USING (sku_id)
-        WHERE f.is_stockout AND k.delivery_type = 'card_key' AND f.day < ?""",
-        [as_of],
-    ).df()
-    events_file = export_files(data, "events")
-    events = (
-        conn.execute(f"SELECT name, start_date, end_date, scope FROM {events_file}").df()
-        if events_file
-        else pd.DataFrame(columns=["name", "start_date", "end_date", "scope"])
-    )
-    skus = conn.execute(
-        "SELECT sku_id, category, brand, delivery_type, active FROM skus ORDER BY sku_id"
-    ).df()
-    conn.close()
-    return normalise_inputs(DemandInputs(sku_sales, skus, stockouts, events, merchant_sales))
-
-
 def inputs_from_warehouse(warehouse: Path, as_of: dt.date) -> DemandInputs:
-    from forecasting.demand.inputs import load_demand_inputs
-
     with duckdb.connect(str(warehouse), read_only=True) as conn:
         return load_demand_inputs(conn, as_of)
 
@@ -219,7 +169,7 @@ def direct_region_baselines(inputs, as_of, keys: pd.DataFrame, workers: int) -> 
         dense_daily(inputs.sku_sales, ["sku_id", "region_code"], as_of - dt.timedelta(days=1)),
         inputs.stockouts,
     ).merge(keys, on=["sku_id", "region_code"])
-    settings = ForecastSettings(horizon_days=HORIZON, final_models=BASELINES)
+    settings = DEFAULT_FORECAST.engine_settings(final_models=BASELINES)
     tasks = [
         SeriesTask(f"{sku}|{region}", str(sku), rows["ds"].iloc[0].date(),
                    rows["y"].to_numpy(dtype=float), settings=settings)
@@ -240,8 +190,9 @@ def main() -> int:
     parser.add_argument("--scale", default="medium", choices=["small", "medium", "large"])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data", type=Path, default=None)
-    parser.add_argument("--source", default="export", choices=["export", "warehouse"])
-    parser.add_argument("--warehouse", type=Path, default=None)
+    parser.add_argument(
+        "--warehouse", type=Path, default=None, help="a built warehouse (default: built once)"
+    )
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument(
         "--window",
@@ -266,22 +217,20 @@ def main() -> int:
     if args.window == "last-28-days":
         as_of -= dt.timedelta(days=HORIZON)
 
+    warehouse = args.warehouse or ensure_warehouse(data)
     started = time.perf_counter()
-    if args.source == "warehouse":
-        inputs = inputs_from_warehouse(args.warehouse, as_of)
-    else:
-        inputs = inputs_from_export(data, as_of)
+    inputs = inputs_from_warehouse(warehouse, as_of)
     read_seconds = time.perf_counter() - started
 
     workers = args.workers or default_workers()
-    settings = ForecastSettings(horizon_days=HORIZON)
+    settings = DEFAULT_FORECAST.engine_settings()
     cpu_before = _cpu_seconds()
     started = time.perf_counter()
     tables = forecast_demand(inputs, as_of, settings, workers=workers)
     stage_seconds = time.perf_counter() - started
     stage_cpu = _cpu_seconds() - cpu_before
 
-    baseline_settings = ForecastSettings(horizon_days=HORIZON, final_models=BASELINES)
+    baseline_settings = DEFAULT_FORECAST.engine_settings(final_models=BASELINES)
     tasks = build_tasks(inputs, as_of, baseline_settings)
     started = time.perf_counter()
     baselines = fan_out(forecast_baselines, tasks, workers=workers)
@@ -337,7 +286,7 @@ def main() -> int:
     region["demand_class"] = region["demand_class"].fillna("none")
     lumpy = region[region["demand_class"].isin(["intermittent", "lumpy"])]
     print(
-        f"data: {data} ({args.source}), as_of {as_of}, horizon {HORIZON} days, "
+        f"data: {data} (warehouse {warehouse}), as_of {as_of}, horizon {HORIZON} days, "
         f"{len(tasks)} SKUs forecast, {len(tables.forecast)} forecast rows, "
         f"{len(tables.merchant_forecast)} merchant rows, workers {workers}"
     )

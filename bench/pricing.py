@@ -4,12 +4,16 @@ Usage: .venv/bin/python bench/pricing.py [--scale medium] [--seed 0] [--data DIR
        [--warehouse FILE] [--horizon 28]
 
 1. Generate the simulated export once (``pipelines.simulator.generate``, Parquet) into
-   ``--data`` (default ``bench/out/pricing/export-<scale>``), or use the one there.
-2. Build the daily SKU x region frame: from ``--warehouse`` (the real marts, when a build has
-   run) or straight from the export with DuckDB under the contract's rules (latest row per
-   order_id; demand = paid, delivered, failed, refunded; business day = created_at's date).
-3. Estimate elasticities (``forecasting.pricing``) as of the day after the export ends and
-   score them against ``_truth/elasticities.csv``: median absolute error over SKU x regions
+   ``--data`` (default ``bench/out/pricing/export-<scale>``), or use the one there, and build
+   CardPulse's warehouse from it once (real ingest + dbt, ``ensure_warehouse``), or read the
+   one named by ``--warehouse``.
+2. Run the pricing stage's own computation on its marts
+   (``pipelines.assets.pricing.elasticities_from_marts`` / ``recommendations_from_marts``:
+   the same reads, filters and calls as the assets). The bench's warehouse has no forecast or
+   restock plan, so the items take their horizon units from trailing sales, as the stage
+   does when those stages have not run.
+3. Elasticities are estimated as of the day after the export ends and scored against
+   ``_truth/elasticities.csv``: median absolute error over SKU x regions
    whose own price varied enough, and over all.
 4. Recommend prices under the shipped guardrails, and score the true expected gross profit
    over the horizon (``_truth/expected_demand.parquet``: baseline units at the reference price
@@ -36,98 +40,25 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from export_data import create_demand_orders, ensure_export, export_files  # noqa: E402
+from export_data import ensure_export, ensure_warehouse  # noqa: E402
 
+from cardpulse.settings import DEFAULT_FORECAST  # noqa: E402
 from forecasting.pricing import (  # noqa: E402
     PriceSituation,
-    estimate_elasticities,
     guardrail_violations,
     load_pricing_config,
-    pricing_items,
-    recommend_prices,
 )
 from forecasting.pricing.guardrails import allowed_prices  # noqa: E402
+from pipelines.assets.pricing import (  # noqa: E402
+    UNPRICED_REGIONS,
+    elasticities_from_marts,
+    read_daily_sales,
+    read_skus,
+    recommendations_from_marts,
+)
 
 HEAVY_SELLER_UNITS = 50_000
 TARGETS = {"elasticity_mae": 0.15, "profit_capture": 0.9, "violations": 0}
-
-
-def marts_from_export(data: Path) -> dict[str, pd.DataFrame]:
-    """fct_daily_sku_sales, dim_skus, dim_events, stockout days and the latest inventory,
-    rebuilt from the export files with the contract's rules."""
-    conn = duckdb.connect()
-    create_demand_orders(conn, data)
-    daily = conn.execute("""
-        SELECT sku_id, coalesce(region_code, 'UNKNOWN') AS region_code,
-               created_at::DATE AS order_date, sum(quantity)::DOUBLE AS units,
-               count(*)::DOUBLE AS orders,
-               (sum(quantity * unit_price) / sum(quantity))::DOUBLE AS avg_unit_price,
-               (sum(quantity * list_price) / sum(quantity) FILTER (WHERE list_price IS NOT NULL))
-                   ::DOUBLE AS avg_list_price,
-               (sum(quantity * unit_cost) / sum(quantity) FILTER (WHERE unit_cost IS NOT NULL))
-                   ::DOUBLE AS avg_unit_cost
-        FROM orders GROUP BY ALL""").df()
-    skus = conn.execute(
-        f"SELECT sku_id, category, brand, face_value::DOUBLE AS face_value, delivery_type,"
-        f" active FROM {export_files(data, 'skus')}"
-    ).df()
-    inventory_days = conn.execute(f"""
-        WITH last AS (
-            SELECT sku_id, as_of::DATE AS inventory_date, arg_max(on_hand, as_of) AS on_hand,
-                   arg_max(expiring_7d, as_of) AS expiring_7d
-            FROM {export_files(data, "inventory")} GROUP BY ALL),
-        sold AS (SELECT sku_id, created_at::DATE AS inventory_date, sum(quantity) AS units
-                 FROM orders GROUP BY ALL)
-        SELECT l.*, l.on_hand = 0 OR (lag(l.on_hand) OVER w = 0 AND coalesce(s.units, 0) = 0)
-                   AS is_stockout
-        FROM last l LEFT JOIN sold s USING (sku_id, inventory_date)
-        WINDOW w AS (PARTITION BY l.sku_id ORDER BY l.inventory_date)""").df()
-    events_file = export_files(data, "events")
-    events = (
-        conn.execute(f"SELECT name, start_date, end_date, scope FROM {events_file}").df()
-        if events_file
-        else pd.DataFrame(columns=["name", "start_date", "end_date", "scope"])
-    )
-    conn.close()
-    return _marts(daily, skus, events, inventory_days)
-
-
-def marts_from_warehouse(path: Path) -> dict[str, pd.DataFrame]:
-    with duckdb.connect(str(path), read_only=True) as conn:
-        daily = conn.execute(
-            """SELECT sku_id, region_code, order_date, units::DOUBLE AS units,
-                      orders::DOUBLE AS orders,
-                      avg_unit_price::DOUBLE AS avg_unit_price,
-                      avg_list_price::DOUBLE AS avg_list_price,
-                      avg_unit_cost::DOUBLE AS avg_unit_cost FROM analytics.fct_daily_sku_sales"""
-        ).df()
-        skus = conn.execute(
-            "SELECT sku_id, category, brand, face_value::DOUBLE AS face_value, delivery_type,"
-            " active FROM analytics.dim_skus"
-        ).df()
-        events = conn.execute(
-            "SELECT name, start_date, end_date, scope FROM analytics.dim_events"
-        ).df()
-        inventory_days = conn.execute(
-            "SELECT sku_id, inventory_date, on_hand, expiring_7d, is_stockout"
-            " FROM analytics.fct_inventory_daily"
-        ).df()
-    return _marts(daily, skus, events, inventory_days)
-
-
-def _marts(daily, skus, events, inventory_days) -> dict[str, pd.DataFrame]:
-    card_keys = set(skus.loc[skus["delivery_type"] == "card_key", "sku_id"])
-    stockouts = inventory_days[
-        inventory_days["is_stockout"].fillna(False).astype(bool)
-        & inventory_days["sku_id"].isin(card_keys)
-    ][["sku_id", "inventory_date"]].rename(columns={"inventory_date": "ds"})
-    return {
-        "daily": daily,
-        "skus": skus,
-        "events": events,
-        "stockouts": stockouts,
-        "inventory_days": inventory_days,
-    }
 
 
 def true_horizon(data: Path, as_of: dt.date, horizon: int) -> pd.DataFrame:
@@ -204,23 +135,23 @@ def score_prices(recommendations, truth, config, markup) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def known_baseline_elasticities(data: Path, skus: list[str]) -> pd.DataFrame:
+def known_baseline_elasticities(data: Path, warehouse: Path, skus: list[str]) -> pd.DataFrame:
     """Per SKU, the elasticity an estimator gets that knows the true baseline demand.
 
     Poisson maximum likelihood of the day's count on log(price / reference) with log(true
     baseline) as offset, over every region and in-stock day of the SKU: no trend, season,
     holiday or event to separate, only the noise the simulator draws (day and province
     shocks, and bulk buyers). Two counts: ``units`` (the truth's realized demand before
-    stock-outs) and ``orders`` (the export's demand orders, in-stock days), since bulk buyers
+    stock-outs) and ``orders`` (the warehouse's demand orders, in-stock days), since bulk buyers
     make units much noisier than the number of orders. Their errors are a reference for what
     the orders can tell, not a proof that nothing can do better.
     """
-    cells = duckdb.execute(
-        f"""
-        WITH o AS (SELECT sku_id, region_code, created_at::DATE AS ds, count(*) AS orders
-                   FROM {export_files(data, "orders")}
-                   WHERE status IN ('paid', 'delivered', 'failed', 'refunded')
-                   GROUP BY ALL)
+    conn = duckdb.connect()
+    conn.execute(f"ATTACH '{warehouse}' AS wh (READ_ONLY)")
+    cells = conn.execute(
+        """
+        WITH o AS (SELECT sku_id, region_code, order_date AS ds, orders
+                   FROM wh.analytics.fct_daily_sku_sales)
         SELECT t.sku_id, t.demand_units AS units, coalesce(o.orders, 0) AS orders,
                t.is_stockout, t.baseline_units, t.unit_price / t.reference_price AS ratio
         FROM read_parquet(?) t LEFT JOIN o USING (sku_id, region_code, ds)
@@ -265,8 +196,10 @@ def main() -> int:
     parser.add_argument("--scale", default="medium", choices=["small", "medium", "large"])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data", type=Path, default=None)
-    parser.add_argument("--warehouse", type=Path, default=None, help="read the real marts")
-    parser.add_argument("--horizon", type=int, default=28)
+    parser.add_argument(
+        "--warehouse", type=Path, default=None, help="a built warehouse (default: built once)"
+    )
+    parser.add_argument("--horizon", type=int, default=DEFAULT_FORECAST.horizon_days)
     args = parser.parse_args()
     root = Path(__file__).resolve().parent / "out" / "pricing"
     data = ensure_export(args.data or root / f"export-{args.scale}", args.scale, args.seed)
@@ -274,18 +207,18 @@ def main() -> int:
     as_of = dt.date.fromisoformat(str(settings["future_start_date"]))
     config = load_pricing_config()
 
+    warehouse = args.warehouse or ensure_warehouse(data)
+    source = f"warehouse {warehouse}"
+    conn = duckdb.connect(str(warehouse), read_only=True)
     started = time.perf_counter()
-    marts = marts_from_warehouse(args.warehouse) if args.warehouse else marts_from_export(data)
-    source = f"warehouse {args.warehouse}" if args.warehouse else "export (DuckDB, contract rules)"
+    skus = read_skus(conn)
+    daily = read_daily_sales(conn, as_of)
     load_seconds = time.perf_counter() - started
-    daily = marts["daily"][marts["daily"]["region_code"] != "UNKNOWN"]
-    active = set(marts["skus"].loc[marts["skus"]["active"].astype(bool), "sku_id"])
-    daily = daily[daily["sku_id"].isin(active)]
+    active = set(skus.loc[skus["active"].astype(bool), "sku_id"])
+    daily = daily[~daily["region_code"].isin(UNPRICED_REGIONS) & daily["sku_id"].isin(active)]
 
     started = time.perf_counter()
-    estimates = estimate_elasticities(
-        daily, marts["skus"], as_of, config.elasticity, marts["events"], marts["stockouts"]
-    )
+    estimates = elasticities_from_marts(conn, as_of, config)
     estimate_seconds = time.perf_counter() - started
     true_e = pd.read_csv(data / "_truth" / "elasticities.csv")
     regional = estimates[estimates["region_code"] != "ALL"].merge(
@@ -309,21 +242,17 @@ def main() -> int:
     per_sku_varied = per_sku[per_sku["price_variation"] == "own"]
     heavy = per_sku_varied[per_sku_varied["history_units"] >= HEAVY_SELLER_UNITS]
     floor = per_sku_varied.join(
-        known_baseline_elasticities(data, list(per_sku_varied["sku_id"])), on="sku_id"
+        known_baseline_elasticities(data, warehouse, list(per_sku_varied["sku_id"])), on="sku_id"
     ).dropna(subset=["known_baseline_units", "known_baseline_orders"])
     floor_units = (floor["known_baseline_units"] - floor["truth"]).abs()
     floor_error = (floor["known_baseline_orders"] - floor["truth"]).abs()
 
     started = time.perf_counter()
-    latest_inventory = (
-        marts["inventory_days"][marts["inventory_days"]["inventory_date"] < pd.Timestamp(as_of)]
-        .sort_values("inventory_date")
-        .groupby("sku_id")
-        .tail(1)
+    items, recommendations = recommendations_from_marts(
+        conn, as_of, config, args.horizon, estimates
     )
-    items = pricing_items(daily, marts["skus"], as_of, args.horizon, inventory=latest_inventory)
-    recommendations = recommend_prices(items, estimates, config, as_of, args.horizon)
     recommend_seconds = time.perf_counter() - started
+    conn.close()
     priced = items.dropna(subset=["current_price", "unit_cost"])
     markup = float(np.median(priced["current_price"] / priced["unit_cost"] - 1))
     scores = score_prices(recommendations, true_horizon(data, as_of, args.horizon), config, markup)

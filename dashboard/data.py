@@ -32,6 +32,7 @@ import pandas as pd
 import streamlit as st
 from streamlit import runtime
 
+from cardpulse.settings import DEFAULT_FORECAST
 from forecasting.pricing import what_if_for_row
 from forecasting.pricing.guardrails import PriceSituation, PricingConfig, price_bounds
 
@@ -47,8 +48,8 @@ APPROVER_ROLES = ("pricing", "admin")
 QUERY_TTL_SECONDS = 600
 TRAILING_DAYS = 28
 # The pricing stage's default horizon: what the what-if divides a row's totals by when the
-# row does not say.
-HORIZON_DAYS = 28
+# row does not say (older snapshots).
+HORIZON_DAYS = DEFAULT_FORECAST.horizon_days
 
 
 def _in_hierarchy(column: str) -> str:
@@ -467,31 +468,20 @@ def events(
 
 
 def restock(conn, scope: Scope) -> pd.DataFrame:
-    """The latest restock plan with each SKU's risk.
-
-    ``out_now``: no keys on hand; ``before_arrival``: cover is shorter than the supplier's lead
-    time, so even an order placed today arrives after the stock runs out; ``fine`` otherwise.
-    """
+    """The latest restock plan with each SKU's risk, as the restock stage rated it
+    (``stock_risk``: ``out_now``, ``before_arrival`` or ``fine``; see
+    ``forecasting.restock.plan.stock_risk``). A snapshot from before that column shows
+    every line as ``fine`` until the next build."""
     _require_platform(scope)
     if not _has_rows(conn, "analytics.restock_plan"):
         return pd.DataFrame()
     sku_items, sku_join = _sku_columns(conn, "analytics.restock_plan")
-    # The plan's own lead time when it carries one, else the supplier's.
-    if "lead_time_days" in _columns(conn, "analytics.restock_plan"):
-        lead_hours, supplier_join = "r.lead_time_days * 24.0", ""
-    elif "analytics.dim_suppliers" in tables(conn):
-        lead_hours = "p.lead_time_hours"
-        supplier_join = "LEFT JOIN analytics.dim_suppliers p ON p.supplier_id = r.supplier_id "
-    else:
-        lead_hours, supplier_join = "NULL::DOUBLE", ""
+    rated = "stock_risk" in _columns(conn, "analytics.restock_plan")
+    risk = "coalesce(r.stock_risk, 'fine')" if rated else "'fine'"
     return _frame(
         conn,
-        f"SELECT r.*, {sku_items}{lead_hours} AS lead_time_hours_used, "
-        "CASE WHEN r.on_hand <= 0 THEN 'out_now' "
-        "WHEN r.days_of_cover IS NOT NULL "
-        f"AND r.days_of_cover * 24 < coalesce({lead_hours}, 0) THEN 'before_arrival' "
-        "ELSE 'fine' END AS risk "
-        f"FROM analytics.restock_plan r {sku_join}{supplier_join}"
+        f"SELECT r.*, {sku_items}{risk} AS risk "
+        f"FROM analytics.restock_plan r {sku_join}"
         "WHERE r.as_of = (SELECT max(as_of) FROM analytics.restock_plan) "
         "ORDER BY CASE risk WHEN 'out_now' THEN 0 WHEN 'before_arrival' THEN 1 ELSE 2 END, "
         "r.days_of_cover NULLS LAST, r.sku_id",
@@ -503,7 +493,7 @@ def purchase_orders(conn, scope: Scope) -> pd.DataFrame:
 
     The restock stage's ``purchase_orders`` table when it is built (its latest as_of; empty
     means nothing to order), else the plan's lines with ``order_qty > 0`` priced at the plan's
-    unit cost or the last 28 days' average cost.
+    unit cost.
     """
     _require_platform(scope)
     if _has(conn, "analytics.purchase_orders"):
@@ -522,17 +512,7 @@ def purchase_orders(conn, scope: Scope) -> pd.DataFrame:
         return pd.DataFrame(columns=["supplier_id", "sku_id", "sku_name", "order_qty", "order_by"])
     if "unit_cost" in lines.columns:
         lines["unit_cost"] = lines["unit_cost"].astype(float)
-    elif _has(conn, "analytics.fct_daily_sku_sales"):
-        cost = _frame(
-            conn,
-            "SELECT sku_id, (sum(avg_unit_cost * units) / nullif(sum(units), 0))::DOUBLE "
-            "AS unit_cost FROM analytics.fct_daily_sku_sales "
-            "WHERE order_date > (SELECT max(order_date) FROM analytics.fct_daily_sku_sales) - ? "
-            "AND list_contains(?::VARCHAR[], sku_id) GROUP BY sku_id",
-            [TRAILING_DAYS, lines["sku_id"].tolist()],
-        )
-        lines = lines.merge(cost, on="sku_id", how="left")
-    else:
+    else:  # the unit cost is the restock stage's (its window, once); none in an old snapshot
         lines["unit_cost"] = float("nan")
     lines["amount"] = lines["order_qty"].astype(float) * lines["unit_cost"]
     columns = [

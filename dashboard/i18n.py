@@ -370,6 +370,7 @@ COLUMN_LABELS: dict[str, tuple[str, str]] = {
     "is_active": ("在售", "Active"),
     "has_forecast": ("有预测", "Has forecast"),
     "late_cover_days": ("延误备货（天）", "Late cover (days)"),
+    "stock_risk": ("库存风险", "Stock risk"),
     "safety_buffer": ("安全余额", "Safety buffer"),
     "balance_date": ("余额日期", "Balance date"),
     "topup_skus": ("直充商品数", "Top-up SKUs"),

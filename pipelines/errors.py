@@ -1,5 +1,6 @@
-"""The one exception type that reaches the user as a single line, never a traceback."""
+"""The one exception type that reaches the user as a single line (lives in ``cardpulse.errors``,
+so ``forecasting/`` can raise it without importing ``pipelines/``)."""
 
+from cardpulse.errors import CardPulseError
 
-class CardPulseError(Exception):
-    """A user-facing failure: bad flag, missing file, unreadable format, locked warehouse."""
+__all__ = ["CardPulseError"]

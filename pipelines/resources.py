@@ -1,13 +1,16 @@
 """Dagster resources, configured from the environment (``$CARDPULSE_HOME``).
 
 Keys the assets ask for: ``duckdb`` (the warehouse), ``build_settings`` (what "today" is for
-this build) and ``dbt`` (the dbt project in ``dbt_project/``, run as a subprocess).
+this build; ``settings()``: ``$CARDPULSE_HOME/cardpulse.toml``) and ``dbt`` (the dbt project
+in ``dbt_project/``, run as a subprocess).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
+import fcntl
 import functools
 import os
 import shutil
@@ -16,10 +19,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
-from dagster._utils import run_with_concurrent_update_guard
 from dagster_dbt import DbtCliResource, DbtProject
 from dagster_duckdb import DuckDBResource
 
+from cardpulse.settings import DEFAULT_FORECAST, Settings, load_settings, replace_section
 from pipelines.settings import home
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
@@ -33,13 +36,15 @@ _DBT_GENERATED_DIRS = {"target", "logs", "dbt_packages"}
 
 
 class BuildSettings(dg.ConfigurableResource):
-    """What one build treats as "today" and how far ahead it plans.
+    """What one build treats as "today", how far ahead it plans, and the installation's settings.
 
     ``as_of`` is an ISO date; empty means the day after the last order in the warehouse.
+    ``horizon_days`` is ``[forecast] horizon_days`` of cardpulse.toml (``build_resources``
+    reads it); ``settings()`` is the whole ``cardpulse.settings.Settings`` with that horizon.
     """
 
     as_of: str = ""
-    horizon_days: int = 28
+    horizon_days: int = DEFAULT_FORECAST.horizon_days
 
     def as_of_date(self, conn) -> dt.date:
         """1. The configured date, or 2. the day after the last order's business date."""
@@ -50,14 +55,28 @@ class BuildSettings(dg.ConfigurableResource):
             return dt.date.today()
         return row[0] + dt.timedelta(days=1)
 
+    def settings(self) -> Settings:
+        """``$CARDPULSE_HOME/cardpulse.toml`` over the shipped defaults, with this build's
+        horizon. Raises ``SettingsError`` (one line per bad key)."""
+        settings = load_settings()
+        forecast = replace_section(settings.forecast, horizon_days=self.horizon_days)
+        return dataclasses.replace(settings, forecast=forecast)
+
 
 def build_resources(as_of: str = "") -> dict[str, object]:
     """The resources every CardPulse job uses, under the keys assets ask for."""
+    settings = load_settings()
     return {
-        "duckdb": DuckDBResource(database=str(home().warehouse)),
-        "build_settings": BuildSettings(as_of=as_of),
+        "duckdb": DuckDBResource(database=str(settings.paths.warehouse)),
+        "build_settings": BuildSettings(as_of=as_of, horizon_days=settings.forecast.horizon_days),
         "dbt": CardPulseDbtCliResource(project_dir=dbt_project(), dbt_executable=dbt_executable()),
     }
+
+
+# The dagster-dbt private methods CardPulseDbtCliResource overrides. They are not public API:
+# tests/test_library_internals.py fails loudly when a dagster-dbt release renames them (the
+# tested range is pinned in pyproject.toml).
+DBT_PRIVATE_OVERRIDES = ("_cli_version", "_initialize_dbt_core_adapter")
 
 
 class CardPulseDbtCliResource(DbtCliResource):
@@ -66,8 +85,8 @@ class CardPulseDbtCliResource(DbtCliResource):
     Before each ``dbt`` command dagster-dbt runs ``dbt --version`` in a subprocess and loads
     dbt's adapter in this process (several seconds each); the adapter only serves column
     metadata and row counts, which CardPulse does not fetch. dbt runs as a subprocess either
-    way, so nothing in this process touches the DuckDB file. (These are dagster-dbt internals:
-    if they are renamed, these overrides go unused and dbt still runs, only slower.)
+    way, so nothing in this process touches the DuckDB file. These two overrides
+    (``DBT_PRIVATE_OVERRIDES``) are the only dagster-dbt internals CardPulse touches.
     """
 
     @functools.cached_property
@@ -94,14 +113,27 @@ def dbt_project() -> DbtProject:
 
     dagster-dbt reads the manifest when the definitions load, so 1. a missing or stale
     manifest (older than any project file) is rebuilt with ``dbt parse`` first (a clean clone
-    has none), 2. concurrent loaders wait on dagster-dbt's lock file instead of parsing twice.
+    has none), 2. concurrent loaders wait on a file lock instead of parsing twice.
     """
     project = DbtProject(project_dir=DBT_PROJECT_DIR)
     if manifest_is_stale(project):
-        run_with_concurrent_update_guard(
-            project.manifest_path, _parse, project=project, guard_timeout_seconds=900
-        )
+        with _exclusive(project.manifest_path.with_name("manifest.json.lock")):
+            if manifest_is_stale(project):  # another loader may have parsed while we waited
+                _parse(project)
     return project
+
+
+@contextlib.contextmanager
+def _exclusive(lock_path: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``lock_path`` (created if needed) while the block runs:
+    concurrent loaders of the definitions wait here instead of parsing dbt twice."""
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def manifest_is_stale(project: DbtProject) -> bool:

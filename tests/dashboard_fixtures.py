@@ -249,6 +249,11 @@ def _plans() -> dict[str, pd.DataFrame]:
             "on_order": [0, 0, 0, 0, 0],
             "daily_demand": [40.0, 20.0, 10.0, 3.0, 15.0],
             "days_of_cover": [0.0, 1.5, 50.0, 4.0, 53.3],
+            # As the restock stage rates them (forecasting.restock.plan.stock_risk): 48 h lead
+            # time at SUP-A, 120 h at SUP-C.
+            "stock_risk": ["out_now", "before_arrival", "fine", "before_arrival", "fine"],
+            # The restock stage prices every line at its unit cost (its window, once).
+            "unit_cost": [95.0, 55.0, 18.0, 600.0, 40.0],
             "stockout_date": [
                 as_of,
                 as_of + timedelta(days=1),

@@ -859,7 +859,7 @@ def test_bad_values_in_raw_fail_dbt_tests(session):
     statuses = node_statuses(session.bad_results)
     failed = {uid.split(".")[2] for uid, status in statuses.items() if status == "fail"}
     assert failed == {
-        "source_accepted_values_cardpulse_orders_status__pending_payment__paid__delivered__failed__refunded__cancelled",
+        "source_accepted_values_cardpulse_orders_status___order_statuses_",
         "source_accepted_values_cardpulse_orders_channel__web__api__mini_program__douyin__other",
         "source_cn_region_code_cardpulse_orders_region_code",
     }  # fmt: skip

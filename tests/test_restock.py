@@ -612,3 +612,18 @@ def test_funding_plan_counts_skus_without_cost_and_missing_balance(catalogue):
     assert row["skus_without_cost"] == 1
     assert row["daily_cost"] == pytest.approx(9900)
     assert "no balance snapshot" in row["reason"]
+
+
+def test_stock_risk_is_rated_once_in_the_plan():
+    from forecasting.restock.plan import stock_risk
+
+    plan = pd.DataFrame(
+        {
+            "on_hand": [0, 30, 500, 12, None],
+            "days_of_cover": [0.0, 1.5, 50.0, 2.0, None],
+            "lead_time_days": [2, 2, 5, 2, 3],
+        }
+    )
+    # Out now; 1.5 d of cover < 2 d lead time; plenty; cover == lead time is in time; no stock
+    # snapshot (nothing to rate).
+    assert stock_risk(plan).tolist() == ["out_now", "before_arrival", "fine", "fine", "fine"]

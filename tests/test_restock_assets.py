@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
+from pathlib import Path
 
 import dagster as dg
 import duckdb
@@ -10,10 +12,12 @@ import pandas as pd
 import pytest
 from dagster_duckdb import DuckDBResource
 
+from cardpulse.settings import DEFAULT_RESTOCK
 from pipelines.assets import restock
 from pipelines.resources import BuildSettings
 
 DAY_1 = dt.date(2026, 11, 6)
+DBT_MODELS = Path(__file__).resolve().parent.parent / "dbt_project" / "models"
 ASSETS = [restock.restock_plan, restock.purchase_orders, restock.low_stock_alerts,
           restock.funding_plan]  # fmt: skip
 
@@ -40,6 +44,7 @@ def create_marts(conn) -> None:
         ('K1', 'CN-GD', DATE '2026-11-01', 10, 5.00, 9.50),
         ('K2', 'CN-GD', DATE '2026-11-01', 5, 10.00, 48.00),
         ('T1', 'CN-BJ', DATE '2026-11-01', 100, 100.00, 99.00)""")
+    create_dbt_view(conn, "intermediate", "int_sku_day_totals")
     conn.execute("""CREATE TABLE analytics.fct_supplier_balance_daily AS SELECT * FROM (VALUES
         ('P2', DATE '2026-11-05', 20000.00::DECIMAL(18, 2))) AS t(supplier_id, balance_date,
         balance)""")
@@ -52,6 +57,14 @@ def create_marts(conn) -> None:
                0.8 AS interval_level, 'test' AS model
         FROM (VALUES ('K1', 10.0), ('K2', 5.0), ('K3', 5.0), ('T1', 100.0)) AS s(sku_id, mean),
              range(0, 40) AS r(d)""")
+
+
+def create_dbt_view(conn, schema: str, model: str) -> None:
+    """The dbt model's own SQL as a view over the hand-made marts (refs point at analytics)."""
+    sql = (DBT_MODELS / schema / f"{model}.sql").read_text(encoding="utf-8")
+    sql = re.sub(r"\{\{\s*ref\('(\w+)'\)\s*\}\}", r"analytics.\1", sql)
+    conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    conn.execute(f"CREATE VIEW {schema}.{model} AS {sql}")
 
 
 def set_stock(conn, day: dt.date, k1: int, k2: int, on_order: int = 0) -> None:
@@ -184,7 +197,7 @@ def test_late_buffer_and_cycle_days_are_run_config(warehouse):
 
     default, on_time = plan(None), plan({"late_buffer_days": 0})
     # K1 sells a flat 10 a day: the default late cover is 5 days of it, on top of the band.
-    late_cover = 10 * restock.DEFAULT_POLICY.late_buffer_days
+    late_cover = 10 * DEFAULT_RESTOCK.late_buffer_days
     assert default["reorder_point"] - on_time["reorder_point"] == pytest.approx(late_cover)
     assert default["safety_stock"] - on_time["safety_stock"] == pytest.approx(late_cover)
     assert default["order_qty"] > 50  # above the MOQ, so the MOQ does not hide what follows
@@ -214,14 +227,14 @@ def test_late_cover_is_learnt_from_the_suppliers_deliveries(warehouse):
     build(warehouse, DAY_1, {"ops": {"restock_plan": {"config": {"learn_late_cover": False}}}})
     fixed = table(warehouse, "analytics.restock_plan").set_index("sku_id")
     assert learnt.loc["K1", "late_cover_days"] == learnt.loc["K2", "late_cover_days"] == 3
-    assert fixed.loc["K1", "late_cover_days"] == restock.DEFAULT_POLICY.late_buffer_days
+    assert fixed.loc["K1", "late_cover_days"] == DEFAULT_RESTOCK.late_buffer_days
     # K1 sells about 10 a day: the fixed cover is 5 days (50 keys); the learnt one 3 days
     # (30 keys) plus a margin for the day-to-day spread of the keys those days take.
     saved = fixed.loc["K1", "reorder_point"] - learnt.loc["K1", "reorder_point"]
     assert (
-        10 * (restock.DEFAULT_POLICY.late_buffer_days - 4)
+        10 * (DEFAULT_RESTOCK.late_buffer_days - 4)
         < saved
-        <= 10 * (restock.DEFAULT_POLICY.late_buffer_days - 3)
+        <= 10 * (DEFAULT_RESTOCK.late_buffer_days - 3)
     )
     assert "keys (about 3 days) more in case a delivery is late" in learnt.loc["K1", "reason"]
     assert "（约 3 天的量）以防到货延误" in learnt.loc["K1", "reason_zh"]
@@ -232,7 +245,9 @@ def test_late_cover_is_learnt_from_the_suppliers_deliveries(warehouse):
     assert loose.loc["K1", "late_cover_days"] < learnt.loc["K1", "late_cover_days"]
     assert loose.loc["K1", "reorder_point"] < learnt.loc["K1", "reorder_point"]
     config["ops"]["restock_plan"]["config"]["late_in_stock"] = 1.0
-    with pytest.raises(dg.Failure, match="late_in_stock must be in"):
+    with pytest.raises(
+        dg.Failure, match=r"\[restock\] late_in_stock = 1.0 is out of range \[0.5, 1\)"
+    ):
         build(warehouse, DAY_1, config)
 
 

@@ -1,4 +1,5 @@
-"""The replay the restock bench measures with, on a small world made here."""
+"""The replay the restock bench measures with (``forecasting.restock.replay``), on a small
+world made here."""
 
 from __future__ import annotations
 
@@ -6,21 +7,23 @@ import datetime as dt
 import importlib.util
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
-from forecasting.restock import SupplierTerms
+from forecasting.restock import SupplierTerms, replay
 
 
 @pytest.fixture(scope="module")
 def bench():
+    """The replay module (``forecasting.restock.replay``) and the bench's delay draw."""
     path = Path(__file__).resolve().parent.parent / "bench" / "restock.py"
     spec = importlib.util.spec_from_file_location("restock_bench", path)
     module = importlib.util.module_from_spec(spec)
     sys.modules["restock_bench"] = module
     spec.loader.exec_module(module)
-    return module
+    return SimpleNamespace(**vars(replay), draw_delays=module.draw_delays)
 
 
 def make_world(bench, demand_per_day=20, shelf_life=(None, 30), days=28, lead_hours=48):

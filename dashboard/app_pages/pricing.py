@@ -10,9 +10,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from cardpulse.settings import SettingsError, load_settings
 from dashboard import approvals, data, figures, ui
 from dashboard.i18n import code_label, money
-from forecasting.pricing.guardrails import PricingConfigError, load_pricing_config
+from forecasting.pricing.guardrails import load_pricing_config
 from pipelines.settings import BUSINESS_TZ, home
 
 ELASTICITY_CHART_ROWS = 25
@@ -182,8 +183,8 @@ picked = st.selectbox(
 row = recommended.loc[picked]
 current_price = float(row["current_price"])
 try:
-    pricing_config = load_pricing_config(home().root / "pricing.toml")
-except PricingConfigError as error:
+    pricing_config = load_settings().pricing
+except SettingsError as error:
     st.warning(ctx.t("pricing_config_unreadable", reason=str(error)))
     pricing_config = load_pricing_config(None)
 # The trial price stays within the guardrails the recommendation obeys: a price the stage

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from cardpulse.settings import DEFAULT_FORECAST
 from forecasting import calendar
 from forecasting.demand import metrics, selection
 from forecasting.demand.backtest import (
@@ -48,11 +49,11 @@ class ForecastSettings:
     (the bench's baselines); ``learn_events``: models without a calendar get announced
     brand/category/SKU events' lifts learnt from past ones (``events.py``)."""
 
-    horizon_days: int = 28
-    n_folds: int = 3
+    horizon_days: int = DEFAULT_FORECAST.horizon_days
+    n_folds: int = DEFAULT_FORECAST.n_folds
     seasonal_fold: bool = True
-    prophet_min_daily_units: float = 1.0
-    recent_days: int = 91
+    prophet_min_daily_units: float = DEFAULT_FORECAST.prophet_min_daily_units
+    recent_days: int = DEFAULT_FORECAST.recent_days
     final_models: tuple[str, ...] = ()
     learn_events: bool = True
 

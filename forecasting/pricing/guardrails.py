@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipelines.errors import CardPulseError
+from cardpulse.errors import CardPulseError
 
 DEFAULT_CONFIG_PATH = Path(__file__).with_name("guardrails.toml")
 
@@ -122,24 +122,41 @@ class PricingConfig:
         return self.category_overrides.get(category or "", self.guardrails)
 
 
-def load_pricing_config(override_path: Path | None = None) -> PricingConfig:
+def load_pricing_config(
+    override_path: Path | None = None,
+    overrides: Mapping | None = None,
+    where: str = "pricing config [{}]",
+) -> PricingConfig:
     """The pricing config: shipped defaults, then the team's overrides.
 
     1. Read the shipped ``guardrails.toml``.
-    2. If ``override_path`` exists, merge its keys over the defaults, section by section.
+    2. If ``override_path`` exists, merge its keys over the defaults, section by section;
+       then ``overrides`` (the ``[pricing]`` table of cardpulse.toml) over that.
     3. Build and validate the guardrails, the per-category overrides (each based on the
-       merged defaults) and the elasticity settings.
+       merged defaults) and the elasticity settings; messages name the table as ``where``.
     """
     raw = _read_toml(DEFAULT_CONFIG_PATH)
     if override_path is not None and Path(override_path).is_file():
         raw = _merge(raw, _read_toml(Path(override_path)))
-    base = _build(Guardrails, raw.get("guardrails", {}), "guardrails")
-    overrides = {
-        category: _build(Guardrails, {**dataclasses.asdict(base), **keys}, f"category.{category}")
+    if overrides:
+        unknown = sorted(set(overrides) - set(raw))
+        if unknown:
+            raise PricingConfigError(
+                f"{where.format('').replace('.]', ']')}: unknown table(s) {', '.join(unknown)}"
+                f" (known: {', '.join(sorted(raw))})"
+            )
+        raw = _merge(raw, dict(overrides))
+    base = _build(Guardrails, raw.get("guardrails", {}), "guardrails", where)
+    overrides_by_category = {
+        category: _build(
+            Guardrails, {**dataclasses.asdict(base), **keys}, f"category.{category}", where
+        )
         for category, keys in raw.get("category", {}).items()
     }
-    elasticity = _build(ElasticitySettings, raw.get("elasticity", {}), "elasticity")
-    return PricingConfig(guardrails=base, category_overrides=overrides, elasticity=elasticity)
+    elasticity = _build(ElasticitySettings, raw.get("elasticity", {}), "elasticity", where)
+    return PricingConfig(
+        guardrails=base, category_overrides=overrides_by_category, elasticity=elasticity
+    )
 
 
 def _read_toml(path: Path) -> dict:
@@ -159,11 +176,12 @@ def _merge(base: dict, override: dict) -> dict:
     return merged
 
 
-def _build(kind, keys: Mapping, section: str):
+def _build(kind, keys: Mapping, section: str, where: str = "pricing config [{}]"):
+    at = where.format(section)
     known = {f.name: f for f in dataclasses.fields(kind)}
     unknown = sorted(set(keys) - set(known))
     if unknown:
-        raise PricingConfigError(f"pricing config [{section}]: unknown key(s) {', '.join(unknown)}")
+        raise PricingConfigError(f"{at}: unknown key(s) {', '.join(unknown)}")
     values = {}
     for name, value in keys.items():
         default = known[name].default
@@ -175,10 +193,11 @@ def _build(kind, keys: Mapping, section: str):
             else:
                 values[name] = type(default)(value)
         except (TypeError, ValueError) as error:
-            raise PricingConfigError(
-                f"pricing config [{section}]: {name} = {value!r} is not a valid value"
-            ) from error
-    return kind(**values)
+            raise PricingConfigError(f"{at}: {name} = {value!r} is not a valid value") from error
+    try:
+        return kind(**values)
+    except PricingConfigError as error:
+        raise PricingConfigError(f"{at}: {str(error).split(': ', 1)[-1]}") from error
 
 
 # --- bounds -------------------------------------------------------------------------------

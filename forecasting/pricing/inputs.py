@@ -12,6 +12,8 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
+from cardpulse.settings import DEFAULT_FORECAST
+
 RECENT_DAYS = 56
 ACTIVE_WITHIN_DAYS = 90
 # Interval for the fallback demand estimate (80 %, like the forecasts).
@@ -161,7 +163,7 @@ def pricing_items(
     daily: pd.DataFrame,
     skus: pd.DataFrame,
     as_of: dt.date,
-    horizon_days: int = 28,
+    horizon_days: int = DEFAULT_FORECAST.horizon_days,
     forecast: pd.DataFrame | None = None,
     inventory: pd.DataFrame | None = None,
     restock: pd.DataFrame | None = None,

@@ -17,6 +17,7 @@ from statistics import NormalDist
 import numpy as np
 import pandas as pd
 
+from cardpulse.settings import DEFAULT_FORECAST
 from forecasting.pricing.guardrails import (
     GUARDRAIL_LABELS,
     Guardrails,
@@ -199,7 +200,7 @@ def recommend_prices(
     elasticities: pd.DataFrame,
     config: PricingConfig,
     as_of: dt.date,
-    horizon_days: int = 28,
+    horizon_days: int = DEFAULT_FORECAST.horizon_days,
 ) -> pd.DataFrame:
     """One recommendation per SKU x region.
 

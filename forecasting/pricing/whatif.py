@@ -15,7 +15,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from cardpulse.settings import DEFAULT_FORECAST
 from forecasting.pricing.recommend import EXPIRY_WINDOW_DAYS
+
+HORIZON = float(DEFAULT_FORECAST.horizon_days)  # a row that does not say its horizon
 
 
 @dataclass(frozen=True)
@@ -105,7 +108,9 @@ def what_if_for_row(row: Mapping, proposed_price: float) -> WhatIf:
         elasticity_low=_number(row["elasticity_low"], elasticity),
         elasticity_high=_number(row["elasticity_high"], elasticity),
         expiring_units=max(_number(row.get("expiring_units"), 0.0), 0.0),
-        expiry_window_share=min(EXPIRY_WINDOW_DAYS / _number(row.get("horizon_days"), 28.0), 1.0),
+        expiry_window_share=min(
+            EXPIRY_WINDOW_DAYS / _number(row.get("horizon_days"), HORIZON), 1.0
+        ),
     )
 
 

@@ -27,10 +27,11 @@ from statistics import NormalDist
 import numpy as np
 import pandas as pd
 
+from cardpulse.settings import DEFAULT_RESTOCK
 from forecasting.restock.deliveries import overdue_cover_keys
 from forecasting.restock.demand import DemandPath
 
-DEFAULT_SERVICE_LEVELS = {"A": 0.98, "B": 0.95, "C": 0.90}
+DEFAULT_SERVICE_LEVELS = DEFAULT_RESTOCK.service_levels  # [restock] in cardpulse.toml
 # How far ahead cover and stock-out dates are looked for; beyond it "covers more than a year".
 MAX_COVER_DAYS = 366
 # A supplier with no lead time on file is taken to deliver within a day.
@@ -44,12 +45,12 @@ class RestockPolicy:
     service_levels: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_SERVICE_LEVELS))
     # ABC by gross margin: A holds the SKUs making the first 80% of margin, B the next 15%.
     abc_cutoffs: tuple[float, float] = (0.80, 0.95)
-    margin_lookback_days: int = 90
+    margin_lookback_days: int = DEFAULT_RESTOCK.margin_lookback_days
     review_days: int = 1
     # Days of demand an order adds on top of the reorder point: fewer means less stock, more
     # POs. 0 orders what the reorder point needs, in whole batches, nearly every day for a fast
     # seller: small frequent batches also mean one late batch leaves a small hole.
-    cycle_days: int = 0
+    cycle_days: int = DEFAULT_RESTOCK.cycle_days
     expiring_window_days: int = 7
     # Forecast errors of neighbouring days may move together (a level the model misjudged, a
     # promotion it missed): 1.0 makes sigma over P days the sum of the daily sigmas, 0 treats
@@ -62,7 +63,7 @@ class RestockPolicy:
     # nominal lead time (the day a batch arrives when on time). The plan learns it per
     # supplier from the deliveries seen (``deliveries.py``); this is the fallback, tuned on
     # the replay's seed 11 with cycle_days and error_correlation (docs/restock.md).
-    late_buffer_days: int = 5
+    late_buffer_days: int = DEFAULT_RESTOCK.late_buffer_days
     # The supplier's delays as learnt (share of batches late by 0, 1, 2, ... days; see
     # ``deliveries.delay_pmf``). When known, the late cover is the keys that the batches
     # overdue at once can take away, at ``late_in_stock`` (at most 1 - late_in_stock of days
@@ -71,7 +72,7 @@ class RestockPolicy:
     # (``deliveries.overdue_cover_keys``). 0.998: the least that filled as well as the naive
     # rule on both the replay's seeds 11 and 7 (docs/restock.md).
     late_delay_pmf: tuple[float, ...] | None = None
-    late_in_stock: float = 0.998
+    late_in_stock: float = DEFAULT_RESTOCK.late_in_stock
 
     def service_level(self, abc_class: str) -> float:
         return float(self.service_levels.get(abc_class, min(self.service_levels.values())))

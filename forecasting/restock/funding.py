@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from cardpulse.settings import DEFAULT_FORECAST
 from forecasting.restock.card_keys import MAX_COVER_DAYS, z_score
 from forecasting.restock.demand import DemandPath, demand_paths
 from forecasting.restock.events import Event, upcoming_events
@@ -133,7 +134,7 @@ def plan_funding(
     forecast: pd.DataFrame,
     unit_costs: pd.Series,
     as_of: dt.date,
-    horizon_days: int = 28,
+    horizon_days: int = DEFAULT_FORECAST.horizon_days,
     dim_events: pd.DataFrame | None = None,
     policy: FundingPolicy | None = None,
 ) -> pd.DataFrame:

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from cardpulse.settings import DEFAULT_FORECAST
 from forecasting.restock.card_keys import (
     KeyStock,
     RestockPolicy,
@@ -31,7 +32,20 @@ PLAN_COLUMNS = [
     "reason", "reason_zh", "reason_en", "abc_class", "expiring_7d", "usable_position",
     "lead_time_days", "min_order_qty", "batch_size", "shelf_life_days", "expiry_cap",
     "unit_cost", "order_cost", "inventory_date", "is_active", "has_forecast", "late_cover_days",
+    "stock_risk",
 ]  # fmt: skip
+STOCK_RISKS = ("out_now", "before_arrival", "fine")
+
+
+def stock_risk(plan: pd.DataFrame) -> pd.Series:
+    """Per plan line: ``out_now`` (no keys on hand), ``before_arrival`` (the cover ends before
+    an order placed today can arrive: days_of_cover < lead time), else ``fine``. The one place
+    this rule lives; the dashboard reads the column."""
+    on_hand = pd.to_numeric(plan["on_hand"], errors="coerce")
+    cover = pd.to_numeric(plan["days_of_cover"], errors="coerce")
+    lead = pd.to_numeric(plan["lead_time_days"], errors="coerce").fillna(0)
+    risk = np.select([on_hand <= 0, cover < lead], STOCK_RISKS[:2], STOCK_RISKS[2])
+    return pd.Series(risk, index=plan.index, dtype=object)
 
 
 def _no_plan_reason(has_stock: bool, has_forecast: bool) -> tuple[str, str] | None:
@@ -48,7 +62,7 @@ def plan_card_keys(
     inventory: pd.DataFrame,
     forecast: pd.DataFrame,
     as_of: dt.date,
-    horizon_days: int = 28,
+    horizon_days: int = DEFAULT_FORECAST.horizon_days,
     gross_margin: pd.Series | None = None,
     unit_costs: pd.Series | None = None,
     dim_events: pd.DataFrame | None = None,
@@ -162,6 +176,7 @@ def plan_card_keys(
             "reason": reason_en, "reason_en": reason_en, "reason_zh": reason_zh,
         })  # fmt: skip
     plan = pd.DataFrame(rows, columns=PLAN_COLUMNS)
+    plan["stock_risk"] = stock_risk(plan)
     return plan.astype({"order_qty": "int64"})
 
 

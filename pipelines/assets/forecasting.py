@@ -91,7 +91,6 @@ def demand_forecast(
     """1. Read the marts up to as_of; 2. backtest, select and forecast per SKU over worker
     processes (or a Spark job: ``engine.forecast_executor``); 3. split to regions and
     merchants; 4. replace the three tables at once."""
-    from forecasting.demand.engine import ForecastSettings
     from forecasting.demand.inputs import load_demand_inputs
     from forecasting.demand.pipeline import forecast_demand
     from pipelines.engine import load_engine_settings
@@ -99,7 +98,7 @@ def demand_forecast(
     with duckdb.get_connection() as conn:
         as_of = build_settings.as_of_date(conn)
         inputs = load_demand_inputs(conn, as_of)
-    settings = ForecastSettings(horizon_days=build_settings.horizon_days)
+    settings = build_settings.settings().forecast.engine_settings()
     engine = load_engine_settings()
     spark = None
     if engine.forecast_executor == "spark":

@@ -1,8 +1,9 @@
 """Pricing stage: elasticities and guarded price recommendations per SKU x region.
 
 Thin assets: each reads the marts through the ``duckdb`` resource, calls the plain functions
-in ``forecasting.pricing``, and replaces its table in one transaction. The guardrails come
-from the shipped defaults overridden by ``$CARDPULSE_HOME/pricing.toml``.
+in ``forecasting.pricing``, and replaces its table in one transaction. The guardrails are
+``settings().pricing`` of the ``build_settings`` resource: the shipped defaults overridden
+by ``$CARDPULSE_HOME/pricing.toml`` and ``[pricing]`` of ``cardpulse.toml``.
 """
 
 import datetime as dt
@@ -13,14 +14,12 @@ from dagster_duckdb import DuckDBResource
 
 from forecasting.pricing import (
     estimate_elasticities,
-    load_pricing_config,
     pricing_items,
     recommend_prices,
 )
 from forecasting.pricing.elasticity import ELASTICITY_COLUMNS
 from forecasting.pricing.recommend import RECOMMENDATION_COLUMNS
 from pipelines.resources import WAREHOUSE_POOL, BuildSettings
-from pipelines.settings import home
 
 GROUP = "pricing"
 FORECAST_KEY = dg.AssetKey("demand_forecast")
@@ -110,6 +109,42 @@ def read_optional(conn, table: str, sql: str, params=()) -> pd.DataFrame | None:
     return conn.execute(sql, list(params)).df() if exists else None
 
 
+def elasticities_from_marts(conn, as_of: dt.date, config) -> pd.DataFrame:
+    """1. Two years of daily sales of active SKUs, SKUs, events and stockout days before
+    ``as_of``; 2. ``estimate_elasticities`` with ``config.elasticity`` (the stage's whole
+    computation, which the pricing bench runs too)."""
+    daily = read_daily_sales(conn, as_of)
+    skus = read_skus(conn)
+    events = read_events(conn)
+    stockouts = read_stockout_days(conn, as_of)
+    active = set(skus.loc[skus["active"].fillna(False).astype(bool), "sku_id"])
+    daily = daily[daily["sku_id"].isin(active)]
+    return estimate_elasticities(daily, skus, as_of, config.elasticity, events, stockouts)
+
+
+def recommendations_from_marts(
+    conn, as_of: dt.date, config, horizon: int, elasticities: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(the SKU x region situations, the recommendations): 1. sales, SKUs, the latest stock,
+    and the forecast and restock plan where those stages ran; 2. ``pricing_items``;
+    3. ``recommend_prices`` under ``config``'s guardrails."""
+    daily = read_daily_sales(conn, as_of)
+    skus = read_skus(conn)
+    inventory = read_latest_inventory(conn, as_of)
+    forecast = read_optional(
+        conn, "analytics.demand_forecast",
+        "SELECT sku_id, region_code, ds, yhat, yhat_lower, yhat_upper"
+        " FROM analytics.demand_forecast WHERE ds >= ?", [as_of],
+    )  # fmt: skip
+    restock = read_optional(
+        conn, "analytics.restock_plan",
+        "SELECT sku_id, days_of_cover FROM analytics.restock_plan",
+    )  # fmt: skip
+    daily = daily[~daily["region_code"].isin(UNPRICED_REGIONS)]
+    items = pricing_items(daily, skus, as_of, horizon, forecast, inventory, restock)
+    return items, recommend_prices(items, elasticities, config, as_of, horizon)
+
+
 def replace_table(conn, table: str, frame: pd.DataFrame, types: dict[str, str]) -> None:
     """``CREATE OR REPLACE`` ``table`` with fixed column types, in one transaction."""
     columns = ", ".join(f"CAST({name} AS {sql_type}) AS {name}" for name, sql_type in types.items())
@@ -142,16 +177,10 @@ def price_elasticities(
     1. Read two years of daily sales, SKUs, events and stockout days before as_of;
     2. estimate with controls and partial pooling; 3. replace the table.
     """
-    config = load_pricing_config(home().root / "pricing.toml")
+    config = build_settings.settings().pricing
     with duckdb.get_connection() as conn:
         as_of = build_settings.as_of_date(conn)
-        daily = read_daily_sales(conn, as_of)
-        skus = read_skus(conn)
-        events = read_events(conn)
-        stockouts = read_stockout_days(conn, as_of)
-    active = set(skus.loc[skus["active"].fillna(False).astype(bool), "sku_id"])
-    daily = daily[daily["sku_id"].isin(active)]
-    estimates = estimate_elasticities(daily, skus, as_of, config.elasticity, events, stockouts)
+        estimates = elasticities_from_marts(conn, as_of, config)
     estimates["as_of"] = as_of
     with duckdb.get_connection() as conn:
         replace_table(conn, "analytics.price_elasticities", estimates, ELASTICITY_TYPES)
@@ -186,26 +215,12 @@ def price_recommendations(
        elasticities; 2. build each SKU x region's situation; 3. recommend under the
        guardrails; 4. replace the table.
     """
-    config = load_pricing_config(home().root / "pricing.toml")
+    config = build_settings.settings().pricing
     horizon = build_settings.horizon_days
     with duckdb.get_connection() as conn:
         as_of = build_settings.as_of_date(conn)
-        daily = read_daily_sales(conn, as_of)
-        skus = read_skus(conn)
-        inventory = read_latest_inventory(conn, as_of)
-        forecast = read_optional(
-            conn, "analytics.demand_forecast",
-            "SELECT sku_id, region_code, ds, yhat, yhat_lower, yhat_upper"
-            " FROM analytics.demand_forecast WHERE ds >= ?", [as_of],
-        )  # fmt: skip
-        restock = read_optional(
-            conn, "analytics.restock_plan",
-            "SELECT sku_id, days_of_cover FROM analytics.restock_plan",
-        )  # fmt: skip
         elasticities = conn.execute("SELECT * FROM analytics.price_elasticities").df()
-    daily = daily[~daily["region_code"].isin(UNPRICED_REGIONS)]
-    items = pricing_items(daily, skus, as_of, horizon, forecast, inventory, restock)
-    recommendations = recommend_prices(items, elasticities, config, as_of, horizon)
+        _, recommendations = recommendations_from_marts(conn, as_of, config, horizon, elasticities)
     with duckdb.get_connection() as conn:
         replace_table(
             conn, "analytics.price_recommendations", recommendations, RECOMMENDATION_TYPES

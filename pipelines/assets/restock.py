@@ -7,15 +7,14 @@ lives in ``ops.low_stock_alert_state`` (one row per SKU per build date); a rebui
 or an earlier date recomputes from the state before that date, so reruns change nothing.
 """
 
-import dataclasses
 import datetime as dt
 
 import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
+from cardpulse.settings import DEFAULT_RESTOCK, RestockSection, SettingsError, replace_section
 from forecasting.restock import (
-    RestockPolicy,
     SupplierTerms,
     advance_alerts,
     plan_card_keys,
@@ -33,14 +32,13 @@ GROUP = "restock"
 OPS_SCHEMA = "ops"
 ALERT_STATE_TABLE = f"{OPS_SCHEMA}.low_stock_alert_state"
 FORECAST_KEY = dg.AssetKey("demand_forecast")
-UNIT_COST_LOOKBACK_DAYS = 28
-PEAK_WINDOW_DAYS = 28
-DEFAULT_POLICY = RestockPolicy()
 # The tables each plan reads (dbt marts, then the forecast) = its upstream assets.
 RESTOCK_INPUTS = ("dim_skus", "dim_suppliers", "fct_inventory_daily", "fct_daily_sku_sales",
                   "dim_events", "demand_forecast")  # fmt: skip
 FUNDING_INPUTS = ("dim_skus", "fct_supplier_balance_daily", "fct_daily_sku_sales", "dim_events",
                   "demand_forecast")  # fmt: skip
+# Per SKU and day over all regions (a dbt view): the windows both plans read.
+SKU_DAY_TOTALS = "intermediate.int_sku_day_totals"
 
 _MONEY = "DECIMAL(18, 2)"
 PLAN_TYPES = {
@@ -53,6 +51,7 @@ PLAN_TYPES = {
     "min_order_qty": "BIGINT", "batch_size": "BIGINT", "shelf_life_days": "INTEGER",
     "expiry_cap": "BIGINT", "unit_cost": _MONEY, "order_cost": _MONEY, "inventory_date": "DATE",
     "is_active": "BOOLEAN", "has_forecast": "BOOLEAN", "late_cover_days": "INTEGER",
+    "stock_risk": "VARCHAR",
 }  # fmt: skip
 PO_TYPES = {
     "po_id": "VARCHAR", "supplier_id": "VARCHAR", "supplier_name": "VARCHAR", "as_of": "DATE",
@@ -109,7 +108,7 @@ def read_latest_inventory(conn, as_of: dt.date) -> pd.DataFrame:
 
 
 def read_late_delays(
-    conn, as_of: dt.date, suppliers: pd.DataFrame, days: int = 365
+    conn, as_of: dt.date, suppliers: pd.DataFrame, days: int = DEFAULT_RESTOCK.delay_history_days
 ) -> dict[str, tuple[float, ...]]:
     """Per supplier, the delay distribution learnt from the last ``days`` of inventory
     snapshots (``forecasting.restock.deliveries``); suppliers with too few batches seen are
@@ -146,40 +145,39 @@ def read_gross_margin(conn, as_of: dt.date, lookback_days: int) -> pd.Series:
     """Gross margin per SKU over the lookback before ``as_of``: what ABC classes rank."""
     start = as_of - dt.timedelta(days=lookback_days)
     frame = conn.execute(
-        """SELECT sku_id, CAST(sum(gross_margin) AS DOUBLE) AS gross_margin
-           FROM analytics.fct_daily_sku_sales WHERE order_date >= ? AND order_date < ?
+        f"""SELECT sku_id, CAST(sum(gross_margin) AS DOUBLE) AS gross_margin
+           FROM {SKU_DAY_TOTALS} WHERE order_date >= ? AND order_date < ?
            GROUP BY sku_id""",
         [start, as_of],
     ).df()
     return frame.set_index("sku_id")["gross_margin"]
 
 
-def read_largest_recent_day(conn, as_of: dt.date, days: int = PEAK_WINDOW_DAYS) -> pd.Series:
+def read_largest_recent_day(
+    conn, as_of: dt.date, days: int = DEFAULT_RESTOCK.peak_window_days
+) -> pd.Series:
     """Per SKU, the most units sold on one day (all regions) in the ``days`` before as_of."""
     frame = conn.execute(
-        """SELECT sku_id, max(units) AS largest_day FROM (
-               SELECT sku_id, order_date, sum(units) AS units
-               FROM analytics.fct_daily_sku_sales WHERE order_date >= ? AND order_date < ?
-               GROUP BY sku_id, order_date)
-           GROUP BY sku_id""",
+        f"""SELECT sku_id, max(units) AS largest_day FROM {SKU_DAY_TOTALS}
+           WHERE order_date >= ? AND order_date < ? GROUP BY sku_id""",
         [as_of - dt.timedelta(days=days), as_of],
     ).df()
     return frame.set_index("sku_id")["largest_day"].astype(float)
 
 
-def read_unit_costs(conn, as_of: dt.date) -> pd.Series:
-    """Units-weighted unit cost per SKU over the last 4 weeks, else over all history."""
-    start = as_of - dt.timedelta(days=UNIT_COST_LOOKBACK_DAYS)
+def read_unit_costs(
+    conn, as_of: dt.date, days: int = DEFAULT_RESTOCK.unit_cost_lookback_days
+) -> pd.Series:
+    """Units-weighted unit cost per SKU over the last ``days`` (4 weeks), else all history."""
+    start = as_of - dt.timedelta(days=days)
     frame = conn.execute(
-        """SELECT sku_id,
+        f"""SELECT sku_id,
                   CAST(coalesce(
-                      sum(avg_unit_cost * units) FILTER (WHERE order_date >= ?)
-                        / nullif(sum(units) FILTER (WHERE order_date >= ?
-                                                    AND avg_unit_cost IS NOT NULL), 0),
-                      sum(avg_unit_cost * units) / nullif(sum(units)
-                        FILTER (WHERE avg_unit_cost IS NOT NULL), 0)
+                      sum(costed_cost) FILTER (WHERE order_date >= ?)
+                        / nullif(sum(costed_units) FILTER (WHERE order_date >= ?), 0),
+                      sum(costed_cost) / nullif(sum(costed_units), 0)
                   ) AS DOUBLE) AS unit_cost
-           FROM analytics.fct_daily_sku_sales WHERE order_date < ?
+           FROM {SKU_DAY_TOTALS} WHERE order_date < ?
            GROUP BY sku_id""",
         [start, start, as_of],
     ).df()
@@ -233,41 +231,35 @@ def _in_transaction(conn, write) -> None:
 
 
 class RestockConfig(dg.Config):
-    """Run-config knobs of the card-key policy (defaults = ``RestockPolicy``'s)."""
+    """Run-config overrides of ``[restock]`` in cardpulse.toml for one run; a knob left unset
+    (None) keeps the file's value (``cardpulse.settings.RestockSection``)."""
 
-    service_level_a: float = DEFAULT_POLICY.service_levels["A"]
-    service_level_b: float = DEFAULT_POLICY.service_levels["B"]
-    service_level_c: float = DEFAULT_POLICY.service_levels["C"]
-    cycle_days: int = DEFAULT_POLICY.cycle_days
-    late_buffer_days: int = DEFAULT_POLICY.late_buffer_days
+    service_level_a: float | None = None
+    service_level_b: float | None = None
+    service_level_c: float | None = None
+    cycle_days: int | None = None
+    late_buffer_days: int | None = None
     # Learn each supplier's delays from its deliveries in the inventory history and size
     # each SKU's late cover from them; suppliers with too few batches seen keep
     # late_buffer_days.
-    learn_late_cover: bool = True
+    learn_late_cover: bool | None = None
     # With learnt delays: the probability that late batches leave a day short of keys.
-    late_in_stock: float = DEFAULT_POLICY.late_in_stock
+    late_in_stock: float | None = None
 
-    def policy(self) -> RestockPolicy:
-        levels = {"A": self.service_level_a, "B": self.service_level_b, "C": self.service_level_c}
-        for abc, level in levels.items():
-            if not 0.5 <= level < 1.0:
-                raise dg.Failure(f"service level of class {abc} must be in [0.5, 1), not {level}")
-        if not 0.5 <= self.late_in_stock < 1.0:
-            raise dg.Failure(f"late_in_stock must be in [0.5, 1), not {self.late_in_stock}")
-        return dataclasses.replace(
-            DEFAULT_POLICY,
-            service_levels=levels,
-            cycle_days=max(0, self.cycle_days),
-            late_buffer_days=max(0, self.late_buffer_days),
-            late_in_stock=self.late_in_stock,
-        )
+    def section(self, base: RestockSection) -> RestockSection:
+        """``base`` with this run's overrides, checked like cardpulse.toml's keys."""
+        changes = {k: v for k, v in self.model_dump().items() if v is not None}
+        try:
+            return replace_section(base, source="restock run config", **changes)
+        except SettingsError as error:
+            raise dg.Failure(str(error)) from error
 
 
 @dg.asset(
     group_name=GROUP,
     pool=WAREHOUSE_POOL,
     kinds={"duckdb", "python"},
-    deps=[*RESTOCK_INPUTS[:-1], FORECAST_KEY],
+    deps=[*RESTOCK_INPUTS[:-1], "int_sku_day_totals", FORECAST_KEY],
 )  # fmt: skip
 def restock_plan(
     context: dg.AssetExecutionContext,
@@ -280,18 +272,24 @@ def restock_plan(
     1. Read SKUs, suppliers, the last stock snapshot before as_of, the SKU-total forecast,
        trailing gross margin (ABC) and unit costs; 2. plan; 3. replace the table.
     """
-    policy = config.policy()
+    knobs = config.section(build_settings.settings().restock)
+    policy = knobs.policy()
     with duckdb.get_connection() as conn:
-        require_tables(conn, *(f"analytics.{t}" for t in RESTOCK_INPUTS))
+        require_tables(conn, *(f"analytics.{t}" for t in RESTOCK_INPUTS), SKU_DAY_TOTALS)
         as_of = build_settings.as_of_date(conn)
         suppliers = read_suppliers(conn)
-        late_delays = read_late_delays(conn, as_of, suppliers) if config.learn_late_cover else None
+        late_delays = (
+            read_late_delays(conn, as_of, suppliers, knobs.delay_history_days)
+            if knobs.learn_late_cover
+            else None
+        )
         plan = plan_card_keys(
             read_skus(conn), suppliers, read_latest_inventory(conn, as_of),
             read_forecast(conn), as_of, build_settings.horizon_days,
             gross_margin=read_gross_margin(conn, as_of, policy.margin_lookback_days),
-            unit_costs=read_unit_costs(conn, as_of), dim_events=read_events(conn),
-            policy=policy, largest_recent_day=read_largest_recent_day(conn, as_of),
+            unit_costs=read_unit_costs(conn, as_of, knobs.unit_cost_lookback_days),
+            dim_events=read_events(conn), policy=policy,
+            largest_recent_day=read_largest_recent_day(conn, as_of, knobs.peak_window_days),
             late_delays=late_delays,
         )  # fmt: skip
         _in_transaction(
@@ -430,7 +428,7 @@ ORDER BY fired.as_of DESC, fired.sku_id
     group_name=GROUP,
     pool=WAREHOUSE_POOL,
     kinds={"duckdb", "python"},
-    deps=[*FUNDING_INPUTS[:-1], FORECAST_KEY],
+    deps=[*FUNDING_INPUTS[:-1], "int_sku_day_totals", FORECAST_KEY],
 )  # fmt: skip
 def funding_plan(
     context: dg.AssetExecutionContext, duckdb: DuckDBResource, build_settings: BuildSettings
@@ -438,11 +436,12 @@ def funding_plan(
     """Prepaid funding plan for direct top-ups (``analytics.funding_plan``), per supplier:
     forecast daily cost, days the balance covers, top-up amount and the day it must arrive."""
     with duckdb.get_connection() as conn:
-        require_tables(conn, *(f"analytics.{t}" for t in FUNDING_INPUTS))
+        require_tables(conn, *(f"analytics.{t}" for t in FUNDING_INPUTS), SKU_DAY_TOTALS)
         as_of = build_settings.as_of_date(conn)
+        unit_cost_days = build_settings.settings().restock.unit_cost_lookback_days
         plan = plan_funding(
             read_skus(conn), read_latest_balances(conn, as_of), read_forecast(conn),
-            read_unit_costs(conn, as_of), as_of, build_settings.horizon_days,
+            read_unit_costs(conn, as_of, unit_cost_days), as_of, build_settings.horizon_days,
             dim_events=read_events(conn),
         )  # fmt: skip
         _in_transaction(

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from cardpulse.settings import load_settings
 from pipelines.build_guard import fail_abandoned_runs, hold_build_lock, run_tags
 from pipelines.errors import CardPulseError
 from pipelines.ingest.health import health_line
@@ -65,10 +66,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def check_settings(installation) -> None:
+    """Every section of cardpulse.toml checked before anything runs: the settings object's
+    own and those their modules own (``cardpulse.settings.OWNED_ELSEWHERE``); one line per
+    bad key, all of them at once."""
+    from pipelines.engine import load_engine_settings
+    from pipelines.notify import config
+    from pipelines.notify.dispatch import load_config
+
+    problems = []
+    for check in (
+        lambda: load_settings(installation),
+        lambda: load_config(config.config_path(installation.root)),
+        lambda: load_engine_settings(installation.root),
+    ):
+        try:
+            check()
+        except CardPulseError as error:
+            problems.append(str(error))
+    if problems:
+        raise CardPulseError("\n".join(problems))
+
+
 def run(args: argparse.Namespace) -> int:
-    """1. Be the only build, 2. check the warehouse can be built, 3. run the job with progress,
-    4. summarise."""
+    """1. Check cardpulse.toml, be the only build, 2. check the warehouse can be built, 3. run
+    the job with progress, 4. summarise."""
     installation = home().ensure()
+    check_settings(installation)  # a bad cardpulse.toml stops here, one line per bad key
     with hold_build_lock(installation):
         prepare_dagster_home(installation.dagster_home)
         check_warehouse_ready(installation)
