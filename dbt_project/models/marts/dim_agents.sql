@@ -59,8 +59,8 @@ final as (
 
     select
         known.agent_id,
-        cast(known.merchant_id as varchar) as merchant_id,
-        cast(known.parent_agent_id as varchar) as parent_agent_id,
+        cast(known.merchant_id as {{ dbt.type_string() }}) as merchant_id,
+        cast(known.parent_agent_id as {{ dbt.type_string() }}) as parent_agent_id,
         cast(known.commission_pct as double) as commission_pct,
         cast(known.joined_at as timestamp) as joined_at,
         sold.first_sale_date,

@@ -25,8 +25,10 @@
 {%- set order_columns = [
     'order_id', 'created_at', 'updated_at', 'paid_at', 'delivered_at', 'merchant_id', 'sku_id',
     'quantity', 'unit_price', 'unit_cost', 'list_price', 'status', 'region_code', 'region_raw',
-    'channel', 'supplier_id', 'buyer_id', 'payment_method', 'paid_amount', '_file_id', '_line',
-    '_loaded_at'
+    'channel', 'supplier_id', 'buyer_id', 'payment_method', 'paid_amount', 'payment_channel',
+    'payment_fee', 'coupon_code', 'discount_amount', 'agent_id', 'agent_commission',
+    'delivery_mode', 'gateway_trade_no', 'card_batch_id', 'buyer_key', 'buyer_ip_key',
+    '_file_id', '_line', '_loaded_at'
 ] -%}
 
 -- One row per order with the contract's measures. Incremental on the raw _loaded_at: ingestion
