@@ -6,6 +6,10 @@
 - ``acg-faka`` (异次元发卡, lizhipay/acg-faka ``kernel/Install/Install.sql``): many merchants
   (``user_id``). ``order`` -> orders, ``commodity`` -> skus, ``card`` -> inventory,
   ``user`` -> merchants (``pid`` is the agent hierarchy).
+- ``dujiao-next`` (dujiao-next/dujiao-next ``internal/models``, GORM): a single shop. An order
+  is split over two tables, so ``order_items`` (one contract order row per item) and
+  ``payments`` are read with their ``orders`` rows joined in (``Partner``);
+  ``card_secret_batches`` -> card_batches.
 
 Each mapping reads the staged ``src`` and yields the contract's columns as text, so the same
 validation runs afterwards; values the mapping itself cannot place (an unknown status code) are
@@ -55,6 +59,17 @@ class Mapped:
 
 
 @dataclass(frozen=True)
+class Partner:
+    """The table joined in: ``key`` of this table equals ``partner_key`` of ``table``. Its
+    columns appear in ``src`` as ``<table>.<column>``; ``required`` of them must exist."""
+
+    table: str
+    key: str
+    partner_key: str
+    required: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class SourceTable:
     """One kind of input file: a source system's table and the entity it feeds."""
 
@@ -72,6 +87,10 @@ class SourceTable:
     # The table's columns in install-SQL order, with their MySQL types: how a headerless
     # export (``mysqldump --tab`` without its .sql) is read. Alternatives for other versions.
     layouts: tuple[tuple[tuple[str, str], ...], ...] = field(default=())
+    # Another table of the same export whose rows are joined in (dujiao-next order_items and
+    # payments need their order's row); a table that is only ever read that way.
+    partner: Partner | None = None
+    partner_only: bool = False
 
     def required_columns(self, entity: Entity) -> tuple[str, ...]:
         return self.source_columns if self.mapping else entity.required_columns
@@ -395,6 +414,203 @@ def _acg_user(names: list[str], options: AdapterOptions) -> Mapped:
     return Mapped(select, [])
 
 
+# ---- dujiao-next ---------------------------------------------------------------------------
+
+# dujiao-next/dujiao-next internal/constants: order statuses (refunded in later versions).
+DUJIAO_NEXT_ORDER_STATUS = {
+    "pending_payment": "pending_payment",
+    "paid": "paid",
+    "fulfilling": "paid",
+    "partially_delivered": "paid",
+    "delivered": "delivered",
+    "completed": "delivered",
+    "canceled": "cancelled",
+    "refunded": "refunded",
+}
+DUJIAO_NEXT_PAYMENT_STATUS = {"success": "success", "failed": "failed", "expired": "failed"}
+_DN_ORDER = "orders."
+
+
+def _dn_sku(col: _Columns) -> str:
+    """A dujiao-next SKU: its ``sku_id`` (product_skus) when set, else the product (older
+    versions and single-SKU products store ``sku_id`` 0)."""
+    return (
+        f"CASE WHEN coalesce({col.integer('sku_id')}, 0) > 0 THEN 'sku:' || {col('sku_id')} "
+        f"ELSE 'product:' || {col('product_id')} END"
+    )
+
+
+def _either(col: _Columns, *names: str) -> str:
+    """The first of several spellings of a money column (GORM's column name, the JSON name an
+    admin export uses), as a decimal; 0 when the export has none."""
+    return "coalesce(" + ", ".join(col.decimal(n) for n in names) + ", 0)"
+
+
+def _no_order_row(col: _Columns, key: str) -> tuple[str, str, str]:
+    return (
+        "order_id",
+        f"{col(_DN_ORDER + 'id')} IS NULL",
+        f"'{key} ' || coalesce('''' || {col(key)} || '''', 'empty') || "
+        "' has no row in the orders table read with it'",
+    )
+
+
+def _dn_not_cny(col: _Columns) -> tuple[str, str, str]:
+    currency = col(_DN_ORDER + "currency")
+    return (
+        "paid_amount",
+        f"{currency} IS NOT NULL AND upper({currency}) NOT IN ('CNY', 'RMB')",
+        f"'order currency ''' || {currency} || ''' is not CNY'",
+    )
+
+
+def _dujiao_next_items(names: list[str], options: AdapterOptions) -> Mapped:
+    """One contract order row per ``order_items`` row, its order's fields joined in."""
+    col = _Columns(names)
+    o = _Prefixed(col, _DN_ORDER)
+    status = " ".join(f"WHEN {_lit(k)} THEN {_lit(v)}" for k, v in DUJIAO_NEXT_ORDER_STATUS.items())
+    quantity = col.integer("quantity")
+    line_total = f"coalesce({col.decimal('total_price')}, {col.decimal('unit_price')} * {quantity})"
+    coupon = _either(col, "coupon_discount", "coupon_discount_amount")
+    paid = f"CAST({line_total} - {coupon} AS DECIMAL(18, 2))"
+    discounts = " + ".join(
+        [coupon]
+        + [
+            _either(col, short, short + "_amount")
+            for short in ("member_discount", "promotion_discount", "wholesale_discount")
+        ]
+    )
+    per_order = f"PARTITION BY {col('order_id')}"
+    first_item = f"{col.integer('id')} = min({col.integer('id')}) OVER ({per_order})"
+    resold = f"coalesce(TRY_CAST({o('reseller_id')} AS INTEGER), 0) > 0"
+    changed = f"coalesce({o('updated_at')}, {o('created_at')})"
+    select = f"""
+        SELECT s._line,
+            CASE WHEN count(*) OVER ({per_order}) = 1 THEN {o("order_no")}
+                 ELSE {o("order_no")} || '/' || {col("id")} END AS order_id,
+            {o("created_at")} AS created_at,
+            {changed} AS updated_at,
+            {o("paid_at")} AS paid_at,
+            CASE WHEN {o("status")} IN ('delivered', 'completed') THEN {changed} END
+                AS delivered_at,
+            {_lit(options.merchant_id)} AS merchant_id,
+            {_dn_sku(col)} AS sku_id,
+            {col("quantity")} AS quantity,
+            {_per_unit(paid, quantity)} AS unit_price,
+            CASE WHEN {col.decimal("cost_price")} > 0 THEN {col("cost_price")} END AS unit_cost,
+            coalesce({col("original_unit_price")}, {col("unit_price")}) AS list_price,
+            CASE {o("status")} {status} END AS status,
+            NULL::VARCHAR AS region_code,
+            'web' AS channel,
+            NULL::VARCHAR AS supplier_id,
+            CASE WHEN coalesce(TRY_CAST({o("user_id")} AS INTEGER), 0) > 0
+                 THEN 'user:' || {o("user_id")}
+                 ELSE {_pseudonym("email", o("guest_email"))} END AS buyer_id,
+            NULL::VARCHAR AS payment_method,
+            CAST({paid} AS VARCHAR) AS paid_amount,
+            NULL::VARCHAR AS payment_channel,
+            NULL::VARCHAR AS payment_fee,
+            {_id_code("coupon_id", o("coupon_id"))} AS coupon_code,
+            CAST(CAST({discounts} AS DECIMAL(18, 2)) AS VARCHAR) AS discount_amount,
+            CASE WHEN {resold} THEN {o("reseller_id")} END AS agent_id,
+            CASE WHEN {resold} THEN CASE WHEN {first_item}
+                 THEN coalesce({o("reseller_profit_amount")}, '0') ELSE '0' END END
+                AS agent_commission,
+            {col("fulfillment_type")} AS delivery_mode,
+            NULL::VARCHAR AS gateway_trade_no,
+            NULL::VARCHAR AS card_batch_id,
+            {o("guest_email")} AS buyer_key,
+            {o("client_ip")} AS buyer_ip_key
+        FROM src s"""
+    deleted = f"coalesce({col('deleted_at')}, {o('deleted_at')})"
+    problems = [
+        _no_order_row(col, "order_id"),
+        (
+            "deleted_at",
+            f"{deleted} IS NOT NULL",
+            "'deleted in the source system (deleted_at is set)'",
+        ),
+        _unknown_code(o, "status", "status", tuple(DUJIAO_NEXT_ORDER_STATUS), "dujiao-next order"),
+        _unknown_code(
+            col,
+            "delivery_mode",
+            "fulfillment_type",
+            ("auto", "manual", "upstream"),
+            "dujiao-next",
+        ),
+        _not_number(col, "total_price", col.decimal("total_price")),
+        _not_number(col, "unit_price", col.decimal("unit_price")),
+        _dn_not_cny(col),
+    ]
+    return Mapped(select, problems)
+
+
+class _Prefixed:
+    """A ``_Columns`` seen through a prefix: ``status`` reads ``orders.status``."""
+
+    def __init__(self, col: _Columns, prefix: str):
+        self.col = col
+        self.prefix = prefix
+
+    def __call__(self, name: str) -> str:
+        return self.col(self.prefix + name)
+
+
+def _dujiao_next_payments(names: list[str], options: AdapterOptions) -> Mapped:
+    """``payments`` name their order by ``orders.id``; the contract by its ``order_no``."""
+    col = _Columns(names)
+    status = " ".join(
+        f"WHEN {_lit(k)} THEN {_lit(v)}" for k, v in DUJIAO_NEXT_PAYMENT_STATUS.items()
+    )
+    select = f"""
+        SELECT s._line,
+            {col("id")} AS payment_id,
+            {col(_DN_ORDER + "order_no")} AS order_id,
+            coalesce({col("channel_type")}, {col("provider_type")}) AS channel,
+            {col("amount")} AS amount,
+            {col("fee_amount")} AS fee,
+            CASE {col("status")} {status} END AS status,
+            {col("created_at")} AS created_at,
+            coalesce({col("callback_at")}, {col("paid_at")}) AS callback_at,
+            coalesce({col("gateway_order_no")}, {col("provider_ref")}) AS gateway_trade_no
+        FROM src s"""
+    unfinished = (
+        "status",
+        f"{col('status')} IN ('initiated', 'pending')",
+        f"'payment not finished yet (dujiao-next status ''' || {col('status')} || ''')'",
+    )
+    problems = [
+        _no_order_row(col, "order_id"),
+        _soft_deleted(col),
+        unfinished,
+        _unknown_code(
+            col,
+            "status",
+            "status",
+            ("initiated", "pending", *DUJIAO_NEXT_PAYMENT_STATUS),
+            "dujiao-next payment",
+        ),
+        _not_number(col, "amount", col.decimal("amount")),
+        _not_number(col, "fee_amount", col.decimal("fee_amount")),
+    ]
+    return Mapped(select, problems)
+
+
+def _dujiao_next_batches(names: list[str], options: AdapterOptions) -> Mapped:
+    col = _Columns(names)
+    select = f"""
+        SELECT s._line,
+            coalesce({col("batch_no")}, 'batch:' || {col("id")}) AS batch_id,
+            {_dn_sku(col)} AS sku_id,
+            NULL::VARCHAR AS supplier_id,
+            {col("total_count")} AS keys,
+            NULL::VARCHAR AS unit_cost,
+            {col("created_at")} AS received_at,
+            NULL::VARCHAR AS expires_at
+        FROM src s"""
+    return Mapped(select, [_soft_deleted(col)])
+
+
 _INVENTORY_SUMS = ("on_hand", "on_order", "expiring_7d")
 
 
@@ -546,6 +762,52 @@ ADAPTERS: dict[str, list[SourceTable]] = {
             layouts=(ACG_LAYOUTS["order"], ACG_LAYOUTS["order_v3"]),
         ),
     ],
+    "dujiao-next": [
+        # Only read joined into order_items and payments (``Partner``), never on its own.
+        SourceTable(
+            "orders",
+            "orders",
+            None,
+            ("id", "order_no", "status", "created_at"),
+            kept=_words(
+                "id order_no user_id guest_email status currency coupon_id reseller_id "
+                "reseller_profit_amount client_ip paid_at created_at updated_at deleted_at"
+            ),
+            personal=("guest_email", "client_ip"),
+            partner_only=True,
+        ),
+        SourceTable(
+            "card_secret_batches",
+            "card_batches",
+            _dujiao_next_batches,
+            ("id", "product_id", "total_count", "created_at"),
+            kept=_words("id batch_no product_id sku_id total_count created_at deleted_at"),
+        ),
+        SourceTable(
+            "order_items",
+            "orders",
+            _dujiao_next_items,
+            ("id", "order_id", "product_id", "unit_price", "quantity", "fulfillment_type"),
+            kept=_words(
+                "id order_id product_id sku_id original_unit_price unit_price cost_price "
+                "quantity total_price coupon_discount coupon_discount_amount member_discount "
+                "member_discount_amount promotion_discount promotion_discount_amount "
+                "wholesale_discount wholesale_discount_amount fulfillment_type deleted_at"
+            ),
+            partner=Partner("orders", "order_id", "id", ("id", "order_no", "status", "created_at")),
+        ),
+        SourceTable(
+            "payments",
+            "payments",
+            _dujiao_next_payments,
+            ("id", "order_id", "amount", "status", "created_at"),
+            kept=_words(
+                "id order_id provider_type channel_type amount fee_amount status "
+                "provider_ref gateway_order_no created_at paid_at callback_at deleted_at"
+            ),
+            partner=Partner("orders", "order_id", "id", ("id", "order_no")),
+        ),
+    ],
 }
 
 # Every table of each system's install SQL: a file named after one of them is that table,
@@ -561,6 +823,14 @@ SYSTEM_TABLES = {
         "bill business business_level card cash category commodity config coupon manage "
         "manage_log order order_option pay plugin shared upload user user_category "
         "user_commodity user_group user_recharge"
+    ),
+    # dujiao-next/dujiao-next internal/models (TableName of each model).
+    "dujiao-next": _words(
+        "affiliate_commissions affiliate_profiles affiliate_withdraw_requests banners "
+        "card_secret_batches card_secrets cart_items categories coupon_usages coupons "
+        "fulfillments gift_card_batches gift_cards member_level_prices member_levels orders "
+        "order_items order_refund_records payment_channels payments product_skus products "
+        "promotions resellers settings users wallet_accounts wallet_transactions"
     ),
 }
 

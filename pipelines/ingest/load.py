@@ -24,7 +24,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from pipelines.errors import CardPulseError
-from pipelines.ingest import adapters, mysqldump, reading, secrets
+from pipelines.ingest import adapters, mysqldump, partner, reading, secrets
 from pipelines.ingest.entities import ENTITIES, ENTITY_ORDER, entity_for_file_name
 from pipelines.ingest.reading import UnreadableFile, quote_ident
 from pipelines.ingest.references import InferredMembers, inferred_in_file, inferred_members
@@ -38,8 +38,10 @@ from pipelines.ingest.upsert import (
 )
 from pipelines.ingest.validation import VALUE_PLACEHOLDER, region_map_sql, stage_sql
 
-SOURCES = ("canonical", "dujiaoka", "acg-faka")
+SOURCES = ("canonical", "dujiaoka", "acg-faka", "dujiao-next")
 DEFAULT_MERCHANT_ID = "dujiaoka"
+# The merchant id of a single-shop source's orders when --merchant-id is not given.
+DEFAULT_MERCHANT_IDS = {"dujiao-next": "dujiao-next"}
 
 # Quarantined raw text is cut here: the reason and line are what matter, not a 1 MB field.
 MAX_RAW_TEXT = 2000
@@ -114,6 +116,8 @@ class PlannedFile:
     path: Path
     table: adapters.SourceTable | None
     problem: str | None = None
+    # The file holding the rows its table reads with it (``partner.py``).
+    partner: Path | None = None
 
 
 def _source_tables(source: str) -> list[adapters.SourceTable]:
@@ -178,9 +182,48 @@ def plan_files(paths: Iterable[str | Path], source: str) -> list[PlannedFile]:
             )
         else:
             planned.append(PlannedFile(path.resolve(), table))
+    planned = _pair_partners(planned, source)
     order = {t.name: i for i, t in enumerate(_source_tables(source))}
     planned.sort(key=lambda p: (order.get(p.table.name, 99) if p.table else 99, p.path.name))
     return planned
+
+
+def _pair_partners(planned: list[PlannedFile], source: str) -> list[PlannedFile]:
+    """Give each file whose table reads a partner table its partner file (none: the file
+    fails with one line); a partner-only file is dropped when some file reads it, else it
+    fails with one line saying what it needs."""
+    if source == "canonical":
+        return planned
+    tables = {t.name: t for t in adapters.ADAPTERS[source]}
+    paired: list[PlannedFile] = []
+    used: set[Path] = set()
+    for item in planned:
+        spec = item.table.partner if item.table and not item.problem else None
+        if spec is None:
+            paired.append(item)
+            continue
+        partner_table = tables[spec.table]
+        found = partner.partner_file(item.path, item.table, partner_table)
+        if found is None:
+            problem = partner.missing_partner_problem(item.path, item.table, partner_table)
+            paired.append(PlannedFile(item.path, item.table, problem))
+            continue
+        used.add(found.resolve())
+        paired.append(PlannedFile(item.path, item.table, partner=found.resolve()))
+    kept = []
+    for item in paired:
+        if item.table is None or not item.table.partner_only or item.problem:
+            kept.append(item)
+        elif item.path not in used:
+            readers = [
+                t.name for t in tables.values() if t.partner and t.partner.table == item.table.name
+            ]
+            problem = (
+                f"{source} {item.table.name} are read only with the rows that need them "
+                f"({', '.join(readers)}); none was given beside this file"
+            )
+            kept.append(PlannedFile(item.path, item.table, problem))
+    return kept
 
 
 def _dump_tables(path: Path, source: str, named: bool) -> list[PlannedFile]:
@@ -268,7 +311,8 @@ def ingest_paths(
         create_raw_tables(conn)
         _create_region_alias(conn)
         options = adapters.AdapterOptions(
-            merchant_id=merchant_id or DEFAULT_MERCHANT_ID, home=Path(warehouse_path).parent
+            merchant_id=merchant_id or DEFAULT_MERCHANT_IDS.get(source, DEFAULT_MERCHANT_ID),
+            home=Path(warehouse_path).parent,
         )
         run = IngestRun(
             source, encoding, options, ingest_clock(), max_quarantine_pct, extended_checks
@@ -280,7 +324,7 @@ def ingest_paths(
                     str(item.path), item.table.entity if item.table else None, error=item.problem
                 )
             else:
-                result = _ingest_file(conn, item.path, item.table, run)
+                result = _ingest_file(conn, item.path, item.table, run, item.partner)
             results.append(result)
             if on_result:
                 on_result(result)
@@ -311,12 +355,14 @@ def ingest_clock() -> datetime:
     return datetime.now(ZoneInfo("Asia/Shanghai")).replace(tzinfo=None, microsecond=0)
 
 
-def _ingest_file(conn, path: Path, table: adapters.SourceTable, run: IngestRun) -> FileResult:
+def _ingest_file(
+    conn, path: Path, table: adapters.SourceTable, run: IngestRun, partner_path: Path | None = None
+) -> FileResult:
     import duckdb
 
     result = FileResult(str(path), table.entity, source_table=table.name)
     try:
-        result.file_id = reading.content_hash(path)
+        result.file_id = partner.combined_file_id(path, partner_path)
     except OSError as error:
         result.error = f"cannot read file: {error.strerror or error}"
         return result
@@ -331,7 +377,9 @@ def _ingest_file(conn, path: Path, table: adapters.SourceTable, run: IngestRun) 
         # Read before the transaction: a parser that gives up (and is retried another way)
         # must not abort it. Reading writes only this connection's temp tables.
         try:
-            source = _read_source(conn, path, run.encoding, Path(workdir), result, table, run)
+            source = _read_source(
+                conn, path, run.encoding, Path(workdir), result, table, run, partner_path
+            )
         except (UnreadableFile, duckdb.Error) as error:
             _drop_staging(conn)
             _clear_counts(result)
@@ -390,23 +438,44 @@ def _read_source(
     result: FileResult,
     table: adapters.SourceTable | None = None,
     run: IngestRun | None = None,
+    partner_path: Path | None = None,
 ) -> tuple[str, list[str]]:
     """Stage the file as ``src`` + ``parse_rejects``; returns (format, column names).
 
     A 发卡 system's table may also come as mysqldump output (``mysqldump.py``); it keeps only
-    the columns its mapping reads, personal ones as keyed hashes (``secrets.py``).
+    the columns its mapping reads, personal ones as keyed hashes (``secrets.py``). A table
+    read with a partner table has that table's rows joined in (``partner.py``).
     """
     if table is not None and table.mapping is not None:
-        names = mysqldump.read_export(conn, path, table, workdir)
-        if names is None:
-            names = _read_file(conn, path, encoding, workdir, result)[1]
         home = run.options.home if run else None
-        return "csv", secrets.protect_source(conn, table, names, home)
+        partner_names = None
+        if table.partner is not None and partner_path is not None:
+            partner_table = next(
+                t for t in adapters.ADAPTERS[run.source] if t.name == table.partner.table
+            )
+            partner_names = _read_source_table(
+                conn, partner_path, partner_table, encoding, workdir, result, home
+            )
+            partner.stash_partner(conn, partner_table, partner_names, table.partner)
+        names = _read_source_table(conn, path, table, encoding, workdir, result, home)
+        if partner_names is not None:
+            names = partner.join_partner(conn, names, partner_names, table.partner)
+        return "csv", names
     fmt, names = _read_file(conn, path, encoding, workdir, result)
     if table is not None and table.entity == "orders":
         home = run.options.home if run else None
         names = secrets.protect_canonical(conn, fmt, names, home)
     return fmt, names
+
+
+def _read_source_table(
+    conn, path: Path, table, encoding: str | None, workdir: Path, result: FileResult, home
+) -> list[str]:
+    """One table of a source system as ``src``: only its kept columns, personal ones keyed."""
+    names = mysqldump.read_export(conn, path, table, workdir)
+    if names is None:
+        names = _read_file(conn, path, encoding, workdir, result)[1]
+    return secrets.protect_source(conn, table, names, home)
 
 
 def _read_file(

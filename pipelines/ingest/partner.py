@@ -1,0 +1,104 @@
+"""Tables read together: a source table whose rows need another table's (dujiao-next
+``order_items`` and ``payments`` need their ``orders`` row).
+
+- Where the partner comes from: a mysqldump ``.sql`` of the database holds both tables, so the
+  partner is read from the same file; a table export (CSV, JSON Lines, Parquet, ``--tab``) has
+  it in a sibling file whose name has the partner's table name in place of this one's
+  (``order_items.csv`` -> ``orders.csv``, ``shop_payments_0501.csv.gz`` ->
+  ``shop_orders_0501.csv.gz``). No such file: the whole file fails with one line.
+- How: the partner is read first (its own kept / personal columns, so a buyer's e-mail is keyed
+  before anything else sees it), one row per key (the last one in the file), and joined in
+  with a LEFT JOIN as ``<partner>.<column>`` columns; a row without its partner row is
+  quarantined by the mapping with its reason.
+- The ledger's file id covers both files' bytes, so a changed ``orders.csv`` (a refund) is a
+  new version of its ``order_items.csv`` even when the items did not change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from pipelines.ingest import mysqldump, reading
+from pipelines.ingest.reading import UnreadableFile, quote_ident
+
+
+def partner_file(path: Path, table, partner_table) -> Path | None:
+    """The file holding ``partner_table``'s rows for ``path`` (``table``'s file), or None."""
+    if mysqldump.is_sql_file(path) and not _is_tab_definition(path):
+        return path
+    name = path.name
+    lowered = name.lower()
+    at = lowered.find(table.name)
+    if at < 0:
+        return None
+    stem = path.name.split(".")[0]
+    partner_stem = stem[:at] + partner_table.name + stem[at + len(table.name) :]
+    same_suffix = path.with_name(partner_stem + name[len(stem) :])
+    if same_suffix.is_file():
+        return same_suffix
+    for sibling in sorted(path.parent.iterdir()):
+        readable = reading.file_format(sibling) or mysqldump.is_sql_file(sibling)
+        if sibling.is_file() and sibling.name.split(".")[0] == partner_stem and readable:
+            return sibling
+    return None
+
+
+def _is_tab_definition(path: Path) -> bool:
+    return path.with_name(path.name[: -len(".sql")] + ".txt").exists()
+
+
+def missing_partner_problem(path: Path, table, partner_table) -> str:
+    stem = path.name.split(".")[0]
+    at = stem.lower().find(table.name)
+    expected = stem[:at] + partner_table.name + stem[at + len(table.name) :] if at >= 0 else None
+    where = f" ({expected}.* beside it)" if expected else ""
+    return (
+        f"no {partner_table.name} file found{where}: {table.name} rows are read with their "
+        f"{partner_table.name} rows; export both tables, or give a mysqldump .sql holding both"
+    )
+
+
+def combined_file_id(path: Path, partner: Path | None) -> str:
+    """The ledger key: the file's bytes, and its partner file's when it is another file."""
+    own = reading.content_hash(path)
+    if partner is None or partner == path:
+        return own
+    both = hashlib.sha256(f"{own}:{reading.content_hash(partner)}".encode())
+    return both.hexdigest()
+
+
+def stash_partner(conn, partner_table, names: list[str], spec) -> None:
+    """Keep the just-read ``src`` (the partner's rows) as the temp table ``partner_rows``: one
+    row per key, the last in the file; a partner lacking required columns is an error."""
+    missing = [c for c in spec.required if c not in names]
+    if missing:
+        raise UnreadableFile(
+            f"the {partner_table.name} table read with it lacks column(s) {', '.join(missing)}"
+        )
+    key = quote_ident(spec.partner_key)
+    conn.execute(
+        f"""CREATE OR REPLACE TEMP TABLE partner_rows AS
+            SELECT * FROM src WHERE {key} IS NOT NULL
+            QUALIFY row_number() OVER (PARTITION BY trim({key}) ORDER BY _line DESC) = 1"""
+    )
+
+
+def join_partner(conn, names: list[str], partner_names: list[str], spec) -> list[str]:
+    """Rebuild ``src`` as this file's rows with the partner's columns joined in as
+    ``<partner>.<column>``; returns the new column names."""
+    joined = [f"{spec.table}.{name}" for name in partner_names]
+    columns = "".join(
+        f", p.{quote_ident(name)} AS {quote_ident(alias)}"
+        for name, alias in zip(partner_names, joined, strict=True)
+    )
+    conn.execute(
+        f"""CREATE OR REPLACE TEMP TABLE src_joined AS
+            SELECT s.*{columns} FROM src s
+            LEFT JOIN partner_rows p
+              ON trim(p.{quote_ident(spec.partner_key)}) = trim(s.{quote_ident(spec.key)})"""
+    )
+    conn.execute("DROP VIEW IF EXISTS src")
+    conn.execute("CREATE TEMP VIEW src AS SELECT * FROM src_joined")
+    conn.execute("DROP TABLE IF EXISTS partner_rows")
+    return names + joined
