@@ -272,6 +272,6 @@ def test_an_items_file_without_its_orders_file_fails_with_one_line(tmp_path):
     orders = write(folder / "orders.csv", ORDERS, *ORDER_ROWS)
     (result,) = ingest(tmp_path / "other", orders, source="dujiao-next")
     assert result.error == (
-        "dujiao-next orders are read only with the rows that need them "
-        "(order_items, payments); none was given beside this file"
+        "dujiao-next orders load only through the rows that need them: ingest the "
+        "order_items / payments file (this file is found beside it) or the folder"
     )

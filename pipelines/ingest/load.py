@@ -219,8 +219,9 @@ def _pair_partners(planned: list[PlannedFile], source: str) -> list[PlannedFile]
                 t.name for t in tables.values() if t.partner and t.partner.table == item.table.name
             ]
             problem = (
-                f"{source} {item.table.name} are read only with the rows that need them "
-                f"({', '.join(readers)}); none was given beside this file"
+                f"{source} {item.table.name} load only through the rows that need them: "
+                f"ingest the {' / '.join(readers)} file (this file is found beside it) "
+                "or the folder"
             )
             kept.append(PlannedFile(item.path, item.table, problem))
     return kept
