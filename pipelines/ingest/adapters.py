@@ -61,12 +61,15 @@ class Mapped:
 @dataclass(frozen=True)
 class Partner:
     """The table joined in: ``key`` of this table equals ``partner_key`` of ``table``. Its
-    columns appear in ``src`` as ``<table>.<column>``; ``required`` of them must exist."""
+    columns appear in ``src`` as ``<table>.<column>``; ``required`` of them must exist. An
+    ``optional`` partner (a lookup such as payment gateways) is joined when its file is
+    there; without it the mapping falls back to ids."""
 
     table: str
     key: str
     partner_key: str
     required: tuple[str, ...] = ()
+    optional: bool = False
 
 
 @dataclass(frozen=True)
@@ -89,7 +92,7 @@ class SourceTable:
     layouts: tuple[tuple[tuple[str, str], ...], ...] = field(default=())
     # Another table of the same export whose rows are joined in (dujiao-next order_items and
     # payments need their order's row); a table that is only ever read that way.
-    partner: Partner | None = None
+    partners: tuple[Partner, ...] = ()
     partner_only: bool = False
 
     def required_columns(self, entity: Entity) -> tuple[str, ...]:
@@ -794,7 +797,9 @@ ADAPTERS: dict[str, list[SourceTable]] = {
                 "member_discount_amount promotion_discount promotion_discount_amount "
                 "wholesale_discount wholesale_discount_amount fulfillment_type deleted_at"
             ),
-            partner=Partner("orders", "order_id", "id", ("id", "order_no", "status", "created_at")),
+            partners=(
+                Partner("orders", "order_id", "id", ("id", "order_no", "status", "created_at")),
+            ),
         ),
         SourceTable(
             "payments",
@@ -805,7 +810,7 @@ ADAPTERS: dict[str, list[SourceTable]] = {
                 "id order_id provider_type channel_type amount fee_amount status "
                 "provider_ref gateway_order_no created_at paid_at callback_at deleted_at"
             ),
-            partner=Partner("orders", "order_id", "id", ("id", "order_no")),
+            partners=(Partner("orders", "order_id", "id", ("id", "order_no")),),
         ),
     ],
 }

@@ -116,8 +116,10 @@ class PlannedFile:
     path: Path
     table: adapters.SourceTable | None
     problem: str | None = None
-    # The file holding the rows its table reads with it (``partner.py``).
-    partner: Path | None = None
+    # The files holding the rows its table reads with it (``partner.py``), per partner table.
+    partners: tuple[tuple[str, Path], ...] = ()
+    # Named on the command line (not found in a folder or a dump).
+    named: bool = False
 
 
 def _source_tables(source: str) -> list[adapters.SourceTable]:
@@ -181,7 +183,7 @@ def plan_files(paths: Iterable[str | Path], source: str) -> list[PlannedFile]:
                 )
             )
         else:
-            planned.append(PlannedFile(path.resolve(), table))
+            planned.append(PlannedFile(path.resolve(), table, named=True))
     planned = _pair_partners(planned, source)
     order = {t.name: i for i, t in enumerate(_source_tables(source))}
     planned.sort(key=lambda p: (order.get(p.table.name, 99) if p.table else 99, p.path.name))
@@ -189,35 +191,43 @@ def plan_files(paths: Iterable[str | Path], source: str) -> list[PlannedFile]:
 
 
 def _pair_partners(planned: list[PlannedFile], source: str) -> list[PlannedFile]:
-    """Give each file whose table reads a partner table its partner file (none: the file
-    fails with one line); a partner-only file is dropped when some file reads it, else it
-    fails with one line saying what it needs."""
+    """Give each file whose table reads partner tables their files (a required one missing:
+    the file fails with one line); a partner-only file is dropped when some file reads it,
+    else it fails with one line saying what it needs (a lookup table found in a folder or a
+    dump with nothing to look up is left alone, as other tables of the system are)."""
     if source == "canonical":
         return planned
     tables = {t.name: t for t in adapters.ADAPTERS[source]}
     paired: list[PlannedFile] = []
     used: set[Path] = set()
     for item in planned:
-        spec = item.table.partner if item.table and not item.problem else None
-        if spec is None:
-            paired.append(item)
-            continue
-        partner_table = tables[spec.table]
-        found = partner.partner_file(item.path, item.table, partner_table)
-        if found is None:
-            problem = partner.missing_partner_problem(item.path, item.table, partner_table)
+        specs = item.table.partners if item.table and not item.problem else ()
+        found_files: list[tuple[str, Path]] = []
+        problem = None
+        for spec in specs:
+            found = partner.partner_file(item.path, item.table, tables[spec.table])
+            if found is not None:
+                found_files.append((spec.table, found.resolve()))
+            elif not spec.optional:
+                problem = partner.missing_partner_problem(item.path, item.table, tables[spec.table])
+                break
+        if problem:
             paired.append(PlannedFile(item.path, item.table, problem))
             continue
-        used.add(found.resolve())
-        paired.append(PlannedFile(item.path, item.table, partner=found.resolve()))
+        used.update(path for _, path in found_files)
+        paired.append(
+            PlannedFile(item.path, item.table, item.problem, tuple(found_files), item.named)
+        )
     kept = []
     for item in paired:
         if item.table is None or not item.table.partner_only or item.problem:
             kept.append(item)
         elif item.path not in used:
-            readers = [
-                t.name for t in tables.values() if t.partner and t.partner.table == item.table.name
-            ]
+            specs = [(t, s) for t in tables.values() for s in t.partners]
+            readers = [t.name for t, s in specs if s.table == item.table.name]
+            lookup = all(s.optional for _, s in specs if s.table == item.table.name)
+            if lookup and not item.named:
+                continue  # a lookup table in a folder or dump, nothing to look up: left alone
             problem = (
                 f"{source} {item.table.name} load only through the rows that need them: "
                 f"ingest the {' / '.join(readers)} file (this file is found beside it) "
@@ -325,7 +335,7 @@ def ingest_paths(
                     str(item.path), item.table.entity if item.table else None, error=item.problem
                 )
             else:
-                result = _ingest_file(conn, item.path, item.table, run, item.partner)
+                result = _ingest_file(conn, item.path, item.table, run, item.partners)
             results.append(result)
             if on_result:
                 on_result(result)
@@ -357,13 +367,17 @@ def ingest_clock() -> datetime:
 
 
 def _ingest_file(
-    conn, path: Path, table: adapters.SourceTable, run: IngestRun, partner_path: Path | None = None
+    conn,
+    path: Path,
+    table: adapters.SourceTable,
+    run: IngestRun,
+    partners: tuple[tuple[str, Path], ...] = (),
 ) -> FileResult:
     import duckdb
 
     result = FileResult(str(path), table.entity, source_table=table.name)
     try:
-        result.file_id = partner.combined_file_id(path, partner_path)
+        result.file_id = partner.combined_file_id(path, [p for _, p in partners])
     except OSError as error:
         result.error = f"cannot read file: {error.strerror or error}"
         return result
@@ -379,7 +393,7 @@ def _ingest_file(
         # must not abort it. Reading writes only this connection's temp tables.
         try:
             source = _read_source(
-                conn, path, run.encoding, Path(workdir), result, table, run, partner_path
+                conn, path, run.encoding, Path(workdir), result, table, run, partners
             )
         except (UnreadableFile, duckdb.Error) as error:
             _drop_staging(conn)
@@ -439,7 +453,7 @@ def _read_source(
     result: FileResult,
     table: adapters.SourceTable | None = None,
     run: IngestRun | None = None,
-    partner_path: Path | None = None,
+    partners: tuple[tuple[str, Path], ...] = (),
 ) -> tuple[str, list[str]]:
     """Stage the file as ``src`` + ``parse_rejects``; returns (format, column names).
 
@@ -449,18 +463,20 @@ def _read_source(
     """
     if table is not None and table.mapping is not None:
         home = run.options.home if run else None
-        partner_names = None
-        if table.partner is not None and partner_path is not None:
-            partner_table = next(
-                t for t in adapters.ADAPTERS[run.source] if t.name == table.partner.table
-            )
+        files = dict(partners)
+        read: list[tuple[adapters.Partner, list[str]]] = []
+        for spec in table.partners:
+            if spec.table not in files:
+                continue  # an optional lookup without its file
+            partner_table = next(t for t in adapters.ADAPTERS[run.source] if t.name == spec.table)
             partner_names = _read_source_table(
-                conn, partner_path, partner_table, encoding, workdir, result, home
+                conn, files[spec.table], partner_table, encoding, workdir, result, home
             )
-            partner.stash_partner(conn, partner_table, partner_names, table.partner)
+            if partner.stash_partner(conn, partner_table, partner_names, spec):
+                read.append((spec, partner_names))
         names = _read_source_table(conn, path, table, encoding, workdir, result, home)
-        if partner_names is not None:
-            names = partner.join_partner(conn, names, partner_names, table.partner)
+        for spec, partner_names in read:
+            names = partner.join_partner(conn, names, partner_names, spec)
         return "csv", names
     fmt, names = _read_file(conn, path, encoding, workdir, result)
     if table is not None and table.entity == "orders":

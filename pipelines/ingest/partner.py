@@ -59,46 +59,52 @@ def missing_partner_problem(path: Path, table, partner_table) -> str:
     )
 
 
-def combined_file_id(path: Path, partner: Path | None) -> str:
-    """The ledger key: the file's bytes, and its partner file's when it is another file."""
+def combined_file_id(path: Path, partners: list[Path]) -> str:
+    """The ledger key: the file's bytes, and its partner files' when they are other files."""
     own = reading.content_hash(path)
-    if partner is None or partner == path:
+    others = [p for p in partners if p != path]
+    if not others:
         return own
-    both = hashlib.sha256(f"{own}:{reading.content_hash(partner)}".encode())
-    return both.hexdigest()
+    hashes = ":".join([own, *(reading.content_hash(p) for p in others)])
+    return hashlib.sha256(hashes.encode()).hexdigest()
 
 
-def stash_partner(conn, partner_table, names: list[str], spec) -> None:
-    """Keep the just-read ``src`` (the partner's rows) as the temp table ``partner_rows``: one
-    row per key, the last in the file; a partner lacking required columns is an error."""
+def stash_partner(conn, partner_table, names: list[str], spec) -> bool:
+    """Keep the just-read ``src`` (the partner's rows) as the temp table ``partner_<table>``:
+    one row per key, the last in the file. A partner lacking required columns is an error, an
+    optional one is left out (False: a dump without that table)."""
     missing = [c for c in spec.required if c not in names]
+    if missing and spec.optional:
+        return False
     if missing:
         raise UnreadableFile(
             f"the {partner_table.name} table read with it lacks column(s) {', '.join(missing)}"
         )
     key = quote_ident(spec.partner_key)
     conn.execute(
-        f"""CREATE OR REPLACE TEMP TABLE partner_rows AS
+        f"""CREATE OR REPLACE TEMP TABLE {quote_ident("partner_" + spec.table)} AS
             SELECT * FROM src WHERE {key} IS NOT NULL
             QUALIFY row_number() OVER (PARTITION BY trim({key}) ORDER BY _line DESC) = 1"""
     )
+    return True
 
 
 def join_partner(conn, names: list[str], partner_names: list[str], spec) -> list[str]:
     """Rebuild ``src`` as this file's rows with the partner's columns joined in as
     ``<partner>.<column>``; returns the new column names."""
     joined = [f"{spec.table}.{name}" for name in partner_names]
+    joined_table = quote_ident("src_with_" + spec.table)
     columns = "".join(
         f", p.{quote_ident(name)} AS {quote_ident(alias)}"
         for name, alias in zip(partner_names, joined, strict=True)
     )
     conn.execute(
-        f"""CREATE OR REPLACE TEMP TABLE src_joined AS
+        f"""CREATE OR REPLACE TEMP TABLE {joined_table} AS
             SELECT s.*{columns} FROM src s
-            LEFT JOIN partner_rows p
+            LEFT JOIN {quote_ident("partner_" + spec.table)} p
               ON trim(p.{quote_ident(spec.partner_key)}) = trim(s.{quote_ident(spec.key)})"""
     )
     conn.execute("DROP VIEW IF EXISTS src")
-    conn.execute("CREATE TEMP VIEW src AS SELECT * FROM src_joined")
-    conn.execute("DROP TABLE IF EXISTS partner_rows")
+    conn.execute(f"CREATE TEMP VIEW src AS SELECT * FROM {joined_table}")
+    conn.execute(f"DROP TABLE IF EXISTS {quote_ident('partner_' + spec.table)}")
     return names + joined
