@@ -173,10 +173,13 @@ def _per_unit(total: str, quantity: str) -> str:
     return f"CAST(round({total} / nullif({quantity}, 0), 2) AS VARCHAR)"
 
 
-def _id_code(name: str, value: str) -> str:
-    """A source system's id of a payment method or coupon as text (``pay_id:2``); 0 is none.
-    (Their names live in the pays / coupon tables, which the per-file mapping does not join.)"""
-    return f"CASE WHEN coalesce({value}, '0') NOT IN ('0', '') THEN '{name}:' || {value} END"
+def _id_code(name: str, value: str, looked_up: str | None = None) -> str:
+    """A source system's id of a payment method or coupon as text; 0 is none. ``looked_up``:
+    its name from a lookup table read with the file (``pays.pay_check``), else ``pay_id:2``."""
+    code = f"'{name}:' || {value}"
+    if looked_up is not None:
+        code = f"coalesce({looked_up}, {code})"
+    return f"CASE WHEN coalesce({value}, '0') NOT IN ('0', '') THEN {code} END"
 
 
 def _discount(col: _Columns, *names: str) -> str:
@@ -230,12 +233,13 @@ def _dujiaoka_orders(names: list[str], options: AdapterOptions) -> Mapped:
             'web' AS channel,
             NULL::VARCHAR AS supplier_id,
             {_pseudonym("email", col("email"))} AS buyer_id,
-            CASE WHEN {col("pay_id")} IS NOT NULL THEN 'pay_id:' || {col("pay_id")} END
+            coalesce({col("pays.pay_name")},
+                     CASE WHEN {col("pay_id")} IS NOT NULL THEN 'pay_id:' || {col("pay_id")} END)
                 AS payment_method,
             {col("actual_price")} AS paid_amount,
-            {_id_code("pay_id", col("pay_id"))} AS payment_channel,
+            {_id_code("pay_id", col("pay_id"), col("pays.pay_check"))} AS payment_channel,
             NULL::VARCHAR AS payment_fee,
-            {_id_code("coupon_id", col("coupon_id"))} AS coupon_code,
+            {_id_code("coupon_id", col("coupon_id"), col("coupons.coupon"))} AS coupon_code,
             {_discount(col, "coupon_discount_price", "wholesale_discount_price")}
                 AS discount_amount,
             NULL::VARCHAR AS agent_id,
@@ -306,6 +310,12 @@ def _acg_seller(col: _Columns) -> str:
     )
 
 
+def _acg_pay_code(col: _Columns) -> str:
+    """acg-faka ``pay.code``: the gateway's code (alipay, wxpay...); ``#system`` is 余额."""
+    code = col("pay.code")
+    return f"CASE WHEN {code} = '#system' THEN 'balance' ELSE {code} END"
+
+
 def _acg_orders(names: list[str], options: AdapterOptions) -> Mapped:
     col = _Columns(names)
     quantity = col.integer("card_num")
@@ -335,12 +345,13 @@ def _acg_orders(names: list[str], options: AdapterOptions) -> Mapped:
             NULL::VARCHAR AS supplier_id,
             CASE WHEN coalesce({col.integer("owner")}, 0) > 0 THEN 'user:' || {col("owner")}
                  ELSE {_pseudonym("contact", col("contact"))} END AS buyer_id,
-            CASE WHEN {col("pay_id")} IS NOT NULL THEN 'pay_id:' || {col("pay_id")} END
+            coalesce({col("pay.name")},
+                     CASE WHEN {col("pay_id")} IS NOT NULL THEN 'pay_id:' || {col("pay_id")} END)
                 AS payment_method,
             {col("amount")} AS paid_amount,
-            {_id_code("pay_id", col("pay_id"))} AS payment_channel,
+            {_id_code("pay_id", col("pay_id"), _acg_pay_code(col))} AS payment_channel,
             {col("pay_cost")} AS payment_fee,
-            {_id_code("coupon_id", col("coupon_id"))} AS coupon_code,
+            {_id_code("coupon_id", col("coupon_id"), col("coupon.code"))} AS coupon_code,
             NULL::VARCHAR AS discount_amount,
             CASE WHEN coalesce({col.integer("from")}, 0) > 0 THEN {col("from")} END AS agent_id,
             CASE WHEN coalesce({col.integer("from")}, 0) > 0
@@ -409,7 +420,8 @@ def _acg_user(names: list[str], options: AdapterOptions) -> Mapped:
             {col("id")} AS merchant_id,
             {col("username")} AS name,
             CASE WHEN {col("business_level")} IS NOT NULL
-                 THEN 'business_level:' || {col("business_level")} END AS tier,
+                 THEN coalesce({col("business_level.name")},
+                               'business_level:' || {col("business_level")}) END AS tier,
             nullif({col("pid")}, '0') AS parent_merchant_id,
             NULL::VARCHAR AS region_code,
             {col("create_time")} AS joined_at
@@ -635,6 +647,14 @@ DUJIAOKA_LAYOUTS = {
         _DJ_TIMES,
     ),
     "carmis": _layout("id goods_id status carmi created_at updated_at deleted_at", _DJ_TIMES),
+    "pays": _layout(
+        "id pay_name pay_check pay_method pay_client merchant_id merchant_key merchant_pem "
+        "pay_handleroute is_open created_at updated_at deleted_at",
+        _DJ_TIMES,
+    ),
+    "coupons": _layout(
+        "id discount is_use is_open coupon ret created_at updated_at deleted_at", _DJ_TIMES
+    ),
     "orders": _layout(
         "id order_sn goods_id coupon_id title type goods_price buy_amount coupon_discount_price "
         "wholesale_discount_price total_price actual_price search_pwd email info pay_id buy_ip "
@@ -676,6 +696,18 @@ ACG_LAYOUTS = {
         "id owner commodity_id draft secret create_time purchase_time order_id status note race",
         _ACG_TIMES,
     ),
+    "pay": _layout(
+        "id name icon code commodity recharge create_time handle sort equipment cost cost_type",
+        _ACG_TIMES,
+    ),
+    "coupon": _layout(
+        "id code commodity_id owner create_time expire_time service_time money status trade_no "
+        "note mode category_id life use_life race",
+        _ACG_TIMES,
+    ),
+    "business_level": _layout(
+        "id name icon cost accrual substation top_domain price supplier", _ACG_TIMES
+    ),
     # Later versions add sub-site sales (``substation_user_id``) after ``pay_cost``.
     "order": _layout(_ACG_ORDER, _ACG_TIMES),
     "order_v3": _layout(
@@ -683,8 +715,20 @@ ACG_LAYOUTS = {
     ),
 }
 
+
+def _lookup(name: str, kept: str, required: tuple[str, ...], layouts) -> SourceTable:
+    """A lookup table (payment gateways, coupons, merchant levels): read only joined into the
+    table that names its ids (``Partner(optional=True)``); ``kept`` never holds credentials."""
+    return SourceTable(
+        name, "orders", None, required, kept=_words(kept), partner_only=True, layouts=layouts
+    )
+
+
 ADAPTERS: dict[str, list[SourceTable]] = {
     "dujiaoka": [
+        # Gateway credentials (merchant_key, merchant_pem) are never read.
+        _lookup("pays", "id pay_name pay_check", ("id", "pay_check"), (DUJIAOKA_LAYOUTS["pays"],)),
+        _lookup("coupons", "id coupon discount", ("id", "coupon"), (DUJIAOKA_LAYOUTS["coupons"],)),
         SourceTable(
             "goods",
             "skus",
@@ -714,9 +758,16 @@ ADAPTERS: dict[str, list[SourceTable]] = {
             ),
             personal=("email", "buy_ip"),
             layouts=(DUJIAOKA_LAYOUTS["orders"],),
+            partners=(
+                Partner("pays", "pay_id", "id", ("id", "pay_check"), optional=True),
+                Partner("coupons", "coupon_id", "id", ("id", "coupon"), optional=True),
+            ),
         ),
     ],
     "acg-faka": [
+        _lookup("pay", "id name code", ("id", "code"), (ACG_LAYOUTS["pay"],)),
+        _lookup("coupon", "id code money mode", ("id", "code"), (ACG_LAYOUTS["coupon"],)),
+        _lookup("business_level", "id name", ("id", "name"), (ACG_LAYOUTS["business_level"],)),
         SourceTable(
             "user",
             "merchants",
@@ -724,6 +775,9 @@ ADAPTERS: dict[str, list[SourceTable]] = {
             ("id",),
             kept=("id", "username", "pid", "business_level", "status", "create_time"),
             layouts=(ACG_LAYOUTS["user"],),
+            partners=(
+                Partner("business_level", "business_level", "id", ("id", "name"), optional=True),
+            ),
         ),
         SourceTable(
             "commodity",
@@ -763,6 +817,10 @@ ADAPTERS: dict[str, list[SourceTable]] = {
             ),
             personal=("contact", "create_ip"),
             layouts=(ACG_LAYOUTS["order"], ACG_LAYOUTS["order_v3"]),
+            partners=(
+                Partner("pay", "pay_id", "id", ("id", "code"), optional=True),
+                Partner("coupon", "coupon_id", "id", ("id", "code"), optional=True),
+            ),
         ),
     ],
     "dujiao-next": [

@@ -423,8 +423,9 @@ def _ingest_file(
     return result
 
 
-def _drop_staging(conn) -> None:
-    """Drop this file's temp tables and views (a rollback drops them by itself)."""
+def _drop_staging(conn, keep: tuple[str, ...] = ()) -> None:
+    """Drop this file's temp tables and views (a rollback drops them by itself), but for the
+    tables named in ``keep`` (partner rows read before the file itself)."""
     for (name,) in conn.execute(
         "SELECT view_name FROM duckdb_views() WHERE temporary AND NOT internal"
     ).fetchall():
@@ -432,7 +433,8 @@ def _drop_staging(conn) -> None:
     for (name,) in conn.execute(
         "SELECT table_name FROM duckdb_tables() WHERE temporary AND table_name <> 'region_alias'"
     ).fetchall():
-        conn.execute(f"DROP TABLE IF EXISTS temp.main.{quote_ident(name)}")
+        if name not in keep:
+            conn.execute(f"DROP TABLE IF EXISTS temp.main.{quote_ident(name)}")
 
 
 def _clear_counts(result: FileResult) -> None:
@@ -474,6 +476,8 @@ def _read_source(
             )
             if partner.stash_partner(conn, partner_table, partner_names, spec):
                 read.append((spec, partner_names))
+            # the next read starts clean: readers create their temp tables and views anew
+            _drop_staging(conn, keep=tuple(partner.stash_name(s) for s, _ in read))
         names = _read_source_table(conn, path, table, encoding, workdir, result, home)
         for spec, partner_names in read:
             names = partner.join_partner(conn, names, partner_names, spec)

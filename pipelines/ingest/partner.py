@@ -24,23 +24,25 @@ from pipelines.ingest.reading import UnreadableFile, quote_ident
 
 
 def partner_file(path: Path, table, partner_table) -> Path | None:
-    """The file holding ``partner_table``'s rows for ``path`` (``table``'s file), or None."""
+    """The file holding ``partner_table``'s rows for ``path`` (``table``'s file), or None:
+    the same dump; else a sibling named like ``path`` with the partner's table name in place
+    of this one's, the same suffix first (``shop_orders_0501.csv`` -> ``shop_pays_0501.csv``),
+    then any readable suffix, then without the suffix (``shop_pays.csv``)."""
     if mysqldump.is_sql_file(path) and not _is_tab_definition(path):
         return path
-    name = path.name
-    lowered = name.lower()
-    at = lowered.find(table.name)
+    stem = path.name.split(".")[0]
+    at = stem.lower().find(table.name)
     if at < 0:
         return None
-    stem = path.name.split(".")[0]
     partner_stem = stem[:at] + partner_table.name + stem[at + len(table.name) :]
-    same_suffix = path.with_name(partner_stem + name[len(stem) :])
+    same_suffix = path.with_name(partner_stem + path.name[len(stem) :])
     if same_suffix.is_file():
         return same_suffix
-    for sibling in sorted(path.parent.iterdir()):
-        readable = reading.file_format(sibling) or mysqldump.is_sql_file(sibling)
-        if sibling.is_file() and sibling.name.split(".")[0] == partner_stem and readable:
-            return sibling
+    for wanted in dict.fromkeys((partner_stem, stem[:at] + partner_table.name)):
+        for sibling in sorted(path.parent.iterdir()):
+            readable = reading.file_format(sibling) or mysqldump.is_sql_file(sibling)
+            if sibling.is_file() and sibling.name.split(".")[0] == wanted and readable:
+                return sibling
     return None
 
 
@@ -69,6 +71,11 @@ def combined_file_id(path: Path, partners: list[Path]) -> str:
     return hashlib.sha256(hashes.encode()).hexdigest()
 
 
+def stash_name(spec) -> str:
+    """The temp table holding a partner's rows until they are joined in."""
+    return "partner_" + spec.table
+
+
 def stash_partner(conn, partner_table, names: list[str], spec) -> bool:
     """Keep the just-read ``src`` (the partner's rows) as the temp table ``partner_<table>``:
     one row per key, the last in the file. A partner lacking required columns is an error, an
@@ -82,7 +89,7 @@ def stash_partner(conn, partner_table, names: list[str], spec) -> bool:
         )
     key = quote_ident(spec.partner_key)
     conn.execute(
-        f"""CREATE OR REPLACE TEMP TABLE {quote_ident("partner_" + spec.table)} AS
+        f"""CREATE OR REPLACE TEMP TABLE {quote_ident(stash_name(spec))} AS
             SELECT * FROM src WHERE {key} IS NOT NULL
             QUALIFY row_number() OVER (PARTITION BY trim({key}) ORDER BY _line DESC) = 1"""
     )
@@ -101,10 +108,10 @@ def join_partner(conn, names: list[str], partner_names: list[str], spec) -> list
     conn.execute(
         f"""CREATE OR REPLACE TEMP TABLE {joined_table} AS
             SELECT s.*{columns} FROM src s
-            LEFT JOIN {quote_ident("partner_" + spec.table)} p
+            LEFT JOIN {quote_ident(stash_name(spec))} p
               ON trim(p.{quote_ident(spec.partner_key)}) = trim(s.{quote_ident(spec.key)})"""
     )
     conn.execute("DROP VIEW IF EXISTS src")
     conn.execute(f"CREATE TEMP VIEW src AS SELECT * FROM {joined_table}")
-    conn.execute(f"DROP TABLE IF EXISTS {quote_ident('partner_' + spec.table)}")
+    conn.execute(f"DROP TABLE IF EXISTS {quote_ident(stash_name(spec))}")
     return names + joined
