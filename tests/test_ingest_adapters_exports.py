@@ -570,6 +570,11 @@ def test_every_export_shape_loads_all_40_orders(tmp_path, source, shape):
     total_column = "actual_price" if source == "dujiaoka" else "amount"
     paid = sum(Decimal(str(row[total_column])) for row in order_table.rows)
     assert query(tmp_path, "SELECT sum(paid_amount) FROM raw.orders") == [(paid,)]
+    if source == "dujiaoka":  # coupons.* beside orders.* (or in the dump): codes, not ids
+        used = sum(1 for row in order_table.rows if str(row["coupon_id"]) == "7")
+        assert used and query(
+            tmp_path, "SELECT coupon_code, count(*) FROM raw.orders GROUP BY 1 ORDER BY 1"
+        ) == [("SPRING", used), (None, 40 - used)]
     skus = query(tmp_path, "SELECT sku_id, delivery_type, active FROM raw.skus ORDER BY 1")
     if source == "dujiaoka":
         assert skus == [

@@ -6,6 +6,10 @@
 - ``acg-faka`` (异次元发卡, lizhipay/acg-faka ``kernel/Install/Install.sql``): many merchants
   (``user_id``). ``order`` -> orders, ``commodity`` -> skus, ``card`` -> inventory,
   ``user`` -> merchants (``pid`` is the agent hierarchy).
+- ``dujiao-next`` (dujiao-next/dujiao-next ``internal/models``, GORM): a single shop. An order
+  is split over two tables, so ``order_items`` (one contract order row per item) and
+  ``payments`` are read with their ``orders`` rows joined in (``Partner``);
+  ``card_secret_batches`` -> card_batches.
 
 Each mapping reads the staged ``src`` and yields the contract's columns as text, so the same
 validation runs afterwards; values the mapping itself cannot place (an unknown status code) are
@@ -55,6 +59,20 @@ class Mapped:
 
 
 @dataclass(frozen=True)
+class Partner:
+    """The table joined in: ``key`` of this table equals ``partner_key`` of ``table``. Its
+    columns appear in ``src`` as ``<table>.<column>``; ``required`` of them must exist. An
+    ``optional`` partner (a lookup such as payment gateways) is joined when its file is
+    there; without it the mapping falls back to ids."""
+
+    table: str
+    key: str
+    partner_key: str
+    required: tuple[str, ...] = ()
+    optional: bool = False
+
+
+@dataclass(frozen=True)
 class SourceTable:
     """One kind of input file: a source system's table and the entity it feeds."""
 
@@ -72,6 +90,10 @@ class SourceTable:
     # The table's columns in install-SQL order, with their MySQL types: how a headerless
     # export (``mysqldump --tab`` without its .sql) is read. Alternatives for other versions.
     layouts: tuple[tuple[tuple[str, str], ...], ...] = field(default=())
+    # Another table of the same export whose rows are joined in (dujiao-next order_items and
+    # payments need their order's row); a table that is only ever read that way.
+    partners: tuple[Partner, ...] = ()
+    partner_only: bool = False
 
     def required_columns(self, entity: Entity) -> tuple[str, ...]:
         return self.source_columns if self.mapping else entity.required_columns
@@ -151,10 +173,13 @@ def _per_unit(total: str, quantity: str) -> str:
     return f"CAST(round({total} / nullif({quantity}, 0), 2) AS VARCHAR)"
 
 
-def _id_code(name: str, value: str) -> str:
-    """A source system's id of a payment method or coupon as text (``pay_id:2``); 0 is none.
-    (Their names live in the pays / coupon tables, which the per-file mapping does not join.)"""
-    return f"CASE WHEN coalesce({value}, '0') NOT IN ('0', '') THEN '{name}:' || {value} END"
+def _id_code(name: str, value: str, looked_up: str | None = None) -> str:
+    """A source system's id of a payment method or coupon as text; 0 is none. ``looked_up``:
+    its name from a lookup table read with the file (``pays.pay_check``), else ``pay_id:2``."""
+    code = f"'{name}:' || {value}"
+    if looked_up is not None:
+        code = f"coalesce({looked_up}, {code})"
+    return f"CASE WHEN coalesce({value}, '0') NOT IN ('0', '') THEN {code} END"
 
 
 def _discount(col: _Columns, *names: str) -> str:
@@ -208,12 +233,13 @@ def _dujiaoka_orders(names: list[str], options: AdapterOptions) -> Mapped:
             'web' AS channel,
             NULL::VARCHAR AS supplier_id,
             {_pseudonym("email", col("email"))} AS buyer_id,
-            CASE WHEN {col("pay_id")} IS NOT NULL THEN 'pay_id:' || {col("pay_id")} END
+            coalesce({col("pays.pay_name")},
+                     CASE WHEN {col("pay_id")} IS NOT NULL THEN 'pay_id:' || {col("pay_id")} END)
                 AS payment_method,
             {col("actual_price")} AS paid_amount,
-            {_id_code("pay_id", col("pay_id"))} AS payment_channel,
+            {_id_code("pay_id", col("pay_id"), col("pays.pay_check"))} AS payment_channel,
             NULL::VARCHAR AS payment_fee,
-            {_id_code("coupon_id", col("coupon_id"))} AS coupon_code,
+            {_id_code("coupon_id", col("coupon_id"), col("coupons.coupon"))} AS coupon_code,
             {_discount(col, "coupon_discount_price", "wholesale_discount_price")}
                 AS discount_amount,
             NULL::VARCHAR AS agent_id,
@@ -284,6 +310,12 @@ def _acg_seller(col: _Columns) -> str:
     )
 
 
+def _acg_pay_code(col: _Columns) -> str:
+    """acg-faka ``pay.code``: the gateway's code (alipay, wxpay...); ``#system`` is 余额."""
+    code = col("pay.code")
+    return f"CASE WHEN {code} = '#system' THEN 'balance' ELSE {code} END"
+
+
 def _acg_orders(names: list[str], options: AdapterOptions) -> Mapped:
     col = _Columns(names)
     quantity = col.integer("card_num")
@@ -313,12 +345,13 @@ def _acg_orders(names: list[str], options: AdapterOptions) -> Mapped:
             NULL::VARCHAR AS supplier_id,
             CASE WHEN coalesce({col.integer("owner")}, 0) > 0 THEN 'user:' || {col("owner")}
                  ELSE {_pseudonym("contact", col("contact"))} END AS buyer_id,
-            CASE WHEN {col("pay_id")} IS NOT NULL THEN 'pay_id:' || {col("pay_id")} END
+            coalesce({col("pay.name")},
+                     CASE WHEN {col("pay_id")} IS NOT NULL THEN 'pay_id:' || {col("pay_id")} END)
                 AS payment_method,
             {col("amount")} AS paid_amount,
-            {_id_code("pay_id", col("pay_id"))} AS payment_channel,
+            {_id_code("pay_id", col("pay_id"), _acg_pay_code(col))} AS payment_channel,
             {col("pay_cost")} AS payment_fee,
-            {_id_code("coupon_id", col("coupon_id"))} AS coupon_code,
+            {_id_code("coupon_id", col("coupon_id"), col("coupon.code"))} AS coupon_code,
             NULL::VARCHAR AS discount_amount,
             CASE WHEN coalesce({col.integer("from")}, 0) > 0 THEN {col("from")} END AS agent_id,
             CASE WHEN coalesce({col.integer("from")}, 0) > 0
@@ -387,12 +420,210 @@ def _acg_user(names: list[str], options: AdapterOptions) -> Mapped:
             {col("id")} AS merchant_id,
             {col("username")} AS name,
             CASE WHEN {col("business_level")} IS NOT NULL
-                 THEN 'business_level:' || {col("business_level")} END AS tier,
+                 THEN coalesce({col("business_level.name")},
+                               'business_level:' || {col("business_level")}) END AS tier,
             nullif({col("pid")}, '0') AS parent_merchant_id,
             NULL::VARCHAR AS region_code,
             {col("create_time")} AS joined_at
         FROM src s"""
     return Mapped(select, [])
+
+
+# ---- dujiao-next ---------------------------------------------------------------------------
+
+# dujiao-next/dujiao-next internal/constants: order statuses (refunded in later versions).
+DUJIAO_NEXT_ORDER_STATUS = {
+    "pending_payment": "pending_payment",
+    "paid": "paid",
+    "fulfilling": "paid",
+    "partially_delivered": "paid",
+    "delivered": "delivered",
+    "completed": "delivered",
+    "canceled": "cancelled",
+    "refunded": "refunded",
+}
+DUJIAO_NEXT_PAYMENT_STATUS = {"success": "success", "failed": "failed", "expired": "failed"}
+_DN_ORDER = "orders."
+
+
+def _dn_sku(col: _Columns) -> str:
+    """A dujiao-next SKU: its ``sku_id`` (product_skus) when set, else the product (older
+    versions and single-SKU products store ``sku_id`` 0)."""
+    return (
+        f"CASE WHEN coalesce({col.integer('sku_id')}, 0) > 0 THEN 'sku:' || {col('sku_id')} "
+        f"ELSE 'product:' || {col('product_id')} END"
+    )
+
+
+def _either(col: _Columns, *names: str) -> str:
+    """The first of several spellings of a money column (GORM's column name, the JSON name an
+    admin export uses), as a decimal; 0 when the export has none."""
+    return "coalesce(" + ", ".join(col.decimal(n) for n in names) + ", 0)"
+
+
+def _no_order_row(col: _Columns, key: str) -> tuple[str, str, str]:
+    return (
+        "order_id",
+        f"{col(_DN_ORDER + 'id')} IS NULL",
+        f"'{key} ' || coalesce('''' || {col(key)} || '''', 'empty') || "
+        "' has no row in the orders table read with it'",
+    )
+
+
+def _dn_not_cny(col: _Columns) -> tuple[str, str, str]:
+    currency = col(_DN_ORDER + "currency")
+    return (
+        "paid_amount",
+        f"{currency} IS NOT NULL AND upper({currency}) NOT IN ('CNY', 'RMB')",
+        f"'order currency ''' || {currency} || ''' is not CNY'",
+    )
+
+
+def _dujiao_next_items(names: list[str], options: AdapterOptions) -> Mapped:
+    """One contract order row per ``order_items`` row, its order's fields joined in."""
+    col = _Columns(names)
+    o = _Prefixed(col, _DN_ORDER)
+    status = " ".join(f"WHEN {_lit(k)} THEN {_lit(v)}" for k, v in DUJIAO_NEXT_ORDER_STATUS.items())
+    quantity = col.integer("quantity")
+    line_total = f"coalesce({col.decimal('total_price')}, {col.decimal('unit_price')} * {quantity})"
+    coupon = _either(col, "coupon_discount", "coupon_discount_amount")
+    paid = f"CAST({line_total} - {coupon} AS DECIMAL(18, 2))"
+    discounts = " + ".join(
+        [coupon]
+        + [
+            _either(col, short, short + "_amount")
+            for short in ("member_discount", "promotion_discount", "wholesale_discount")
+        ]
+    )
+    per_order = f"PARTITION BY {col('order_id')}"
+    first_item = f"{col.integer('id')} = min({col.integer('id')}) OVER ({per_order})"
+    resold = f"coalesce(TRY_CAST({o('reseller_id')} AS INTEGER), 0) > 0"
+    changed = f"coalesce({o('updated_at')}, {o('created_at')})"
+    select = f"""
+        SELECT s._line,
+            CASE WHEN count(*) OVER ({per_order}) = 1 THEN {o("order_no")}
+                 ELSE {o("order_no")} || '/' || {col("id")} END AS order_id,
+            {o("created_at")} AS created_at,
+            {changed} AS updated_at,
+            {o("paid_at")} AS paid_at,
+            CASE WHEN {o("status")} IN ('delivered', 'completed') THEN {changed} END
+                AS delivered_at,
+            {_lit(options.merchant_id)} AS merchant_id,
+            {_dn_sku(col)} AS sku_id,
+            {col("quantity")} AS quantity,
+            {_per_unit(paid, quantity)} AS unit_price,
+            CASE WHEN {col.decimal("cost_price")} > 0 THEN {col("cost_price")} END AS unit_cost,
+            coalesce({col("original_unit_price")}, {col("unit_price")}) AS list_price,
+            CASE {o("status")} {status} END AS status,
+            NULL::VARCHAR AS region_code,
+            'web' AS channel,
+            NULL::VARCHAR AS supplier_id,
+            CASE WHEN coalesce(TRY_CAST({o("user_id")} AS INTEGER), 0) > 0
+                 THEN 'user:' || {o("user_id")}
+                 ELSE {_pseudonym("email", o("guest_email"))} END AS buyer_id,
+            NULL::VARCHAR AS payment_method,
+            CAST({paid} AS VARCHAR) AS paid_amount,
+            NULL::VARCHAR AS payment_channel,
+            NULL::VARCHAR AS payment_fee,
+            {_id_code("coupon_id", o("coupon_id"))} AS coupon_code,
+            CAST(CAST({discounts} AS DECIMAL(18, 2)) AS VARCHAR) AS discount_amount,
+            CASE WHEN {resold} THEN {o("reseller_id")} END AS agent_id,
+            CASE WHEN {resold} THEN CASE WHEN {first_item}
+                 THEN coalesce({o("reseller_profit_amount")}, '0') ELSE '0' END END
+                AS agent_commission,
+            {col("fulfillment_type")} AS delivery_mode,
+            NULL::VARCHAR AS gateway_trade_no,
+            NULL::VARCHAR AS card_batch_id,
+            {o("guest_email")} AS buyer_key,
+            {o("client_ip")} AS buyer_ip_key
+        FROM src s"""
+    deleted = f"coalesce({col('deleted_at')}, {o('deleted_at')})"
+    problems = [
+        _no_order_row(col, "order_id"),
+        (
+            "deleted_at",
+            f"{deleted} IS NOT NULL",
+            "'deleted in the source system (deleted_at is set)'",
+        ),
+        _unknown_code(o, "status", "status", tuple(DUJIAO_NEXT_ORDER_STATUS), "dujiao-next order"),
+        _unknown_code(
+            col,
+            "delivery_mode",
+            "fulfillment_type",
+            ("auto", "manual", "upstream"),
+            "dujiao-next",
+        ),
+        _not_number(col, "total_price", col.decimal("total_price")),
+        _not_number(col, "unit_price", col.decimal("unit_price")),
+        _dn_not_cny(col),
+    ]
+    return Mapped(select, problems)
+
+
+class _Prefixed:
+    """A ``_Columns`` seen through a prefix: ``status`` reads ``orders.status``."""
+
+    def __init__(self, col: _Columns, prefix: str):
+        self.col = col
+        self.prefix = prefix
+
+    def __call__(self, name: str) -> str:
+        return self.col(self.prefix + name)
+
+
+def _dujiao_next_payments(names: list[str], options: AdapterOptions) -> Mapped:
+    """``payments`` name their order by ``orders.id``; the contract by its ``order_no``."""
+    col = _Columns(names)
+    status = " ".join(
+        f"WHEN {_lit(k)} THEN {_lit(v)}" for k, v in DUJIAO_NEXT_PAYMENT_STATUS.items()
+    )
+    select = f"""
+        SELECT s._line,
+            {col("id")} AS payment_id,
+            {col(_DN_ORDER + "order_no")} AS order_id,
+            coalesce({col("channel_type")}, {col("provider_type")}) AS channel,
+            {col("amount")} AS amount,
+            {col("fee_amount")} AS fee,
+            CASE {col("status")} {status} END AS status,
+            {col("created_at")} AS created_at,
+            coalesce({col("callback_at")}, {col("paid_at")}) AS callback_at,
+            coalesce({col("gateway_order_no")}, {col("provider_ref")}) AS gateway_trade_no
+        FROM src s"""
+    unfinished = (
+        "status",
+        f"{col('status')} IN ('initiated', 'pending')",
+        f"'payment not finished yet (dujiao-next status ''' || {col('status')} || ''')'",
+    )
+    problems = [
+        _no_order_row(col, "order_id"),
+        _soft_deleted(col),
+        unfinished,
+        _unknown_code(
+            col,
+            "status",
+            "status",
+            ("initiated", "pending", *DUJIAO_NEXT_PAYMENT_STATUS),
+            "dujiao-next payment",
+        ),
+        _not_number(col, "amount", col.decimal("amount")),
+        _not_number(col, "fee_amount", col.decimal("fee_amount")),
+    ]
+    return Mapped(select, problems)
+
+
+def _dujiao_next_batches(names: list[str], options: AdapterOptions) -> Mapped:
+    col = _Columns(names)
+    select = f"""
+        SELECT s._line,
+            coalesce({col("batch_no")}, 'batch:' || {col("id")}) AS batch_id,
+            {_dn_sku(col)} AS sku_id,
+            NULL::VARCHAR AS supplier_id,
+            {col("total_count")} AS keys,
+            NULL::VARCHAR AS unit_cost,
+            {col("created_at")} AS received_at,
+            NULL::VARCHAR AS expires_at
+        FROM src s"""
+    return Mapped(select, [_soft_deleted(col)])
 
 
 _INVENTORY_SUMS = ("on_hand", "on_order", "expiring_7d")
@@ -416,6 +647,14 @@ DUJIAOKA_LAYOUTS = {
         _DJ_TIMES,
     ),
     "carmis": _layout("id goods_id status carmi created_at updated_at deleted_at", _DJ_TIMES),
+    "pays": _layout(
+        "id pay_name pay_check pay_method pay_client merchant_id merchant_key merchant_pem "
+        "pay_handleroute is_open created_at updated_at deleted_at",
+        _DJ_TIMES,
+    ),
+    "coupons": _layout(
+        "id discount is_use is_open coupon ret created_at updated_at deleted_at", _DJ_TIMES
+    ),
     "orders": _layout(
         "id order_sn goods_id coupon_id title type goods_price buy_amount coupon_discount_price "
         "wholesale_discount_price total_price actual_price search_pwd email info pay_id buy_ip "
@@ -457,6 +696,18 @@ ACG_LAYOUTS = {
         "id owner commodity_id draft secret create_time purchase_time order_id status note race",
         _ACG_TIMES,
     ),
+    "pay": _layout(
+        "id name icon code commodity recharge create_time handle sort equipment cost cost_type",
+        _ACG_TIMES,
+    ),
+    "coupon": _layout(
+        "id code commodity_id owner create_time expire_time service_time money status trade_no "
+        "note mode category_id life use_life race",
+        _ACG_TIMES,
+    ),
+    "business_level": _layout(
+        "id name icon cost accrual substation top_domain price supplier", _ACG_TIMES
+    ),
     # Later versions add sub-site sales (``substation_user_id``) after ``pay_cost``.
     "order": _layout(_ACG_ORDER, _ACG_TIMES),
     "order_v3": _layout(
@@ -464,8 +715,20 @@ ACG_LAYOUTS = {
     ),
 }
 
+
+def _lookup(name: str, kept: str, required: tuple[str, ...], layouts) -> SourceTable:
+    """A lookup table (payment gateways, coupons, merchant levels): read only joined into the
+    table that names its ids (``Partner(optional=True)``); ``kept`` never holds credentials."""
+    return SourceTable(
+        name, "orders", None, required, kept=_words(kept), partner_only=True, layouts=layouts
+    )
+
+
 ADAPTERS: dict[str, list[SourceTable]] = {
     "dujiaoka": [
+        # Gateway credentials (merchant_key, merchant_pem) are never read.
+        _lookup("pays", "id pay_name pay_check", ("id", "pay_check"), (DUJIAOKA_LAYOUTS["pays"],)),
+        _lookup("coupons", "id coupon discount", ("id", "coupon"), (DUJIAOKA_LAYOUTS["coupons"],)),
         SourceTable(
             "goods",
             "skus",
@@ -495,9 +758,16 @@ ADAPTERS: dict[str, list[SourceTable]] = {
             ),
             personal=("email", "buy_ip"),
             layouts=(DUJIAOKA_LAYOUTS["orders"],),
+            partners=(
+                Partner("pays", "pay_id", "id", ("id", "pay_check"), optional=True),
+                Partner("coupons", "coupon_id", "id", ("id", "coupon"), optional=True),
+            ),
         ),
     ],
     "acg-faka": [
+        _lookup("pay", "id name code", ("id", "code"), (ACG_LAYOUTS["pay"],)),
+        _lookup("coupon", "id code money mode", ("id", "code"), (ACG_LAYOUTS["coupon"],)),
+        _lookup("business_level", "id name", ("id", "name"), (ACG_LAYOUTS["business_level"],)),
         SourceTable(
             "user",
             "merchants",
@@ -505,6 +775,9 @@ ADAPTERS: dict[str, list[SourceTable]] = {
             ("id",),
             kept=("id", "username", "pid", "business_level", "status", "create_time"),
             layouts=(ACG_LAYOUTS["user"],),
+            partners=(
+                Partner("business_level", "business_level", "id", ("id", "name"), optional=True),
+            ),
         ),
         SourceTable(
             "commodity",
@@ -544,6 +817,58 @@ ADAPTERS: dict[str, list[SourceTable]] = {
             ),
             personal=("contact", "create_ip"),
             layouts=(ACG_LAYOUTS["order"], ACG_LAYOUTS["order_v3"]),
+            partners=(
+                Partner("pay", "pay_id", "id", ("id", "code"), optional=True),
+                Partner("coupon", "coupon_id", "id", ("id", "code"), optional=True),
+            ),
+        ),
+    ],
+    "dujiao-next": [
+        # Only read joined into order_items and payments (``Partner``), never on its own.
+        SourceTable(
+            "orders",
+            "orders",
+            None,
+            ("id", "order_no", "status", "created_at"),
+            kept=_words(
+                "id order_no user_id guest_email status currency coupon_id reseller_id "
+                "reseller_profit_amount client_ip paid_at created_at updated_at deleted_at"
+            ),
+            personal=("guest_email", "client_ip"),
+            partner_only=True,
+        ),
+        SourceTable(
+            "card_secret_batches",
+            "card_batches",
+            _dujiao_next_batches,
+            ("id", "product_id", "total_count", "created_at"),
+            kept=_words("id batch_no product_id sku_id total_count created_at deleted_at"),
+        ),
+        SourceTable(
+            "order_items",
+            "orders",
+            _dujiao_next_items,
+            ("id", "order_id", "product_id", "unit_price", "quantity", "fulfillment_type"),
+            kept=_words(
+                "id order_id product_id sku_id original_unit_price unit_price cost_price "
+                "quantity total_price coupon_discount coupon_discount_amount member_discount "
+                "member_discount_amount promotion_discount promotion_discount_amount "
+                "wholesale_discount wholesale_discount_amount fulfillment_type deleted_at"
+            ),
+            partners=(
+                Partner("orders", "order_id", "id", ("id", "order_no", "status", "created_at")),
+            ),
+        ),
+        SourceTable(
+            "payments",
+            "payments",
+            _dujiao_next_payments,
+            ("id", "order_id", "amount", "status", "created_at"),
+            kept=_words(
+                "id order_id provider_type channel_type amount fee_amount status "
+                "provider_ref gateway_order_no created_at paid_at callback_at deleted_at"
+            ),
+            partners=(Partner("orders", "order_id", "id", ("id", "order_no")),),
         ),
     ],
 }
@@ -561,6 +886,14 @@ SYSTEM_TABLES = {
         "bill business business_level card cash category commodity config coupon manage "
         "manage_log order order_option pay plugin shared upload user user_category "
         "user_commodity user_group user_recharge"
+    ),
+    # dujiao-next/dujiao-next internal/models (TableName of each model).
+    "dujiao-next": _words(
+        "affiliate_commissions affiliate_profiles affiliate_withdraw_requests banners "
+        "card_secret_batches card_secrets cart_items categories coupon_usages coupons "
+        "fulfillments gift_card_batches gift_cards member_level_prices member_levels orders "
+        "order_items order_refund_records payment_channels payments product_skus products "
+        "promotions resellers settings users wallet_accounts wallet_transactions"
     ),
 }
 

@@ -1,4 +1,4 @@
-"""``cardpulse ingest PATH... [--source canonical|dujiaoka|acg-faka] [--encoding ENC]
+"""``cardpulse ingest PATH... [--source canonical|dujiaoka|acg-faka|dujiao-next] [--encoding ENC]
 [--merchant-id ID] [--max-quarantine-pct N]``: load files or folders into the warehouse, one
 summary line per file."""
 
@@ -16,7 +16,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--source",
         default="canonical",
         help="layout of the files: canonical (the contract's, default), dujiaoka (独角数卡 "
-        "table exports) or acg-faka (异次元发卡 table exports)",
+        "table exports), acg-faka (异次元发卡 table exports) or dujiao-next (its orders, "
+        "order_items, payments and card_secret_batches tables)",
     )
     parser.add_argument(
         "--encoding",
@@ -27,7 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--merchant-id",
         default=None,
-        help="merchant id for single-shop sources (dujiaoka; default: dujiaoka)",
+        help="merchant id for single-shop sources (dujiaoka, dujiao-next; default: the "
+        "source's name)",
     )
     parser.add_argument(
         "--max-quarantine-pct",

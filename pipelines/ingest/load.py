@@ -24,7 +24,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from pipelines.errors import CardPulseError
-from pipelines.ingest import adapters, lake, mysqldump, reading, secrets
+from pipelines.ingest import adapters, lake, mysqldump, partner, reading, secrets
 from pipelines.ingest.entities import ENTITIES, ENTITY_ORDER, entity_for_file_name
 from pipelines.ingest.reading import UnreadableFile, quote_ident
 from pipelines.ingest.references import InferredMembers, inferred_in_file, inferred_members
@@ -38,8 +38,10 @@ from pipelines.ingest.upsert import (
 )
 from pipelines.ingest.validation import VALUE_PLACEHOLDER, region_map_sql, stage_sql
 
-SOURCES = ("canonical", "dujiaoka", "acg-faka")
+SOURCES = ("canonical", "dujiaoka", "acg-faka", "dujiao-next")
 DEFAULT_MERCHANT_ID = "dujiaoka"
+# The merchant id of a single-shop source's orders when --merchant-id is not given.
+DEFAULT_MERCHANT_IDS = {"dujiao-next": "dujiao-next"}
 
 # Quarantined raw text is cut here: the reason and line are what matter, not a 1 MB field.
 MAX_RAW_TEXT = 2000
@@ -114,6 +116,10 @@ class PlannedFile:
     path: Path
     table: adapters.SourceTable | None
     problem: str | None = None
+    # The files holding the rows its table reads with it (``partner.py``), per partner table.
+    partners: tuple[tuple[str, Path], ...] = ()
+    # Named on the command line (not found in a folder or a dump).
+    named: bool = False
 
 
 def _source_tables(source: str) -> list[adapters.SourceTable]:
@@ -177,10 +183,58 @@ def plan_files(paths: Iterable[str | Path], source: str) -> list[PlannedFile]:
                 )
             )
         else:
-            planned.append(PlannedFile(path.resolve(), table))
+            planned.append(PlannedFile(path.resolve(), table, named=True))
+    planned = _pair_partners(planned, source)
     order = {t.name: i for i, t in enumerate(_source_tables(source))}
     planned.sort(key=lambda p: (order.get(p.table.name, 99) if p.table else 99, p.path.name))
     return planned
+
+
+def _pair_partners(planned: list[PlannedFile], source: str) -> list[PlannedFile]:
+    """Give each file whose table reads partner tables their files (a required one missing:
+    the file fails with one line); a partner-only file is dropped when some file reads it,
+    else it fails with one line saying what it needs (a lookup table found in a folder or a
+    dump with nothing to look up is left alone, as other tables of the system are)."""
+    if source == "canonical":
+        return planned
+    tables = {t.name: t for t in adapters.ADAPTERS[source]}
+    paired: list[PlannedFile] = []
+    used: set[Path] = set()
+    for item in planned:
+        specs = item.table.partners if item.table and not item.problem else ()
+        found_files: list[tuple[str, Path]] = []
+        problem = None
+        for spec in specs:
+            found = partner.partner_file(item.path, item.table, tables[spec.table])
+            if found is not None:
+                found_files.append((spec.table, found.resolve()))
+            elif not spec.optional:
+                problem = partner.missing_partner_problem(item.path, item.table, tables[spec.table])
+                break
+        if problem:
+            paired.append(PlannedFile(item.path, item.table, problem))
+            continue
+        used.update(path for _, path in found_files)
+        paired.append(
+            PlannedFile(item.path, item.table, item.problem, tuple(found_files), item.named)
+        )
+    kept = []
+    for item in paired:
+        if item.table is None or not item.table.partner_only or item.problem:
+            kept.append(item)
+        elif item.path not in used:
+            specs = [(t, s) for t in tables.values() for s in t.partners]
+            readers = [t.name for t, s in specs if s.table == item.table.name]
+            lookup = all(s.optional for _, s in specs if s.table == item.table.name)
+            if lookup and not item.named:
+                continue  # a lookup table in a folder or dump, nothing to look up: left alone
+            problem = (
+                f"{source} {item.table.name} load only through the rows that need them: "
+                f"ingest the {' / '.join(readers)} file (this file is found beside it) "
+                "or the folder"
+            )
+            kept.append(PlannedFile(item.path, item.table, problem))
+    return kept
 
 
 def _dump_tables(path: Path, source: str, named: bool) -> list[PlannedFile]:
@@ -272,7 +326,8 @@ def ingest_paths(
         create_raw_tables(conn)
         _create_region_alias(conn)
         options = adapters.AdapterOptions(
-            merchant_id=merchant_id or DEFAULT_MERCHANT_ID, home=Path(warehouse_path).parent
+            merchant_id=merchant_id or DEFAULT_MERCHANT_IDS.get(source, DEFAULT_MERCHANT_ID),
+            home=Path(warehouse_path).parent,
         )
         run = IngestRun(
             source,
@@ -290,7 +345,7 @@ def ingest_paths(
                     str(item.path), item.table.entity if item.table else None, error=item.problem
                 )
             else:
-                result = _ingest_file(conn, item.path, item.table, run)
+                result = _ingest_file(conn, item.path, item.table, run, item.partners)
             results.append(result)
             if on_result:
                 on_result(result)
@@ -324,12 +379,18 @@ def ingest_clock() -> datetime:
     return datetime.now(ZoneInfo("Asia/Shanghai")).replace(tzinfo=None, microsecond=0)
 
 
-def _ingest_file(conn, path: Path, table: adapters.SourceTable, run: IngestRun) -> FileResult:
+def _ingest_file(
+    conn,
+    path: Path,
+    table: adapters.SourceTable,
+    run: IngestRun,
+    partners: tuple[tuple[str, Path], ...] = (),
+) -> FileResult:
     import duckdb
 
     result = FileResult(str(path), table.entity, source_table=table.name)
     try:
-        result.file_id = reading.content_hash(path)
+        result.file_id = partner.combined_file_id(path, [p for _, p in partners])
     except OSError as error:
         result.error = f"cannot read file: {error.strerror or error}"
         return result
@@ -344,7 +405,9 @@ def _ingest_file(conn, path: Path, table: adapters.SourceTable, run: IngestRun) 
         # Read before the transaction: a parser that gives up (and is retried another way)
         # must not abort it. Reading writes only this connection's temp tables.
         try:
-            source = _read_source(conn, path, run.encoding, Path(workdir), result, table, run)
+            source = _read_source(
+                conn, path, run.encoding, Path(workdir), result, table, run, partners
+            )
         except (UnreadableFile, duckdb.Error) as error:
             _drop_staging(conn)
             _clear_counts(result)
@@ -385,8 +448,9 @@ def _roll_back(conn, run: IngestRun, entity: str, file_id: str) -> None:
         lake.remove_file(run.lake, entity, file_id)
 
 
-def _drop_staging(conn) -> None:
-    """Drop this file's temp tables and views (a rollback drops them by itself)."""
+def _drop_staging(conn, keep: tuple[str, ...] = ()) -> None:
+    """Drop this file's temp tables and views (a rollback drops them by itself), but for the
+    tables named in ``keep`` (partner rows read before the file itself)."""
     for (name,) in conn.execute(
         "SELECT view_name FROM duckdb_views() WHERE temporary AND NOT internal"
     ).fetchall():
@@ -394,7 +458,8 @@ def _drop_staging(conn) -> None:
     for (name,) in conn.execute(
         "SELECT table_name FROM duckdb_tables() WHERE temporary AND table_name <> 'region_alias'"
     ).fetchall():
-        conn.execute(f"DROP TABLE IF EXISTS temp.main.{quote_ident(name)}")
+        if name not in keep:
+            conn.execute(f"DROP TABLE IF EXISTS temp.main.{quote_ident(name)}")
 
 
 def _clear_counts(result: FileResult) -> None:
@@ -415,23 +480,48 @@ def _read_source(
     result: FileResult,
     table: adapters.SourceTable | None = None,
     run: IngestRun | None = None,
+    partners: tuple[tuple[str, Path], ...] = (),
 ) -> tuple[str, list[str]]:
     """Stage the file as ``src`` + ``parse_rejects``; returns (format, column names).
 
     A 发卡 system's table may also come as mysqldump output (``mysqldump.py``); it keeps only
-    the columns its mapping reads, personal ones as keyed hashes (``secrets.py``).
+    the columns its mapping reads, personal ones as keyed hashes (``secrets.py``). A table
+    read with a partner table has that table's rows joined in (``partner.py``).
     """
     if table is not None and table.mapping is not None:
-        names = mysqldump.read_export(conn, path, table, workdir)
-        if names is None:
-            names = _read_file(conn, path, encoding, workdir, result)[1]
         home = run.options.home if run else None
-        return "csv", secrets.protect_source(conn, table, names, home)
+        files = dict(partners)
+        read: list[tuple[adapters.Partner, list[str]]] = []
+        for spec in table.partners:
+            if spec.table not in files:
+                continue  # an optional lookup without its file
+            partner_table = next(t for t in adapters.ADAPTERS[run.source] if t.name == spec.table)
+            partner_names = _read_source_table(
+                conn, files[spec.table], partner_table, encoding, workdir, result, home
+            )
+            if partner.stash_partner(conn, partner_table, partner_names, spec):
+                read.append((spec, partner_names))
+            # the next read starts clean: readers create their temp tables and views anew
+            _drop_staging(conn, keep=tuple(partner.stash_name(s) for s, _ in read))
+        names = _read_source_table(conn, path, table, encoding, workdir, result, home)
+        for spec, partner_names in read:
+            names = partner.join_partner(conn, names, partner_names, spec)
+        return "csv", names
     fmt, names = _read_file(conn, path, encoding, workdir, result)
     if table is not None and table.entity == "orders":
         home = run.options.home if run else None
         names = secrets.protect_canonical(conn, fmt, names, home)
     return fmt, names
+
+
+def _read_source_table(
+    conn, path: Path, table, encoding: str | None, workdir: Path, result: FileResult, home
+) -> list[str]:
+    """One table of a source system as ``src``: only its kept columns, personal ones keyed."""
+    names = mysqldump.read_export(conn, path, table, workdir)
+    if names is None:
+        names = _read_file(conn, path, encoding, workdir, result)[1]
+    return secrets.protect_source(conn, table, names, home)
 
 
 def _read_file(
