@@ -32,6 +32,7 @@ import pandas as pd
 import streamlit as st
 from streamlit import runtime
 
+from dashboard.periods import comparison_range
 from forecasting.pricing import what_if_for_row
 from forecasting.pricing.guardrails import PriceSituation, PricingConfig, price_bounds
 
@@ -248,19 +249,22 @@ _KPI_SELECT = """
 """
 
 
-def kpis(conn, scope: Scope, filters: Filters) -> dict[str, dict[str, float | None]]:
-    """Headline numbers for the period and for the equally long period just before it."""
+def kpis(
+    conn, scope: Scope, filters: Filters, compare: str = "previous"
+) -> dict[str, dict[str, float | None]]:
+    """Headline numbers for the period and for the one it is compared with: the equally long
+    period just before it (``previous``) or the same days a year earlier (``year``)."""
     if not _has(conn, "analytics.fct_daily_merchant_sales", "analytics.dim_skus"):
         return {}
-    days = (filters.end - filters.start).days + 1
-    previous_start = filters.start - timedelta(days=days)
-    # Both periods in one scan, told apart by the day.
+    previous_start, previous_end = comparison_range(filters.start, filters.end, compare)
+    # Both periods in one scan, told apart by the day; days between them are left out.
     where, params = _sales_where(scope, filters, previous_start, filters.end)
     frame = _frame(
         conn,
         f"SELECT CASE WHEN s.order_date >= ? THEN 'current' ELSE 'previous' END AS period, "
-        f"{_KPI_SELECT} FROM {_SALES_FROM} WHERE {where} GROUP BY 1",
-        [filters.start, *params],
+        f"{_KPI_SELECT} FROM {_SALES_FROM} WHERE {where} "
+        f"AND (s.order_date >= ? OR s.order_date <= ?) GROUP BY 1",
+        [filters.start, *params, filters.start, previous_end],
     ).set_index("period")
     result = {}
     for label in ("current", "previous"):
