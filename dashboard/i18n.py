@@ -213,7 +213,12 @@ STRINGS: dict[str, tuple[str, str]] = {
         "Only the pricing and admin roles can approve prices.",
     ),
     "export_approved": ("导出已批准价格 (CSV)", "Export approved prices (CSV)"),
+    "export_approved_xlsx": ("导出已批准价格 (Excel)", "Export approved prices (XLSX)"),
     "approve_selected": ("批准所选价格", "Approve selected"),
+    "select_all_rows": ("全选", "Select every row"),
+    "revoke": ("撤销", "Revoke"),
+    "revoke_selected": ("撤销所选批准（{count} 条）", "Revoke selected approvals ({count})"),
+    "approvals_revoked": ("已撤销 {count} 条批准。", "{count} approvals revoked."),
     "approvals_stored": (
         "已保存 {stored} 个批准（所选 {ticked} 个，价格未变的不重复记录）",
         "{stored} approvals stored ({ticked} ticked; unchanged ones are not recorded twice)",

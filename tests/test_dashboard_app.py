@@ -536,3 +536,24 @@ def test_date_presets_and_year_on_year(home):
     # Picking dates by hand makes the preset "custom".
     app.date_input(key="ov_dates").set_value((fx.LAST_DAY - timedelta(days=3), fx.LAST_DAY)).run()
     assert app.selectbox(key="ov_preset").value == "custom"
+
+
+def test_operations_filters_narrow_every_table_by_supplier_and_category(home):
+    app = signed_in("ops", home)
+    app.switch_page(PAGES["operations"]).run()
+    app.multiselect(key="ops_suppliers").set_value(["SUP-C"]).run()
+    assert_clean(app)
+    tables = {
+        frozenset(frame.value.columns): frame.value
+        for frame in app.dataframe
+        if "supplier_id" in frame.value.columns
+    }
+    assert tables and all(set(f["supplier_id"]) == {"SUP-C"} for f in tables.values())
+    assert app.selectbox(key="po_supplier").options == ["SUP-C"]
+    app.multiselect(key="ops_suppliers").set_value([]).run()
+    category = fx.SKUS.set_index("sku_id").at["SKU-QQ100", "category"]
+    app.multiselect(key="ops_categories").set_value([category]).run()
+    assert_clean(app)
+    wanted = set(fx.SKUS.loc[fx.SKUS["category"] == category, "sku_id"])
+    shown = [set(f.value["sku_id"]) for f in app.dataframe if "sku_id" in f.value.columns]
+    assert shown and all(skus and skus <= wanted for skus in shown)
