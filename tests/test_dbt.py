@@ -812,9 +812,7 @@ def _cardpulse(*args: str, home: Path, **options):
     )
 
 
-def test_cardpulse_docs_generates_from_the_warehouse_serves_and_stops_on_sigterm(
-    session, tmp_path
-):
+def test_cardpulse_docs_generates_from_the_warehouse_serves_and_stops_on_sigterm(session, tmp_path):
     import signal
     import socket
     import urllib.error
