@@ -422,3 +422,23 @@ def test_a_websocket_resuming_a_session_without_its_cookie_gets_the_sign_in(dash
     assert "登录 CardPulse" in drawn
     assert "root" not in drawn.split("登录 CardPulse")[0] or "已登录" not in drawn
     context.close()
+
+
+def test_clicking_a_top_sku_bar_drills_down_to_that_sku(dashboard_url, browser):
+    page = browser.new_page(viewport=VIEWPORT)
+    sign_in(page, dashboard_url, "root")
+    settle(page)
+    top_skus = page.locator(".js-plotly-plot").nth(1)  # after the trend
+    top_skus.locator("g.point path").first.click(force=True)  # the smallest bar: 爱奇艺月卡
+    page.get_by_test_id("stMultiSelect").filter(has_text="爱奇艺月卡 (SKU-IQY-M)").wait_for(
+        timeout=20_000
+    )
+    settle(page)
+    # Everything below follows the filter: the top-SKU table holds that one SKU.
+    names = page.get_by_test_id("stDataFrame").last.locator('td[aria-colindex="1"]')
+    deadline = time.monotonic() + 20
+    while names.all_text_contents() != ["爱奇艺月卡"] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert names.all_text_contents() == ["爱奇艺月卡"]  # (the grid's cells are for readers)
+    assert page.get_by_test_id("stException").count() == 0
+    page.close()
