@@ -118,7 +118,8 @@ def run(args: argparse.Namespace) -> int:
     if not 0 < args.port < 65536:
         raise CardPulseError(f"--port must be between 1 and 65535, not {args.port}")
     installation = home()
-    print(f"cardpulse docs: generating dbt docs for {installation.warehouse} ...", flush=True)
+    if installation.warehouse.exists():
+        print(f"cardpulse docs: generating dbt docs for {installation.warehouse} ...", flush=True)
     folder = generate(installation)
     if args.generate_only:
         print(f"cardpulse docs: written to {folder}", flush=True)
