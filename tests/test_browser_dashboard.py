@@ -115,7 +115,7 @@ def sign_in(page, url: str, name: str) -> None:
     page.get_by_label("用户名").fill(name)
     page.get_by_label("密码").fill(PASSWORD)
     page.get_by_role("button", name="登录").click()
-    page.get_by_role("heading", name="商户概览").wait_for(timeout=20_000)
+    page.get_by_role("heading", name="商户概览").wait_for(timeout=60_000)
 
 
 def settle(page) -> None:
