@@ -167,7 +167,7 @@ _make_record = logging.getLogRecordFactory()
 def _record_without_session_ids(*args: Any, **kwargs: Any) -> logging.LogRecord:
     """Streamlit logs a resumed session's id (a bearer secret for its websocket) at WARNING."""
     record = _make_record(*args, **kwargs)
-    if record.name.startswith("streamlit"):
+    if str(record.name or "").startswith("streamlit"):  # makeLogRecord passes no name
         try:
             message = record.getMessage()
         except (TypeError, ValueError):

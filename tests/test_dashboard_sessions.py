@@ -29,11 +29,14 @@ def store(tmp_path) -> auth.UserStore:
 
 @pytest.fixture
 def server_module():
-    """dashboard/server.py imported in this process; its 'served' mark is undone after."""
+    """dashboard/server.py imported in this process; its 'served' mark and its log-record
+    factory are undone after (the rest of the test process runs without them)."""
     import dashboard.server as server
 
+    logging.setLogRecordFactory(server._record_without_session_ids)
     yield server
     sessions._served.clear()
+    logging.setLogRecordFactory(server._make_record)
 
 
 def test_a_cookie_names_its_record_only_while_signature_age_and_record_hold(store):
@@ -153,3 +156,5 @@ def test_streamlit_log_lines_never_carry_a_session_id(server_module, caplog):
     )  # fmt: skip
     assert session_id not in record.getMessage()
     assert record.getMessage() == "Session with id <session> is already connected!"
+    # Records made without a name (logging.makeLogRecord, as Dagster's log manager does).
+    assert logging.makeLogRecord({"msg": session_id}).getMessage() == session_id
