@@ -140,11 +140,18 @@ def main() -> None:
     session = ui.current_session()
     if session is None and _oidc_session():
         session = ui.current_session()
+    ui.cookie_step()
     if session is None:
-        page = st.navigation(
-            [st.Page(sign_in_page, title=t("sign_in", lang), url_path="sign-in")], position="hidden"
-        )
-        page.run()
+        # Every page's address shows the sign-in form (no "Page not found" over it), and
+        # after signing in the same address opens the page that was asked for.
+        sign_in_pages = [
+            st.Page(sign_in_page, title=t("sign_in", lang), url_path="sign-in", default=True),
+            *(
+                st.Page(sign_in_page, title=t(key, lang), url_path=url)
+                for key, (_path, url, _icon, _roles) in PAGES.items()
+            ),
+        ]
+        st.navigation(sign_in_pages, position="hidden").run()
         return
     pages = [
         st.Page(path, title=t(key, lang), url_path=url, icon=icon, default=(url == "overview"))

@@ -95,6 +95,54 @@ def approve(
         return changed
 
 
+REVOKED_DDL = f"""
+CREATE TABLE IF NOT EXISTS approvals.revoked_prices AS
+SELECT *, NULL::VARCHAR AS revoked_by, NULL::TIMESTAMPTZ AS revoked_at
+FROM approvals.{TABLE} WHERE false"""
+
+
+def revoke(
+    path: Path,
+    scope: Scope,
+    revoker: str,
+    keys: list[tuple[str, str, object]],
+    revoked_at: datetime,
+) -> int:
+    """Withdraw approvals named by (sku_id, region_code, as_of); returns how many were removed.
+
+    1. Role check (pricing, admin); 2. in one transaction, each approval is copied to
+    ``revoked_prices`` with who and when, then deleted from ``approved_prices`` (the table
+    the tool that applies prices reads). A key with no approval is skipped.
+    """
+    if scope.role not in APPROVER_ROLES:
+        raise PermissionError("only the pricing and admin roles can revoke approved prices")
+    wanted = [(str(sku), str(region), pd.Timestamp(day).date()) for sku, region, day in keys]
+    if not wanted or not Path(path).exists():
+        return 0
+    with _open(path, write=True) as conn:
+        conn.execute(DDL)
+        conn.execute(REVOKED_DDL)
+        conn.execute("BEGIN")
+        try:
+            removed = 0
+            for key in wanted:
+                where = "sku_id = ? AND region_code = ? AND as_of = ?"
+                conn.execute(
+                    f"INSERT INTO approvals.revoked_prices SELECT *, ?, ? "
+                    f"FROM approvals.{TABLE} WHERE {where}",
+                    [revoker, revoked_at, *key],
+                )
+                deleted = conn.execute(
+                    f"DELETE FROM approvals.{TABLE} WHERE {where} RETURNING 1", list(key)
+                ).fetchall()
+                removed += len(deleted)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return removed
+
+
 def history(path: Path, scope: Scope, limit: int = 500) -> pd.DataFrame:
     """The newest approvals first, for the platform roles; empty before the first one."""
     if scope.role not in PLATFORM_ROLES:

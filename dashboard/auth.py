@@ -35,7 +35,7 @@ import threading
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -388,6 +388,10 @@ class Session:
     last_seen_at: datetime
     via: str = "password"  # or "oidc"
     agent_id: str | None = None
+    # With the cookie route (dashboard/server.py): the server-side record this tab is signed
+    # in under, and the websocket (its Sec-WebSocket-Key) that signed in or presented it.
+    session_id: str | None = None
+    connection: str | None = None
 
     def expired(self, now: datetime | None = None) -> bool:
         now = now or _now()
@@ -396,15 +400,7 @@ class Session:
         ) or now - self.signed_in_at > timedelta(hours=MAX_SESSION_HOURS)
 
     def touched(self, now: datetime | None = None) -> Session:
-        return Session(
-            self.name,
-            self.role,
-            self.merchant_id,
-            self.signed_in_at,
-            now or _now(),
-            self.via,
-            self.agent_id,
-        )
+        return replace(self, last_seen_at=now or _now())
 
 
 def start_session(

@@ -23,6 +23,7 @@ import os
 import threading
 from collections.abc import Callable, Mapping
 from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -33,6 +34,7 @@ import streamlit as st
 from streamlit import runtime
 
 from cardpulse.settings import DEFAULT_FORECAST
+from dashboard.periods import comparison_range
 from forecasting.pricing import what_if_for_row
 from forecasting.pricing.guardrails import PriceSituation, PricingConfig, price_bounds
 
@@ -257,19 +259,22 @@ _KPI_SELECT = """
 """
 
 
-def kpis(conn, scope: Scope, filters: Filters) -> dict[str, dict[str, float | None]]:
-    """Headline numbers for the period and for the equally long period just before it."""
+def kpis(
+    conn, scope: Scope, filters: Filters, compare: str = "previous"
+) -> dict[str, dict[str, float | None]]:
+    """Headline numbers for the period and for the one it is compared with: the equally long
+    period just before it (``previous``) or the same days a year earlier (``year``)."""
     if not _has(conn, "analytics.fct_daily_merchant_sales", "analytics.dim_skus"):
         return {}
-    days = (filters.end - filters.start).days + 1
-    previous_start = filters.start - timedelta(days=days)
-    # Both periods in one scan, told apart by the day.
+    previous_start, previous_end = comparison_range(filters.start, filters.end, compare)
+    # Both periods in one scan, told apart by the day; days between them are left out.
     where, params = _sales_where(scope, filters, previous_start, filters.end)
     frame = _frame(
         conn,
         f"SELECT CASE WHEN s.order_date >= ? THEN 'current' ELSE 'previous' END AS period, "
-        f"{_KPI_SELECT} FROM {_SALES_FROM} WHERE {where} GROUP BY 1",
-        [filters.start, *params],
+        f"{_KPI_SELECT} FROM {_SALES_FROM} WHERE {where} "
+        f"AND (s.order_date >= ? OR s.order_date <= ?) GROUP BY 1",
+        [filters.start, *params, filters.start, previous_end],
     ).set_index("period")
     result = {}
     for label in ("current", "previous"):
@@ -922,13 +927,60 @@ def merchant_exists(conn, merchant_id: str) -> bool | None:
     return row[0] > 0
 
 
-def to_xlsx(frames: dict[str, pd.DataFrame]) -> bytes:
-    """One workbook with a sheet per frame (sheet names cut to Excel's 31 characters)."""
+XLSX_MONEY = '"¥"#,##0.00'
+XLSX_INTEGER = "#,##0"
+XLSX_DECIMAL = "#,##0.00"
+
+
+def to_xlsx(frames: dict[str, pd.DataFrame], money: tuple[str, ...] = ()) -> bytes:
+    """One workbook with a sheet per frame (sheet names cut to Excel's 31 characters).
+
+    Numbers stay numbers (Excel can add them up) with formats: the ``money`` columns as
+    ``¥1,234.50``, whole numbers with thousands separators, other decimals to two places.
+    Each column is as wide as its longest cell (a Chinese character counts twice), header
+    row frozen.
+    """
     buffer = io.BytesIO()
     with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
         for sheet, frame in frames.items():
-            frame.to_excel(writer, sheet_name=str(sheet)[:31] or "sheet", index=False)
+            name = str(sheet)[:31] or "sheet"
+            frame.to_excel(writer, sheet_name=name, index=False)
+            _format_sheet(writer.sheets[name], frame, money)
     return buffer.getvalue()
+
+
+def _format_sheet(sheet, frame: pd.DataFrame, money: tuple[str, ...]) -> None:
+    from openpyxl.utils import get_column_letter
+
+    sheet.freeze_panes = "A2"
+    for position, column in enumerate(frame.columns, start=1):
+        series = frame[column]
+        if str(column) in money:
+            number_format = XLSX_MONEY
+        elif pd.api.types.is_bool_dtype(series):
+            number_format = None
+        elif pd.api.types.is_integer_dtype(series):
+            number_format = XLSX_INTEGER
+        elif pd.api.types.is_numeric_dtype(series):
+            number_format = XLSX_DECIMAL
+        else:
+            number_format = None
+        letter = get_column_letter(position)
+        widest = _display_width(str(column))
+        for (cell,) in sheet.iter_rows(min_row=2, min_col=position, max_col=position):
+            if number_format and isinstance(cell.value, int | float | Decimal):
+                cell.number_format = number_format
+            shown = (
+                f"¥{float(cell.value):,.2f}"
+                if number_format == XLSX_MONEY and isinstance(cell.value, int | float | Decimal)
+                else "" if cell.value is None else str(cell.value)
+            )  # fmt: skip
+            widest = max(widest, _display_width(shown))
+        sheet.column_dimensions[letter].width = min(60, widest + 2)
+
+
+def _display_width(text: str) -> int:
+    return sum(2 if ord(character) > 0x2E7F else 1 for character in text)
 
 
 def to_csv(frame: pd.DataFrame) -> bytes:

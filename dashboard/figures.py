@@ -185,6 +185,7 @@ def ranked_bar(
         go.Bar(
             x=ordered[value],
             y=labels.astype(str),
+            customdata=ordered[[category]].astype(str).to_numpy(),  # for a click's drill-down
             orientation="h",
             marker_color="#1f77b4",
             hovertemplate="%{y}<br>" + template + "<extra></extra>",

@@ -7,7 +7,12 @@ finds the ``App`` below (Streamlit's public ASGI entry point, ``st.App``) and se
 
 1. adds the headers below to every HTTP answer (the page, its scripts, the health check), and
 2. answers ``404`` on ``/_stcore/metrics`` (session counts and cache sizes are nobody's
-   business; a monitoring scraper can use ``/_stcore/health``).
+   business; a monitoring scraper can use ``/_stcore/health``), and
+3. serves ``/_cardpulse/session``, the route that sets and clears the HttpOnly session cookie
+   Streamlit cannot set itself (``dashboard/sessions.py``).
+
+Session ids never reach the log: Streamlit's own messages that carry one (a resumed
+websocket session) have it replaced by ``<session>``.
 
 The policy allows only this server: no script, font, image or connection from another host,
 and no page may frame the dashboard (clickjacking).
@@ -15,11 +20,24 @@ and no page may frame the dashboard (clickjacking).
 
 from __future__ import annotations
 
+import logging
+import re
+import sys
 from collections.abc import Awaitable, Callable, MutableMapping
+from pathlib import Path
 from typing import Any
 
 from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
 from streamlit.starlette import App
+
+# `streamlit run` puts this folder on sys.path, not the project.
+_PROJECT = str(Path(__file__).resolve().parent.parent)
+if _PROJECT not in sys.path:
+    sys.path.insert(0, _PROJECT)
+
+from dashboard import sessions  # noqa: E402
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -28,11 +46,12 @@ Send = Callable[[Message], Awaitable[None]]
 
 CLOSED_PATHS = ("/_stcore/metrics",)
 # Streamlit's frontend needs inline styles, 'unsafe-eval' (Plotly, Arrow) and blob: workers;
-# everything else comes from this server alone.
+# its page components (the session-cookie step) load as blob: modules, which only script
+# already on the page can create. Everything else comes from this server alone.
 CONTENT_SECURITY_POLICY = "; ".join(
     (
         "default-src 'self'",
-        "script-src 'self' 'unsafe-inline' 'unsafe-eval'",
+        "script-src 'self' 'unsafe-inline' 'unsafe-eval' blob:",
         "style-src 'self' 'unsafe-inline'",
         "img-src 'self' data: blob:",
         "font-src 'self' data:",
@@ -64,9 +83,6 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if scope.get("path", "").rstrip("/").endswith(CLOSED_PATHS):
-            await _not_found(send)
-            return
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -77,7 +93,55 @@ class SecurityHeaders:
                 ]
             await send(message)
 
+        path = scope.get("path", "").rstrip("/")
+        if path.endswith(CLOSED_PATHS):
+            await _not_found(send)
+            return
+        if path.endswith(sessions.ROUTE):
+            response = await session_cookie(Request(scope, receive))
+            await response(scope, receive, send_with_headers)
+            return
         await self.app(scope, receive, send_with_headers)
+
+
+async def session_cookie(request: Request) -> Response:
+    """``POST`` a hand-off token: set the session cookie; ``DELETE``: revoke and clear it.
+
+    1. Only this page may ask (the ``Origin`` must be this host: no cross-site form or
+       script can sign a browser in or out), 2. POST redeems the single-use token, revokes
+       the session of the cookie the browser held before (rotation) and sets the new one,
+       3. DELETE revokes the cookie's session and expires the cookie.
+    """
+    origin = request.headers.get("origin", "")
+    if request.method not in ("POST", "DELETE"):
+        return Response(status_code=405, headers={"allow": "POST, DELETE"})
+    if origin.split("://", 1)[-1] != request.headers.get("host", ""):
+        return Response("cross-origin request refused", status_code=403)
+    held = sessions.BOOK.session_id_of(request.cookies.get(sessions.COOKIE_NAME))
+    response = Response(status_code=204, headers={"cache-control": "no-store"})
+    secure = request.url.scheme == "https"
+    if request.method == "DELETE":
+        sessions.BOOK.revoke(held)
+        response.delete_cookie(
+            sessions.COOKIE_NAME, path="/", secure=secure, httponly=True, samesite="strict"
+        )
+        return response
+    token = (await request.body())[:200].decode("ascii", "replace").strip()
+    value = sessions.BOOK.redeem(token)
+    if value is None:
+        return Response("unknown or used token", status_code=403)
+    if held is not None and held != sessions.BOOK.session_id_of(value):
+        sessions.BOOK.revoke(held)
+    response.set_cookie(
+        sessions.COOKIE_NAME,
+        value,
+        max_age=sessions.COOKIE_MAX_AGE,
+        path="/",
+        secure=secure,
+        httponly=True,
+        samesite="strict",
+    )
+    return response
 
 
 async def _not_found(send: Send) -> None:
@@ -96,4 +160,23 @@ async def _not_found(send: Send) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+_SESSION_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
+_make_record = logging.getLogRecordFactory()
+
+
+def _record_without_session_ids(*args: Any, **kwargs: Any) -> logging.LogRecord:
+    """Streamlit logs a resumed session's id (a bearer secret for its websocket) at WARNING."""
+    record = _make_record(*args, **kwargs)
+    if str(record.name or "").startswith("streamlit"):  # makeLogRecord passes no name
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):
+            return record
+        if _SESSION_ID.search(message):
+            record.msg, record.args = _SESSION_ID.sub("<session>", message), ()
+    return record
+
+
+logging.setLogRecordFactory(_record_without_session_ids)
+sessions.mark_served()
 app = App("app.py", middleware=[Middleware(SecurityHeaders)])

@@ -8,7 +8,7 @@ the page must use. The scope comes only from the server-side session, never from
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -16,7 +16,7 @@ import duckdb
 import pandas as pd
 import streamlit as st
 
-from dashboard import auth, data
+from dashboard import auth, data, sessions
 from dashboard.i18n import (
     CODE_COLUMNS,
     DEFAULT_LANGUAGE,
@@ -30,7 +30,23 @@ from dashboard.i18n import (
 from pipelines.settings import home
 
 SESSION_KEY = "_cardpulse_session"  # set only by sign-in code; no widget uses this key
+COOKIE_STEP_KEY = "_cardpulse_cookie_step"  # ("POST", hand-off token) or ("DELETE", "")
 LANGUAGE_KEY = "lang"
+
+# Sends the single-use hand-off token to dashboard/server.py's cookie route, or asks it to
+# clear the cookie; the HttpOnly cookie itself never reaches page script.
+_COOKIE_JS = """
+export default function (component) {
+  const { data, setTriggerValue } = component;
+  if (!data || !data.method) { return; }
+  fetch(data.url, {
+    method: data.method, body: data.method === "POST" ? data.token : null,
+    credentials: "same-origin", cache: "no-store",
+  }).then((reply) => setTriggerValue("done", reply.status),
+          () => setTriggerValue("done", 0));
+}
+"""
+_cookie_component = st.components.v2.component("cardpulse_session_cookie", js=_COOKIE_JS)
 
 
 @dataclass(frozen=True)
@@ -90,40 +106,131 @@ def user_store() -> auth.UserStore:
     return auth.UserStore(home().users_file)
 
 
+def _connection() -> str | None:
+    """This websocket's ``Sec-WebSocket-Key``: a random value per connection."""
+    return st.context.headers.get("sec-websocket-key") or None
+
+
+def _cookie_session_id() -> str | None:
+    return sessions.BOOK.session_id_of(st.context.cookies.get(sessions.COOKIE_NAME))
+
+
 def current_session() -> auth.Session | None:
-    """The signed-in session, refreshed; an expired or revoked one is ended here."""
+    """The signed-in session, refreshed; an expired or revoked one is ended here.
+
+    1. A tab without a session takes one from a valid session cookie (a reload, a new tab, a
+       deep link). 2. A session bound to a server-side record runs only while the record is
+       alive and only on the connection that signed in or one presenting the record's cookie
+       (a websocket resuming the Streamlit session by its id alone gets the sign-in form).
+       3. Idle, too old, or the account removed or changed (role, merchant, password): ended.
+    """
     session = st.session_state.get(SESSION_KEY)
     if not isinstance(session, auth.Session):
-        return None
+        return _session_from_cookie()
+    if session.session_id is not None:
+        connection = _connection()
+        if connection != session.connection and _cookie_session_id() != session.session_id:
+            # Not the browser that signed in: this connection gets nothing, and the owner's
+            # own connection signs in again from its cookie.
+            del st.session_state[SESSION_KEY]
+            return None
+        record = sessions.BOOK.touch(session.session_id)
+        if record is None or not record.matches(user_store().get(session.name)):
+            sessions.BOOK.revoke(session.session_id)
+            return _ended(session)
+        if connection != session.connection:
+            session = replace(session, connection=connection)
     refreshed = auth.refresh_session(session, user_store())
     if refreshed is None:
-        del st.session_state[SESSION_KEY]
-        st.session_state["_cardpulse_expired"] = True
-        if session.via == "oidc":
-            # The provider's identity cookie lives for weeks: drop it too, or the next run
-            # would sign the same person straight back in and the session would never expire.
-            st.logout()
-        return None
+        sessions.BOOK.revoke(session.session_id)
+        return _ended(session)
     st.session_state[SESSION_KEY] = refreshed
     return refreshed
 
 
+def _ended(session: auth.Session) -> None:
+    del st.session_state[SESSION_KEY]
+    st.session_state["_cardpulse_expired"] = True
+    if session.session_id is not None:
+        st.session_state[COOKIE_STEP_KEY] = ("DELETE", "")
+    if session.via == "oidc":
+        # The provider's identity cookie lives for weeks: drop it too, or the next run
+        # would sign the same person straight back in and the session would never expire.
+        st.logout()
+    return None
+
+
+def _session_from_cookie() -> auth.Session | None:
+    session_id = _cookie_session_id() if sessions.cookie_route_served() else None
+    if session_id is None:
+        return None
+    record = sessions.BOOK.touch(session_id)
+    if record is None or not record.matches(user_store().get(record.name)):
+        sessions.BOOK.revoke(session_id)
+        return None
+    session = auth.Session(
+        record.name,
+        record.role,
+        record.merchant_id,
+        record.signed_in_at,
+        record.last_seen_at,
+        record.via,
+        agent_id=record.agent_id,
+        session_id=record.session_id,
+        connection=_connection(),
+    )
+    st.session_state[SESSION_KEY] = session
+    st.session_state.pop("_cardpulse_expired", None)
+    return session
+
+
 def sign_in(user: auth.User, via: str = "password", signed_in_at: datetime | None = None) -> None:
-    st.session_state[SESSION_KEY] = auth.start_session(user, via, signed_in_at=signed_in_at)
+    """Start a session; served through server.py, also a server-side record and its cookie
+    (sent by :func:`cookie_step` on the next run). A single sign-on identity already lives in
+    Streamlit's own cookie, which Streamlit binds to the websocket itself."""
+    session = auth.start_session(user, via, signed_in_at=signed_in_at)
+    if via == "password" and sessions.cookie_route_served():
+        old = st.session_state.get(SESSION_KEY)
+        if isinstance(old, auth.Session):
+            sessions.BOOK.revoke(old.session_id)
+        record, token = sessions.BOOK.open(user, via, signed_in_at=signed_in_at)
+        session = replace(session, session_id=record.session_id, connection=_connection())
+        st.session_state[COOKIE_STEP_KEY] = ("POST", token)
+    st.session_state[SESSION_KEY] = session
     st.session_state.pop("_cardpulse_expired", None)
 
 
 def sign_out() -> None:
-    """End the session; a single sign-on one also ends at the provider.
+    """End the session in every tab (its record is revoked) and clear the cookie; a single
+    sign-on one also ends at the provider.
 
     ``st.logout`` sends the browser to the provider and back on a new session; a rerun here
     would drop that redirect and leave the identity cookie to sign the person back in.
     """
     session = st.session_state.pop(SESSION_KEY, None)
+    if isinstance(session, auth.Session) and session.session_id is not None:
+        sessions.BOOK.revoke(session.session_id)
+        st.session_state[COOKIE_STEP_KEY] = ("DELETE", "")
     if isinstance(session, auth.Session) and session.via == "oidc":
         st.logout()
         st.stop()
     st.rerun()
+
+
+def cookie_step() -> None:
+    """Set or clear the session cookie through server.py's route, once; call on every run."""
+    step = st.session_state.get(COOKIE_STEP_KEY)
+    if not step:
+        return
+    method, token = step
+    with st.sidebar:
+        result = _cookie_component(
+            data={"method": method, "token": token, "url": sessions.ROUTE},
+            key=f"cardpulse_cookie_{method}_{token[:8]}",
+            on_done_change=lambda: None,
+        )
+    if result.get("done") is not None:
+        st.session_state.pop(COOKIE_STEP_KEY, None)
 
 
 def page_context(roles: tuple[str, ...]) -> PageContext:

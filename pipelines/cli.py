@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "dashboard": "dashboard.command",
     "users": "dashboard.users_command",
     "ui": "pipelines.commands.ui",
+    "docs": "pipelines.commands.docs",
     "notify": "pipelines.notify.command",
 }
 

@@ -116,7 +116,7 @@ def sign_in(page, url: str, name: str) -> None:
     page.get_by_label("用户名").fill(name)
     page.get_by_label("密码").fill(PASSWORD)
     page.get_by_role("button", name="登录").click()
-    page.get_by_role("heading", name="商户概览").wait_for(timeout=20_000)
+    page.get_by_role("heading", name="商户概览").wait_for(timeout=60_000)
 
 
 def settle(page) -> None:
@@ -180,9 +180,11 @@ def test_merchant_sees_only_its_own_pages(dashboard_url, browser, screenshots):
     shown = Path(download.value.path()).read_text(encoding="utf-8-sig")
     assert shown.splitlines()[0].startswith("order_date,sku_id,sku_name")
     assert "SKU-QQ100" in shown and "SKU-SECRET" not in shown
-    # A crafted URL to another page does not open it: the session is new and unsigned.
+    # A crafted URL to another page does not open it: the merchant stays on its overview.
     page.goto(f"{dashboard_url}/operations")
-    page.get_by_role("heading", name="登录 CardPulse").wait_for(timeout=20_000)
+    page.get_by_role("heading", name="商户概览").wait_for(timeout=20_000)
+    settle(page)
+    assert page.get_by_role("heading", name="运营").count() == 0
     page.close()
 
 
@@ -268,4 +270,179 @@ def test_security_headers_and_closed_metrics(guarded_url, browser):
     page.locator(".js-plotly-plot").first.wait_for(timeout=20_000)
     assert page.get_by_test_id("stException").count() == 0
     assert violations == []
+    page.close()
+
+
+def session_cookie(context, timeout: float = 15) -> dict:
+    """The session cookie, once the page's request to set it has been answered."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = [c for c in context.cookies() if c["name"] == "cardpulse_session"]
+        if found:
+            return found[0]
+        time.sleep(0.2)
+    raise AssertionError("no cardpulse_session cookie was set")
+
+
+def signed_in_heading(page, url: str, title: str) -> None:
+    page.goto(url)
+    page.get_by_role("heading", name=title).wait_for(timeout=20_000)
+    assert page.get_by_label("密码").count() == 0
+
+
+def test_stays_signed_in_across_reload_deep_links_and_tabs(dashboard_url, browser):
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    # A deep link while signed out shows the Chinese sign-in form, no "Page not found" box,
+    # and signing in opens the page that was asked for.
+    page.goto(f"{dashboard_url}/pricing")
+    page.get_by_role("heading", name="登录 CardPulse").wait_for(timeout=20_000)
+    assert page.get_by_text("Page not found").count() == 0
+    page.get_by_label("用户名").fill("root")
+    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    page.get_by_role("heading", name="定价").wait_for(timeout=20_000)
+    cookie = session_cookie(context)
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and not cookie["secure"]
+    assert page.evaluate("document.cookie").find("cardpulse_session") == -1  # HttpOnly
+    page.reload()
+    page.get_by_role("heading", name="定价").wait_for(timeout=20_000)
+    assert page.get_by_label("密码").count() == 0
+    signed_in_heading(page, f"{dashboard_url}/operations", "运营")
+    other_tab = context.new_page()
+    signed_in_heading(other_tab, f"{dashboard_url}/health", "数据健康")
+    # Sign-out ends the session everywhere: the back button, a reload, the other tab, and
+    # the old cookie put back by hand all show the sign-in form.
+    page.get_by_test_id("stSidebar").get_by_role("button", name="退出登录").click()
+    page.get_by_role("heading", name="登录 CardPulse").wait_for(timeout=20_000)
+    page.go_back()
+    page.get_by_role("heading", name="登录 CardPulse").wait_for(timeout=20_000)
+    page.reload()
+    page.get_by_role("heading", name="登录 CardPulse").wait_for(timeout=20_000)
+    other_tab.get_by_test_id("stSidebarNav").get_by_role("link", name="定价").click()
+    other_tab.get_by_role("heading", name="登录 CardPulse").wait_for(timeout=20_000)
+    context.add_cookies([{**cookie, "url": dashboard_url} | {"domain": None, "path": None}])
+    page.reload()
+    page.get_by_role("heading", name="登录 CardPulse").wait_for(timeout=20_000)
+    context.close()
+
+
+def test_forged_and_tampered_cookies_are_refused(dashboard_url, browser):
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    sign_in(page, dashboard_url, "root")
+    good = session_cookie(context)["value"]
+    version, session_id, issued, mac = good.split(".")
+    forged = [
+        f"{version}.{session_id}.{issued}.{'0' * 64}",  # no key, no signature
+        f"{version}.{session_id}.{int(issued) + 3600}.{mac}",  # issue time moved
+        f"{version}.{'A' * 43}.{issued}.{mac}",  # another session id
+        f"{version}.{session_id}.{int(issued) - 13 * 3600}.{mac}",  # older than 12 h
+        "v1.../etc/passwd",
+    ]
+    for value in forged:
+        thief = browser.new_context(viewport=VIEWPORT)
+        thief.add_cookies([{"name": "cardpulse_session", "value": value, "url": dashboard_url}])
+        stolen = thief.new_page()
+        stolen.goto(f"{dashboard_url}/operations")
+        stolen.get_by_role("heading", name="登录 CardPulse").wait_for(timeout=20_000)
+        thief.close()
+    # The genuine value works in another browser (it is a bearer cookie; HttpOnly keeps it
+    # from scripts), which shows the refusals above are the signature's doing.
+    copy = browser.new_context(viewport=VIEWPORT)
+    copy.add_cookies([{"name": "cardpulse_session", "value": good, "url": dashboard_url}])
+    signed_in_heading(copy.new_page(), f"{dashboard_url}/operations", "运营")
+    copy.close()
+    context.close()
+
+
+def _streamlit_session_id(page) -> list[str]:
+    """Collect the Streamlit session ids the server sends this page (its NewSession)."""
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    seen: list[str] = []
+
+    def frames(socket) -> None:
+        def read(payload) -> None:
+            if isinstance(payload, bytes | bytearray):
+                message = ForwardMsg()
+                try:
+                    message.ParseFromString(bytes(payload))
+                except Exception:  # noqa: BLE001 - a frame of another kind
+                    return
+                if message.WhichOneof("type") == "new_session":
+                    seen.append(message.new_session.initialize.session_id)
+
+        socket.on("framereceived", read)
+
+    page.on("websocket", frames)
+    return seen
+
+
+def _resume_without_cookie(url: str, session_id: str) -> str:
+    """Open Streamlit's websocket as another client would, naming the victim's session id and
+    sending no cookie; rerun the script and return the text it draws."""
+    from google.protobuf import text_format
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+    from websockets.sync.client import connect
+
+    texts: list[str] = []
+    with connect(
+        url.replace("http://", "ws://") + "/_stcore/stream",
+        subprotocols=["streamlit", "PLACEHOLDER", session_id],
+        origin=url,
+        max_size=None,
+        open_timeout=20,
+    ) as socket:
+        rerun = BackMsg()
+        rerun.rerun_script.query_string = ""
+        rerun.rerun_script.page_script_hash = ""
+        socket.send(rerun.SerializeToString())
+        # Read until the runs are over: a run of the victim's may finish first.
+        finished = 0
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline:
+            try:
+                frame = socket.recv(timeout=3 if finished else 20)
+            except TimeoutError:
+                break
+            message = ForwardMsg()
+            message.ParseFromString(frame)
+            texts.append(text_format.MessageToString(message, as_utf8=True))
+            finished += message.WhichOneof("type") == "script_finished"
+    return "\n".join(texts)
+
+
+def test_a_websocket_resuming_a_session_without_its_cookie_gets_the_sign_in(dashboard_url, browser):
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    ids = _streamlit_session_id(page)
+    sign_in(page, dashboard_url, "root")
+    settle(page)
+    assert ids, "no NewSession seen"
+    drawn = _resume_without_cookie(dashboard_url, ids[-1]).encode().decode("unicode_escape")
+    drawn = drawn.encode("latin-1", "replace").decode("utf-8", "replace")
+    assert "登录 CardPulse" in drawn
+    assert "root" not in drawn.split("登录 CardPulse")[0] or "已登录" not in drawn
+    context.close()
+
+
+def test_clicking_a_top_sku_bar_drills_down_to_that_sku(dashboard_url, browser):
+    page = browser.new_page(viewport=VIEWPORT)
+    sign_in(page, dashboard_url, "root")
+    settle(page)
+    top_skus = page.locator(".js-plotly-plot").nth(1)  # after the trend
+    top_skus.locator("g.point path").first.click(force=True)  # the smallest bar: 爱奇艺月卡
+    page.get_by_test_id("stMultiSelect").filter(has_text="爱奇艺月卡 (SKU-IQY-M)").wait_for(
+        timeout=20_000
+    )
+    settle(page)
+    # Everything below follows the filter: the top-SKU table holds that one SKU.
+    names = page.get_by_test_id("stDataFrame").last.locator('td[aria-colindex="1"]')
+    deadline = time.monotonic() + 20
+    while names.all_text_contents() != ["爱奇艺月卡"] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert names.all_text_contents() == ["爱奇艺月卡"]  # (the grid's cells are for readers)
+    assert page.get_by_test_id("stException").count() == 0
     page.close()

@@ -138,7 +138,8 @@ def test_wrong_password_is_refused(home, monkeypatch):
     # Retrying at once is refused before the password is even checked.
     app.text_input(key="sign_in_password").input(PASSWORD)
     app.button[0].click().run()
-    assert app.error[0].value == t("slow_down", seconds=60)
+    # (59 when the loaded machine took over a second between the two attempts)
+    assert app.error[0].value in (t("slow_down", seconds=60), t("slow_down", seconds=59))
     assert ui.SESSION_KEY not in app.session_state
     store.remove("victim")
 
@@ -525,3 +526,58 @@ def test_every_model_the_forecasting_stage_can_name_has_words():
     names |= {name for candidates in CLASS_CANDIDATES.values() for name in candidates}
     unlabelled = sorted(n for n in names if code_label("model", n) == n)
     assert unlabelled == []
+
+
+def test_date_presets_and_year_on_year(home):
+    app = signed_in("merchant", home)
+    assert app.selectbox(key="ov_preset").value == "last_30"
+    app.selectbox(key="ov_preset").set_value("last_7").run()
+    assert_clean(app)
+    start = fx.LAST_DAY - timedelta(days=6)
+    assert app.date_input(key="ov_dates").value == (start, fx.LAST_DAY)
+    gmv = next(m for m in app.metric if m.label == t("gmv"))
+    now = fx.expected_gmv("M001", start, fx.LAST_DAY)
+    before = fx.expected_gmv("M001", start - timedelta(days=7), start - timedelta(days=1))
+    assert gmv.value == money(now, 0)
+    assert gmv.delta == f"{(now - before) / before:+.1%}"
+    # Year on year: the same seven days of 2024, which the data does not hold (the 110 days
+    # between the two periods do not count), so no change is claimed.
+    app.segmented_control(key="ov_compare").set_value("year").run()
+    assert_clean(app)
+    gmv = next(m for m in app.metric if m.label == t("gmv"))
+    assert gmv.value == money(now, 0) and not gmv.delta
+    assert any(
+        c.value.startswith(t("vs_year")) and "2024-10-25 – 2024-10-31" in c.value
+        for c in app.caption
+    )
+    app.selectbox(key="ov_preset").set_value("this_month").run()
+    assert app.date_input(key="ov_dates").value == (fx.LAST_DAY.replace(day=1), fx.LAST_DAY)
+    # A year back holds no data: said so, and the range stays.
+    app.selectbox(key="ov_preset").set_value("last_year_30").run()
+    assert_clean(app)
+    assert app.date_input(key="ov_dates").value == (fx.LAST_DAY.replace(day=1), fx.LAST_DAY)
+    assert [i.value for i in app.info] == [t("preset_no_data", first=fx.FIRST_DAY.isoformat())]
+    # Picking dates by hand makes the preset "custom".
+    app.date_input(key="ov_dates").set_value((fx.LAST_DAY - timedelta(days=3), fx.LAST_DAY)).run()
+    assert app.selectbox(key="ov_preset").value == "custom"
+
+
+def test_operations_filters_narrow_every_table_by_supplier_and_category(home):
+    app = signed_in("ops", home)
+    app.switch_page(PAGES["operations"]).run()
+    app.multiselect(key="ops_suppliers").set_value(["SUP-C"]).run()
+    assert_clean(app)
+    tables = {
+        frozenset(frame.value.columns): frame.value
+        for frame in app.dataframe
+        if "supplier_id" in frame.value.columns
+    }
+    assert tables and all(set(f["supplier_id"]) == {"SUP-C"} for f in tables.values())
+    assert app.selectbox(key="po_supplier").options == ["SUP-C"]
+    app.multiselect(key="ops_suppliers").set_value([]).run()
+    category = fx.SKUS.set_index("sku_id").at["SKU-QQ100", "category"]
+    app.multiselect(key="ops_categories").set_value([category]).run()
+    assert_clean(app)
+    wanted = set(fx.SKUS.loc[fx.SKUS["category"] == category, "sku_id"])
+    shown = [set(f.value["sku_id"]) for f in app.dataframe if "sku_id" in f.value.columns]
+    assert shown and all(skus and skus <= wanted for skus in shown)

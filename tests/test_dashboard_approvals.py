@@ -14,7 +14,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard import approvals, auth, data, ui
-from dashboard.i18n import t
+from dashboard.i18n import column_label, t
 
 APP = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
 PRICING_PAGE = "app_pages/pricing.py"
@@ -156,3 +156,64 @@ def test_a_corrupt_approvals_file_is_a_clear_warning_not_busy_nor_a_traceback(ho
     assert len(warnings) == 1 and "approvals.duckdb" in warnings[0]
     app = tick_and_approve(app, [0])
     assert not app.success and len(app.warning) == 2  # the write refused with the same reason
+
+
+def test_select_all_approves_every_row_and_bulk_revoke_withdraws_them(home):
+    app = pricing_page("pricing", home)
+    app.checkbox(key="approve_all").check().run()
+    rows = len(next(f.value for f in app.dataframe if "approve" in f.value))
+    app.button(key="approve_selected").click().run()
+    assert [s.value for s in app.success] == [t("approvals_stored", stored=rows, ticked=rows)]
+    assert len(stored(home / "approvals.duckdb")) == rows > 1
+    # Revoke two by ticking them, then the rest with "select all".
+    app = pricing_page("pricing", home)
+    app.session_state["revoke_editor"] = {
+        "edited_rows": {0: {"revoke": True}, 1: {"revoke": True}},
+        "added_rows": [],
+        "deleted_rows": [],
+    }
+    app.run()
+    app.button(key="revoke_selected").click().run()
+    assert not app.exception
+    assert [s.value for s in app.success] == [t("approvals_revoked", count=2)]
+    assert len(stored(home / "approvals.duckdb")) == rows - 2
+    app.checkbox(key="revoke_all").check().run()
+    app.button(key="revoke_selected").click().run()
+    assert [s.value for s in app.success] == [t("approvals_revoked", count=rows - 2)]
+    assert stored(home / "approvals.duckdb").empty
+    assert t("no_approvals_yet") in [c.value for c in app.caption]
+    # Who withdrew what, and when, is kept.
+    with duckdb.connect(str(home / "approvals.duckdb"), read_only=True) as conn:
+        revoked = conn.execute(
+            "SELECT revoked_by, count(*) FROM revoked_prices GROUP BY 1"
+        ).fetchall()
+    assert revoked == [("pat", rows)]
+
+
+def test_ops_cannot_revoke(home):
+    tick_and_approve(pricing_page("pricing", home), [0])
+    key = tuple(stored(home / "approvals.duckdb")[["sku_id", "region_code", "as_of"]].iloc[0])
+    with pytest.raises(PermissionError):
+        approvals.revoke(home / "approvals.duckdb", data.Scope("ops"), "oz", [key], NOON)
+    assert not [b for b in pricing_page("ops", home).button if b.key == "revoke_selected"]
+    assert len(stored(home / "approvals.duckdb")) == 1
+
+
+def test_the_approval_export_has_names_and_words_not_codes(home, monkeypatch):
+    tick_and_approve(pricing_page("pricing", home), [0])
+    exported = []
+    original = data.to_csv
+    monkeypatch.setattr(data, "to_csv", lambda frame: exported.append(frame) or original(frame))
+    app = pricing_page("pricing", home)
+    (frame,) = [f for f in exported if column_label("approved_by", "zh") in f.columns]
+    assert "export_approved_xlsx" in {b.key for b in app.get("download_button")}
+    # Headers in the page language; the SKU's name beside its id; words for codes.
+    assert not {"sku_id", "approved_by", "action", "region_code"} & set(frame.columns)
+    row = frame.iloc[0]
+    name = row[column_label("sku_name", "zh")]
+    assert name and not str(name).startswith("SKU-")
+    assert str(row[column_label("sku_id", "zh")]).startswith("SKU-")
+    assert row[column_label("action", "zh")] in {
+        t(f"action_{a}") for a in ("raise", "lower", "hold", "test")
+    }
+    assert row[column_label("region_code", "zh")] == "全国"  # the region as a word, not ALL

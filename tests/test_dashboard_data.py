@@ -169,6 +169,26 @@ def test_restock_risk_and_purchase_orders(conn):
     assert list(workbook["sku_id"]) == list(orders["sku_id"])
 
 
+def test_xlsx_keeps_numbers_as_numbers_with_money_formats_and_widths(conn):
+    from openpyxl import load_workbook
+
+    orders = data.purchase_orders(conn, data.Scope("ops"))
+    sheet = load_workbook(
+        io.BytesIO(data.to_xlsx({"SUP-A": orders}, money=("unit_cost", "amount")))
+    )["SUP-A"]
+    header = [cell.value for cell in sheet[1]]
+    amount = sheet.cell(row=2, column=header.index("amount") + 1)
+    assert isinstance(amount.value, int | float) and amount.number_format == data.XLSX_MONEY
+    assert amount.value == pytest.approx(float(orders["amount"].iloc[0]))
+    quantity = sheet.cell(row=2, column=header.index("order_qty") + 1)
+    assert quantity.number_format == data.XLSX_INTEGER
+    name_column = sheet.cell(row=1, column=header.index("sku_name") + 1).column_letter
+    longest = max(len(str(n)) for n in orders["sku_name"])
+    # Chinese names count twice: the column is wider than the plain character count.
+    assert sheet.column_dimensions[name_column].width > longest + 2
+    assert sheet.freeze_panes == "A2"
+
+
 def test_what_if_is_the_pricing_stage_s_per_day_with_its_interval():
     row = {
         "current_price": 100.0, "unit_cost": 90.0, "elasticity": -2.0, "elasticity_low": -3.0,

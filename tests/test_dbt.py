@@ -916,3 +916,75 @@ def test_every_mart_column_and_source_is_described(session):
         f"source {s['name']}" for s in session.manifest["sources"].values() if not s["description"]
     ]
     assert undescribed == []
+
+
+def _cardpulse(*args: str, home: Path, **options):
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "CARDPULSE_WAREHOUSE"}
+    env["CARDPULSE_HOME"] = str(home)
+    return subprocess.Popen(
+        [str(Path(sys.executable).parent / "cardpulse"), *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **options,
+    )
+
+
+def test_cardpulse_docs_generates_from_the_warehouse_serves_and_stops_on_sigterm(session, tmp_path):
+    import signal
+    import socket
+    import urllib.error
+    import urllib.request
+
+    shutil.copyfile(session.second, tmp_path / "warehouse.duckdb")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = _cardpulse("docs", "--port", str(port), home=tmp_path)
+    try:
+        for line in server.stdout:  # "generating ...", then the URL once it is listening
+            if line.startswith("dbt docs: http://"):
+                break
+        else:
+            raise AssertionError(server.stderr.read()[-2000:])
+        url = f"http://127.0.0.1:{port}"
+        with urllib.request.urlopen(url, timeout=10) as reply:
+            assert reply.status == 200 and b"<html" in reply.read(2000).lower()
+        with urllib.request.urlopen(f"{url}/catalog.json", timeout=10) as reply:
+            catalog = json.loads(reply.read())
+        # Generated against this warehouse: the mart's real columns are in the catalog.
+        orders = catalog["nodes"]["model.cardpulse.fct_orders"]
+        assert "paid_amount" in {c.lower() for c in orders["columns"]}
+        assert (tmp_path / "dbt-docs" / "manifest.json").exists()
+        for hidden in ("logs/dbt.log", "run_results.json", "../warehouse.duckdb"):
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(f"{url}/{hidden}", timeout=10)
+            assert refused.value.code == 404, hidden
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=15) == 0
+        with socket.socket() as again:  # nothing listens there any more
+            again.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # past TIME_WAIT
+            again.bind(("127.0.0.1", port))
+            again.listen()
+    finally:
+        if server.poll() is None:
+            server.kill()
+
+
+def test_cardpulse_docs_waits_for_no_build_it_names_the_running_one(tmp_path):
+    from pipelines.build_guard import hold_build_lock
+    from pipelines.settings import Home
+
+    (tmp_path / "warehouse.duckdb").write_bytes(b"")
+    with hold_build_lock(Home(tmp_path)):
+        refused = _cardpulse("docs", "--generate-only", home=tmp_path)
+        _out, error = refused.communicate(timeout=60)
+    assert refused.returncode == 1
+    assert f"pid {os.getpid()}" in error and len(error.strip().splitlines()) == 1
+    missing = _cardpulse("docs", "--generate-only", home=tmp_path / "nowhere")
+    _out, error = missing.communicate(timeout=60)
+    assert missing.returncode == 1 and "run `cardpulse build` first" in error

@@ -176,7 +176,7 @@ def test_sections_other_modules_own_share_the_file_and_the_up_front_check(
     good = (
         "[forecast]\nhorizon_days = 14\n"
         '[engine]\nforecast_executor = "processes"\n'
-        '[notify]\ndigest_threshold = 5\n[reports]\n'
+        "[notify]\ndigest_threshold = 5\n[reports]\n"
     )
     settings = load_settings(_home(tmp_path, good))
     assert settings.horizon_days == 14

@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import data, figures, ui
-from dashboard.i18n import money
+from dashboard.i18n import code_label, money
 
 ctx = ui.page_context(data.PLATFORM_ROLES)
 st.title(ctx.t("page_operations"))
@@ -27,10 +27,48 @@ def _risk_style(value: str) -> str:
     return f"background-color: {colour}; color: white" if colour else ""
 
 
+plan = ui.localized(ctx, ctx.query("restock"))
+
+# --- filters: supplier and category narrow every table below (nothing picked = all)
+with st.expander(ctx.t("filters"), expanded=True):
+    left, right = st.columns(2)
+    picked_suppliers = left.multiselect(
+        ctx.t("supplier"),
+        sorted(plan["supplier_id"].dropna().unique()) if "supplier_id" in plan else [],
+        placeholder=ctx.t("choose"),
+        select_all=False,  # Streamlit writes "Select all" in English; nothing picked = all
+        key="ops_suppliers",
+    )
+    picked_categories = right.multiselect(
+        ctx.t("category"),
+        sorted(plan["category"].dropna().unique()) if "category" in plan else [],
+        format_func=lambda code: code_label("category", code, ctx.lang),
+        placeholder=ctx.t("choose"),
+        select_all=False,
+        key="ops_categories",
+    )
+
+
+def _narrowed(frame: pd.DataFrame, by_sku: bool = True) -> pd.DataFrame:
+    """Rows of the picked suppliers and categories: by the frame's own columns, else (alerts,
+    orders) by the plan's SKUs that pass."""
+    if frame.empty or not (picked_suppliers or picked_categories):
+        return frame
+    keep = pd.Series(True, index=frame.index)
+    if picked_suppliers and "supplier_id" in frame:
+        keep &= frame["supplier_id"].isin(picked_suppliers)
+    if picked_categories and "category" in frame:
+        keep &= frame["category"].isin(picked_categories)
+    if by_sku and "sku_id" in frame and not {"supplier_id", "category"} <= set(frame.columns):
+        keep &= frame["sku_id"].isin(_narrowed(plan, by_sku=False)["sku_id"])
+    return frame[keep]
+
+
 # --- restock plan
 st.subheader(ctx.t("restock_plan"))
-plan = ui.localized(ctx, ctx.query("restock"))
 if not ui.empty_notice(ctx, plan, "restock_plan"):
+    plan = _narrowed(plan)
+if not plan.empty:
     counts = plan["risk"].value_counts()
     cells = st.columns(3)
     for cell, risk in zip(cells, ("out_now", "before_arrival", "fine"), strict=True):
@@ -65,9 +103,12 @@ if not ui.empty_notice(ctx, plan, "restock_plan"):
         style=lambda frame: frame.style.map(_risk_style, subset=["risk"]),
     )
 
+elif picked_suppliers or picked_categories:
+    st.info(ctx.t("no_rows_in_filter"))
+
 # --- purchase orders
 st.subheader(ctx.t("purchase_orders"))
-orders = ui.localized(ctx, ctx.query("purchase_orders"))
+orders = _narrowed(ui.localized(ctx, ctx.query("purchase_orders")))
 if plan.empty:
     pass
 elif orders.empty:
@@ -89,7 +130,10 @@ else:
     )
     right.download_button(
         ctx.t("download_xlsx"),
-        data=lambda: data.to_xlsx({str(s): orders[orders["supplier_id"] == s] for s in suppliers}),
+        data=lambda: data.to_xlsx(
+            {str(s): orders[orders["supplier_id"] == s] for s in suppliers},
+            money=("unit_cost", "amount"),
+        ),
         file_name="purchase_orders.xlsx",
         key="po_xlsx",
         mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -97,7 +141,7 @@ else:
 
 # --- funding plan
 st.subheader(ctx.t("funding_plan"))
-funding = ui.localized(ctx, ctx.query("funding"))
+funding = _narrowed(ui.localized(ctx, ctx.query("funding")), by_sku=False)
 if not ui.empty_notice(ctx, funding, "funding_plan"):
     if "topup_by" in funding.columns:
         # No date means the balance lasts the horizon: say so, rather than show "None".
@@ -120,7 +164,7 @@ if not ui.empty_notice(ctx, funding, "funding_plan"):
 
 # --- supplier performance
 st.subheader(ctx.t("supplier_performance"))
-performance = ctx.query("supplier_performance")
+performance = _narrowed(ctx.query("supplier_performance"), by_sku=False)
 if not ui.empty_notice(ctx, performance, "fct_supplier_performance"):
     st.plotly_chart(
         figures.supplier_performance(
@@ -143,7 +187,7 @@ if not ui.empty_notice(ctx, performance, "fct_supplier_performance"):
 
 # --- alerts
 st.subheader(ctx.t("low_stock_alerts"))
-alerts = ui.localized(ctx, ctx.query("low_stock_alerts"))
+alerts = _narrowed(ui.localized(ctx, ctx.query("low_stock_alerts")))
 if alerts.empty:
     st.success(ctx.t("no_alerts"))
 else:

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 import pandas as pd
 import streamlit as st
 
-from dashboard import data, figures, ui
+from dashboard import data, figures, periods, ui
 from dashboard.data import Filters
 from dashboard.i18n import business_date, code_label, duration, money, percent
 
@@ -47,17 +47,66 @@ merchant_ids = list(merchant_options["merchant_id"]) if not merchant_options.emp
 merchant_names = dict(zip(merchant_ids, merchant_options.get("name", []), strict=False))
 requested_merchant = st.query_params.get("merchant")
 
+# Widget state is seeded once (from query parameters when given); presets and drill-down
+# callbacks then write it, which a widget's default value would fight.
+DATES_KEY = "ov_dates"
+if DATES_KEY not in st.session_state:
+    st.session_state[DATES_KEY] = (default_start, min(max(default_end, default_start), last_day))
+if "ov_preset" not in st.session_state:
+    asked = "start" in st.query_params or "end" in st.query_params
+    st.session_state["ov_preset"] = "custom" if asked else "last_30"
+
+
+def _apply_preset() -> None:
+    preset = st.session_state["ov_preset"]
+    chosen = periods.preset_range(preset, first_day, last_day)
+    if chosen is not None:
+        st.session_state[DATES_KEY] = chosen
+    elif preset != "custom":
+        st.session_state["ov_preset_empty"] = True
+
+
+def _dates_changed() -> None:
+    st.session_state["ov_preset"] = "custom"
+
+
+def _drill_to_sku() -> None:
+    """A click on a top-SKU bar narrows the filters to that SKU (its id rides as customdata)."""
+    points = st.session_state["top_skus"].selection.points
+    picked = [p.get("customdata") for p in points if p.get("customdata")]
+    if picked:
+        sku = picked[0][0] if isinstance(picked[0], list) else picked[0]
+        st.session_state["ov_skus"] = [sku]
+
+
 with st.expander(ctx.t("filters"), expanded=True):
-    # The date range needs room for two full dates; the SKU list for long names.
-    columns = st.columns([3, 2, 3, 2])
-    picked_dates = columns[0].date_input(
+    top_row = st.columns([2, 3, 2])
+    top_row[0].selectbox(
+        ctx.t("date_preset"),
+        periods.PRESETS,
+        format_func=lambda preset: ctx.t(f"preset_{preset}"),
+        key="ov_preset",
+        on_change=_apply_preset,
+    )
+    # The date range needs room for two full dates.
+    picked_dates = top_row[1].date_input(
         ctx.t("date_range"),
-        value=(default_start, min(max(default_end, default_start), last_day)),
         min_value=first_day,
         max_value=last_day,
-        key="ov_dates",
+        key=DATES_KEY,
+        on_change=_dates_changed,
     )
-    categories = columns[1].multiselect(
+    compare = top_row[2].segmented_control(
+        ctx.t("compare_with"),
+        periods.COMPARISONS,
+        format_func=lambda c: ctx.t(f"compare_{c}"),
+        default="previous",
+        required=True,
+        key="ov_compare",
+    )
+    # The SKU list needs room for long names.
+    columns = st.columns([2, 3, 2])
+    categories = columns[0].multiselect(
         ctx.t("category"),
         all_categories,
         default=default_categories,
@@ -70,17 +119,20 @@ with st.expander(ctx.t("filters"), expanded=True):
         sku_options[sku_options["category"].isin(categories)] if categories else sku_options
     )
     sku_labels = dict(zip(shown_skus["sku_id"], shown_skus["name"], strict=True))
-    skus = columns[2].multiselect(
+    if "ov_skus" not in st.session_state:
+        st.session_state["ov_skus"] = [s for s in _param_list("sku") if s in sku_labels]
+    # A category change can leave a picked SKU outside the list: it is dropped, not an error.
+    st.session_state["ov_skus"] = [s for s in st.session_state["ov_skus"] if s in sku_labels]
+    skus = columns[1].multiselect(
         ctx.t("sku"),
         list(sku_labels),
         format_func=lambda sku: f"{sku_labels.get(sku, sku)} ({sku})",
-        default=[s for s in _param_list("sku") if s in sku_labels],
         placeholder=ctx.t("choose"),
         select_all=False,
         key="ov_skus",
     )
     merchant_choices = [None, *merchant_ids]
-    merchant = columns[3].selectbox(
+    merchant = columns[2].selectbox(
         ctx.t("merchant"),
         merchant_choices,
         index=merchant_choices.index(requested_merchant)
@@ -92,6 +144,8 @@ with st.expander(ctx.t("filters"), expanded=True):
         key="ov_merchant",
     )
 
+if st.session_state.pop("ov_preset_empty", False):
+    st.info(ctx.t("preset_no_data", first=business_date(first_day)))
 if isinstance(picked_dates, tuple) and len(picked_dates) == 2:
     start, end = picked_dates
 elif isinstance(picked_dates, tuple) and picked_dates:
@@ -108,7 +162,8 @@ if ctx.scope.is_merchant:
     )
 
 # --- headline numbers
-figures_now = ctx.query("kpis", filters)
+compare = compare or "previous"
+figures_now = ctx.query("kpis", filters, compare)
 current, previous = figures_now["current"], figures_now["previous"]
 
 
@@ -158,9 +213,10 @@ metrics[6].metric(
     _change(current["avg_delivery_seconds"], previous["avg_delivery_seconds"]),
     delta_color="inverse",
 )
+compared_start, compared_end = periods.comparison_range(start, end, compare)
 st.caption(
-    ctx.t("vs_previous") + f": {business_date(start - (end - start) - timedelta(days=1))}"
-    f" – {business_date(start - timedelta(days=1))}"
+    ctx.t("vs_year" if compare == "year" else "vs_previous")
+    + f": {business_date(compared_start)} – {business_date(compared_end)}"
 )
 
 # --- trend with forecast
@@ -193,8 +249,12 @@ if "source" in predicted and not predicted.empty:
 left, right = st.columns(2)
 top = ctx.query("top_skus", filters)
 left.plotly_chart(
-    figures.ranked_bar(top, "sku_id", "gmv", ctx.t("top_skus"), label_column="name"), key="top_skus"
+    figures.ranked_bar(top, "sku_id", "gmv", ctx.t("top_skus"), label_column="name"),
+    key="top_skus",
+    on_select=_drill_to_sku,
+    selection_mode="points",
 )
+left.caption(ctx.t("drill_hint"))
 regions = ctx.query("provinces", filters)
 regions = regions.assign(
     region_name=regions["region_code"].map(lambda code: code_label("region", code, ctx.lang))

@@ -12,7 +12,7 @@ import streamlit as st
 
 from cardpulse.settings import SettingsError, load_settings
 from dashboard import approvals, data, figures, ui
-from dashboard.i18n import code_label, money
+from dashboard.i18n import code_label, column_label, money
 from forecasting.pricing.guardrails import load_pricing_config
 from pipelines.settings import BUSINESS_TZ, home
 
@@ -94,8 +94,10 @@ shown_recommendations, shown_config = ui.display(
 can_approve = ctx.scope.role in data.APPROVER_ROLES
 if can_approve:
     st.caption(ctx.t("approve_hint"))
+    # Ticking "select all" redraws the editor with every row ticked; untick rows from there.
+    every = st.checkbox(ctx.t("select_all_rows"), key="approve_all")
     editable = shown_recommendations.copy()
-    editable.insert(0, "approve", False)
+    editable.insert(0, "approve", every)
     edited = st.data_editor(
         editable,
         hide_index=True,
@@ -147,6 +149,11 @@ except approvals.ApprovalsError as error:
 if approved.empty:
     st.caption(ctx.t("no_approvals_yet"))
 else:
+    # Names and words, not codes: the SKU's name beside its id, the action, region and
+    # guardrails in the page language; the export carries the same, with translated headers.
+    names = ctx.query("recommendations").drop_duplicates("sku_id").set_index("sku_id")
+    approved.insert(1, "sku_name", approved["sku_id"].map(names.get("sku_name", pd.Series())))
+    keys = approved[["sku_id", "region_code", "as_of"]].copy()
     approved = approved.assign(
         action=approved["action"].map(lambda a: ctx.t(f"action_{a}") if a in ACTIONS else a),
         as_of=pd.to_datetime(approved["as_of"]).dt.strftime("%Y-%m-%d"),
@@ -154,19 +161,76 @@ else:
         .dt.tz_convert(BUSINESS_TZ)
         .dt.strftime("%Y-%m-%d %H:%M"),
     )
-    ui.table(
-        ctx,
-        approved,
-        key="approval_history",
-        money=("current_price", "approved_price", "unit_cost"),
+    history_money = ("current_price", "approved_price", "unit_cost")
+    shown_history, history_config = ui.display(ctx, approved, money=history_money)
+    if can_approve:
+        every_approval = st.checkbox(ctx.t("select_all_rows"), key="revoke_all")
+        revocable = shown_history.copy()
+        revocable.insert(0, "revoke", every_approval)
+        edited_history = st.data_editor(
+            revocable,
+            hide_index=True,
+            key="revoke_editor",
+            disabled=list(shown_history.columns),
+            placeholder=ui.MISSING,
+            column_config={
+                "revoke": st.column_config.CheckboxColumn(ctx.t("revoke")),
+                **history_config,
+            },
+        )
+        withdrawn = keys[edited_history["revoke"].to_numpy(dtype=bool)]
+        if st.button(
+            ctx.t("revoke_selected", count=len(withdrawn)),
+            key="revoke_selected",
+            disabled=withdrawn.empty,
+        ):
+            try:
+                removed = approvals.revoke(
+                    home().approvals,
+                    ctx.scope,
+                    ctx.session.name,
+                    list(withdrawn.itertuples(index=False, name=None)),
+                    datetime.now(ZoneInfo(BUSINESS_TZ)),
+                )
+            except approvals.ApprovalsBusy:
+                st.warning(ctx.t("approvals_busy"))
+            except approvals.ApprovalsError as error:
+                st.warning(ctx.t("approvals_unreadable", reason=str(error)))
+            else:
+                st.session_state.pop("revoke_all", None)
+                st.session_state["_revoked"] = removed
+                st.rerun()
+    else:
+        st.dataframe(
+            shown_history,
+            hide_index=True,
+            key="approval_history",
+            column_config=history_config,
+            placeholder=ui.MISSING,
+        )
+    exported = shown_history.rename(
+        columns={c: column_label(str(c), ctx.lang) for c in shown_history.columns}
     )
-    st.download_button(
+    left, right = st.columns(2)
+    left.download_button(
         ctx.t("export_approved"),
         key="export_approved",
         mime="text/csv",
-        data=data.to_csv(approved),
+        data=data.to_csv(exported),
         file_name="approved_prices.csv",
     )
+    right.download_button(
+        ctx.t("export_approved_xlsx"),
+        key="export_approved_xlsx",
+        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        data=lambda: data.to_xlsx(
+            {ctx.t("approval_history"): exported},
+            money=tuple(column_label(c, ctx.lang) for c in history_money),
+        ),
+        file_name="approved_prices.xlsx",
+    )
+if "_revoked" in st.session_state:
+    st.success(ctx.t("approvals_revoked", count=st.session_state.pop("_revoked")))
 
 # --- what-if
 st.subheader(ctx.t("what_if"))
