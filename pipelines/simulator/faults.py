@@ -148,6 +148,7 @@ class _Planter:
         self.truth: list[dict] = []
         self.rings: list[dict] = []
         self.serial = 0
+        self.topups: list[tuple] = []  # (supplier, delivered_at, cost) of planted top-ups
 
     @staticmethod
     def _rows(con, sql: str, params=None) -> list[dict]:
@@ -192,6 +193,13 @@ class _Planter:
         if status == "refunded":
             row["updated_at"] = delivered + timedelta(hours=int(self.rng.integers(2, 48)))
         row.update(changes)
+        # The template's batch only if it had arrived by the new delivery day.
+        template_day = _time(template.get("created_at")).date()
+        if "card_batch_id" not in changes and (row["delivered_at"] or created).date() < template_day:
+            row["card_batch_id"] = None
+        if row["delivered_at"] is not None and template.get("delivery_type") == "direct_topup":
+            self.topups.append((row["supplier_id"], row["delivered_at"],
+                                (_money(row["unit_cost"]) or Decimal(0)) * row["quantity"]))  # fmt: skip
         if row["paid_amount"] is not None and "paid_amount" not in changes:
             row["paid_amount"] = (row["unit_price"] * row["quantity"]).quantize(CENT)
         if row["updated_at"] is not None and row["updated_at"] > self.export_end:
@@ -266,7 +274,7 @@ def _plant_discrepancies(p: _Planter, n: int) -> None:
         p.fault("refund_without_payment", order["paid_amount"], order_id=order["order_id"])
 
         if card_keys:
-            clean = p.pick(card_keys)
+            clean = p.pick([t for t in card_keys if t["gateway_trade_no"]] or card_keys)
             created = _time(clean["created_at"]) + timedelta(seconds=int(p.rng.integers(20, 300)))
             order = p.order_like(clean, created, "delivered",
                                  gateway_trade_no=clean["gateway_trade_no"])  # fmt: skip
@@ -278,16 +286,27 @@ def _plant_discrepancies(p: _Planter, n: int) -> None:
             p.payment(order, "success", order["paid_at"] - timedelta(seconds=5))
             cost = (_money(batch["unit_cost"]) * order["quantity"]).quantize(CENT)
             p.fault("batch_mismatch", cost, order_id=order["order_id"], batch_id=batch["batch_id"])
-    _plant_balance_gaps(p, n)
 
 
-def _plant_balance_gaps(p: _Planter, n: int) -> None:
-    """Days where the balance fell (no deposit), away from each other; the gap carries on."""
+def _balances_by_supplier(p: _Planter) -> dict[str, list[dict]]:
     by_supplier: dict[str, list[dict]] = {}
     for row in p.balances:
         row["as_of"] = _time(row["as_of"])
         row["balance"] = _money(row["balance"])
         by_supplier.setdefault(row["supplier_id"], []).append(row)
+    return by_supplier
+
+
+def _draw_planted_topups(p: _Planter, by_supplier: dict[str, list[dict]]) -> None:
+    """A planted top-up that was delivered cost its supplier, like a clean one."""
+    for supplier, delivered_at, cost in p.topups:
+        for row in by_supplier.get(supplier, []):
+            if row["as_of"] >= delivered_at:
+                row["balance"] -= cost.quantize(CENT)
+
+
+def _plant_balance_gaps(p: _Planter, n: int, by_supplier: dict[str, list[dict]]) -> None:
+    """Days where the balance fell (no deposit), away from each other; the gap carries on."""
     candidates = []
     for supplier, rows in sorted(by_supplier.items()):
         rows.sort(key=lambda r: r["as_of"])
@@ -338,7 +357,7 @@ def _plant_rings(p: _Planter, n: int, merchants: list[str]) -> None:
 
         # Card testing: a run of failed attempts within minutes, then one that succeeds.
         contact, ip = f"ring{r}c@fraud.example", ip_address()
-        o = p.order_like(p.pick(p.templates), p.when(1, 60), "delivered",
+        o = p.order_like(p.pick(card_keys), p.when(1, 60), "delivered",
                          buyer_contact=contact, buyer_ip=ip)  # fmt: skip
         fails = int(p.rng.integers(6, 15))
         for i in range(fails):
@@ -360,7 +379,7 @@ def _plant_rings(p: _Planter, n: int, merchants: list[str]) -> None:
         ring("refund_abuse", contact=contact, ip=ip, orders=k)
 
         # Refund abuse by a merchant: a run of refunded orders over two weeks.
-        merchant = merchants[int(p.rng.integers(len(merchants)))] if merchants else None
+        merchant = merchants[r] if r < len(merchants) else None
         if merchant is not None:
             own = [t for t in p.templates if t["merchant_id"] == merchant] or p.templates
             k = int(p.rng.integers(30, 60))
@@ -392,8 +411,12 @@ def plant_faults(out: Path, truth_dir: Path, fmt: str, scale: str, seed: int,
         merchant_counts[t["merchant_id"]] = merchant_counts.get(t["merchant_id"], 0) + 1
     # Mid-sized merchants (a few orders a day): a refund run stands out against their peers.
     mid = sorted(m for m, c in merchant_counts.items() if 45 <= c <= 900)
+    mid = [mid[i] for i in p.rng.permutation(len(mid))]
     _plant_discrepancies(p, PER_KIND[scale])
     _plant_rings(p, RINGS_PER_KIND[scale], mid)
+    by_supplier = _balances_by_supplier(p)
+    _plant_balance_gaps(p, PER_KIND[scale], by_supplier)
+    _draw_planted_topups(p, by_supplier)
     files = [
         write_table(_table(p.orders, p.order_columns), out, "orders_faults", fmt,
                     gzip_csv=gzip_csv).name,
