@@ -220,7 +220,8 @@ def empty_notice(ctx: PageContext, frame: pd.DataFrame | None, table: str) -> bo
 
 
 def _moment_text(value: Any, date_only: bool) -> str | None:
-    if value is None or (not isinstance(value, date) and pd.isna(value)):
+    # NaT is a datetime too: a missing time in a column of times (a resolved row's).
+    if value is None or value is pd.NaT or (not isinstance(value, date) and pd.isna(value)):
         return None
     if isinstance(value, pd.Timestamp | datetime):
         moment = pd.Timestamp(value).to_pydatetime()

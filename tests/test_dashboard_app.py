@@ -21,12 +21,14 @@ PAGES = {
     "operations": "app_pages/operations.py",
     "pricing": "app_pages/pricing.py",
     "health": "app_pages/health.py",
+    "risk": "app_pages/risk.py",
 }
 TITLES = {
     "overview": "page_overview",
     "operations": "page_operations",
     "pricing": "page_pricing",
     "health": "page_health",
+    "risk": "page_risk",
 }
 ACCOUNTS = {
     "merchant": ("shop", "M001"),
