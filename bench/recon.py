@@ -10,6 +10,7 @@ and how long the recon marts take in dbt (``dbt run --select path:models/marts/r
 """
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -63,14 +64,19 @@ def unexplained(truth: pd.DataFrame, found: dict[str, pd.DataFrame]) -> int:
     return n
 
 
-def dbt_seconds(home: Path) -> float:
+def dbt_seconds(home: Path) -> tuple[float, float]:
+    """(wall seconds of ``dbt run`` of the recon marts, their summed model execution time)."""
     env = {**os.environ, "CARDPULSE_HOME": str(home)}
     dbt = ROOT / ".venv" / "bin" / "dbt"
+    target = home / "bench_dbt_target"
     start = time.perf_counter()
     subprocess.run([str(dbt), "run", "--quiet", "--select", "path:models/marts/recon",
                     "--project-dir", str(ROOT / "dbt_project"),
-                    "--profiles-dir", str(ROOT / "dbt_project")], env=env, check=True)  # fmt: skip
-    return time.perf_counter() - start
+                    "--profiles-dir", str(ROOT / "dbt_project"), "--target-path", str(target),
+                    "--log-path", str(home / "bench_dbt_logs")], env=env, check=True)  # fmt: skip
+    wall = time.perf_counter() - start
+    results = json.loads((target / "run_results.json").read_text())["results"]
+    return wall, sum(r["execution_time"] for r in results)
 
 
 def main() -> int:
@@ -91,7 +97,8 @@ def main() -> int:
     if args.clean_home:
         clean = findings(args.clean_home)
         print(f"clean export: {sum(len(f) for f in clean.values())} findings")
-    print(f"recon marts in dbt: {dbt_seconds(args.home):.1f} s")
+    wall, models = dbt_seconds(args.home)
+    print(f"recon marts in dbt: {models:.1f} s of model time ({wall:.1f} s with dbt's start-up)")
     ok = bool(matched["found"].all() and matched["exact"].all())
     return 0 if ok else 1
 
