@@ -37,13 +37,20 @@ def match(truth: pd.DataFrame, found: dict[str, pd.DataFrame]) -> pd.DataFrame:
         table = found[fault.recon_table]
         same = table[(table["kind"] == fault.kind) & (table["status"] == "open")]
         if fault.kind == "supplier_balance_gap":
-            same = same[(same["supplier_id"] == fault.supplier_id)
-                        & (pd.to_datetime(same["balance_date"]).dt.date.astype(str) == fault.day)]  # fmt: skip
+            same = same[
+                (same["supplier_id"] == fault.supplier_id)
+                & (pd.to_datetime(same["balance_date"]).dt.date.astype(str) == fault.day)
+            ]
         else:
             same = same[same["order_id"] == fault.order_id]
         amount = None if same.empty else round(float(same["amount"].iloc[0]) * 100)
-        rows.append({"kind": fault.kind, "found": not same.empty,
-                     "exact": amount == round(float(fault.amount) * 100)})  # fmt: skip
+        rows.append(
+            {
+                "kind": fault.kind,
+                "found": not same.empty,
+                "exact": amount == round(float(fault.amount) * 100),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -70,10 +77,25 @@ def dbt_seconds(home: Path) -> tuple[float, float]:
     dbt = ROOT / ".venv" / "bin" / "dbt"
     target = home / "bench_dbt_target"
     start = time.perf_counter()
-    subprocess.run([str(dbt), "run", "--quiet", "--select", "path:models/marts/recon",
-                    "--project-dir", str(ROOT / "dbt_project"),
-                    "--profiles-dir", str(ROOT / "dbt_project"), "--target-path", str(target),
-                    "--log-path", str(home / "bench_dbt_logs")], env=env, check=True)  # fmt: skip
+    subprocess.run(
+        [
+            str(dbt),
+            "run",
+            "--quiet",
+            "--select",
+            "path:models/marts/recon",
+            "--project-dir",
+            str(ROOT / "dbt_project"),
+            "--profiles-dir",
+            str(ROOT / "dbt_project"),
+            "--target-path",
+            str(target),
+            "--log-path",
+            str(home / "bench_dbt_logs"),
+        ],
+        env=env,
+        check=True,
+    )
     wall = time.perf_counter() - start
     results = json.loads((target / "run_results.json").read_text())["results"]
     return wall, sum(r["execution_time"] for r in results)
@@ -88,12 +110,15 @@ def main() -> int:
     truth = pd.read_csv(args.export / "_truth" / "faults.csv", dtype=str)
     found = findings(args.home)
     matched = match(truth, found)
-    per_kind = matched.groupby("kind").agg(planted=("found", "size"), found=("found", "sum"),
-                                           exact=("exact", "sum"))  # fmt: skip
+    per_kind = matched.groupby("kind").agg(
+        planted=("found", "size"), found=("found", "sum"), exact=("exact", "sum")
+    )
     print(per_kind.to_string())
-    print(f"planted {len(matched)}, found {int(matched['found'].sum())}, "
-          f"amount exact to the fen {int(matched['exact'].sum())}, "
-          f"findings no planted fault explains {unexplained(truth, found)}")
+    print(
+        f"planted {len(matched)}, found {int(matched['found'].sum())}, "
+        f"amount exact to the fen {int(matched['exact'].sum())}, "
+        f"findings no planted fault explains {unexplained(truth, found)}"
+    )
     if args.clean_home:
         clean = findings(args.clean_home)
         print(f"clean export: {sum(len(f) for f in clean.values())} findings")

@@ -28,7 +28,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "recon_supplier_balances": ("供应商预付余额", "Supplier prepaid balances"),
     "risk_signals": ("风控信号", "Risk signals"),
     "risk_hint": (
-        "每条信号附证据；同一对象的信号只提醒一次，数据恢复正常后重新布防。买家与 IP 以密钥散列显示。",
+        "每条信号附证据；同一对象的信号只提醒一次，数据恢复正常后重新布防。"
+        "买家与 IP 以密钥散列显示。",
         "Each signal carries its evidence; it alerts once per subject and re-arms when the data "
         "returns to normal. Buyers and IPs are shown as keyed hashes.",
     ),

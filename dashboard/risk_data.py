@@ -39,7 +39,7 @@ def recon_rows(conn, scope: Scope, table: str) -> pd.DataFrame:
         return pd.DataFrame()
     return _frame(
         conn,
-        f"SELECT * EXCLUDE (discrepancy_id, kind, as_of_date), kind AS discrepancy_kind, "
+        f"SELECT * EXCLUDE (discrepancy_id, kind, as_of_date, amount), kind AS discrepancy_kind, "
         f"CAST(amount AS DOUBLE) AS amount FROM analytics.{table} "
         "ORDER BY status, amount DESC",
     )

@@ -4,9 +4,15 @@ evidence, in words, with a CSV; a merchant or pricing user cannot open it."""
 from __future__ import annotations
 
 import pytest
-from test_dashboard_app import built_home, home, signed_in  # noqa: F401 (fixtures)
+from test_dashboard_app import built_home, signed_in  # noqa: F401 (built_home: a fixture)
 
 from dashboard.i18n import t
+
+
+@pytest.fixture
+def home(built_home, monkeypatch):  # noqa: F811
+    monkeypatch.setenv("CARDPULSE_HOME", str(built_home))
+    return built_home
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
@@ -16,9 +22,11 @@ def test_ops_sees_discrepancies_and_signals_in_words(home, lang):
     assert not app.exception
     assert app.title[0].value == t("page_risk", lang)
     text = " ".join(
-        str(v) for frame in app.dataframe for column in frame.value.columns
+        str(v)
+        for frame in app.dataframe
+        for column in frame.value.columns
         for v in frame.value[column]
-    )  # fmt: skip
+    )
     paid_twice = "重复支付" if lang == "zh" else "Paid twice"
     velocity = "买家高频下单" if lang == "zh" else "Buyer order velocity"
     assert paid_twice in text and velocity in text

@@ -51,8 +51,9 @@ def _found(*pairs) -> pd.DataFrame:
 
 
 def test_a_signal_fires_once_resolves_and_re_arms():
-    empty = advance_signals(pd.DataFrame(columns=["signal_id", "status", "first_seen"]),
-                            _found(), DAY1, 10)  # fmt: skip
+    empty = advance_signals(
+        pd.DataFrame(columns=["signal_id", "status", "first_seen"]), _found(), DAY1, 10
+    )
     assert empty.empty
     day1 = advance_signals(empty, _found(("a", 2.0), ("b", 1.5)), DAY1, 10)
     assert day1.set_index("signal_id")["is_new"].to_dict() == {"a": True, "b": True}
@@ -68,8 +69,12 @@ def test_a_signal_fires_once_resolves_and_re_arms():
 
 
 def test_the_alert_budget_keeps_the_highest_scores():
-    state = advance_signals(pd.DataFrame(columns=["signal_id", "status", "first_seen"]),
-                            _found(("low", 1.1), ("high", 3.0), ("mid", 2.0)), DAY1, 2)  # fmt: skip
+    state = advance_signals(
+        pd.DataFrame(columns=["signal_id", "status", "first_seen"]),
+        _found(("low", 1.1), ("high", 3.0), ("mid", 2.0)),
+        DAY1,
+        2,
+    )
     assert list(state["signal_id"]) == ["high", "mid"]
 
 
@@ -83,17 +88,37 @@ def _warehouse(path) -> duckdb.DuckDBPyConnection:
         sku_id VARCHAR, quantity INTEGER, unit_price DECIMAL(18,2), status VARCHAR,
         is_demand BOOLEAN, is_refunded BOOLEAN, is_failed BOOLEAN,
         gross_revenue DECIMAL(18,2))""")
-    conn.execute("CREATE TABLE analytics.fct_payments (payment_id VARCHAR, order_id VARCHAR, "
-                 "created_at TIMESTAMP, is_success BOOLEAN)")  # fmt: skip
-    conn.execute("CREATE TABLE analytics.dim_skus AS SELECT * FROM (VALUES ('K', 'card_key'), "
-                 "('T', 'direct_topup')) t(sku_id, delivery_type)")  # fmt: skip
+    conn.execute(
+        "CREATE TABLE analytics.fct_payments (payment_id VARCHAR, order_id VARCHAR, "
+        "created_at TIMESTAMP, is_success BOOLEAN)"
+    )
+    conn.execute(
+        "CREATE TABLE analytics.dim_skus AS SELECT * FROM (VALUES ('K', 'card_key'), "
+        "('T', 'direct_topup')) t(sku_id, delivery_type)"
+    )
     rows, payments = [], []
     start = dt.datetime(2026, 2, 1, 9)
 
     def add(oid, at, buyer, ip, status="delivered", sku="T", merchant="M1", qty=1, fails=0):
         demand = status in ("delivered", "refunded", "failed", "paid")
-        rows.append((oid, at, at.date(), buyer, ip, merchant, sku, qty, 10, status, demand,
-                     status == "refunded", status == "failed", 10 * qty if demand else 0))  # fmt: skip
+        rows.append(
+            (
+                oid,
+                at,
+                at.date(),
+                buyer,
+                ip,
+                merchant,
+                sku,
+                qty,
+                10,
+                status,
+                demand,
+                status == "refunded",
+                status == "failed",
+                10 * qty if demand else 0,
+            )
+        )
         for i in range(fails):
             payments.append((f"{oid}-f{i}", oid, at + dt.timedelta(seconds=i), False))
         if demand:
@@ -102,19 +127,38 @@ def _warehouse(path) -> duckdb.DuckDBPyConnection:
     for b in range(40):  # ordinary buyers: 6 orders a few days apart, one refund for some
         for k in range(6):
             status = "refunded" if (b % 8 == 0 and k == 0) else "delivered"
-            add(f"N{b}-{k}", start + dt.timedelta(days=3 * k, hours=b % 10), f"buyer{b}",
-                f"ip{b}", status, merchant=f"M{b % 4}")  # fmt: skip
+            add(
+                f"N{b}-{k}",
+                start + dt.timedelta(days=3 * k, hours=b % 10),
+                f"buyer{b}",
+                f"ip{b}",
+                status,
+                merchant=f"M{b % 4}",
+            )
     for k in range(12):  # velocity: 12 orders in 22 minutes
         add(f"V{k}", start + dt.timedelta(days=10, minutes=2 * k), "thief", "ipT")
     add("C1", start + dt.timedelta(days=12), "tester", "ipC", fails=7)
     for k in range(6):  # refund abuse: 5 of 6 refunded
-        add(f"R{k}", start + dt.timedelta(days=2 * k), "abuser", "ipR",
-            "refunded" if k else "delivered")  # fmt: skip
+        add(
+            f"R{k}",
+            start + dt.timedelta(days=2 * k),
+            "abuser",
+            "ipR",
+            "refunded" if k else "delivered",
+        )
     for k in range(9):  # nine never-paid card-key orders in 40 minutes
-        add(f"U{k}", start + dt.timedelta(days=14, minutes=5 * k), "holder", "ipU",
-            "cancelled", sku="K", qty=5)  # fmt: skip
-    conn.executemany("INSERT INTO analytics.fct_orders VALUES "
-                     "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)  # fmt: skip
+        add(
+            f"U{k}",
+            start + dt.timedelta(days=14, minutes=5 * k),
+            "holder",
+            "ipU",
+            "cancelled",
+            sku="K",
+            qty=5,
+        )
+    conn.executemany(
+        "INSERT INTO analytics.fct_orders VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
+    )
     conn.executemany("INSERT INTO analytics.fct_payments VALUES (?, ?, ?, ?)", payments)
     return conn
 

@@ -11,7 +11,6 @@ of cardpulse.toml, keeps the alert budget's highest scores, carries state in
 A rebuild for the same or an earlier date replaces that date's state: reruns change nothing.
 """
 
-
 import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
@@ -26,11 +25,22 @@ GROUP = "reconciliation"
 RECON_TABLES = ("recon_orders_payments", "recon_card_keys", "recon_supplier_balances")
 RISK_STATE_TABLE = "ops.risk_state"
 RISK_TYPES = {
-    "signal_id": "VARCHAR", "kind": "VARCHAR", "subject_type": "VARCHAR", "subject": "VARCHAR",
-    "window_start": "TIMESTAMP", "window_end": "TIMESTAMP", "orders": "BIGINT",
-    "amount": "DECIMAL(18, 2)", "evidence": "VARCHAR", "order_ids": "VARCHAR", "score": "DOUBLE",
-    "first_seen": "DATE", "status": "VARCHAR", "is_new": "BOOLEAN", "as_of": "DATE",
-}  # fmt: skip
+    "signal_id": "VARCHAR",
+    "kind": "VARCHAR",
+    "subject_type": "VARCHAR",
+    "subject": "VARCHAR",
+    "window_start": "TIMESTAMP",
+    "window_end": "TIMESTAMP",
+    "orders": "BIGINT",
+    "amount": "DECIMAL(18, 2)",
+    "evidence": "VARCHAR",
+    "order_ids": "VARCHAR",
+    "score": "DOUBLE",
+    "first_seen": "DATE",
+    "status": "VARCHAR",
+    "is_new": "BOOLEAN",
+    "as_of": "DATE",
+}
 
 
 def _in_transaction(conn, write) -> None:
@@ -43,8 +53,12 @@ def _in_transaction(conn, write) -> None:
         raise
 
 
-@dg.asset(group_name=GROUP, pool=WAREHOUSE_POOL, kinds={"duckdb", "python"},
-          deps=[dg.AssetKey(name) for name in RECON_TABLES])  # fmt: skip
+@dg.asset(
+    group_name=GROUP,
+    pool=WAREHOUSE_POOL,
+    kinds={"duckdb", "python"},
+    deps=[dg.AssetKey(name) for name in RECON_TABLES],
+)
 def recon_state(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
     """1. Today's rows of every recon mart into ``ops.recon_state`` (today's earlier rows
     replaced); 2. the per-supplier XLSX report of the day."""
@@ -110,8 +124,12 @@ def write_recon_report(frames: dict[str, pd.DataFrame], as_of) -> str:
     return str(path)
 
 
-@dg.asset(group_name=GROUP, pool=WAREHOUSE_POOL, kinds={"duckdb", "python"},
-          deps=[dg.AssetKey(n) for n in ("fct_orders", "fct_payments", "dim_skus")])  # fmt: skip
+@dg.asset(
+    group_name=GROUP,
+    pool=WAREHOUSE_POOL,
+    kinds={"duckdb", "python"},
+    deps=[dg.AssetKey(n) for n in ("fct_orders", "fct_payments", "dim_skus")],
+)
 def risk_signals(
     context: dg.AssetExecutionContext, duckdb: DuckDBResource, build_settings: BuildSettings
 ) -> dg.MaterializeResult:

@@ -23,8 +23,19 @@ import pandas as pd
 
 from pipelines.risk.settings import RiskSettings
 
-SIGNAL_COLUMNS = ["signal_id", "kind", "subject_type", "subject", "window_start", "window_end",
-                  "orders", "amount", "evidence", "order_ids", "score"]  # fmt: skip
+SIGNAL_COLUMNS = [
+    "signal_id",
+    "kind",
+    "subject_type",
+    "subject",
+    "window_start",
+    "window_end",
+    "orders",
+    "amount",
+    "evidence",
+    "order_ids",
+    "score",
+]
 
 _VELOCITY = """
 WITH paid AS (
@@ -165,57 +176,120 @@ def find_signals(conn, settings: RiskSettings, as_of: dt.date) -> pd.DataFrame:
     s = settings
     parts = []
     velocity = {"since": since, "minutes": s.velocity_window_minutes}
-    buyers = _frame(conn, _VELOCITY.format(subject="buyer_key", measure="count(*)"),
-                    {**velocity, "threshold": s.velocity_orders})  # fmt: skip
-    parts.append(_signals(
-        buyers, "buyer_velocity", "buyer_key", lambda f: f["measure"] / s.velocity_orders,
-        lambda r: f"{r.measure} paid orders within {s.velocity_window_minutes} min "
-        f"(threshold {s.velocity_orders}); {r.amount} CNY",
-    ))  # fmt: skip
-    ips = _frame(conn, _VELOCITY.format(subject="buyer_ip_key", measure="count(DISTINCT buyer_key)"),
-                 {**velocity, "threshold": s.velocity_accounts})  # fmt: skip
-    parts.append(_signals(
-        ips, "ip_velocity", "ip_key", lambda f: f["measure"] / s.velocity_accounts,
-        lambda r: f"{r.measure} buyer keys placed {r.orders} paid orders from one IP within "
-        f"{s.velocity_window_minutes} min (threshold {s.velocity_accounts}); {r.amount} CNY",
-    ))  # fmt: skip
-    testing = _frame(conn, _CARD_TESTING, {"since": since, "minutes": s.card_testing_window_minutes,
-                                           "threshold": s.card_testing_failures})  # fmt: skip
+    buyers = _frame(
+        conn,
+        _VELOCITY.format(subject="buyer_key", measure="count(*)"),
+        {**velocity, "threshold": s.velocity_orders},
+    )
+    parts.append(
+        _signals(
+            buyers,
+            "buyer_velocity",
+            "buyer_key",
+            lambda f: f["measure"] / s.velocity_orders,
+            lambda r: (
+                f"{r.measure} paid orders within {s.velocity_window_minutes} min "
+                f"(threshold {s.velocity_orders}); {r.amount} CNY"
+            ),
+        )
+    )
+    ips = _frame(
+        conn,
+        _VELOCITY.format(subject="buyer_ip_key", measure="count(DISTINCT buyer_key)"),
+        {**velocity, "threshold": s.velocity_accounts},
+    )
+    parts.append(
+        _signals(
+            ips,
+            "ip_velocity",
+            "ip_key",
+            lambda f: f["measure"] / s.velocity_accounts,
+            lambda r: (
+                f"{r.measure} buyer keys placed {r.orders} paid orders from one IP within "
+                f"{s.velocity_window_minutes} min (threshold {s.velocity_accounts}); {r.amount} CNY"
+            ),
+        )
+    )
+    testing = _frame(
+        conn,
+        _CARD_TESTING,
+        {
+            "since": since,
+            "minutes": s.card_testing_window_minutes,
+            "threshold": s.card_testing_failures,
+        },
+    )
     if not testing.empty:
         testing["window_start"] = testing["window_end"] - pd.Timedelta(
             minutes=s.card_testing_window_minutes
         )
         testing["orders"] = 1
         testing["amount"] = None
-    parts.append(_signals(
-        testing, "card_testing", "buyer_key", lambda f: f["measure"] / s.card_testing_failures,
-        lambda r: f"{r.measure} failed payment attempts within {s.card_testing_window_minutes} "
-        f"min, then a success (threshold {s.card_testing_failures})",
-    ))  # fmt: skip
+    parts.append(
+        _signals(
+            testing,
+            "card_testing",
+            "buyer_key",
+            lambda f: f["measure"] / s.card_testing_failures,
+            lambda r: (
+                f"{r.measure} failed payment attempts within {s.card_testing_window_minutes} "
+                f"min, then a success (threshold {s.card_testing_failures})"
+            ),
+        )
+    )
     for subject, subject_type, start, min_orders, min_events, z in (
         ("buyer_key", "buyer_key", since, s.min_orders, s.min_events, s.buyer_z),
-        ("merchant_id", "merchant", merchant_since, s.merchant_min_orders, s.merchant_min_events,
-         s.merchant_z),
-    ):  # fmt: skip
+        (
+            "merchant_id",
+            "merchant",
+            merchant_since,
+            s.merchant_min_orders,
+            s.merchant_min_events,
+            s.merchant_z,
+        ),
+    ):
         who = "buyer" if subject == "buyer_key" else "merchant"
         for event, word in (("is_refunded", "refund"), ("is_failed", "failure")):
-            rates = _frame(conn, _RATES.format(subject=subject, event=event),
-                           {"since": start, "peer_since": since, "min_orders": min_orders,
-                            "min_events": min_events})  # fmt: skip
+            rates = _frame(
+                conn,
+                _RATES.format(subject=subject, event=event),
+                {
+                    "since": start,
+                    "peer_since": since,
+                    "min_orders": min_orders,
+                    "min_events": min_events,
+                },
+            )
             rates = rates[rates["z"] >= z] if not rates.empty else rates
-            parts.append(_signals(
-                rates, f"{who}_{word}_abuse", subject_type,
-                lambda f, z=z: f["z"] / z,
-                lambda r, word=word: f"{r.events} of {r.orders} paid orders with a {word} "
-                f"({r.rate:.0%}; peers' median {r.median_rate:.1%}); robust z {r.z:.1f}",
-            ))  # fmt: skip
-    unpaid = _frame(conn, _UNPAID, {"since": since, "minutes": s.unpaid_window_minutes,
-                                    "threshold": s.unpaid_orders})  # fmt: skip
-    parts.append(_signals(
-        unpaid, "unpaid_holding_stock", "buyer_key", lambda f: f["measure"] / s.unpaid_orders,
-        lambda r: f"{r.measure} never-paid card-key orders holding {r.held_keys:.0f} keys within "
-        f"{s.unpaid_window_minutes} min (threshold {s.unpaid_orders}); {r.amount} CNY",
-    ))  # fmt: skip
+            parts.append(
+                _signals(
+                    rates,
+                    f"{who}_{word}_abuse",
+                    subject_type,
+                    lambda f, z=z: f["z"] / z,
+                    lambda r, word=word: (
+                        f"{r.events} of {r.orders} paid orders with a {word} "
+                        f"({r.rate:.0%}; peers' median {r.median_rate:.1%}); robust z {r.z:.1f}"
+                    ),
+                )
+            )
+    unpaid = _frame(
+        conn,
+        _UNPAID,
+        {"since": since, "minutes": s.unpaid_window_minutes, "threshold": s.unpaid_orders},
+    )
+    parts.append(
+        _signals(
+            unpaid,
+            "unpaid_holding_stock",
+            "buyer_key",
+            lambda f: f["measure"] / s.unpaid_orders,
+            lambda r: (
+                f"{r.measure} never-paid card-key orders holding {r.held_keys:.0f} keys within "
+                f"{s.unpaid_window_minutes} min (threshold {s.unpaid_orders}); {r.amount} CNY"
+            ),
+        )
+    )
     found = [p for p in parts if not p.empty]
     if not found:
         return pd.DataFrame(columns=SIGNAL_COLUMNS)

@@ -48,15 +48,31 @@ RECON_KINDS = {
     "batch_mismatch": "recon_card_keys",
     "supplier_balance_gap": "recon_supplier_balances",
 }
-RING_KINDS = ("buyer_velocity", "ip_velocity", "card_testing", "refund_abuse",
-              "merchant_refund_abuse", "unpaid_holding_stock")  # fmt: skip
+RING_KINDS = (
+    "buyer_velocity",
+    "ip_velocity",
+    "card_testing",
+    "refund_abuse",
+    "merchant_refund_abuse",
+    "unpaid_holding_stock",
+)
 # Faults of each kind and rings of each kind, by scale.
 PER_KIND = {"small": 3, "medium": 8, "large": 12}
 RINGS_PER_KIND = {"small": 2, "medium": 6, "large": 10}
 CENT = Decimal("0.01")
 
-_MONEY_COLUMNS = {"unit_price", "unit_cost", "list_price", "paid_amount", "payment_fee",
-                  "discount_amount", "agent_commission", "amount", "fee", "balance"}  # fmt: skip
+_MONEY_COLUMNS = {
+    "unit_price",
+    "unit_cost",
+    "list_price",
+    "paid_amount",
+    "payment_fee",
+    "discount_amount",
+    "agent_commission",
+    "amount",
+    "fee",
+    "balance",
+}
 _TIME_COLUMNS = {"created_at", "updated_at", "paid_at", "delivered_at", "callback_at", "as_of"}
 
 
@@ -104,7 +120,9 @@ def _schema(columns: list[str]) -> pa.Schema:
 
 
 def _table(rows: list[dict], columns: list[str]) -> pa.Table:
-    return pa.Table.from_pylist([{c: row.get(c) for c in columns} for row in rows], _schema(columns))
+    return pa.Table.from_pylist(
+        [{c: row.get(c) for c in columns} for row in rows], _schema(columns)
+    )
 
 
 class _Planter:
@@ -140,8 +158,17 @@ class _Planter:
         balances = _reader(fmt, str(out / "supplier_balances.*"))
         self.balance_columns = ["as_of", "supplier_id", "balance"]
         self.balances = self._rows(con, f"SELECT * FROM {balances}")
-        self.payment_columns = ["payment_id", "order_id", "channel", "amount", "fee", "status",
-                                "created_at", "callback_at", "gateway_trade_no"]  # fmt: skip
+        self.payment_columns = [
+            "payment_id",
+            "order_id",
+            "channel",
+            "amount",
+            "fee",
+            "status",
+            "created_at",
+            "callback_at",
+            "gateway_trade_no",
+        ]
         con.close()
         self.orders: list[dict] = []
         self.payments: list[dict] = []
@@ -188,18 +215,31 @@ class _Planter:
             agent_commission=None,
         )
         if status in ("pending_payment", "cancelled"):
-            row.update(paid_at=None, updated_at=created + timedelta(minutes=15), paid_amount=None,
-                       payment_fee=None, gateway_trade_no=None)  # fmt: skip
+            row.update(
+                paid_at=None,
+                updated_at=created + timedelta(minutes=15),
+                paid_amount=None,
+                payment_fee=None,
+                gateway_trade_no=None,
+            )
         if status == "refunded":
             row["updated_at"] = delivered + timedelta(hours=int(self.rng.integers(2, 48)))
         row.update(changes)
         # The template's batch only if it had arrived by the new delivery day.
         template_day = _time(template.get("created_at")).date()
-        if "card_batch_id" not in changes and (row["delivered_at"] or created).date() < template_day:
+        if (
+            "card_batch_id" not in changes
+            and (row["delivered_at"] or created).date() < template_day
+        ):
             row["card_batch_id"] = None
         if row["delivered_at"] is not None and template.get("delivery_type") == "direct_topup":
-            self.topups.append((row["supplier_id"], row["delivered_at"],
-                                (_money(row["unit_cost"]) or Decimal(0)) * row["quantity"]))  # fmt: skip
+            self.topups.append(
+                (
+                    row["supplier_id"],
+                    row["delivered_at"],
+                    (_money(row["unit_cost"]) or Decimal(0)) * row["quantity"],
+                )
+            )
         if row["paid_amount"] is not None and "paid_amount" not in changes:
             row["paid_amount"] = (row["unit_price"] * row["quantity"]).quantize(CENT)
         if row["updated_at"] is not None and row["updated_at"] > self.export_end:
@@ -212,8 +252,9 @@ class _Planter:
             "payment_id": self.new_id("P"),
             "order_id": order["order_id"],
             "channel": order.get("payment_channel"),
-            "amount": amount if amount is not None else order["paid_amount"]
-            or (order["unit_price"] * order["quantity"]).quantize(CENT),
+            "amount": amount
+            if amount is not None
+            else order["paid_amount"] or (order["unit_price"] * order["quantity"]).quantize(CENT),
             "fee": Decimal("0.00"),
             "status": status,
             "created_at": at,
@@ -227,8 +268,9 @@ class _Planter:
         back = self.rng.uniform(days_back_low, days_back_high)
         return (self.export_end - timedelta(days=back)).replace(microsecond=0)
 
-    def fault(self, kind: str, amount: Decimal, order_id=None, batch_id=None, supplier_id=None,
-              day=None) -> None:  # fmt: skip
+    def fault(
+        self, kind: str, amount: Decimal, order_id=None, batch_id=None, supplier_id=None, day=None
+    ) -> None:
         self.truth.append(
             {
                 "fault_id": f"F{len(self.truth) + 1:04d}",
@@ -257,16 +299,24 @@ def _plant_discrepancies(p: _Planter, n: int) -> None:
         clean = p.pick(p.templates)
         paid_at = _time(clean["paid_at"])
         amount = _money(clean["paid_amount"])
-        second = {"order_id": clean["order_id"], "payment_channel": clean["payment_channel"],
-                  "gateway_trade_no": f"D{clean['order_id'][1:]}", "paid_amount": amount}  # fmt: skip
+        second = {
+            "order_id": clean["order_id"],
+            "payment_channel": clean["payment_channel"],
+            "gateway_trade_no": f"D{clean['order_id'][1:]}",
+            "paid_amount": amount,
+        }
         p.payment(second, "success", paid_at + timedelta(seconds=int(p.rng.integers(30, 600))))
         p.fault("paid_twice", amount, order_id=clean["order_id"])
 
         order = p.order_like(p.pick(p.templates), p.when(1, 30), "delivered")
         gap = Decimal(int(p.rng.integers(1, 1000))) * CENT
         gap = min(gap, order["paid_amount"] - CENT) if order["paid_amount"] > CENT else CENT
-        p.payment(order, "success", order["paid_at"] - timedelta(seconds=5),
-                  amount=order["paid_amount"] - gap)  # fmt: skip
+        p.payment(
+            order,
+            "success",
+            order["paid_at"] - timedelta(seconds=5),
+            amount=order["paid_amount"] - gap,
+        )
         p.fault("amount_mismatch", gap, order_id=order["order_id"])
 
         order = p.order_like(p.pick(p.templates), p.when(3, 30), "refunded")
@@ -276,8 +326,9 @@ def _plant_discrepancies(p: _Planter, n: int) -> None:
         if card_keys:
             clean = p.pick([t for t in card_keys if t["gateway_trade_no"]] or card_keys)
             created = _time(clean["created_at"]) + timedelta(seconds=int(p.rng.integers(20, 300)))
-            order = p.order_like(clean, created, "delivered",
-                                 gateway_trade_no=clean["gateway_trade_no"])  # fmt: skip
+            order = p.order_like(
+                clean, created, "delivered", gateway_trade_no=clean["gateway_trade_no"]
+            )
             p.fault("key_delivered_twice", order["paid_amount"], order_id=order["order_id"])
 
             clean = p.pick(card_keys)
@@ -328,9 +379,16 @@ def _plant_rings(p: _Planter, n: int, merchants: list[str]) -> None:
     card_keys = [t for t in p.templates if t["delivery_type"] == "card_key"] or p.templates
 
     def ring(kind: str, contact=None, ip=None, merchant=None, orders=0):
-        p.rings.append({"ring_id": f"R{len(p.rings) + 1:04d}", "kind": kind,
-                        "buyer_contact": contact, "buyer_ip": ip, "merchant_id": merchant,
-                        "orders": orders})  # fmt: skip
+        p.rings.append(
+            {
+                "ring_id": f"R{len(p.rings) + 1:04d}",
+                "kind": kind,
+                "buyer_contact": contact,
+                "buyer_ip": ip,
+                "merchant_id": merchant,
+                "orders": orders,
+            }
+        )
 
     def ip_address() -> str:
         a, b, c, d = (int(x) for x in p.rng.integers(1, 255, 4))
@@ -341,8 +399,13 @@ def _plant_rings(p: _Planter, n: int, merchants: list[str]) -> None:
         contact, ip = f"ring{r}v@fraud.example", ip_address()
         start, k = p.when(1, 60), int(p.rng.integers(12, 25))
         for i in range(k):
-            o = p.order_like(p.pick(topups), start + timedelta(seconds=int(i * 3600 / k)),
-                             "delivered", buyer_contact=contact, buyer_ip=ip)  # fmt: skip
+            o = p.order_like(
+                p.pick(topups),
+                start + timedelta(seconds=int(i * 3600 / k)),
+                "delivered",
+                buyer_contact=contact,
+                buyer_ip=ip,
+            )
             p.payment(o, "success", o["paid_at"] - timedelta(seconds=5))
         ring("buyer_velocity", contact=contact, ip=ip, orders=k)
 
@@ -350,15 +413,21 @@ def _plant_rings(p: _Planter, n: int, merchants: list[str]) -> None:
         ip = ip_address()
         start, k = p.when(1, 60), int(p.rng.integers(10, 20))
         for i in range(k):
-            o = p.order_like(p.pick(topups), start + timedelta(seconds=int(i * 3600 / k)),
-                             "delivered", buyer_contact=f"ring{r}-{i}@ip.example", buyer_ip=ip)  # fmt: skip
+            o = p.order_like(
+                p.pick(topups),
+                start + timedelta(seconds=int(i * 3600 / k)),
+                "delivered",
+                buyer_contact=f"ring{r}-{i}@ip.example",
+                buyer_ip=ip,
+            )
             p.payment(o, "success", o["paid_at"] - timedelta(seconds=5))
         ring("ip_velocity", ip=ip, orders=k)
 
         # Card testing: a run of failed attempts within minutes, then one that succeeds.
         contact, ip = f"ring{r}c@fraud.example", ip_address()
-        o = p.order_like(p.pick(card_keys), p.when(1, 60), "delivered",
-                         buyer_contact=contact, buyer_ip=ip)  # fmt: skip
+        o = p.order_like(
+            p.pick(card_keys), p.when(1, 60), "delivered", buyer_contact=contact, buyer_ip=ip
+        )
         fails = int(p.rng.integers(6, 15))
         for i in range(fails):
             p.payment(o, "failed", o["created_at"] + timedelta(seconds=5 + 20 * i))
@@ -372,10 +441,14 @@ def _plant_rings(p: _Planter, n: int, merchants: list[str]) -> None:
         k = int(p.rng.integers(6, 12))
         for i in range(k):
             status = "refunded" if i < k - 2 else "delivered"
-            o = p.order_like(p.pick(p.templates), p.when(2, 40), status,
-                             buyer_contact=contact, buyer_ip=ip)  # fmt: skip
-            p.payment(o, "refunded" if status == "refunded" else "success",
-                      o["paid_at"] - timedelta(seconds=5))  # fmt: skip
+            o = p.order_like(
+                p.pick(p.templates), p.when(2, 40), status, buyer_contact=contact, buyer_ip=ip
+            )
+            p.payment(
+                o,
+                "refunded" if status == "refunded" else "success",
+                o["paid_at"] - timedelta(seconds=5),
+            )
         ring("refund_abuse", contact=contact, ip=ip, orders=k)
 
         # Refund abuse by a merchant: a run of refunded orders over two weeks.
@@ -384,9 +457,14 @@ def _plant_rings(p: _Planter, n: int, merchants: list[str]) -> None:
             own = [t for t in p.templates if t["merchant_id"] == merchant] or p.templates
             k = int(p.rng.integers(30, 60))
             for _ in range(k):
-                o = p.order_like(p.pick(own), p.when(3, 17), "refunded", merchant_id=merchant,
-                                 buyer_contact=f"{p.new_id('b')}@shop.example",
-                                 buyer_ip=ip_address())  # fmt: skip
+                o = p.order_like(
+                    p.pick(own),
+                    p.when(3, 17),
+                    "refunded",
+                    merchant_id=merchant,
+                    buyer_contact=f"{p.new_id('b')}@shop.example",
+                    buyer_ip=ip_address(),
+                )
                 p.payment(o, "refunded", o["paid_at"] - timedelta(seconds=5))
             ring("merchant_refund_abuse", merchant=merchant, orders=k)
 
@@ -394,14 +472,20 @@ def _plant_rings(p: _Planter, n: int, merchants: list[str]) -> None:
         contact, ip = f"ring{r}u@fraud.example", ip_address()
         start, k = p.when(1, 60), int(p.rng.integers(10, 25))
         for i in range(k):
-            p.order_like(p.pick(card_keys), start + timedelta(seconds=int(i * 7200 / k)),
-                         "cancelled", buyer_contact=contact, buyer_ip=ip,
-                         quantity=int(p.rng.integers(3, 20)))  # fmt: skip
+            p.order_like(
+                p.pick(card_keys),
+                start + timedelta(seconds=int(i * 7200 / k)),
+                "cancelled",
+                buyer_contact=contact,
+                buyer_ip=ip,
+                quantity=int(p.rng.integers(3, 20)),
+            )
         ring("unpaid_holding_stock", contact=contact, ip=ip, orders=k)
 
 
-def plant_faults(out: Path, truth_dir: Path, fmt: str, scale: str, seed: int,
-                 gzip_csv: bool) -> FaultSummary:  # fmt: skip
+def plant_faults(
+    out: Path, truth_dir: Path, fmt: str, scale: str, seed: int, gzip_csv: bool
+) -> FaultSummary:
     """1. Read the clean export's recent orders, batches and balances from `out`; 2. plant the
     discrepancies and the fraud rings as new orders and payment attempts (and a balance gap);
     3. write ``orders_faults`` / ``payments_faults`` / ``supplier_balances`` and the truth."""
@@ -418,20 +502,38 @@ def plant_faults(out: Path, truth_dir: Path, fmt: str, scale: str, seed: int,
     _plant_balance_gaps(p, PER_KIND[scale], by_supplier)
     _draw_planted_topups(p, by_supplier)
     files = [
-        write_table(_table(p.orders, p.order_columns), out, "orders_faults", fmt,
-                    gzip_csv=gzip_csv).name,
+        write_table(
+            _table(p.orders, p.order_columns), out, "orders_faults", fmt, gzip_csv=gzip_csv
+        ).name,
         write_table(_table(p.payments, p.payment_columns), out, "payments_faults", fmt).name,
-    ]  # fmt: skip
+    ]
     for old in out.glob("supplier_balances.*"):
         old.unlink()
-    files.append(write_table(_table(p.balances, p.balance_columns), out, "supplier_balances", fmt).name)
-    truth_columns = ["fault_id", "kind", "recon_table", "order_id", "batch_id", "supplier_id",
-                     "amount", "day"]  # fmt: skip
-    schema = pa.schema([pa.field(c, MONEY if c == "amount" else pa.date32() if c == "day"
-                                 else pa.string()) for c in truth_columns])  # fmt: skip
+    files.append(
+        write_table(_table(p.balances, p.balance_columns), out, "supplier_balances", fmt).name
+    )
+    truth_columns = [
+        "fault_id",
+        "kind",
+        "recon_table",
+        "order_id",
+        "batch_id",
+        "supplier_id",
+        "amount",
+        "day",
+    ]
+    schema = pa.schema(
+        [
+            pa.field(c, MONEY if c == "amount" else pa.date32() if c == "day" else pa.string())
+            for c in truth_columns
+        ]
+    )
     write_table(pa.Table.from_pylist(p.truth, schema), truth_dir, "faults", "csv")
-    ring_schema = pa.schema([pa.field(c, pa.int64() if c == "orders" else pa.string()) for c in
-                             ("ring_id", "kind", "buyer_contact", "buyer_ip", "merchant_id",
-                              "orders")])  # fmt: skip
+    ring_schema = pa.schema(
+        [
+            pa.field(c, pa.int64() if c == "orders" else pa.string())
+            for c in ("ring_id", "kind", "buyer_contact", "buyer_ip", "merchant_id", "orders")
+        ]
+    )
     write_table(pa.Table.from_pylist(p.rings, ring_schema), truth_dir, "risk_rings", "csv")
     return FaultSummary(discrepancies=len(p.truth), rings=len(p.rings), files=files)

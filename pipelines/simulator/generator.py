@@ -102,7 +102,6 @@ class GenerationSummary:
     fault_rows: int = 0  # planted discrepancies + fraud rings (--faults), in _truth/faults.csv
 
 
-
 def _rng(seed: int, stream: str) -> np.random.Generator:
     return np.random.default_rng([seed, _STREAMS.index(stream)])
 
