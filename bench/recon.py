@@ -122,6 +122,11 @@ def main() -> int:
     if args.clean_home:
         clean = findings(args.clean_home)
         print(f"clean export: {sum(len(f) for f in clean.values())} findings")
+    build_results = args.home / "dbt_target" / "run_results.json"
+    if build_results.exists():  # what the last `cardpulse build` spent on the recon marts
+        results = json.loads(build_results.read_text())["results"]
+        spent = sum(r["execution_time"] for r in results if "recon" in r["unique_id"])
+        print(f"in the last cardpulse build: recon marts and their tests {spent:.1f} s")
     wall, models = dbt_seconds(args.home)
     print(f"recon marts in dbt: {models:.1f} s of model time ({wall:.1f} s with dbt's start-up)")
     ok = bool(matched["found"].all() and matched["exact"].all())
