@@ -206,6 +206,7 @@ OWNED_ELSEWHERE = {
     "notify": "pipelines.notify.config.load",
     "reports": "pipelines.notify.config.load",
     "engine": "pipelines.engine.load_engine_settings",
+    "risk": "pipelines.risk.settings.load_risk_settings",
 }
 
 

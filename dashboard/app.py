@@ -48,6 +48,12 @@ PAGES: dict[str, tuple[str, str, str, tuple[str, ...]]] = {
         ":material/sell:",
         ("ops", "pricing", "admin"),
     ),
+    "page_risk": (
+        "app_pages/risk.py",
+        "risk",
+        ":material/gpp_maybe:",
+        ("ops", "admin"),
+    ),
     "page_health": (
         "app_pages/health.py",
         "health",

@@ -1079,3 +1079,8 @@ QUERIES: dict[str, Callable[..., Any]] = {
 from dashboard import profit_data  # noqa: E402
 
 QUERIES.update(profit_data.QUERIES)
+
+# The risk and reconciliation page's queries (issue #19).
+from dashboard import risk_data  # noqa: E402
+
+QUERIES.update(risk_data.QUERIES)

@@ -18,6 +18,22 @@ LANGUAGES = {"zh": "中文", "en": "English"}
 DEFAULT_LANGUAGE = "zh"
 
 STRINGS: dict[str, tuple[str, str]] = {
+    # risk and reconciliation page (issue #19)
+    "page_risk": ("风控与对账", "Risk and reconciliation"),
+    "recon_summary": ("对账差异汇总", "Reconciliation discrepancies"),
+    "recon_none": ("没有对账差异。", "Everything reconciles."),
+    "recon_table_empty": ("这一项没有差异。", "No discrepancy of this kind."),
+    "recon_orders_payments": ("订单与支付", "Orders and payments"),
+    "recon_card_keys": ("卡密与批次", "Card keys and batches"),
+    "recon_supplier_balances": ("供应商预付余额", "Supplier prepaid balances"),
+    "risk_signals": ("风控信号", "Risk signals"),
+    "risk_hint": (
+        "每条信号附证据；同一对象的信号只提醒一次，数据恢复正常后重新布防。"
+        "买家与 IP 以密钥散列显示。",
+        "Each signal carries its evidence; it alerts once per subject and re-arms when the data "
+        "returns to normal. Buyers and IPs are shown as keyed hashes.",
+    ),
+    "risk_none": ("当前没有风控信号。", "No risk signal open."),
     # frame and sign-in
     "app_title": ("CardPulse 卡脉", "CardPulse"),
     "language": ("语言", "Language"),
@@ -324,6 +340,30 @@ STRINGS: dict[str, tuple[str, str]] = {
 
 # Table headers: a column keeps its warehouse name in CSV exports but reads as words on screen.
 COLUMN_LABELS: dict[str, tuple[str, str]] = {
+    # risk and reconciliation page (issue #19)
+    "discrepancy_kind": ("差异类型", "Discrepancy"),
+    "signal_kind": ("信号类型", "Signal"),
+    "subject_type": ("对象类型", "Subject type"),
+    "subject": ("对象", "Subject"),
+    "window_start": ("窗口开始", "Window start"),
+    "window_end": ("窗口结束", "Window end"),
+    "score": ("评分", "Score"),
+    "evidence": ("证据", "Evidence"),
+    "order_ids": ("订单号", "Orders (ids)"),
+    "first_seen": ("首次发现", "First seen"),
+    "is_new": ("今日新增", "New today"),
+    "discrepancies": ("差异数", "Discrepancies"),
+    "payment_ids": ("支付流水", "Payments"),
+    "occurred_at": ("发生时间", "Occurred at"),
+    "age_hours": ("已过小时", "Age (hours)"),
+    "related_order_id": ("关联订单", "Related order"),
+    "batch_id": ("批次", "Batch"),
+    "keys": ("卡密数", "Keys"),
+    "previous_date": ("上次快照日期", "Previous snapshot"),
+    "previous_balance": ("上次余额", "Previous balance"),
+    "topup_cost": ("充值订单成本", "Top-up cost"),
+    "topups": ("充值订单数", "Top-up orders"),
+    "order_id": ("订单号", "Order"),
     # profit page (issue #18)
     "discount_amount": ("优惠金额", "Discounts"),
     "revenue": ("实收", "Revenue"),
@@ -473,6 +513,33 @@ CODE_LABELS: dict[str, dict[str, tuple[str, str]]] = {
         "quarantine": ("数据隔离超阈值", "Data quarantined above threshold"),
         "build_failed": ("构建失败", "Build failed"),
         "report": ("定时报表", "Scheduled report"),
+        "reconciliation": ("对账差异", "Reconciliation discrepancy"),
+        "risk": ("风控信号", "Risk signal"),
+    },
+    "discrepancy_kind": {
+        "paid_not_delivered": ("已付款未发货（掉单）", "Paid, never delivered"),
+        "delivered_without_payment": ("未付款已发货", "Delivered without payment"),
+        "paid_twice": ("重复支付", "Paid twice"),
+        "amount_mismatch": ("支付金额不符", "Amount paid differs"),
+        "refund_without_payment": ("未付款却退款", "Refund without payment"),
+        "key_delivered_twice": ("重复发卡", "Key delivered twice"),
+        "batch_mismatch": ("批次不符", "Batch does not match"),
+        "supplier_balance_gap": ("余额缺口", "Unexplained balance drop"),
+    },
+    "signal_kind": {
+        "buyer_velocity": ("买家高频下单", "Buyer order velocity"),
+        "ip_velocity": ("同 IP 多账号", "Many buyers on one IP"),
+        "card_testing": ("盗卡试刷", "Card testing"),
+        "buyer_refund_abuse": ("买家退款异常", "Buyer refund abuse"),
+        "buyer_failure_abuse": ("买家失败异常", "Buyer failure abuse"),
+        "merchant_refund_abuse": ("商户退款异常", "Merchant refund abuse"),
+        "merchant_failure_abuse": ("商户失败异常", "Merchant failure abuse"),
+        "unpaid_holding_stock": ("未付款占库存", "Unpaid orders holding stock"),
+    },
+    "subject_type": {
+        "buyer_key": ("买家", "Buyer"),
+        "ip_key": ("IP", "IP"),
+        "merchant": ("商户", "Merchant"),
     },
     "category": {
         "game_card": ("游戏点卡", "Game cards"),
@@ -491,6 +558,8 @@ CODE_LABELS: dict[str, dict[str, tuple[str, str]]] = {
         "unknown": ("未知", "Unknown"),
     },
     "status": {
+        "open": ("未解决", "Open"),
+        "resolved": ("已解决", "Resolved"),
         "success": ("成功", "Succeeded"),
         "succeeded": ("成功", "Succeeded"),
         "ok": ("成功", "OK"),
@@ -621,6 +690,9 @@ CODE_LABELS: dict[str, dict[str, tuple[str, str]]] = {
 }
 # Which columns hold which kind of code.
 CODE_COLUMNS = {
+    "discrepancy_kind": "discrepancy_kind",
+    "signal_kind": "signal_kind",
+    "subject_type": "subject_type",
     "payment_channel": "payment_channel",
     "alert_kind": "alert_kind",
     "category": "category",

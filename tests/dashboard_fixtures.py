@@ -8,6 +8,7 @@ are far bigger, so any leak shows up in names and totals.
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -571,8 +572,86 @@ def snapshot_tables() -> dict[str, pd.DataFrame]:
         **_operations(),
         **_health(),
         **whole_order(),
+        **risk_tables(),
     }
     return tables
+
+
+def risk_tables() -> dict[str, pd.DataFrame]:
+    """Issue #19: one open and one resolved discrepancy per recon table, two risk signals."""
+    day = pd.Timestamp(LAST_DAY + timedelta(days=1)).date()
+    at = pd.Timestamp(LAST_DAY) + pd.Timedelta(hours=20)
+    common = {"first_seen": [day, day], "status": ["open", "resolved"], "as_of_date": [day, day]}
+    return {
+        "recon_orders_payments": pd.DataFrame(
+            {
+                "discrepancy_id": ["paid_twice:O-1", "paid_not_delivered:O-2"],
+                "kind": ["paid_twice", "paid_not_delivered"],
+                "order_id": ["O-1", "O-2"],
+                "merchant_id": ["M001", "M002"],
+                "supplier_id": ["SUP-1", None],
+                "sku_id": ["QB-10", None],
+                "payment_ids": ["P-1,P-2", None],
+                "amount": [Decimal("10.00"), Decimal("99.50")],
+                "occurred_at": [at, None],
+                "age_hours": [None, 30.5],
+                **common,
+            }
+        ),
+        "recon_card_keys": pd.DataFrame(
+            {
+                "discrepancy_id": ["key_delivered_twice:O-3", "batch_mismatch:O-4"],
+                "kind": ["key_delivered_twice", "batch_mismatch"],
+                "order_id": ["O-3", "O-4"],
+                "related_order_id": ["O-1", None],
+                "batch_id": ["B-1", "B-2"],
+                "sku_id": ["QB-10", None],
+                "supplier_id": ["SUP-1", "SUP-1"],
+                "merchant_id": ["M001", "M001"],
+                "keys": [1, None],
+                "amount": [Decimal("9.60"), Decimal("28.40")],
+                "occurred_at": [at, None],
+                **common,
+            }
+        ),
+        "recon_supplier_balances": pd.DataFrame(
+            {
+                "discrepancy_id": ["supplier_balance_gap:SUP-2:a", "supplier_balance_gap:SUP-2:b"],
+                "kind": ["supplier_balance_gap"] * 2,
+                "supplier_id": ["SUP-2", "SUP-2"],
+                "balance_date": [LAST_DAY, None],
+                "previous_date": [LAST_DAY - timedelta(days=1), None],
+                "previous_balance": [Decimal("5000.00"), None],
+                "balance": [Decimal("4800.00"), None],
+                "topup_cost": [Decimal("187.66"), None],
+                "topups": [2, None],
+                "amount": [Decimal("12.34"), Decimal("50.00")],
+                **common,
+            }
+        ),
+        "risk_signals": pd.DataFrame(
+            {
+                "signal_id": ["buyer_velocity:ab12", "merchant_refund_abuse:M002"],
+                "kind": ["buyer_velocity", "merchant_refund_abuse"],
+                "subject_type": ["buyer_key", "merchant"],
+                "subject": ["ab12" * 16, "M002"],
+                "window_start": [at - pd.Timedelta(hours=1), at - pd.Timedelta(days=14)],
+                "window_end": [at, at],
+                "orders": [14, 52],
+                "amount": [Decimal("1400.00"), Decimal("2100.00")],
+                "evidence": [
+                    "14 paid orders within 60 min (threshold 10); 1400.00 CNY",
+                    "40 of 52 paid orders with a refund (77%; peers' median 1.2%); robust z 30.1",
+                ],
+                "order_ids": ["O-5,O-6", "O-7"],
+                "score": [1.4, 5.0],
+                "first_seen": [day, day],
+                "status": ["open", "open"],
+                "is_new": [True, False],
+                "as_of": [day, day],
+            }
+        ),
+    }
 
 
 MONEY_COLUMNS = {

@@ -21,12 +21,14 @@ PAGES = {
     "operations": "app_pages/operations.py",
     "pricing": "app_pages/pricing.py",
     "health": "app_pages/health.py",
+    "risk": "app_pages/risk.py",
 }
 TITLES = {
     "overview": "page_overview",
     "operations": "page_operations",
     "pricing": "page_pricing",
     "health": "page_health",
+    "risk": "page_risk",
 }
 ACCOUNTS = {
     "merchant": ("shop", "M001"),
@@ -90,7 +92,8 @@ def test_every_page_under_every_role(home, role):
     assert_clean(app)
     assert app.title[0].value == t("page_overview")
     for page, path in PAGES.items():
-        if role == "merchant" and page != "overview":
+        # The risk page is for operations and admin only.
+        if (role == "merchant" and page != "overview") or (role == "pricing" and page == "risk"):
             # The page is not registered for a merchant: there is no way to navigate to it.
             with pytest.raises(ValueError, match="navigation page"):
                 app.switch_page(path)

@@ -583,7 +583,8 @@ def test_first_build_passes_every_model_unit_test_and_data_test(session):
     statuses = node_statuses(session.first_results)
     assert set(statuses.values()) == {"success", "pass"}, statuses
     kinds = {uid.split(".")[0] for uid in statuses}
-    assert kinds == {"model", "test", "unit_test"}
+    # "operation": the on-run-start hook that creates ops.recon_state (#19).
+    assert kinds == {"model", "test", "unit_test", "operation"}
     assert sum(uid.startswith("unit_test.") for uid in statuses) == 7
     assert session.catalog_exists
 

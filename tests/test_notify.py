@@ -524,3 +524,44 @@ def test_a_failed_build_run_alerts_once_from_the_command_or_the_daemon(
     assert outbox_rows(tmp_path / "warehouse.duckdb") == [
         (f"build_failed:{run_id}@ops_feishu", "sent", 1, "build_failed", "ops_feishu")
     ]
+
+
+def test_reconciliation_and_risk_findings_go_out_once_and_re_arm(tmp_path, robots, monkeypatch):
+    """Issue #19's findings are alert kinds like the others: routed by kind, sent once per
+    firing (its first_seen), and sent again when a resolved finding comes back."""
+    robot_env(monkeypatch, robots)
+    text = ROBOTS_TOML.format(digest=5, failed_roles='"pager"').replace(
+        "[notify.routes]\n", '[notify.routes]\nreconciliation = ["finance"]\nrisk = ["finance"]\n'
+    )
+    config = load(write_config(tmp_path, text=text), known_kinds=alerts.known_kinds())
+    warehouse = warehouse_with_alerts(tmp_path / "warehouse.duckdb", [])
+    with duckdb.connect(str(warehouse)) as conn:
+        conn.execute(
+            """CREATE TABLE analytics.recon_orders_payments AS SELECT 'paid_twice:O1' AS
+               discrepancy_id, 'paid_twice' AS kind, 25.50::DECIMAL(18, 2) AS amount,
+               DATE '2026-12-01' AS first_seen, 'open' AS status"""
+        )
+        conn.execute(
+            """CREATE TABLE analytics.risk_signals AS SELECT 'card_testing:K9' AS signal_id,
+               'card_testing' AS kind, 'buyer_key' AS subject_type, 'K9' AS subject,
+               7.5 AS score, '9 failed payments then a success in 10 min' AS evidence,
+               DATE '2026-12-01' AS first_seen, 'open' AS status"""
+        )
+        notify_open_alerts(conn, "day-1", config)
+        notify_open_alerts(conn, "day-1-rerun", config)
+        conn.execute("UPDATE analytics.recon_orders_payments SET status = 'resolved'")
+        notify_open_alerts(conn, "day-2", config)
+        conn.execute(
+            "UPDATE analytics.recon_orders_payments SET status = 'open', "
+            "first_seen = DATE '2026-12-05'"
+        )
+        notify_open_alerts(conn, "day-5", config)
+    keys = sorted(key for key, *_ in outbox_rows(warehouse) if not key.startswith("funding"))
+    assert keys == [
+        "reconciliation:paid_twice:O1:2026-12-01@ops_feishu",
+        "reconciliation:paid_twice:O1:2026-12-05@ops_feishu",
+        "risk:card_testing:K9:2026-12-01@ops_feishu",
+    ]
+    sent = [str(r.payload) for r in robots.of("feishu")]
+    assert sum("¥25.50" in body for body in sent) == 2
+    assert sum("9 failed payments" in body for body in sent) == 1

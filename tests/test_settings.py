@@ -81,7 +81,7 @@ def test_every_bad_key_gets_its_own_line(tmp_path):
     source = str(tmp_path / "cardpulse.toml")
     assert lines == [
         f"{source}: unknown section [notfy] "
-        "(known: forecast, restock, pricing, notify, reports, engine)",
+        "(known: forecast, restock, pricing, notify, reports, engine, risk)",
         f"{source}: [forecast] horizon_days = 0 is out of range [1, 366]",
         f"{source}: [forecast] unknown key 'horizon' (known: horizon_days, n_folds, "
         "prophet_min_daily_units, recent_days, learn_events)",
@@ -169,7 +169,7 @@ def test_cardpulse_build_stops_on_a_bad_file_with_one_line_per_key(tmp_path, mon
 def test_sections_other_modules_own_share_the_file_and_the_up_front_check(
     tmp_path, monkeypatch, capsys
 ):
-    """[notify], [reports] and [engine] live in the same cardpulse.toml: the settings object
+    """[notify], [reports], [engine] and [risk] live in the same cardpulse.toml: the settings object
     accepts them, and cardpulse build checks them with their owners before anything runs."""
     from pipelines import cli
 

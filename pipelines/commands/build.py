@@ -73,12 +73,14 @@ def check_settings(installation) -> None:
     from pipelines.engine import load_engine_settings
     from pipelines.notify import config
     from pipelines.notify.dispatch import load_config
+    from pipelines.risk.settings import load_risk_settings
 
     problems = []
     for check in (
         lambda: load_settings(installation),
         lambda: load_config(config.config_path(installation.root)),
         lambda: load_engine_settings(installation.root),
+        lambda: load_risk_settings(installation.settings_file),
     ):
         try:
             check()

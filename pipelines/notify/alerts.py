@@ -6,9 +6,8 @@ of the same build sends nothing new, and a firing that re-arms (stock back above
 point, a supplier topped up) comes back later with a new key. ``build_failed`` has no collector:
 ``cardpulse build`` raises it when a run fails.
 
-Reconciliation and risk findings (#19) plug in the same way: ``@register("recon_mismatch",
-...)`` on a function reading their ``recon_*`` / ``risk_signals`` tables with ``first_seen`` in
-the key.
+Reconciliation discrepancies and risk signals (#19) are the kinds ``reconciliation`` and
+``risk``: their open rows, with ``first_seen`` in the key.
 """
 
 from __future__ import annotations
@@ -221,3 +220,66 @@ def build_failed_alert(run_id: str, failure_line: str, config: NotifyConfig) -> 
         title = "CardPulse build FAILED"
         text = f"- run {run_id[:8]} ({now})\n- {failure_line}\n- details: `cardpulse ui`"
     return Alert("build_failed", f"build_failed:{run_id}", run_id, title, text)
+
+
+RECON_TABLES = ("recon_orders_payments", "recon_card_keys", "recon_supplier_balances")
+
+
+@register("reconciliation", "对账差异", "Reconciliation discrepancy")
+def reconciliation(conn, config: NotifyConfig) -> list[Alert]:
+    """Open discrepancies of the ``analytics.recon_*`` marts (issue #19). A discrepancy keeps
+    its ``first_seen`` while it stays open and gets a new one when it comes back after being
+    resolved: the key carries it, so each firing goes out once."""
+    zh = _zh(config)
+    alerts = []
+    for table in RECON_TABLES:
+        if not _table_exists(conn, "analytics", table):
+            continue
+        rows = conn.execute(
+            f"""SELECT discrepancy_id, kind, amount, first_seen FROM analytics.{table}
+                WHERE status = 'open' ORDER BY first_seen, discrepancy_id"""
+        ).fetchall()
+        for discrepancy, kind, amount, first_seen in rows:
+            money = f"¥{amount:,.2f}" if amount is not None else "-"
+            if zh:
+                title = f"对账差异：{kind}"
+                text = f"- 差异：**{discrepancy}**\n- 金额：{money}\n- 首次发现：{first_seen}"
+            else:
+                title = f"Reconciliation: {kind}"
+                text = (
+                    f"- discrepancy: **{discrepancy}**\n- amount: {money}\n"
+                    f"- first seen: {first_seen}"
+                )
+            key = f"reconciliation:{discrepancy}:{first_seen}"
+            alerts.append(Alert("reconciliation", key, str(discrepancy), title, text))
+    return alerts
+
+
+@register("risk", "风控信号", "Risk signal")
+def risk(conn, config: NotifyConfig) -> list[Alert]:
+    """Open signals of ``analytics.risk_signals`` (issue #19), with their evidence; fired once
+    per ``first_seen`` like the discrepancies."""
+    if not _table_exists(conn, "analytics", "risk_signals"):
+        return []
+    rows = conn.execute(
+        """SELECT signal_id, kind, subject_type, subject, score, evidence, first_seen
+           FROM analytics.risk_signals WHERE status = 'open'
+           ORDER BY score DESC, signal_id"""
+    ).fetchall()
+    zh = _zh(config)
+    alerts = []
+    for signal, kind, subject_type, subject, score, evidence, first_seen in rows:
+        if zh:
+            title = f"风控信号：{kind}"
+            text = (
+                f"- 对象：{subject_type} **{subject}**\n- 分数：{score:.1f}\n"
+                f"- 依据：{evidence}\n- 首次发现：{first_seen}"
+            )
+        else:
+            title = f"Risk signal: {kind}"
+            text = (
+                f"- subject: {subject_type} **{subject}**\n- score: {score:.1f}\n"
+                f"- evidence: {evidence}\n- first seen: {first_seen}"
+            )
+        alerts.append(Alert("risk", f"risk:{signal}:{first_seen}", str(subject), title, text))
+    return alerts

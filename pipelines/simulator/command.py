@@ -39,6 +39,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="add the defects real exports carry, listed in _truth/dirty_rows.csv",
     )
     parser.add_argument(
+        "--faults",
+        action="store_true",
+        help="plant reconciliation faults and fraud rings (truth in _truth/faults.csv and "
+        "_truth/risk_rings.csv)",
+    )
+    parser.add_argument(
         "--format", dest="fmt", choices=FORMATS, default="csv", help="file format (default: csv)"
     )
     parser.add_argument(
@@ -69,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
             dirty=args.dirty,
             fmt=args.fmt,
             end_date=args.end_date,
+            faults=args.faults,
         )
     except PermissionError as error:
         raise CardPulseError(f"cannot write to {out}: {error.strerror}") from None
@@ -80,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
         f"{summary.start_date}..{summary.end_date} into {out} "
         f"({len(summary.files)} files; truth in {out / '_truth'}"
         + (f"; {summary.dirty_rows} dirty rows logged" if summary.dirty else "")
+        + (f"; {summary.fault_rows} faults and rings planted" if summary.faults else "")
         + ")"
     )
     return 0

@@ -30,6 +30,7 @@ from pipelines.simulator.catalogue import (
     suppliers_for,
 )
 from pipelines.simulator.dirty import DirtyInjector
+from pipelines.simulator.faults import plant_faults
 from pipelines.simulator.prices import PriceBook, build_price_book
 from pipelines.simulator.regions import REGION_CODES
 from pipelines.simulator.stock import StockHistory, StockPolicy, simulate_stock
@@ -97,6 +98,8 @@ class GenerationSummary:
     card_key_stockout_share: float  # share of card-key SKU-days on sale with no keys at all
     dirty_rows: int
     files: list[str] = field(default_factory=list)
+    faults: bool = False
+    fault_rows: int = 0  # planted discrepancies + fraud rings (--faults), in _truth/faults.csv
 
 
 def _rng(seed: int, stream: str) -> np.random.Generator:
@@ -307,6 +310,7 @@ def generate(
     dirty: bool = False,
     fmt: str = "csv",
     end_date: date = DEFAULT_END_DATE,
+    faults: bool = False,
 ) -> GenerationSummary:
     """Write one simulated platform export into `out_dir` and its ground truth into
     `out_dir/_truth/`.
@@ -461,6 +465,10 @@ def generate(
     _write_outages(truth_dir, windows)
     _write_whole_order_truth(truth_dir, orders, whole, merchants, prices, cal, export_end)
     n_dirty = dirty_log.write(truth_dir) if dirty_log is not None else 0
+    planted = None
+    if faults:  # after the clean files, so a faulted export holds every clean row
+        planted = plant_faults(out, truth_dir, fmt, scale, seed, gzip_orders)
+        files = sorted(set(files) | set(planted.files))
     demand_statuses = np.isin(orders.terminal_status, [order_model.DELIVERED, order_model.FAILED])
     summary = GenerationSummary(
         out_dir=str(final_out),
@@ -479,6 +487,8 @@ def generate(
         card_key_stockout_share=round(stockout_share, 4),
         dirty_rows=n_dirty,
         files=sorted(files),
+        faults=faults,
+        fault_rows=0 if planted is None else planted.discrepancies + planted.rings,
     )
     _write_settings(truth_dir, summary, cal, base_units)
     _publish(out, final_out)

@@ -343,7 +343,9 @@ def topup_cost_by_day(
     sku_supplier = np.array([supplier_index.get(s, 0) for s in cat.supplier_id])
     day = (orders.terminal[pick] - day0) // DAY_SECONDS
     sku = orders.sku[pick]
-    cost = cost_cents[sku, day] * orders.quantity[pick]
+    # The cost the order carries (its creation day's), drawn on the day it completed: an order
+    # placed before midnight and done after costs what it said, so balances reconcile (#19).
+    cost = cost_cents[sku, orders.day[pick]] * orders.quantity[pick]
     flat = sku_supplier[sku] * n_days + day
     return np.bincount(flat, weights=cost, minlength=len(suppliers) * n_days).reshape(
         len(suppliers), n_days

@@ -1,0 +1,137 @@
+"""Reconciliation against the simulator's planted faults (issue #19).
+
+    python bench/recon.py --export DIR --home HOME [--clean-home HOME2]
+
+HOME is a CardPulse home where ``cardpulse ingest DIR`` (an export made with
+``cardpulse generate --faults``) and ``cardpulse build`` have run; CLEAN_HOME the same for the
+export made without ``--faults`` (same scale and seed). Prints, per kind: planted, found,
+amount exact to the fen; the findings no planted fault explains; the clean export's findings;
+and how long the recon marts take in dbt (``dbt run --select path:models/marts/recon``).
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+TABLES = ("recon_orders_payments", "recon_card_keys", "recon_supplier_balances")
+
+
+def findings(home: Path) -> dict[str, pd.DataFrame]:
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as conn:
+        return {t: conn.execute(f"SELECT * FROM analytics.{t}").df() for t in TABLES}
+
+
+def match(truth: pd.DataFrame, found: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Each planted fault with the finding that names it (same kind and order, or supplier
+    and day) and whether the amounts agree to the fen."""
+    rows = []
+    for fault in truth.itertuples():
+        table = found[fault.recon_table]
+        same = table[(table["kind"] == fault.kind) & (table["status"] == "open")]
+        if fault.kind == "supplier_balance_gap":
+            same = same[
+                (same["supplier_id"] == fault.supplier_id)
+                & (pd.to_datetime(same["balance_date"]).dt.date.astype(str) == fault.day)
+            ]
+        else:
+            same = same[same["order_id"] == fault.order_id]
+        amount = None if same.empty else round(float(same["amount"].iloc[0]) * 100)
+        rows.append(
+            {
+                "kind": fault.kind,
+                "found": not same.empty,
+                "exact": amount == round(float(fault.amount) * 100),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def unexplained(truth: pd.DataFrame, found: dict[str, pd.DataFrame]) -> int:
+    """Findings about neither a planted fault's order nor a planted order (ids OF...)."""
+    planted_orders = set(truth["order_id"].dropna())
+    gaps = {(s, str(d)) for s, d in zip(truth["supplier_id"], truth["day"], strict=True)}
+    n = 0
+    for table in found.values():
+        for row in table[table["status"] == "open"].to_dict("records"):
+            order = row.get("order_id")
+            if order is not None and (order in planted_orders or str(order).startswith("OF")):
+                continue
+            day = row.get("balance_date")
+            if (row.get("supplier_id"), str(pd.Timestamp(day).date()) if day else None) in gaps:
+                continue
+            n += 1
+    return n
+
+
+def dbt_seconds(home: Path) -> tuple[float, float]:
+    """(wall seconds of ``dbt run`` of the recon marts, their summed model execution time)."""
+    env = {**os.environ, "CARDPULSE_HOME": str(home)}
+    dbt = ROOT / ".venv" / "bin" / "dbt"
+    target = home / "bench_dbt_target"
+    start = time.perf_counter()
+    subprocess.run(
+        [
+            str(dbt),
+            "run",
+            "--quiet",
+            "--select",
+            "path:models/marts/recon",
+            "--project-dir",
+            str(ROOT / "dbt_project"),
+            "--profiles-dir",
+            str(ROOT / "dbt_project"),
+            "--target-path",
+            str(target),
+            "--log-path",
+            str(home / "bench_dbt_logs"),
+        ],
+        env=env,
+        check=True,
+    )
+    wall = time.perf_counter() - start
+    results = json.loads((target / "run_results.json").read_text())["results"]
+    return wall, sum(r["execution_time"] for r in results)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--export", type=Path, required=True)
+    parser.add_argument("--home", type=Path, required=True)
+    parser.add_argument("--clean-home", type=Path)
+    args = parser.parse_args()
+    truth = pd.read_csv(args.export / "_truth" / "faults.csv", dtype=str)
+    found = findings(args.home)
+    matched = match(truth, found)
+    per_kind = matched.groupby("kind").agg(
+        planted=("found", "size"), found=("found", "sum"), exact=("exact", "sum")
+    )
+    print(per_kind.to_string())
+    print(
+        f"planted {len(matched)}, found {int(matched['found'].sum())}, "
+        f"amount exact to the fen {int(matched['exact'].sum())}, "
+        f"findings no planted fault explains {unexplained(truth, found)}"
+    )
+    if args.clean_home:
+        clean = findings(args.clean_home)
+        print(f"clean export: {sum(len(f) for f in clean.values())} findings")
+    build_results = args.home / "dbt_target" / "run_results.json"
+    if build_results.exists():  # what the last `cardpulse build` spent on the recon marts
+        results = json.loads(build_results.read_text())["results"]
+        spent = sum(r["execution_time"] for r in results if "recon" in r["unique_id"])
+        print(f"in the last cardpulse build: recon marts and their tests {spent:.1f} s")
+    wall, models = dbt_seconds(args.home)
+    print(f"recon marts in dbt: {models:.1f} s of model time ({wall:.1f} s with dbt's start-up)")
+    ok = bool(matched["found"].all() and matched["exact"].all())
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,183 @@
+"""Risk signals (#19): the [risk] settings, fire-once / re-arm state, and the rules on a small
+warehouse made by the test."""
+
+import datetime as dt
+
+import duckdb
+import pandas as pd
+import pytest
+
+from pipelines.errors import CardPulseError
+from pipelines.risk.alerts import advance_signals
+from pipelines.risk.settings import RiskSettings, load_risk_settings
+from pipelines.risk.signals import SIGNAL_COLUMNS, find_signals
+
+DAY1, DAY2, DAY3 = dt.date(2026, 3, 1), dt.date(2026, 3, 2), dt.date(2026, 3, 3)
+
+
+def test_settings_default_without_a_file(tmp_path):
+    assert load_risk_settings(tmp_path / "cardpulse.toml") == RiskSettings()
+
+
+def test_settings_read_the_risk_section(tmp_path):
+    path = tmp_path / "cardpulse.toml"
+    path.write_text("[other]\nx = 1\n[risk]\nvelocity_orders = 4\nbuyer_z = 3\n")
+    settings = load_risk_settings(path)
+    assert settings.velocity_orders == 4 and settings.buyer_z == 3.0
+    assert settings.alert_budget == RiskSettings().alert_budget
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[risk]\nvelocity_order = 4\n", "no setting 'velocity_order'"),
+        ("[risk]\nvelocity_orders = 'many'\n", "must be a number"),
+        ("[risk]\nvelocity_orders = 4.5\n", "whole number"),
+        ("[risk]\nalert_budget = 0\n", "must be positive"),
+        ("[risk\n", "not valid TOML"),
+    ],
+)
+def test_settings_refuse_bad_values_in_one_line(tmp_path, text, message):
+    path = tmp_path / "cardpulse.toml"
+    path.write_text(text)
+    with pytest.raises(CardPulseError, match=message) as error:
+        load_risk_settings(path)
+    assert "\n" not in str(error.value)
+
+
+def _found(*pairs) -> pd.DataFrame:
+    rows = [dict.fromkeys(SIGNAL_COLUMNS) | {"signal_id": s, "score": score} for s, score in pairs]
+    return pd.DataFrame(rows, columns=SIGNAL_COLUMNS)
+
+
+def test_a_signal_fires_once_resolves_and_re_arms():
+    empty = advance_signals(
+        pd.DataFrame(columns=["signal_id", "status", "first_seen"]), _found(), DAY1, 10
+    )
+    assert empty.empty
+    day1 = advance_signals(empty, _found(("a", 2.0), ("b", 1.5)), DAY1, 10)
+    assert day1.set_index("signal_id")["is_new"].to_dict() == {"a": True, "b": True}
+    # Still there the next day: open, not fired again, first_seen kept.
+    day2 = advance_signals(day1, _found(("a", 2.5)), DAY2, 10).set_index("signal_id")
+    assert day2.loc["a", "status"] == "open" and not day2.loc["a", "is_new"]
+    assert day2.loc["a", "first_seen"] == DAY1
+    assert day2.loc["b", "status"] == "resolved"
+    # b comes back after resolving: it fires again, first seen anew.
+    day3 = advance_signals(day2.reset_index(), _found(("a", 2.5), ("b", 1.2)), DAY3, 10)
+    b = day3.set_index("signal_id").loc["b"]
+    assert b["status"] == "open" and b["is_new"] and b["first_seen"] == DAY3
+
+
+def test_the_alert_budget_keeps_the_highest_scores():
+    state = advance_signals(
+        pd.DataFrame(columns=["signal_id", "status", "first_seen"]),
+        _found(("low", 1.1), ("high", 3.0), ("mid", 2.0)),
+        DAY1,
+        2,
+    )
+    assert list(state["signal_id"]) == ["high", "mid"]
+
+
+def _warehouse(path) -> duckdb.DuckDBPyConnection:
+    """The columns of the marts the rules read, with one velocity buyer, one card tester, one
+    refund abuser among 40 ordinary buyers, one buyer holding stock, and quiet merchants."""
+    conn = duckdb.connect(str(path))
+    conn.execute("CREATE SCHEMA analytics")
+    conn.execute("""CREATE TABLE analytics.fct_orders (order_id VARCHAR, created_at TIMESTAMP,
+        order_date DATE, buyer_key VARCHAR, buyer_ip_key VARCHAR, merchant_id VARCHAR,
+        sku_id VARCHAR, quantity INTEGER, unit_price DECIMAL(18,2), status VARCHAR,
+        is_demand BOOLEAN, is_refunded BOOLEAN, is_failed BOOLEAN,
+        gross_revenue DECIMAL(18,2))""")
+    conn.execute(
+        "CREATE TABLE analytics.fct_payments (payment_id VARCHAR, order_id VARCHAR, "
+        "created_at TIMESTAMP, is_success BOOLEAN)"
+    )
+    conn.execute(
+        "CREATE TABLE analytics.dim_skus AS SELECT * FROM (VALUES ('K', 'card_key'), "
+        "('T', 'direct_topup')) t(sku_id, delivery_type)"
+    )
+    rows, payments = [], []
+    start = dt.datetime(2026, 2, 1, 9)
+
+    def add(oid, at, buyer, ip, status="delivered", sku="T", merchant="M1", qty=1, fails=0):
+        demand = status in ("delivered", "refunded", "failed", "paid")
+        rows.append(
+            (
+                oid,
+                at,
+                at.date(),
+                buyer,
+                ip,
+                merchant,
+                sku,
+                qty,
+                10,
+                status,
+                demand,
+                status == "refunded",
+                status == "failed",
+                10 * qty if demand else 0,
+            )
+        )
+        for i in range(fails):
+            payments.append((f"{oid}-f{i}", oid, at + dt.timedelta(seconds=i), False))
+        if demand:
+            payments.append((f"{oid}-s", oid, at + dt.timedelta(seconds=fails + 1), True))
+
+    for b in range(40):  # ordinary buyers: 6 orders a few days apart, one refund for some
+        for k in range(6):
+            status = "refunded" if (b % 8 == 0 and k == 0) else "delivered"
+            add(
+                f"N{b}-{k}",
+                start + dt.timedelta(days=3 * k, hours=b % 10),
+                f"buyer{b}",
+                f"ip{b}",
+                status,
+                merchant=f"M{b % 4}",
+            )
+    for k in range(12):  # velocity: 12 orders in 22 minutes
+        add(f"V{k}", start + dt.timedelta(days=10, minutes=2 * k), "thief", "ipT")
+    add("C1", start + dt.timedelta(days=12), "tester", "ipC", fails=7)
+    for k in range(6):  # refund abuse: 5 of 6 refunded
+        add(
+            f"R{k}",
+            start + dt.timedelta(days=2 * k),
+            "abuser",
+            "ipR",
+            "refunded" if k else "delivered",
+        )
+    for k in range(9):  # nine never-paid card-key orders in 40 minutes
+        add(
+            f"U{k}",
+            start + dt.timedelta(days=14, minutes=5 * k),
+            "holder",
+            "ipU",
+            "cancelled",
+            sku="K",
+            qty=5,
+        )
+    conn.executemany(
+        "INSERT INTO analytics.fct_orders VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
+    )
+    conn.executemany("INSERT INTO analytics.fct_payments VALUES (?, ?, ?, ?)", payments)
+    return conn
+
+
+def test_rules_name_each_planted_subject_and_no_ordinary_buyer(tmp_path):
+    conn = _warehouse(tmp_path / "w.duckdb")
+    found = find_signals(conn, RiskSettings(), dt.date(2026, 3, 1))
+    by_kind = found.groupby("kind")["subject"].apply(set).to_dict()
+    assert by_kind == {
+        "buyer_velocity": {"thief"},
+        "card_testing": {"tester"},
+        "buyer_refund_abuse": {"abuser"},
+        "unpaid_holding_stock": {"holder"},
+    }
+    velocity = found[found["kind"] == "buyer_velocity"].iloc[0]
+    assert velocity["orders"] == 12 and velocity["amount"] == 120.0
+    assert "12 paid orders within 60 min" in velocity["evidence"]
+    assert velocity["order_ids"].split(",")[0] == "V0"
+    assert (found["score"] > 1).all()
+    # A stricter threshold from the settings silences the rule.
+    stricter = find_signals(conn, RiskSettings(velocity_orders=13), dt.date(2026, 3, 1))
+    assert "buyer_velocity" not in set(stricter["kind"])
