@@ -30,12 +30,7 @@ from pipelines.ingest.reading import UnreadableFile, quote_ident
 from pipelines.ingest.references import InferredMembers, inferred_in_file, inferred_members
 from pipelines.ingest.regions import UNKNOWN_REGION, region_aliases
 from pipelines.ingest.schema import create_raw_tables
-from pipelines.ingest.upsert import (
-    flag_order_conflicts,
-    merge_by_key,
-    merge_orders,
-    stage_orders,
-)
+from pipelines.ingest.upsert import flag_order_conflicts, merge_by_key, merge_orders
 from pipelines.ingest.validation import VALUE_PLACEHOLDER, region_map_sql, stage_sql
 
 SOURCES = ("canonical", "dujiaoka", "acg-faka", "dujiao-next")
@@ -667,14 +662,13 @@ def _stage_file(
     }
     for statement in region_map_sql(entity, relation, source_types):
         conn.execute(statement)
-    rules = (problems, run.clock_sql, run.extended_checks)
-    if entity.name == "orders":
-        stage_orders(conn, entity, relation, source_types, *rules)
-        flag_order_conflicts(conn, entity)
-    else:
-        conn.execute(stage_sql(entity, relation, source_types, *rules))
+    conn.execute(
+        stage_sql(entity, relation, source_types, problems, run.clock_sql, run.extended_checks)
+    )
     if table.aggregate_sums:
         _aggregate_staged(conn, entity, table.aggregate_sums)
+    if entity.name == "orders":
+        flag_order_conflicts(conn, entity)
     return fmt, names, relation, source_types
 
 

@@ -37,12 +37,7 @@ from pipelines.ingest.load import (
 )
 from pipelines.ingest.reading import UnreadableFile, quote_ident
 from pipelines.ingest.schema import create_raw_tables
-from pipelines.ingest.upsert import (
-    flag_order_conflicts,
-    merge_by_key,
-    merge_orders,
-    stage_orders,
-)
+from pipelines.ingest.upsert import flag_order_conflicts, merge_by_key, merge_orders
 from pipelines.ingest.validation import VALUE_PLACEHOLDER, region_map_sql, stage_sql
 
 
@@ -131,11 +126,9 @@ def _replay_file(conn, file_id: str, entity, clock: str, result: ReplayResult) -
     source_types = dict.fromkeys(names, "VARCHAR")
     for statement in region_map_sql(entity, "src", source_types):
         conn.execute(statement)
+    conn.execute(stage_sql(entity, "src", source_types, (), clock))
     if entity.name == "orders":
-        stage_orders(conn, entity, "src", source_types, (), clock)
         flag_order_conflicts(conn, entity)
-    else:
-        conn.execute(stage_sql(entity, "src", source_types, (), clock))
     # Rows still broken keep today's reason for being there.
     conn.execute(
         f"""UPDATE raw.quarantine q

@@ -18,9 +18,7 @@ from dataclasses import dataclass
 
 from pipelines.ingest.entities import Entity
 from pipelines.ingest.reading import quote_ident
-from pipelines.ingest.references import REFERENCES
 from pipelines.ingest.regions import UNKNOWN_REGION
-from pipelines.ingest.validation import stage_sql
 
 
 @dataclass
@@ -57,26 +55,6 @@ def _order_content(entity: Entity, alias: str) -> str:
     return "hash(" + ", ".join(parts) + ")"
 
 
-def stage_orders(conn, entity: Entity, relation: str, source_types: dict[str, str], *args) -> None:
-    """Stage an orders file in one pass over its rows: the view ``staged_rows`` types and checks
-    them (``stage_sql``; ``args`` are its remaining arguments) and the temp table ``staged``
-    keeps only what judging needs (keys, references, region, reasons, a hash of the values).
-
-    ``merge_orders`` inserts the good rows straight from ``staged_rows``: a full typed copy of
-    a large file would be written once more than the warehouse needs.
-    """
-    conn.execute(stage_sql(entity, relation, source_types, *args, into="TEMP VIEW staged_rows"))
-    kept = ["order_id", "updated_at", *(column for column, _ in REFERENCES["orders"])]
-    kept += [c.name for c in entity.columns if c.kind == "region"]
-    conn.execute(
-        f"""CREATE OR REPLACE TEMP TABLE staged AS
-            SELECT _line, {", ".join(quote_ident(c) for c in dict.fromkeys(kept))},
-                   _reason, _reason_column, _rows, _normalised, _from_adapter,
-                   {_order_content(entity, "r")} AS _content
-            FROM staged_rows r"""
-    )
-
-
 def flag_order_conflicts(conn, entity: Entity) -> None:
     """Quarantine order rows that contradict another version with the same updated_at.
 
@@ -100,14 +78,15 @@ def flag_order_conflicts(conn, entity: Entity) -> None:
     )
     # Only an (order_id, updated_at) pair seen twice in the file, or already stored, can clash.
     conn.execute(
-        """CREATE OR REPLACE TEMP TABLE conflicts AS
+        f"""CREATE OR REPLACE TEMP TABLE conflicts AS
             WITH pairs AS (
                 SELECT order_id, updated_at FROM staged WHERE _reason IS NULL
                 GROUP BY order_id, updated_at HAVING count(*) > 1
                 UNION
                 SELECT order_id, _stored_version FROM stored
             ), versions AS (
-                SELECT st._line, st.order_id, st.updated_at, st._content,
+                SELECT st._line, st.order_id, st.updated_at,
+                       {_order_content(entity, "st")} AS _content,
                        s._stored_version, s._stored_content
                 FROM staged st
                 SEMI JOIN pairs p ON p.order_id = st.order_id AND p.updated_at = st.updated_at
@@ -132,8 +111,7 @@ def flag_order_conflicts(conn, entity: Entity) -> None:
 def merge_orders(conn, entity: Entity, file_id: str) -> MergeCounts:
     """Upsert ``staged`` good rows into raw.orders by order_id, newest updated_at wins.
 
-    Needs ``staged_rows`` and ``staged`` from ``stage_orders`` and ``stored`` from
-    ``flag_order_conflicts`` (run before the quarantine is written).
+    Needs ``stored`` from ``flag_order_conflicts`` (run before the quarantine is written).
     """
     # Only orders seen twice in the file or already stored need judging (narrow: keys and
     # times); every other good row is the first version of a new order: ``loaded``. The rows
@@ -181,11 +159,10 @@ def merge_orders(conn, entity: Entity, file_id: str) -> MergeCounts:
         f"""INSERT INTO raw.orders ({", ".join(quote_ident(c) for c in columns)}, region_raw,
                                    _file_id, _line, _loaded_at)
             SELECT {values}, st.region_code__raw, '{file_id}', st._line, now()::TIMESTAMP
-            FROM staged_rows st
-            SEMI JOIN (
-                SELECT _line FROM staged WHERE _reason IS NULL
-                EXCEPT SELECT _line FROM judged WHERE NOT _latest OR _outcome = 'duplicate'
-            ) l USING (_line)"""
+            FROM staged st
+            ANTI JOIN (SELECT _line FROM judged WHERE NOT _latest OR _outcome = 'duplicate') l
+                USING (_line)
+            WHERE st._reason IS NULL"""
     )
     plain = conn.execute(
         """SELECT (SELECT coalesce(sum(_rows), 0) FROM staged WHERE _reason IS NULL)

@@ -335,12 +335,8 @@ def stage_sql(
     extra_problems: list[tuple[str, str, str]] = (),
     clock: str = "localtimestamp",
     extended: bool = True,
-    into: str = "TEMP TABLE staged",
 ) -> str:
     """SQL creating temp table ``staged`` from ``relation`` (columns named as the contract's).
-
-    ``into`` names another relation to create instead (orders: the view ``staged_rows``, from
-    which ``upsert.stage_orders`` keeps a narrow ``staged``).
 
     1. ``typed``: each contract column is typed once from its raw value (a missing column is
        NULL); defaults fill empty values.
@@ -419,7 +415,7 @@ def stage_sql(
         f", {quote_ident(c.name + '__raw')}" for c in entity.columns if c.kind == "region"
     )
     return f"""
-        CREATE OR REPLACE {into} AS
+        CREATE OR REPLACE TEMP TABLE staged AS
         WITH typed AS (
             SELECT {", ".join(typed_parts)} FROM {relation} r
         ), checked AS (
