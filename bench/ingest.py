@@ -11,8 +11,9 @@
    side by side in the same run.
 4. Prints the times, their ratios to bare (target <= 2) and each ingest child's peak RSS
    (target <= 6 GiB), then a rerun of the same folder (everything already loaded). The ratio
-   of CPU seconds (user + system, both threads) is printed too: on a busy machine the wall
-   times swing with the other load; the CPU ratio much less.
+   of CPU seconds (user + system, both threads) is printed too: its gap to the wall ratio is
+   time ingest spends on one thread while the bare load keeps both busy. Both swing with
+   other load on the machine: compare quiet runs only.
 """
 
 from __future__ import annotations
