@@ -38,6 +38,11 @@ pytest.importorskip("pyspark")
 DBT = Path(sys.executable).parent / "dbt"
 
 
+# Marts the Spark target does not build yet (their state macro is DuckDB SQL): named here so a
+# new mart that fails on Spark still fails this test.
+DUCKDB_ONLY = {"recon_orders_payments", "recon_card_keys", "recon_supplier_balances"}
+
+
 def mart_names(manifest: Path) -> list[str]:
     nodes = json.loads(manifest.read_text())["nodes"].values()
     return sorted(
@@ -120,7 +125,9 @@ def two_targets(spark, spark_root):
     return {
         "warehouse": warehouse,
         "spark": spark,
-        "marts": mart_names(root / "target-duckdb" / "manifest.json"),
+        "marts": [
+            m for m in mart_names(root / "target-duckdb" / "manifest.json") if m not in DUCKDB_ONLY
+        ],
     }
 
 

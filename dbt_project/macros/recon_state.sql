@@ -2,6 +2,9 @@
     dbt's CREATE OR REPLACE of the marts, so it lives in ops.recon_state; run on start so the
     marts can read it on a fresh warehouse. pipelines/assets/reconciliation.py writes it. -#}
 {% macro create_recon_state() %}
+    {%- if target.type == 'spark' %}
+    select 1 {#- the recon marts are disabled on Spark (DuckDB only for now) #}
+    {%- else %}
     create schema if not exists ops;
     create table if not exists ops.recon_state (
         discrepancy_id varchar not null,
@@ -17,6 +20,7 @@
         status varchar not null,
         as_of date not null
     );
+    {%- endif %}
 {% endmacro %}
 
 {#- The mart's discrepancies found today joined to the state before today: first_seen carries
