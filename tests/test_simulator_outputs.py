@@ -15,40 +15,9 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
+from test_simulator import ORDER_COLUMNS  # the contract's order columns, written once
 
 from pipelines.simulator import TRUTH_DIR, generate
-
-ORDER_COLUMNS = [
-    "order_id",
-    "created_at",
-    "updated_at",
-    "paid_at",
-    "delivered_at",
-    "merchant_id",
-    "sku_id",
-    "quantity",
-    "unit_price",
-    "unit_cost",
-    "list_price",
-    "status",
-    "region_code",
-    "channel",
-    "supplier_id",
-    "buyer_id",
-    "payment_method",
-    "paid_amount",
-    "payment_channel",
-    "payment_fee",
-    "coupon_code",
-    "discount_amount",
-    "agent_id",
-    "agent_commission",
-    "delivery_mode",
-    "gateway_trade_no",
-    "card_batch_id",
-    "buyer_contact",
-    "buyer_ip",
-]
 
 
 def _digests(folder: Path) -> dict[str, str]:
