@@ -55,9 +55,9 @@ def test_a_clean_run_is_one_line(tmp_path, monkeypatch):
 def test_the_notifications_this_build_recorded_are_counted(tmp_path, monkeypatch):
     import duckdb
 
+    from cardpulse.notify_settings import parse
     from pipelines.notify import outbox
     from pipelines.notify.alerts import Alert
-    from pipelines.notify.config import parse
 
     monkeypatch.setenv("CARDPULSE_HOME", str(tmp_path))
     config = parse(

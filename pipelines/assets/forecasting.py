@@ -93,13 +93,13 @@ def demand_forecast(
     merchants; 4. replace the three tables at once."""
     from forecasting.demand.inputs import load_demand_inputs
     from forecasting.demand.pipeline import forecast_demand
-    from pipelines.engine import load_engine_settings
 
     with duckdb.get_connection() as conn:
         as_of = build_settings.as_of_date(conn)
         inputs = load_demand_inputs(conn, as_of)
-    settings = build_settings.settings().forecast.engine_settings()
-    engine = load_engine_settings()
+    installation_settings = build_settings.settings()
+    settings = installation_settings.forecast.engine_settings()
+    engine = installation_settings.engine
     spark = None
     if engine.forecast_executor == "spark":
         from pipelines.spark_build import spark_session

@@ -17,7 +17,6 @@ from dagster_duckdb import DuckDBResource
 
 from pipelines.resources import WAREHOUSE_POOL, BuildSettings
 from pipelines.risk.alerts import STATE_COLUMNS, advance_signals
-from pipelines.risk.settings import load_risk_settings
 from pipelines.risk.signals import find_signals
 from pipelines.settings import home
 
@@ -135,7 +134,7 @@ def risk_signals(
 ) -> dg.MaterializeResult:
     """1. Thresholds from ``[risk]``; 2. today's signals; 3. advance the state (budget, fire
     once, re-arm) and store it; 4. ``analytics.risk_signals`` = today's state rows."""
-    settings = load_risk_settings()
+    settings = build_settings.settings().risk
     with duckdb.get_connection() as conn:
         as_of = build_settings.as_of_date(conn)
         found = find_signals(conn, settings, as_of)

@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from cardpulse.settings import load_settings
 from pipelines.build_guard import fail_abandoned_runs, hold_build_lock, run_tags
 from pipelines.errors import CardPulseError
 from pipelines.ingest.health import health_line
@@ -67,27 +66,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def check_settings(installation) -> None:
-    """Every section of cardpulse.toml checked before anything runs: the settings object's
-    own and those their modules own (``cardpulse.settings.OWNED_ELSEWHERE``); one line per
-    bad key, all of them at once."""
-    from pipelines.engine import load_engine_settings
-    from pipelines.notify import config
+    """Every section of cardpulse.toml checked before anything runs (``load_settings``, plus
+    the notify routes against the registered alert kinds); one line per bad key, all at once."""
     from pipelines.notify.dispatch import load_config
-    from pipelines.risk.settings import load_risk_settings
 
-    problems = []
-    for check in (
-        lambda: load_settings(installation),
-        lambda: load_config(config.config_path(installation.root)),
-        lambda: load_engine_settings(installation.root),
-        lambda: load_risk_settings(installation.settings_file),
-    ):
-        try:
-            check()
-        except CardPulseError as error:
-            problems.append(str(error))
-    if problems:
-        raise CardPulseError("\n".join(problems))
+    load_config(installation)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,6 +1,6 @@
 """Risk signals over the marts: each rule a query that names its subject and its evidence.
 
-Rules (thresholds from :class:`RiskSettings`):
+Rules (thresholds from :class:`RiskSection`):
 - ``buyer_velocity``: one buyer key with many paid orders within a short window (top-up theft);
 - ``ip_velocity``: one IP key behind many distinct buyer keys within a short window;
 - ``card_testing``: a run of failed payment attempts by one buyer, then a success;
@@ -21,7 +21,7 @@ import datetime as dt
 
 import pandas as pd
 
-from pipelines.risk.settings import RiskSettings
+from cardpulse.settings import RiskSection
 
 SIGNAL_COLUMNS = [
     "signal_id",
@@ -166,7 +166,7 @@ def _signals(frame: pd.DataFrame, kind: str, subject_type: str, score, evidence)
     return out[SIGNAL_COLUMNS]
 
 
-def find_signals(conn, settings: RiskSettings, as_of: dt.date) -> pd.DataFrame:
+def find_signals(conn, settings: RiskSection, as_of: dt.date) -> pd.DataFrame:
     """1. Run each rule over the marts from its look-back start to ``as_of``; 2. one row per
     subject and rule with its window, evidence and score, highest score first."""
     since = dt.datetime.combine(as_of - dt.timedelta(days=settings.lookback_days), dt.time())
