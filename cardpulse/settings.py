@@ -404,6 +404,9 @@ def _check(value: Any, hint: Any, spec: dataclasses.Field, where: str, source: s
     low, high, high_open, low_open = spec.metadata.get("bounds", (None, None, False, False))
     too_low = low is not None and (value <= low if low_open else value < low)
     too_high = high is not None and (value >= high if high_open else value > high)
+    if too_low and high is None:
+        least = f"above {low}" if low_open else f"at least {low}"
+        return None, f"{source}: {where} = {value!r} must be {least}"
     if too_low or too_high:
         opening, closing = "(" if low_open else "[", ")" if high_open else "]"
         span = f"{opening}{'' if low is None else low}, {'' if high is None else high}{closing}"

@@ -31,8 +31,8 @@ def test_settings_read_the_risk_section(tmp_path):
         ("[risk]\nvelocity_order = 4\n", "[risk] unknown key 'velocity_order'"),
         ("[risk]\nvelocity_orders = 'many'\n", "velocity_orders = 'many' must be a whole number"),
         ("[risk]\nvelocity_orders = 4.5\n", "velocity_orders = 4.5 must be a whole number"),
-        ("[risk]\nalert_budget = 0\n", "alert_budget = 0 is out of range [1, ]"),
-        ("[risk]\nbuyer_z = 0\n", "buyer_z = 0.0 is out of range (0, ]"),
+        ("[risk]\nalert_budget = 0\n", "alert_budget = 0 must be at least 1"),
+        ("[risk]\nbuyer_z = 0\n", "buyer_z = 0.0 must be above 0"),
         ("[risk\n", "not valid TOML"),
     ],
 )

@@ -211,7 +211,7 @@ def test_bad_keys_of_every_section_are_listed_together_before_a_build_starts(
         "unknown section [forecst]",
         "[forecast] horizon_days = 0 is out of range [1, 366]",
         "[engine] forecast_executor = 'threads' must be one of processes, spark",
-        "[risk] alert_budget = 0 is out of range [1, ]",
+        "[risk] alert_budget = 0 must be at least 1",
         "[risk] unknown key 'buyer_zz'",
         "notify.max_attempts: expected at least 1, got 0",
         "notify.language: expected 'zh' or 'en', got 'fr'",
