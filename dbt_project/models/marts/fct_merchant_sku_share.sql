@@ -46,10 +46,8 @@ per_merchant as (
 final as (
 
     select
-        cast(
-            {{ dbt.dateadd('day', 1 - var('share_window_days', 28), 'per_merchant.window_end') }}
-            as date
-        ) as window_start,
+        {{ add_days('per_merchant.window_end', 1 - var('share_window_days', 28)) }}
+            as window_start,
         cast(per_merchant.window_end as date) as window_end,
         per_merchant.merchant_id,
         per_merchant.sku_id,
