@@ -200,8 +200,7 @@ def _pseudonym(prefix: str, keyed: str) -> str:
 def _batch_id(col: _Columns, prefix: str, sku: str, imported: str, *more: str) -> str:
     """``<prefix><goods>[/<more>]@<import time to the second>`` (see ``_import_batches``)."""
     stamp = (
-        f"coalesce(strftime({col.timestamp(imported)}, '%Y-%m-%d %H:%M:%S'), "
-        f"{col(imported)}, '')"
+        f"coalesce(strftime({col.timestamp(imported)}, '%Y-%m-%d %H:%M:%S'), {col(imported)}, '')"
     )
     parts = [f"{_lit(prefix)} || coalesce({col(sku)}, '')"]
     parts += [f"coalesce('/' || {col(name)}, '')" for name in more]
@@ -919,7 +918,10 @@ ADAPTERS: dict[str, list[SourceTable]] = {
                 Partner("pay", "pay_id", "id", ("id", "code"), optional=True),
                 Partner("coupon", "coupon_id", "id", ("id", "code"), optional=True),
                 Partner(
-                    "card", "id", "order_id", ("order_id", "commodity_id", "create_time"),
+                    "card",
+                    "id",
+                    "order_id",
+                    ("order_id", "commodity_id", "create_time"),
                     optional=True,
                 ),
             ),

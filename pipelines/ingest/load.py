@@ -152,7 +152,8 @@ def plan_files(paths: Iterable[str | Path], source: str) -> list[PlannedFile]:
                     found.extend(_dump_tables(child, source, named=False))
                     continue
                 if reading.file_format(child):
-                    found.extend(PlannedFile(child.resolve(), t) for t in _tables_for(child, source))
+                    tables = _tables_for(child, source)
+                    found.extend(PlannedFile(child.resolve(), table) for table in tables)
             planned.extend(found)
             continue
         if source != "canonical" and mysqldump.is_sql_file(path):
