@@ -208,8 +208,11 @@ def payment_channels(conn, scope: Scope, filters: ProfitFilters) -> pd.DataFrame
             pay_params.append(list(filters.payment_channels))
         attempts = _frame(
             conn,
-            f"""SELECT p.payment_channel, count(*) AS attempts,
-                       avg(CASE WHEN p.is_success THEN 1.0 ELSE 0.0 END) AS success_rate
+            # An attempt for a multi-item order is split over its items (one row each):
+            # attempts are distinct attempt_id.
+            f"""SELECT p.payment_channel, count(DISTINCT p.attempt_id) AS attempts,
+                       count(DISTINCT p.attempt_id) FILTER (WHERE p.is_success)
+                           / count(DISTINCT p.attempt_id) AS success_rate
                 FROM analytics.fct_payments p
                 WHERE {pay_where} AND p.payment_date BETWEEN ? AND ?{narrowing}
                 GROUP BY 1""",

@@ -16,6 +16,7 @@ Fixture columns are the real tables' (install SQL / GORM models), in their order
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
@@ -294,3 +295,17 @@ def test_acg_faka_batches_count_the_keys_sold_from_them(built):
         ("card:1/月卡@2024-02-05 08:30:00", 2, 0, 2),
         ("card:1@2024-02-01 10:00:00", 3, 2, 1),
     ]
+
+
+def test_the_profit_page_counts_a_split_attempt_once(built):
+    import duckdb
+
+    from dashboard import data, profit_data
+
+    filters = profit_data.ProfitFilters(date(2024, 3, 1), date(2024, 3, 31))
+    with duckdb.connect(str(built / "warehouse.duckdb"), read_only=True) as conn:
+        channels = profit_data.payment_channels(conn, data.Scope("admin"), filters)
+    attempts = channels.set_index("payment_channel")[["attempts", "success_rate"]]
+    # alipay: 71 and 82 (split over three items), both paid; wechat: 81, expired.
+    assert attempts.loc["alipay"].tolist() == [2, 1.0]
+    assert attempts.loc["wechat"].tolist() == [1, 0.0]

@@ -2,14 +2,17 @@
 
 - ``dujiaoka`` (独角数卡, assimon/dujiaoka ``database/sql/install.sql``): a single shop, so every
   order belongs to one merchant (``--merchant-id``). ``orders`` -> orders, ``goods`` -> skus,
-  ``carmis`` (card keys) -> inventory (unsold keys per goods).
+  ``carmis`` (card keys) -> inventory (unsold keys per goods) and card_batches (one per import).
 - ``acg-faka`` (异次元发卡, lizhipay/acg-faka ``kernel/Install/Install.sql``): many merchants
-  (``user_id``). ``order`` -> orders, ``commodity`` -> skus, ``card`` -> inventory,
-  ``user`` -> merchants (``pid`` is the agent hierarchy).
+  (``user_id``). ``order`` -> orders (with the batch of the ``card`` sold to it), ``commodity``
+  -> skus, ``card`` -> inventory and card_batches, ``user`` -> merchants (``pid`` is the agent
+  hierarchy).
 - ``dujiao-next`` (dujiao-next/dujiao-next ``internal/models``, GORM): a single shop. An order
   is split over two tables, so ``order_items`` (one contract order row per item) and
   ``payments`` are read with their ``orders`` rows joined in (``Partner``);
-  ``card_secret_batches`` -> card_batches.
+  ``card_secret_batches`` -> card_batches, ``affiliate_profiles`` -> agents.
+
+A card-key table is two ``SourceTable`` entries of one name: the file loads once per entity.
 
 Each mapping reads the staged ``src`` and yields the contract's columns as text, so the same
 validation runs afterwards; values the mapping itself cannot place (an unknown status code) are
