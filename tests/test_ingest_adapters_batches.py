@@ -24,7 +24,7 @@ import pytest
 from ingest_helpers import query, write
 from test_dbt import Dbt
 from test_ingest_adapters import acg_export, dujiaoka_export
-from test_ingest_adapters_dujiao_next import BATCHES, ITEMS, ORDERS, PAYMENTS
+from test_ingest_adapters_dujiao_next import BATCHES, ITEMS, ORDERS, PAYMENTS, _sql_values
 from test_ingest_cli import run_cli
 
 CARD = "id,owner,commodity_id,draft,secret,create_time,purchase_time,order_id,status,note,race"
@@ -95,6 +95,33 @@ def test_acg_faka_card_gives_batches_and_orders_name_the_batch_of_their_keys(tmp
     # The same export again changes nothing.
     again = cli_lines(tmp_path, str(tmp_path / "export"), "--source", "acg-faka")
     assert all("already loaded" in line for line in again if line.startswith("acg_")), again
+
+
+def test_from_one_mysqldump_the_orders_find_their_batch_too(tmp_path):
+    """A plain mysqldump holding ``acg_card`` and ``acg_order``: the card table is read for
+    inventory, for batches and joined into the orders, each from the same file."""
+    folder = acg_with_batches(tmp_path / "export")
+    parts = []
+    for table in ("card", "order"):
+        header, *rows = (folder / f"acg_{table}.csv").read_text().splitlines()
+        columns = ",\n".join(
+            f"  `{c}` datetime DEFAULT NULL" if c.endswith("_time") else f"  `{c}` longtext"
+            for c in header.split(",")
+        )
+        parts.append(f"CREATE TABLE `acg_{table}` (\n{columns}\n);")
+        values = ",".join(_sql_values(r) for r in rows)
+        parts.append(f"INSERT INTO `acg_{table}` VALUES {values};")
+    dump = write(tmp_path / "shop.sql", *parts)
+    lines = cli_lines(tmp_path, str(dump), "--source", "acg-faka")
+    assert [line.split(":")[0] for line in lines if line.startswith("shop.sql")] == [
+        "shop.sql (card -> inventory)",
+        "shop.sql (card -> card_batches)",
+        "shop.sql (order -> orders)",
+    ], lines
+    assert query(tmp_path, "SELECT count(*) FROM raw.card_batches") == [(2,)]
+    assert query(tmp_path, "SELECT order_id, card_batch_id FROM raw.orders ORDER BY 1")[0] == (
+        "A20240301000001", "card:1@2024-02-01 10:00:00",
+    )  # fmt: skip
 
 
 # ---- dujiaoka carmis -> card_batches -----------------------------------------------------
