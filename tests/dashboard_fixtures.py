@@ -545,6 +545,7 @@ def whole_order(seed: int = 11) -> dict[str, pd.DataFrame]:
                     payments.append(
                         {
                             "payment_id": f"P-{order_id}-{attempt}",
+                            "attempt_id": f"P-{order_id}-{attempt}",
                             "order_id": order_id,
                             "merchant_id": merchant,
                             "agent_id": agent,

@@ -162,6 +162,32 @@ def _warehouse(path) -> duckdb.DuckDBPyConnection:
     return conn
 
 
+def test_a_failed_attempt_split_over_a_multi_item_order_is_one_failure(tmp_path):
+    """A dujiao-next attempt for a 4-item order is four fct_payments rows (one per item row,
+    the same attempt_id): two failed attempts are two failures, not eight."""
+    conn = _warehouse(tmp_path / "w.duckdb")
+    conn.execute("ALTER TABLE analytics.fct_payments ADD COLUMN attempt_id VARCHAR")
+    conn.execute("UPDATE analytics.fct_payments SET attempt_id = payment_id")
+    at = dt.datetime(2026, 2, 20, 9)
+    items = [f"DN9/{i}" for i in range(4)]
+    conn.executemany(
+        "INSERT INTO analytics.fct_orders VALUES (?, ?, ?, 'multi', 'ipM', 'M1', 'T', 1, 10, "
+        "'delivered', true, false, false, 10)",
+        [(item, at, at.date()) for item in items],
+    )
+    for n, (attempt, ok) in enumerate((("A1", False), ("A2", False), ("A3", True))):
+        conn.executemany(
+            "INSERT INTO analytics.fct_payments VALUES (?, ?, ?, ?, ?)",
+            [
+                (f"{attempt}:{item}", item, at + dt.timedelta(seconds=n), ok, attempt)
+                for item in items
+            ],
+        )
+    found = find_signals(conn, RiskSettings(), dt.date(2026, 3, 1))
+    testers = set(found.loc[found["kind"] == "card_testing", "subject"])
+    assert testers == {"tester"}
+
+
 def test_rules_name_each_planted_subject_and_no_ordinary_buyer(tmp_path):
     conn = _warehouse(tmp_path / "w.duckdb")
     found = find_signals(conn, RiskSection(), dt.date(2026, 3, 1))

@@ -67,6 +67,7 @@ WITH attempts AS (
     SELECT p.payment_id, p.order_id, p.created_at, p.is_success, o.buyer_key
     FROM analytics.fct_payments p JOIN analytics.fct_orders o USING (order_id)
     WHERE p.created_at >= $since AND o.buyer_key IS NOT NULL
+    {one_row_per_attempt}
 ),
 windowed AS (
     SELECT *, count(*) FILTER (WHERE NOT is_success) OVER (PARTITION BY buyer_key
@@ -166,6 +167,18 @@ def _signals(frame: pd.DataFrame, kind: str, subject_type: str, score, evidence)
     return out[SIGNAL_COLUMNS]
 
 
+def _one_row_per_attempt(conn) -> str:
+    """fct_payments splits an attempt for a multi-item order over the order's item rows
+    (``attempt_id``): one failed attempt is one failure, whatever the number of items."""
+    found = conn.execute(
+        """SELECT count(*) FROM information_schema.columns WHERE table_schema = 'analytics'
+           AND table_name = 'fct_payments' AND column_name = 'attempt_id'"""
+    ).fetchone()[0]
+    if not found:
+        return ""
+    return "QUALIFY row_number() OVER (PARTITION BY p.attempt_id ORDER BY p.order_id) = 1"
+
+
 def find_signals(conn, settings: RiskSection, as_of: dt.date) -> pd.DataFrame:
     """1. Run each rule over the marts from its look-back start to ``as_of``; 2. one row per
     subject and rule with its window, evidence and score, highest score first."""
@@ -212,7 +225,7 @@ def find_signals(conn, settings: RiskSection, as_of: dt.date) -> pd.DataFrame:
     )
     testing = _frame(
         conn,
-        _CARD_TESTING,
+        _CARD_TESTING.format(one_row_per_attempt=_one_row_per_attempt(conn)),
         {
             "since": since,
             "minutes": s.card_testing_window_minutes,
