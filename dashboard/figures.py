@@ -231,7 +231,7 @@ def province_tiles(
     codes = list(PROVINCE_TILES)
     amounts = [float(values.get(code, 0.0)) for code in codes]
     labels = [PROVINCE_TILES[c][2] if lang == "zh" else c.removeprefix("CN-") for c in codes]
-    template = "¥%{customdata:,.2f}" if money else "%{customdata:,}"
+    template = "¥%{customdata[1]:,.2f}" if money else "%{customdata[1]:,}"
     top = max(amounts) if any(amounts) else 1.0
     figure = go.Figure(
         go.Scatter(
@@ -244,7 +244,8 @@ def province_tiles(
                 "size": 11,
                 "color": ["#ffffff" if (a / top) ** 0.5 > 0.55 else "#333333" for a in amounts],
             },
-            customdata=amounts,
+            # The code first, for a click's drill-down; the amount for the hover.
+            customdata=[[code, amount] for code, amount in zip(codes, amounts, strict=True)],
             marker={
                 "symbol": "square",
                 "size": 40,
