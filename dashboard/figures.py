@@ -486,9 +486,20 @@ def period_lines(frame: pd.DataFrame, value: str, names: dict[str, str], title: 
     return _layout(figure, title)
 
 
-def agent_lines(frame: pd.DataFrame, names: dict[str, str], title: str) -> go.Figure:
-    """Each agent's weekly revenue as its own line."""
+AGENT_LINES = 8
+
+
+def agent_lines(
+    frame: pd.DataFrame, names: dict[str, str], title: str, most: int = AGENT_LINES
+) -> go.Figure:
+    """Each agent's weekly revenue as its own line, for the ``most`` agents with the most
+    revenue in ``frame`` (a line per agent of a whole platform is neither readable nor light
+    for the browser to draw)."""
     figure = go.Figure()
+    if not frame.empty:
+        totals = frame.groupby("agent_id", as_index=False)["revenue"].sum()
+        totals = totals.sort_values(["revenue", "agent_id"], ascending=[False, True])
+        frame = frame[frame["agent_id"].isin(totals["agent_id"].head(most))]
     for agent, part in frame.groupby("agent_id", sort=True):
         figure.add_trace(
             go.Scatter(

@@ -176,6 +176,11 @@ STRINGS: dict[str, tuple[str, str]] = {
         "Click a province's tile or bar to look at that province alone (SKUs, trend and CSV "
         "follow; clear it in the filters).",
     ),
+    "agent_trend_top": (
+        "图中为销售额最高的 {shown} 个代理（共 {total} 个，表中为全部）。",
+        "The chart shows the {shown} agents with the most revenue ({total} in all, every one "
+        "in the table).",
+    ),
     "forecast_all_provinces": (
         "预测按全国计算，选择省份时不显示。",
         "The forecast covers all provinces, so it is not shown while provinces are picked.",

@@ -415,3 +415,21 @@ def test_health_counts_quarantine_by_rule_and_lists_inferred_members():
     assert summary[["entity", "rows"]].values.tolist() == [["orders", 2], ["skus", 1]]
     inferred = data.inferred_members(conn, admin)
     assert inferred.values.tolist() == [["merchants", "M7"], ["skus", "S9"]]
+
+
+def test_the_agent_trend_draws_the_agents_with_the_most_revenue():
+    from dashboard import figures
+
+    weeks = pd.to_datetime(["2026-10-05", "2026-10-12"])
+    frame = pd.DataFrame(
+        [
+            {"agent_id": f"AG{n:02d}", "week": week, "revenue": float(n * 10 + i)}
+            for n in range(12)
+            for i, week in enumerate(weeks)
+        ]
+    )
+    figure = figures.agent_lines(frame, {}, "agents")
+    drawn = sorted(trace.name for trace in figure.data)
+    assert drawn == [f"AG{n:02d}" for n in range(4, 12)]  # the 8 biggest of 12
+    assert all(len(trace.x) == 2 for trace in figure.data)
+    assert len(figures.agent_lines(frame.head(6), {}, "agents").data) == 3
