@@ -449,6 +449,19 @@ def test_clicking_a_top_sku_bar_drills_down_to_that_sku(dashboard_url, browser):
     page.close()
 
 
+def test_the_sign_in_page_loads_the_chart_code_out_of_sight(dashboard_url, browser):
+    """While the person types, the browser already has Plotly's code (megabytes of script the
+    overview would otherwise wait for after the click): an empty chart, hidden."""
+    page = browser.new_page(viewport=VIEWPORT)
+    page.goto(dashboard_url)
+    page.get_by_label("用户名").wait_for(timeout=60_000)
+    chart = page.locator(".js-plotly-plot")
+    chart.first.wait_for(state="attached", timeout=30_000)
+    assert chart.count() == 1 and not chart.first.is_visible()
+    assert page.get_by_test_id("stException").count() == 0
+    page.close()
+
+
 def test_clicking_a_province_tile_drills_down_to_that_province(dashboard_url, browser):
     from dashboard.figures import PROVINCE_TILES
 
