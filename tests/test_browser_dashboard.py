@@ -163,7 +163,8 @@ def test_merchant_sees_only_its_own_pages(dashboard_url, browser, screenshots):
     sign_in(page, dashboard_url, "shop")
     settle(page)
     # Chart labels are SVG text drawn after the data arrives: wait for the top-SKU bars.
-    page.locator(".js-plotly-plot").nth(4).wait_for(timeout=20_000)  # the channel pie, last
+    # The channel pie, last (the province ranking tab draws only when opened).
+    page.locator(".js-plotly-plot").nth(3).wait_for(timeout=20_000)
     page.locator("svg text", has_text="Q币 100 元").first.wait_for(timeout=20_000)
     assert page.get_by_test_id("stException").count() == 0
     # Its two pages (overview, profit) and nothing else to navigate to.
@@ -264,7 +265,7 @@ def test_security_headers_and_closed_metrics(guarded_url, browser):
     )
     sign_in(page, guarded_url, "root")
     settle(page)
-    page.locator(".js-plotly-plot").nth(4).wait_for(timeout=20_000)
+    page.locator(".js-plotly-plot").nth(3).wait_for(timeout=20_000)  # the fourth and last chart
     page.get_by_test_id("stSidebarNav").get_by_role("link", name="定价").click()
     page.get_by_role("heading", name="定价").wait_for(timeout=20_000)
     settle(page)
