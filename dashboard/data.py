@@ -97,6 +97,7 @@ class Filters(NamedTuple):
     categories: tuple[str, ...] = ()
     skus: tuple[str, ...] = ()
     merchant: str | None = None
+    regions: tuple[str, ...] = ()  # province codes, ``UNKNOWN`` for orders without one
 
 
 class SnapshotRef(NamedTuple):
@@ -195,14 +196,17 @@ def _sales_where(scope: Scope, filters: Filters, start: date, end: date) -> tupl
     scope_clause, scope_params = _scope_sql(scope, "s")
     categories = list(filters.categories)
     skus = list(filters.skus)
+    regions = list(filters.regions)
     clause = (
         f"s.order_date BETWEEN ? AND ? AND {scope_clause}"
         " AND (len(?::VARCHAR[]) = 0 OR list_contains(?::VARCHAR[], k.category))"
         " AND (len(?::VARCHAR[]) = 0 OR list_contains(?::VARCHAR[], s.sku_id))"
         f" AND (?::VARCHAR IS NULL OR {_in_hierarchy('s.merchant_id')})"
+        " AND (len(?::VARCHAR[]) = 0"
+        " OR list_contains(?::VARCHAR[], coalesce(s.region_code, 'UNKNOWN')))"
     )
     params = [start, end, *scope_params, categories, categories, skus, skus]
-    params += [filters.merchant, filters.merchant]
+    params += [filters.merchant, filters.merchant, regions, regions]
     return clause, params
 
 
@@ -378,7 +382,10 @@ def forecast(conn, scope: Scope, filters: Filters) -> pd.DataFrame:
     (``merchant_demand_forecast``, ``sku_id = 'ALL'`` summed over its tree) when no SKU filter
     is set and that table is built; otherwise the platform forecast scaled by the merchant's
     share of those SKUs' units over the last 28 days, so no other merchant's volume shows.
+    With provinces picked there is none (empty): the forecast covers all provinces.
     """
+    if filters.regions:
+        return pd.DataFrame()
     if not _has_rows(conn, "analytics.demand_forecast") or not _has(conn, "analytics.dim_skus"):
         return pd.DataFrame()
     categories, skus = list(filters.categories), list(filters.skus)

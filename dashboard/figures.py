@@ -231,7 +231,7 @@ def province_tiles(
     codes = list(PROVINCE_TILES)
     amounts = [float(values.get(code, 0.0)) for code in codes]
     labels = [PROVINCE_TILES[c][2] if lang == "zh" else c.removeprefix("CN-") for c in codes]
-    template = "¥%{customdata:,.2f}" if money else "%{customdata:,}"
+    template = "¥%{customdata[1]:,.2f}" if money else "%{customdata[1]:,}"
     top = max(amounts) if any(amounts) else 1.0
     figure = go.Figure(
         go.Scatter(
@@ -244,7 +244,8 @@ def province_tiles(
                 "size": 11,
                 "color": ["#ffffff" if (a / top) ** 0.5 > 0.55 else "#333333" for a in amounts],
             },
-            customdata=amounts,
+            # The code first, for a click's drill-down; the amount for the hover.
+            customdata=[[code, amount] for code, amount in zip(codes, amounts, strict=True)],
             marker={
                 "symbol": "square",
                 "size": 40,
@@ -485,9 +486,20 @@ def period_lines(frame: pd.DataFrame, value: str, names: dict[str, str], title: 
     return _layout(figure, title)
 
 
-def agent_lines(frame: pd.DataFrame, names: dict[str, str], title: str) -> go.Figure:
-    """Each agent's weekly revenue as its own line."""
+AGENT_LINES = 8
+
+
+def agent_lines(
+    frame: pd.DataFrame, names: dict[str, str], title: str, most: int = AGENT_LINES
+) -> go.Figure:
+    """Each agent's weekly revenue as its own line, for the ``most`` agents with the most
+    revenue in ``frame`` (a line per agent of a whole platform is neither readable nor light
+    for the browser to draw)."""
     figure = go.Figure()
+    if not frame.empty:
+        totals = frame.groupby("agent_id", as_index=False)["revenue"].sum()
+        totals = totals.sort_values(["revenue", "agent_id"], ascending=[False, True])
+        frame = frame[frame["agent_id"].isin(totals["agent_id"].head(most))]
     for agent, part in frame.groupby("agent_id", sort=True):
         figure.add_trace(
             go.Scatter(

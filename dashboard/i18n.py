@@ -171,6 +171,20 @@ STRINGS: dict[str, tuple[str, str]] = {
         "Click a top-SKU bar to look at that SKU alone (the filters follow; the CSV holds "
         "its daily lines).",
     ),
+    "region_drill_hint": (
+        "点击省份方块或柱形可只看该省份（商品、趋势与 CSV 随之更新；在筛选中清除）。",
+        "Click a province's tile or bar to look at that province alone (SKUs, trend and CSV "
+        "follow; clear it in the filters).",
+    ),
+    "agent_trend_top": (
+        "图中为销售额最高的 {shown} 个代理（共 {total} 个，表中为全部）。",
+        "The chart shows the {shown} agents with the most revenue ({total} in all, every one "
+        "in the table).",
+    ),
+    "forecast_all_provinces": (
+        "预测按全国计算，选择省份时不显示。",
+        "The forecast covers all provinces, so it is not shown while provinces are picked.",
+    ),
     "daily_trend": ("每日销量与预测", "Daily units and forecast"),
     "units": ("销量", "Units"),
     "forecast": ("预测", "Forecast"),

@@ -38,6 +38,7 @@ if _PROJECT not in sys.path:
     sys.path.insert(0, _PROJECT)
 
 from dashboard import sessions  # noqa: E402
+from pipelines.settings import home  # noqa: E402
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -178,5 +179,5 @@ def _record_without_session_ids(*args: Any, **kwargs: Any) -> logging.LogRecord:
 
 
 logging.setLogRecordFactory(_record_without_session_ids)
-sessions.mark_served()
+sessions.mark_served(home().root / sessions.SESSIONS_FILE)
 app = App("app.py", middleware=[Middleware(SecurityHeaders)])

@@ -22,19 +22,27 @@ cookie carries the sign-in across them. Streamlit pages can only *read* cookies
 5. Sign-out revokes the record at once (every tab of that browser ends at its next run) and
    ``DELETE /_cardpulse/session`` expires the cookie.
 
-Records live in the dashboard process's memory; the signing key is made per process, so a
-restart of the dashboard signs everyone out. Session ids never reach a log.
+Served by ``dashboard/server.py``, the records and the signing key are kept in
+``$CARDPULSE_HOME/sessions.sqlite`` (mode 600) as well as in memory, so a restart of the
+dashboard keeps everyone signed in, and a revocation stays revoked. The file holds only a
+SHA-256 of each session id (the bearer secret is in the browser's cookie alone), the account
+facts above and the times. Without it (AppTest, ``streamlit run app.py``) records live in
+memory only. Session ids never reach a log.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
+import os
 import re
 import secrets
+import sqlite3
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import astuple, dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from dashboard.auth import IDLE_MINUTES, MAX_SESSION_HOURS, User
 
@@ -43,6 +51,10 @@ ROUTE = "/_cardpulse/session"
 HANDOFF_SECONDS = 60
 COOKIE_MAX_AGE = MAX_SESSION_HOURS * 3600
 _COOKIE_PATTERN = re.compile(r"^v1\.([A-Za-z0-9_-]{43})\.(\d{1,12})\.([0-9a-f]{64})$")
+SESSIONS_FILE = "sessions.sqlite"
+# last_seen_at is written through at most once a minute per session (idle ends at 30 min).
+TOUCH_WRITE_SECONDS = 60
+log = logging.getLogger("cardpulse.sessions")
 
 
 def _now() -> datetime:
@@ -84,8 +96,68 @@ class Record:
         )
 
 
+def _id_hash(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode()).hexdigest()
+
+
+class _Store:
+    """The records on disk: one SQLite file, mode 600, keyed by a hash of each session id."""
+
+    COLUMNS = [f.name for f in fields(Record) if f.name != "session_id"]
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        os.chmod(path, 0o600)
+        self.path = path
+        self.conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self.conn.executescript(
+            "CREATE TABLE IF NOT EXISTS signing_key (key BLOB NOT NULL);"
+            "CREATE TABLE IF NOT EXISTS records (id_hash TEXT PRIMARY KEY, name TEXT, "
+            "role TEXT, merchant_id TEXT, credential TEXT, signed_in_at TEXT, "
+            "last_seen_at TEXT, via TEXT, revoked INTEGER, agent_id TEXT);"
+        )
+
+    def key(self) -> bytes:
+        row = self.conn.execute("SELECT key FROM signing_key").fetchone()
+        if row is None:
+            key = secrets.token_bytes(32)
+            self.conn.execute("INSERT INTO signing_key VALUES (?)", [key])
+            return key
+        return bytes(row[0])
+
+    def save(self, record: Record) -> None:
+        values = astuple(record)[1:]  # session_id first: stored as its hash
+        self.conn.execute(
+            f"INSERT OR REPLACE INTO records (id_hash, {', '.join(self.COLUMNS)}) "
+            f"VALUES ({', '.join('?' * (len(self.COLUMNS) + 1))})",
+            [_id_hash(record.session_id), *(_to_sql(v) for v in values)],
+        )
+
+    def load(self, session_id: str) -> Record | None:
+        row = self.conn.execute(
+            f"SELECT {', '.join(self.COLUMNS)} FROM records WHERE id_hash = ?",
+            [_id_hash(session_id)],
+        ).fetchone()
+        if row is None:
+            return None
+        values = dict(zip(self.COLUMNS, row, strict=True))
+        for moment in ("signed_in_at", "last_seen_at"):
+            values[moment] = datetime.fromisoformat(values[moment])
+        values["revoked"] = bool(values["revoked"])
+        return Record(session_id=session_id, **values)
+
+    def forget_older_than(self, moment: datetime) -> None:
+        self.conn.execute("DELETE FROM records WHERE signed_in_at < ?", [moment.isoformat()])
+
+
+def _to_sql(value: object) -> object:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
 class SessionBook:
-    """Session records and hand-off tokens of one dashboard process (thread-safe)."""
+    """Session records and hand-off tokens of one dashboard process (thread-safe); with
+    :meth:`keep_in`, the records and signing key also live in a file across restarts."""
 
     MAX_RECORDS = 50_000  # bounded memory: dead records are dropped first
 
@@ -94,6 +166,49 @@ class SessionBook:
         self._lock = threading.Lock()
         self._records: dict[str, Record] = {}
         self._handoffs: dict[str, tuple[str, datetime]] = {}
+        self._store: _Store | None = None
+        self._written: dict[str, datetime] = {}  # last_seen_at as last written to the store
+
+    def keep_in(self, path: Path) -> bool:
+        """Keep records and the signing key in ``path`` (made 600 when new), taking over
+        the key and records it already holds. An unusable file is logged and leaves the book
+        in memory (a restart then signs everyone out, as without a file)."""
+        try:
+            store = _Store(path)
+            key = store.key()
+            store.forget_older_than(_now() - timedelta(hours=MAX_SESSION_HOURS))
+        except (OSError, sqlite3.Error) as error:
+            log.warning("sessions kept in memory only: %s: %s", path, error)
+            return False
+        with self._lock:
+            self._store, self._key = store, key
+            self._records.clear()
+            self._written.clear()
+        return True
+
+    def _remember(self, record: Record, write: bool = True) -> None:
+        """Keep ``record`` (lock held); write it through to the store when asked."""
+        self._records[record.session_id] = record
+        if write and self._store is not None:
+            try:
+                self._store.save(record)
+                self._written[record.session_id] = record.last_seen_at
+            except sqlite3.Error as error:  # the in-memory record still holds
+                log.warning("session record not saved to %s: %s", self._store.path, error)
+
+    def _lookup(self, session_id: str) -> Record | None:
+        """The record of an id (lock held), from memory or else from the store."""
+        record = self._records.get(session_id)
+        if record is None and self._store is not None and session_id:
+            try:
+                record = self._store.load(session_id)
+            except sqlite3.Error as error:
+                log.warning("session records unreadable in %s: %s", self._store.path, error)
+                return None
+            if record is not None:
+                self._records[session_id] = record
+                self._written[session_id] = record.last_seen_at
+        return record
 
     # -- the cookie ---------------------------------------------------------------------
     def _mac(self, session_id: str, issued: int) -> str:
@@ -137,7 +252,7 @@ class SessionBook:
         with self._lock:
             if len(self._records) >= self.MAX_RECORDS:
                 self._forget_dead(now)
-            self._records[record.session_id] = record
+            self._remember(record)
             self._handoffs = {
                 t: (sid, at)
                 for t, (sid, at) in self._handoffs.items()
@@ -153,7 +268,7 @@ class SessionBook:
             entry = self._handoffs.pop(token or "", None)
             if entry is None or now - entry[1] > timedelta(seconds=HANDOFF_SECONDS):
                 return None
-            record = self._records.get(entry[0])
+            record = self._lookup(entry[0])
             if record is None or not record.alive(now):
                 return None
         return self.cookie_value(record.session_id, now)
@@ -162,32 +277,35 @@ class SessionBook:
         """The live record of a session id (None when unknown, revoked, idle or too old)."""
         now = now or _now()
         with self._lock:
-            record = self._records.get(session_id or "")
+            record = self._lookup(session_id or "")
         return record if record is not None and record.alive(now) else None
 
     def touch(self, session_id: str, now: datetime | None = None) -> Record | None:
         now = now or _now()
         with self._lock:
-            record = self._records.get(session_id)
+            record = self._lookup(session_id)
             if record is None or not record.alive(now):
                 return None
             record = replace(record, last_seen_at=now)
-            self._records[session_id] = record
+            written = self._written.get(session_id)
+            stale = written is None or now - written >= timedelta(seconds=TOUCH_WRITE_SECONDS)
+            self._remember(record, write=stale)
             return record
 
     def revoke(self, session_id: str | None) -> None:
         with self._lock:
-            record = self._records.get(session_id or "")
+            record = self._lookup(session_id or "")
             if record is not None:
-                self._records[record.session_id] = replace(record, revoked=True)
+                self._remember(replace(record, revoked=True))
 
     def _forget_dead(self, now: datetime) -> None:
         dead = [sid for sid, record in self._records.items() if not record.alive(now)]
         if len(dead) < len(self._records) // 10:
             by_age = sorted(self._records.values(), key=lambda r: r.last_seen_at)
             dead = [r.session_id for r in by_age[: len(self._records) // 10]]
-        for session_id in dead:
+        for session_id in dead:  # the store keeps them until they are 12 hours old
             del self._records[session_id]
+            self._written.pop(session_id, None)
 
 
 BOOK = SessionBook()
@@ -196,7 +314,10 @@ BOOK = SessionBook()
 _served = threading.Event()
 
 
-def mark_served() -> None:
+def mark_served(sessions_file: Path | None = None) -> None:
+    """server.py serves the cookie route; records go to ``sessions_file`` when given."""
+    if sessions_file is not None:
+        BOOK.keep_in(sessions_file)
     _served.set()
 
 

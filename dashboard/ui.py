@@ -219,16 +219,25 @@ def sign_out() -> None:
 
 def cookie_step() -> None:
     """Set or clear the session cookie through server.py's route, once; call on every run."""
+    if not st.session_state.get(COOKIE_STEP_KEY):
+        return
+    with st.sidebar:
+        _cookie_fragment()
+
+
+@st.fragment
+def _cookie_fragment() -> None:
+    """The page component that posts the step; its answer reruns this fragment alone, not the
+    page just drawn (a sign-in used to draw the overview twice)."""
     step = st.session_state.get(COOKIE_STEP_KEY)
     if not step:
         return
     method, token = step
-    with st.sidebar:
-        result = _cookie_component(
-            data={"method": method, "token": token, "url": sessions.ROUTE},
-            key=f"cardpulse_cookie_{method}_{token[:8]}",
-            on_done_change=lambda: None,
-        )
+    result = _cookie_component(
+        data={"method": method, "token": token, "url": sessions.ROUTE},
+        key=f"cardpulse_cookie_{method}_{token[:8]}",
+        on_done_change=lambda: None,
+    )
     if result.get("done") is not None:
         st.session_state.pop(COOKIE_STEP_KEY, None)
 

@@ -163,7 +163,8 @@ def test_merchant_sees_only_its_own_pages(dashboard_url, browser, screenshots):
     sign_in(page, dashboard_url, "shop")
     settle(page)
     # Chart labels are SVG text drawn after the data arrives: wait for the top-SKU bars.
-    page.locator(".js-plotly-plot").nth(4).wait_for(timeout=20_000)  # the channel pie, last
+    # The channel pie, last (the province ranking tab draws only when opened).
+    page.locator(".js-plotly-plot").nth(3).wait_for(timeout=20_000)
     page.locator("svg text", has_text="Q币 100 元").first.wait_for(timeout=20_000)
     assert page.get_by_test_id("stException").count() == 0
     # Its two pages (overview, profit) and nothing else to navigate to.
@@ -264,7 +265,7 @@ def test_security_headers_and_closed_metrics(guarded_url, browser):
     )
     sign_in(page, guarded_url, "root")
     settle(page)
-    page.locator(".js-plotly-plot").nth(4).wait_for(timeout=20_000)
+    page.locator(".js-plotly-plot").nth(3).wait_for(timeout=20_000)  # the fourth and last chart
     page.get_by_test_id("stSidebarNav").get_by_role("link", name="定价").click()
     page.get_by_role("heading", name="定价").wait_for(timeout=20_000)
     settle(page)
@@ -447,3 +448,74 @@ def test_clicking_a_top_sku_bar_drills_down_to_that_sku(dashboard_url, browser):
     assert names.all_text_contents() == ["爱奇艺月卡"]  # (the grid's cells are for readers)
     assert page.get_by_test_id("stException").count() == 0
     page.close()
+
+
+def test_the_sign_in_page_loads_the_chart_code_out_of_sight(dashboard_url, browser):
+    """While the person types, the browser already has Plotly's code (megabytes of script the
+    overview would otherwise wait for after the click): an empty chart, hidden."""
+    page = browser.new_page(viewport=VIEWPORT)
+    page.goto(dashboard_url)
+    page.get_by_label("用户名").wait_for(timeout=60_000)
+    chart = page.locator(".js-plotly-plot")
+    chart.first.wait_for(state="attached", timeout=30_000)
+    assert chart.count() == 1 and not chart.first.is_visible()
+    assert page.get_by_test_id("stException").count() == 0
+    page.close()
+
+
+def test_clicking_a_province_tile_drills_down_to_that_province(dashboard_url, browser):
+    from dashboard.figures import PROVINCE_TILES
+
+    page = browser.new_page(viewport=VIEWPORT)
+    sign_in(page, dashboard_url, "root")
+    settle(page)
+    tiles = page.locator(".js-plotly-plot").nth(2)  # after the trend and the top SKUs
+    tiles.locator("g.points path.point").nth(list(PROVINCE_TILES).index("CN-ZJ")).click(force=True)
+    page.get_by_test_id("stMultiSelect").filter(has_text="浙江").wait_for(timeout=20_000)
+    settle(page)
+    # The forecast covers every province, so the trend says it steps aside.
+    page.get_by_text("预测按全国计算").wait_for(timeout=20_000)
+    assert page.get_by_test_id("stException").count() == 0
+    page.close()
+
+
+def test_sessions_and_revocations_outlive_a_restart_of_the_dashboard(dashboard_url, browser):
+    """The server-side records (hashed ids only, file mode 600) survive a restart: the cookie
+    of a signed-in browser still works on the new process, and one revoked by sign-out
+    stays refused."""
+    home = Path(os.environ["CARDPULSE_HOME"])
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+
+    def started():
+        server = serve(port, "127.0.0.1")
+        wait_healthy(url, server)
+        return server
+
+    def stopped(server) -> None:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=15)
+
+    server = started()
+    try:
+        context = browser.new_context(viewport=VIEWPORT)
+        page = context.new_page()
+        sign_in(page, url, "root")
+        cookie = session_cookie(context)
+        stopped(server)
+        server = started()
+        signed_in_heading(page, f"{url}/operations", "运营")  # the same cookie, a new process
+        stored = home / "sessions.sqlite"
+        assert stored.stat().st_mode & 0o777 == 0o600
+        session_id = cookie["value"].split(".")[1]
+        assert session_id.encode() not in stored.read_bytes()  # only its hash is kept
+        page.get_by_test_id("stSidebar").get_by_role("button", name="退出登录").click()
+        page.get_by_role("heading", name="登录 CardPulse").wait_for(timeout=20_000)
+        stopped(server)
+        server = started()
+        context.add_cookies([{**cookie, "url": url} | {"domain": None, "path": None}])
+        page.goto(f"{url}/operations")
+        page.get_by_role("heading", name="登录 CardPulse").wait_for(timeout=20_000)
+        context.close()
+    finally:
+        stopped(server)

@@ -584,3 +584,34 @@ def test_operations_filters_narrow_every_table_by_supplier_and_category(home):
     wanted = set(fx.SKUS.loc[fx.SKUS["category"] == category, "sku_id"])
     shown = [set(f.value["sku_id"]) for f in app.dataframe if "sku_id" in f.value.columns]
     assert shown and all(skus and skus <= wanted for skus in shown)
+
+
+def test_a_province_narrows_the_overview_and_the_charts_carry_its_code(home):
+    """The province filter (set by a click on a tile or bar, or by ``?region=``) narrows the
+    headline numbers to that province's orders; the forecast, which covers all provinces,
+    steps aside and says why."""
+    app = signed_in("merchant", home, region="CN-ZJ,NOT-A-CODE")
+    assert_clean(app)
+    assert app.multiselect(key="ov_regions").value == ["CN-ZJ"]
+    start = fx.LAST_DAY - timedelta(days=29)
+    sales = fx.merchant_sales()
+    mask = (
+        sales["merchant_id"].isin(fx.TREES["M001"])
+        & sales["order_date"].between(start, fx.LAST_DAY)
+        & (sales["region_code"] == "CN-ZJ")
+    )
+    expected = float(sales.loc[mask, "gross_revenue"].sum())
+    gmv = next(m for m in app.metric if m.label == t("gmv"))
+    assert 0 < expected < fx.expected_gmv("M001", start, fx.LAST_DAY)
+    assert gmv.value == money(expected, 0)
+    assert t("forecast_all_provinces") in [c.value for c in app.caption]
+    # Each tile carries its code first, which the click callback reads.
+    tiles = next(c for c in app.get("plotly_chart") if '"symbol":"square"' in c.proto.spec)
+    spec = json.loads(tiles.proto.spec)
+    amounts = dict(spec["data"][0]["customdata"])
+    assert amounts["CN-ZJ"] == pytest.approx(expected) and amounts["CN-GD"] == 0
+    # Cleared: all provinces again, and the forecast is back.
+    app.multiselect(key="ov_regions").set_value([]).run()
+    gmv = next(m for m in app.metric if m.label == t("gmv"))
+    assert gmv.value == money(fx.expected_gmv("M001", start, fx.LAST_DAY), 0)
+    assert t("forecast_all_provinces") not in [c.value for c in app.caption]

@@ -352,16 +352,18 @@ def test_province_tiles_place_every_province_once_and_shade_by_value():
     tiles = figure.data[0]
     positions = list(zip(tiles.x, tiles.y, strict=True))
     assert len(positions) == len(set(positions)) == 34  # 31 mainland + HK, MO, TW
-    by_name = dict(zip(tiles.text, tiles.customdata, strict=True))
-    assert by_name["广东"] == 100.0 and by_name["北京"] == 25.0 and by_name["西藏"] == 0.0
+    # Each tile carries its code (for a click's drill-down) and its amount (for the hover).
+    by_name = dict(zip(tiles.text, (tuple(c) for c in tiles.customdata), strict=True))
+    assert by_name["广东"] == ("CN-GD", 100.0) and by_name["北京"] == ("CN-BJ", 25.0)
+    assert by_name["西藏"] == ("CN-XZ", 0.0)
     # Colours come from a scale over the amounts, which the colour bar labels in ¥:
     # grey for no sales, darkest for the largest.
-    assert list(tiles.marker.color) == list(tiles.customdata)
+    assert list(tiles.marker.color) == [amount for _code, amount in tiles.customdata]
     assert (tiles.marker.cmin, tiles.marker.cmax) == (0.0, 100.0)
     scale = [tuple(stop) for stop in tiles.marker.colorscale]
     assert scale[0] == (0.0, "#eeeeee") and scale[-1] == (1.0, "rgb(33, 113, 181)")
     assert tiles.marker.showscale and tiles.marker.colorbar.tickprefix == "¥"
-    assert sum(tiles.customdata) == 125.0  # UNKNOWN has no tile (the ranked bar shows it)
+    assert sum(tiles.marker.color) == 125.0  # UNKNOWN has no tile (the ranked bar shows it)
     english = figures.province_tiles(frame, "gmv", "provinces", lang="en").data[0]
     assert "GD" in english.text and "广东" not in english.text
 
@@ -449,3 +451,21 @@ def test_health_counts_quarantine_by_rule_and_lists_inferred_members():
     assert summary[["entity", "rows"]].values.tolist() == [["orders", 2], ["skus", 1]]
     inferred = data.inferred_members(conn, admin)
     assert inferred.values.tolist() == [["merchants", "M7"], ["skus", "S9"]]
+
+
+def test_the_agent_trend_draws_the_agents_with_the_most_revenue():
+    from dashboard import figures
+
+    weeks = pd.to_datetime(["2026-10-05", "2026-10-12"])
+    frame = pd.DataFrame(
+        [
+            {"agent_id": f"AG{n:02d}", "week": week, "revenue": float(n * 10 + i)}
+            for n in range(12)
+            for i, week in enumerate(weeks)
+        ]
+    )
+    figure = figures.agent_lines(frame, {}, "agents")
+    drawn = sorted(trace.name for trace in figure.data)
+    assert drawn == [f"AG{n:02d}" for n in range(4, 12)]  # the 8 biggest of 12
+    assert all(len(trace.x) == 2 for trace in figure.data)
+    assert len(figures.agent_lines(frame.head(6), {}, "agents").data) == 3

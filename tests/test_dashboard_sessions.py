@@ -28,14 +28,16 @@ def store(tmp_path) -> auth.UserStore:
 
 
 @pytest.fixture
-def server_module():
-    """dashboard/server.py imported in this process; its 'served' mark and its log-record
-    factory are undone after (the rest of the test process runs without them)."""
+def server_module(tmp_path, monkeypatch):
+    """dashboard/server.py imported in this process; its 'served' mark, its sessions file and
+    its log-record factory are undone after (the rest of the test process runs without them)."""
+    monkeypatch.setenv("CARDPULSE_HOME", str(tmp_path))  # where a first import keeps sessions
     import dashboard.server as server
 
     logging.setLogRecordFactory(server._record_without_session_ids)
     yield server
     sessions._served.clear()
+    sessions.BOOK = sessions.SessionBook()
     logging.setLogRecordFactory(server._make_record)
 
 
@@ -173,3 +175,37 @@ def test_an_agent_bound_users_record_keeps_its_agent(store):
     assert record.matches(store.get("agent7"))
     assert not record.matches(replace(store.get("agent7"), agent_id="AG8"))
     assert not record.matches(replace(store.get("agent7"), agent_id=None))
+
+
+def test_records_and_the_key_outlive_the_process_in_a_600_file(store, tmp_path, caplog):
+    path = tmp_path / "sessions.sqlite"
+    book = sessions.SessionBook()
+    assert book.keep_in(path)
+    kept, token = book.open(store.get("alice"), now=NOW)
+    value = book.redeem(token, now=NOW)
+    revoked, _token = book.open(store.get("alice"), now=NOW)
+    book.revoke(revoked.session_id)
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert kept.session_id.encode() not in path.read_bytes()  # a hash of it only
+    # A new process: same key (the cookie still verifies), same records, revocation kept.
+    again = sessions.SessionBook()
+    assert again.keep_in(path)
+    assert again.session_id_of(value, now=NOW) == kept.session_id
+    assert again.get(kept.session_id, now=NOW) == kept
+    assert again.get(revoked.session_id, now=NOW) is None
+    # Touches are written through at most once a minute; the idle clock survives a restart.
+    again.touch(kept.session_id, now=NOW + timedelta(seconds=20))
+    third = sessions.SessionBook()
+    third.keep_in(path)
+    assert third.get(kept.session_id, now=NOW).last_seen_at == NOW
+    again.touch(kept.session_id, now=NOW + timedelta(minutes=25))
+    fourth = sessions.SessionBook()
+    fourth.keep_in(path)
+    assert fourth.get(kept.session_id, now=NOW + timedelta(minutes=50)) is not None
+    assert fourth.get(kept.session_id, now=NOW + timedelta(minutes=56)) is None  # idle 31 min
+    # A file that is not a database leaves the book in memory, said once in the log.
+    broken = tmp_path / "broken.sqlite"
+    broken.write_bytes(b"not a database" * 100)
+    with caplog.at_level(logging.WARNING, logger="cardpulse.sessions"):
+        assert not sessions.SessionBook().keep_in(broken)
+    assert "sessions kept in memory only" in caplog.text

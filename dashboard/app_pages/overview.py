@@ -70,13 +70,36 @@ def _dates_changed() -> None:
     st.session_state["ov_preset"] = "custom"
 
 
-def _drill_to_sku() -> None:
-    """A click on a top-SKU bar narrows the filters to that SKU (its id rides as customdata)."""
-    points = st.session_state["top_skus"].selection.points
+def _clicked(chart_key: str) -> str | None:
+    """The id a click on a chart picked (each point carries its id first in customdata)."""
+    points = st.session_state[chart_key].selection.points
     picked = [p.get("customdata") for p in points if p.get("customdata")]
-    if picked:
-        sku = picked[0][0] if isinstance(picked[0], list) else picked[0]
+    if not picked:
+        return None
+    return str(picked[0][0] if isinstance(picked[0], list) else picked[0])
+
+
+def _drill_to_sku() -> None:
+    """A click on a top-SKU bar narrows the filters to that SKU."""
+    sku = _clicked("top_skus")
+    if sku:
         st.session_state["ov_skus"] = [sku]
+
+
+def _drill_to_region(chart_key: str):
+    """A click on a province (tile or ranked bar) narrows the filters to that province."""
+
+    def drill() -> None:
+        region = _clicked(chart_key)
+        if region in REGION_CODES:
+            st.session_state["ov_regions"] = [region]
+
+    return drill
+
+
+REGION_CODES = [*figures.PROVINCE_TILES, "UNKNOWN"]
+if "ov_regions" not in st.session_state:
+    st.session_state["ov_regions"] = [r for r in _param_list("region") if r in REGION_CODES]
 
 
 with st.expander(ctx.t("filters"), expanded=True):
@@ -105,7 +128,7 @@ with st.expander(ctx.t("filters"), expanded=True):
         key="ov_compare",
     )
     # The SKU list needs room for long names.
-    columns = st.columns([2, 3, 2])
+    columns = st.columns([2, 3, 2, 2])
     categories = columns[0].multiselect(
         ctx.t("category"),
         all_categories,
@@ -131,8 +154,16 @@ with st.expander(ctx.t("filters"), expanded=True):
         select_all=False,
         key="ov_skus",
     )
+    regions = columns[2].multiselect(
+        ctx.t("region"),
+        REGION_CODES,
+        format_func=lambda code: code_label("region", code, ctx.lang),
+        placeholder=ctx.t("choose"),
+        select_all=False,
+        key="ov_regions",
+    )
     merchant_choices = [None, *merchant_ids]
-    merchant = columns[2].selectbox(
+    merchant = columns[3].selectbox(
         ctx.t("merchant"),
         merchant_choices,
         index=merchant_choices.index(requested_merchant)
@@ -152,7 +183,7 @@ elif isinstance(picked_dates, tuple) and picked_dates:
     start = end = picked_dates[0]
 else:
     start, end = default_start, default_end
-filters = Filters(start, end, tuple(categories), tuple(skus), merchant)
+filters = Filters(start, end, tuple(categories), tuple(skus), merchant, tuple(regions))
 if ctx.scope.is_merchant:
     st.caption(
         ctx.t(
@@ -245,6 +276,8 @@ st.plotly_chart(
 )
 if "source" in predicted and not predicted.empty:
     st.caption(ctx.t(f"forecast_{predicted['source'].iloc[0]}_note"))
+elif regions:
+    st.caption(ctx.t("forecast_all_provinces"))
 
 left, right = st.columns(2)
 top = ctx.query("top_skus", filters)
@@ -255,21 +288,32 @@ left.plotly_chart(
     selection_mode="points",
 )
 left.caption(ctx.t("drill_hint"))
-regions = ctx.query("provinces", filters)
-regions = regions.assign(
-    region_name=regions["region_code"].map(lambda code: code_label("region", code, ctx.lang))
+by_region = ctx.query("provinces", filters)
+by_region = by_region.assign(
+    region_name=by_region["region_code"].map(lambda code: code_label("region", code, ctx.lang))
 )
-tiles, ranked = right.tabs([ctx.t("province_map"), ctx.t("province_ranking")])
-tiles.plotly_chart(
-    figures.province_tiles(regions, "gmv", ctx.t("provinces"), ctx.lang, legend=ctx.t("gmv")),
-    key="province_tiles",
+# Only the open tab runs and draws (on_change="rerun"): a hidden chart costs the browser as
+# much as a shown one.
+tiles, ranked = right.tabs(
+    [ctx.t("province_map"), ctx.t("province_ranking")], key="ov_province_tab", on_change="rerun"
 )
-ranked.plotly_chart(
-    figures.ranked_bar(
-        regions, "region_code", "gmv", ctx.t("provinces"), label_column="region_name"
-    ),
-    key="provinces",
-)
+if tiles.open:
+    tiles.plotly_chart(
+        figures.province_tiles(by_region, "gmv", ctx.t("provinces"), ctx.lang, legend=ctx.t("gmv")),
+        key="province_tiles",
+        on_select=_drill_to_region("province_tiles"),
+        selection_mode="points",
+    )
+if ranked.open:
+    ranked.plotly_chart(
+        figures.ranked_bar(
+            by_region, "region_code", "gmv", ctx.t("provinces"), label_column="region_name"
+        ),
+        key="provinces",
+        on_select=_drill_to_region("provinces"),
+        selection_mode="points",
+    )
+right.caption(ctx.t("region_drill_hint"))
 left, right = st.columns(2)
 channels = ctx.query("channels", filters)
 channels = channels.assign(

@@ -232,108 +232,117 @@ else:
 if "_revoked" in st.session_state:
     st.success(ctx.t("approvals_revoked", count=st.session_state.pop("_revoked")))
 
+
 # --- what-if
-st.subheader(ctx.t("what_if"))
-choices = list(recommended.index)
-picked = st.selectbox(
-    ctx.t("what_if_pick"),
-    choices,
-    key="what_if_row",
-    format_func=lambda i: (
-        f"{recommended.at[i, 'sku_name']} ({recommended.at[i, 'sku_id']}) · "
-        f"{code_label('region', recommended.at[i, 'region_code'], ctx.lang)}"
-    ),
-)
-row = recommended.loc[picked]
-current_price = float(row["current_price"])
-try:
-    pricing_config = load_settings().pricing
-except SettingsError as error:
-    st.warning(ctx.t("pricing_config_unreadable", reason=str(error)))
-    pricing_config = load_pricing_config(None)
-# The trial price stays within the guardrails the recommendation obeys: a price the stage
-# could never recommend (a ¥127 top-up capped at its ¥100 face value) is not offered.
-limits = data.price_limits(row, pricing_config)
-low, high = limits.low, limits.high
-st.caption(
-    ctx.t(
-        "what_if_limits",
-        low=money(low),
-        high=money(high),
-        low_rules=code_label("guardrail", ",".join(limits.low_rules), ctx.lang),
-        high_rules=code_label("guardrail", ",".join(limits.high_rules), ctx.lang),
+# A fragment: picking a row or moving the price reruns only this part, so the recommendations
+# table (hundreds of KB) and the elasticity chart are not rebuilt and re-sent on every move.
+@st.fragment
+def what_if_section(recommended: pd.DataFrame) -> None:
+    st.subheader(ctx.t("what_if"))
+    choices = list(recommended.index)
+    picked = st.selectbox(
+        ctx.t("what_if_pick"),
+        choices,
+        key="what_if_row",
+        format_func=lambda i: (
+            f"{recommended.at[i, 'sku_name']} ({recommended.at[i, 'sku_id']}) · "
+            f"{code_label('region', recommended.at[i, 'region_code'], ctx.lang)}"
+        ),
     )
-)
-if limits.conflicts:
+    row = recommended.loc[picked]
+    current_price = float(row["current_price"])
+    try:
+        pricing_config = load_settings().pricing
+    except SettingsError as error:
+        st.warning(ctx.t("pricing_config_unreadable", reason=str(error)))
+        pricing_config = load_pricing_config(None)
+    # The trial price stays within the guardrails the recommendation obeys: a price the stage
+    # could never recommend (a ¥127 top-up capped at its ¥100 face value) is not offered.
+    limits = data.price_limits(row, pricing_config)
+    low, high = limits.low, limits.high
     st.caption(
         ctx.t(
-            "what_if_conflicts",
-            rules=code_label("guardrail", ",".join(limits.conflicts), ctx.lang),
+            "what_if_limits",
+            low=money(low),
+            high=money(high),
+            low_rules=code_label("guardrail", ",".join(limits.low_rules), ctx.lang),
+            high_rules=code_label("guardrail", ",".join(limits.high_rules), ctx.lang),
         )
     )
-if not low - 0.005 <= current_price <= high + 0.005:
-    st.warning(ctx.t("what_if_current_outside", price=money(current_price)))
-if high - low < 0.01:
-    st.info(ctx.t("what_if_single_price", price=money(low)))
-    trial = low
-else:
-    trial = st.slider(
-        ctx.t("what_if_price"),
-        min_value=low,
-        max_value=high,
-        value=float(min(max(round(float(row["recommended_price"]), 2), low), high)),
-        step=0.01,
-        format="¥%.2f",
-        key=f"what_if_price_{picked}",
-    )
-# The row carries the forecast's units over the horizon; an older snapshot without them falls
-# back to the last 28 days' average (one extra query, only then).
-baseline = (
-    ctx.query("baseline_units", str(row["sku_id"]), str(row["region_code"]))
-    if pd.isna(row.get("horizon_units", np.nan))
-    else None
-)
-now_case = data.what_if(row, current_price, baseline)
-trial_case = data.what_if(row, trial, baseline)
-cells = st.columns(3)
-for cell, figure, label, shown in (
-    (cells[0], "units", "expected_units", lambda v: f"{v:,.1f}"),
-    (cells[1], "revenue", "expected_revenue", money),
-    (cells[2], "profit", "expected_profit", money),
-):
-    change = trial_case[figure] - now_case[figure]
-    cell.metric(
-        ctx.t(label),
-        shown(trial_case[figure]),
-        f"{change:+,.1f}" if figure == "units" else money(change),
-    )
-    cell.caption(
-        ctx.t(
-            "what_if_range",
-            low=shown(trial_case[f"{figure}_low"]),
-            high=shown(trial_case[f"{figure}_high"]),
+    if limits.conflicts:
+        st.caption(
+            ctx.t(
+                "what_if_conflicts",
+                rules=code_label("guardrail", ",".join(limits.conflicts), ctx.lang),
+            )
         )
+    if not low - 0.005 <= current_price <= high + 0.005:
+        st.warning(ctx.t("what_if_current_outside", price=money(current_price)))
+    if high - low < 0.01:
+        st.info(ctx.t("what_if_single_price", price=money(low)))
+        trial = low
+    else:
+        trial = st.slider(
+            ctx.t("what_if_price"),
+            min_value=low,
+            max_value=high,
+            value=float(min(max(round(float(row["recommended_price"]), 2), low), high)),
+            step=0.01,
+            format="¥%.2f",
+            key=f"what_if_price_{picked}",
+        )
+    # The row carries the forecast's units over the horizon; an older snapshot without them falls
+    # back to the last 28 days' average (one extra query, only then).
+    baseline = (
+        ctx.query("baseline_units", str(row["sku_id"]), str(row["region_code"]))
+        if pd.isna(row.get("horizon_units", np.nan))
+        else None
     )
-# The curve covers the allowed prices (and today's, if it lies outside them), so its axis
-# shows the differences that matter there rather than losses at prices nobody may set.
-prices = sorted({*np.linspace(low, max(high, low + 0.01), 41).round(2), round(current_price, 2)})
-prices = [p for p in prices if min(low, current_price) <= p <= max(high, current_price)]
-cases = [data.what_if(row, p, baseline) for p in prices]
-st.plotly_chart(
-    figures.what_if_curve(
-        prices,
-        [case["profit"] for case in cases],
-        current_price,
-        trial,
-        {
-            "title": ctx.t("expected_profit"),
-            "profit": ctx.t("expected_profit"),
-            "band": ctx.t("what_if_band"),
-            "current": ctx.t("current_price"),
-            "trial": ctx.t("what_if_price"),
-        },
-        lows=[case["profit_low"] for case in cases],
-        highs=[case["profit_high"] for case in cases],
-    ),
-    key="what_if_curve",
-)
+    now_case = data.what_if(row, current_price, baseline)
+    trial_case = data.what_if(row, trial, baseline)
+    cells = st.columns(3)
+    for cell, figure, label, shown in (
+        (cells[0], "units", "expected_units", lambda v: f"{v:,.1f}"),
+        (cells[1], "revenue", "expected_revenue", money),
+        (cells[2], "profit", "expected_profit", money),
+    ):
+        change = trial_case[figure] - now_case[figure]
+        cell.metric(
+            ctx.t(label),
+            shown(trial_case[figure]),
+            f"{change:+,.1f}" if figure == "units" else money(change),
+        )
+        cell.caption(
+            ctx.t(
+                "what_if_range",
+                low=shown(trial_case[f"{figure}_low"]),
+                high=shown(trial_case[f"{figure}_high"]),
+            )
+        )
+    # The curve covers the allowed prices (and today's, if it lies outside them), so its axis
+    # shows the differences that matter there rather than losses at prices nobody may set.
+    grid = np.linspace(low, max(high, low + 0.01), 41).round(2)
+    prices = sorted({*grid, round(current_price, 2)})
+    prices = [p for p in prices if min(low, current_price) <= p <= max(high, current_price)]
+    cases = [data.what_if(row, p, baseline) for p in prices]
+    st.plotly_chart(
+        figures.what_if_curve(
+            prices,
+            [case["profit"] for case in cases],
+            current_price,
+            trial,
+            {
+                "title": ctx.t("expected_profit"),
+                "profit": ctx.t("expected_profit"),
+                "band": ctx.t("what_if_band"),
+                "current": ctx.t("current_price"),
+                "trial": ctx.t("what_if_price"),
+            },
+            lows=[case["profit_low"] for case in cases],
+            highs=[case["profit_high"] for case in cases],
+        ),
+        key="what_if_curve",
+    )
+
+
+what_if_section(recommended)

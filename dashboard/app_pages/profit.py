@@ -158,6 +158,8 @@ if not agent_table.empty:
     )
     trend = ctx.query("agent_trend", filters)
     st.plotly_chart(figures.agent_lines(trend, {}, ctx.t("agent_trend")), key="agent_trend")
+    if len(agent_table) > figures.AGENT_LINES:  # the chart keeps the biggest; the table all
+        st.caption(ctx.t("agent_trend_top", shown=figures.AGENT_LINES, total=len(agent_table)))
 
 # --- exports: built only when clicked, with the scope and filters of this render
 left, right = st.columns(2)
