@@ -380,7 +380,7 @@ def main() -> int:
         f"{np.average(p['coverage_95'], weights=p['days']):.1%} ({len(p)})"
         for cls, p in sku_rows.groupby("demand_class", sort=True)
     ))  # fmt: skip
-    region_rows = selected[selected["region_code"] != "ALL"].merge(
+    region_rows = selected[selected["region_code"] != "ALL"].drop(columns="demand_class").merge(
         region_classes(inputs, as_of), on=["sku_id", "region_code"], how="left"
     ).fillna({"demand_class": "none"})  # fmt: skip
     print("backtest (leave one fold out) coverage per SKU x region class, weighted by days:")
