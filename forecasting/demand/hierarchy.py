@@ -15,6 +15,12 @@ import numpy as np
 import pandas as pd
 
 SHARE_WINDOWS = (28, 91)
+# Region shares may look back further: a province's share of a SKU moves slowly, and a
+# lumpy SKU x province series sells too rarely for 28 or 91 days to measure it. On the
+# medium simulation's backtest cutoffs (before the scored days), splitting each SKU's true
+# daily totals, a year's shares gave the lumpy region series 1.111 pooled WAPE and 4.85
+# squared error, 91 days 1.123 and 4.92, 28 days 1.154 and 5.10.
+REGION_SHARE_WINDOWS = (28, 91, 182, 364)
 
 
 def shares_at(
@@ -99,6 +105,15 @@ def pooled_wape(rows: pd.DataFrame) -> float:
     return float((observed["y"] - observed["yhat"]).abs().sum() / total) if total > 0 else np.nan
 
 
+def pooled_squared_error(rows: pd.DataFrame) -> float:
+    """Mean squared error over all rows together (observed days only)."""
+    observed = rows[np.isfinite(rows["y"].to_numpy(dtype=float))]
+    return float(((observed["y"] - observed["yhat"]) ** 2).mean()) if len(observed) else np.nan
+
+
+MEASURES = {"wape": pooled_wape, "squared": pooled_squared_error}
+
+
 def choose_window(
     parent_folds: pd.DataFrame,
     history: pd.DataFrame,
@@ -106,12 +121,17 @@ def choose_window(
     child: str,
     windows: Sequence[int] = SHARE_WINDOWS,
     aggregate_to: str | None = None,
+    measure: str = "wape",
 ) -> tuple[int, dict[int, pd.DataFrame]]:
-    """The share window with the lowest pooled child-level WAPE in the backtest.
+    """The share window with the lowest pooled child-level error in the backtest.
 
+    ``measure``: ``wape`` or ``squared``. Squared error is the one a forecast of the mean is
+    best at; pooled WAPE rewards forecasting low where most days are zeros, so on sparse
+    children it prefers a short window that happens to give the quiet ones no share at all.
     With ``aggregate_to`` the score is taken after summing children to that level (merchant
     totals over SKUs). Returns the window and every window's backtest rows.
     """
+    score = MEASURES[measure]
     rows_by_window, scores = {}, {}
     if parent_folds.empty:  # no parent was backtested: nothing to choose by
         empty = pd.DataFrame(columns=[parent, child, "fold", "step", "ds", "y", "yhat"])
@@ -126,7 +146,7 @@ def choose_window(
                 .agg(y=("y", "sum"), yhat=("yhat", "sum"))
                 .reset_index()
             )
-        scores[window] = pooled_wape(scored)
+        scores[window] = score(scored)
     finite = {w: s for w, s in scores.items() if np.isfinite(s)}
     best = min(finite, key=lambda w: (finite[w], w)) if finite else windows[-1]
     return best, rows_by_window

@@ -195,7 +195,7 @@ def _with_intervals(
     frame: pd.DataFrame, errors: pd.DataFrame, keys: list[str], effective: dict | None = None
 ) -> pd.DataFrame:
     """``frame`` with 80% and 95% intervals from the backtest ``errors`` of the same keys,
-    at quantile levels raised until the pooled backtest coverage reaches the nominal one."""
+    at the quantile levels whose pooled backtest coverage is nearest the nominal ones."""
     if effective is None:
         effective = intervals.effective_levels(errors, keys, LEVELS)
     quantiles = intervals.error_quantiles(errors, keys, LEVELS, effective=effective)
@@ -346,15 +346,26 @@ def _region_classes(history: pd.DataFrame) -> pd.DataFrame:
     return classes.rename("demand_class").reset_index()
 
 
+def _lookback(selected_folds, as_of: dt.date, settings, windows) -> int:
+    """Days of history the share replay needs: the longest window before the earliest
+    backtest cutoff (the last-year fold's, when there is one)."""
+    earliest = settings.n_folds * settings.horizon_days
+    if len(selected_folds):
+        earliest = max(earliest, (pd.Timestamp(as_of) - selected_folds["cutoff"].min()).days)
+    return max(windows) + earliest
+
+
 def _regions(inputs, forecast_all, selected_folds, as_of, settings, calibration):
     """Region forecasts and backtest rows, shares window picked by backtest; intervals
     calibrated per class of the region series."""
-    lookback = max(hierarchy.SHARE_WINDOWS) + settings.n_folds * settings.horizon_days
-    history = _region_history(inputs, as_of, lookback)
+    windows = hierarchy.REGION_SHARE_WINDOWS
+    history = _region_history(inputs, as_of, _lookback(selected_folds, as_of, settings, windows))
     empty = (pd.DataFrame(columns=FORECAST_COLUMNS), pd.DataFrame(columns=BACKTEST_COLUMNS))
     if history.empty:
         return empty
-    window, by_window = hierarchy.choose_window(selected_folds, history, "sku_id", "region_code")
+    window, by_window = hierarchy.choose_window(
+        selected_folds, history, "sku_id", "region_code", windows, measure="squared"
+    )
     keys = ["sku_id", "region_code"]
     classes = _region_classes(history)
     regional = hierarchy.split(
