@@ -22,6 +22,8 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 TABLES = ("recon_orders_payments", "recon_card_keys", "recon_supplier_balances")
+# Kinds reported per batch (the batch draw-down), not per order.
+BATCH_KINDS = {"batch_overdrawn", "batch_cost_mismatch", "batch_never_drawn"}
 
 
 def findings(home: Path) -> dict[str, pd.DataFrame]:
@@ -30,8 +32,8 @@ def findings(home: Path) -> dict[str, pd.DataFrame]:
 
 
 def match(truth: pd.DataFrame, found: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """Each planted fault with the finding that names it (same kind and order, or supplier
-    and day) and whether the amounts agree to the fen."""
+    """Each planted fault with the finding that names it (same kind and order, batch, or
+    supplier and day) and whether the amounts agree to the fen."""
     rows = []
     for fault in truth.itertuples():
         table = found[fault.recon_table]
@@ -41,6 +43,8 @@ def match(truth: pd.DataFrame, found: dict[str, pd.DataFrame]) -> pd.DataFrame:
                 (same["supplier_id"] == fault.supplier_id)
                 & (pd.to_datetime(same["balance_date"]).dt.date.astype(str) == fault.day)
             ]
+        elif fault.kind in BATCH_KINDS:
+            same = same[same["batch_id"] == fault.batch_id]
         else:
             same = same[same["order_id"] == fault.order_id]
         amount = None if same.empty else round(float(same["amount"].iloc[0]) * 100)
@@ -55,14 +59,17 @@ def match(truth: pd.DataFrame, found: dict[str, pd.DataFrame]) -> pd.DataFrame:
 
 
 def unexplained(truth: pd.DataFrame, found: dict[str, pd.DataFrame]) -> int:
-    """Findings about neither a planted fault's order nor a planted order (ids OF...)."""
+    """Findings about neither a planted fault's order or batch nor a planted order (OF...)."""
     planted_orders = set(truth["order_id"].dropna())
+    planted_batches = set(truth.loc[truth["kind"].isin(BATCH_KINDS), "batch_id"])
     gaps = {(s, str(d)) for s, d in zip(truth["supplier_id"], truth["day"], strict=True)}
     n = 0
     for table in found.values():
         for row in table[table["status"] == "open"].to_dict("records"):
             order = row.get("order_id")
             if order is not None and (order in planted_orders or str(order).startswith("OF")):
+                continue
+            if row["kind"] in BATCH_KINDS and row.get("batch_id") in planted_batches:
                 continue
             day = row.get("balance_date")
             if (row.get("supplier_id"), str(pd.Timestamp(day).date()) if day else None) in gaps:
