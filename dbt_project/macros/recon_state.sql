@@ -37,7 +37,7 @@ as_of as (
         cast('{{ var("as_of") }}' as date) as as_of_date,
         least(max(updated_at), cast('{{ var("as_of") }}' as timestamp)) as data_end_at
         {%- else %}
-        cast({{ dbt.dateadd('day', 1, 'max(order_date)') }} as date) as as_of_date,
+        {{ add_days('max(order_date)', 1) }} as as_of_date,
         max(updated_at) as data_end_at
         {%- endif %}
     from {{ ref('fct_orders') }}
