@@ -450,3 +450,11 @@ def test_whole_order_money_adds_up_and_matches_the_truth(db, export):
         "SELECT count(DISTINCT buyer_contact) FILTER (WHERE true) = count(DISTINCT buyer_id) "
         "FROM orders"
     ).fetchone()[0]
+
+
+def test_faults_and_dirty_together_are_refused_before_anything_is_written(tmp_path):
+    from pipelines.errors import CardPulseError
+
+    with pytest.raises(CardPulseError, match="--faults cannot be combined with --dirty"):
+        generate(tmp_path / "out", dirty=True, faults=True)
+    assert not (tmp_path / "out").exists()

@@ -337,6 +337,10 @@ def generate(
         raise ValueError(f"scale must be one of {', '.join(SCALES)}, not {scale!r}")
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    if dirty and faults:
+        # The planted faults' truth (amounts to the fen, batch draw-down) is counted on the
+        # clean rows; dirty ones (text timestamps, duplicates) would make it wrong.
+        raise CardPulseError("--faults cannot be combined with --dirty: generate one or the other")
     final_out = Path(out_dir)
     final_out.mkdir(parents=True, exist_ok=True)
     _refuse_foreign_export(final_out)
