@@ -440,11 +440,14 @@ def test_whole_order_money_adds_up_and_matches_the_truth(db, export):
     profit = json.loads((export / TRUTH_DIR / "profit.json").read_text())
     demand = db.execute(
         f"""SELECT count(*), sum(CASE WHEN status <> 'refunded'
-                                      THEN paid_amount + coalesce(discount_amount, 0) END)
+                                      THEN paid_amount + coalesce(discount_amount, 0) END),
+                sum(CASE WHEN status <> 'refunded' THEN unit_cost * quantity END)
             FROM orders WHERE status IN {DEMAND}"""
     ).fetchone()
     assert demand[0] == profit["demand_orders"]
     assert f"{demand[1]:.2f}" == profit["gmv"]
+    # The cost each order books (its batch's unit cost for batched keys) is the truth's.
+    assert f"{demand[2]:.2f}" == profit["cost_amount"]
     # Buyers: a contact and an IP on every row, the same buyer always the same contact.
     assert db.execute(
         "SELECT count(DISTINCT buyer_contact) FILTER (WHERE true) = count(DISTINCT buyer_id) "
