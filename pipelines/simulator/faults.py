@@ -45,6 +45,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from pipelines.ingest.entities import ENTITIES
 from pipelines.simulator.writer import MONEY, TIMESTAMP, write_table
 
 RECON_KINDS = {
@@ -95,15 +96,8 @@ _TIME_COLUMNS = {
     "received_at",
     "expires_at",
 }
-BATCH_COLUMNS = [
-    "batch_id",
-    "sku_id",
-    "supplier_id",
-    "keys",
-    "unit_cost",
-    "received_at",
-    "expires_at",
-]
+# The contract's card_batches columns, as ingest reads them.
+BATCH_COLUMNS = [column.name for column in ENTITIES["card_batches"].columns]
 
 
 @dataclass(frozen=True)
