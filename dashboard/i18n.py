@@ -538,6 +538,9 @@ CODE_LABELS: dict[str, dict[str, tuple[str, str]]] = {
         "refund_without_payment": ("未付款却退款", "Refund without payment"),
         "key_delivered_twice": ("重复发卡", "Key delivered twice"),
         "batch_mismatch": ("批次不符", "Batch does not match"),
+        "batch_overdrawn": ("批次超发", "Batch over-drawn"),
+        "batch_never_drawn": ("批次从未出库", "Batch never drawn"),
+        "batch_cost_mismatch": ("批次成本不符", "Batch cost differs"),
         "supplier_balance_gap": ("余额缺口", "Unexplained balance drop"),
     },
     "signal_kind": {

@@ -50,10 +50,14 @@ def risk_rows(conn, scope: Scope) -> pd.DataFrame:
     _require_platform(scope)
     if not _has(conn, "analytics.risk_signals"):
         return pd.DataFrame()
+    held = {d[0] for d in conn.execute("SELECT * FROM analytics.risk_signals LIMIT 0").description}
+    # Evidence in both languages (the page shows the viewer's); a snapshot from before
+    # evidence_zh has the English only.
+    evidence = "evidence, evidence_zh" if "evidence_zh" in held else "evidence"
     return _frame(
         conn,
         "SELECT kind AS signal_kind, subject_type, left(subject, 16) AS subject, window_start, "
-        "window_end, orders, CAST(amount AS DOUBLE) AS amount, score, evidence, order_ids, "
+        f"window_end, orders, CAST(amount AS DOUBLE) AS amount, score, {evidence}, order_ids, "
         "first_seen, status, is_new FROM analytics.risk_signals ORDER BY status, score DESC",
     )
 

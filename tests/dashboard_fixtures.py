@@ -659,6 +659,8 @@ def risk_tables() -> dict[str, pd.DataFrame]:
                     "14 paid orders within 60 min (threshold 10); 1400.00 CNY",
                     "40 of 52 paid orders with a refund (77%; peers' median 1.2%); robust z 30.1",
                 ],
+                # The second as a state row from before evidence_zh: the English is shown.
+                "evidence_zh": ["60 分钟内 14 笔已付款订单（阈值 10）；1400.00 元", None],
                 "order_ids": ["O-5,O-6", "O-7"],
                 "score": [1.4, 5.0],
                 "first_seen": [day, day],

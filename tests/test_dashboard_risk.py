@@ -30,7 +30,12 @@ def test_ops_sees_discrepancies_and_signals_in_words(home, lang):
     paid_twice = "重复支付" if lang == "zh" else "Paid twice"
     velocity = "买家高频下单" if lang == "zh" else "Buyer order velocity"
     assert paid_twice in text and velocity in text
-    assert "14 paid orders within 60 min" in text  # the evidence is shown
+    # The evidence is shown in the viewer's language (English where a row has no Chinese).
+    if lang == "zh":
+        assert "60 分钟内 14 笔已付款订单" in text and "14 paid orders" not in text
+    else:
+        assert "14 paid orders within 60 min" in text and "分钟" not in text
+    assert "40 of 52 paid orders with a refund" in text
     # One table per recon check plus the summary and the signals, each with a CSV.
     assert len(app.dataframe) == 5
     assert len(app.get("download_button")) == 4

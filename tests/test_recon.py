@@ -2,18 +2,22 @@
 amount to the fen, first_seen kept across builds, resolved when the data settles it, the
 state and the per-supplier XLSX report written by the ``recon_state`` asset."""
 
+import datetime as dt
+import json
 import os
 import subprocess
 from decimal import Decimal
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 import openpyxl
 import pytest
 from dagster_duckdb import DuckDBResource
 from ingest_helpers import ingest, query, write
 
 from pipelines.assets.reconciliation import recon_state
+from pipelines.resources import BuildSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 ORDERS = (
@@ -97,8 +101,9 @@ def _first_load(folder: Path) -> list[Path]:
     ]
 
 
-def _dbt_build(home: Path) -> None:
+def _dbt_build(home: Path, as_of: str = "") -> None:
     env = {**os.environ, "CARDPULSE_HOME": str(home)}
+    as_of_vars = ["--vars", json.dumps({"as_of": as_of})] if as_of else []
     env.pop("CARDPULSE_WAREHOUSE", None)
     run = subprocess.run(
         [
@@ -119,6 +124,7 @@ def _dbt_build(home: Path) -> None:
             str(home / "dbt_target"),
             "--log-path",
             str(home / "dbt_logs"),
+            *as_of_vars,
         ],
         env=env,
         capture_output=True,
@@ -127,10 +133,14 @@ def _dbt_build(home: Path) -> None:
     assert run.returncode == 0, run.stdout + run.stderr
 
 
-def _record_state(home: Path, monkeypatch) -> None:
+def _record_state(home: Path, monkeypatch, as_of: str = "") -> None:
     monkeypatch.setenv("CARDPULSE_HOME", str(home))
     result = dg.materialize(
-        [recon_state], resources={"duckdb": DuckDBResource(database=str(home / "warehouse.duckdb"))}
+        [recon_state],
+        resources={
+            "duckdb": DuckDBResource(database=str(home / "warehouse.duckdb")),
+            "build_settings": BuildSettings(as_of=as_of),
+        },
     )
     assert result.success
 
@@ -201,3 +211,96 @@ def test_every_kind_is_found_to_the_fen_and_its_status_follows_the_data(tmp_path
     assert after[("paid_twice", "O3")] == (Decimal("19.90"), "open", "2026-03-06")
     assert after[("batch_mismatch", "O8")][1:] == ("open", "2026-03-06")
     assert len(after) == 8
+
+
+def _batch_load(folder: Path) -> list[Path]:
+    t = "2026-03-{:02d} {}"
+
+    def order(n: int, day: int, keys: int, cost: str, batch: str) -> str:
+        at = t.format(day, "12:00")
+        return (
+            f"O{n},{at},{at},{at},{at},M1,K,{keys},10.00,{cost},delivered,SUP-K,{keys}0.00,"
+            f"G{n},{batch}"
+        )
+
+    return [
+        write(folder / "skus.csv", SKUS, "K,Key,game_card,Q,10,card_key,SUP-K,,true"),
+        write(
+            folder / "card_batches.csv",
+            "batch_id,sku_id,supplier_id,keys,unit_cost,received_at,expires_at",
+            "B0,K,SUP-K,50,9.00,2026-02-20 08:00,",  # never drawn: B1, later, is
+            "B1,K,SUP-K,3,9.10,2026-03-01 08:00,",  # 4 keys delivered from 3
+            "B2,K,SUP-K,100,9.10,2026-03-02 08:00,",  # 3 keys booked at 9.25
+            "B3,K,SUP-K,100,9.20,2026-03-05 08:00,",  # the newest: not drawn yet, no finding
+        ),
+        write(
+            folder / "orders.csv",
+            ORDERS,
+            order(1, 1, 2, "9.10", "B1"),
+            order(2, 2, 2, "9.10", "B1"),
+            order(3, 3, 3, "9.25", "B2"),
+            order(4, 4, 1, "9.10", "B2"),
+            order(5, 5, 1, "9.10", ""),
+        ),
+        write(
+            folder / "payments.csv",
+            PAYMENTS,
+            *(f"P{n},O{n},alipay,{k}0.00,0,success,{t.format(n, '12:00')},,G{n}"
+              for n, k in ((1, 2), (2, 2), (3, 3), (4, 1), (5, 1))),
+        ),
+    ]  # fmt: skip
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_batch_draw_down_on_the_builds_day_and_its_status(tmp_path, monkeypatch):
+    """Over-drawn, never-drawn and cost-mismatched batches to the fen; the build's as-of date
+    (dbt var as_of) is the recon marts' day, the same one risk uses."""
+    files = tmp_path / "export"
+    files.mkdir()
+    ingest(tmp_path, *_batch_load(files))
+    _dbt_build(tmp_path)
+    # Without --as-of, the marts' day is BuildSettings' (the one risk_signals uses).
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as conn:
+        default_day = BuildSettings().as_of_date(conn)
+        days = conn.execute("SELECT DISTINCT as_of_date FROM analytics.recon_card_keys").fetchall()
+    assert days == [(default_day,)] and str(default_day) == "2026-03-06"
+
+    _dbt_build(tmp_path, as_of="2026-03-10")
+    rows = query(
+        tmp_path,
+        "SELECT kind, batch_id, order_id, keys, amount, status, first_seen, as_of_date "
+        "FROM analytics.recon_card_keys ORDER BY kind",
+    )
+    day = dt.date(2026, 3, 10)
+    assert rows == [
+        ("batch_cost_mismatch", "B2", None, 4, Decimal("0.45"), "open", day, day),
+        ("batch_never_drawn", "B0", None, 50, Decimal("450.00"), "open", day, day),
+        ("batch_overdrawn", "B1", None, 1, Decimal("9.10"), "open", day, day),
+    ]
+    _record_state(tmp_path, monkeypatch, as_of="2026-03-10")
+    assert query(tmp_path, "SELECT DISTINCT as_of FROM ops.recon_state") == [(day,)]
+
+    # The supplier's corrected batch file: B1 held 4 keys. The over-draw resolves; the others
+    # stay open with the day they were first seen.
+    fix = tmp_path / "fix"
+    fix.mkdir()
+    ingest(
+        tmp_path,
+        write(
+            fix / "card_batches_fix.csv",
+            "batch_id,sku_id,supplier_id,keys,unit_cost,received_at,expires_at",
+            "B1,K,SUP-K,4,9.10,2026-03-01 08:00,",
+        ),
+    )
+    _dbt_build(tmp_path, as_of="2026-03-11")
+    after = {
+        kind: (status, str(seen))
+        for kind, status, seen in query(
+            tmp_path, "SELECT kind, status, first_seen FROM analytics.recon_card_keys"
+        )
+    }
+    assert after == {
+        "batch_cost_mismatch": ("open", "2026-03-10"),
+        "batch_never_drawn": ("open", "2026-03-10"),
+        "batch_overdrawn": ("resolved", "2026-03-10"),
+    }

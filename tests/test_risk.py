@@ -2,6 +2,7 @@
 warehouse made by the test."""
 
 import datetime as dt
+import re
 
 import duckdb
 import pandas as pd
@@ -201,8 +202,66 @@ def test_rules_name_each_planted_subject_and_no_ordinary_buyer(tmp_path):
     velocity = found[found["kind"] == "buyer_velocity"].iloc[0]
     assert velocity["orders"] == 12 and velocity["amount"] == 120.0
     assert "12 paid orders within 60 min" in velocity["evidence"]
+    assert "60 分钟内 12 笔已付款订单" in velocity["evidence_zh"]
+    # Every signal's evidence in Chinese too, with the same figures as the English.
+    for english, chinese in zip(found["evidence"], found["evidence_zh"], strict=True):
+        assert re.search("[\u4e00-\u9fff]", chinese), chinese
+        assert sorted(re.findall(r"\d+(?:\.\d+)?%?", english)) == sorted(
+            re.findall(r"\d+(?:\.\d+)?%?", chinese)
+        ), (english, chinese)
     assert velocity["order_ids"].split(",")[0] == "V0"
     assert (found["score"] > 1).all()
     # A stricter threshold from the settings silences the rule.
     stricter = find_signals(conn, RiskSection(velocity_orders=13), dt.date(2026, 3, 1))
     assert "buyer_velocity" not in set(stricter["kind"])
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_the_asset_upgrades_an_older_state_and_writes_both_languages(tmp_path, monkeypatch):
+    """A state table from before evidence_zh gains the column; the thief's signal, open in
+    it, keeps its first_seen; today's signals carry Chinese evidence; a rerun changes nothing."""
+    import dagster as dg
+    from dagster_duckdb import DuckDBResource
+
+    from pipelines.assets.reconciliation import RISK_TYPES, risk_signals
+    from pipelines.resources import BuildSettings
+
+    monkeypatch.setenv("CARDPULSE_HOME", str(tmp_path))
+    path = tmp_path / "w.duckdb"
+    conn = _warehouse(path)
+    conn.execute("CREATE SCHEMA ops")
+    old = ", ".join(f"{c} {t}" for c, t in RISK_TYPES.items() if c != "evidence_zh")
+    conn.execute(f"CREATE TABLE ops.risk_state ({old})")
+    conn.execute(
+        "INSERT INTO ops.risk_state (signal_id, kind, subject, evidence, score, first_seen, "
+        "status, is_new, as_of) VALUES ('buyer_velocity:thief', 'buyer_velocity', 'thief', "
+        "'12 paid orders', 1.2, DATE '2026-02-20', 'open', true, DATE '2026-02-28')"
+    )
+    conn.close()
+
+    def build():
+        result = dg.materialize(
+            [risk_signals],
+            resources={
+                "duckdb": DuckDBResource(database=str(path)),
+                "build_settings": BuildSettings(as_of="2026-03-01"),
+            },
+        )
+        assert result.success
+        with duckdb.connect(str(path), read_only=True) as c:
+            return c.execute(
+                "SELECT kind, subject, first_seen, status, evidence_zh FROM analytics.risk_signals "
+                "ORDER BY kind"
+            ).fetchall()
+
+    rows = build()
+    assert {(k, s) for k, s, *_ in rows} == {
+        ("buyer_velocity", "thief"),
+        ("card_testing", "tester"),
+        ("buyer_refund_abuse", "abuser"),
+        ("unpaid_holding_stock", "holder"),
+    }
+    thief = next(r for r in rows if r[1] == "thief")
+    assert thief[2:4] == (dt.date(2026, 2, 20), "open")
+    assert all(r[4] and ("分钟" in r[4] or "稳健" in r[4]) for r in rows)
+    assert build() == rows

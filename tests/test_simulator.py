@@ -440,13 +440,24 @@ def test_whole_order_money_adds_up_and_matches_the_truth(db, export):
     profit = json.loads((export / TRUTH_DIR / "profit.json").read_text())
     demand = db.execute(
         f"""SELECT count(*), sum(CASE WHEN status <> 'refunded'
-                                      THEN paid_amount + coalesce(discount_amount, 0) END)
+                                      THEN paid_amount + coalesce(discount_amount, 0) END),
+                sum(CASE WHEN status <> 'refunded' THEN unit_cost * quantity END)
             FROM orders WHERE status IN {DEMAND}"""
     ).fetchone()
     assert demand[0] == profit["demand_orders"]
     assert f"{demand[1]:.2f}" == profit["gmv"]
+    # The cost each order books (its batch's unit cost for batched keys) is the truth's.
+    assert f"{demand[2]:.2f}" == profit["cost_amount"]
     # Buyers: a contact and an IP on every row, the same buyer always the same contact.
     assert db.execute(
         "SELECT count(DISTINCT buyer_contact) FILTER (WHERE true) = count(DISTINCT buyer_id) "
         "FROM orders"
     ).fetchone()[0]
+
+
+def test_faults_and_dirty_together_are_refused_before_anything_is_written(tmp_path):
+    from pipelines.errors import CardPulseError
+
+    with pytest.raises(CardPulseError, match="--faults cannot be combined with --dirty"):
+        generate(tmp_path / "out", dirty=True, faults=True)
+    assert not (tmp_path / "out").exists()

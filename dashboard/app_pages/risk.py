@@ -42,6 +42,10 @@ signals = ctx.query("risk_rows")
 if signals.empty:
     st.success(ctx.t("risk_none"))
 else:
+    if "evidence_zh" in signals:  # the viewer's language; the CSV keeps both
+        if ctx.lang == "zh":
+            signals["evidence"] = signals["evidence_zh"].fillna(signals["evidence"])
+        signals = signals.drop(columns="evidence_zh")
     ui.table(ctx, signals, key="risk_signals", money=("amount",), formats={"score": "float2"})
     st.download_button(
         ctx.t("download_csv"),

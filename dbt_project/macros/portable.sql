@@ -119,3 +119,45 @@
             ~ ", not declared " ~ (built | reject('in', declared) | list)) -%}
     {%- endif -%}
 {%- endmacro %}
+
+{#- Seconds from one timestamp to a later one. -#}
+{% macro seconds_between(start, end) -%}
+    {{ return(adapter.dispatch('seconds_between', 'cardpulse')(start, end)) }}
+{%- endmacro %}
+
+{% macro default__seconds_between(start, end) -%}
+    date_diff('second', {{ start }}, {{ end }})
+{%- endmacro %}
+
+{% macro spark__seconds_between(start, end) -%}
+    timestampdiff(SECOND, {{ start }}, {{ end }})
+{%- endmacro %}
+
+{#- The values of a group joined with commas in the order of another column (an aggregate). -#}
+{% macro ordered_string_agg(value, order_by) -%}
+    {{ return(adapter.dispatch('ordered_string_agg', 'cardpulse')(value, order_by)) }}
+{%- endmacro %}
+
+{% macro default__ordered_string_agg(value, order_by) -%}
+    string_agg({{ value }}, ',' order by {{ order_by }}, {{ value }})
+{%- endmacro %}
+
+{% macro spark__ordered_string_agg(value, order_by) -%}
+    array_join(transform(
+        array_sort(collect_list(named_struct('o', {{ order_by }}, 'v', {{ value }}))),
+        x -> x.v), ',')
+{%- endmacro %}
+
+{#- A date some whole days later (dbt.dateadd on Spark goes through a string of epoch seconds,
+    which Spark with timestampType TIMESTAMP_NTZ cannot cast). -#}
+{% macro add_days(date_expression, days) -%}
+    {{ return(adapter.dispatch('add_days', 'cardpulse')(date_expression, days)) }}
+{%- endmacro %}
+
+{% macro default__add_days(date_expression, days) -%}
+    cast({{ date_expression }} + interval ({{ days }}) day as date)
+{%- endmacro %}
+
+{% macro spark__add_days(date_expression, days) -%}
+    date_add({{ date_expression }}, {{ days }})
+{%- endmacro %}

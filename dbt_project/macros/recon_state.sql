@@ -1,26 +1,48 @@
 {#- The state reconciliation keeps between builds (first seen, open or resolved) must outlive
-    dbt's CREATE OR REPLACE of the marts, so it lives in ops.recon_state; run on start so the
-    marts can read it on a fresh warehouse. pipelines/assets/reconciliation.py writes it. -#}
+    dbt's CREATE OR REPLACE of the marts, so it lives in ops.recon_state; created on run start
+    (dbt_project.yml, one statement per hook: Spark runs one at a time) so the marts can read
+    it on a fresh warehouse. pipelines/assets/reconciliation.py writes it. -#}
+{% macro create_recon_state_schema() %}
+    create schema if not exists ops
+{% endmacro %}
+
 {% macro create_recon_state() %}
-    {%- if target.type == 'spark' %}
-    select 1 {#- the recon marts are disabled on Spark (DuckDB only for now) #}
-    {%- else %}
-    create schema if not exists ops;
+    {#- Spark's Parquet tables take no NOT NULL; the recon_state asset writes DuckDB's only. -#}
+    {%- set not_null = '' if target.type == 'spark' else 'not null' %}
     create table if not exists ops.recon_state (
-        discrepancy_id varchar not null,
-        check_name varchar not null,
-        kind varchar not null,
-        order_id varchar,
-        related_order_id varchar,
-        batch_id varchar,
-        supplier_id varchar,
-        merchant_id varchar,
+        discrepancy_id {{ dbt.type_string() }} {{ not_null }},
+        check_name {{ dbt.type_string() }} {{ not_null }},
+        kind {{ dbt.type_string() }} {{ not_null }},
+        order_id {{ dbt.type_string() }},
+        related_order_id {{ dbt.type_string() }},
+        batch_id {{ dbt.type_string() }},
+        supplier_id {{ dbt.type_string() }},
+        merchant_id {{ dbt.type_string() }},
         amount decimal(18, 2),
-        first_seen date not null,
-        status varchar not null,
-        as_of date not null
-    );
-    {%- endif %}
+        first_seen date {{ not_null }},
+        status {{ dbt.type_string() }} {{ not_null }},
+        as_of date {{ not_null }}
+    ){% if target.type == 'spark' %} using parquet{% endif %}
+{% endmacro %}
+
+{#- The build's "today", one for reconciliation and risk: the var as_of (an ISO date, which
+    `cardpulse build --as-of` passes), else the day after the last order's business date
+    (pipelines.resources.BuildSettings.as_of_date says the same). A CTE named as_of with
+    as_of_date and data_end_at (the latest change in the data, at most the end of as_of's eve). -#}
+{% macro recon_as_of() %}
+as_of as (
+
+    select
+        {%- if var('as_of', '') %}
+        cast('{{ var("as_of") }}' as date) as as_of_date,
+        least(max(updated_at), cast('{{ var("as_of") }}' as timestamp)) as data_end_at
+        {%- else %}
+        {{ add_days('max(order_date)', 1) }} as as_of_date,
+        max(updated_at) as data_end_at
+        {%- endif %}
+    from {{ ref('fct_orders') }}
+
+)
 {% endmacro %}
 
 {#- The mart's discrepancies found today joined to the state before today: first_seen carries
@@ -29,10 +51,17 @@
 {% macro recon_with_state(check_name) %}
 state as (
 
-    select * from ops.recon_state
-    where check_name = '{{ check_name }}'
-      and as_of < (select as_of_date from as_of)
-    qualify row_number() over (partition by discrepancy_id order by as_of desc) = 1
+    select * from (
+        select
+            recon_state.*,
+            row_number() over (
+                partition by discrepancy_id order by recon_state.as_of desc
+            ) as _latest
+        from ops.recon_state as recon_state
+        where check_name = '{{ check_name }}'
+          and recon_state.as_of < (select as_of_date from as_of)
+    ) as ranked
+    where _latest = 1
 
 ),
 

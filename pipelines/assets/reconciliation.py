@@ -34,6 +34,7 @@ RISK_TYPES = {
     "orders": "BIGINT",
     "amount": "DECIMAL(18, 2)",
     "evidence": "VARCHAR",
+    "evidence_zh": "VARCHAR",
     "order_ids": "VARCHAR",
     "score": "DOUBLE",
     "first_seen": "DATE",
@@ -49,14 +50,17 @@ RISK_TYPES = {
     kinds={"duckdb", "python"},
     deps=[dg.AssetKey(name) for name in RECON_TABLES],
 )
-def recon_state(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
+def recon_state(
+    context: dg.AssetExecutionContext, duckdb: DuckDBResource, build_settings: BuildSettings
+) -> dg.MaterializeResult:
     """1. Today's rows of every recon mart into ``ops.recon_state`` (today's earlier rows
-    replaced); 2. the per-supplier XLSX report of the day."""
+    replaced); 2. the per-supplier XLSX report of the day. Today is the build's as-of date,
+    the one the marts (dbt var as_of) and ``risk_signals`` use."""
     with duckdb.get_connection() as conn:
         conn.execute("CREATE SCHEMA IF NOT EXISTS ops")
-        as_of = conn.execute("SELECT max(order_date) + 1 FROM analytics.fct_orders").fetchone()[0]
-        if as_of is None:
+        if conn.execute("SELECT count(*) FROM analytics.fct_orders").fetchone()[0] == 0:
             return dg.MaterializeResult(metadata={"open": 0})
+        as_of = build_settings.as_of_date(conn)
         selects = []
         for table in RECON_TABLES:
             check = table.removeprefix("recon_")
@@ -133,6 +137,9 @@ def risk_signals(
         columns = ", ".join(f"{n} {t}" for n, t in RISK_TYPES.items())
         conn.execute("CREATE SCHEMA IF NOT EXISTS ops")
         conn.execute(f"CREATE TABLE IF NOT EXISTS {RISK_STATE_TABLE} ({columns})")
+        # A state table from before a column was added gains it (empty on the old rows).
+        for name, kind in RISK_TYPES.items():
+            conn.execute(f"ALTER TABLE {RISK_STATE_TABLE} ADD COLUMN IF NOT EXISTS {name} {kind}")
         previous = conn.execute(
             f"SELECT * FROM {RISK_STATE_TABLE} WHERE as_of < ? QUALIFY row_number() OVER "
             "(PARTITION BY signal_id ORDER BY as_of DESC) = 1",

@@ -7,6 +7,7 @@ become asset checks, and dbt sources on schema ``raw`` are the ingest assets' ke
 runs landing -> raw -> staging -> intermediate -> marts.
 """
 
+import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,13 @@ from dagster_duckdb import DuckDBResource
 from pipelines import checks
 from pipelines.ingest.schema import RAW_SCHEMA, RAW_TABLES
 from pipelines.processes import dies_with_this_process
-from pipelines.resources import WAREHOUSE_POOL, dbt_project, dbt_target_dir, warehouse_env
+from pipelines.resources import (
+    WAREHOUSE_POOL,
+    BuildSettings,
+    dbt_project,
+    dbt_target_dir,
+    warehouse_env,
+)
 from pipelines.settings import home
 
 # dbt folders under models/ -> Dagster groups.
@@ -117,7 +124,10 @@ _PROJECT = dbt_project()
     ),
 )
 def warehouse_models(
-    context: dg.AssetExecutionContext, dbt: DbtCliResource, duckdb: DuckDBResource
+    context: dg.AssetExecutionContext,
+    dbt: DbtCliResource,
+    duckdb: DuckDBResource,
+    build_settings: BuildSettings,
 ):
     """``dbt build`` (models and data tests) into the warehouse the ``duckdb`` resource names.
 
@@ -125,16 +135,27 @@ def warehouse_models(
     and on a first build an incremental model's unit test cannot run before its table exists.
     dbt is a separate process writing the DuckDB file, so this step holds no connection.
     Artifacts go to one folder per installation, where publishing reads run_results.json.
+    A build with ``--as-of`` passes it as the dbt var ``as_of``: the reconciliation marts and
+    ``risk_signals`` then share one "today".
     """
     target = dbt_target_dir()
     (target / "run_results.json").unlink(missing_ok=True)  # never publish a previous build's
     with warehouse_env(duckdb.database):
         invocation = dbt.cli(
-            ["build", "--exclude-resource-type", "unit_test"], context=context, target_path=target
+            ["build", "--exclude-resource-type", "unit_test", *_as_of_vars(build_settings)],
+            context=context,
+            target_path=target,
         )
         # Killed mid-build (even SIGKILL), this process takes dbt, a writer, with it.
         with dies_with_this_process(invocation.process):
             yield from invocation.stream()
+
+
+def _as_of_vars(build_settings: BuildSettings) -> list[str]:
+    """``--vars`` naming the build's as-of date, when one is set."""
+    if not build_settings.as_of:
+        return []
+    return ["--vars", json.dumps({"as_of": build_settings.as_of})]
 
 
 def _landing_paths() -> list[Path]:

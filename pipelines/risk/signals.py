@@ -12,7 +12,8 @@ Rules (thresholds from :class:`RiskSection`):
 - ``unpaid_holding_stock``: one buyer with many never-paid card-key orders within a window.
 
 ``score`` is the rule's measure over its threshold (z over the z threshold for rates), so
-scores compare across rules; > 1 means the rule fired.
+scores compare across rules; > 1 means the rule fired. Each signal's evidence is written in
+English (``evidence``) and in Chinese (``evidence_zh``): the risk page shows the viewer's.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ SIGNAL_COLUMNS = [
     "orders",
     "amount",
     "evidence",
+    "evidence_zh",
     "order_ids",
     "score",
 ]
@@ -146,7 +148,9 @@ def _frame(conn, sql: str, params: dict) -> pd.DataFrame:
     return conn.execute(sql, used).df()
 
 
-def _signals(frame: pd.DataFrame, kind: str, subject_type: str, score, evidence) -> pd.DataFrame:
+def _signals(
+    frame: pd.DataFrame, kind: str, subject_type: str, score, evidence, evidence_zh
+) -> pd.DataFrame:
     if frame.empty:
         return pd.DataFrame(columns=SIGNAL_COLUMNS)
     out = pd.DataFrame(
@@ -159,6 +163,7 @@ def _signals(frame: pd.DataFrame, kind: str, subject_type: str, score, evidence)
             "orders": frame["orders"].astype("int64"),
             "amount": frame["amount"].astype(float) if "amount" in frame else None,
             "evidence": frame.apply(evidence, axis=1),
+            "evidence_zh": frame.apply(evidence_zh, axis=1),
             "order_ids": frame["order_ids"].astype(str).str.slice(0, 2000),
             "score": score(frame).astype(float).round(3),
         }
@@ -204,6 +209,10 @@ def find_signals(conn, settings: RiskSection, as_of: dt.date) -> pd.DataFrame:
                 f"{r.measure} paid orders within {s.velocity_window_minutes} min "
                 f"(threshold {s.velocity_orders}); {r.amount} CNY"
             ),
+            lambda r: (
+                f"{s.velocity_window_minutes} 分钟内 {r.measure} 笔已付款订单"
+                f"（阈值 {s.velocity_orders}）；{r.amount} 元"
+            ),
         )
     )
     ips = _frame(
@@ -220,6 +229,10 @@ def find_signals(conn, settings: RiskSection, as_of: dt.date) -> pd.DataFrame:
             lambda r: (
                 f"{r.measure} buyer keys placed {r.orders} paid orders from one IP within "
                 f"{s.velocity_window_minutes} min (threshold {s.velocity_accounts}); {r.amount} CNY"
+            ),
+            lambda r: (
+                f"同一 IP 在 {s.velocity_window_minutes} 分钟内有 {r.measure} 个买家下了 "
+                f"{r.orders} 笔已付款订单（阈值 {s.velocity_accounts}）；{r.amount} 元"
             ),
         )
     )
@@ -248,6 +261,10 @@ def find_signals(conn, settings: RiskSection, as_of: dt.date) -> pd.DataFrame:
                 f"{r.measure} failed payment attempts within {s.card_testing_window_minutes} "
                 f"min, then a success (threshold {s.card_testing_failures})"
             ),
+            lambda r: (
+                f"{s.card_testing_window_minutes} 分钟内 {r.measure} 次支付失败后一次成功"
+                f"（阈值 {s.card_testing_failures}）"
+            ),
         )
     )
     for subject, subject_type, start, min_orders, min_events, z in (
@@ -262,7 +279,10 @@ def find_signals(conn, settings: RiskSection, as_of: dt.date) -> pd.DataFrame:
         ),
     ):
         who = "buyer" if subject == "buyer_key" else "merchant"
-        for event, word in (("is_refunded", "refund"), ("is_failed", "failure")):
+        for event, word, word_zh in (
+            ("is_refunded", "refund", "退款"),
+            ("is_failed", "failure", "失败"),
+        ):
             rates = _frame(
                 conn,
                 _RATES.format(subject=subject, event=event),
@@ -284,6 +304,10 @@ def find_signals(conn, settings: RiskSection, as_of: dt.date) -> pd.DataFrame:
                         f"{r.events} of {r.orders} paid orders with a {word} "
                         f"({r.rate:.0%}; peers' median {r.median_rate:.1%}); robust z {r.z:.1f}"
                     ),
+                    lambda r, word_zh=word_zh: (
+                        f"{r.orders} 笔已付款订单中 {r.events} 笔{word_zh}（{r.rate:.0%}；"
+                        f"同类中位数 {r.median_rate:.1%}）；稳健 z 值 {r.z:.1f}"
+                    ),
                 )
             )
     unpaid = _frame(
@@ -300,6 +324,10 @@ def find_signals(conn, settings: RiskSection, as_of: dt.date) -> pd.DataFrame:
             lambda r: (
                 f"{r.measure} never-paid card-key orders holding {r.held_keys:.0f} keys within "
                 f"{s.unpaid_window_minutes} min (threshold {s.unpaid_orders}); {r.amount} CNY"
+            ),
+            lambda r: (
+                f"{s.unpaid_window_minutes} 分钟内 {r.measure} 笔未付款卡密订单占用 "
+                f"{r.held_keys:.0f} 张卡密（阈值 {s.unpaid_orders}）；{r.amount} 元"
             ),
         )
     )

@@ -9,8 +9,8 @@ Drawn after the orders (vectorised, no loop per order), each with its truth:
    merchant's own orders those days, copies of its orders with new buyers and times);
 3. payment channels from the payment method, each with its fee rate and failure rate: failed
    attempts before the successful one, and a few failed attempts on never-paid orders;
-4. card-key batches from the stock simulation's receipts; an order's keys come from the
-   latest batch of its SKU received on or before its day;
+4. card-key batches from the stock simulation's receipts; a delivered order's keys come
+   from the oldest batch of its SKU still holding enough unexpired keys (batch_of_orders);
 5. buyer contacts (e-mail / phone / QQ) and IPs, stable per buyer: ingest keys them.
 """
 
@@ -22,7 +22,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipelines.simulator.orders import DAY_SECONDS, NEVER, PAYMENT_METHODS, Orders
+from pipelines.simulator.orders import DAY_SECONDS, DELIVERED, NEVER, PAYMENT_METHODS, Orders
+from pipelines.simulator.stock import MAX_SHELF_BUCKETS
 
 PAYMENT_CHANNELS = ("alipay", "wxpay", "qqpay", "unionpay", "usdt", "balance")
 # Gateway fee (share of the amount) and failure probability of one payment attempt.
@@ -291,18 +292,56 @@ def card_batches(stock_received: np.ndarray, key_skus: np.ndarray) -> Batches:
     return Batches(sku=key_skus[k], day=d, keys=stock_received[k, d])
 
 
-def batch_of_orders(orders: Orders, batches: Batches, n_sku: int) -> np.ndarray:
-    """Per order: the latest batch of its SKU received on or before its day (-1: none)."""
+def batch_of_orders(
+    orders: Orders,
+    batches: Batches,
+    opening: np.ndarray,
+    shelf_life_days: np.ndarray,
+    export_end: int,
+) -> np.ndarray:
+    """Per order: the batch its keys were delivered from (-1: none), oldest keys first.
+
+    Per SKU, the delivered orders in delivery order draw from the opening stock (no batch),
+    then the batches in arrival order. A lot is skipped once expired (the stock simulation
+    sells a lot through the end of day received + shelf life - 1) or when it holds fewer keys
+    than the order needs (one order, one batch: the few keys left are never sold), and never
+    drawn before the day it arrives. So a batch never delivers more keys than it holds, and a
+    batch is drawn only after every earlier one. ``opening`` is per catalogue SKU."""
     out = np.full(len(orders), -1, dtype=np.int64)
+    delivered = (orders.terminal_status == DELIVERED) & (orders.terminal <= export_end)
     if not len(batches):
         return out
-    span = int(max(orders.day.max(initial=0), batches.day.max(initial=0))) + 1
-    batch_key = batches.sku.astype(np.int64) * span + batches.day
-    order_key = orders.sku.astype(np.int64) * span + orders.day
-    found = np.searchsorted(batch_key, order_key, side="right") - 1
-    ok = found >= 0
-    ok[ok] = batches.sku[found[ok]] == orders.sku[ok]
-    out[ok] = found[ok]
+    by_sku = np.lexsort((batches.day, batches.sku))
+    candidates = np.flatnonzero(delivered & np.isin(orders.sku, batches.sku))
+    candidates = candidates[np.lexsort((orders.terminal[candidates], orders.sku[candidates]))]
+    starts = np.searchsorted(orders.sku[candidates], np.unique(batches.sku))
+    for first, sku in zip(starts, np.unique(batches.sku), strict=True):
+        shelf = int(shelf_life_days[sku])
+        shelf = shelf if 0 < shelf < MAX_SHELF_BUCKETS else 0
+        mine = by_sku[batches.sku[by_sku] == sku]
+        # (batch index or -1, first day usable, last day usable, keys)
+        lots = [(-1, 0, shelf - 1 if shelf > 0 else 1 << 40, int(opening[sku]))]
+        lots += [
+            (int(b), int(batches.day[b]), int(batches.day[b]) + shelf - 1 if shelf > 0
+             else 1 << 40, int(batches.keys[b]))
+            for b in mine
+        ]  # fmt: skip
+        current, left = 0, lots[0][3]
+        for i in candidates[first:]:
+            if orders.sku[i] != sku:
+                break
+            day, need = int(orders.day[i]), int(orders.quantity[i])
+            while (
+                current < len(lots)
+                and lots[current][1] <= day
+                and (lots[current][2] < day or left < need)
+            ):
+                current += 1
+                left = lots[current][3] if current < len(lots) else 0
+            if current >= len(lots) or lots[current][1] > day:
+                continue
+            left -= need
+            out[i] = lots[current][0]
     return out
 
 

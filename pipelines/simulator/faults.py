@@ -1,8 +1,10 @@
 """`cardpulse generate --faults`: reconciliation faults and fraud rings planted in an export.
 
 Planted after the clean export is written (into the same staging folder), so a clean export
-and a faulted one share every clean row. New orders go to ``orders_faults.<ext>`` and new
-payment attempts to ``payments_faults.<ext>`` (ingest reads files by prefix); a supplier
+and a faulted one share every clean row. New orders go to ``orders_faults.<ext>``, new
+payment attempts to ``payments_faults.<ext>`` and new batches to ``card_batches_faults.<ext>``
+(ingest reads files by prefix); a planted order carries a batch only when its fault is about
+one (so the clean batches' draw-down stays whole); a supplier
 balance gap rewrites ``supplier_balances``. The truth goes to ``_truth/faults.csv`` (one row
 per reconciliation discrepancy, with the amount to the fen) and ``_truth/risk_rings.csv``
 (one row per fraud ring, with the raw buyer contact / IP / merchant it is about: the product
@@ -21,6 +23,13 @@ Discrepancies (``kind``, the ``recon_*`` table that must report it):
   that delivered twice); amount = its paid amount.
 - ``batch_mismatch`` (recon_card_keys): keys delivered naming a batch of another SKU, or
   before the batch arrived; amount = quantity x the batch's unit cost.
+- ``batch_overdrawn`` (recon_card_keys): a delivered order names a batch with only a few keys
+  left and takes 1-3 more than it holds; amount = the excess x the batch's unit cost.
+- ``batch_cost_mismatch`` (recon_card_keys): a delivered order draws keys from a batch with
+  keys left but books a unit cost 0.01-1.99 above the batch's; amount = keys x the difference.
+- ``batch_never_drawn`` (recon_card_keys): a batch (in ``card_batches_faults``) received the
+  day before a batch of the same SKU that was drawn, with no key ever delivered from it;
+  amount = its keys x its unit cost.
 - ``supplier_balance_gap`` (recon_supplier_balances): a supplier's balance falls by an amount
   no top-up order explains, on a day without a deposit; every later snapshot carries it.
 """
@@ -36,6 +45,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from pipelines.ingest.entities import ENTITIES
 from pipelines.simulator.writer import MONEY, TIMESTAMP, write_table
 
 RECON_KINDS = {
@@ -46,6 +56,9 @@ RECON_KINDS = {
     "refund_without_payment": "recon_orders_payments",
     "key_delivered_twice": "recon_card_keys",
     "batch_mismatch": "recon_card_keys",
+    "batch_overdrawn": "recon_card_keys",
+    "batch_cost_mismatch": "recon_card_keys",
+    "batch_never_drawn": "recon_card_keys",
     "supplier_balance_gap": "recon_supplier_balances",
 }
 RING_KINDS = (
@@ -73,7 +86,18 @@ _MONEY_COLUMNS = {
     "fee",
     "balance",
 }
-_TIME_COLUMNS = {"created_at", "updated_at", "paid_at", "delivered_at", "callback_at", "as_of"}
+_TIME_COLUMNS = {
+    "created_at",
+    "updated_at",
+    "paid_at",
+    "delivered_at",
+    "callback_at",
+    "as_of",
+    "received_at",
+    "expires_at",
+}
+# The contract's card_batches columns, as ingest reads them.
+BATCH_COLUMNS = [column.name for column in ENTITIES["card_batches"].columns]
 
 
 @dataclass(frozen=True)
@@ -155,6 +179,13 @@ class _Planter:
         )
         batches = _reader(fmt, str(out / "card_batches.*"))
         self.batches = self._rows(con, f"SELECT * FROM {batches} ORDER BY batch_id")
+        # Keys the clean orders delivered from each batch.
+        self.drawn = dict(
+            con.execute(
+                "SELECT card_batch_id, sum(CAST(quantity AS BIGINT)) FROM latest WHERE "
+                "delivered_at IS NOT NULL AND card_batch_id IS NOT NULL GROUP BY 1"
+            ).fetchall()
+        )
         balances = _reader(fmt, str(out / "supplier_balances.*"))
         self.balance_columns = ["as_of", "supplier_id", "balance"]
         self.balances = self._rows(con, f"SELECT * FROM {balances}")
@@ -174,6 +205,7 @@ class _Planter:
         self.payments: list[dict] = []
         self.truth: list[dict] = []
         self.rings: list[dict] = []
+        self.new_batches: list[dict] = []
         self.serial = 0
         self.topups: list[tuple] = []  # (supplier, delivered_at, cost) of planted top-ups
 
@@ -225,12 +257,8 @@ class _Planter:
         if status == "refunded":
             row["updated_at"] = delivered + timedelta(hours=int(self.rng.integers(2, 48)))
         row.update(changes)
-        # The template's batch only if it had arrived by the new delivery day.
-        template_day = _time(template.get("created_at")).date()
-        if (
-            "card_batch_id" not in changes
-            and (row["delivered_at"] or created).date() < template_day
-        ):
+        # A batch only when the fault is about one: the clean batches' draw-down stays whole.
+        if "card_batch_id" not in changes:
             row["card_batch_id"] = None
         if row["delivered_at"] is not None and template.get("delivery_type") == "direct_topup":
             self.topups.append(
@@ -337,6 +365,75 @@ def _plant_discrepancies(p: _Planter, n: int) -> None:
             p.payment(order, "success", order["paid_at"] - timedelta(seconds=5))
             cost = (_money(batch["unit_cost"]) * order["quantity"]).quantize(CENT)
             p.fault("batch_mismatch", cost, order_id=order["order_id"], batch_id=batch["batch_id"])
+
+
+def _plant_batch_faults(p: _Planter, n: int) -> None:
+    """Over-drawn, cost-mismatched and never-drawn batches, each on a batch of its own."""
+    by_sku: dict[str, list[dict]] = {}
+    for t in p.templates:
+        if t["delivery_type"] == "card_key":
+            by_sku.setdefault(t["sku_id"], []).append(t)
+    batches = []
+    for b in p.batches:
+        if b["sku_id"] in by_sku and _time(b["received_at"]) <= p.export_end - timedelta(days=3):
+            keys, drawn = int(b["keys"]), int(p.drawn.get(b["batch_id"], 0))
+            batches.append({**b, "keys": keys, "left": keys - drawn, "drawn": drawn})
+    used: set[str] = set()
+
+    def take(candidates: list[dict]) -> dict | None:
+        candidates = [b for b in candidates if b["batch_id"] not in used]
+        if not candidates:
+            return None
+        batch = p.pick(candidates)
+        used.add(batch["batch_id"])
+        return batch
+
+    def delivered_from(batch: dict, **changes) -> dict:
+        days = (p.export_end - _time(batch["received_at"])).days
+        order = p.order_like(
+            p.pick(by_sku[batch["sku_id"]]),
+            p.when(1, min(30, days - 1)),
+            "delivered",
+            card_batch_id=batch["batch_id"],
+            **changes,
+        )
+        p.payment(order, "success", order["paid_at"] - timedelta(seconds=5))
+        return order
+
+    for _ in range(n):
+        batch = take([b for b in batches if b["drawn"] > 0 and 0 <= b["left"] <= 5])
+        if batch is not None:
+            extra = int(p.rng.integers(1, 4))
+            cost = _money(batch["unit_cost"])
+            order = delivered_from(batch, quantity=batch["left"] + extra, unit_cost=cost)
+            p.fault("batch_overdrawn", cost * extra, order_id=order["order_id"],
+                    batch_id=batch["batch_id"])  # fmt: skip
+
+        batch = take([b for b in batches if b["left"] >= 3])
+        if batch is not None:
+            keys = int(p.rng.integers(1, 4))
+            delta = Decimal(int(p.rng.integers(1, 200))) * CENT
+            order = delivered_from(
+                batch, quantity=keys, unit_cost=_money(batch["unit_cost"]) + delta
+            )
+            p.fault("batch_cost_mismatch", delta * keys, order_id=order["order_id"],
+                    batch_id=batch["batch_id"])  # fmt: skip
+
+        later = take([b for b in batches if b["drawn"] > 0])
+        if later is not None:
+            keys = int(p.rng.integers(50, 300))
+            cost = _money(later["unit_cost"])
+            batch = {
+                "batch_id": f"B-{p.new_id('N')}",
+                "sku_id": later["sku_id"],
+                "supplier_id": later["supplier_id"],
+                "keys": keys,
+                "unit_cost": cost,
+                "received_at": _time(later["received_at"]) - timedelta(days=1),
+                "expires_at": None,
+            }
+            p.new_batches.append(batch)
+            p.fault("batch_never_drawn", cost * keys, batch_id=batch["batch_id"])
 
 
 def _balances_by_supplier(p: _Planter) -> dict[str, list[dict]]:
@@ -497,6 +594,7 @@ def plant_faults(
     mid = sorted(m for m, c in merchant_counts.items() if 45 <= c <= 900)
     mid = [mid[i] for i in p.rng.permutation(len(mid))]
     _plant_discrepancies(p, PER_KIND[scale])
+    _plant_batch_faults(p, PER_KIND[scale])
     _plant_rings(p, RINGS_PER_KIND[scale], mid)
     by_supplier = _balances_by_supplier(p)
     _plant_balance_gaps(p, PER_KIND[scale], by_supplier)
@@ -507,6 +605,10 @@ def plant_faults(
         ).name,
         write_table(_table(p.payments, p.payment_columns), out, "payments_faults", fmt).name,
     ]
+    if p.new_batches:
+        files.append(
+            write_table(_table(p.new_batches, BATCH_COLUMNS), out, "card_batches_faults", fmt).name
+        )
     for old in out.glob("supplier_balances.*"):
         old.unlink()
     files.append(

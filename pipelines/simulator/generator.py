@@ -198,7 +198,7 @@ def _orders_table(orders, rows, idx, cat, merchants, prices, cal, suppliers_ids,
         "sku_id": labels(cat.sku_id, sku),
         "quantity": pa.array(orders.quantity[o].astype(np.int64)),
         "unit_price": money(prices.unit_cents[sku, region, day]),
-        "unit_cost": money(prices.cost_cents[sku, day]),
+        "unit_cost": money(_order_cost_cents(orders, prices, whole, o)),
         "list_price": money(prices.list_cents[sku, region, day]),
         "status": labels(order_model.STATUSES, rows.status[idx]),
         "region_code": labels(REGION_CODES, region),
@@ -220,6 +220,18 @@ class WholeOrder:
     extras: commerce.OrderExtras
     batches: commerce.Batches
     batch_ids: list
+
+
+def _order_cost_cents(orders, prices, whole: WholeOrder, o=slice(None)) -> np.ndarray:
+    """Per order (of the index ``o``), the supplier cost per unit it books: its batch's unit
+    cost when its keys came from a batch (the cost of the keys delivered), else the cost
+    price of its day."""
+    cost = prices.cost_cents[orders.sku[o], orders.day[o]].astype(np.int64)
+    batch = whole.extras.batch[o]
+    has = batch >= 0
+    b = whole.batches
+    cost[has] = prices.cost_cents[b.sku[batch[has]], b.day[batch[has]]]
+    return cost
 
 
 def _whole_order_columns(orders, rows, idx, o, cat, order_number, whole: WholeOrder) -> dict:
@@ -325,6 +337,10 @@ def generate(
         raise ValueError(f"scale must be one of {', '.join(SCALES)}, not {scale!r}")
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    if dirty and faults:
+        # The planted faults' truth (amounts to the fen, batch draw-down) is counted on the
+        # clean rows; dirty ones (text timestamps, duplicates) would make it wrong.
+        raise CardPulseError("--faults cannot be combined with --dirty: generate one or the other")
     final_out = Path(out_dir)
     final_out.mkdir(parents=True, exist_ok=True)
     _refuse_foreign_export(final_out)
@@ -387,6 +403,8 @@ def generate(
     order_model.settle(orders, cat, windows, _rng(seed, "settle"))
     rows = order_model.export_rows(orders, export_end)
     batches = commerce.card_batches(stock.received, keys)
+    opening = np.zeros(n_sku, dtype=np.int64)  # keys on hand before the first day, no batch
+    opening[keys] = stock.available[:, 0] - stock.received[:, 0]
     batch_dates = _yyyymmdd(cal)[batches.day].astype(str)
     whole = WholeOrder(
         agents=agents,
@@ -397,7 +415,9 @@ def generate(
                 "coupon": coupon_of_order,
                 "agent": commerce.assign_agents(orders, agents, len(merchants), hist, agent_rng),
                 "channel": commerce.payment_channels(orders, _rng(seed, "payments")),
-                "batch": commerce.batch_of_orders(orders, batches, n_sku),
+                "batch": commerce.batch_of_orders(
+                    orders, batches, opening, cat.shelf_life_days, export_end
+                ),
             },
             prices.unit_cents[orders.sku, orders.region, orders.day],
             coupons,
@@ -919,7 +939,7 @@ def _write_whole_order_truth(truth_dir, orders, whole: WholeOrder, merchants, pr
     x = whole.extras
     demand = orders.paid <= export_end
     kept = demand & (orders.refund > export_end)
-    cost = prices.cost_cents[orders.sku, orders.day].astype(np.int64) * orders.quantity
+    cost = _order_cost_cents(orders, prices, whole) * orders.quantity
     steps = {
         "gmv": int(x.gross_cents[kept].sum()),
         "discount_amount": int(x.discount_cents[kept].sum()),

@@ -1,30 +1,28 @@
-{#- DuckDB only for now: the state macro (ops.recon_state, QUALIFY) is not portable to the
-    Spark target yet (docs/scale.md). -#}
-{{ config(enabled=(target.type != 'spark')) }}
-
--- Card keys against orders: a key delivered twice (a second delivered order carrying a paid
--- order's gateway trade number without a payment of its own: the duplicate callback that
--- delivers twice), and keys delivered naming a batch that is unknown, of another SKU, or not
--- yet received on the day of delivery. One row per discrepancy, with the state from earlier
--- builds (macros/recon_state.sql).
+-- Card keys against orders, as of the build's day (macros/recon_state.sql):
+-- - key_delivered_twice: a second delivered order carrying a paid order's gateway trade number
+--   without a payment of its own (the duplicate callback that delivers twice);
+-- - batch_mismatch: keys delivered naming a batch that is unknown, of another SKU, or not yet
+--   received on the day of delivery;
+-- - batch draw-down, per batch, from the keys of the other delivered orders naming it:
+--   batch_overdrawn (more keys delivered than the batch holds; amount = the excess at the
+--   batch's unit cost), batch_never_drawn (no key delivered while a batch of the same SKU
+--   received later has been drawn: keys are sold oldest batch first; amount = the batch's
+--   cost), batch_cost_mismatch (the cost the orders book for the batch's keys differs from the
+--   batch's unit cost; amount = the difference in yuan).
+-- One row per discrepancy, with the state from earlier builds.
 with
 
 orders as (
 
     select
         order_id, merchant_id, supplier_id, sku_id, quantity, delivered_at, gateway_trade_no,
-        card_batch_id, effective_unit_cost,
+        card_batch_id, unit_cost, effective_unit_cost,
         cast(coalesce(paid_amount, quantity * unit_price) as decimal(18, 2)) as order_amount
     from {{ ref('fct_orders') }}
 
 ),
 
-as_of as (
-
-    select cast(max(order_date) + interval 1 day as date) as as_of_date
-    from {{ ref('fct_orders') }}
-
-),
+{{ recon_as_of() }},
 
 paid_orders as (
 
@@ -44,13 +42,13 @@ twice as (
         'key_delivered_twice' as kind,
         copies.order_id,
         min(original.order_id) as related_order_id,
-        any_value(copies.card_batch_id) as batch_id,
-        any_value(copies.supplier_id) as supplier_id,
-        any_value(copies.merchant_id) as merchant_id,
-        any_value(copies.sku_id) as sku_id,
-        any_value(copies.quantity) as keys,
-        any_value(copies.order_amount) as amount,
-        any_value(copies.delivered_at) as occurred_at
+        min(copies.card_batch_id) as batch_id,
+        min(copies.supplier_id) as supplier_id,
+        min(copies.merchant_id) as merchant_id,
+        min(copies.sku_id) as sku_id,
+        min(copies.quantity) as keys,
+        min(copies.order_amount) as amount,
+        min(copies.delivered_at) as occurred_at
     from orders as copies
     join orders as original
         on copies.gateway_trade_no = original.gateway_trade_no
@@ -67,7 +65,7 @@ mismatched as (
     select
         'batch_mismatch' as kind,
         orders.order_id,
-        null as related_order_id,
+        cast(null as {{ dbt.type_string() }}) as related_order_id,
         orders.card_batch_id as batch_id,
         coalesce(batches.supplier_id, orders.supplier_id) as supplier_id,
         orders.merchant_id,
@@ -88,6 +86,82 @@ mismatched as (
 
 ),
 
+drawn as (
+
+    -- Keys delivered from each batch by the orders not reported above.
+    select
+        card_batch_id as batch_id,
+        sum(quantity) as keys_drawn,
+        sum(case when unit_cost is not null then quantity end) as keys_costed,
+        sum(quantity * unit_cost) as booked_cost,
+        max(delivered_at) as last_delivered_at
+    from orders
+    where card_batch_id is not null
+      and delivered_at is not null
+      and order_id not in (select order_id from twice)
+      and order_id not in (select order_id from mismatched)
+    group by card_batch_id
+
+),
+
+draw_down as (
+
+    select
+        batches.batch_id,
+        batches.sku_id,
+        batches.supplier_id,
+        batches.keys,
+        batches.unit_cost,
+        batches.received_at,
+        coalesce(drawn.keys_drawn, 0) as keys_drawn,
+        drawn.keys_costed,
+        drawn.booked_cost,
+        drawn.last_delivered_at
+    from batches
+    left join drawn on batches.batch_id = drawn.batch_id
+    where batches.received_date < (select as_of_date from as_of)
+
+),
+
+later_drawn as (
+
+    -- Per batch, whether a batch of the same SKU received after it has keys delivered.
+    select distinct earlier.batch_id
+    from draw_down as earlier
+    join draw_down as later
+        on earlier.sku_id = later.sku_id
+        and later.received_at > earlier.received_at
+        and later.keys_drawn > 0
+
+),
+
+batch_rows as (
+
+    select
+        'batch_overdrawn' as kind, batch_id, supplier_id, sku_id,
+        keys_drawn - keys as keys,
+        (keys_drawn - keys) * unit_cost as amount,
+        last_delivered_at as occurred_at
+    from draw_down
+    where keys_drawn > keys
+
+    union all
+
+    select
+        'batch_never_drawn', batch_id, supplier_id, sku_id, keys, keys * unit_cost, received_at
+    from draw_down
+    where keys_drawn = 0 and batch_id in (select batch_id from later_drawn)
+
+    union all
+
+    select
+        'batch_cost_mismatch', batch_id, supplier_id, sku_id, keys_costed,
+        abs(booked_cost - keys_costed * unit_cost), last_delivered_at
+    from draw_down
+    where keys_costed > 0 and booked_cost <> keys_costed * unit_cost
+
+),
+
 found as (
 
     select
@@ -95,7 +169,23 @@ found as (
         kind, order_id, related_order_id, batch_id, supplier_id, merchant_id,
         cast(amount as decimal(18, 2)) as amount, sku_id, cast(keys as bigint) as keys,
         occurred_at
-    from (select * from twice union all select * from mismatched) as both_kinds
+    from (select * from twice union all select * from mismatched) as order_kinds
+
+    union all
+
+    select
+        kind || ':' || batch_id,
+        kind,
+        cast(null as {{ dbt.type_string() }}),
+        cast(null as {{ dbt.type_string() }}),
+        batch_id,
+        supplier_id,
+        cast(null as {{ dbt.type_string() }}),
+        cast(amount as decimal(18, 2)),
+        sku_id,
+        cast(keys as bigint),
+        occurred_at
+    from batch_rows
 
 ),
 

@@ -1,8 +1,4 @@
-{#- DuckDB only for now: the state macro (ops.recon_state, QUALIFY) is not portable to the
-    Spark target yet (docs/scale.md). -#}
-{{ config(enabled=(target.type != 'spark')) }}
-
--- Orders against payment attempts, as of the day after the last order: paid but never
+-- Orders against payment attempts, as of the build's day (macros/recon_state.sql): paid but never
 -- delivered (older than var recon_undelivered_hours), delivered without a successful payment,
 -- paid twice, the gateway's amount differing from the order's, refunded without a payment.
 -- Runs only when payment attempts are loaded at all. One row per discrepancy, with the state
@@ -26,14 +22,7 @@ orders as (
 
 ),
 
-as_of as (
-
-    select
-        max(updated_at) as data_end_at,
-        cast(max(order_date) + interval 1 day as date) as as_of_date
-    from {{ ref('fct_orders') }}
-
-),
+{{ recon_as_of() }},
 
 has_payments as (
 
@@ -48,10 +37,10 @@ paid as (
         order_id,
         count(*) as successes,
         cast(sum(amount) as decimal(18, 2)) as paid_total,
-        cast(arg_min(amount, created_at) as decimal(18, 2)) as first_amount,
+        cast(min_by(amount, created_at) as decimal(18, 2)) as first_amount,
         min(created_at) as first_paid_at,
         max(created_at) as last_paid_at,
-        string_agg(payment_id, ',' order by created_at) as payment_ids
+        {{ ordered_string_agg('payment_id', 'created_at') }} as payment_ids
     from {{ ref('fct_payments') }}
     where is_success
     group by order_id
@@ -82,7 +71,8 @@ checked as (
         paid.first_paid_at,
         paid.last_paid_at,
         paid.payment_ids,
-        date_diff('second', orders.paid_at, as_of.data_end_at) / 3600.0 as hours_since_paid
+        cast({{ seconds_between('orders.paid_at', 'as_of.data_end_at') }} as double) / 3600
+            as hours_since_paid
     from orders
     cross join as_of
     left join paid on orders.order_id = paid.order_id
@@ -135,8 +125,8 @@ found as (
         kind || ':' || order_id as discrepancy_id,
         kind,
         order_id,
-        cast(null as varchar) as related_order_id,
-        cast(null as varchar) as batch_id,
+        cast(null as {{ dbt.type_string() }}) as related_order_id,
+        cast(null as {{ dbt.type_string() }}) as batch_id,
         supplier_id,
         merchant_id,
         cast(amount as decimal(18, 2)) as amount,

@@ -1,7 +1,3 @@
-{#- DuckDB only for now: the state macro (ops.recon_state, QUALIFY) is not portable to the
-    Spark target yet (docs/scale.md). -#}
-{{ config(enabled=(target.type != 'spark')) }}
-
 -- Supplier prepaid balances against top-up orders: between two snapshots a balance should
 -- fall by the cost of the direct top-ups the supplier delivered in between (refunded ones
 -- included: a completed top-up is not undone). A larger fall is an unexplained gap; a rise
@@ -21,12 +17,7 @@ balances as (
 
 ),
 
-as_of as (
-
-    select cast(max(order_date) + interval 1 day as date) as as_of_date
-    from {{ ref('fct_orders') }}
-
-),
+{{ recon_as_of() }},
 
 topup_cost as (
 
@@ -38,7 +29,7 @@ topup_cost as (
     from {{ ref('fct_orders') }} as orders
     join {{ ref('dim_skus') }} as skus on orders.sku_id = skus.sku_id
     where skus.delivery_type = 'direct_topup' and orders.delivered_at is not null
-    group by all
+    group by coalesce(orders.supplier_id, skus.supplier_id), cast(orders.delivered_at as date)
 
 ),
 
@@ -58,21 +49,24 @@ cost_between as (
         and topup_cost.delivered_date > balances.previous_date
         and topup_cost.delivered_date <= balances.balance_date
     where balances.previous_date is not null
-    group by all
+    group by
+        balances.supplier_id, balances.balance_date, balances.previous_date, balances.balance,
+        balances.previous_balance
 
 ),
 
 found as (
 
     select
-        'supplier_balance_gap:' || supplier_id || ':' || strftime(balance_date, '%Y-%m-%d')
+        'supplier_balance_gap:' || supplier_id || ':'
+            || cast(balance_date as {{ dbt.type_string() }})
             as discrepancy_id,
         'supplier_balance_gap' as kind,
-        cast(null as varchar) as order_id,
-        cast(null as varchar) as related_order_id,
-        cast(null as varchar) as batch_id,
+        cast(null as {{ dbt.type_string() }}) as order_id,
+        cast(null as {{ dbt.type_string() }}) as related_order_id,
+        cast(null as {{ dbt.type_string() }}) as batch_id,
         supplier_id,
-        cast(null as varchar) as merchant_id,
+        cast(null as {{ dbt.type_string() }}) as merchant_id,
         cast(previous_balance - balance - cost as decimal(18, 2)) as amount,
         balance_date,
         previous_date,
