@@ -473,11 +473,6 @@ COLUMN_LABELS: dict[str, tuple[str, str]] = {
     "current_price": ("当前价格", "Current price"),
     "recommended_price": ("建议价格", "Recommended price"),
     "margin_pct": ("毛利率 %", "Margin %"),
-    "elasticity": ("弹性", "Elasticity"),
-    "chart_top": (
-        "图中为预计利润提升最大的 {shown} 个（共 {total} 个）。",
-        "The chart shows the {shown} with the largest expected profit gain ({total} in all).",
-    ),
     "expected_units_change_pct": ("预计销量变化 %", "Units change %"),
     "expected_profit_change_pct": ("预计利润变化 %", "Profit change %"),
     "expected_profit_change": ("预计利润变化 (¥)", "Profit change (¥)"),
