@@ -148,16 +148,3 @@
         x -> x.v), ',')
 {%- endmacro %}
 
-{#- A date some whole days later (dbt.dateadd on Spark goes through a string of epoch seconds,
-    which Spark with timestampType TIMESTAMP_NTZ cannot cast). -#}
-{% macro add_days(date_expression, days) -%}
-    {{ return(adapter.dispatch('add_days', 'cardpulse')(date_expression, days)) }}
-{%- endmacro %}
-
-{% macro default__add_days(date_expression, days) -%}
-    cast({{ date_expression }} + interval ({{ days }}) day as date)
-{%- endmacro %}
-
-{% macro spark__add_days(date_expression, days) -%}
-    date_add({{ date_expression }}, {{ days }})
-{%- endmacro %}
