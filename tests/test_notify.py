@@ -547,6 +547,7 @@ def test_reconciliation_and_risk_findings_go_out_once_and_re_arm(tmp_path, robot
             """CREATE TABLE analytics.risk_signals AS SELECT 'card_testing:K9' AS signal_id,
                'card_testing' AS kind, 'buyer_key' AS subject_type, 'K9' AS subject,
                7.5 AS score, '9 failed payments then a success in 10 min' AS evidence,
+               '10 分钟内 9 次支付失败后成功' AS evidence_zh,
                DATE '2026-12-01' AS first_seen, 'open' AS status"""
         )
         notify_open_alerts(conn, "day-1", config)
@@ -566,4 +567,6 @@ def test_reconciliation_and_risk_findings_go_out_once_and_re_arm(tmp_path, robot
     ]
     sent = [str(r.payload) for r in robots.of("feishu")]
     assert sum("¥25.50" in body for body in sent) == 2
-    assert sum("9 failed payments" in body for body in sent) == 1
+    # The evidence in the configured language (issue #19 writes both).
+    evidence = "9 次支付失败" if config.language == "zh" else "9 failed payments"
+    assert sum(evidence in body for body in sent) == 1

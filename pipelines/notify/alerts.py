@@ -261,12 +261,18 @@ def risk(conn, config: NotifyConfig) -> list[Alert]:
     per ``first_seen`` like the discrepancies."""
     if not _table_exists(conn, "analytics", "risk_signals"):
         return []
-    rows = conn.execute(
-        """SELECT signal_id, kind, subject_type, subject, score, evidence, first_seen
-           FROM analytics.risk_signals WHERE status = 'open'
-           ORDER BY score DESC, signal_id"""
-    ).fetchall()
     zh = _zh(config)
+    # The Chinese evidence when there is one (a warehouse built before it has only English).
+    has_zh = conn.execute(
+        """SELECT count(*) FROM information_schema.columns WHERE table_schema = 'analytics'
+           AND table_name = 'risk_signals' AND column_name = 'evidence_zh'"""
+    ).fetchone()[0]
+    evidence = "coalesce(evidence_zh, evidence)" if zh and has_zh else "evidence"
+    rows = conn.execute(
+        f"""SELECT signal_id, kind, subject_type, subject, score, {evidence}, first_seen
+            FROM analytics.risk_signals WHERE status = 'open'
+            ORDER BY score DESC, signal_id"""
+    ).fetchall()
     alerts = []
     for signal, kind, subject_type, subject, score, evidence, first_seen in rows:
         if zh:
