@@ -46,10 +46,10 @@ MEMORY_LIMIT = "3GB"
 
 CHECKPOINT_THRESHOLD = "8GB"
 
-# Consecutive Parquet orders files staged together (``_batches``): at most this many files,
-# and this many bytes of Parquet (their typed rows are held in memory while they load).
+# Consecutive Parquet orders files staged together (``_batches``): at most this many files
+# and rows (their typed rows, about 0.5 KB each, are held in memory while they load).
 BATCH_FILES = 8
-BATCH_BYTES = 192 << 20
+BATCH_ROWS = 3_000_000
 
 # A file quarantining more than this share of its rows gets a warning line.
 WARN_QUARANTINE_PCT = 5.0
@@ -339,7 +339,7 @@ def ingest_paths(
             Path(lake_path) if lake_path else None,
         )
         results = []
-        for group in _batches(planned):
+        for group in _batches(conn, planned):
             if len(group) > 1:
                 done = _ingest_batch(conn, group, run)
             elif group[0].problem:
@@ -447,26 +447,26 @@ def _ingest_file(
     return result
 
 
-def _batches(planned: list[PlannedFile]) -> Iterator[list[PlannedFile]]:
+def _batches(conn, planned: list[PlannedFile]) -> Iterator[list[PlannedFile]]:
     """The planned files in load order, in groups: consecutive canonical Parquet orders files
-    are staged together (up to ``BATCH_FILES`` files or ``BATCH_BYTES``), every other file
-    alone. A single Parquet file is read by one thread per row group, and a pandas or pyarrow
+    are staged together (up to ``BATCH_FILES`` files and ``BATCH_ROWS`` rows), every other
+    file alone. A Parquet file is read by one thread per row group, and a pandas or pyarrow
     export often has one row group per file: staged together, the files keep every core busy.
     """
     group: list[PlannedFile] = []
-    size = 0
+    rows = 0
     for item in planned:
         if _batchable(item):
-            item_size = item.path.stat().st_size
-            if group and (len(group) >= BATCH_FILES or size + item_size > BATCH_BYTES):
+            item_rows = reading.parquet_rows(conn, item.path)
+            if group and (len(group) >= BATCH_FILES or rows + item_rows > BATCH_ROWS):
                 yield group
-                group, size = [], 0
+                group, rows = [], 0
             group.append(item)
-            size += item_size
+            rows += item_rows
             continue
         if group:
             yield group
-            group, size = [], 0
+            group, rows = [], 0
         yield [item]
     if group:
         yield group

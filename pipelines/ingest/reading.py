@@ -562,6 +562,20 @@ def load_parquet(conn, path: Path | list[Path]) -> list[str]:
     return lowered
 
 
+def parquet_rows(conn, path: Path) -> int:
+    """The rows a Parquet file's footer counts (0 when it cannot be read: loading it alone
+    says why)."""
+    import duckdb
+
+    try:
+        found = conn.execute(
+            f"SELECT sum(num_rows) FROM parquet_file_metadata({sql_str(str(path))})"
+        ).fetchone()
+    except duckdb.Error:
+        return 0
+    return int(found[0] or 0)
+
+
 def _parquet_layout(conn, path: Path) -> list[tuple[str, str]]:
     """A Parquet file's (column, type) list, after checking it is one (UnreadableFile)."""
     with path.open("rb") as handle:
