@@ -26,7 +26,7 @@ def _parquet(path: Path, rows: list[tuple]) -> Path:
     """An orders Parquet file (one row group, as pandas writes a small export)."""
     conn = duckdb.connect()
     conn.execute(
-        f"""CREATE TABLE t (order_id VARCHAR, created_at TIMESTAMP, updated_at TIMESTAMP,
+        """CREATE TABLE t (order_id VARCHAR, created_at TIMESTAMP, updated_at TIMESTAMP,
                 merchant_id VARCHAR, sku_id VARCHAR, quantity BIGINT, unit_price DOUBLE,
                 status VARCHAR, region_code VARCHAR)"""
     )
@@ -179,7 +179,10 @@ def test_too_much_quarantined_fails_that_file_alone(tmp_path):
     assert [r.error is not None for r in results] == [False, True, False]
     assert "above --max-quarantine-pct 50" in results[1].error
     assert query(tmp_path, "SELECT order_id FROM raw.orders ORDER BY 1") == [
-        ("A1",), ("A2",), ("C1",), ("C2",)
+        ("A1",),
+        ("A2",),
+        ("C1",),
+        ("C2",),
     ]
     assert query(tmp_path, "SELECT DISTINCT parse_filename(file_path) FROM raw.quarantine") == []
 
@@ -193,7 +196,8 @@ def test_a_batch_rerun_changes_nothing_and_a_new_file_joins(tmp_path):
     assert [r.already_loaded for r in results] == [True, True, True, True, False]
     assert results[-1].loaded == 1
     after = query(
-        tmp_path, "SELECT * EXCLUDE (_loaded_at) FROM raw.orders WHERE order_id <> 'O7' ORDER BY ALL"
+        tmp_path,
+        "SELECT * EXCLUDE (_loaded_at) FROM raw.orders WHERE order_id <> 'O7' ORDER BY ALL",
     )
     assert after == before
 
@@ -211,3 +215,33 @@ def test_batches_are_bounded(tmp_path, monkeypatch, limit):
     planned = load.plan_files([landing], "canonical")
     with duckdb.connect() as conn:
         assert [len(group) for group in load._batches(conn, planned)] == [2, 2, 1]
+
+
+def test_an_interrupted_batch_leaves_nothing_and_the_rerun_loads_it_whole(tmp_path, monkeypatch):
+    clean = tmp_path / "clean"
+    clean.mkdir()
+    ingest(clean, _landing(clean))
+    expected = _warehouse(clean)
+
+    interrupted = tmp_path / "interrupted"
+    interrupted.mkdir()
+    landing = _landing(interrupted)
+    real = load._record_in_ledger
+    recorded = []
+
+    def stop_at_the_second_file(conn, path, *args):
+        recorded.append(path.name)
+        if len(recorded) == 3:  # skus.csv, then the batch's first orders file, then Ctrl-C
+            raise KeyboardInterrupt
+        return real(conn, path, *args)
+
+    monkeypatch.setattr(load, "_record_in_ledger", stop_at_the_second_file)
+    with pytest.raises(KeyboardInterrupt):
+        ingest(interrupted, landing)
+    assert query(interrupted, "SELECT count(*) FROM raw.orders") == [(0,)]
+    assert query(interrupted, "SELECT parse_filename(file_path) FROM raw.file_ledger") == [
+        ("skus.csv",)
+    ]
+    monkeypatch.setattr(load, "_record_in_ledger", real)
+    ingest(interrupted, landing)
+    assert _warehouse(interrupted) == expected

@@ -674,7 +674,14 @@ def _load_in_transaction(
     lineage = Lineage.of([result.file_id for _, result in files])
     fmt, names, relation, source_types = _stage_file(conn, table, entity, run, source)
     _write_quarantine(
-        conn, lineage, [path for path, _ in files], entity, fmt, names, relation, source_types,
+        conn,
+        lineage,
+        [path for path, _ in files],
+        entity,
+        fmt,
+        names,
+        relation,
+        source_types,
         table,
     )
     index = lineage.file_index_sql("_line")

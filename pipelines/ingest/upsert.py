@@ -69,7 +69,9 @@ def _lineage(lineage: Lineage) -> str:
     )
 
 
-def _counts(conn, lineage: Lineage, plain_loaded: dict[int, int] | None = None) -> list[MergeCounts]:
+def _counts(
+    conn, lineage: Lineage, plain_loaded: dict[int, int] | None = None
+) -> list[MergeCounts]:
     """The outcomes in ``judged`` per file, plus ``plain_loaded`` rows loaded without
     judging (per file index)."""
     counts = [MergeCounts() for _ in lineage.file_ids]
