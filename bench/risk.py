@@ -19,8 +19,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from cardpulse.settings import Home, load_settings
 from pipelines.ingest.secrets import installation_secret, keyed_hash
-from pipelines.risk.settings import load_risk_settings
 from pipelines.risk.signals import find_signals
 
 # The baseline: one fixed count per rule over a calendar day, no windows, peers or minimums.
@@ -74,7 +74,7 @@ def score(flagged: set, rings: pd.DataFrame, orders: int) -> str:
 
 
 def evaluate(home: Path, rings: pd.DataFrame | None) -> None:
-    settings = load_risk_settings(home / "cardpulse.toml")
+    settings = load_settings(Home(home)).risk
     with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as conn:
         as_of = conn.execute("SELECT max(order_date) + 1 FROM analytics.fct_orders").fetchone()[0]
         orders = conn.execute("SELECT count(*) FROM analytics.fct_orders").fetchone()[0]

@@ -5,17 +5,23 @@
     settings.restock.policy()           # forecasting.restock.RestockPolicy
     settings.pricing.guardrails_for(c)  # forecasting.pricing.PricingConfig
     settings.paths.warehouse            # Home: where the state lives
+    settings.notify / .reports          # cardpulse.notify_settings.NotifyConfig (+ its reports)
+    settings.engine                     # cardpulse.engine_settings.EngineSettings
+    settings.risk.alert_budget          # RiskSection
 
 1. Every section is a frozen dataclass below whose defaults ARE the shipped defaults (the
    forecasting code takes its own defaults from ``DEFAULT_FORECAST`` / ``DEFAULT_RESTOCK``,
    so no number is typed twice).
    Pricing's nested guardrails keep their shipped file, ``forecasting/pricing/guardrails.toml``.
+   Sections with rules between their keys (``[notify]`` + ``[reports]``, ``[engine]``,
+   ``[pricing]``) name a parse function in their field's metadata (``parse``), which adds one
+   line per bad key like the generic check does.
 2. ``load_settings`` reads ``cardpulse.toml`` (absent: all defaults), checks every key, and
    raises ``SettingsError`` with one line per bad key: unknown section or key, wrong type,
    value out of range.
 3. Paths are not configurable: the public contract keeps all state under ``$CARDPULSE_HOME``.
 
-Adding a section (e.g. ``[notify]``): write a frozen dataclass with defaults here (or in a
+Adding a section (e.g. ``[limits]``): write a frozen dataclass with defaults here (or in a
 module of ``cardpulse/`` imported here), give each bounded number
 ``field(default=..., metadata=bounds(lo, hi))``, and add one field to ``Settings``. Loading,
 checking and the error lines come with it. Sections hold plain values (bool, int, float, str,
@@ -44,9 +50,21 @@ class SettingsError(CardPulseError):
     """cardpulse.toml is unreadable or holds a key or value that makes no sense (one line each)."""
 
 
-def bounds(low: float | None = None, high: float | None = None, *, high_open: bool = False):
-    """Field metadata: the value must lie in [low, high] (or [low, high) with ``high_open``)."""
-    return {"bounds": (low, high, high_open)}
+def bounds(
+    low: float | None = None,
+    high: float | None = None,
+    *,
+    high_open: bool = False,
+    low_open: bool = False,
+):
+    """Field metadata: the value must lie in [low, high] (open ends with ``low_open`` /
+    ``high_open``)."""
+    return {"bounds": (low, high, high_open, low_open)}
+
+
+def choices(*allowed: str):
+    """Field metadata: the value must be one of ``allowed``."""
+    return {"choices": allowed}
 
 
 # --- paths ---------------------------------------------------------------------------------
@@ -168,10 +186,72 @@ class RestockSection:
         )
 
 
+@dataclass(frozen=True)
+class RiskSection:
+    """``[risk]``: the thresholds of the buyer and merchant risk rules (docs/reconciliation.md).
+
+    Every value must be positive."""
+
+    lookback_days: int = field(default=90, metadata=bounds(1))  # buyer signals look this far back
+    merchant_window_days: int = field(default=14, metadata=bounds(1))  # merchant rates' window
+    velocity_window_minutes: int = field(default=60, metadata=bounds(1))
+    velocity_orders: int = field(default=10, metadata=bounds(1))  # one buyer: paid orders in it
+    velocity_accounts: int = field(default=8, metadata=bounds(1))  # one IP: distinct buyers in it
+    card_testing_window_minutes: int = field(default=30, metadata=bounds(1))
+    card_testing_failures: int = field(default=5, metadata=bounds(1))  # failures before a success
+    unpaid_window_minutes: int = field(default=120, metadata=bounds(1))
+    unpaid_orders: int = field(default=8, metadata=bounds(1))  # never-paid card-key orders
+    min_orders: int = field(default=5, metadata=bounds(1))  # paid orders before a buyer's rate
+    min_events: int = field(default=3, metadata=bounds(1))  # ... and this many refunds/failures
+    buyer_z: float = field(default=4.0, metadata=bounds(0, low_open=True))  # robust z vs peers
+    merchant_min_orders: int = field(default=30, metadata=bounds(1))
+    merchant_min_events: int = field(default=10, metadata=bounds(1))
+    merchant_z: float = field(default=6.0, metadata=bounds(0, low_open=True))
+    alert_budget: int = field(default=100, metadata=bounds(1))  # signals open per build, at most
+
+
 def _pricing_defaults():
     from forecasting.pricing.guardrails import load_pricing_config
 
     return load_pricing_config()
+
+
+def _parse_pricing(tables, installation: Home, source: str, problems: list, environ):
+    """``[pricing]`` over ``$CARDPULSE_HOME/pricing.toml`` over the shipped guardrails."""
+    from forecasting.pricing.guardrails import PricingConfigError, load_pricing_config
+
+    try:
+        where = f"{source}: [pricing.{{}}]"
+        legacy = installation.root / "pricing.toml"
+        table = dict(tables.get("pricing", {}))
+        return load_pricing_config(legacy, overrides=table, where=where)
+    except PricingConfigError as error:
+        problems.extend(str(error).splitlines())
+        return None
+
+
+def _parse_notify(tables, installation: Home, source: str, problems: list, environ):
+    from cardpulse.notify_settings import parse_notify
+
+    return parse_notify(tables, source, problems)
+
+
+def _parse_engine(tables, installation: Home, source: str, problems: list, environ):
+    from cardpulse.engine_settings import parse_engine
+
+    return parse_engine(tables, installation.root, source, problems, environ)
+
+
+def _notify_defaults():
+    from cardpulse.notify_settings import NotifyConfig
+
+    return NotifyConfig()
+
+
+def _engine_defaults():
+    from cardpulse.engine_settings import EngineSettings
+
+    return EngineSettings()
 
 
 @dataclass(frozen=True)
@@ -180,16 +260,31 @@ class Settings:
 
     ``pricing`` is ``forecasting.pricing.PricingConfig``: its ``[pricing.guardrails]``,
     ``[pricing.elasticity]`` and ``[pricing.category.<name>]`` tables go over the shipped
-    ``guardrails.toml`` (and over ``$CARDPULSE_HOME/pricing.toml``, read as before)."""
+    ``guardrails.toml`` (and over ``$CARDPULSE_HOME/pricing.toml``, read as before).
+    ``notify`` is ``cardpulse.notify_settings.NotifyConfig`` from ``[notify]`` and
+    ``[reports]`` (its ``reports``); ``engine`` is ``cardpulse.engine_settings.EngineSettings``
+    from ``[engine]`` and the ``CARDPULSE_LAKE`` / ``_DBT_TARGET`` / ``_FORECAST_EXECUTOR`` /
+    ``_SPARK_MASTER`` environment variables."""
 
     paths: Home = field(default_factory=home, metadata={"toml": False})
     forecast: ForecastSection = field(default_factory=ForecastSection)
     restock: RestockSection = field(default_factory=RestockSection)
-    pricing: Any = field(default_factory=_pricing_defaults, metadata={"load": "pricing"})
+    pricing: Any = field(default_factory=_pricing_defaults, metadata={"parse": _parse_pricing})
+    notify: Any = field(
+        default_factory=_notify_defaults,
+        metadata={"parse": _parse_notify, "tables": ("notify", "reports")},
+    )
+    engine: Any = field(default_factory=_engine_defaults, metadata={"parse": _parse_engine})
+    risk: RiskSection = field(default_factory=RiskSection)
 
     @property
     def horizon_days(self) -> int:
         return self.forecast.horizon_days
+
+    @property
+    def reports(self):
+        """``[reports]``: ``cardpulse.notify_settings.ReportsConfig``."""
+        return self.notify.reports
 
 
 # The shipped defaults the forecasting code takes its own defaults from
@@ -198,56 +293,59 @@ DEFAULT_FORECAST = ForecastSection()
 DEFAULT_RESTOCK = RestockSection()
 
 
-# Sections of the same file that another module types and checks with its own loader (they
-# hold secrets' variable names, routes or engine choices that the framework side owns): the
-# settings object accepts them and leaves their keys to it. ``cardpulse build`` runs every
-# loader before it starts (``pipelines.commands.build.check_settings``).
-OWNED_ELSEWHERE = {
-    "notify": "pipelines.notify.config.load",
-    "reports": "pipelines.notify.config.load",
-    "engine": "pipelines.engine.load_engine_settings",
-    "risk": "pipelines.risk.settings.load_risk_settings",
-}
-
-
 # --- loading and checking ------------------------------------------------------------------
 
 
-def load_settings(installation: Home | None = None) -> Settings:
+def load_settings(
+    installation: Home | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
     """1. Read ``cardpulse.toml`` of ``installation`` (default ``home()``), if present;
-    2. check and build every section over its defaults; 3. raise ``SettingsError`` listing
-    every bad key, one line each."""
+    2. check and build every section over its defaults (``environ``, default ``os.environ``:
+    the engine's overrides); 3. raise ``SettingsError`` listing every bad key, one line each."""
     installation = installation or home()
     path = installation.settings_file
     raw: dict[str, Any] = {}
     if path.is_file():
         try:
             raw = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        except tomllib.TOMLDecodeError as error:
+            raise SettingsError(f"{path}: not valid TOML ({error})") from error
+        except (OSError, UnicodeDecodeError) as error:
             raise SettingsError(f"{path}: cannot read it: {error}") from error
-    return settings_from_mapping(raw, installation, source=str(path))
+    return settings_from_mapping(raw, installation, source=str(path), environ=environ)
 
 
 def settings_from_mapping(
-    raw: Mapping[str, Any], installation: Home | None = None, source: str = SETTINGS_FILE
+    raw: Mapping[str, Any],
+    installation: Home | None = None,
+    source: str = SETTINGS_FILE,
+    environ: Mapping[str, str] | None = None,
 ) -> Settings:
     """``Settings`` from an already parsed TOML document (what ``load_settings`` reads)."""
     installation = installation or home()
+    environ = os.environ if environ is None else environ
     problems: list[str] = []
     sections = {f.name: f for f in dataclasses.fields(Settings) if f.metadata.get("toml", True)}
-    known = [*sections, *OWNED_ELSEWHERE]
+    known = [t for name, spec in sections.items() for t in spec.metadata.get("tables", (name,))]
     for name in sorted(set(raw) - set(known)):
         problems.append(f"{source}: unknown section [{name}] (known: {', '.join(known)})")
+    tables: dict[str, Mapping[str, Any]] = {}
+    for name in known:
+        table = raw.get(name, {})
+        if isinstance(table, Mapping):
+            tables[name] = table
+        else:
+            problems.append(f"{source}: {name} must be a table ([{name}]), not {table!r}")
+            tables[name] = {}
     values: dict[str, Any] = {"paths": installation}
     for name, spec in sections.items():
-        table = raw.get(name, {})
-        if not isinstance(table, Mapping):
-            problems.append(f"{source}: {name} must be a table ([{name}]), not {table!r}")
-            continue
-        if spec.metadata.get("load") == "pricing":
-            values[name] = _load_pricing(table, installation, source, problems)
+        parse = spec.metadata.get("parse")
+        if parse is not None:
+            values[name] = parse(tables, installation, source, problems, environ)
         else:
-            values[name] = build_section(_section_type(spec), table, f"[{name}]", source, problems)
+            values[name] = build_section(
+                _section_type(spec), tables[name], f"[{name}]", source, problems
+            )
     if problems:
         raise SettingsError("\n".join(problems))
     return Settings(**values)
@@ -300,12 +398,18 @@ def _check(value: Any, hint: Any, spec: dataclasses.Field, where: str, source: s
     if not _is(value, hint):
         return None, f"{source}: {where} = {value!r} must be {_kind_word(hint)}"
     value = float(value) if hint is float else value
-    low, high, high_open = spec.metadata.get("bounds", (None, None, False))
-    too_low = low is not None and value < low
+    allowed = spec.metadata.get("choices")
+    if allowed and value not in allowed:
+        return None, f"{source}: {where} = {value!r} must be one of {', '.join(allowed)}"
+    low, high, high_open, low_open = spec.metadata.get("bounds", (None, None, False, False))
+    too_low = low is not None and (value <= low if low_open else value < low)
     too_high = high is not None and (value >= high if high_open else value > high)
+    if too_low and high is None:
+        least = f"above {low}" if low_open else f"at least {low}"
+        return None, f"{source}: {where} = {value!r} must be {least}"
     if too_low or too_high:
-        closing = ")" if high_open else "]"
-        span = f"[{'' if low is None else low}, {'' if high is None else high}{closing}"
+        opening, closing = "(" if low_open else "[", ")" if high_open else "]"
+        span = f"{opening}{'' if low is None else low}, {'' if high is None else high}{closing}"
         return None, f"{source}: {where} = {value!r} is out of range {span}"
     return value, None
 
@@ -339,16 +443,3 @@ def _section_name(kind: type) -> str:
         if spec.metadata.get("toml", True) and typing.get_type_hints(Settings)[spec.name] is kind:
             return spec.name
     return kind.__name__
-
-
-def _load_pricing(table: Mapping[str, Any], installation: Home, source: str, problems: list):
-    """``[pricing]`` over ``$CARDPULSE_HOME/pricing.toml`` over the shipped guardrails."""
-    from forecasting.pricing.guardrails import PricingConfigError, load_pricing_config
-
-    try:
-        where = f"{source}: [pricing.{{}}]"
-        legacy = installation.root / "pricing.toml"
-        return load_pricing_config(legacy, overrides=dict(table), where=where)
-    except PricingConfigError as error:
-        problems.extend(str(error).splitlines())
-        return None

@@ -22,7 +22,7 @@ import math
 import os
 import threading
 from collections.abc import Callable, Mapping
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -426,24 +426,21 @@ def _merchant_forecast(conn, scope: Scope, filters: Filters) -> pd.DataFrame:
 
 
 def _merchant_share(conn, scope: Scope, filters: Filters) -> float:
-    """The scoped merchant's share of the filtered SKUs' units over the trailing 28 days."""
-    end = conn.execute("SELECT max(order_date) FROM analytics.fct_daily_merchant_sales").fetchone()
-    if end[0] is None or not _has(conn, "analytics.fct_daily_sku_sales"):
+    """The scoped merchant's share of the filtered SKUs' units over the trailing share window:
+    its units over every merchant's, both from ``analytics.fct_merchant_sku_share`` (the dbt
+    model owns the window and what counts as a unit; this only sums the picked rows)."""
+    if not _has(conn, "analytics.fct_merchant_sku_share"):
         return 0.0
-    start = end[0] - timedelta(days=TRAILING_DAYS - 1)
-    window = Filters(start, end[0], filters.categories, filters.skus, filters.merchant)
-    where, params = _sales_where(scope, window, start, end[0])
-    mine = conn.execute(
-        f"SELECT coalesce(sum(s.units), 0)::DOUBLE FROM {_SALES_FROM} WHERE {where}", params
-    ).fetchone()[0]
+    scope_clause, scope_params = _scope_sql(scope, "s")
     categories, skus = list(filters.categories), list(filters.skus)
-    everyone = conn.execute(
-        "SELECT coalesce(sum(d.units), 0)::DOUBLE FROM analytics.fct_daily_sku_sales d "
-        "LEFT JOIN analytics.dim_skus k ON k.sku_id = d.sku_id WHERE d.order_date BETWEEN ? AND ? "
-        "AND (len(?::VARCHAR[]) = 0 OR list_contains(?::VARCHAR[], k.category)) "
-        "AND (len(?::VARCHAR[]) = 0 OR list_contains(?::VARCHAR[], d.sku_id))",
-        [start, end[0], categories, categories, skus, skus],
-    ).fetchone()[0]
+    mine, everyone = conn.execute(
+        f"SELECT coalesce(sum(s.units) FILTER (WHERE {scope_clause} AND (?::VARCHAR IS NULL "
+        f"OR {_in_hierarchy('s.merchant_id')})), 0)::DOUBLE, coalesce(sum(s.units), 0)::DOUBLE "
+        "FROM analytics.fct_merchant_sku_share s "
+        "WHERE (len(?::VARCHAR[]) = 0 OR list_contains(?::VARCHAR[], s.category)) "
+        "AND (len(?::VARCHAR[]) = 0 OR list_contains(?::VARCHAR[], s.sku_id))",
+        [*scope_params, filters.merchant, filters.merchant, categories, categories, skus, skus],
+    ).fetchone()
     return min(1.0, mine / everyone) if everyone else 0.0
 
 

@@ -34,6 +34,15 @@ class ProfitFilters(NamedTuple):
     coupons: tuple[str, ...] = ()
 
 
+def _has_column(conn, table: str, column: str) -> bool:
+    found = conn.execute(
+        """SELECT count(*) FROM information_schema.columns
+           WHERE table_schema = 'analytics' AND table_name = ? AND column_name = ?""",
+        [table, column],
+    ).fetchone()
+    return bool(found[0])
+
+
 def profit_scope_sql(scope: Scope, alias: str = "p") -> tuple[str, list[Any]]:
     """The server-side restriction on a table with merchant_id and agent_id."""
     if scope.is_merchant:
@@ -206,10 +215,14 @@ def payment_channels(conn, scope: Scope, filters: ProfitFilters) -> pd.DataFrame
         if filters.payment_channels:
             narrowing = " AND p.payment_channel IN (SELECT unnest(?::VARCHAR[]))"
             pay_params.append(list(filters.payment_channels))
+        attempt = "attempt_id" if _has_column(conn, "fct_payments", "attempt_id") else "payment_id"
         attempts = _frame(
             conn,
-            f"""SELECT p.payment_channel, count(*) AS attempts,
-                       avg(CASE WHEN p.is_success THEN 1.0 ELSE 0.0 END) AS success_rate
+            # An attempt for a multi-item order is split over its items (one row each):
+            # attempts are distinct attempt_id (payment_id in a snapshot from before it).
+            f"""SELECT p.payment_channel, count(DISTINCT p.{attempt}) AS attempts,
+                       count(DISTINCT p.{attempt}) FILTER (WHERE p.is_success)
+                           / count(DISTINCT p.{attempt}) AS success_rate
                 FROM analytics.fct_payments p
                 WHERE {pay_where} AND p.payment_date BETWEEN ? AND ?{narrowing}
                 GROUP BY 1""",

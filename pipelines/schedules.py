@@ -59,12 +59,13 @@ daily_ops_report_job = _report_job(
 def report_schedules() -> list[dg.ScheduleDefinition]:
     """One schedule per report, on the cron of ``[reports.<name>]`` (defaults: Mondays 09:00,
     every day 08:30), running only when the report is configured and enabled."""
-    from pipelines.notify.config import DEFAULT_DAILY_CRON, DEFAULT_WEEKLY_CRON, ConfigError
+    from cardpulse.notify_settings import DEFAULT_DAILY_CRON, DEFAULT_WEEKLY_CRON
+    from cardpulse.settings import SettingsError
     from pipelines.notify.dispatch import load_config
 
     try:
         reports = load_config().reports
-    except ConfigError:  # shown by the report run itself; the definitions still load
+    except SettingsError:  # shown by the report run itself; the definitions still load
         reports = None
     found = []
     for job, name, default_cron in (

@@ -87,6 +87,7 @@ CHANNELS = ["web", "api", "mini_program", "douyin"]
 ALL_TABLES = [
     "fct_daily_merchant_sales",
     "fct_daily_sku_sales",
+    "fct_merchant_sku_share",
     "fct_orders",
     "dim_skus",
     "dim_merchants",
@@ -176,6 +177,19 @@ def sku_sales(sales: pd.DataFrame) -> pd.DataFrame:
     grouped["avg_list_price"] = grouped["avg_unit_price"] * 1.05
     grouped["avg_unit_cost"] = grouped["avg_unit_price"] * 0.92
     return grouped
+
+
+def merchant_sku_share(sales: pd.DataFrame, days: int = 28) -> pd.DataFrame:
+    """dbt's fct_merchant_sku_share of these sales: units per merchant x SKU over the last
+    ``days`` order days, beside every merchant's units of the SKU."""
+    end = sales["order_date"].max()
+    start = end - timedelta(days=days - 1)
+    recent = sales[(sales["order_date"] >= start) & (sales["order_date"] <= end)]
+    share = recent.groupby(["merchant_id", "sku_id"], as_index=False)["units"].sum()
+    share["sku_units"] = share.groupby("sku_id")["units"].transform("sum")
+    share["unit_share"] = share["units"] / share["sku_units"].where(share["sku_units"] > 0)
+    share = share.merge(SKUS[["sku_id", "category"]], on="sku_id", how="left")
+    return share.assign(window_start=start, window_end=end)
 
 
 def _forecasts(sales: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -531,6 +545,7 @@ def whole_order(seed: int = 11) -> dict[str, pd.DataFrame]:
                     payments.append(
                         {
                             "payment_id": f"P-{order_id}-{attempt}",
+                            "attempt_id": f"P-{order_id}-{attempt}",
                             "order_id": order_id,
                             "merchant_id": merchant,
                             "agent_id": agent,
@@ -560,6 +575,7 @@ def snapshot_tables() -> dict[str, pd.DataFrame]:
     tables = {
         "fct_daily_merchant_sales": sales,
         "fct_daily_sku_sales": sku_sales(sales),
+        "fct_merchant_sku_share": merchant_sku_share(sales),
         "fct_orders": pd.DataFrame({"order_id": ["O-1"], "order_date": [LAST_DAY]}),
         "dim_skus": SKUS.assign(first_sale_date=FIRST_DAY, last_sale_date=LAST_DAY),
         "dim_merchants": MERCHANTS,

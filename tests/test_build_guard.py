@@ -163,7 +163,7 @@ def test_only_runs_of_dead_builds_of_this_host_are_marked_failed(tmp_path, monke
 
 
 def prepared_dagster_home(root: Path) -> Path:
-    from pipelines.commands.build import prepare_dagster_home
+    from pipelines.commands.build_run import prepare_dagster_home
 
     dagster_home = root / "dagster"
     prepare_dagster_home(dagster_home)

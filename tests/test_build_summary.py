@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from pipelines.commands.build import BuildOutcome, _add_results, format_summary
+from pipelines.commands.build_summary import BuildOutcome, add_results, format_summary
 from pipelines.settings import home
 
 
@@ -28,7 +28,7 @@ def test_every_failed_and_warned_test_is_named(tmp_path, monkeypatch):
     ]
     (target / "run_results.json").write_text(json.dumps({"results": results}))
     outcome = BuildOutcome(run_id="0" * 36, succeeded=False, seconds=1.0)
-    _add_results(outcome, home())
+    add_results(outcome, home())
     lines = format_summary(outcome).splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("dbt tests: "))
     assert lines[start : start + 8] == [
@@ -46,7 +46,7 @@ def test_a_clean_run_is_one_line(tmp_path, monkeypatch):
         json.dumps({"results": [result("test.cardpulse.not_null_x.1", "pass", 0)]})
     )
     outcome = BuildOutcome(run_id="0" * 36, succeeded=True, seconds=1.0)
-    _add_results(outcome, home())
+    add_results(outcome, home())
     assert [line for line in format_summary(outcome).splitlines() if "test" in line] == [
         "dbt tests: 1 passed, 0 failed"
     ]
@@ -55,9 +55,9 @@ def test_a_clean_run_is_one_line(tmp_path, monkeypatch):
 def test_the_notifications_this_build_recorded_are_counted(tmp_path, monkeypatch):
     import duckdb
 
+    from cardpulse.notify_settings import parse
     from pipelines.notify import outbox
     from pipelines.notify.alerts import Alert
-    from pipelines.notify.config import parse
 
     monkeypatch.setenv("CARDPULSE_HOME", str(tmp_path))
     config = parse(
@@ -73,7 +73,7 @@ def test_the_notifications_this_build_recorded_are_counted(tmp_path, monkeypatch
         outbox.record(conn, config, alerts, run_id)
         conn.execute("UPDATE ops.notify_outbox SET status = 'failed' WHERE firing_key LIKE '%S2%'")
     outcome = BuildOutcome(run_id=run_id, succeeded=False, seconds=1.0)
-    _add_results(outcome, home())
+    add_results(outcome, home())
     assert outcome.notifications == {"failed": 1, "pending": 1}
     assert (
         "notifications recorded by this build: 1 failed, 1 pending (cardpulse notify list)"

@@ -157,6 +157,42 @@ def test_without_merchant_forecasts_the_share_is_used(tmp_path):
         connection.close()
 
 
+def test_the_share_is_read_from_the_dbt_mart_not_recomputed(tmp_path):
+    """The scaling is the M001 tree's units over everyone's in fct_merchant_sku_share; zeroing
+    the tree's rows there (and nowhere else) takes the merchant's scaled forecast to zero."""
+    import duckdb
+
+    path = fx.build_snapshot(tmp_path / "s.duckdb")
+    tree = (
+        "SELECT merchant_id FROM analytics.dim_merchant_hierarchy "
+        "WHERE ancestor_merchant_id = 'M001'"
+    )
+    with duckdb.connect(str(path)) as c:
+        expected = c.execute(
+            f"SELECT sum(units) FILTER (WHERE merchant_id IN ({tree})) / sum(units) "
+            "FROM analytics.fct_merchant_sku_share WHERE sku_id = 'SKU-QQ100'"
+        ).fetchone()[0]
+    picked = full_period(skus=("SKU-QQ100",))
+    connection = data.connect(path)
+    try:
+        platform = data.forecast(connection, data.Scope("admin"), picked)
+        mine = data.forecast(connection, data.scope_for("merchant", "M001"), picked)
+    finally:
+        connection.close()
+    assert 0 < expected < 1
+    assert mine["yhat"].sum() / platform["yhat"].sum() == pytest.approx(expected)
+    with duckdb.connect(str(path)) as c:
+        c.execute(
+            f"UPDATE analytics.fct_merchant_sku_share SET units = 0 WHERE merchant_id IN ({tree})"
+        )
+    connection = data.connect(path)
+    try:
+        zeroed = data.forecast(connection, data.scope_for("merchant", "M001"), picked)
+    finally:
+        connection.close()
+    assert set(zeroed["source"]) == {"share"} and zeroed["yhat"].sum() == 0
+
+
 def test_restock_risk_and_purchase_orders(conn):
     plan = data.restock(conn, data.Scope("ops")).set_index("sku_id")
     assert plan.loc["SKU-QQ100", "risk"] == "out_now"

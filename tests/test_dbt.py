@@ -731,6 +731,28 @@ def test_daily_merchant_sales_counts_every_status(first_build):
     assert rows[("M4", day, "SKU-B", "CN-GD", "unknown")] == (1, 1, 4, Decimal("118.00"), 10, 1)
 
 
+def test_merchant_sku_share_over_the_trailing_window(first_build):
+    rows = {
+        (r[0], r[1]): r[2:]
+        for r in query(
+            first_build,
+            """
+            SELECT merchant_id, sku_id, window_start, window_end, units, sku_units, unit_share
+            FROM analytics.fct_merchant_sku_share""",
+        )
+    }
+    # The window: 28 days ending on the last order day (O8, 01-04). SKU-A is all M3's: O1 2 +
+    # O2 1 + O3 3 (failed is demand) + O8 1 = 7 (the cancelled O4 counts 0). SKU-B: M4's O6 4,
+    # M2's O7 1, M9's pending O5 0 of 5.
+    start, end = dt.date(2025, 12, 8), dt.date(2026, 1, 4)
+    assert rows == {
+        ("M3", "SKU-A"): (start, end, 7, 7, 1.0),
+        ("M4", "SKU-B"): (start, end, 4, 5, 0.8),
+        ("M2", "SKU-B"): (start, end, 1, 5, 0.2),
+        ("M9", "SKU-B"): (start, end, 0, 5, 0.0),
+    }
+
+
 def test_supplier_performance_rates_and_latency(first_build):
     rows = {
         (r[0], r[1]): r[2:]

@@ -313,7 +313,7 @@ def test_every_step_that_opens_the_warehouse_is_in_the_warehouse_pool(defs):
 
 
 def test_the_instance_lets_one_warehouse_step_run_at_a_time(tmp_path, monkeypatch):
-    from pipelines.commands.build import _EARLIER_DAGSTER_YAML, prepare_dagster_home
+    from pipelines.commands.build_run import _EARLIER_DAGSTER_YAML, prepare_dagster_home
 
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))  # prepare_dagster_home sets it
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from cardpulse.settings import SettingsError
 from pipelines.engine import load_engine_settings
-from pipelines.errors import CardPulseError
 
 
 def test_default_is_duckdb_on_one_machine(tmp_path):
@@ -29,14 +29,23 @@ def test_toml_and_environment(tmp_path):
 @pytest.mark.parametrize(
     "text, message",
     [
-        ('[engine]\ndbt_target = "bigquery"\n', "dbt_target must be one of"),
-        ('[engine]\ndbt_target = "spark"\n', "set engine.lake"),
-        ('[engine]\nlakes = "x"\n', "unknown [engine] key(s): lakes"),
-        ("[engine\n", "cardpulse.toml"),
+        ('[engine]\ndbt_target = "bigquery"\n', "dbt_target = 'bigquery' must be one of duckdb"),
+        ('[engine]\ndbt_target = "spark"\n', "reads the lake: set lake"),
+        ('[engine]\nlakes = "x"\n', "[engine] unknown key 'lakes'"),
+        ("[engine\n", "cardpulse.toml: not valid TOML"),
     ],
 )
 def test_bad_settings_are_one_clear_error(tmp_path, text, message):
     (tmp_path / "cardpulse.toml").write_text(text)
-    with pytest.raises(CardPulseError, match=None) as raised:
+    with pytest.raises(SettingsError) as raised:
         load_engine_settings(tmp_path, environ={})
     assert message in str(raised.value)
+
+
+def test_a_bad_environment_override_names_its_variable(tmp_path):
+    with pytest.raises(SettingsError) as raised:
+        load_engine_settings(tmp_path, environ={"CARDPULSE_FORECAST_EXECUTOR": "threads"})
+    assert str(raised.value) == (
+        "$CARDPULSE_FORECAST_EXECUTOR: [engine] forecast_executor = 'threads' "
+        "must be one of processes, spark"
+    )

@@ -76,6 +76,7 @@ def test_dujiaoka_export_maps_onto_the_contract(tmp_path):
     assert [(r.source_table, r.entity) for r in results] == [
         ("goods", "skus"),
         ("carmis", "inventory"),
+        ("carmis", "card_batches"),
         ("orders", "orders"),
     ]
     assert query(
@@ -97,7 +98,7 @@ def test_dujiaoka_export_maps_onto_the_contract(tmp_path):
     ) == [("2024-03-02 13:00:00", "1", 2, 0), ("2024-03-02 13:00:00", "3", 0, 0)]
     assert carmis.loaded == 5  # the five good key rows feed two new inventory rows
 
-    orders = results[2]
+    orders = results[3]
     assert (orders.rows_read, orders.loaded, orders.quarantined) == (5, 4, 1)
     rows = query(
         tmp_path,
@@ -235,6 +236,7 @@ def test_acg_faka_export_maps_onto_the_contract(tmp_path):
         ("user", "merchants"),
         ("commodity", "skus"),
         ("card", "inventory"),
+        ("card", "card_batches"),
         ("order", "orders"),
     ]
     assert query(

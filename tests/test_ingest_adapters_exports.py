@@ -551,7 +551,7 @@ def test_every_export_shape_loads_all_40_orders(tmp_path, source, shape):
     results = ingest(tmp_path, folder, source=source, merchant_id="shop-1")
     assert [r.error for r in results] == [None] * len(results)
     entities = sorted(r.entity for r in results)
-    expected_entities = ["inventory", "orders", "skus"] + (
+    expected_entities = ["card_batches", "inventory", "orders", "skus"] + (
         ["merchants"] if source == "acg-faka" else []
     )
     assert entities == sorted(expected_entities)
@@ -786,6 +786,7 @@ def test_txt_files_with_a_header_stay_csv_and_without_one_use_the_known_layout(t
     assert [(r.source_table, r.rows_read, r.quarantined, r.error) for r in results] == [
         ("user", 1, 0, None),
         ("commodity", 3, 0, None),
+        ("card", 8, 0, None),
         ("card", 8, 0, None),
         ("order", 40, 0, None),
     ]

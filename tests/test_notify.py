@@ -14,9 +14,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from cardpulse.settings import SettingsError
 from pipelines.notify import alerts, channels, outbox
-from pipelines.notify.config import ConfigError, load
-from pipelines.notify.dispatch import notify_open_alerts
+from pipelines.notify.dispatch import load_config, notify_open_alerts
 from tests import notify_servers as servers
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -150,7 +150,7 @@ def test_config_reads_channels_roles_routes_and_reports(tmp_path):
         ),
         encoding="utf-8",
     )
-    config = load(path, known_kinds=alerts.known_kinds())
+    config = load_config(path)
     assert config.digest_threshold == 4
     assert config.channels["mail"].email.port == 465  # ssl's port when none is given
     assert config.channels_for("build_failed") == [
@@ -164,7 +164,7 @@ def test_config_reads_channels_roles_routes_and_reports(tmp_path):
 
 
 def test_no_file_means_nothing_configured(tmp_path):
-    config = load(tmp_path / "cardpulse.toml")
+    config = load_config(tmp_path / "cardpulse.toml")
     assert config.channels == {} and config.channels_for("low_stock") == []
 
 
@@ -188,8 +188,8 @@ def test_no_file_means_nothing_configured(tmp_path):
 )  # fmt: skip
 def test_each_bad_key_is_one_clear_error(tmp_path, change, message):
     text = ROBOTS_TOML.format(digest=5, failed_roles='"pager"').replace(*change)
-    with pytest.raises(ConfigError) as error:
-        load(write_config(tmp_path, text=text), known_kinds=alerts.known_kinds())
+    with pytest.raises(SettingsError) as error:
+        load_config(write_config(tmp_path, text=text))
     assert message in str(error.value)
     assert "\n" not in str(error.value).strip()
 
@@ -199,7 +199,7 @@ def test_each_bad_key_is_one_clear_error(tmp_path, change, message):
 
 def test_each_robot_gets_its_documented_format_and_a_valid_signature(tmp_path, robots, monkeypatch):
     robot_env(monkeypatch, robots)
-    config = load(write_config(tmp_path))
+    config = load_config(write_config(tmp_path))
     message = channels.Message(title="低库存：SKU1", text="- 库存 **12** 张\n- 明天前订 300 张")
     for name in ("ops_wecom", "ops_dingtalk", "ops_feishu"):
         answer = channels.send(config.channel(name), message)
@@ -224,7 +224,7 @@ def test_a_wrong_secret_is_refused_and_the_answer_says_why(tmp_path, robots, mon
     robot_env(monkeypatch, robots)
     monkeypatch.setenv("T_DINGTALK_SECRET", "not-the-secret")
     monkeypatch.setenv("T_FEISHU_SECRET", "not-the-secret")
-    config = load(write_config(tmp_path))
+    config = load_config(write_config(tmp_path))
     message = channels.Message(title="t", text="x")
     ding = channels.send(config.channel("ops_dingtalk"), message)
     feishu = channels.send(config.channel("ops_feishu"), message)
@@ -235,7 +235,7 @@ def test_a_wrong_secret_is_refused_and_the_answer_says_why(tmp_path, robots, mon
 def test_an_unset_secret_variable_is_named(tmp_path, robots, monkeypatch):
     robot_env(monkeypatch, robots)
     monkeypatch.delenv("T_FEISHU_SECRET")
-    answer = channels.send(load(write_config(tmp_path)).channel("ops_feishu"),
+    answer = channels.send(load_config(write_config(tmp_path)).channel("ops_feishu"),
                            channels.Message(title="t", text="x"))  # fmt: skip
     assert not answer.ok and "T_FEISHU_SECRET is not set" in answer.detail
     assert robots.requests == []
@@ -295,7 +295,7 @@ def test_email_goes_through_a_real_smtp_server_with_tls_and_login(
             title="低库存：SKU1", text="明天前订 300 张", attachments=(attachment,),
             message_id="low_stock:SKU1:2026-12-01@mail",
         )  # fmt: skip
-        answer = channels.send(load(path).channel("mail"), message)
+        answer = channels.send(load_config(path).channel("mail"), message)
     finally:
         controller.stop()
     assert answer.ok, answer.detail
@@ -329,7 +329,9 @@ username = "{servers.SMTP_USER}"
 password_env = "T_SMTP_PASSWORD"
 """,
         )
-        answer = channels.send(load(path).channel("mail"), channels.Message(title="t", text="x"))
+        answer = channels.send(
+            load_config(path).channel("mail"), channels.Message(title="t", text="x")
+        )
     finally:
         controller.stop()
     assert not answer.ok and "SMTPAuthenticationError" in answer.detail
@@ -351,7 +353,7 @@ def test_each_firing_goes_out_once_per_channel_and_a_rerun_sends_nothing(
     tmp_path, robots, monkeypatch
 ):
     robot_env(monkeypatch, robots)
-    config = load(write_config(tmp_path), known_kinds=alerts.known_kinds())
+    config = load_config(write_config(tmp_path))
     warehouse = warehouse_with_alerts(tmp_path / "warehouse.duckdb", ["SKU1", "SKU2"])
     for run in ("run-1", "run-2"):
         with duckdb.connect(str(warehouse)) as conn:
@@ -370,7 +372,7 @@ def test_each_firing_goes_out_once_per_channel_and_a_rerun_sends_nothing(
 
 def test_a_flood_becomes_one_digest_with_the_count_and_a_link(tmp_path, robots, monkeypatch):
     robot_env(monkeypatch, robots)
-    config = load(write_config(tmp_path, digest=2), known_kinds=alerts.known_kinds())
+    config = load_config(write_config(tmp_path, digest=2))
     skus = [f"SKU{i}" for i in range(7)]
     warehouse = warehouse_with_alerts(tmp_path / "warehouse.duckdb", skus)
     with duckdb.connect(str(warehouse)) as conn:
@@ -389,7 +391,7 @@ def test_a_failing_endpoint_is_retried_with_back_off_then_shown_failed(
     tmp_path, robots, monkeypatch
 ):
     robot_env(monkeypatch, robots)
-    config = load(write_config(tmp_path), known_kinds=alerts.known_kinds())
+    config = load_config(write_config(tmp_path))
     warehouse = tmp_path / "warehouse.duckdb"
     pauses = []
     with duckdb.connect(str(warehouse)) as conn:
@@ -438,7 +440,7 @@ def test_crash_between_record_and_send_then_rerun_sends_exactly_once(tmp_path, r
     crash(tmp_path, config_path, warehouse, during_send=False)
     assert robots.requests == []
     assert {status for _, status, *_ in outbox_rows(warehouse)} == {"pending"}
-    config = load(config_path, known_kinds=alerts.known_kinds())
+    config = load_config(config_path)
     for run in ("rerun-1", "rerun-2"):
         with duckdb.connect(str(warehouse)) as conn:
             notify_open_alerts(conn, run, config)
@@ -453,7 +455,7 @@ def test_crash_during_a_send_is_never_sent_twice_and_is_shown(tmp_path, robots, 
     warehouse = warehouse_with_alerts(tmp_path / "warehouse.duckdb", ["SKU1"])
     crash(tmp_path, config_path, warehouse, during_send=True)
     assert len(robots.requests) == 1  # the server got it; the process died before noting it
-    config = load(config_path, known_kinds=alerts.known_kinds())
+    config = load_config(config_path)
     with duckdb.connect(str(warehouse)) as conn:
         delivery = notify_open_alerts(conn, "rerun", config)[1]
         first = robots.requests[0]
@@ -466,7 +468,7 @@ def test_crash_during_a_send_is_never_sent_twice_and_is_shown(tmp_path, robots, 
 
 def test_a_re_armed_supplier_fires_again_with_a_new_key(tmp_path, robots, monkeypatch):
     robot_env(monkeypatch, robots)
-    config = load(write_config(tmp_path), known_kinds=alerts.known_kinds())
+    config = load_config(write_config(tmp_path))
     warehouse = warehouse_with_alerts(tmp_path / "warehouse.duckdb", [])
     with duckdb.connect(str(warehouse)) as conn:
         notify_open_alerts(conn, "day-1", config)
@@ -533,7 +535,7 @@ def test_reconciliation_and_risk_findings_go_out_once_and_re_arm(tmp_path, robot
     text = ROBOTS_TOML.format(digest=5, failed_roles='"pager"').replace(
         "[notify.routes]\n", '[notify.routes]\nreconciliation = ["finance"]\nrisk = ["finance"]\n'
     )
-    config = load(write_config(tmp_path, text=text), known_kinds=alerts.known_kinds())
+    config = load_config(write_config(tmp_path, text=text))
     warehouse = warehouse_with_alerts(tmp_path / "warehouse.duckdb", [])
     with duckdb.connect(str(warehouse)) as conn:
         conn.execute(

@@ -87,9 +87,9 @@ def test_snapshot_holds_analytics_quarantine_ledger_and_build_tables(tmp_path):
 
 
 def test_the_notification_outbox_is_published_for_the_health_page(tmp_path):
+    from cardpulse.notify_settings import parse
     from pipelines.notify import outbox
     from pipelines.notify.alerts import Alert
-    from pipelines.notify.config import parse
 
     warehouse, snapshot = tmp_path / "warehouse.duckdb", tmp_path / "snapshot.duckdb"
     make_warehouse(warehouse, orders=1)

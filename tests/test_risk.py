@@ -7,41 +7,40 @@ import duckdb
 import pandas as pd
 import pytest
 
-from pipelines.errors import CardPulseError
+from cardpulse.settings import Home, RiskSection, SettingsError, load_settings
 from pipelines.risk.alerts import advance_signals
-from pipelines.risk.settings import RiskSettings, load_risk_settings
 from pipelines.risk.signals import SIGNAL_COLUMNS, find_signals
 
 DAY1, DAY2, DAY3 = dt.date(2026, 3, 1), dt.date(2026, 3, 2), dt.date(2026, 3, 3)
 
 
 def test_settings_default_without_a_file(tmp_path):
-    assert load_risk_settings(tmp_path / "cardpulse.toml") == RiskSettings()
+    assert load_settings(Home(tmp_path), environ={}).risk == RiskSection()
 
 
 def test_settings_read_the_risk_section(tmp_path):
-    path = tmp_path / "cardpulse.toml"
-    path.write_text("[other]\nx = 1\n[risk]\nvelocity_orders = 4\nbuyer_z = 3\n")
-    settings = load_risk_settings(path)
+    (tmp_path / "cardpulse.toml").write_text("[risk]\nvelocity_orders = 4\nbuyer_z = 3\n")
+    settings = load_settings(Home(tmp_path), environ={}).risk
     assert settings.velocity_orders == 4 and settings.buyer_z == 3.0
-    assert settings.alert_budget == RiskSettings().alert_budget
+    assert settings.alert_budget == RiskSection().alert_budget
 
 
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("[risk]\nvelocity_order = 4\n", "no setting 'velocity_order'"),
-        ("[risk]\nvelocity_orders = 'many'\n", "must be a number"),
-        ("[risk]\nvelocity_orders = 4.5\n", "whole number"),
-        ("[risk]\nalert_budget = 0\n", "must be positive"),
+        ("[risk]\nvelocity_order = 4\n", "[risk] unknown key 'velocity_order'"),
+        ("[risk]\nvelocity_orders = 'many'\n", "velocity_orders = 'many' must be a whole number"),
+        ("[risk]\nvelocity_orders = 4.5\n", "velocity_orders = 4.5 must be a whole number"),
+        ("[risk]\nalert_budget = 0\n", "alert_budget = 0 must be at least 1"),
+        ("[risk]\nbuyer_z = 0\n", "buyer_z = 0.0 must be above 0"),
         ("[risk\n", "not valid TOML"),
     ],
 )
 def test_settings_refuse_bad_values_in_one_line(tmp_path, text, message):
-    path = tmp_path / "cardpulse.toml"
-    path.write_text(text)
-    with pytest.raises(CardPulseError, match=message) as error:
-        load_risk_settings(path)
+    (tmp_path / "cardpulse.toml").write_text(text)
+    with pytest.raises(SettingsError) as error:
+        load_settings(Home(tmp_path), environ={})
+    assert message in str(error.value)
     assert "\n" not in str(error.value)
 
 
@@ -163,9 +162,35 @@ def _warehouse(path) -> duckdb.DuckDBPyConnection:
     return conn
 
 
+def test_a_failed_attempt_split_over_a_multi_item_order_is_one_failure(tmp_path):
+    """A dujiao-next attempt for a 4-item order is four fct_payments rows (one per item row,
+    the same attempt_id): two failed attempts are two failures, not eight."""
+    conn = _warehouse(tmp_path / "w.duckdb")
+    conn.execute("ALTER TABLE analytics.fct_payments ADD COLUMN attempt_id VARCHAR")
+    conn.execute("UPDATE analytics.fct_payments SET attempt_id = payment_id")
+    at = dt.datetime(2026, 2, 20, 9)
+    items = [f"DN9/{i}" for i in range(4)]
+    conn.executemany(
+        "INSERT INTO analytics.fct_orders VALUES (?, ?, ?, 'multi', 'ipM', 'M1', 'T', 1, 10, "
+        "'delivered', true, false, false, 10)",
+        [(item, at, at.date()) for item in items],
+    )
+    for n, (attempt, ok) in enumerate((("A1", False), ("A2", False), ("A3", True))):
+        conn.executemany(
+            "INSERT INTO analytics.fct_payments VALUES (?, ?, ?, ?, ?)",
+            [
+                (f"{attempt}:{item}", item, at + dt.timedelta(seconds=n), ok, attempt)
+                for item in items
+            ],
+        )
+    found = find_signals(conn, RiskSettings(), dt.date(2026, 3, 1))
+    testers = set(found.loc[found["kind"] == "card_testing", "subject"])
+    assert testers == {"tester"}
+
+
 def test_rules_name_each_planted_subject_and_no_ordinary_buyer(tmp_path):
     conn = _warehouse(tmp_path / "w.duckdb")
-    found = find_signals(conn, RiskSettings(), dt.date(2026, 3, 1))
+    found = find_signals(conn, RiskSection(), dt.date(2026, 3, 1))
     by_kind = found.groupby("kind")["subject"].apply(set).to_dict()
     assert by_kind == {
         "buyer_velocity": {"thief"},
@@ -179,5 +204,5 @@ def test_rules_name_each_planted_subject_and_no_ordinary_buyer(tmp_path):
     assert velocity["order_ids"].split(",")[0] == "V0"
     assert (found["score"] > 1).all()
     # A stricter threshold from the settings silences the rule.
-    stricter = find_signals(conn, RiskSettings(velocity_orders=13), dt.date(2026, 3, 1))
+    stricter = find_signals(conn, RiskSection(velocity_orders=13), dt.date(2026, 3, 1))
     assert "buyer_velocity" not in set(stricter["kind"])

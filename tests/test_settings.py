@@ -98,7 +98,7 @@ def test_every_bad_key_gets_its_own_line(tmp_path):
         ("[pricing.guardrail]\nmin_margin_pct = 1\n", "[pricing]: unknown table(s) guardrail"),
         ("[pricing.elasticity]\nlevel = 0.8\n", "[pricing.elasticity]: unknown key(s) level"),
         ("forecast = 3\n", "forecast must be a table"),
-        ("[forecast\n", "cannot read it"),
+        ("[forecast\n", "not valid TOML"),
     ],
 )
 def test_bad_pricing_tables_and_bad_toml_are_one_line(tmp_path, text, message):
@@ -166,27 +166,72 @@ def test_cardpulse_build_stops_on_a_bad_file_with_one_line_per_key(tmp_path, mon
     assert not (tmp_path / "warehouse.duckdb").exists()  # nothing ran, nothing half-written
 
 
-def test_sections_other_modules_own_share_the_file_and_the_up_front_check(
-    tmp_path, monkeypatch, capsys
-):
-    """[notify], [reports], [engine] and [risk] live in the same cardpulse.toml: the settings object
-    accepts them, and cardpulse build checks them with their owners before anything runs."""
-    from pipelines import cli
-
+def test_notify_reports_engine_and_risk_are_typed_sections_of_the_one_object(tmp_path):
     good = (
         "[forecast]\nhorizon_days = 14\n"
-        '[engine]\nforecast_executor = "processes"\n'
-        "[notify]\ndigest_threshold = 5\n[reports]\n"
+        '[engine]\nforecast_executor = "spark"\n'
+        "[risk]\nalert_budget = 7\n"
+        "[notify]\ndigest_threshold = 9\n"
+        '[notify.channels.mail]\ntype = "email"\nhost = "smtp.example.com"\n'
+        'from = "a@example.com"\n'
+        '[reports.daily_ops]\nchannel = "mail"\n'
     )
-    settings = load_settings(_home(tmp_path, good))
+    settings = load_settings(_home(tmp_path, good), environ={})
     assert settings.horizon_days == 14
+    assert settings.engine.forecast_executor == "spark" and settings.engine.lake is None
+    assert settings.risk.alert_budget == 7
+    assert settings.notify.digest_threshold == 9
+    assert settings.reports.daily_ops.channel == "mail"
+    assert settings.reports.daily_ops.cron == "30 8 * * *"
+    assert load_settings(_home(tmp_path, ""), environ={}).engine.dbt_target == "duckdb"
+
+
+def test_bad_keys_of_every_section_are_listed_together_before_a_build_starts(
+    tmp_path, monkeypatch, capsys
+):
+    """One loader: cardpulse build reports each bad key of [forecast], [engine], [risk],
+    [notify] and [reports] on its own line, and nothing runs."""
+    from pipelines import cli
 
     (tmp_path / "cardpulse.toml").write_text(
-        good.replace('"processes"', '"threads"') + "[forecst]\n", encoding="utf-8"
+        "[forecast]\nhorizon_days = 0\n"
+        '[engine]\nforecast_executor = "threads"\n'
+        "[risk]\nalert_budget = 0\nbuyer_zz = 3\n"
+        "[notify]\nmax_attempts = 0\nlanguage = 'fr'\n"
+        '[notify.channels.bot]\ntype = "slack"\n'
+        '[reports.daily_ops]\nchannel = "nowhere"\n'
+        "[forecst]\n",
+        encoding="utf-8",
     )
     monkeypatch.setenv("CARDPULSE_HOME", str(tmp_path))
+    monkeypatch.delenv("CARDPULSE_FORECAST_EXECUTOR", raising=False)
     assert cli.main(["build"]) == 1
-    err = capsys.readouterr().err
-    assert "unknown section [forecst]" in err
-    assert "engine.forecast_executor must be one of" in err and "'threads'" in err
+    lines = capsys.readouterr().err.strip().splitlines()
+    expected = [
+        "unknown section [forecst]",
+        "[forecast] horizon_days = 0 is out of range [1, 366]",
+        "[engine] forecast_executor = 'threads' must be one of processes, spark",
+        "[risk] alert_budget = 0 must be at least 1",
+        "[risk] unknown key 'buyer_zz'",
+        "notify.max_attempts: expected at least 1, got 0",
+        "notify.language: expected 'zh' or 'en', got 'fr'",
+        "notify.channels.bot.type: expected one of email, wecom, dingtalk, feishu",
+        "reports.daily_ops.channel: no channel named 'nowhere'",
+    ]
+    assert len(lines) == len(expected)
+    for want in expected:
+        assert sum(want in line for line in lines) == 1, want
     assert not (tmp_path / "warehouse.duckdb").exists()
+
+
+def test_notify_routes_are_checked_against_the_registered_alert_kinds(tmp_path):
+    from pipelines.notify.dispatch import load_config
+
+    home = _home(
+        tmp_path,
+        '[notify.channels.bot]\ntype = "wecom"\nwebhook_url_env = "X"\n'
+        '[notify.roles]\nops = ["bot"]\n[notify.routes]\nlow_stok = ["ops"]\n',
+    )
+    assert load_settings(home).notify.routes == {"low_stok": ("ops",)}  # typed, not yet routed
+    with pytest.raises(SettingsError, match=r"notify.routes.low_stok: unknown alert kind"):
+        load_config(home)

@@ -28,6 +28,20 @@
     percentile({{ expression }}, {{ quantile }})
 {%- endmacro %}
 
+{#- A date plus a whole number of days (negative: earlier), still a date. dbt.dateadd goes
+    through timestamps on Spark and comes back NULL for a DATE under TIMESTAMP_NTZ. -#}
+{% macro add_days(date_expression, days) -%}
+    {{ return(adapter.dispatch('add_days', 'cardpulse')(date_expression, days)) }}
+{%- endmacro %}
+
+{% macro default__add_days(date_expression, days) -%}
+    cast({{ date_expression }} + cast({{ days }} as integer) as date)
+{%- endmacro %}
+
+{% macro spark__add_days(date_expression, days) -%}
+    date_add({{ date_expression }}, cast({{ days }} as int))
+{%- endmacro %}
+
 {#- Whether a list holds a value. -#}
 {% macro array_has(array, value) -%}
     array_contains({{ array }}, {{ value }})

@@ -10,6 +10,7 @@ import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
+from pipelines.assets.tables import replace_table, transaction
 from pipelines.resources import WAREHOUSE_POOL, BuildSettings
 from pipelines.settings import home
 
@@ -43,18 +44,6 @@ TABLES = {
     "forecast_backtest": BACKTEST_TYPES,
     "merchant_demand_forecast": MERCHANT_TYPES,
 }
-
-
-def replace_table(conn, table: str, frame: pd.DataFrame, types: dict[str, str]) -> None:
-    """``CREATE OR REPLACE analytics.<table>`` from ``frame`` with fixed column types, so an
-    empty forecast still has its schema. The caller owns the transaction."""
-    view = f"_forecast_{table}"
-    conn.register(view, frame.reindex(columns=list(types)))
-    try:
-        columns = ", ".join(f"CAST({name} AS {kind}) AS {name}" for name, kind in types.items())
-        conn.execute(f"CREATE OR REPLACE TABLE analytics.{table} AS SELECT {columns} FROM {view}")
-    finally:
-        conn.unregister(view)
 
 
 def _progress_logger(context: dg.AssetExecutionContext):
@@ -93,13 +82,13 @@ def demand_forecast(
     merchants; 4. replace the three tables at once."""
     from forecasting.demand.inputs import load_demand_inputs
     from forecasting.demand.pipeline import forecast_demand
-    from pipelines.engine import load_engine_settings
 
     with duckdb.get_connection() as conn:
         as_of = build_settings.as_of_date(conn)
         inputs = load_demand_inputs(conn, as_of)
-    settings = build_settings.settings().forecast.engine_settings()
-    engine = load_engine_settings()
+    installation_settings = build_settings.settings()
+    settings = installation_settings.forecast.engine_settings()
+    engine = installation_settings.engine
     spark = None
     if engine.forecast_executor == "spark":
         from pipelines.spark_build import spark_session
@@ -115,14 +104,9 @@ def demand_forecast(
     }
     with duckdb.get_connection() as conn:
         conn.execute("CREATE SCHEMA IF NOT EXISTS analytics")
-        conn.execute("BEGIN TRANSACTION")
-        try:
+        with transaction(conn):
             for table, types in TABLES.items():
-                replace_table(conn, table, frames[table], types)
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+                replace_table(conn, f"analytics.{table}", frames[table], types)
     selected = tables.backtest[
         tables.backtest["is_selected"] & (tables.backtest["region_code"] == "ALL")
     ]

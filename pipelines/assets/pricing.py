@@ -19,6 +19,7 @@ from forecasting.pricing import (
 )
 from forecasting.pricing.elasticity import ELASTICITY_COLUMNS
 from forecasting.pricing.recommend import RECOMMENDATION_COLUMNS
+from pipelines.assets.tables import replace_table, transaction
 from pipelines.resources import WAREHOUSE_POOL, BuildSettings
 
 GROUP = "pricing"
@@ -145,21 +146,6 @@ def recommendations_from_marts(
     return items, recommend_prices(items, elasticities, config, as_of, horizon)
 
 
-def replace_table(conn, table: str, frame: pd.DataFrame, types: dict[str, str]) -> None:
-    """``CREATE OR REPLACE`` ``table`` with fixed column types, in one transaction."""
-    columns = ", ".join(f"CAST({name} AS {sql_type}) AS {name}" for name, sql_type in types.items())
-    conn.register("_pricing_frame", frame[list(types)])
-    conn.execute("BEGIN TRANSACTION")
-    try:
-        conn.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT {columns} FROM _pricing_frame")
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    finally:
-        conn.unregister("_pricing_frame")
-
-
 # --- assets ------------------------------------------------------------------------------
 
 
@@ -182,7 +168,7 @@ def price_elasticities(
         as_of = build_settings.as_of_date(conn)
         estimates = elasticities_from_marts(conn, as_of, config)
     estimates["as_of"] = as_of
-    with duckdb.get_connection() as conn:
+    with duckdb.get_connection() as conn, transaction(conn):
         replace_table(conn, "analytics.price_elasticities", estimates, ELASTICITY_TYPES)
     regional = estimates[estimates["region_code"] != "ALL"]
     context.log.info(f"elasticities for {estimates['sku_id'].nunique()} SKUs as of {as_of}")
@@ -221,7 +207,7 @@ def price_recommendations(
         as_of = build_settings.as_of_date(conn)
         elasticities = conn.execute("SELECT * FROM analytics.price_elasticities").df()
         _, recommendations = recommendations_from_marts(conn, as_of, config, horizon, elasticities)
-    with duckdb.get_connection() as conn:
+    with duckdb.get_connection() as conn, transaction(conn):
         replace_table(
             conn, "analytics.price_recommendations", recommendations, RECOMMENDATION_TYPES
         )

@@ -15,9 +15,9 @@ import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
+from pipelines.assets.tables import insert_rows, transaction
 from pipelines.resources import WAREHOUSE_POOL, BuildSettings
 from pipelines.risk.alerts import STATE_COLUMNS, advance_signals
-from pipelines.risk.settings import load_risk_settings
 from pipelines.risk.signals import find_signals
 from pipelines.settings import home
 
@@ -41,16 +41,6 @@ RISK_TYPES = {
     "is_new": "BOOLEAN",
     "as_of": "DATE",
 }
-
-
-def _in_transaction(conn, write) -> None:
-    conn.execute("BEGIN TRANSACTION")
-    try:
-        write()
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
 
 
 @dg.asset(
@@ -86,7 +76,8 @@ def recon_state(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg
             conn.execute("DELETE FROM ops.recon_state WHERE as_of >= ?", [as_of])
             conn.execute("INSERT INTO ops.recon_state " + " UNION ALL ".join(selects))
 
-        _in_transaction(conn, write)
+        with transaction(conn):
+            write()
         frames = {t: conn.execute(f"SELECT * FROM analytics.{t}").df() for t in RECON_TABLES}
     counts = {t: int((f["status"] == "open").sum()) for t, f in frames.items()}
     path = write_recon_report(frames, as_of)
@@ -135,7 +126,7 @@ def risk_signals(
 ) -> dg.MaterializeResult:
     """1. Thresholds from ``[risk]``; 2. today's signals; 3. advance the state (budget, fire
     once, re-arm) and store it; 4. ``analytics.risk_signals`` = today's state rows."""
-    settings = load_risk_settings()
+    settings = build_settings.settings().risk
     with duckdb.get_connection() as conn:
         as_of = build_settings.as_of_date(conn)
         found = find_signals(conn, settings, as_of)
@@ -151,17 +142,15 @@ def risk_signals(
 
         def write() -> None:
             conn.execute(f"DELETE FROM {RISK_STATE_TABLE} WHERE as_of >= ?", [as_of])
-            conn.register("_risk_state", state[STATE_COLUMNS])
-            casts = ", ".join(f"CAST({n} AS {t}) AS {n}" for n, t in RISK_TYPES.items())
-            conn.execute(f"INSERT INTO {RISK_STATE_TABLE} SELECT {casts} FROM _risk_state")
-            conn.unregister("_risk_state")
+            insert_rows(conn, RISK_STATE_TABLE, state[STATE_COLUMNS], RISK_TYPES)
             conn.execute(
                 "CREATE OR REPLACE TABLE analytics.risk_signals AS SELECT * EXCLUDE (as_of),"
                 f" as_of FROM {RISK_STATE_TABLE} WHERE as_of = ? ORDER BY status, score DESC",
                 [as_of],
             )
 
-        _in_transaction(conn, write)
+        with transaction(conn):
+            write()
     fired = int(state["is_new"].fillna(False).sum())
     opened = int((state["status"] == "open").sum())
     context.log.info(f"risk signals: {len(found)} found, {opened} open, {fired} fired today")

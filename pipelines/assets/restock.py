@@ -26,6 +26,7 @@ from forecasting.restock.deliveries import observed_batches, supplier_delays
 from forecasting.restock.funding import FUNDING_COLUMNS
 from forecasting.restock.plan import PLAN_COLUMNS
 from forecasting.restock.purchase_orders import PO_COLUMNS
+from pipelines.assets.tables import insert_rows, replace_table, transaction
 from pipelines.resources import WAREHOUSE_POOL, BuildSettings
 
 GROUP = "restock"
@@ -204,29 +205,6 @@ def require_tables(conn, *tables: str) -> None:
 # --- writing -----------------------------------------------------------------------------
 
 
-def replace_table(conn, table: str, frame: pd.DataFrame, types: dict[str, str]) -> None:
-    """``CREATE OR REPLACE`` ``table`` from ``frame`` with fixed column types, so an empty
-    plan still has its schema. The caller owns the transaction."""
-    conn.register("_restock_frame", frame[list(types)])
-    try:
-        columns = ", ".join(
-            f"CAST({name} AS {sql_type}) AS {name}" for name, sql_type in types.items()
-        )
-        conn.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT {columns} FROM _restock_frame")
-    finally:
-        conn.unregister("_restock_frame")
-
-
-def _in_transaction(conn, write) -> None:
-    conn.execute("BEGIN TRANSACTION")
-    try:
-        write()
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-
-
 # --- assets ------------------------------------------------------------------------------
 
 
@@ -292,9 +270,8 @@ def restock_plan(
             largest_recent_day=read_largest_recent_day(conn, as_of, knobs.peak_window_days),
             late_delays=late_delays,
         )  # fmt: skip
-        _in_transaction(
-            conn, lambda: replace_table(conn, "analytics.restock_plan", plan, PLAN_TYPES)
-        )
+        with transaction(conn):
+            replace_table(conn, "analytics.restock_plan", plan, PLAN_TYPES)
     ordering = plan[plan["order_qty"] > 0]
     context.log.info(f"restock plan as of {as_of}: {len(plan)} SKUs, {len(ordering)} to order")
     return dg.MaterializeResult(
@@ -317,9 +294,8 @@ def purchase_orders(duckdb: DuckDBResource) -> dg.MaterializeResult:
         plan = conn.execute("SELECT * FROM analytics.restock_plan").df()
         plan["unit_cost"] = plan["unit_cost"].astype(float)
         lines = purchase_order_lines(plan, read_suppliers(conn), read_skus(conn))
-        _in_transaction(
-            conn, lambda: replace_table(conn, "analytics.purchase_orders", lines, PO_TYPES)
-        )
+        with transaction(conn):
+            replace_table(conn, "analytics.purchase_orders", lines, PO_TYPES)
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": len(lines),
@@ -361,16 +337,11 @@ def low_stock_alerts(
         def write() -> None:
             if as_of is not None:
                 conn.execute(f"DELETE FROM {ALERT_STATE_TABLE} WHERE as_of >= ?", [as_of])
-                columns = ", ".join(STATE_TYPES)
-                conn.register("_alert_state", new_state[list(STATE_TYPES)])
-                conn.execute(
-                    f"INSERT INTO {ALERT_STATE_TABLE} ({columns})"
-                    f" SELECT {columns} FROM _alert_state"
-                )
-                conn.unregister("_alert_state")
+                insert_rows(conn, ALERT_STATE_TABLE, new_state, STATE_TYPES)
             conn.execute(_ALERTS_SQL)
 
-        _in_transaction(conn, write)
+        with transaction(conn):
+            write()
         open_alerts = conn.execute(
             "SELECT count(*) FILTER (WHERE is_open), count(*) FILTER (WHERE is_new)"
             " FROM analytics.low_stock_alerts"
@@ -444,9 +415,8 @@ def funding_plan(
             read_unit_costs(conn, as_of, unit_cost_days), as_of, build_settings.horizon_days,
             dim_events=read_events(conn),
         )  # fmt: skip
-        _in_transaction(
-            conn, lambda: replace_table(conn, "analytics.funding_plan", plan, FUNDING_TYPES)
-        )
+        with transaction(conn):
+            replace_table(conn, "analytics.funding_plan", plan, FUNDING_TYPES)
     topping_up = plan[plan["topup_amount"] > 0]
     context.log.info(f"funding plan as of {as_of}: {len(topping_up)} of {len(plan)} to top up")
     return dg.MaterializeResult(

@@ -47,7 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """1. Prepare Dagster's home and the dbt manifest, 2. serve until interrupted."""
-    from pipelines.commands.build import prepare_dagster_home
+    from pipelines.commands.build_run import prepare_dagster_home
 
     installation = home().ensure()
     prepare_dagster_home(installation.dagster_home)

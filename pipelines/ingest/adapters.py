@@ -2,14 +2,17 @@
 
 - ``dujiaoka`` (独角数卡, assimon/dujiaoka ``database/sql/install.sql``): a single shop, so every
   order belongs to one merchant (``--merchant-id``). ``orders`` -> orders, ``goods`` -> skus,
-  ``carmis`` (card keys) -> inventory (unsold keys per goods).
+  ``carmis`` (card keys) -> inventory (unsold keys per goods) and card_batches (one per import).
 - ``acg-faka`` (异次元发卡, lizhipay/acg-faka ``kernel/Install/Install.sql``): many merchants
-  (``user_id``). ``order`` -> orders, ``commodity`` -> skus, ``card`` -> inventory,
-  ``user`` -> merchants (``pid`` is the agent hierarchy).
+  (``user_id``). ``order`` -> orders (with the batch of the ``card`` sold to it), ``commodity``
+  -> skus, ``card`` -> inventory and card_batches, ``user`` -> merchants (``pid`` is the agent
+  hierarchy).
 - ``dujiao-next`` (dujiao-next/dujiao-next ``internal/models``, GORM): a single shop. An order
   is split over two tables, so ``order_items`` (one contract order row per item) and
   ``payments`` are read with their ``orders`` rows joined in (``Partner``);
-  ``card_secret_batches`` -> card_batches.
+  ``card_secret_batches`` -> card_batches, ``affiliate_profiles`` -> agents.
+
+A card-key table is two ``SourceTable`` entries of one name: the file loads once per entity.
 
 Each mapping reads the staged ``src`` and yields the contract's columns as text, so the same
 validation runs afterwards; values the mapping itself cannot place (an unknown status code) are
@@ -197,6 +200,38 @@ def _pseudonym(prefix: str, keyed: str) -> str:
     return f"CASE WHEN {keyed} IS NOT NULL THEN '{prefix}:' || left({keyed}, 16) END"
 
 
+def _batch_id(col: _Columns, prefix: str, sku: str, imported: str, *more: str) -> str:
+    """``<prefix><goods>[/<more>]@<import time to the second>`` (see ``_import_batches``)."""
+    stamp = (
+        f"coalesce(strftime({col.timestamp(imported)}, '%Y-%m-%d %H:%M:%S'), {col(imported)}, '')"
+    )
+    parts = [f"{_lit(prefix)} || coalesce({col(sku)}, '')"]
+    parts += [f"coalesce('/' || {col(name)}, '')" for name in more]
+    return " || ".join(parts) + f" || '@' || {stamp}"
+
+
+def _import_batches(
+    col: _Columns, prefix: str, sku: str, imported: str, supplier: str, *more: str
+) -> str:
+    """Card-key batches from a card-key table that records none: the keys of one import (the
+    same goods, imported in the same second; ``more`` columns such as acg-faka's ``race``
+    split it further) are one batch, ``<prefix><goods>[/<more>]@<import time>``. Every key row
+    maps to its batch's row (``keys`` = the batch's key rows in the export, sold ones
+    included), so a batch's first row loads it and its other rows repeat it (duplicates). A
+    row without goods or time gets no usable id and is quarantined for that column."""
+    batch = _batch_id(col, prefix, sku, imported, *more)
+    return f"""
+        SELECT s._line,
+            {batch} AS batch_id,
+            {col(sku)} AS sku_id,
+            {supplier} AS supplier_id,
+            CAST(count(*) OVER (PARTITION BY {batch}) AS VARCHAR) AS keys,
+            NULL::VARCHAR AS unit_cost,
+            {col(imported)} AS received_at,
+            NULL::VARCHAR AS expires_at
+        FROM src s"""
+
+
 # ---- dujiaoka (独角数卡) -------------------------------------------------------------------
 
 DUJIAOKA_ORDER_STATUS = {
@@ -296,6 +331,14 @@ def _dujiaoka_carmis(names: list[str], options: AdapterOptions) -> Mapped:
     return Mapped(select, problems)
 
 
+def _dujiaoka_carmis_batches(names: list[str], options: AdapterOptions) -> Mapped:
+    """dujiaoka's import (ImportCarmis) inserts one row per key, all stamped ``created_at``
+    with the time of the import: goods + that second is the batch."""
+    col = _Columns(names)
+    select = _import_batches(col, "carmis:", "goods_id", "created_at", "NULL::VARCHAR")
+    return Mapped(select, [])
+
+
 # ---- acg-faka (异次元发卡) ------------------------------------------------------------------
 
 
@@ -322,6 +365,9 @@ def _acg_orders(names: list[str], options: AdapterOptions) -> Mapped:
     # acg-faka stamps no time on delivery: a delivered version counts one second after
     # payment, so a re-export after delivery replaces the paid-only version.
     changed = f"coalesce({col.timestamp('pay_time')}, {col.timestamp('create_time')})"
+    # The batch of a key sold to this order (``card.order_id``; with several, the last in the
+    # card file), when the card table is read with it.
+    card_batch = _batch_id(col, "card:", "card.commodity_id", "card.create_time", "card.race")
     select = f"""
         SELECT s._line,
             {col("trade_no")} AS order_id,
@@ -358,7 +404,8 @@ def _acg_orders(names: list[str], options: AdapterOptions) -> Mapped:
                  THEN coalesce({col("divide_amount")}, {col("rebate")}) END AS agent_commission,
             NULL::VARCHAR AS delivery_mode,
             NULL::VARCHAR AS gateway_trade_no,
-            NULL::VARCHAR AS card_batch_id,
+            CASE WHEN {col("card.create_time")} IS NOT NULL THEN {card_batch} END
+                AS card_batch_id,
             {col("contact")} AS buyer_key,
             {col("create_ip")} AS buyer_ip_key
         FROM src s"""
@@ -411,6 +458,16 @@ def _acg_card(names: list[str], options: AdapterOptions) -> Mapped:
         FROM src s"""
     problems = [_unknown_code(col, "on_hand", "status", ("0", "1", "2"), "acg-faka card")]
     return Mapped(select, problems)
+
+
+def _acg_card_batches(names: list[str], options: AdapterOptions) -> Mapped:
+    """acg-faka's import (Admin/Api/Card.php ``save``) stamps every key of one import with one
+    ``create_time``; the keys' ``race`` (商品种类) is part of the batch. ``owner`` > 0 is the
+    member (供货商) who supplied the keys."""
+    col = _Columns(names)
+    owner = f"CASE WHEN coalesce({col.integer('owner')}, 0) > 0 THEN {col('owner')} END"
+    select = _import_batches(col, "card:", "commodity_id", "create_time", owner, "race")
+    return Mapped(select, [])
 
 
 def _acg_user(names: list[str], options: AdapterOptions) -> Mapped:
@@ -498,6 +555,7 @@ def _dujiao_next_items(names: list[str], options: AdapterOptions) -> Mapped:
     per_order = f"PARTITION BY {col('order_id')}"
     first_item = f"{col.integer('id')} = min({col.integer('id')}) OVER ({per_order})"
     resold = f"coalesce(TRY_CAST({o('reseller_id')} AS INTEGER), 0) > 0"
+    affiliated = f"coalesce(TRY_CAST({o('affiliate_profile_id')} AS INTEGER), 0) > 0"
     changed = f"coalesce({o('updated_at')}, {o('created_at')})"
     select = f"""
         SELECT s._line,
@@ -527,7 +585,9 @@ def _dujiao_next_items(names: list[str], options: AdapterOptions) -> Mapped:
             NULL::VARCHAR AS payment_fee,
             {_id_code("coupon_id", o("coupon_id"))} AS coupon_code,
             CAST(CAST({discounts} AS DECIMAL(18, 2)) AS VARCHAR) AS discount_amount,
-            CASE WHEN {resold} THEN {o("reseller_id")} END AS agent_id,
+            CASE WHEN {resold} THEN {o("reseller_id")}
+                 WHEN {affiliated} THEN 'affiliate:' || {o("affiliate_profile_id")} END
+                AS agent_id,
             CASE WHEN {resold} THEN CASE WHEN {first_item}
                  THEN coalesce({o("reseller_profit_amount")}, '0') ELSE '0' END END
                 AS agent_commission,
@@ -622,6 +682,20 @@ def _dujiao_next_batches(names: list[str], options: AdapterOptions) -> Mapped:
             NULL::VARCHAR AS unit_cost,
             {col("created_at")} AS received_at,
             NULL::VARCHAR AS expires_at
+        FROM src s"""
+    return Mapped(select, [_soft_deleted(col)])
+
+
+def _dujiao_next_affiliates(names: list[str], options: AdapterOptions) -> Mapped:
+    """``affiliate_profiles`` (推广返利用户档案, one per promoting user) -> agents of the shop."""
+    col = _Columns(names)
+    select = f"""
+        SELECT s._line,
+            'affiliate:' || {col("id")} AS agent_id,
+            {_lit(options.merchant_id)} AS merchant_id,
+            NULL::VARCHAR AS parent_agent_id,
+            NULL::VARCHAR AS commission_pct,
+            {col("created_at")} AS joined_at
         FROM src s"""
     return Mapped(select, [_soft_deleted(col)])
 
@@ -746,6 +820,15 @@ ADAPTERS: dict[str, list[SourceTable]] = {
             kept=("id", "goods_id", "status", "created_at", "updated_at", "deleted_at"),
             layouts=(DUJIAOKA_LAYOUTS["carmis"],),
         ),
+        # The same carmis file again: the batches its keys were imported in.
+        SourceTable(
+            "carmis",
+            "card_batches",
+            _dujiaoka_carmis_batches,
+            ("goods_id", "created_at"),
+            kept=("id", "goods_id", "created_at"),
+            layouts=(DUJIAOKA_LAYOUTS["carmis"],),
+        ),
         SourceTable(
             "orders",
             "orders",
@@ -802,7 +885,24 @@ ADAPTERS: dict[str, list[SourceTable]] = {
             _acg_card,
             ("commodity_id", "status"),
             _INVENTORY_SUMS,
-            kept=("id", "commodity_id", "status", "create_time", "purchase_time"),
+            kept=(
+                "id",
+                "commodity_id",
+                "status",
+                "create_time",
+                "purchase_time",
+                "order_id",
+                "race",
+            ),
+            layouts=(ACG_LAYOUTS["card"],),
+        ),
+        # The same card file again: the batches its keys were imported in.
+        SourceTable(
+            "card",
+            "card_batches",
+            _acg_card_batches,
+            ("commodity_id", "create_time"),
+            kept=("id", "owner", "commodity_id", "create_time", "race"),
             layouts=(ACG_LAYOUTS["card"],),
         ),
         SourceTable(
@@ -820,6 +920,13 @@ ADAPTERS: dict[str, list[SourceTable]] = {
             partners=(
                 Partner("pay", "pay_id", "id", ("id", "code"), optional=True),
                 Partner("coupon", "coupon_id", "id", ("id", "code"), optional=True),
+                Partner(
+                    "card",
+                    "id",
+                    "order_id",
+                    ("order_id", "commodity_id", "create_time"),
+                    optional=True,
+                ),
             ),
         ),
     ],
@@ -832,10 +939,18 @@ ADAPTERS: dict[str, list[SourceTable]] = {
             ("id", "order_no", "status", "created_at"),
             kept=_words(
                 "id order_no user_id guest_email status currency coupon_id reseller_id "
-                "reseller_profit_amount client_ip paid_at created_at updated_at deleted_at"
+                "reseller_profit_amount affiliate_profile_id client_ip paid_at created_at "
+                "updated_at deleted_at"
             ),
             personal=("guest_email", "client_ip"),
             partner_only=True,
+        ),
+        SourceTable(
+            "affiliate_profiles",
+            "agents",
+            _dujiao_next_affiliates,
+            ("id", "created_at"),
+            kept=_words("id status created_at deleted_at"),
         ),
         SourceTable(
             "card_secret_batches",
@@ -898,20 +1013,27 @@ SYSTEM_TABLES = {
 }
 
 
-def table_for_file_name(source: str, file_name: str) -> SourceTable | None:
-    """The source table a file holds, from its name: ``orders.csv``, ``acg_order.csv``,
+def tables_for_file_name(source: str, file_name: str) -> list[SourceTable]:
+    """The source tables a file holds, from its name: ``orders.csv``, ``acg_order.csv``,
     ``dujiaoka_carmis_2024-05-01.csv`` (an optional one-word table prefix such as ``acg_`` and
     an optional suffix starting with a digit are allowed; ``order_option.csv`` is not
     ``order``, and a prefix that is itself a table of the system is not a prefix:
-    ``coupons_goods.csv`` is not ``goods``).
+    ``coupons_goods.csv`` is not ``goods``). Usually one; a card-key table is two (the stock
+    snapshot and the batches it was imported in), each loaded and counted on its own.
     """
     stem = file_name.split(".")[0].lower()
     for table in ADAPTERS[source]:
         pattern = rf"(?:([a-z0-9]+)_)?{re.escape(table.name)}(?:[-_]?\d.*)?"
         found = re.fullmatch(pattern, stem)
         if found and found.group(1) not in SYSTEM_TABLES[source]:
-            return table
-    return None
+            return [t for t in ADAPTERS[source] if t.name == table.name]
+    return []
+
+
+def table_for_file_name(source: str, file_name: str) -> SourceTable | None:
+    """The first source table a file holds (``tables_for_file_name``), or None."""
+    tables = tables_for_file_name(source, file_name)
+    return tables[0] if tables else None
 
 
 def source_of(table: SourceTable) -> str | None:

@@ -128,11 +128,12 @@ def _source_tables(source: str) -> list[adapters.SourceTable]:
     return adapters.ADAPTERS[source]
 
 
-def _table_for(path: Path, source: str) -> adapters.SourceTable | None:
+def _tables_for(path: Path, source: str) -> list[adapters.SourceTable]:
+    """The tables a file holds: one, or none; a card-key table feeds two entities."""
     if source == "canonical":
         entity = entity_for_file_name(path.name)
-        return adapters.canonical_table(entity) if entity else None
-    return adapters.table_for_file_name(source, path.name)
+        return [adapters.canonical_table(entity)] if entity else []
+    return adapters.tables_for_file_name(source, path.name)
 
 
 def plan_files(paths: Iterable[str | Path], source: str) -> list[PlannedFile]:
@@ -155,24 +156,24 @@ def plan_files(paths: Iterable[str | Path], source: str) -> list[PlannedFile]:
                 if source != "canonical" and mysqldump.is_sql_file(child):
                     found.extend(_dump_tables(child, source, named=False))
                     continue
-                table = _table_for(child, source)
-                if table and reading.file_format(child):
-                    found.append(PlannedFile(child.resolve(), table))
+                if reading.file_format(child):
+                    tables = _tables_for(child, source)
+                    found.extend(PlannedFile(child.resolve(), table) for table in tables)
             planned.extend(found)
             continue
         if source != "canonical" and mysqldump.is_sql_file(path):
             planned.extend(_dump_tables(path, source, named=True))
             continue
-        table = _table_for(path, source)
+        tables = _tables_for(path, source)
         if reading.file_format(path) is None:
             planned.append(
                 PlannedFile(
                     path.resolve(),
-                    table,
+                    tables[0] if tables else None,
                     "unknown file type (expected .csv, .parquet or .jsonl, optionally .gz)",
                 )
             )
-        elif table is None:
+        elif not tables:
             names = ", ".join(t.name for t in _source_tables(source))
             planned.append(
                 PlannedFile(
@@ -183,7 +184,7 @@ def plan_files(paths: Iterable[str | Path], source: str) -> list[PlannedFile]:
                 )
             )
         else:
-            planned.append(PlannedFile(path.resolve(), table, named=True))
+            planned.extend(PlannedFile(path.resolve(), t, named=True) for t in tables)
     planned = _pair_partners(planned, source)
     order = {t.name: i for i, t in enumerate(_source_tables(source))}
     planned.sort(key=lambda p: (order.get(p.table.name, 99) if p.table else 99, p.path.name))

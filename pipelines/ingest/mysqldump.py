@@ -380,7 +380,8 @@ def _read_dump(conn, path: Path, table) -> list[str]:
     row_number = 0
     for start_line, statement in statements(path, state):
         head = _head(statement)
-        if head is None or table_for_file_name(source, head[1]) is not table:
+        named = table_for_file_name(source, head[1]) if head else None
+        if named is None or named.name != table.name:
             continue
         kind, name = head
         if kind == "CREATE":

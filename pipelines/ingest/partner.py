@@ -105,11 +105,17 @@ def join_partner(conn, names: list[str], partner_names: list[str], spec) -> list
         f", p.{quote_ident(name)} AS {quote_ident(alias)}"
         for name, alias in zip(partner_names, joined, strict=True)
     )
+    # A file without the joining column (an export that left out acg-faka ``order.id``) gets
+    # the partner's columns empty, as if its file were not there.
+    matches = (
+        f"trim(p.{quote_ident(spec.partner_key)}) = trim(s.{quote_ident(spec.key)})"
+        if spec.key in names
+        else "false"
+    )
     conn.execute(
         f"""CREATE OR REPLACE TEMP TABLE {joined_table} AS
             SELECT s.*{columns} FROM src s
-            LEFT JOIN {quote_ident(stash_name(spec))} p
-              ON trim(p.{quote_ident(spec.partner_key)}) = trim(s.{quote_ident(spec.key)})"""
+            LEFT JOIN {quote_ident(stash_name(spec))} p ON {matches}"""
     )
     conn.execute("DROP VIEW IF EXISTS src")
     conn.execute(f"CREATE TEMP VIEW src AS SELECT * FROM {joined_table}")

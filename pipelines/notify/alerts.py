@@ -16,7 +16,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pipelines.notify.config import NotifyConfig
+from cardpulse.notify_settings import NotifyConfig
 
 
 @dataclass(frozen=True)

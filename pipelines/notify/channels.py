@@ -33,8 +33,8 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
 
+from cardpulse.notify_settings import ChannelConfig
 from pipelines.errors import CardPulseError
-from pipelines.notify.config import ChannelConfig
 
 # WeCom refuses markdown content over 4096 bytes; DingTalk and Feishu allow more, but a chat
 # message that long is a digest's job: every robot message is cut to this, with a marker.

@@ -89,7 +89,7 @@ def _list(conn, limit: int) -> None:
 def _warehouse():
     import duckdb
 
-    from pipelines.commands.build import locked_message
+    from pipelines.commands.build_run import locked_message
     from pipelines.settings import home
 
     warehouse = home().warehouse

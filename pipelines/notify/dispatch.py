@@ -2,15 +2,32 @@
 
 from __future__ import annotations
 
-from pipelines.notify import alerts, config, outbox
+from pathlib import Path
+
+from cardpulse.notify_settings import NotifyConfig
+from cardpulse.settings import SETTINGS_FILE, Home, SettingsError, home, load_settings
+from pipelines.notify import alerts, outbox
 
 
-def load_config(path=None) -> config.NotifyConfig:
-    """cardpulse.toml's notify settings, routes checked against the registered alert kinds."""
-    return config.load(path, known_kinds=alerts.known_kinds())
+def load_config(where: Home | Path | str | None = None) -> NotifyConfig:
+    """``load_settings().notify`` (``[notify]`` and ``[reports]``), its routes checked against
+    the registered alert kinds: one line per bad key of the whole file (``SettingsError``).
+    ``where``: an installation, its root or its cardpulse.toml (default ``$CARDPULSE_HOME``)."""
+    if where is None:
+        installation = home()
+    elif isinstance(where, Home):
+        installation = where
+    else:
+        path = Path(where).expanduser().resolve()
+        installation = Home(path.parent if path.name == SETTINGS_FILE else path)
+    config = load_settings(installation).notify
+    unknown = config.unknown_kinds(alerts.known_kinds())
+    if unknown:
+        raise SettingsError("\n".join(unknown))
+    return config
 
 
-def notify_open_alerts(conn, batch_id: str, settings: config.NotifyConfig | None = None):
+def notify_open_alerts(conn, batch_id: str, settings: NotifyConfig | None = None):
     """1. Collect the open firings of every routed kind, 2. record the new ones, 3. deliver.
 
     Returns ``(None, None)`` when no channel is configured (nothing is written)."""

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from cardpulse.notify_settings import NotifyConfig
 from pipelines.notify import channels
 from pipelines.notify.alerts import Alert, label
-from pipelines.notify.config import NotifyConfig
 from pipelines.settings import BUSINESS_TZ
 
 OUTBOX_TABLE = "ops.notify_outbox"

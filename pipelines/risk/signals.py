@@ -1,6 +1,6 @@
 """Risk signals over the marts: each rule a query that names its subject and its evidence.
 
-Rules (thresholds from :class:`RiskSettings`):
+Rules (thresholds from :class:`RiskSection`):
 - ``buyer_velocity``: one buyer key with many paid orders within a short window (top-up theft);
 - ``ip_velocity``: one IP key behind many distinct buyer keys within a short window;
 - ``card_testing``: a run of failed payment attempts by one buyer, then a success;
@@ -21,7 +21,7 @@ import datetime as dt
 
 import pandas as pd
 
-from pipelines.risk.settings import RiskSettings
+from cardpulse.settings import RiskSection
 
 SIGNAL_COLUMNS = [
     "signal_id",
@@ -67,6 +67,7 @@ WITH attempts AS (
     SELECT p.payment_id, p.order_id, p.created_at, p.is_success, o.buyer_key
     FROM analytics.fct_payments p JOIN analytics.fct_orders o USING (order_id)
     WHERE p.created_at >= $since AND o.buyer_key IS NOT NULL
+    {one_row_per_attempt}
 ),
 windowed AS (
     SELECT *, count(*) FILTER (WHERE NOT is_success) OVER (PARTITION BY buyer_key
@@ -166,7 +167,19 @@ def _signals(frame: pd.DataFrame, kind: str, subject_type: str, score, evidence)
     return out[SIGNAL_COLUMNS]
 
 
-def find_signals(conn, settings: RiskSettings, as_of: dt.date) -> pd.DataFrame:
+def _one_row_per_attempt(conn) -> str:
+    """fct_payments splits an attempt for a multi-item order over the order's item rows
+    (``attempt_id``): one failed attempt is one failure, whatever the number of items."""
+    found = conn.execute(
+        """SELECT count(*) FROM information_schema.columns WHERE table_schema = 'analytics'
+           AND table_name = 'fct_payments' AND column_name = 'attempt_id'"""
+    ).fetchone()[0]
+    if not found:
+        return ""
+    return "QUALIFY row_number() OVER (PARTITION BY p.attempt_id ORDER BY p.order_id) = 1"
+
+
+def find_signals(conn, settings: RiskSection, as_of: dt.date) -> pd.DataFrame:
     """1. Run each rule over the marts from its look-back start to ``as_of``; 2. one row per
     subject and rule with its window, evidence and score, highest score first."""
     since = dt.datetime.combine(as_of - dt.timedelta(days=settings.lookback_days), dt.time())
@@ -212,7 +225,7 @@ def find_signals(conn, settings: RiskSettings, as_of: dt.date) -> pd.DataFrame:
     )
     testing = _frame(
         conn,
-        _CARD_TESTING,
+        _CARD_TESTING.format(one_row_per_attempt=_one_row_per_attempt(conn)),
         {
             "since": since,
             "minutes": s.card_testing_window_minutes,

@@ -1,10 +1,11 @@
--- One row per payment attempt, with the order's merchant, agent and SKU. The channel is the
--- attempt's own, else the order's payment_channel.
+-- One row per payment attempt and order row it pays (an attempt for a multi-item dujiao-next
+-- order is split over its item rows: int_payments_by_order_row), with the order's merchant,
+-- agent and SKU. The channel is the attempt's own, else the order's payment_channel.
 with
 
 payments as (
 
-    select * from {{ ref('stg_cardpulse__payments') }}
+    select * from {{ ref('int_payments_by_order_row') }}
 
 ),
 
@@ -19,6 +20,7 @@ final as (
 
     select
         payments.payment_id,
+        payments.attempt_id,
         payments.order_id,
         orders.merchant_id,
         orders.agent_id,
@@ -34,6 +36,7 @@ final as (
         {{ dbt.datediff('payments.created_at', 'payments.callback_at', 'second') }}
             as callback_seconds,
         payments.gateway_trade_no,
+        payments.is_split,
         orders.order_id is not null as has_order
 
     from payments

@@ -1,0 +1,338 @@
+"""Card-key batches, promoters and split payments from the three 发卡 systems, through the real
+``cardpulse ingest --source ...`` and, where they reach marts, a dbt build.
+
+- dujiaoka ``carmis`` and acg-faka ``card`` record no batch: the keys of one import (same
+  goods, same import second; acg-faka also the same ``race``) are one batch
+  (assimon/dujiaoka ``app/Admin/Forms/ImportCarmis.php`` and lizhipay/acg-faka
+  ``app/Controller/Admin/Api/Card.php`` stamp every key of an import with one time).
+- acg-faka orders name the batch of the key sold to them (``card.order_id``).
+- dujiao-next ``affiliate_profiles`` are agents; an order's ``affiliate_profile_id`` is its
+  agent when no reseller sold it.
+- dujiao-next payments name the order, whose items are order rows ``<order_no>/<item id>``:
+  ``int_payments_by_order_row`` splits them over the items by amount share.
+
+Fixture columns are the real tables' (install SQL / GORM models), in their order.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from ingest_helpers import query, write
+from test_dbt import Dbt
+from test_ingest_adapters import acg_export, dujiaoka_export
+from test_ingest_adapters_dujiao_next import BATCHES, ITEMS, ORDERS, PAYMENTS, _sql_values
+from test_ingest_cli import run_cli
+
+CARD = "id,owner,commodity_id,draft,secret,create_time,purchase_time,order_id,status,note,race"
+AFFILIATE_PROFILES = "id,user_id,affiliate_code,status,created_at,updated_at,deleted_at"
+
+
+def row(header: str, **values) -> str:
+    """One CSV line of ``header``'s columns, empty where not given."""
+    names = header.split(",")
+    assert set(values) <= set(names), set(values) - set(names)
+    return ",".join(str(values.get(name, "")) for name in names)
+
+
+def cli_lines(home: Path, *args: str) -> list[str]:
+    done = run_cli(home, *args)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.splitlines()
+
+
+# ---- acg-faka card -> card_batches, and the order's batch ----------------------------------
+
+
+def acg_with_batches(folder: Path) -> Path:
+    acg_export(folder)
+    write(
+        folder / "acg_card.csv",
+        CARD,
+        # One import of commodity 1 (three keys; two sold to order id 1, A20240301000001).
+        "1,0,1,,S-1,2024-02-01 10:00:00,2024-03-01 10:01:00,1,1,,",
+        "2,0,1,,S-2,2024-02-01 10:00:00,2024-03-01 10:01:00,1,1,,",
+        "3,0,1,,S-3,2024-02-01 10:00:00,,,0,,",
+        # A later import of commodity 1, race 月卡, supplied by member 1000 (供货商).
+        "4,1000,1,,S-4,2024-02-05 08:30:00,,,0,,月卡",
+        "5,1000,1,,S-5,2024-02-05 08:30:00,,,2,,月卡",
+        # No import time: quarantined for batches (still a key on hand for inventory).
+        "6,0,2,,S-6,,,,0,,",
+    )
+    return folder
+
+
+def test_acg_faka_card_gives_batches_and_orders_name_the_batch_of_their_keys(tmp_path):
+    lines = cli_lines(tmp_path, str(acg_with_batches(tmp_path / "export")), "--source", "acg-faka")
+    assert (
+        "acg_card.csv (card -> card_batches): 6 rows read, 2 loaded, 0 updated, 3 duplicate, "
+        "1 quarantined" in lines
+    ), lines
+    warehouse = tmp_path / "warehouse.duckdb"
+    assert query(
+        tmp_path,
+        "SELECT batch_id, sku_id, supplier_id, keys, received_at::VARCHAR FROM raw.card_batches "
+        "ORDER BY 1",
+    ) == [
+        ("card:1/月卡@2024-02-05 08:30:00", "1", "1000", 2, "2024-02-05 08:30:00"),
+        ("card:1@2024-02-01 10:00:00", "1", None, 3, "2024-02-01 10:00:00"),
+    ]
+    assert query(
+        tmp_path,
+        "SELECT line, column_name, reason FROM raw.quarantine WHERE entity = 'card_batches'",
+    ) == [(7, "received_at", "received_at is missing")]
+    # The order sold keys of the first import; the others had no key yet.
+    assert query(tmp_path, "SELECT order_id, card_batch_id FROM raw.orders ORDER BY 1") == [
+        ("A20240301000001", "card:1@2024-02-01 10:00:00"),
+        ("A20240301000002", None),
+        ("A20240301000003", None),
+    ]
+    # The secrets never reach the warehouse.
+    assert b"S-4" not in warehouse.read_bytes()
+    # The same export again changes nothing.
+    again = cli_lines(tmp_path, str(tmp_path / "export"), "--source", "acg-faka")
+    assert all("already loaded" in line for line in again if line.startswith("acg_")), again
+
+
+def test_from_one_mysqldump_the_orders_find_their_batch_too(tmp_path):
+    """A plain mysqldump holding ``acg_card`` and ``acg_order``: the card table is read for
+    inventory, for batches and joined into the orders, each from the same file."""
+    folder = acg_with_batches(tmp_path / "export")
+    parts = []
+    for table in ("card", "order"):
+        header, *rows = (folder / f"acg_{table}.csv").read_text().splitlines()
+        columns = ",\n".join(
+            f"  `{c}` datetime DEFAULT NULL" if c.endswith("_time") else f"  `{c}` longtext"
+            for c in header.split(",")
+        )
+        parts.append(f"CREATE TABLE `acg_{table}` (\n{columns}\n);")
+        values = ",".join(_sql_values(r) for r in rows)
+        parts.append(f"INSERT INTO `acg_{table}` VALUES {values};")
+    dump = write(tmp_path / "shop.sql", *parts)
+    lines = cli_lines(tmp_path, str(dump), "--source", "acg-faka")
+    assert [line.split(":")[0] for line in lines if line.startswith("shop.sql")] == [
+        "shop.sql (card -> inventory)",
+        "shop.sql (card -> card_batches)",
+        "shop.sql (order -> orders)",
+    ], lines
+    assert query(tmp_path, "SELECT count(*) FROM raw.card_batches") == [(2,)]
+    assert query(tmp_path, "SELECT order_id, card_batch_id FROM raw.orders ORDER BY 1")[0] == (
+        "A20240301000001", "card:1@2024-02-01 10:00:00",
+    )  # fmt: skip
+
+
+# ---- dujiaoka carmis -> card_batches -----------------------------------------------------
+
+
+def test_dujiaoka_carmis_gives_one_batch_per_goods_and_import(tmp_path):
+    export = dujiaoka_export(tmp_path / "export")
+    lines = cli_lines(tmp_path, str(export), "--source", "dujiaoka", "--merchant-id", "shop-1")
+    assert (
+        "carmis.csv (carmis -> card_batches): 6 rows read, 2 loaded, 0 updated, 4 duplicate, "
+        "0 quarantined" in lines
+    ), lines
+    # Every key row of an import counts, sold (status 2) and soft-deleted ones included.
+    assert query(
+        tmp_path, "SELECT batch_id, sku_id, keys, received_at::VARCHAR FROM raw.card_batches"
+        " ORDER BY 1",
+    ) == [
+        ("carmis:1@2024-03-01 09:00:00", "1", 4, "2024-03-01 09:00:00"),
+        ("carmis:3@2024-03-01 09:00:00", "3", 2, "2024-03-01 09:00:00"),
+    ]  # fmt: skip
+    # A later export with a new import of goods 1: one new batch, the old ones unchanged.
+    carmis = (export / "carmis.csv").read_text()
+    later = tmp_path / "later"
+    later.mkdir()
+    write(
+        later / "carmis_2.csv",
+        carmis.rstrip("\n"),
+        "7,1,1,KEY-GGG,2024-03-03 18:00:00,,",
+        "8,1,1,KEY-HHH,2024-03-03 18:00:00,,",
+    )
+    lines = cli_lines(tmp_path, str(later / "carmis_2.csv"), "--source", "dujiaoka")
+    assert (
+        "carmis_2.csv (carmis -> card_batches): 8 rows read, 1 loaded, 0 updated, 7 duplicate, "
+        "0 quarantined" in lines
+    ), lines
+    assert query(tmp_path, "SELECT batch_id, keys FROM raw.card_batches ORDER BY 1") == [
+        ("carmis:1@2024-03-01 09:00:00", 4),
+        ("carmis:1@2024-03-03 18:00:00", 2),
+        ("carmis:3@2024-03-01 09:00:00", 2),
+    ]
+
+
+# ---- dujiao-next: promoters, and payments split over items, into the marts ----------------
+
+
+def dujiao_next_shop(folder: Path) -> Path:
+    folder.mkdir()
+    write(
+        folder / "orders.csv",
+        ORDERS,
+        # DN7: a guest's one-item order brought by promoter 8, no reseller.
+        row(ORDERS, id=7, order_no="DN7", user_id=0, guest_email="p@example.com",
+            status="delivered", currency="CNY", total_amount="12.00", online_paid_amount="12.00",
+            affiliate_profile_id=8, affiliate_code="AFF8", reseller_profit_amount="0.00",
+            client_ip="1.1.1.1", paid_at="2024-03-05 10:00:20",
+            created_at="2024-03-05 10:00:00", updated_at="2024-03-05 10:01:00"),
+        # DN8: a member's order of three items, sold on reseller 3's domain (1.50 profit) and
+        # also carrying promoter 8: the reseller is its agent.
+        row(ORDERS, id=8, order_no="DN8", user_id=42, status="delivered", currency="CNY",
+            total_amount="33.33", online_paid_amount="33.33", affiliate_profile_id=8,
+            reseller_id=3, reseller_domain="r3.example.com", reseller_profit_amount="1.50",
+            client_ip="2.2.2.2", paid_at="2024-03-06 09:00:30",
+            created_at="2024-03-06 09:00:00", updated_at="2024-03-06 09:02:00"),
+    )  # fmt: skip
+    write(
+        folder / "order_items.csv",
+        ITEMS,
+        row(ITEMS, id=31, order_id=7, product_id=5, sku_id=7, original_unit_price="12.00",
+            unit_price="12.00", cost_price="10.00", quantity=1, total_price="12.00",
+            coupon_discount="0.00", fulfillment_type="auto"),
+        # DN8's items: 10.00 + 10.00 + 13.33 = 33.33.
+        row(ITEMS, id=32, order_id=8, product_id=5, sku_id=7, original_unit_price="10.00",
+            unit_price="10.00", cost_price="8.00", quantity=1, total_price="10.00",
+            coupon_discount="0.00", fulfillment_type="auto"),
+        row(ITEMS, id=33, order_id=8, product_id=6, sku_id=0, original_unit_price="5.00",
+            unit_price="5.00", cost_price="4.00", quantity=2, total_price="10.00",
+            coupon_discount="0.00", fulfillment_type="manual"),
+        row(ITEMS, id=34, order_id=8, product_id=5, sku_id=9, original_unit_price="13.33",
+            unit_price="13.33", cost_price="11.00", quantity=1, total_price="13.33",
+            coupon_discount="0.00", fulfillment_type="upstream"),
+    )  # fmt: skip
+    write(
+        folder / "payments.csv",
+        PAYMENTS,
+        row(PAYMENTS, id=71, order_id=7, provider_type="epay", channel_type="alipay",
+            amount="12.00", fee_amount="0.07", currency="CNY", status="success",
+            created_at="2024-03-05 10:00:05", paid_at="2024-03-05 10:00:20",
+            callback_at="2024-03-05 10:00:21"),
+        # DN8: one expired attempt, then one paid 33.33 with a 0.20 fee.
+        row(PAYMENTS, id=81, order_id=8, provider_type="official", channel_type="wechat",
+            amount="33.33", fee_amount="0.20", currency="CNY", status="expired",
+            created_at="2024-03-06 09:00:05"),
+        row(PAYMENTS, id=82, order_id=8, provider_type="epay", channel_type="alipay",
+            amount="33.33", fee_amount="0.20", currency="CNY", status="success",
+            created_at="2024-03-06 09:00:10", paid_at="2024-03-06 09:00:30",
+            callback_at="2024-03-06 09:00:31"),
+    )  # fmt: skip
+    write(
+        folder / "affiliate_profiles.csv",
+        AFFILIATE_PROFILES,
+        "8,77,AFF8,active,2024-01-10 12:00:00,2024-01-10 12:00:00,",
+        # A profile deleted in the shop: quarantined with that reason.
+        "9,78,AFF9,disabled,2024-01-11 12:00:00,2024-02-01 12:00:00,2024-02-01 12:00:00",
+    )
+    write(
+        folder / "card_secret_batches.csv",
+        BATCHES,
+        "1,5,7,B20240301,csv,500,首批,1,2024-03-01 09:00:00,2024-03-01 09:00:00,",
+    )
+    return folder
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> Path:
+    """A dujiao-next shop and an acg-faka site ingested with the CLI into one warehouse (their
+    ids do not meet), then dbt builds the marts they reach."""
+    home = tmp_path_factory.mktemp("whole_order_home")
+    exports = tmp_path_factory.mktemp("exports")
+    lines = cli_lines(home, str(dujiao_next_shop(exports / "dn")), "--source", "dujiao-next")
+    lines += cli_lines(home, str(acg_with_batches(exports / "acg")), "--source", "acg-faka")
+    assert not any("FAILED" in line for line in lines), lines
+    # Those marts and what they are built from, with the tests on them alone.
+    models = ("fct_payments", "fct_order_profit", "dim_card_batches", "dim_agents")
+    build = Dbt(home / "warehouse.duckdb")(
+        "build", "--indirect-selection", "cautious", "--select", *(f"+{m}" for m in models)
+    )
+    assert build.success, build.explain()
+    return home
+
+
+def test_dujiao_next_promoters_are_agents_and_the_reseller_wins(built):
+    assert query(built, "SELECT agent_id, merchant_id, joined_at::VARCHAR FROM raw.agents") == [
+        ("affiliate:8", "dujiao-next", "2024-01-10 12:00:00")
+    ]
+    assert query(
+        built,
+        "SELECT reason FROM raw.quarantine WHERE entity = 'agents'",
+    ) == [("deleted in the source system (deleted_at is set)",)]
+    assert query(
+        built,
+        "SELECT order_id, agent_id, agent_commission::VARCHAR FROM raw.orders "
+        "WHERE order_id LIKE 'DN%' ORDER BY 1",
+    ) == [
+        ("DN7", "affiliate:8", None),
+        ("DN8/32", "3", "1.50"),
+        ("DN8/33", "3", "0.00"),
+        ("DN8/34", "3", "0.00"),
+    ]
+    assert query(built, "SELECT agent_id FROM analytics.dim_agents WHERE agent_id = 'affiliate:8'")
+
+
+def test_a_multi_item_orders_payments_are_split_over_its_items_to_the_fen(built):
+    rows = query(
+        built,
+        "SELECT payment_id, attempt_id, order_id, status, amount, fee, is_split, has_order "
+        "FROM analytics.fct_payments ORDER BY attempt_id, order_id",
+    )
+    d = Decimal
+    assert rows == [
+        ("71", "71", "DN7", "success", d("12.00"), d("0.07"), False, True),
+        ("81:DN8/32", "81", "DN8/32", "failed", d("10.00"), d("0.06"), True, True),
+        ("81:DN8/33", "81", "DN8/33", "failed", d("10.00"), d("0.06"), True, True),
+        ("81:DN8/34", "81", "DN8/34", "failed", d("13.33"), d("0.08"), True, True),
+        ("82:DN8/32", "82", "DN8/32", "success", d("10.00"), d("0.06"), True, True),
+        ("82:DN8/33", "82", "DN8/33", "success", d("10.00"), d("0.06"), True, True),
+        ("82:DN8/34", "82", "DN8/34", "success", d("13.33"), d("0.08"), True, True),
+    ]
+    # Each attempt's parts add up to it exactly.
+    assert query(
+        built,
+        "SELECT attempt_id, sum(amount), sum(fee) FROM analytics.fct_payments "
+        "GROUP BY 1 ORDER BY 1",
+    ) == [("71", d("12.00"), d("0.07")), ("81", d("33.33"), d("0.20")),
+          ("82", d("33.33"), d("0.20"))]  # fmt: skip
+    # Per item, the successful payments equal what the item row says was paid, and the profit
+    # waterfall takes each item's share of the fee.
+    assert query(
+        built,
+        """SELECT o.order_id, o.paid_amount, sum(p.amount), f.payment_fee, f.payment_fee_source
+           FROM analytics.fct_orders o
+           JOIN analytics.fct_payments p ON p.order_id = o.order_id AND p.is_success
+           JOIN analytics.fct_order_profit f ON f.order_id = o.order_id
+           WHERE o.order_id LIKE 'DN%' GROUP BY ALL ORDER BY 1""",
+    ) == [
+        ("DN7", d("12.00"), d("12.00"), d("0.07"), "payments"),
+        ("DN8/32", d("10.00"), d("10.00"), d("0.06"), "payments"),
+        ("DN8/33", d("10.00"), d("10.00"), d("0.06"), "payments"),
+        ("DN8/34", d("13.33"), d("13.33"), d("0.08"), "payments"),
+    ]
+
+
+def test_acg_faka_batches_count_the_keys_sold_from_them(built):
+    assert query(
+        built,
+        "SELECT batch_id, keys, keys_sold, keys_left FROM analytics.dim_card_batches "
+        "WHERE batch_id LIKE 'card:%' ORDER BY 1",
+    ) == [
+        ("card:1/月卡@2024-02-05 08:30:00", 2, 0, 2),
+        ("card:1@2024-02-01 10:00:00", 3, 2, 1),
+    ]
+
+
+def test_the_profit_page_counts_a_split_attempt_once(built):
+    import duckdb
+
+    from dashboard import data, profit_data
+
+    filters = profit_data.ProfitFilters(date(2024, 3, 1), date(2024, 3, 31))
+    with duckdb.connect(str(built / "warehouse.duckdb"), read_only=True) as conn:
+        channels = profit_data.payment_channels(conn, data.Scope("admin"), filters)
+    attempts = channels.set_index("payment_channel")[["attempts", "success_rate"]]
+    # alipay: 71 and 82 (split over three items), both paid; wechat: 81, expired.
+    assert attempts.loc["alipay"].tolist() == [2, 1.0]
+    assert attempts.loc["wechat"].tolist() == [1, 0.0]
