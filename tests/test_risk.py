@@ -183,7 +183,7 @@ def test_a_failed_attempt_split_over_a_multi_item_order_is_one_failure(tmp_path)
                 for item in items
             ],
         )
-    found = find_signals(conn, RiskSettings(), dt.date(2026, 3, 1))
+    found = find_signals(conn, RiskSection(), dt.date(2026, 3, 1))
     testers = set(found.loc[found["kind"] == "card_testing", "subject"])
     assert testers == {"tester"}
 
