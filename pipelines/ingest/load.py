@@ -17,7 +17,7 @@ from __future__ import annotations
 import codecs
 import re
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -30,7 +30,7 @@ from pipelines.ingest.reading import UnreadableFile, quote_ident
 from pipelines.ingest.references import InferredMembers, inferred_in_file, inferred_members
 from pipelines.ingest.regions import UNKNOWN_REGION, region_aliases
 from pipelines.ingest.schema import create_raw_tables
-from pipelines.ingest.upsert import flag_order_conflicts, merge_by_key, merge_orders
+from pipelines.ingest.upsert import Lineage, flag_order_conflicts, merge_by_key, merge_orders
 from pipelines.ingest.validation import VALUE_PLACEHOLDER, region_map_sql, stage_sql
 
 SOURCES = ("canonical", "dujiaoka", "acg-faka", "dujiao-next")
@@ -45,6 +45,11 @@ MAX_RAW_TEXT = 2000
 MEMORY_LIMIT = "3GB"
 
 CHECKPOINT_THRESHOLD = "8GB"
+
+# Consecutive Parquet orders files staged together (``_batches``): at most this many files
+# and rows (their typed rows, about 0.5 KB each, are held in memory while they load).
+BATCH_FILES = 8
+BATCH_ROWS = 3_000_000
 
 # A file quarantining more than this share of its rows gets a warning line.
 WARN_QUARANTINE_PCT = 5.0
@@ -335,16 +340,23 @@ def ingest_paths(
             Path(lake_path) if lake_path else None,
         )
         results = []
-        for item in planned:
-            if item.problem:
-                result = FileResult(
-                    str(item.path), item.table.entity if item.table else None, error=item.problem
-                )
+        for group in _batches(conn, planned):
+            if len(group) > 1:
+                done = _ingest_batch(conn, group, run)
+            elif group[0].problem:
+                item = group[0]
+                done = [
+                    FileResult(
+                        str(item.path), item.table.entity if item.table else None, item.problem
+                    )
+                ]
             else:
-                result = _ingest_file(conn, item.path, item.table, run, item.partners)
-            results.append(result)
-            if on_result:
-                on_result(result)
+                item = group[0]
+                done = [_ingest_file(conn, item.path, item.table, run, item.partners)]
+            for result in done:
+                results.append(result)
+                if on_result:
+                    on_result(result)
         if run.lake is not None:
             lake.sync_lake(conn, run.lake)
         conn.execute("CHECKPOINT")
@@ -413,7 +425,7 @@ def _ingest_file(
             return result
         conn.execute("BEGIN TRANSACTION")
         try:
-            _load_in_transaction(conn, path, table, run, result, source)
+            _load_in_transaction(conn, [(path, result)], table, run, source)
             if run.lake is not None:
                 lake.export_file(conn, run.lake, table.entity, result.file_id)
             conn.execute("COMMIT")
@@ -434,6 +446,117 @@ def _ingest_file(
     if run.lake is not None and not result.error:
         lake.write_marker(conn, run.lake, table.entity, result.file_id)
     return result
+
+
+def _batches(conn, planned: list[PlannedFile]) -> Iterator[list[PlannedFile]]:
+    """The planned files in load order, in groups: consecutive canonical Parquet orders files
+    are staged together (up to ``BATCH_FILES`` files and ``BATCH_ROWS`` rows), every other
+    file alone. A Parquet file is read by one thread per row group, and a pandas or pyarrow
+    export often has one row group per file: staged together, the files keep every core busy.
+    """
+    group: list[PlannedFile] = []
+    rows = 0
+    for item in planned:
+        if _batchable(item):
+            item_rows = reading.parquet_rows(conn, item.path)
+            if group and (len(group) >= BATCH_FILES or rows + item_rows > BATCH_ROWS):
+                yield group
+                group, rows = [], 0
+            group.append(item)
+            rows += item_rows
+            continue
+        if group:
+            yield group
+            group, rows = [], 0
+        yield [item]
+    if group:
+        yield group
+
+
+def _batchable(item: PlannedFile) -> bool:
+    if item.problem or item.table is None or item.partners or item.table.mapping is not None:
+        return False
+    if item.table.entity != "orders":
+        return False
+    found = reading.file_format(item.path)
+    return bool(found) and found.fmt == "parquet" and not found.gzipped
+
+
+def _ingest_batch(conn, items: list[PlannedFile], run: IngestRun) -> list[FileResult]:
+    """Load Parquet orders files of one layout in one transaction, staged together; the
+    results are those of loading them one by one. When anything goes wrong (a file unlike the
+    others, a read or load error, too much quarantined), the batch is rolled back and each of
+    its files loads alone, so each failure is its own file's, with its own message."""
+    import duckdb
+
+    table = items[0].table
+    results = [FileResult(str(i.path), table.entity, source_table=table.name) for i in items]
+    pending: list[tuple[Path, FileResult]] = []
+    for item, result in zip(items, results, strict=True):
+        try:
+            result.file_id = partner.combined_file_id(item.path, [])
+        except OSError as error:
+            result.error = f"cannot read file: {error.strerror or error}"
+            continue
+        seen = conn.execute(
+            "SELECT 1 FROM raw.file_ledger WHERE _file_id = ? AND entity = ?",
+            [result.file_id, table.entity],
+        ).fetchone()
+        if seen:
+            result.already_loaded = True
+        else:
+            pending.append((item.path, result))
+    file_ids = [result.file_id for _, result in pending]
+    if len(pending) < 2 or len(set(file_ids)) < len(file_ids):
+        return _one_by_one(conn, items, results, pending, run)
+    try:
+        names = reading.load_parquet(conn, [path for path, _ in pending])
+        names = secrets.protect_canonical(conn, "parquet", names, run.options.home)
+    except (UnreadableFile, duckdb.Error):
+        _drop_staging(conn)
+        return _one_by_one(conn, items, results, pending, run)
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        _load_in_transaction(conn, pending, table, run, ("parquet", names))
+        if run.lake is not None:
+            for _, result in pending:
+                lake.export_file(conn, run.lake, table.entity, result.file_id)
+        conn.execute("COMMIT")
+        _drop_staging(conn)
+    except (UnreadableFile, duckdb.Error):
+        conn.execute("ROLLBACK")
+        _drop_staging(conn)
+        for _, result in pending:
+            if run.lake is not None:
+                lake.remove_file(run.lake, table.entity, result.file_id)
+            _clear_counts(result)
+            result.inferred, result.warning = [], None
+        return _one_by_one(conn, items, results, pending, run)
+    except BaseException:
+        conn.execute("ROLLBACK")
+        if run.lake is not None:
+            for _, result in pending:
+                lake.remove_file(run.lake, table.entity, result.file_id)
+        raise
+    if run.lake is not None:
+        for _, result in pending:
+            lake.write_marker(conn, run.lake, table.entity, result.file_id)
+    return results
+
+
+def _one_by_one(
+    conn,
+    items: list[PlannedFile],
+    results: list[FileResult],
+    pending: list[tuple[Path, FileResult]],
+    run: IngestRun,
+) -> list[FileResult]:
+    """Load a batch's pending files alone, each in its own transaction, in order."""
+    waiting = {id(result) for _, result in pending}
+    return [
+        _ingest_file(conn, item.path, item.table, run) if id(result) in waiting else result
+        for item, result in zip(items, results, strict=True)
+    ]
 
 
 def _roll_back(conn, run: IngestRun, entity: str, file_id: str) -> None:
@@ -541,41 +664,65 @@ def _read_file(
 
 def _load_in_transaction(
     conn,
-    path: Path,
+    files: list[tuple[Path, FileResult]],
     table: adapters.SourceTable,
     run: IngestRun,
-    result: FileResult,
     source: tuple[str, list[str]],
 ) -> None:
-    """1. Check the read file, 2. write its quarantine, 3. merge its good rows,
-    4. record it in the ledger (the caller commits)."""
+    """1. Check the read file (or the files staged together), 2. write its quarantine,
+    3. merge its good rows, 4. record it in the ledger (the caller commits)."""
     entity = ENTITIES[table.entity]
+    lineage = Lineage.of([result.file_id for _, result in files])
     fmt, names, relation, source_types = _stage_file(conn, table, entity, run, source)
-    _write_quarantine(conn, result.file_id, path, entity, fmt, names, relation, source_types, table)
-    rejected = conn.execute("SELECT count(*) FROM parse_rejects").fetchone()[0]
-    bad, good, unknown, normalised = conn.execute(
-        f"""SELECT coalesce(sum(_rows) FILTER (WHERE _reason IS NOT NULL), 0),
-                   coalesce(sum(_rows) FILTER (WHERE _reason IS NULL), 0),
-                   {_unknown_region_sql(entity)},
-                   coalesce(sum(_normalised) FILTER (WHERE _reason IS NULL), 0)
-            FROM staged"""
-    ).fetchone()
-    result.quarantined = int(rejected + bad)
-    result.rows_read = int(rejected + bad + good)
-    _judge_quarantine_share(conn, result, run.max_quarantine_pct)
-    if run.extended_checks:
-        result.inferred = inferred_in_file(conn, entity.name)
+    _write_quarantine(
+        conn,
+        lineage,
+        [path for path, _ in files],
+        entity,
+        fmt,
+        names,
+        relation,
+        source_types,
+        table,
+    )
+    index = lineage.file_index_sql("_line")
+    rejected = dict(
+        conn.execute(f"SELECT {index}, count(*) FROM parse_rejects GROUP BY ALL").fetchall()
+    )
+    staged = {
+        row[0]: row[1:]
+        for row in conn.execute(
+            f"""SELECT {index},
+                       coalesce(sum(_rows) FILTER (WHERE _reason IS NOT NULL), 0),
+                       coalesce(sum(_rows) FILTER (WHERE _reason IS NULL), 0),
+                       {_unknown_region_sql(entity)},
+                       coalesce(sum(_normalised) FILTER (WHERE _reason IS NULL), 0)
+                FROM staged GROUP BY ALL"""
+        ).fetchall()
+    }
+    for i, (_, result) in enumerate(files):
+        bad, good, unknown, normalised = staged.get(i, (0, 0, 0, 0))
+        result.quarantined = int(rejected.get(i, 0) + bad)
+        result.rows_read = int(rejected.get(i, 0) + bad + good)
+        result.unknown_region = int(unknown)
+        result.normalised = int(normalised)
+        _judge_quarantine_share(conn, result, run.max_quarantine_pct)
+        if run.extended_checks:
+            result.inferred = inferred_in_file(conn, entity.name, f"{index} = {i}")
 
     if entity.name == "orders":
-        counts = merge_orders(conn, entity, result.file_id)
+        counts = merge_orders(conn, entity, lineage)
     else:
-        table_columns = _table_columns(conn, entity)
-        counts = merge_by_key(conn, entity, result.file_id, table_columns)
+        counts = merge_by_key(conn, entity, lineage, _table_columns(conn, entity))
 
-    result.loaded, result.updated = counts.loaded, counts.updated
-    result.duplicate = counts.duplicate
-    result.unknown_region = int(unknown)
-    result.normalised = int(normalised)
+    for (path, result), merged in zip(files, counts, strict=True):
+        result.loaded, result.updated = merged.loaded, merged.updated
+        result.duplicate = merged.duplicate
+        _record_in_ledger(conn, path, entity, run, result)
+
+
+def _record_in_ledger(conn, path: Path, entity, run: IngestRun, result: FileResult) -> None:
+    """The file's ledger row: its counts, and its version (files of this name before it)."""
     result.version = (
         1
         + conn.execute(
@@ -675,8 +822,8 @@ def _stage_file(
 
 def _write_quarantine(
     conn,
-    file_id: str,
-    path: Path,
+    lineage: Lineage,
+    paths: list[Path],
     entity,
     fmt: str,
     names: list[str],
@@ -701,14 +848,20 @@ def _write_quarantine(
         if c.name in source_types
     )
     replayable = "false" if table.aggregate_sums else "NOT st._from_adapter"
+    listed = ", ".join(reading.sql_str(str(path)) for path in paths)
+
+    def lineage_of(line: str) -> str:
+        path = f"[{listed}][{lineage.file_index_sql(line)} + 1]"
+        return f"{lineage.file_id_sql(line)}, {path}, ?, {lineage.line_sql(line)}"
+
     conn.execute(
         f"""INSERT INTO raw.quarantine (_file_id, file_path, entity, line, column_name, reason,
                 raw_text, quarantined_at, raw_values, replayable)
-            SELECT ?, ?, ?, _line, column_name, coalesce(reason, 'unparseable line'),
+            SELECT {lineage_of("_line")}, column_name, coalesce(reason, 'unparseable line'),
                    left(raw_text, {MAX_RAW_TEXT}), now()::TIMESTAMP, NULL, false
             FROM parse_rejects
             UNION ALL
-            SELECT ?, ?, ?, st._line, st._reason_column,
+            SELECT {lineage_of("st._line")}, st._reason_column,
                    replace(st._reason, '{VALUE_PLACEHOLDER}',
                            '''' || left({_value_sql(entity, source_types)}, 60) || ''''),
                    left({raw_text}, {MAX_RAW_TEXT}), now()::TIMESTAMP,
@@ -716,7 +869,7 @@ def _write_quarantine(
             FROM staged st JOIN src s ON s._line = st._line
                 JOIN {relation} v ON v._line = st._line
             WHERE st._reason IS NOT NULL {bad_rows}""",
-        [file_id, str(path), entity.name] * 2,
+        [entity.name] * 2,
     )
 
 

@@ -26,6 +26,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+# Several Parquet files of one layout staged together (``load_parquet``) number their rows
+# ``file index << LINE_BITS | row number``: 2^40 rows per file is far beyond any export.
+LINE_BITS = 40
+
 CHUNK_BYTES = 1 << 20
 MAX_LINE_BYTES = 64 << 20
 # Enough text for charset detection to tell GB18030 from Big5.
@@ -239,7 +243,7 @@ def read_header(path: Path) -> tuple[list[str], str]:
     return names, delimiter
 
 
-def _sql_str(text: str) -> str:
+def sql_str(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
@@ -266,7 +270,7 @@ def load_csv(conn, text: TextFile) -> list[str]:
     )
     conn.execute(f"CREATE OR REPLACE TEMP VIEW src AS SELECT r._line, {renamed} FROM csv_rows r")
     column_case = " ".join(
-        f"WHEN column_name = {_sql_str(p)} THEN {_sql_str(n)}"
+        f"WHEN column_name = {sql_str(p)} THEN {sql_str(n)}"
         for p, n in zip(positional, names, strict=True)
     )
     conn.execute(
@@ -289,8 +293,8 @@ def _parse_csv_with_duckdb(conn, text: TextFile, positional: list[str], delimite
     try:
         conn.execute(
             f"""CREATE OR REPLACE TEMP TABLE csv_parsed AS SELECT * FROM read_csv(
-                {_sql_str(str(text.path))}, header = true, auto_detect = false,
-                delim = {_sql_str(delimiter)}, quote = '"', escape = '"', columns = {columns},
+                {sql_str(str(text.path))}, header = true, auto_detect = false,
+                delim = {sql_str(delimiter)}, quote = '"', escape = '"', columns = {columns},
                 strict_mode = true, store_rejects = true, rejects_table = 'csv_rejects',
                 rejects_scan = 'csv_reject_scans', max_line_size = {MAX_LINE_BYTES},
                 null_padding = false)"""
@@ -484,7 +488,7 @@ def load_jsonl(conn, text: TextFile) -> list[str]:
     conn.execute(
         f"""CREATE OR REPLACE TEMP TABLE json_lines AS
             SELECT raw FROM read_csv(
-                {_sql_str(str(text.path))}, header = false, auto_detect = false,
+                {sql_str(str(text.path))}, header = false, auto_detect = false,
                 delim = '\x1e', quote = '', escape = '', strict_mode = false,
                 columns = {{'raw': 'VARCHAR'}}, max_line_size = {MAX_LINE_BYTES})"""
     )
@@ -508,7 +512,7 @@ def load_jsonl(conn, text: TextFile) -> list[str]:
     for key in keys:
         chosen.setdefault(key.strip().lower(), key)
     extracted = "".join(
-        f", raw::JSON ->> {_sql_str('$.' + _json_path_key(key))} AS {quote_ident(name)}"
+        f", raw::JSON ->> {sql_str('$.' + _json_path_key(key))} AS {quote_ident(name)}"
         for name, key in chosen.items()
     )
     conn.execute(
@@ -528,8 +532,52 @@ def _json_path_key(key: str) -> str:
     return '"' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def load_parquet(conn, path: Path) -> list[str]:
-    """Stage a Parquet file as the view ``src`` (typed columns; line = row number from 1)."""
+def load_parquet(conn, path: Path | list[Path]) -> list[str]:
+    """Stage a Parquet file as the view ``src`` (typed columns; line = row number from 1).
+
+    Several files of one layout (the same columns and types, else UnreadableFile) are staged
+    together: a row's ``_line`` is then ``file index << LINE_BITS | row number``.
+    """
+    paths = path if isinstance(path, list) else [path]
+    layouts = [_parquet_layout(conn, one) for one in paths]
+    if any(layout != layouts[0] for layout in layouts[1:]):
+        raise UnreadableFile("the files staged together have different columns")
+    names = [name for name, _ in layouts[0]]
+    lowered = [n.strip().lower() for n in names]
+    if len(set(lowered)) != len(lowered):
+        raise UnreadableFile("two columns have the same name (ignoring case)")
+    renamed = ", ".join(
+        f"{quote_ident(n)} AS {quote_ident(low)}" for n, low in zip(names, lowered, strict=True)
+    )
+    listed = ", ".join(sql_str(str(one)) for one in paths)
+    conn.execute(
+        f"""CREATE OR REPLACE TEMP VIEW src AS
+            SELECT (file_index::BIGINT << {LINE_BITS}) + file_row_number + 1 AS _line, {renamed}
+            FROM read_parquet([{listed}], file_row_number = true)"""
+    )
+    conn.execute(
+        """CREATE OR REPLACE TEMP TABLE parse_rejects (_line BIGINT, column_name VARCHAR,
+           reason VARCHAR, raw_text VARCHAR)"""
+    )
+    return lowered
+
+
+def parquet_rows(conn, path: Path) -> int:
+    """The rows a Parquet file's footer counts (0 when it cannot be read: loading it alone
+    says why)."""
+    import duckdb
+
+    try:
+        found = conn.execute(
+            f"SELECT sum(num_rows) FROM parquet_file_metadata({sql_str(str(path))})"
+        ).fetchone()
+    except duckdb.Error:
+        return 0
+    return int(found[0] or 0)
+
+
+def _parquet_layout(conn, path: Path) -> list[tuple[str, str]]:
+    """A Parquet file's (column, type) list, after checking it is one (UnreadableFile)."""
     with path.open("rb") as handle:
         head = handle.read(4)
         handle.seek(0, 2)
@@ -544,25 +592,9 @@ def load_parquet(conn, path: Path) -> list[str]:
     if head != b"PAR1" or tail != b"PAR1":
         raise UnreadableFile("not a Parquet file (PAR1 markers missing; truncated or mislabelled)")
     described = conn.execute(
-        f"DESCRIBE SELECT * FROM read_parquet({_sql_str(str(path))})"
+        f"DESCRIBE SELECT * FROM read_parquet({sql_str(str(path))})"
     ).fetchall()
-    names = [row[0] for row in described]
-    lowered = [n.strip().lower() for n in names]
-    if len(set(lowered)) != len(lowered):
-        raise UnreadableFile("two columns have the same name (ignoring case)")
-    renamed = ", ".join(
-        f"{quote_ident(n)} AS {quote_ident(low)}" for n, low in zip(names, lowered, strict=True)
-    )
-    conn.execute(
-        f"""CREATE OR REPLACE TEMP VIEW src AS
-            SELECT file_row_number + 1 AS _line, {renamed}
-            FROM read_parquet({_sql_str(str(path))}, file_row_number = true)"""
-    )
-    conn.execute(
-        """CREATE OR REPLACE TEMP TABLE parse_rejects (_line BIGINT, column_name VARCHAR,
-           reason VARCHAR, raw_text VARCHAR)"""
-    )
-    return lowered
+    return [(row[0], row[1]) for row in described]
 
 
 def raw_text_sql(fmt: str, names: list[str]) -> str:
@@ -574,7 +606,7 @@ def raw_text_sql(fmt: str, names: list[str]) -> str:
     if fmt == "jsonl":
         return "s._raw_json"
     if fmt == "parquet":
-        pairs = ", ".join(f"{_sql_str(n)}, s.{quote_ident(n)}" for n in names)
+        pairs = ", ".join(f"{sql_str(n)}, s.{quote_ident(n)}" for n in names)
         return f"json_object({pairs})::VARCHAR" if pairs else "''"
     # CSV: quote a field when it holds the delimiter, a quote or a line break.
     fields = []

@@ -63,13 +63,14 @@ def _missing(conn, ids_sql: str, master: str) -> InferredMembers | None:
     return InferredMembers(master, int(count), tuple(examples)) if count else None
 
 
-def inferred_in_file(conn, entity: str) -> list[InferredMembers]:
-    """The master ids that ``staged``'s good rows name and the raw tables do not hold."""
+def inferred_in_file(conn, entity: str, rows: str = "true") -> list[InferredMembers]:
+    """The master ids that ``staged``'s good rows (those matching the SQL condition ``rows``:
+    one file's, when files are staged together) name and the raw tables do not hold."""
     found = []
     for column, master in REFERENCES.get(entity, ()):
         if master == entity or not _checked(conn, master):
             continue
-        ids = f"SELECT {quote_ident(column)} FROM staged WHERE _reason IS NULL"
+        ids = f"SELECT {quote_ident(column)} FROM staged WHERE _reason IS NULL AND {rows}"
         if members := _missing(conn, ids, master):
             found.append(members)
     return found

@@ -159,9 +159,9 @@ def _merge_healed(conn, entity, file_id: str, rows: str, result: ReplayResult) -
     """Merge ``staged``'s good rows as ingest does, take them out of the quarantine (its rows
     matching the SQL condition ``rows``), and move their counts in the file's ledger row."""
     if entity.name == "orders":
-        counts = merge_orders(conn, entity, file_id)
+        [counts] = merge_orders(conn, entity, file_id)
     else:
-        counts = merge_by_key(conn, entity, file_id, _table_columns(conn, entity))
+        [counts] = merge_by_key(conn, entity, file_id, _table_columns(conn, entity))
     passed = conn.execute("SELECT count(*) FROM staged WHERE _reason IS NULL").fetchone()[0]
     conn.execute(
         f"""DELETE FROM raw.quarantine

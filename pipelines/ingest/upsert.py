@@ -14,10 +14,11 @@ Rows are judged as if applied one by one in file order:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pipelines.ingest.entities import Entity
-from pipelines.ingest.reading import quote_ident
+from pipelines.ingest.reading import LINE_BITS, quote_ident
 from pipelines.ingest.regions import UNKNOWN_REGION
 
 
@@ -28,20 +29,61 @@ class MergeCounts:
     duplicate: int = 0
 
 
-def _lineage(file_id: str) -> str:
-    return f"'{file_id}' AS _file_id, _line, now()::TIMESTAMP AS _loaded_at"
+@dataclass(frozen=True)
+class Lineage:
+    """The files whose rows ``staged`` holds, in load order (usually one).
+
+    Files staged together have ``_line = file index << LINE_BITS | line in its file``, so
+    ordering by ``_line`` is file order, then line order: their rows are judged as if the
+    files were applied one by one.
+    """
+
+    file_ids: tuple[str, ...]
+
+    @classmethod
+    def of(cls, file_id: str | Lineage | Sequence[str]) -> Lineage:
+        if isinstance(file_id, Lineage):
+            return file_id
+        return cls((file_id,) if isinstance(file_id, str) else tuple(file_id))
+
+    def file_index_sql(self, line: str) -> str:
+        """SQL for the index (from 0) of the file that staged line ``line`` came from."""
+        return "0" if len(self.file_ids) == 1 else f"({line} >> {LINE_BITS})"
+
+    def file_id_sql(self, line: str) -> str:
+        """SQL for the file id of staged line ``line``."""
+        if len(self.file_ids) == 1:
+            return f"'{self.file_ids[0]}'"
+        listed = ", ".join(f"'{file_id}'" for file_id in self.file_ids)
+        return f"[{listed}][{self.file_index_sql(line)} + 1]"
+
+    def line_sql(self, line: str) -> str:
+        """SQL for the line number in its own file of staged line ``line``."""
+        return line if len(self.file_ids) == 1 else f"({line} & {(1 << LINE_BITS) - 1})"
 
 
-def _counts(conn, plain_loaded: int = 0) -> MergeCounts:
-    """The outcomes in ``judged``, plus ``plain_loaded`` rows loaded without judging."""
-    rows = dict(
-        conn.execute("SELECT _outcome, sum(_rows) FROM judged GROUP BY _outcome").fetchall()
+def _lineage(lineage: Lineage) -> str:
+    return (
+        f"{lineage.file_id_sql('_line')} AS _file_id, {lineage.line_sql('_line')} AS _line, "
+        "now()::TIMESTAMP AS _loaded_at"
     )
-    return MergeCounts(
-        loaded=plain_loaded + int(rows.get("loaded", 0) or 0),
-        updated=int(rows.get("updated", 0) or 0),
-        duplicate=int(rows.get("duplicate", 0) or 0),
-    )
+
+
+def _counts(
+    conn, lineage: Lineage, plain_loaded: dict[int, int] | None = None
+) -> list[MergeCounts]:
+    """The outcomes in ``judged`` per file, plus ``plain_loaded`` rows loaded without
+    judging (per file index)."""
+    counts = [MergeCounts() for _ in lineage.file_ids]
+    for index, count in (plain_loaded or {}).items():
+        counts[index].loaded += count
+    rows = conn.execute(
+        f"""SELECT {lineage.file_index_sql("_line")}, _outcome, sum(_rows) FROM judged
+            GROUP BY ALL"""
+    ).fetchall()
+    for index, outcome, count in rows:
+        setattr(counts[index], outcome, getattr(counts[index], outcome) + int(count or 0))
+    return counts
 
 
 def _order_content(entity: Entity, alias: str) -> str:
@@ -61,7 +103,8 @@ def flag_order_conflicts(conn, entity: Entity) -> None:
     Two rows for one order with the same ``updated_at`` but different values cannot both be
     the truth: the one seen first (stored, else the earlier line) stands; the other is
     quarantined. Identical repeats stay good and count as ``duplicate`` when merged. Also
-    looks up the stored versions of the file's orders into ``stored`` for ``merge_orders``.
+    looks up the stored versions of the file's orders into ``stored``, and the orders it has
+    more than once into ``repeated``, for ``merge_orders``.
     """
     lowest, highest = conn.execute(
         "SELECT min(order_id), max(order_id) FROM staged WHERE _reason IS NULL"
@@ -76,11 +119,18 @@ def flag_order_conflicts(conn, entity: Entity) -> None:
               AND o.order_id IN (SELECT order_id FROM staged WHERE _reason IS NULL)""",
         [lowest or "", highest or ""],
     )
+    # Orders seen more than once in the file: with the stored ones, the only rows to judge.
+    conn.execute(
+        """CREATE OR REPLACE TEMP TABLE repeated AS
+           SELECT order_id FROM staged WHERE _reason IS NULL
+           GROUP BY order_id HAVING count(*) > 1"""
+    )
     # Only an (order_id, updated_at) pair seen twice in the file, or already stored, can clash.
     conn.execute(
         f"""CREATE OR REPLACE TEMP TABLE conflicts AS
             WITH pairs AS (
-                SELECT order_id, updated_at FROM staged WHERE _reason IS NULL
+                SELECT order_id, updated_at FROM staged
+                WHERE _reason IS NULL AND order_id IN (SELECT order_id FROM repeated)
                 GROUP BY order_id, updated_at HAVING count(*) > 1
                 UNION
                 SELECT order_id, _stored_version FROM stored
@@ -108,11 +158,15 @@ def flag_order_conflicts(conn, entity: Entity) -> None:
     )
 
 
-def merge_orders(conn, entity: Entity, file_id: str) -> MergeCounts:
-    """Upsert ``staged`` good rows into raw.orders by order_id, newest updated_at wins.
+def merge_orders(conn, entity: Entity, file_id: str | Lineage) -> list[MergeCounts]:
+    """Upsert ``staged`` good rows into raw.orders by order_id, newest updated_at wins; the
+    counts per file of ``file_id`` (a file id, or the files staged together).
 
-    Needs ``stored`` from ``flag_order_conflicts`` (run before the quarantine is written).
+    Needs ``stored`` and ``repeated`` from ``flag_order_conflicts`` (run before the
+    quarantine is written; an order it quarantined a row of may stay in ``repeated``, which
+    only means it is judged).
     """
+    lineage = Lineage.of(file_id)
     # Only orders seen twice in the file or already stored need judging (narrow: keys and
     # times); every other good row is the first version of a new order: ``loaded``. The rows
     # that do not survive are few, so the insert is the good rows minus those.
@@ -120,8 +174,6 @@ def merge_orders(conn, entity: Entity, file_id: str) -> MergeCounts:
         """CREATE OR REPLACE TEMP TABLE judged AS
            WITH good AS (
                SELECT _line, order_id, updated_at, _rows FROM staged WHERE _reason IS NULL
-           ), repeated AS (
-               SELECT order_id FROM good GROUP BY order_id HAVING count(*) > 1
            ), special AS (
                SELECT g.*, s._stored_version
                FROM good g LEFT JOIN stored s USING (order_id)
@@ -158,17 +210,21 @@ def merge_orders(conn, entity: Entity, file_id: str) -> MergeCounts:
     conn.execute(
         f"""INSERT INTO raw.orders ({", ".join(quote_ident(c) for c in columns)}, region_raw,
                                    _file_id, _line, _loaded_at)
-            SELECT {values}, st.region_code__raw, '{file_id}', st._line, now()::TIMESTAMP
+            SELECT {values}, st.region_code__raw, {lineage.file_id_sql("st._line")},
+                   {lineage.line_sql("st._line")}, now()::TIMESTAMP
             FROM staged st
             ANTI JOIN (SELECT _line FROM judged WHERE NOT _latest OR _outcome = 'duplicate') l
                 USING (_line)
             WHERE st._reason IS NULL"""
     )
+    index = lineage.file_index_sql("_line")
     plain = conn.execute(
-        """SELECT (SELECT coalesce(sum(_rows), 0) FROM staged WHERE _reason IS NULL)
-                  - (SELECT coalesce(sum(_rows), 0) FROM judged)"""
-    ).fetchone()[0]
-    return _counts(conn, plain_loaded=int(plain))
+        f"""SELECT {index}, sum(_rows) FROM (
+                SELECT _line, _rows FROM staged WHERE _reason IS NULL
+                UNION ALL SELECT _line, -_rows FROM judged)
+            GROUP BY ALL"""
+    ).fetchall()
+    return _counts(conn, lineage, {int(i): int(n or 0) for i, n in plain})
 
 
 def _key_match(key: tuple[str, ...], left: str, right: str) -> str:
@@ -177,8 +233,12 @@ def _key_match(key: tuple[str, ...], left: str, right: str) -> str:
     )
 
 
-def merge_by_key(conn, entity: Entity, file_id: str, table_columns: list[str]) -> MergeCounts:
-    """Upsert ``staged`` good rows into raw.<entity> by its natural key; the last line wins."""
+def merge_by_key(
+    conn, entity: Entity, file_id: str | Lineage, table_columns: list[str]
+) -> list[MergeCounts]:
+    """Upsert ``staged`` good rows into raw.<entity> by its natural key; the last line wins.
+    The counts per file of ``file_id`` (a file id, or the files staged together)."""
+    lineage = Lineage.of(file_id)
     table = f"raw.{entity.name}"
     values = [c for c in table_columns if c not in entity.key]
     content = "hash(" + ", ".join(f"{{t}}.{quote_ident(c)}" for c in values) + ")"
@@ -225,6 +285,6 @@ def merge_by_key(conn, entity: Entity, file_id: str, table_columns: list[str]) -
     inserted = ", ".join(quote_ident(c) for c in table_columns)
     conn.execute(
         f"""INSERT INTO {table} ({inserted}, _file_id, _line, _loaded_at)
-            SELECT {inserted}, {_lineage(file_id)} FROM winners ORDER BY _line"""
+            SELECT {inserted}, {_lineage(lineage)} FROM winners ORDER BY _line"""
     )
-    return _counts(conn)
+    return _counts(conn, lineage)
