@@ -3,7 +3,8 @@
 The default is everything on DuckDB on this machine: no lake, dbt target ``duckdb``, forecasts
 fanned out to local processes. ``load_engine_settings`` reads the ``[engine]`` table of
 ``$CARDPULSE_HOME/cardpulse.toml``; ``CARDPULSE_LAKE``, ``CARDPULSE_DBT_TARGET``,
-``CARDPULSE_FORECAST_EXECUTOR`` and ``CARDPULSE_SPARK_MASTER`` override it. One small typed
+``CARDPULSE_FORECAST_EXECUTOR``, ``CARDPULSE_SPARK_MASTER`` and ``CARDPULSE_FORECAST_REFIT_DAYS``
+override it. One small typed
 place, one load function, so the installation's settings object can take it in whole::
 
     [engine]
@@ -11,6 +12,7 @@ place, one load function, so the installation's settings object can take it in w
     dbt_target = "spark"                  # or "duckdb" (default)
     forecast_executor = "spark"           # or "processes" (default)
     spark_master = "local[2]"             # or spark://host:7077, yarn, ...
+    forecast_refit_days = 7               # refit forecasts weekly, or earlier on drift (default 1)
     [engine.spark_conf]
     "spark.sql.shuffle.partitions" = "4"
 """
@@ -52,6 +54,9 @@ class EngineSettings:
     forecast_executor: str = "processes"
     spark_master: str = "local[2]"
     spark_conf: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_SPARK_CONF))
+    # Days a forecast fit is kept before the build refits it (1: every build refits); a kept
+    # fit is refitted earlier when the days since miss its 95% interval (issue 21).
+    forecast_refit_days: int = 1
 
     def __post_init__(self) -> None:
         if self.dbt_target not in DBT_TARGETS:
@@ -63,6 +68,15 @@ class EngineSettings:
             raise CardPulseError(
                 f"engine.forecast_executor must be one of {', '.join(FORECAST_EXECUTORS)}, "
                 f"not '{self.forecast_executor}'"
+            )
+        if (
+            isinstance(self.forecast_refit_days, bool)
+            or not isinstance(self.forecast_refit_days, int)
+            or self.forecast_refit_days < 1
+        ):
+            raise CardPulseError(
+                "engine.forecast_refit_days must be a whole number of days >= 1, "
+                f"not '{self.forecast_refit_days}'"
             )
         if self.dbt_target == "spark" and self.lake is None:
             raise CardPulseError("engine.dbt_target = 'spark' reads the lake: set engine.lake")
@@ -91,10 +105,17 @@ def load_engine_settings(
         ("dbt_target", "CARDPULSE_DBT_TARGET"),
         ("forecast_executor", "CARDPULSE_FORECAST_EXECUTOR"),
         ("spark_master", "CARDPULSE_SPARK_MASTER"),
+        ("forecast_refit_days", "CARDPULSE_FORECAST_REFIT_DAYS"),
     ):
         if environ.get(variable):
             values[key] = environ[variable]
-    known = {"lake", "dbt_target", "forecast_executor", "spark_master", "spark_conf"}
+    if isinstance(values.get("forecast_refit_days"), str):
+        text = values["forecast_refit_days"].strip()
+        values["forecast_refit_days"] = int(text) if text.isdigit() else text
+    known = {
+        "lake", "dbt_target", "forecast_executor", "spark_master", "spark_conf",
+        "forecast_refit_days",
+    }  # fmt: skip
     unknown = sorted(set(values) - known)
     if unknown:
         raise CardPulseError(f"{config}: unknown [engine] key(s): {', '.join(unknown)}")
