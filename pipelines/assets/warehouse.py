@@ -126,8 +126,13 @@ def warehouse_models(
     dbt is a separate process writing the DuckDB file, so this step holds no connection.
     Artifacts go to one folder per installation, where publishing reads run_results.json.
     """
+    from pipelines.engine import load_engine_settings
+
     target = dbt_target_dir()
     (target / "run_results.json").unlink(missing_ok=True)  # never publish a previous build's
+    if load_engine_settings().dbt_target == "spark":
+        yield from _build_on_spark(context, dbt, duckdb, target)
+        return
     with warehouse_env(duckdb.database):
         invocation = dbt.cli(
             ["build", "--exclude-resource-type", "unit_test"], context=context, target_path=target
@@ -135,6 +140,76 @@ def warehouse_models(
         # Killed mid-build (even SIGKILL), this process takes dbt, a writer, with it.
         with dies_with_this_process(invocation.process):
             yield from invocation.stream()
+
+
+# Models built on the DuckDB target only (their state macro is DuckDB SQL; docs/scale.md).
+DUCKDB_ONLY_PATH = "path:models/marts/recon"
+
+
+def _build_on_spark(context, dbt: DbtCliResource, duckdb: DuckDBResource, target: Path):
+    """``[engine] dbt_target = "spark"``: the same ``dbt build`` on Spark, then its marts in the
+    DuckDB warehouse for the stages after it (``pipelines.spark_dbt``).
+
+    1. ``dbt build`` through ``python -m pipelines.spark_dbt`` (the Spark session, the lake),
+       streamed to Dagster like the DuckDB build: models, tests as checks;
+    2. every mart it built copied into DuckDB's ``analytics``, typed by its contract;
+    3. the DuckDB-only models (reconciliation) built on DuckDB over those marts: first the
+       staging and intermediate views they read (no events: Spark's run reported those), then
+       the models themselves, streamed.
+    """
+    import json
+
+    from pipelines.resources import CardPulseDbtCliResource
+    from pipelines.spark_dbt import copy_marts_to_duckdb, write_executable
+
+    root = home().root / "spark"
+    on_spark = CardPulseDbtCliResource(
+        project_dir=dbt.project_dir,
+        dbt_executable=str(write_executable(root)),
+        target="spark",
+    )
+    invocation = on_spark.cli(
+        ["build", "--exclude-resource-type", "unit_test", "--exclude", DUCKDB_ONLY_PATH],
+        context=context,
+        target_path=target,
+    )
+    with dies_with_this_process(invocation.process):
+        yield from invocation.stream()
+
+    manifest = json.loads(Path(_PROJECT.manifest_path).read_text())
+    results = json.loads((target / "run_results.json").read_text())["results"]
+    built = {r["unique_id"] for r in results if r["status"] == "success"}
+    marts = {
+        node["name"]: [(c["name"], c["data_type"]) for c in node["columns"].values()]
+        for unique_id, node in manifest["nodes"].items()
+        if unique_id in built
+        and node["resource_type"] == "model"
+        and node["config"].get("schema") == "analytics"
+    }
+    with duckdb.get_connection() as conn:
+        counts = copy_marts_to_duckdb(conn, root, marts)
+    context.log.info(f"copied {len(counts)} marts from Spark into DuckDB: {counts}")
+
+    duckdb_target = target / "duckdb-only"
+    with warehouse_env(duckdb.database):
+        views = dbt.cli(
+            ["run", "--select", "path:models/staging path:models/intermediate"],
+            target_path=duckdb_target,
+        )
+        with dies_with_this_process(views.process):
+            views.wait()
+        recon = dbt.cli(
+            ["build", "--exclude-resource-type", "unit_test", "--select", DUCKDB_ONLY_PATH],
+            context=context,
+            target_path=duckdb_target,
+        )
+        with dies_with_this_process(recon.process):
+            yield from recon.stream()
+    # Publishing reads one run_results.json: Spark's, plus the DuckDB-only models'.
+    extra = json.loads((duckdb_target / "run_results.json").read_text())["results"]
+    payload = json.loads((target / "run_results.json").read_text())
+    payload["results"] += extra
+    (target / "run_results.json").write_text(json.dumps(payload))
 
 
 def _landing_paths() -> list[Path]:
