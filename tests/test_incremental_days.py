@@ -14,7 +14,6 @@ import datetime as dt
 
 import duckdb
 import pytest
-
 from test_dbt import (
     SECOND_PRICE_CHANGES,
     Dbt,
@@ -113,8 +112,11 @@ def test_incremental_runs_equal_a_full_rebuild(runs):
     assert differing == []
     # The late order and the re-priced SKU-B orders are in the rebuilt marts.
     assert any(row[2] == dt.date(2026, 1, 3) for row in runs["full"]["fct_daily_sku_sales"])
-    assert query(
-        runs["warehouse"],
-        """SELECT count(*) FROM analytics.fct_daily_sku_sales
+    assert (
+        query(
+            runs["warehouse"],
+            """SELECT count(*) FROM analytics.fct_daily_sku_sales
            WHERE sku_id = 'SKU-B' AND gross_margin IS NOT NULL""",
-    )[0][0] > 0
+        )[0][0]
+        > 0
+    )
