@@ -62,7 +62,7 @@ def marts(snapshot: Path, names: list[str]) -> dict[str, list]:
 @pytest.fixture(scope="module")
 def two_builds(tmp_path_factory):
     homes = {}
-    for kind in ("duckdb", "spark"):
+    for kind in ("spark", "duckdb"):
         home = tmp_path_factory.mktemp(f"home-{kind}")
         write_tiny_platform(home / "landing")
         if kind == "spark":

@@ -104,17 +104,18 @@ class CardPulseDbtTranslator(DagsterDbtTranslator):
 
 
 _PROJECT = dbt_project()
+_TRANSLATOR = CardPulseDbtTranslator(
+    settings=DagsterDbtTranslatorSettings(
+        enable_asset_checks=True, enable_source_tests_as_checks=True
+    )
+)
 
 
 @dbt_assets(
     manifest=_PROJECT.manifest_path,
     project=_PROJECT,
     pool=WAREHOUSE_POOL,
-    dagster_dbt_translator=CardPulseDbtTranslator(
-        settings=DagsterDbtTranslatorSettings(
-            enable_asset_checks=True, enable_source_tests_as_checks=True
-        )
-    ),
+    dagster_dbt_translator=_TRANSLATOR,
 )
 def warehouse_models(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, duckdb: DuckDBResource
@@ -155,7 +156,8 @@ def _build_on_spark(context, dbt: DbtCliResource, duckdb: DuckDBResource, target
     2. every mart it built copied into DuckDB's ``analytics``, typed by its contract;
     3. the DuckDB-only models (reconciliation) built on DuckDB over those marts: first the
        staging and intermediate views they read (no events: Spark's run reported those), then
-       the models themselves, streamed.
+       the models themselves, their events passed on as this step's (run without the step's
+       context: with it dagster-dbt would fold the selection into one of every asset).
     """
     import json
 
@@ -200,11 +202,22 @@ def _build_on_spark(context, dbt: DbtCliResource, duckdb: DuckDBResource, target
             views.wait()
         recon = dbt.cli(
             ["build", "--exclude-resource-type", "unit_test", "--select", DUCKDB_ONLY_PATH],
-            context=context,
+            manifest=_PROJECT.manifest_path,
+            dagster_dbt_translator=_TRANSLATOR,
             target_path=duckdb_target,
         )
         with dies_with_this_process(recon.process):
-            yield from recon.stream()
+            for event in recon.stream():
+                if isinstance(event, dg.AssetMaterialization):
+                    yield dg.MaterializeResult(asset_key=event.asset_key, metadata=event.metadata)
+                elif isinstance(event, dg.AssetCheckEvaluation):
+                    yield dg.AssetCheckResult(
+                        asset_key=event.asset_key,
+                        check_name=event.check_name,
+                        passed=event.passed,
+                        severity=event.severity,
+                        metadata=event.metadata,
+                    )
     # Publishing reads one run_results.json: Spark's, plus the DuckDB-only models'.
     extra = json.loads((duckdb_target / "run_results.json").read_text())["results"]
     payload = json.loads((target / "run_results.json").read_text())
