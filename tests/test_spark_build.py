@@ -46,12 +46,18 @@ def marts(snapshot: Path, names: list[str]) -> dict[str, list]:
             return round(float(value), 6)
         return value
 
+    def select(conn, name: str) -> str:
+        # _loaded_at is when each installation loaded the files: the only column that differs.
+        columns = {c for c, *_ in conn.execute(f"DESCRIBE analytics.{name}").fetchall()}
+        exclude = " EXCLUDE (_loaded_at)" if "_loaded_at" in columns else ""
+        return f"SELECT *{exclude} FROM analytics.{name}"
+
     with duckdb.connect(str(snapshot), read_only=True) as conn:
         return {
             name: sorted(
                 (
                     tuple(normal(v) for v in row)
-                    for row in conn.execute(f"SELECT * FROM analytics.{name}").fetchall()
+                    for row in conn.execute(select(conn, name)).fetchall()
                 ),
                 key=repr,
             )
