@@ -1,6 +1,7 @@
 """Issue 21, past one machine: DuckDB vs Spark local[2], full vs daily, in one run side by side.
 
     .venv/bin/python bench/scale.py [--scale small|medium|large] [--out DIR] [--skip-spark]
+                                    [--builds-only] [--refit-days N]
 
 1. Generates the export (reused when present) and splits off its last day of orders.
 2. Each stage runs in a child process (its seconds and peak memory are its own):
@@ -9,6 +10,11 @@
    then the last day lands: its ingest and the incremental ``dbt run`` on DuckDB.
 3. Prints seconds, peak memory (resident, summed over the stage's processes: Python, dbt,
    the JVM) and rows/s per core for each stage: the inputs of docs/scale.md's capacity model.
+4. Side by side, the real ``cardpulse build`` (ingest, dbt build with tests, forecasts, restock,
+   pricing, publish) from nothing on the export without its last day, then again after the
+   last day lands: wall and CPU seconds of each and their ratio (issue 21's daily build target
+   is 20%), with ``[engine] forecast_refit_days`` = ``--refit-days`` (7). ``--builds-only``
+   runs this part alone.
 """
 
 from __future__ import annotations
@@ -128,6 +134,61 @@ def stage_forecast(args) -> dict:
     return {"seconds": seconds, "rows": len(tables.results)}
 
 
+def run_build(home: Path) -> dict:
+    """``cardpulse build`` on the installation at ``home`` (its landing/ holds the new files):
+    wall and CPU seconds (this child and everything it started), its steps' seconds."""
+    import re
+
+    env = dict(os.environ, CARDPULSE_HOME=str(home))
+    cardpulse = str(Path(sys.executable).with_name("cardpulse"))
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    done = subprocess.run([cardpulse, "build"], env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode:
+        raise SystemExit(f"cardpulse build failed:\n{(done.stdout + done.stderr)[-3000:]}")
+    steps = {
+        m.group(1): float(m.group(2))
+        for m in re.finditer(r"^  (\w+)\s+success\s+([\d.]+) s", done.stdout, re.MULTILINE)
+    }
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {"seconds": seconds, "cpu": cpu, "steps": steps, "peak_gib": after.ru_maxrss / (1 << 20)}
+
+
+def builds(out: Path, refit_days: int) -> None:
+    """The whole ``cardpulse build`` from nothing, then after one more day lands: side by side.
+
+    Files are hard-linked into the installation's landing/ (ingest reads real files, the
+    export stays as it is); ``[engine] forecast_refit_days`` is set for both builds."""
+    home = out / "home"
+    shutil.rmtree(home, ignore_errors=True)
+    (home / "landing").mkdir(parents=True)
+    (home / "cardpulse.toml").write_text(f"[engine]\nforecast_refit_days = {refit_days}\n")
+    for path in sorted((out / "base").glob("*.*")):
+        os.link(path.resolve(), home / "landing" / path.name)
+    print(f"cardpulse build, full ({home})", flush=True)
+    full = run_build(home)
+    for path in sorted((out / "day").glob("*.*")):
+        os.link(path.resolve(), home / "landing" / path.name)
+    print("cardpulse build, one more day", flush=True)
+    daily = run_build(home)
+    print()
+    names = list(dict.fromkeys([*full["steps"], *daily["steps"]]))
+    print(f"{'cardpulse build step':28} {'full s':>8} {'daily s':>8}")
+    for name in names:
+        f, d = full["steps"].get(name), daily["steps"].get(name)
+        print(f"{name:28} {f if f is not None else float('nan'):8.1f} "
+              f"{d if d is not None else float('nan'):8.1f}")  # fmt: skip
+    for label, unit in (("wall", "seconds"), ("CPU", "cpu")):
+        print(
+            f"daily build vs full build, {label}: {daily[unit]:.1f} s vs {full[unit]:.1f} s = "
+            f"{100 * daily[unit] / full[unit]:.0f}% (target <= 20%; "
+            f"forecast_refit_days = {refit_days}, peak RSS of one process "
+            f"{max(full['peak_gib'], daily['peak_gib']):.2f} GiB)"
+        )
+
+
 STAGES = {
     "ingest": stage_ingest,
     "dbt-duckdb": stage_dbt_duckdb,
@@ -165,7 +226,7 @@ def split_last_day(export: Path, base: Path, day: Path) -> str:
     last_day = conn.execute(f"SELECT max(CAST(created_at AS DATE)) FROM {source}").fetchone()[0]
     for path in export.iterdir():
         if path.is_file() and path != last_file:
-            (base / path.name).symlink_to(path)
+            (base / path.name).symlink_to(path.resolve())
     conn.execute(
         f"""COPY (SELECT * FROM {source} WHERE CAST(created_at AS DATE) < DATE '{last_day}')
             TO '{base / last_file.name}' (FORMAT parquet)"""
@@ -184,6 +245,12 @@ def main() -> None:
     parser.add_argument("--scale", default="small", choices=("small", "medium", "large"))
     parser.add_argument("--out", default=None)
     parser.add_argument("--skip-spark", action="store_true")
+    parser.add_argument(
+        "--builds-only",
+        action="store_true",
+        help="only the full vs daily `cardpulse build` comparison (issue 21 item 4)",
+    )
+    parser.add_argument("--refit-days", type=int, default=7, help="engine.forecast_refit_days")
     for option in ("paths", "warehouse", "lake", "target-path", "spark-dir", "executor"):
         parser.add_argument(f"--{option}")
     args = parser.parse_args()
@@ -200,6 +267,10 @@ def main() -> None:
     if not (export / "skus.parquet").exists():
         generate(export, scale=args.scale, seed=0, fmt="parquet")
     last_day = split_last_day(export, out / "base", out / "day")
+    if args.builds_only:
+        print(f"bench/scale.py --scale {args.scale} --builds-only: last day {last_day}")
+        builds(out, args.refit_days)
+        return
     work = out / "work"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir()
@@ -248,6 +319,8 @@ def main() -> None:
         f"{full_dbt['seconds']:.1f} s = {100 * daily / full_dbt['seconds']:.0f}% "
         "(forecast refit and snapshot not in this figure)"
     )
+    print()
+    builds(out, args.refit_days)
 
 
 if __name__ == "__main__":

@@ -2,13 +2,15 @@
 
 The default is everything on DuckDB on this machine: no lake, dbt target ``duckdb``, forecasts
 fanned out to local processes. ``CARDPULSE_LAKE``, ``CARDPULSE_DBT_TARGET``,
-``CARDPULSE_FORECAST_EXECUTOR`` and ``CARDPULSE_SPARK_MASTER`` override the file::
+``CARDPULSE_FORECAST_EXECUTOR``, ``CARDPULSE_SPARK_MASTER`` and
+``CARDPULSE_FORECAST_REFIT_DAYS`` override the file::
 
     [engine]
     lake = "/data/cardpulse-lake"        # raw layer also as Hive-partitioned Parquet
     dbt_target = "spark"                  # or "duckdb" (default)
     forecast_executor = "spark"           # or "processes" (default)
     spark_master = "local[2]"             # or spark://host:7077, yarn, ...
+    forecast_refit_days = 7               # refit forecasts weekly, or earlier on drift (default 1)
     [engine.spark_conf]
     "spark.sql.shuffle.partitions" = "4"
 
@@ -31,6 +33,7 @@ ENVIRONMENT = {
     "dbt_target": "CARDPULSE_DBT_TARGET",
     "forecast_executor": "CARDPULSE_FORECAST_EXECUTOR",
     "spark_master": "CARDPULSE_SPARK_MASTER",
+    "forecast_refit_days": "CARDPULSE_FORECAST_REFIT_DAYS",
 }
 
 # Small by default: local[2] on a shared 2-core machine; a cluster sets its own.
@@ -56,6 +59,9 @@ class EngineTable:
     dbt_target: str = field(default="duckdb", metadata={"choices": DBT_TARGETS})
     forecast_executor: str = field(default="processes", metadata={"choices": FORECAST_EXECUTORS})
     spark_master: str = "local[2]"
+    # Days a forecast fit is kept before the build refits it (1: every build refits); a kept
+    # fit is refitted earlier when the days since miss its 95% interval (issue 21).
+    forecast_refit_days: int = field(default=1, metadata={"bounds": (1, None, False, False)})
 
 
 @dataclass(frozen=True)
@@ -67,6 +73,7 @@ class EngineSettings:
     forecast_executor: str = "processes"
     spark_master: str = "local[2]"
     spark_conf: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_SPARK_CONF))
+    forecast_refit_days: int = 1
 
 
 def parse_engine(
@@ -87,9 +94,10 @@ def parse_engine(
     values = dataclasses.asdict(written)
     for key, var in ENVIRONMENT.items():
         if environ.get(var):
-            checked = build_section(
-                EngineTable, {key: environ[var]}, "[engine]", f"${var}", problems
-            )
+            value = environ[var]
+            if key == "forecast_refit_days" and value.strip().isdigit():
+                value = int(value)  # a whole number in the environment's text
+            checked = build_section(EngineTable, {key: value}, "[engine]", f"${var}", problems)
             values[key] = getattr(checked, key)  # the default again when it was bad
     conf = dict(DEFAULT_SPARK_CONF)
     if isinstance(conf_table, Mapping):
@@ -110,4 +118,5 @@ def parse_engine(
         forecast_executor=values["forecast_executor"],
         spark_master=values["spark_master"],
         spark_conf=conf,
+        forecast_refit_days=values["forecast_refit_days"],
     )

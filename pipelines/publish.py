@@ -5,6 +5,13 @@ never opens the warehouse. Each build writes a complete new snapshot file beside
 checkpoints and closes it, then renames it over the old one. A reader still holding the old
 file keeps reading it (the old inode lives until it closes); a reader that reconnects sees the
 new build. Nothing half-written ever carries the snapshot's name.
+
+A daily build changes a few days of the large marts: the new file starts as a byte copy of the
+previous snapshot (the file system's copy, no decoding or compressing), then only what differs
+from the warehouse is rewritten: a table with an ``order_date`` column day by day (the days
+whose row count or row-hash sum differ), any other table whole when its count or hash sum
+differs (issue 21). Without a previous snapshot, or one DuckDB cannot open, every table is
+copied.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -126,9 +134,14 @@ def publish_snapshot(
     new_path = snapshot_path.with_name(f"{snapshot_path.name}.{os.getpid()}.new")
     _remove_database_files(new_path)
     warehouse_db = warehouse_conn.execute("SELECT current_database()").fetchone()[0]
-    warehouse_conn.execute(f"ATTACH {_sql_string(str(new_path))} AS {_SNAPSHOT_ALIAS}")
+    updating = _start_from_previous(warehouse_conn, snapshot_path, new_path)
+    if not updating:
+        warehouse_conn.execute(f"ATTACH {_sql_string(str(new_path))} AS {_SNAPSHOT_ALIAS}")
     try:
-        row_counts = _copy_published_tables(warehouse_conn, warehouse_db)
+        if updating:
+            row_counts = _update_published_tables(warehouse_conn, warehouse_db)
+        else:
+            row_counts = _copy_published_tables(warehouse_conn, warehouse_db)
         row_counts.update(_write_build_tables(warehouse_conn, build_info, dbt_results))
         warehouse_conn.execute(f"CHECKPOINT {_SNAPSHOT_ALIAS}")
     except BaseException:
@@ -157,8 +170,8 @@ def analytics_row_counts(conn, database: str | None = None) -> dict[str, int]:
     }
 
 
-def _copy_published_tables(conn, warehouse_db: str) -> dict[str, int]:
-    """Copy schema analytics and the published raw and ops tables into the new snapshot."""
+def _published_sources(conn, warehouse_db: str) -> list[tuple[str, str]]:
+    """(schema, table) of every warehouse table the snapshot publishes."""
     sources = conn.execute(
         """SELECT table_schema, table_name FROM information_schema.tables
            WHERE table_catalog = ? AND table_schema = 'analytics'
@@ -184,6 +197,12 @@ def _copy_published_tables(conn, warehouse_db: str) -> dict[str, int]:
     sources = [(s, t) for s, t in sources if t not in PUBLISH_TIME_TABLES]
     sources += [("raw", t) for t in PUBLISHED_RAW_TABLES if t in raw_present]
     sources += [("ops", t) for t in PUBLISHED_OPS_TABLES if t in ops_present]
+    return sources
+
+
+def _copy_published_tables(conn, warehouse_db: str) -> dict[str, int]:
+    """Copy schema analytics and the published raw and ops tables into the new snapshot."""
+    sources = _published_sources(conn, warehouse_db)
     for schema in ("analytics", "raw", "ops"):
         conn.execute(f"CREATE SCHEMA IF NOT EXISTS {_SNAPSHOT_ALIAS}.{schema}")
     row_counts = {}
@@ -192,6 +211,96 @@ def _copy_published_tables(conn, warehouse_db: str) -> dict[str, int]:
         conn.execute(
             f"CREATE TABLE {target} AS SELECT * FROM {_qualified(warehouse_db, schema, table)}"
         )
+        (rows,) = conn.execute(f"SELECT count(*) FROM {target}").fetchone()
+        row_counts[f"{schema}.{table}"] = rows
+    return row_counts
+
+
+def _start_from_previous(conn, snapshot_path: Path, new_path: Path) -> bool:
+    """Byte-copy the previous snapshot to ``new_path`` and attach it as the new snapshot.
+
+    False (nothing attached, nothing left at ``new_path``) when there is no previous snapshot
+    or DuckDB cannot open the copy: the caller then writes every table afresh."""
+    if not snapshot_path.exists():
+        return False
+    try:
+        shutil.copyfile(snapshot_path, new_path)
+        conn.execute(f"ATTACH {_sql_string(str(new_path))} AS {_SNAPSHOT_ALIAS}")
+    except Exception:  # noqa: BLE001 - any unreadable previous snapshot: write a fresh one
+        _remove_database_files(new_path)
+        return False
+    return True
+
+
+def _columns(conn, database: str, schema: str, table: str) -> list[tuple[str, str]]:
+    return conn.execute(
+        """SELECT column_name, data_type FROM information_schema.columns
+           WHERE table_catalog = ? AND table_schema = ? AND table_name = ?
+           ORDER BY ordinal_position""",
+        [database, schema, table],
+    ).fetchall()
+
+
+def _fingerprint_sql(table: str, by_day: bool) -> str:
+    """Row count and the sum of every row's hash (order-free), per order_date or whole."""
+    if by_day:
+        return (
+            f"SELECT order_date, count(*) AS n, sum(hash(*COLUMNS(*))::HUGEINT) AS h "
+            f"FROM {table} GROUP BY order_date"
+        )
+    return f"SELECT count(*) AS n, sum(hash(*COLUMNS(*))::HUGEINT) AS h FROM {table}"
+
+
+def _update_published_tables(conn, warehouse_db: str) -> dict[str, int]:
+    """Bring the copied previous snapshot up to the warehouse, rewriting only what differs.
+
+    1. Tables the warehouse no longer publishes, and this build's own tables, are dropped.
+    2. A new table, or one whose columns changed, is copied whole.
+    3. A table with ``order_date``: the days whose count or hash sum differ are deleted and
+       inserted again from the warehouse.
+    4. Any other table is copied again when its count or hash sum differs.
+    """
+    sources = _published_sources(conn, warehouse_db)
+    present = conn.execute(
+        """SELECT table_schema, table_name FROM information_schema.tables
+           WHERE table_catalog = ?""",
+        [_SNAPSHOT_ALIAS],
+    ).fetchall()
+    for schema, table in present:
+        if (schema, table) not in sources:
+            conn.execute(f"DROP TABLE {_qualified(_SNAPSHOT_ALIAS, schema, table)}")
+    for schema in ("analytics", "raw", "ops"):
+        conn.execute(f"CREATE SCHEMA IF NOT EXISTS {_SNAPSHOT_ALIAS}.{schema}")
+    row_counts = {}
+    for schema, table in sources:
+        source = _qualified(warehouse_db, schema, table)
+        target = _qualified(_SNAPSHOT_ALIAS, schema, table)
+        columns = _columns(conn, warehouse_db, schema, table)
+        if (schema, table) not in present or columns != _columns(
+            conn, _SNAPSHOT_ALIAS, schema, table
+        ):
+            conn.execute(f"CREATE OR REPLACE TABLE {target} AS SELECT * FROM {source}")
+        elif "order_date" in {name for name, _ in columns}:
+            conn.execute(
+                f"""CREATE OR REPLACE TEMP TABLE publish_days AS
+                    SELECT coalesce(w.order_date, s.order_date) AS order_date
+                    FROM ({_fingerprint_sql(source, True)}) AS w
+                    FULL JOIN ({_fingerprint_sql(target, True)}) AS s
+                        ON w.order_date IS NOT DISTINCT FROM s.order_date
+                    WHERE w.n IS DISTINCT FROM s.n OR w.h IS DISTINCT FROM s.h"""
+            )
+            in_days = (
+                "order_date IN (SELECT order_date FROM publish_days) OR (order_date IS NULL "
+                "AND EXISTS (SELECT 1 FROM publish_days WHERE order_date IS NULL))"
+            )
+            conn.execute(f"DELETE FROM {target} WHERE {in_days}")
+            conn.execute(f"INSERT INTO {target} SELECT * FROM {source} WHERE {in_days}")
+            conn.execute("DROP TABLE publish_days")
+        elif (
+            conn.execute(_fingerprint_sql(source, False)).fetchone()
+            != conn.execute(_fingerprint_sql(target, False)).fetchone()
+        ):
+            conn.execute(f"CREATE OR REPLACE TABLE {target} AS SELECT * FROM {source}")
         (rows,) = conn.execute(f"SELECT count(*) FROM {target}").fetchone()
         row_counts[f"{schema}.{table}"] = rows
     return row_counts

@@ -79,16 +79,37 @@ def demand_forecast(
 ):
     """1. Read the marts up to as_of; 2. backtest, select and forecast per SKU over worker
     processes (or a Spark job: ``engine.forecast_executor``); 3. split to regions and
-    merchants; 4. replace the three tables at once."""
+    merchants; 4. replace the three tables at once. With ``engine.forecast_refit_days`` > 1 a
+    recent fit that still holds is kept instead (``pipelines.forecast_refit``)."""
     from forecasting.demand.inputs import load_demand_inputs
     from forecasting.demand.pipeline import forecast_demand
+    from pipelines.forecast_refit import refit_decision
 
+    installation_settings = build_settings.settings()
+    engine = installation_settings.engine
     with duckdb.get_connection() as conn:
         as_of = build_settings.as_of_date(conn)
-        inputs = load_demand_inputs(conn, as_of)
-    installation_settings = build_settings.settings()
+        decision = refit_decision(conn, as_of, engine.forecast_refit_days)
+        if not decision.refit:
+            counts = {
+                table: conn.execute(f"SELECT count(*) FROM analytics.{table}").fetchone()[0]
+                for table in TABLES
+            }
+        else:
+            inputs = load_demand_inputs(conn, as_of)
+    context.log.info(f"demand forecast: {decision.reason}")
+    if not decision.refit:
+        for table, rows in counts.items():
+            yield dg.MaterializeResult(
+                asset_key=table,
+                metadata={
+                    "dagster/row_count": rows,
+                    "as_of": str(decision.fitted_as_of),
+                    "kept": decision.reason,
+                },
+            )
+        return
     settings = installation_settings.forecast.engine_settings()
-    engine = installation_settings.engine
     spark = None
     if engine.forecast_executor == "spark":
         from pipelines.spark_build import spark_session

@@ -111,17 +111,18 @@ class CardPulseDbtTranslator(DagsterDbtTranslator):
 
 
 _PROJECT = dbt_project()
+_TRANSLATOR = CardPulseDbtTranslator(
+    settings=DagsterDbtTranslatorSettings(
+        enable_asset_checks=True, enable_source_tests_as_checks=True
+    )
+)
 
 
 @dbt_assets(
     manifest=_PROJECT.manifest_path,
     project=_PROJECT,
     pool=WAREHOUSE_POOL,
-    dagster_dbt_translator=CardPulseDbtTranslator(
-        settings=DagsterDbtTranslatorSettings(
-            enable_asset_checks=True, enable_source_tests_as_checks=True
-        )
-    ),
+    dagster_dbt_translator=_TRANSLATOR,
 )
 def warehouse_models(
     context: dg.AssetExecutionContext,
@@ -138,8 +139,13 @@ def warehouse_models(
     A build with ``--as-of`` passes it as the dbt var ``as_of``: the reconciliation marts and
     ``risk_signals`` then share one "today".
     """
+    from pipelines.engine import load_engine_settings
+
     target = dbt_target_dir()
     (target / "run_results.json").unlink(missing_ok=True)  # never publish a previous build's
+    if load_engine_settings().dbt_target == "spark":
+        yield from _build_on_spark(context, dbt, duckdb, target, _as_of_vars(build_settings))
+        return
     with warehouse_env(duckdb.database):
         invocation = dbt.cli(
             ["build", "--exclude-resource-type", "unit_test", *_as_of_vars(build_settings)],
@@ -156,6 +162,103 @@ def _as_of_vars(build_settings: BuildSettings) -> list[str]:
     if not build_settings.as_of:
         return []
     return ["--vars", json.dumps({"as_of": build_settings.as_of})]
+
+
+# Models built on the DuckDB target only (their state macro is DuckDB SQL; docs/scale.md).
+DUCKDB_ONLY_PATH = "path:models/marts/recon"
+
+
+def _build_on_spark(
+    context, dbt: DbtCliResource, duckdb: DuckDBResource, target: Path, as_of_vars: list[str]
+):
+    """``[engine] dbt_target = "spark"``: the same ``dbt build`` on Spark, then its marts in the
+    DuckDB warehouse for the stages after it (``pipelines.spark_dbt``).
+
+    1. ``dbt build`` through ``python -m pipelines.spark_dbt`` (the Spark session, the lake),
+       streamed to Dagster like the DuckDB build: models, tests as checks;
+    2. every mart it built copied into DuckDB's ``analytics``, typed by its contract;
+    3. the DuckDB-only models (reconciliation) built on DuckDB over those marts: first the
+       staging and intermediate views they read (no events: Spark's run reported those), then
+       the models themselves, their events passed on as this step's (run without the step's
+       context: with it dagster-dbt would fold the selection into one of every asset).
+    """
+
+    from pipelines.resources import CardPulseDbtCliResource
+    from pipelines.spark_dbt import copy_marts_to_duckdb, write_executable
+
+    root = home().root / "spark"
+    on_spark = CardPulseDbtCliResource(
+        project_dir=dbt.project_dir,
+        dbt_executable=str(write_executable(root)),
+        target="spark",
+    )
+    invocation = on_spark.cli(
+        [
+            "build",
+            "--exclude-resource-type",
+            "unit_test",
+            "--exclude",
+            DUCKDB_ONLY_PATH,
+            *as_of_vars,
+        ],
+        context=context,
+        target_path=target,
+    )
+    with dies_with_this_process(invocation.process):
+        yield from invocation.stream()
+
+    manifest = json.loads(Path(_PROJECT.manifest_path).read_text())
+    results = json.loads((target / "run_results.json").read_text())["results"]
+    built = {r["unique_id"] for r in results if r["status"] == "success"}
+    marts = {
+        node["name"]: [(c["name"], c["data_type"]) for c in node["columns"].values()]
+        for unique_id, node in manifest["nodes"].items()
+        if unique_id in built
+        and node["resource_type"] == "model"
+        and node["config"].get("schema") == "analytics"
+    }
+    with duckdb.get_connection() as conn:
+        counts = copy_marts_to_duckdb(conn, root, marts)
+    context.log.info(f"copied {len(counts)} marts from Spark into DuckDB: {counts}")
+
+    duckdb_target = target / "duckdb-only"
+    with warehouse_env(duckdb.database):
+        views = dbt.cli(
+            ["run", "--select", "path:models/staging path:models/intermediate"],
+            target_path=duckdb_target,
+        )
+        with dies_with_this_process(views.process):
+            views.wait()
+        recon = dbt.cli(
+            [
+                "build",
+                "--exclude-resource-type",
+                "unit_test",
+                "--select",
+                DUCKDB_ONLY_PATH,
+                *as_of_vars,
+            ],
+            manifest=_PROJECT.manifest_path,
+            dagster_dbt_translator=_TRANSLATOR,
+            target_path=duckdb_target,
+        )
+        with dies_with_this_process(recon.process):
+            for event in recon.stream():
+                if isinstance(event, dg.AssetMaterialization):
+                    yield dg.MaterializeResult(asset_key=event.asset_key, metadata=event.metadata)
+                elif isinstance(event, dg.AssetCheckEvaluation):
+                    yield dg.AssetCheckResult(
+                        asset_key=event.asset_key,
+                        check_name=event.check_name,
+                        passed=event.passed,
+                        severity=event.severity,
+                        metadata=event.metadata,
+                    )
+    # Publishing reads one run_results.json: Spark's, plus the DuckDB-only models'.
+    extra = json.loads((duckdb_target / "run_results.json").read_text())["results"]
+    payload = json.loads((target / "run_results.json").read_text())
+    payload["results"] += extra
+    (target / "run_results.json").write_text(json.dumps(payload))
 
 
 def _landing_paths() -> list[Path]:

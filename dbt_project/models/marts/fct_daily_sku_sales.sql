@@ -1,11 +1,18 @@
+-- depends_on: {{ ref('int_price_history') }}
+{{ daily_incremental_config() }}
+
 -- Sales per SKU, buyer region and business day: demand orders only (paid, delivered, failed,
--- refunded), the series forecasting reads.
+-- refunded), the series forecasting reads. Incremental: a run rebuilds only the days that
+-- changed (macros/incremental_days.sql).
 with
 
 demand_orders as (
 
     select * from {{ ref('fct_orders') }}
     where is_demand
+    {% if is_incremental() %}
+        and order_date in ({{ days_to_rebuild(ref('fct_orders'), ref('int_price_history')) }})
+    {% endif %}
 
 ),
 
@@ -36,7 +43,9 @@ daily as (
             sum(quantity * effective_unit_cost)
             / nullif(sum(quantity) filter (where effective_unit_cost is not null), 0)
             as decimal(18, 4)
-        ) as avg_unit_cost
+        ) as avg_unit_cost,
+        -- The newest raw load among the day's orders: what the next run compares against.
+        max(_loaded_at) as _loaded_at
 
     from demand_orders
     group by sku_id, region_code, order_date
