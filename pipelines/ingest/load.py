@@ -347,7 +347,9 @@ def ingest_paths(
                 item = group[0]
                 done = [
                     FileResult(
-                        str(item.path), item.table.entity if item.table else None, item.problem
+                        str(item.path),
+                        item.table.entity if item.table else None,
+                        error=item.problem,
                     )
                 ]
             else:
