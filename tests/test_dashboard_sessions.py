@@ -5,8 +5,13 @@ resumed without the cookie) is in tests/test_browser_dashboard.py."""
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from starlette.applications import Starlette
@@ -16,6 +21,8 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from dashboard import auth, sessions
+
+ROOT = Path(__file__).resolve().parents[1]
 
 NOW = datetime(2026, 12, 6, 4, 0, tzinfo=UTC)
 
@@ -209,3 +216,32 @@ def test_records_and_the_key_outlive_the_process_in_a_600_file(store, tmp_path, 
     with caplog.at_level(logging.WARNING, logger="cardpulse.sessions"):
         assert not sessions.SessionBook().keep_in(broken)
     assert "sessions kept in memory only" in caplog.text
+
+
+def test_the_server_preloads_what_first_visits_would_import(tmp_path):
+    """Starting the server imports the pages' slow libraries in the background (pandas' Styler
+    alone takes 0.4 s), so the first sign-in or first visit of a page does not wait for them."""
+    script = """
+import json, sys, threading
+preloaded = ("pandas.io.formats.style", "plotly.express", "openpyxl")
+before = [m for m in preloaded if m in sys.modules]
+import dashboard.server as server
+for thread in threading.enumerate():
+    if thread.name == "cardpulse-warm-imports":
+        thread.join(60)
+after = [m for m in server.WARM_IMPORTS if m in sys.modules]
+print(json.dumps([before, after, server.warm_imports(("cardpulse_no_such_module",))]))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env={**os.environ, "CARDPULSE_HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    before, after, failed = json.loads(done.stdout.strip().splitlines()[-1])
+    assert before == []
+    assert after == ["pandas.io.formats.style", "plotly.express", "openpyxl"]
+    assert failed == ["cardpulse_no_such_module"]
