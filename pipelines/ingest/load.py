@@ -399,17 +399,7 @@ def _ingest_file(
     import duckdb
 
     result = FileResult(str(path), table.entity, source_table=table.name)
-    try:
-        result.file_id = partner.combined_file_id(path, [p for _, p in partners])
-    except OSError as error:
-        result.error = f"cannot read file: {error.strerror or error}"
-        return result
-    seen = conn.execute(
-        "SELECT loaded_at FROM raw.file_ledger WHERE _file_id = ? AND entity = ?",
-        [result.file_id, table.entity],
-    ).fetchone()
-    if seen:
-        result.already_loaded = True
+    if not _identify(conn, result, path, partners):
         return result
     with tempfile.TemporaryDirectory(prefix="cardpulse-ingest-") as workdir:
         # Read before the transaction: a parser that gives up (and is retried another way)
@@ -495,18 +485,7 @@ def _ingest_batch(conn, items: list[PlannedFile], run: IngestRun) -> list[FileRe
     results = [FileResult(str(i.path), table.entity, source_table=table.name) for i in items]
     pending: list[tuple[Path, FileResult]] = []
     for item, result in zip(items, results, strict=True):
-        try:
-            result.file_id = partner.combined_file_id(item.path, [])
-        except OSError as error:
-            result.error = f"cannot read file: {error.strerror or error}"
-            continue
-        seen = conn.execute(
-            "SELECT 1 FROM raw.file_ledger WHERE _file_id = ? AND entity = ?",
-            [result.file_id, table.entity],
-        ).fetchone()
-        if seen:
-            result.already_loaded = True
-        else:
+        if _identify(conn, result, item.path):
             pending.append((item.path, result))
     file_ids = [result.file_id for _, result in pending]
     if len(pending) < 2 or len(set(file_ids)) < len(file_ids):
@@ -559,6 +538,24 @@ def _one_by_one(
         _ingest_file(conn, item.path, item.table, run) if id(result) in waiting else result
         for item, result in zip(items, results, strict=True)
     ]
+
+
+def _identify(
+    conn, result: FileResult, path: Path, partners: tuple[tuple[str, Path], ...] = ()
+) -> bool:
+    """Set the file's id (the hash of its bytes and its partners'); False when it is done
+    already: unreadable (``error``) or in the ledger (``already_loaded``)."""
+    try:
+        result.file_id = partner.combined_file_id(path, [p for _, p in partners])
+    except OSError as error:
+        result.error = f"cannot read file: {error.strerror or error}"
+        return False
+    seen = conn.execute(
+        "SELECT 1 FROM raw.file_ledger WHERE _file_id = ? AND entity = ?",
+        [result.file_id, result.entity],
+    ).fetchone()
+    result.already_loaded = bool(seen)
+    return not seen
 
 
 def _roll_back(conn, run: IngestRun, entity: str, file_id: str) -> None:
