@@ -507,11 +507,10 @@ def _ingest_batch(conn, items: list[PlannedFile], run: IngestRun) -> list[FileRe
     except (UnreadableFile, duckdb.Error):
         conn.execute("ROLLBACK")
         _drop_staging(conn)
-        for _, result in pending:
-            if run.lake is not None:
+        if run.lake is not None:
+            for _, result in pending:
                 lake.remove_file(run.lake, table.entity, result.file_id)
-            _clear_counts(result)
-            result.inferred, result.warning = [], None
+        # Each pending file's result is replaced by the one of loading it alone.
         return _one_by_one(conn, items, results, pending, run)
     except BaseException:
         conn.execute("ROLLBACK")
