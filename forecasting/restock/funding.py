@@ -22,9 +22,9 @@ import pandas as pd
 
 from cardpulse.settings import DEFAULT_FORECAST
 from forecasting.restock.card_keys import MAX_COVER_DAYS, z_score
-from forecasting.restock.demand import DemandPath, demand_paths
-from forecasting.restock.events import Event, upcoming_events
+from forecasting.restock.demand_paths import DemandPath, demand_paths
 from forecasting.restock.reasons import event_clause
+from forecasting.restock.upcoming_events import Event, upcoming_events
 
 DIRECT_TOPUP = "direct_topup"
 

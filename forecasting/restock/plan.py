@@ -20,9 +20,9 @@ from forecasting.restock.card_keys import (
     late_cover,
     plan_day,
 )
-from forecasting.restock.demand import DemandPath, demand_paths
-from forecasting.restock.events import upcoming_events
+from forecasting.restock.demand_paths import DemandPath, demand_paths
 from forecasting.restock.reasons import card_key_reason
+from forecasting.restock.upcoming_events import upcoming_events
 
 CARD_KEY = "card_key"
 

@@ -21,9 +21,9 @@ from forecasting.restock import (
     plan_funding,
     purchase_order_lines,
 )
-from forecasting.restock.alerts import FIRED, STATE_COLUMNS
 from forecasting.restock.deliveries import observed_batches, supplier_delays
 from forecasting.restock.funding import FUNDING_COLUMNS
+from forecasting.restock.low_stock_alerts import FIRED, STATE_COLUMNS
 from forecasting.restock.plan import PLAN_COLUMNS
 from forecasting.restock.purchase_orders import PO_COLUMNS
 from pipelines.assets.tables import insert_rows, replace_table, transaction
