@@ -30,6 +30,11 @@ from forecasting.demand import event_adjustment, hierarchy, intervals, selection
 from forecasting.demand.classify import demand_class
 from forecasting.demand.fanout import Progress, fan_out
 from forecasting.demand.inputs import DemandInputs
+from forecasting.demand.output_schema import (
+    BACKTEST_SCHEMA,
+    FORECAST_SCHEMA,
+    MERCHANT_FORECAST_SCHEMA,
+)
 from forecasting.demand.series import censor, dense_daily, sku_series
 from forecasting.demand.series_forecast import (
     ForecastSettings,
@@ -42,49 +47,11 @@ TOTAL = "ALL"
 INTERVAL_LEVEL = 80
 LEVELS = (80, 95)
 TOP_SKUS_PER_MERCHANT = 5
-FORECAST_COLUMNS = [
-    "sku_id",
-    "region_code",
-    "ds",
-    "yhat",
-    "yhat_lower",
-    "yhat_upper",
-    "interval_level",
-    "model",
-    "as_of",
-    "yhat_lower_95",
-    "yhat_upper_95",
-]
-BACKTEST_COLUMNS = [
-    "sku_id",
-    "region_code",
-    "model",
-    "wape",
-    "mase",
-    "bias",
-    "interval_coverage",
-    "is_selected",
-    "coverage_95",
-    "folds",
-    "days",
-    "reason",
-    "as_of",
-]
+FORECAST_COLUMNS = list(FORECAST_SCHEMA)
+BACKTEST_COLUMNS = list(BACKTEST_SCHEMA)
 _VALUE_COLUMNS = ["sku_id", "ds", "yhat", "yhat_lower", "yhat_upper", "yhat_lower_95",
                   "yhat_upper_95"]  # fmt: skip
-MERCHANT_COLUMNS = [
-    "merchant_id",
-    "sku_id",
-    "ds",
-    "yhat",
-    "yhat_lower",
-    "yhat_upper",
-    "interval_level",
-    "model",
-    "as_of",
-    "yhat_lower_95",
-    "yhat_upper_95",
-]
+MERCHANT_COLUMNS = list(MERCHANT_FORECAST_SCHEMA)
 
 
 @dataclass
