@@ -25,14 +25,22 @@ if not runtime.exists():
 
 QUERY_TTL_SECONDS = 600
 
-QUERIES: dict[str, Callable[..., Any]] = {
-    **health.QUERIES,
-    **overview.QUERIES,
-    **operations.QUERIES,
-    **pricing.QUERIES,
-    **profit.QUERIES,
-    **risk.QUERIES,
-}
+PAGE_MODULES = (overview, operations, pricing, health, profit, risk)
+
+
+def registry(modules=PAGE_MODULES) -> dict[str, Callable[..., Any]]:
+    """Every page module's ``QUERIES`` in one table; two pages naming a query alike is an
+    error at import, not one page silently running the other's."""
+    merged: dict[str, Callable[..., Any]] = {}
+    for module in modules:
+        clash = sorted(merged.keys() & module.QUERIES.keys())
+        if clash:
+            raise ValueError(f"{module.__name__}: query name(s) already taken: {', '.join(clash)}")
+        merged.update(module.QUERIES)
+    return merged
+
+
+QUERIES = registry()
 
 
 @st.cache_data(ttl=QUERY_TTL_SECONDS, max_entries=1024, show_spinner=False)
