@@ -138,7 +138,7 @@ def _snapshot(source: Path, home: Path) -> Path:
     if published:
         target.symlink_to(source)
         return target
-    from pipelines.publish import BuildInfo, publish_snapshot
+    from pipelines.snapshot_writer import BuildInfo, publish_snapshot
 
     now = dt.datetime.now()
     with duckdb.connect(str(source)) as conn:  # ATTACHing the new snapshot needs write mode

@@ -53,16 +53,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from export_data import ensure_export, ensure_warehouse  # noqa: E402
 
 from cardpulse.settings import DEFAULT_FORECAST  # noqa: E402
-from forecasting import calendar  # noqa: E402
+from forecasting import trading_calendar  # noqa: E402
 from forecasting.demand.classify import CLASS_DAYS, demand_class  # noqa: E402
-from forecasting.demand.engine import (  # noqa: E402
-    SeriesTask,
-    forecast_baselines,
-)
 from forecasting.demand.fanout import default_workers, fan_out  # noqa: E402
 from forecasting.demand.inputs import DemandInputs, load_demand_inputs  # noqa: E402
 from forecasting.demand.pipeline import build_tasks, forecast_demand  # noqa: E402
 from forecasting.demand.series import censor, dense_daily  # noqa: E402
+from forecasting.demand.series_forecast import (  # noqa: E402
+    SeriesTask,
+    forecast_baselines,
+)
 
 HORIZON = DEFAULT_FORECAST.horizon_days
 INTERMITTENT = ("croston_sba", "tsb", "adida", "imapa")
@@ -169,7 +169,9 @@ def event_day_rows(inputs: DemandInputs, tasks) -> pd.DataFrame:
         return pd.DataFrame(columns=["sku_id", "ds"])
     events = events[events["scope"].astype(str).str.lower() != "all"]
     parts = [
-        calendar.event_days(events, t.sku_id, t.category, t.brand)[["ds"]].assign(sku_id=t.sku_id)
+        trading_calendar.event_days(events, t.sku_id, t.category, t.brand)[["ds"]].assign(
+            sku_id=t.sku_id
+        )
         for t in tasks
     ]
     return pd.concat(parts, ignore_index=True).drop_duplicates()

@@ -3,7 +3,7 @@
 Loaded as ``load_settings().notify`` (``cardpulse.settings``; ``.reports`` is its
 ``[reports]``), checked there with every other section: each bad key is one line naming it
 (``notify.channels.ops_mail.port: ...``); a channel or report stops at its first problem.
-Routes name alert kinds that ``pipelines.notify.alerts`` registers, so that module checks
+Routes name alert kinds that ``pipelines.notify.alert_kinds`` registers, so that module checks
 them (:meth:`NotifyConfig.unknown_kinds`). Secrets are never written in the file: a channel
 names the environment variable that holds each one (``password_env``, ``webhook_url_env``,
 ``secret_env``) and the value is read when the channel sends, so a missing variable is an

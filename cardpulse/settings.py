@@ -137,9 +137,9 @@ class ForecastSection:
     learn_events: bool = True
 
     def engine_settings(self, **extra: Any):
-        """``forecasting.demand.engine.ForecastSettings`` with these values (``extra``: its
+        """``forecasting.demand.series_forecast.ForecastSettings`` with these values (``extra``: its
         other fields, e.g. the bench's ``final_models``)."""
-        from forecasting.demand.engine import ForecastSettings
+        from forecasting.demand.series_forecast import ForecastSettings
 
         return ForecastSettings(**{**dataclasses.asdict(self), **extra})
 

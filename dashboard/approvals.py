@@ -22,7 +22,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from dashboard.data import APPROVER_ROLES, PLATFORM_ROLES, Scope
+from dashboard.data.access import APPROVER_ROLES, PLATFORM_ROLES, Scope
 
 TABLE = "approved_prices"
 COLUMNS = [

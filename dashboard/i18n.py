@@ -515,7 +515,7 @@ COLUMN_LABELS: dict[str, tuple[str, str]] = {
 # Codes the data carries, as words on screen (CSV exports keep the codes). A code with no
 # entry here (a shop's own category word, say) is shown as it is.
 CODE_LABELS: dict[str, dict[str, tuple[str, str]]] = {
-    # the alert registry's kinds (pipelines/notify/alerts.py)
+    # the alert registry's kinds (pipelines/notify/alert_kinds.py)
     "alert_kind": {
         "low_stock": ("低库存", "Low stock"),
         "funding": ("供应商余额不足", "Supplier balance runs out"),

@@ -16,7 +16,9 @@ import duckdb
 import pandas as pd
 import streamlit as st
 
-from dashboard import auth, data, sessions
+from dashboard import auth, sessions
+from dashboard.data import access, queries
+from dashboard.data.snapshot import SnapshotRef, snapshot_ref
 from dashboard.i18n import (
     CODE_COLUMNS,
     DEFAULT_LANGUAGE,
@@ -53,8 +55,8 @@ _cookie_component = st.components.v2.component("cardpulse_session_cookie", js=_C
 class PageContext:
     lang: str
     session: auth.Session
-    scope: data.Scope
-    snapshot: data.SnapshotRef
+    scope: access.Scope
+    snapshot: SnapshotRef
 
     def t(self, key: str, **values: object) -> str:
         return t(key, self.lang, **values)
@@ -62,8 +64,8 @@ class PageContext:
     def query(self, name: str, *args: Any) -> Any:
         """Run a named query in this page's scope; an unreadable snapshot stops the page."""
         try:
-            return data.load(name, self.snapshot, self.scope, *args)
-        except data.PlatformOnly:
+            return queries.load(name, self.snapshot, self.scope, *args)
+        except access.PlatformOnly:
             st.warning(self.t("not_allowed"))
             st.stop()
         except (duckdb.Error, OSError) as error:
@@ -252,8 +254,8 @@ def page_context(roles: tuple[str, ...]) -> PageContext:
     if session.role not in roles:
         st.warning(t("not_allowed", lang))
         st.stop()
-    scope = data.scope_for(session.role, session.merchant_id, getattr(session, "agent_id", None))
-    snapshot = data.snapshot_ref(home().snapshot)
+    scope = access.scope_for(session.role, session.merchant_id, getattr(session, "agent_id", None))
+    snapshot = snapshot_ref(home().snapshot)
     if snapshot.version is None:
         st.info(t("no_snapshot", lang))
         st.stop()

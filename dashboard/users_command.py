@@ -66,14 +66,15 @@ def _snapshot_knows_merchant(merchant_id: str) -> bool | None:
         return None
     import duckdb
 
-    from dashboard import data
+    from dashboard.data import access
+    from dashboard.data.snapshot import connect
 
     try:
-        conn = data.connect(snapshot)
+        conn = connect(snapshot)
     except duckdb.Error:
         return None
     try:
-        return data.merchant_exists(conn, merchant_id)
+        return access.merchant_exists(conn, merchant_id)
     finally:
         conn.close()
 
@@ -151,16 +152,17 @@ def ensure_demo_users(home) -> list[tuple[str, str, str, str | None]]:
     2. (Re)create each account with a new generated password, since stored hashes cannot be
        shown again. Returns ``(name, role, password, merchant_id)`` rows.
     """
-    from dashboard import data
     from dashboard.auth import generate_password
+    from dashboard.data import access
+    from dashboard.data.snapshot import connect
     from pipelines.settings import Home
 
     home = home if isinstance(home, Home) else Home(Path(os.fspath(home)).resolve())
     merchant_id = None
     if home.snapshot.exists():
-        conn = data.connect(home.snapshot)
+        conn = connect(home.snapshot)
         try:
-            merchant_id = data.first_merchant(conn)
+            merchant_id = access.first_merchant(conn)
         finally:
             conn.close()
     store = _store(home)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dagster as dg
 
 import pipelines.assets
-from pipelines.assets.publish import publish_snapshot_asset
+from pipelines.assets.publish_snapshot import publish_snapshot_asset
 from pipelines.resources import build_resources
 from pipelines.schedules import (
     BUILD_JOB_NAME,

@@ -57,7 +57,7 @@ def test_the_notifications_this_build_recorded_are_counted(tmp_path, monkeypatch
 
     from cardpulse.notify_settings import parse
     from pipelines.notify import outbox
-    from pipelines.notify.alerts import Alert
+    from pipelines.notify.alert_kinds import Alert
 
     monkeypatch.setenv("CARDPULSE_HOME", str(tmp_path))
     config = parse(

@@ -14,6 +14,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard import approvals, auth, data, ui
+from dashboard.data import exports
 from dashboard.i18n import column_label, t
 
 APP = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
@@ -202,8 +203,8 @@ def test_ops_cannot_revoke(home):
 def test_the_approval_export_has_names_and_words_not_codes(home, monkeypatch):
     tick_and_approve(pricing_page("pricing", home), [0])
     exported = []
-    original = data.to_csv
-    monkeypatch.setattr(data, "to_csv", lambda frame: exported.append(frame) or original(frame))
+    original = exports.to_csv
+    monkeypatch.setattr(exports, "to_csv", lambda frame: exported.append(frame) or original(frame))
     app = pricing_page("pricing", home)
     (frame,) = [f for f in exported if column_label("approved_by", "zh") in f.columns]
     assert "export_approved_xlsx" in {b.key for b in app.get("download_button")}

@@ -9,7 +9,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 from test_dashboard_app import APP, PASSWORD, assert_clean, leaks, rendered_text
 
-from dashboard import auth, data, profit_data, ui
+from dashboard import auth, data, ui
+from dashboard.data import profit as profit_data
 from dashboard.i18n import t
 
 PAGE = "app_pages/profit.py"

@@ -19,7 +19,7 @@ import pytest
 from dagster_dbt import DbtProject
 from dagster_duckdb import DuckDBResource
 
-from pipelines.assets.publish import PUBLISH_ASSET_KEY
+from pipelines.assets.publish_snapshot import PUBLISH_ASSET_KEY
 from pipelines.assets.warehouse import ingest_landing
 from pipelines.checks import FILES_READABLE, ROWS_BALANCE
 from pipelines.definitions import build_definitions

@@ -9,7 +9,7 @@ import pytest
 from dagster_duckdb import DuckDBResource
 
 from forecasting.demand.synthetic import synthetic_inputs
-from pipelines.assets.forecasting import demand_forecast
+from pipelines.assets.demand_forecast import demand_forecast
 from pipelines.resources import BuildSettings
 
 AS_OF = dt.date(2025, 11, 1)

@@ -4,7 +4,7 @@ import datetime as dt
 
 import pandas as pd
 
-from forecasting import calendar
+from forecasting import trading_calendar
 
 
 def _day(frame: pd.DataFrame, iso: str) -> pd.Series:
@@ -12,7 +12,7 @@ def _day(frame: pd.DataFrame, iso: str) -> pd.Series:
 
 
 def test_make_up_workdays_of_2025_are_flagged_and_are_not_holidays():
-    days = calendar.trading_calendar(dt.date(2025, 1, 1), dt.date(2025, 12, 31))
+    days = trading_calendar.trading_calendar(dt.date(2025, 1, 1), dt.date(2025, 12, 31))
     for iso in ("2025-01-26", "2025-02-08", "2025-04-27", "2025-09-28", "2025-10-11"):
         row = _day(days, iso)
         assert row["is_makeup_workday"], iso
@@ -23,7 +23,7 @@ def test_make_up_workdays_of_2025_are_flagged_and_are_not_holidays():
 
 
 def test_national_day_2025_runs_from_the_1st_to_the_8th():
-    days = calendar.trading_calendar(dt.date(2025, 9, 25), dt.date(2025, 10, 15))
+    days = trading_calendar.trading_calendar(dt.date(2025, 9, 25), dt.date(2025, 10, 15))
     off = days[days["is_public_holiday"]]["ds"].dt.strftime("%Y-%m-%d").tolist()
     assert off == [f"2025-10-0{d}" for d in range(1, 9)]
     assert _day(days, "2025-10-02")["holiday_name"] == "national_day"
@@ -31,7 +31,7 @@ def test_national_day_2025_runs_from_the_1st_to_the_8th():
 
 
 def test_spring_festival_2025_break_is_named():
-    hols = calendar.public_holidays(dt.date(2025, 1, 20), dt.date(2025, 2, 10))
+    hols = trading_calendar.public_holidays(dt.date(2025, 1, 20), dt.date(2025, 2, 10))
     spring = hols[hols["holiday"] == "spring_festival"]["ds"]
     assert spring.min() == pd.Timestamp("2025-01-28")
     assert spring.max() == pd.Timestamp("2025-02-04")
@@ -39,13 +39,13 @@ def test_spring_festival_2025_break_is_named():
 
 
 def test_years_beyond_the_announced_schedule_fall_back_to_the_rule_based_estimate():
-    hols = calendar.public_holidays(dt.date(2027, 9, 25), dt.date(2027, 10, 10))
+    hols = trading_calendar.public_holidays(dt.date(2027, 9, 25), dt.date(2027, 10, 10))
     national = hols[hols["holiday"] == "national_day"]["ds"]
     assert pd.Timestamp("2027-10-01") in set(national)
 
 
 def test_shopping_festivals_mark_618_double_11_and_12_12():
-    fest = calendar.shopping_festivals(dt.date(2025, 1, 1), dt.date(2025, 12, 31))
+    fest = trading_calendar.shopping_festivals(dt.date(2025, 1, 1), dt.date(2025, 12, 31))
     named = dict(zip(fest["ds"].dt.strftime("%m-%d"), fest["holiday"], strict=True))
     assert named["06-18"] == "festival_618"
     assert named["11-11"] == "double_11"
@@ -61,7 +61,7 @@ def test_events_apply_by_scope():
         "end_date": [dt.date(2025, 8, 30)] * 5,
         "scope": ["category:game_card", "all", "brand:Tencent", "sku:QB-10", "category:video_vip"],
     })  # fmt: skip
-    days = calendar.event_days(events, "QB-10", "game_card", "tencent")
+    days = trading_calendar.event_days(events, "QB-10", "game_card", "tencent")
     labels = {name.rsplit("_day", 1)[0] for name in days["holiday"]}
     assert labels == {
         "event_genshin_#", "event_platform_sale", "event_tencent_week", "event_one_sku_promo",
@@ -71,26 +71,30 @@ def test_events_apply_by_scope():
     assert set(days.loc[days["ds"] == pd.Timestamp("2025-08-29"), "holiday"]) == {
         "event_genshin_#", "event_platform_sale", "event_tencent_week", "event_one_sku_promo",
     }  # fmt: skip
-    other = calendar.event_days(events, "IQY-M", "video_vip", "iQIYI")
+    other = trading_calendar.event_days(events, "IQY-M", "video_vip", "iQIYI")
     assert {n.rsplit("_day", 1)[0] for n in other["holiday"]} == {
         "event_platform_sale", "event_other_cat",
     }  # fmt: skip
 
 
 def test_recurring_events_share_one_effect():
-    assert calendar.event_label("原神 5.3 版本更新") == calendar.event_label("原神 5.4 版本更新")
-    assert calendar.event_label("限时特惠 9.5折") == calendar.event_label("限时特惠 8折")
-    assert calendar.event_label("618年中大促") != calendar.event_label("双十一")
+    assert trading_calendar.event_label("原神 5.3 版本更新") == trading_calendar.event_label(
+        "原神 5.4 版本更新"
+    )
+    assert trading_calendar.event_label("限时特惠 9.5折") == trading_calendar.event_label(
+        "限时特惠 8折"
+    )
+    assert trading_calendar.event_label("618年中大促") != trading_calendar.event_label("双十一")
 
 
 def test_month_starts_are_marked():
-    days = calendar.month_start_days(dt.date(2025, 1, 30), dt.date(2025, 2, 5))
+    days = trading_calendar.month_start_days(dt.date(2025, 1, 30), dt.date(2025, 2, 5))
     assert days["ds"].dt.day.tolist() == [1, 2, 3]
 
 
 def test_prophet_holidays_give_make_up_workdays_their_own_effect():
-    frame = calendar.prophet_holidays(dt.date(2025, 1, 1), dt.date(2025, 12, 31))
+    frame = trading_calendar.prophet_holidays(dt.date(2025, 1, 1), dt.date(2025, 12, 31))
     assert list(frame.columns) == ["holiday", "ds", "lower_window", "upper_window"]
-    makeup = set(frame.loc[frame["holiday"] == calendar.MAKEUP_WORKDAY, "ds"])
+    makeup = set(frame.loc[frame["holiday"] == trading_calendar.MAKEUP_WORKDAY, "ds"])
     assert pd.Timestamp("2025-01-26") in makeup and pd.Timestamp("2025-02-08") in makeup
     assert not frame.duplicated(["holiday", "ds"]).any()

@@ -8,10 +8,10 @@ import pytest
 
 from forecasting.demand import intervals, metrics
 from forecasting.demand.backtest import fold_cutoffs
-from forecasting.demand.engine import ForecastSettings, SeriesTask, forecast_series
 from forecasting.demand.fanout import chunked, fan_out
 from forecasting.demand.models import Ets, ProphetModel, SeasonalNaive, fill_censored
 from forecasting.demand.series import censor, sku_series
+from forecasting.demand.series_forecast import ForecastSettings, SeriesTask, forecast_series
 
 START = dt.date(2025, 1, 6)  # a Monday
 
@@ -105,7 +105,7 @@ def test_prophet_recovers_a_weekly_pattern():
 
 
 def test_prophet_learns_a_holiday_lift_from_past_occurrences():
-    from forecasting.calendar import prophet_holidays
+    from forecasting.trading_calendar import prophet_holidays
 
     days = pd.date_range("2023-01-01", "2025-09-30")
     hols = prophet_holidays(dt.date(2023, 1, 1), dt.date(2025, 10, 31))
@@ -159,7 +159,7 @@ def test_censor_leaves_other_skus_alone():
 
 
 def test_fast_point_forecast_equals_prophets_own_predict():
-    from forecasting.calendar import prophet_holidays
+    from forecasting.trading_calendar import prophet_holidays
 
     days = pd.date_range("2024-06-01", "2025-09-30")
     rng = np.random.default_rng(2)

@@ -8,8 +8,8 @@ import pytest
 
 from forecasting.demand import intervals, selection
 from forecasting.demand.classify import adi_cv2, demand_class
-from forecasting.demand.engine import ForecastSettings, SeriesTask, forecast_series
 from forecasting.demand.models import SeasonalNaive, StatsModel
+from forecasting.demand.series_forecast import ForecastSettings, SeriesTask, forecast_series
 
 START = dt.date(2025, 1, 6)
 
@@ -183,7 +183,7 @@ def _promotions(first: int, every: int, count: int, days: int = 5) -> pd.DataFra
 
 
 def test_event_lift_is_learnt_from_earlier_promotions_of_the_sku():
-    from forecasting.demand.events import EventAdjusted, scoped_windows
+    from forecasting.demand.event_adjustment import EventAdjusted, scoped_windows
     from forecasting.demand.models import Ets
 
     rng = np.random.default_rng(8)
@@ -206,7 +206,7 @@ def test_event_lift_is_learnt_from_earlier_promotions_of_the_sku():
 
 
 def test_event_lift_shrinks_toward_the_category_prior():
-    from forecasting.demand.events import EventAdjusted, scoped_windows
+    from forecasting.demand.event_adjustment import EventAdjusted, scoped_windows
 
     one_past = scoped_windows(_promotions(first=60, every=70, count=2), "S", "c", "b")
     days = pd.date_range(START, periods=120)

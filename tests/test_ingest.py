@@ -9,7 +9,7 @@ import duckdb
 import pytest
 from ingest_helpers import counts, ingest, query, write
 
-from pipelines.ingest.regions import normalise_region
+from pipelines.ingest.region_codes import normalise_region
 
 ORDER_HEADER = (
     "order_id,created_at,updated_at,paid_at,delivered_at,merchant_id,sku_id,quantity,"

@@ -327,7 +327,8 @@ def test_acg_faka_batches_count_the_keys_sold_from_them(built):
 def test_the_profit_page_counts_a_split_attempt_once(built):
     import duckdb
 
-    from dashboard import data, profit_data
+    from dashboard import data
+    from dashboard.data import profit as profit_data
 
     filters = profit_data.ProfitFilters(date(2024, 3, 1), date(2024, 3, 31))
     with duckdb.connect(str(built / "warehouse.duckdb"), read_only=True) as conn:

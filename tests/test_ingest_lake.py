@@ -8,7 +8,7 @@ from test_ingest import ORDER_HEADER, order_line
 
 from pipelines.ingest import lake as lake_module
 from pipelines.ingest.load import connect_warehouse
-from pipelines.ingest.replay import replay_quarantine
+from pipelines.ingest.quarantine_replay import replay_quarantine
 
 SKU_HEADER = (
     "sku_id,name,category,brand,face_value,delivery_type,supplier_id,shelf_life_days,active"

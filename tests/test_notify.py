@@ -15,7 +15,7 @@ import duckdb
 import pytest
 
 from cardpulse.settings import SettingsError
-from pipelines.notify import alerts, channels, outbox
+from pipelines.notify import alert_kinds, channels, outbox
 from pipelines.notify.dispatch import load_config, notify_open_alerts
 from tests import notify_servers as servers
 
@@ -395,7 +395,7 @@ def test_a_failing_endpoint_is_retried_with_back_off_then_shown_failed(
     warehouse = tmp_path / "warehouse.duckdb"
     pauses = []
     with duckdb.connect(str(warehouse)) as conn:
-        alert = alerts.build_failed_alert("run-abc", "build failed at dbt: 2 tests", config)
+        alert = alert_kinds.build_failed_alert("run-abc", "build failed at dbt: 2 tests", config)
         outbox.record(conn, config, [alert], "run-abc")
         delivery = outbox.deliver(conn, config, sleep=lambda s: (pauses.append(s), time.sleep(s)))
         (row,) = conn.execute(
@@ -411,11 +411,11 @@ def test_a_failing_endpoint_is_retried_with_back_off_then_shown_failed(
 CRASH_SCRIPT = """
 import os, sys, duckdb
 sys.path.insert(0, {root!r})
-from pipelines.notify import alerts, channels, outbox
+from pipelines.notify import alert_kinds, channels, outbox
 from pipelines.notify.dispatch import load_config
 config = load_config({config!r})
 conn = duckdb.connect({warehouse!r})
-outbox.record(conn, config, alerts.collect_all(conn, config), "run-crashed")
+outbox.record(conn, config, alert_kinds.collect_all(conn, config), "run-crashed")
 if {during_send}:
     def send_then_die(channel, message):
         channels.send(channel, message)

@@ -11,7 +11,7 @@ import pytest
 from snapshot_reader import snapshot_reader
 
 from pipelines.ingest.schema import create_raw_tables
-from pipelines.publish import BuildInfo, publish_snapshot, read_dbt_results
+from pipelines.snapshot_writer import BuildInfo, publish_snapshot, read_dbt_results
 
 
 def make_warehouse(path: Path, orders: int) -> None:
@@ -89,7 +89,7 @@ def test_snapshot_holds_analytics_quarantine_ledger_and_build_tables(tmp_path):
 def test_the_notification_outbox_is_published_for_the_health_page(tmp_path):
     from cardpulse.notify_settings import parse
     from pipelines.notify import outbox
-    from pipelines.notify.alerts import Alert
+    from pipelines.notify.alert_kinds import Alert
 
     warehouse, snapshot = tmp_path / "warehouse.duckdb", tmp_path / "snapshot.duckdb"
     make_warehouse(warehouse, orders=1)

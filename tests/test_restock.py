@@ -31,7 +31,6 @@ from forecasting.restock import (
     sigma_from_interval,
     step_alert,
 )
-from forecasting.restock.alerts import ARMED, FIRED, REARMED, advance_alerts
 from forecasting.restock.deliveries import (
     delay_pmf,
     missing_days,
@@ -39,7 +38,8 @@ from forecasting.restock.deliveries import (
     overdue_cover_keys,
     supplier_delays,
 )
-from forecasting.restock.events import upcoming_events
+from forecasting.restock.low_stock_alerts import ARMED, FIRED, REARMED, advance_alerts
+from forecasting.restock.upcoming_events import upcoming_events
 
 AS_OF = dt.date(2026, 11, 6)
 Z80 = 1.2815515655446004  # two-sided 80% interval half-width in sigmas

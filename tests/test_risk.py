@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from cardpulse.settings import Home, RiskSection, SettingsError, load_settings
-from pipelines.risk.alerts import advance_signals
+from pipelines.risk.signal_state import advance_signals
 from pipelines.risk.signals import SIGNAL_COLUMNS, find_signals
 
 DAY1, DAY2, DAY3 = dt.date(2026, 3, 1), dt.date(2026, 3, 2), dt.date(2026, 3, 3)

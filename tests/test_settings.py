@@ -17,7 +17,7 @@ from cardpulse.settings import (
     load_settings,
     replace_section,
 )
-from forecasting.demand.engine import ForecastSettings
+from forecasting.demand.series_forecast import ForecastSettings
 from forecasting.restock import RestockPolicy
 from pipelines.assets.restock import RestockConfig
 from pipelines.resources import BuildSettings, build_resources

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 from pipelines.simulator import TRUTH_DIR, generate
-from pipelines.simulator.calendar import build_calendar
-from pipelines.simulator.regions import REGION_CODES
+from pipelines.simulator.provinces import REGION_CODES
+from pipelines.simulator.simulated_calendar import build_calendar
 
 ORDER_COLUMNS = [
     "order_id",

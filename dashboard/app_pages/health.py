@@ -6,10 +6,11 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import data, figures, ui
+from dashboard import figures, ui
+from dashboard.data import access, exports, queries
 from dashboard.i18n import business_time, code_label, message_label
 
-ctx = ui.page_context(data.PLATFORM_ROLES)
+ctx = ui.page_context(access.PLATFORM_ROLES)
 st.title(ctx.t("page_health"))
 
 # --- last build
@@ -55,7 +56,7 @@ else:
     ui.table(ctx, latest_rows, key="quarantine_rows")
     st.download_button(
         ctx.t("download_csv"),
-        data=lambda: data.to_csv(data.load("quarantine_rows", ctx.snapshot, ctx.scope, None)),
+        data=lambda: exports.to_csv(queries.load("quarantine_rows", ctx.snapshot, ctx.scope, None)),
         file_name="quarantine.csv",
         mime="text/csv",
         key="quarantine_csv",

@@ -6,10 +6,11 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard import data, figures, ui
+from dashboard import figures, ui
+from dashboard.data import access, exports
 from dashboard.i18n import code_label, money
 
-ctx = ui.page_context(data.PLATFORM_ROLES)
+ctx = ui.page_context(access.PLATFORM_ROLES)
 st.title(ctx.t("page_operations"))
 ui.build_caption(ctx)
 
@@ -123,14 +124,14 @@ else:
     left, right = st.columns(2)
     left.download_button(
         ctx.t("download_csv"),
-        data=data.to_csv(lines),
+        data=exports.to_csv(lines),
         file_name=f"purchase_order_{supplier}.csv",
         mime="text/csv",
         key="po_csv",
     )
     right.download_button(
         ctx.t("download_xlsx"),
-        data=lambda: data.to_xlsx(
+        data=lambda: exports.to_xlsx(
             {str(s): orders[orders["supplier_id"] == s] for s in suppliers},
             money=("unit_cost", "amount"),
         ),

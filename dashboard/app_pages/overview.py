@@ -8,8 +8,9 @@ from datetime import date, timedelta
 import pandas as pd
 import streamlit as st
 
-from dashboard import data, figures, periods, ui
-from dashboard.data import Filters
+from dashboard import figures, periods, ui
+from dashboard.data import exports, queries
+from dashboard.data.overview import Filters
 from dashboard.i18n import business_date, code_label, duration, money, percent
 
 ctx = ui.page_context(("merchant", "ops", "pricing", "admin"))
@@ -332,7 +333,7 @@ with right:
 st.download_button(
     ctx.t("download_csv"),
     # Built only when clicked, with the scope and filters of this render.
-    data=lambda: data.to_csv(data.load("shown_sales", ctx.snapshot, ctx.scope, filters)),
+    data=lambda: exports.to_csv(queries.load("shown_sales", ctx.snapshot, ctx.scope, filters)),
     file_name=f"cardpulse_overview_{start}_{end}.csv",
     mime="text/csv",
     key="download_overview",

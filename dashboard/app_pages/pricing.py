@@ -11,7 +11,9 @@ import pandas as pd
 import streamlit as st
 
 from cardpulse.settings import SettingsError, load_settings
-from dashboard import approvals, data, figures, ui
+from dashboard import approvals, figures, ui
+from dashboard.data import access, exports
+from dashboard.data import pricing as pricing_queries
 from dashboard.i18n import code_label, column_label, money
 from forecasting.pricing.guardrails import load_pricing_config
 from pipelines.settings import BUSINESS_TZ, home
@@ -19,7 +21,7 @@ from pipelines.settings import BUSINESS_TZ, home
 ELASTICITY_CHART_ROWS = 25
 ACTIONS = ("raise", "lower", "hold", "test")
 
-ctx = ui.page_context(data.PLATFORM_ROLES)
+ctx = ui.page_context(access.PLATFORM_ROLES)
 st.title(ctx.t("page_pricing"))
 ui.build_caption(ctx)
 
@@ -91,7 +93,7 @@ shown_recommendations, shown_config = ui.display(
     money=("current_price", "recommended_price", "unit_cost", "expected_profit_change"),
     formats={"margin_pct": "float1", "elasticity": "float2"},
 )
-can_approve = ctx.scope.role in data.APPROVER_ROLES
+can_approve = ctx.scope.role in access.APPROVER_ROLES
 if can_approve:
     st.caption(ctx.t("approve_hint"))
     # Ticking "select all" redraws the editor with every row ticked; untick rows from there.
@@ -216,14 +218,14 @@ else:
         ctx.t("export_approved"),
         key="export_approved",
         mime="text/csv",
-        data=data.to_csv(exported),
+        data=exports.to_csv(exported),
         file_name="approved_prices.csv",
     )
     right.download_button(
         ctx.t("export_approved_xlsx"),
         key="export_approved_xlsx",
         mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        data=lambda: data.to_xlsx(
+        data=lambda: exports.to_xlsx(
             {ctx.t("approval_history"): exported},
             money=tuple(column_label(c, ctx.lang) for c in history_money),
         ),
@@ -258,7 +260,7 @@ def what_if_section(recommended: pd.DataFrame) -> None:
         pricing_config = load_pricing_config(None)
     # The trial price stays within the guardrails the recommendation obeys: a price the stage
     # could never recommend (a ¥127 top-up capped at its ¥100 face value) is not offered.
-    limits = data.price_limits(row, pricing_config)
+    limits = pricing_queries.price_limits(row, pricing_config)
     low, high = limits.low, limits.high
     st.caption(
         ctx.t(
@@ -298,8 +300,8 @@ def what_if_section(recommended: pd.DataFrame) -> None:
         if pd.isna(row.get("horizon_units", np.nan))
         else None
     )
-    now_case = data.what_if(row, current_price, baseline)
-    trial_case = data.what_if(row, trial, baseline)
+    now_case = pricing_queries.what_if(row, current_price, baseline)
+    trial_case = pricing_queries.what_if(row, trial, baseline)
     cells = st.columns(3)
     for cell, figure, label, shown in (
         (cells[0], "units", "expected_units", lambda v: f"{v:,.1f}"),
@@ -324,7 +326,7 @@ def what_if_section(recommended: pd.DataFrame) -> None:
     grid = np.linspace(low, max(high, low + 0.01), 41).round(2)
     prices = sorted({*grid, round(current_price, 2)})
     prices = [p for p in prices if min(low, current_price) <= p <= max(high, current_price)]
-    cases = [data.what_if(row, p, baseline) for p in prices]
+    cases = [pricing_queries.what_if(row, p, baseline) for p in prices]
     st.plotly_chart(
         figures.what_if_curve(
             prices,

@@ -7,9 +7,10 @@ from datetime import timedelta
 
 import streamlit as st
 
-from dashboard import data, figures, ui
+from dashboard import figures, ui
+from dashboard.data import exports, queries
+from dashboard.data.profit import ProfitFilters
 from dashboard.i18n import code_label, money
-from dashboard.profit_data import ProfitFilters
 
 ctx = ui.page_context(("merchant", "ops", "pricing", "admin"))
 st.title(ctx.t("page_profit"))
@@ -165,16 +166,16 @@ if not agent_table.empty:
 left, right = st.columns(2)
 left.download_button(
     ctx.t("download_csv"),
-    data=lambda: data.to_csv(data.load("profit_orders", ctx.snapshot, ctx.scope, filters)),
+    data=lambda: exports.to_csv(queries.load("profit_orders", ctx.snapshot, ctx.scope, filters)),
     file_name=f"cardpulse_profit_{start}_{end}.csv",
     mime="text/csv",
     key="download_profit_csv",
 )
 right.download_button(
     ctx.t("download_xlsx"),
-    data=lambda: data.to_xlsx(
+    data=lambda: exports.to_xlsx(
         {
-            "orders": data.load("profit_orders", ctx.snapshot, ctx.scope, filters),
+            "orders": queries.load("profit_orders", ctx.snapshot, ctx.scope, filters),
             "coupons": coupon_table,
             "channels": channel_table,
             "agents": agent_table,

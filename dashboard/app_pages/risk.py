@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import data, ui
-from dashboard.risk_data import RECON_TABLES
+from dashboard import ui
+from dashboard.data import exports, queries
+from dashboard.data.risk import RECON_TABLES
 
 ctx = ui.page_context(("ops", "admin"))
 st.title(ctx.t("page_risk"))
@@ -28,8 +29,8 @@ for table in RECON_TABLES:
     ui.table(ctx, rows, key=table, money=("amount",))
     st.download_button(
         ctx.t("download_csv"),
-        data=lambda table=table: data.to_csv(
-            data.load("recon_rows", ctx.snapshot, ctx.scope, table)
+        data=lambda table=table: exports.to_csv(
+            queries.load("recon_rows", ctx.snapshot, ctx.scope, table)
         ),
         file_name=f"{table}.csv",
         mime="text/csv",
@@ -49,7 +50,7 @@ else:
     ui.table(ctx, signals, key="risk_signals", money=("amount",), formats={"score": "float2"})
     st.download_button(
         ctx.t("download_csv"),
-        data=lambda: data.to_csv(data.load("risk_rows", ctx.snapshot, ctx.scope)),
+        data=lambda: exports.to_csv(queries.load("risk_rows", ctx.snapshot, ctx.scope)),
         file_name="risk_signals.csv",
         mime="text/csv",
         key="risk_csv",

@@ -218,7 +218,7 @@ def holiday_indicators(holidays: pd.DataFrame | None) -> pd.DataFrame:
 class ProphetModel:
     """Prophet with the Chinese trading calendar.
 
-    ``holidays`` is a Prophet holidays frame (``forecasting.calendar.prophet_holidays``)
+    ``holidays`` is a Prophet holidays frame (``forecasting.trading_calendar.prophet_holidays``)
     covering history and horizon. Each effect name enters as a binary multiplicative extra
     regressor (the same model as a Prophet holiday with a zero window, but built with one
     vectorised table instead of Prophet's per-row loop, which took seconds for SKUs with

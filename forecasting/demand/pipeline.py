@@ -26,60 +26,32 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from forecasting.demand import events, hierarchy, intervals, selection
+from forecasting.demand import event_adjustment, hierarchy, intervals, selection
 from forecasting.demand.classify import demand_class
-from forecasting.demand.engine import ForecastSettings, SeriesResult, SeriesTask, forecast_series
 from forecasting.demand.fanout import Progress, fan_out
 from forecasting.demand.inputs import DemandInputs
+from forecasting.demand.output_schema import (
+    BACKTEST_SCHEMA,
+    FORECAST_SCHEMA,
+    MERCHANT_FORECAST_SCHEMA,
+)
 from forecasting.demand.series import censor, dense_daily, sku_series
+from forecasting.demand.series_forecast import (
+    ForecastSettings,
+    SeriesResult,
+    SeriesTask,
+    forecast_series,
+)
 
 TOTAL = "ALL"
 INTERVAL_LEVEL = 80
 LEVELS = (80, 95)
 TOP_SKUS_PER_MERCHANT = 5
-FORECAST_COLUMNS = [
-    "sku_id",
-    "region_code",
-    "ds",
-    "yhat",
-    "yhat_lower",
-    "yhat_upper",
-    "interval_level",
-    "model",
-    "as_of",
-    "yhat_lower_95",
-    "yhat_upper_95",
-]
-BACKTEST_COLUMNS = [
-    "sku_id",
-    "region_code",
-    "model",
-    "wape",
-    "mase",
-    "bias",
-    "interval_coverage",
-    "is_selected",
-    "coverage_95",
-    "folds",
-    "days",
-    "reason",
-    "as_of",
-]
+FORECAST_COLUMNS = list(FORECAST_SCHEMA)
+BACKTEST_COLUMNS = list(BACKTEST_SCHEMA)
 _VALUE_COLUMNS = ["sku_id", "ds", "yhat", "yhat_lower", "yhat_upper", "yhat_lower_95",
                   "yhat_upper_95"]  # fmt: skip
-MERCHANT_COLUMNS = [
-    "merchant_id",
-    "sku_id",
-    "ds",
-    "yhat",
-    "yhat_lower",
-    "yhat_upper",
-    "interval_level",
-    "model",
-    "as_of",
-    "yhat_lower_95",
-    "yhat_upper_95",
-]
+MERCHANT_COLUMNS = list(MERCHANT_FORECAST_SCHEMA)
 
 
 @dataclass
@@ -124,24 +96,27 @@ def build_tasks(
 
 
 def with_event_priors(tasks: list[SeriesTask], before: dt.date) -> list[SeriesTask]:
-    """``tasks`` with each one's category priors for event lifts (``events.category_priors``)
-    measured on events that ended before ``before`` (the first backtest cutoff, so the
-    backtest does not judge a lift with a prior that saw its folds)."""
+    """``tasks`` with each one's category priors for event lifts
+    (``event_adjustment.category_priors``) measured on events that ended before ``before`` (the
+    first backtest cutoff, so the backtest does not judge a lift with a prior that saw its
+    folds)."""
     parts = []
     for task in tasks:
-        windows = events.scoped_windows(task.events, task.sku_id, task.category, task.brand)
+        windows = event_adjustment.scoped_windows(
+            task.events, task.sku_id, task.category, task.brand
+        )
         if windows.empty:
             continue
         history = pd.DataFrame(
             {"ds": pd.date_range(task.start, periods=len(task.y), freq="D"), "y": task.y}
         )
         history = history[history["ds"] < pd.Timestamp(before)]
-        found = events.measured(history, windows)
+        found = event_adjustment.measured(history, windows)
         if len(found):
             parts.append(found.assign(category=str(task.category)))
     if not parts:
         return tasks
-    priors = events.category_priors(pd.concat(parts, ignore_index=True))
+    priors = event_adjustment.category_priors(pd.concat(parts, ignore_index=True))
     return [
         replace(
             task,
@@ -488,7 +463,7 @@ def forecast_demand(
     1. A task per active SKU that sold (censored daily series over all regions), with its
        category's event priors;
     2. fan out: each SKU is classed, backtests its class's candidates and fits them all
-       (``forecasting.demand.engine``);
+       (``forecasting.demand.series_forecast``);
     3. each SKU's model by its class's rule (``selection.choose_rules``);
     4. intervals at 80% and 95% from the selected model's backtest errors, per class;
     5. SKUs without sales or inactive get zeros; 6. regions and merchants top-down.

@@ -11,7 +11,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from forecasting import calendar
+from forecasting import trading_calendar
 from forecasting.demand.inputs import DemandInputs, normalise_inputs
 
 WEEKLY = np.array([0.8, 0.85, 0.9, 1.0, 1.2, 1.4, 1.3])  # Monday first
@@ -25,7 +25,7 @@ def expected_demand(levels: dict[str, float], start: dt.date, end: dt.date) -> p
     """Expected units per SKU x day: level x weekday factor x 1.5 on public holidays x 2 on
     Double 11. Columns: sku_id, ds, expected."""
     days = pd.date_range(start, end, freq="D")
-    holidays = set(calendar.public_holidays(start, end)["ds"])
+    holidays = set(trading_calendar.public_holidays(start, end)["ds"])
     lift = np.where(days.isin(list(holidays)), 1.5, 1.0)
     lift = lift * np.where((days.month == 11) & (days.day == 11), 2.0, 1.0)
     base = WEEKLY[days.weekday] * lift

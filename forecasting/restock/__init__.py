@@ -2,7 +2,6 @@
 low-stock alerts. Plain Python over DataFrames; the Dagster assets in
 ``pipelines/assets/restock.py`` only read the marts and write the tables."""
 
-from forecasting.restock.alerts import AlertState, advance_alerts, step_alert
 from forecasting.restock.card_keys import (
     CardKeyDecision,
     KeyStock,
@@ -11,8 +10,9 @@ from forecasting.restock.card_keys import (
     abc_classes,
     decide_card_key_order,
 )
-from forecasting.restock.demand import DemandPath, demand_paths, sigma_from_interval
+from forecasting.restock.demand_paths import DemandPath, demand_paths, sigma_from_interval
 from forecasting.restock.funding import FundingPolicy, decide_topup, plan_funding
+from forecasting.restock.low_stock_alerts import AlertState, advance_alerts, step_alert
 from forecasting.restock.plan import plan_card_keys
 from forecasting.restock.purchase_orders import (
     export_purchase_orders,

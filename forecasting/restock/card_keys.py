@@ -5,7 +5,7 @@ time, and the next chance to order is tomorrow, so today's stock (on hand + on o
 protect ``lead days + 1`` days. Its parts, for one SKU:
 
 - ``safety_stock = z(service level) * sigma`` of demand over the protection days, with the
-  daily sigma read from the forecast interval (see ``demand.py``), plus the late cover: the
+  daily sigma read from the forecast interval (see ``demand_paths.py``), plus the late cover: the
   keys that batches overdue at once take away, sized from the supplier's learnt delays and
   how often the SKU is reordered (``late_cover``), else the expected demand of
   ``late_buffer_days`` more days;
@@ -29,7 +29,7 @@ import pandas as pd
 
 from cardpulse.settings import DEFAULT_RESTOCK
 from forecasting.restock.deliveries import overdue_cover_keys
-from forecasting.restock.demand import DemandPath
+from forecasting.restock.demand_paths import DemandPath
 
 DEFAULT_SERVICE_LEVELS = DEFAULT_RESTOCK.service_levels  # [restock] in cardpulse.toml
 # How far ahead cover and stock-out dates are looked for; beyond it "covers more than a year".

@@ -22,17 +22,14 @@ import pandas as pd
 
 from cardpulse.settings import DEFAULT_FORECAST
 from forecasting.restock.card_keys import MAX_COVER_DAYS, z_score
-from forecasting.restock.demand import DemandPath, demand_paths
-from forecasting.restock.events import Event, upcoming_events
+from forecasting.restock.demand_paths import DemandPath, demand_paths
+from forecasting.restock.output_schema import FUNDING_SCHEMA
 from forecasting.restock.reasons import event_clause
+from forecasting.restock.upcoming_events import Event, upcoming_events
 
 DIRECT_TOPUP = "direct_topup"
 
-FUNDING_COLUMNS = [
-    "supplier_id", "as_of", "balance", "daily_cost", "days_of_cover", "topup_amount",
-    "topup_by", "reason", "reason_zh", "reason_en", "safety_buffer", "service_level",
-    "balance_date", "topup_skus", "skus_without_cost",
-]  # fmt: skip
+FUNDING_COLUMNS = list(FUNDING_SCHEMA)
 
 
 @dataclass(frozen=True)

@@ -20,20 +20,14 @@ from forecasting.restock.card_keys import (
     late_cover,
     plan_day,
 )
-from forecasting.restock.demand import DemandPath, demand_paths
-from forecasting.restock.events import upcoming_events
+from forecasting.restock.demand_paths import DemandPath, demand_paths
+from forecasting.restock.output_schema import PLAN_SCHEMA
 from forecasting.restock.reasons import card_key_reason
+from forecasting.restock.upcoming_events import upcoming_events
 
 CARD_KEY = "card_key"
 
-PLAN_COLUMNS = [
-    "sku_id", "supplier_id", "as_of", "on_hand", "on_order", "daily_demand", "days_of_cover",
-    "stockout_date", "safety_stock", "reorder_point", "order_qty", "order_by", "service_level",
-    "reason", "reason_zh", "reason_en", "abc_class", "expiring_7d", "usable_position",
-    "lead_time_days", "min_order_qty", "batch_size", "shelf_life_days", "expiry_cap",
-    "unit_cost", "order_cost", "inventory_date", "is_active", "has_forecast", "late_cover_days",
-    "stock_risk",
-]  # fmt: skip
+PLAN_COLUMNS = list(PLAN_SCHEMA)
 STOCK_RISKS = ("out_now", "before_arrival", "fine")
 
 

@@ -8,11 +8,9 @@ import re
 import numpy as np
 import pandas as pd
 
-PO_COLUMNS = [
-    "po_id", "supplier_id", "supplier_name", "as_of", "sku_id", "sku_name", "order_qty",
-    "batch_size", "batches", "min_order_qty", "moq_met", "unit_cost", "line_cost", "order_by",
-    "po_lines", "po_total_qty", "po_total_cost", "po_order_by", "reason_en", "reason_zh",
-]  # fmt: skip
+from forecasting.restock.output_schema import PO_SCHEMA
+
+PO_COLUMNS = list(PO_SCHEMA)
 
 # Column headings of the exported files, in both languages the buyers read.
 EXPORT_HEADINGS = {

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 
 from forecasting.restock.card_keys import CardKeyDecision, plan_day
-from forecasting.restock.events import Event
+from forecasting.restock.upcoming_events import Event
 
 _MAX_EVENTS = 1
 

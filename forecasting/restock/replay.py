@@ -34,7 +34,7 @@ from forecasting.restock.card_keys import (
     SupplierTerms,
     decide_card_key_order,
 )
-from forecasting.restock.demand import DemandPath, demand_paths
+from forecasting.restock.demand_paths import DemandPath, demand_paths
 
 HORIZON = DEFAULT_FORECAST.horizon_days
 NAIVE_COVER_DAYS = 14

@@ -17,7 +17,7 @@ from dagster_duckdb import DuckDBResource
 
 from pipelines.assets.tables import insert_rows, transaction
 from pipelines.resources import WAREHOUSE_POOL, BuildSettings
-from pipelines.risk.alerts import STATE_COLUMNS, advance_signals
+from pipelines.risk.signal_state import STATE_COLUMNS, advance_signals
 from pipelines.risk.signals import find_signals
 from pipelines.settings import home
 

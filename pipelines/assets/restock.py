@@ -21,11 +21,14 @@ from forecasting.restock import (
     plan_funding,
     purchase_order_lines,
 )
-from forecasting.restock.alerts import FIRED, STATE_COLUMNS
 from forecasting.restock.deliveries import observed_batches, supplier_delays
-from forecasting.restock.funding import FUNDING_COLUMNS
-from forecasting.restock.plan import PLAN_COLUMNS
-from forecasting.restock.purchase_orders import PO_COLUMNS
+from forecasting.restock.low_stock_alerts import FIRED
+from forecasting.restock.output_schema import (
+    ALERT_STATE_SCHEMA,
+    FUNDING_SCHEMA,
+    PLAN_SCHEMA,
+    PO_SCHEMA,
+)
 from pipelines.assets.tables import insert_rows, replace_table, transaction
 from pipelines.resources import WAREHOUSE_POOL, BuildSettings
 
@@ -41,44 +44,14 @@ FUNDING_INPUTS = ("dim_skus", "fct_supplier_balance_daily", "fct_daily_sku_sales
 # Per SKU and day over all regions (a dbt view): the windows both plans read.
 SKU_DAY_TOTALS = "intermediate.int_sku_day_totals"
 
-_MONEY = "DECIMAL(18, 2)"
-PLAN_TYPES = {
-    "sku_id": "VARCHAR", "supplier_id": "VARCHAR", "as_of": "DATE", "on_hand": "BIGINT",
-    "on_order": "BIGINT", "daily_demand": "DOUBLE", "days_of_cover": "DOUBLE",
-    "stockout_date": "DATE", "safety_stock": "DOUBLE", "reorder_point": "DOUBLE",
-    "order_qty": "BIGINT", "order_by": "DATE", "service_level": "DOUBLE", "reason": "VARCHAR",
-    "reason_zh": "VARCHAR", "reason_en": "VARCHAR", "abc_class": "VARCHAR",
-    "expiring_7d": "BIGINT", "usable_position": "DOUBLE", "lead_time_days": "INTEGER",
-    "min_order_qty": "BIGINT", "batch_size": "BIGINT", "shelf_life_days": "INTEGER",
-    "expiry_cap": "BIGINT", "unit_cost": _MONEY, "order_cost": _MONEY, "inventory_date": "DATE",
-    "is_active": "BOOLEAN", "has_forecast": "BOOLEAN", "late_cover_days": "INTEGER",
-    "stock_risk": "VARCHAR",
-}  # fmt: skip
-PO_TYPES = {
-    "po_id": "VARCHAR", "supplier_id": "VARCHAR", "supplier_name": "VARCHAR", "as_of": "DATE",
-    "sku_id": "VARCHAR", "sku_name": "VARCHAR", "order_qty": "BIGINT", "batch_size": "BIGINT",
-    "batches": "BIGINT", "min_order_qty": "BIGINT", "moq_met": "BOOLEAN", "unit_cost": _MONEY,
-    "line_cost": _MONEY, "order_by": "DATE", "po_lines": "BIGINT", "po_total_qty": "BIGINT",
-    "po_total_cost": _MONEY, "po_order_by": "DATE", "reason_en": "VARCHAR",
-    "reason_zh": "VARCHAR",
-}  # fmt: skip
-FUNDING_TYPES = {
-    "supplier_id": "VARCHAR", "as_of": "DATE", "balance": _MONEY, "daily_cost": _MONEY,
-    "days_of_cover": "DOUBLE", "topup_amount": _MONEY, "topup_by": "DATE", "reason": "VARCHAR",
-    "reason_zh": "VARCHAR", "reason_en": "VARCHAR", "safety_buffer": _MONEY,
-    "service_level": "DOUBLE", "balance_date": "DATE", "topup_skus": "BIGINT",
-    "skus_without_cost": "BIGINT",
-}  # fmt: skip
-STATE_TYPES = {
-    "sku_id": "VARCHAR", "as_of": "DATE", "state": "VARCHAR", "position": "DOUBLE",
-    "reorder_point": "DOUBLE", "event": "VARCHAR",
-    # The plan line of that day, so an alert keeps its numbers after the plan is replaced.
-    "supplier_id": "VARCHAR", "on_hand": "BIGINT", "on_order": "BIGINT", "order_qty": "BIGINT",
-    "order_by": "DATE", "stockout_date": "DATE", "reason_en": "VARCHAR", "reason_zh": "VARCHAR",
-}  # fmt: skip
-assert list(PLAN_TYPES) == PLAN_COLUMNS and list(PO_TYPES) == PO_COLUMNS
-assert list(FUNDING_TYPES) == FUNDING_COLUMNS and list(STATE_TYPES)[:6] == STATE_COLUMNS
-PLAN_FIELDS_KEPT = list(STATE_TYPES)[6:]
+# Each output's schema is declared once, in forecasting/restock/output_schema.py.
+PLAN_TYPES = PLAN_SCHEMA
+PO_TYPES = PO_SCHEMA
+FUNDING_TYPES = FUNDING_SCHEMA
+# The plan line of that day, so an alert keeps its numbers after the plan is replaced.
+PLAN_FIELDS_KEPT = ["supplier_id", "on_hand", "on_order", "order_qty", "order_by",
+                    "stockout_date", "reason_en", "reason_zh"]  # fmt: skip
+STATE_TYPES = {**ALERT_STATE_SCHEMA, **{name: PLAN_SCHEMA[name] for name in PLAN_FIELDS_KEPT}}
 
 
 # --- reading the marts -------------------------------------------------------------------

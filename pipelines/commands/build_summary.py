@@ -85,8 +85,8 @@ def add_results(outcome: BuildOutcome, installation: Home) -> None:
     import duckdb
 
     from pipelines.ingest.health import inferred_by_entity, quarantined_by_entity
-    from pipelines.publish import analytics_row_counts, read_dbt_results
     from pipelines.resources import dbt_target_dir
+    from pipelines.snapshot_writer import analytics_row_counts, read_dbt_results
 
     published = outcome.succeeded and installation.snapshot.exists()
     source = installation.snapshot if published else installation.warehouse

@@ -28,7 +28,7 @@ from pipelines.ingest import adapters, lake, mysqldump, partner, reading, secret
 from pipelines.ingest.entities import ENTITIES, ENTITY_ORDER, entity_for_file_name
 from pipelines.ingest.reading import UnreadableFile, quote_ident
 from pipelines.ingest.references import InferredMembers, inferred_in_file, inferred_members
-from pipelines.ingest.regions import UNKNOWN_REGION, region_aliases
+from pipelines.ingest.region_codes import UNKNOWN_REGION, region_aliases
 from pipelines.ingest.schema import create_raw_tables
 from pipelines.ingest.upsert import Lineage, flag_order_conflicts, merge_by_key, merge_orders
 from pipelines.ingest.validation import VALUE_PLACEHOLDER, region_map_sql, stage_sql

@@ -151,7 +151,7 @@ def _show(warehouse, identifier: str, entity: str | None) -> int:
 
 def _replay(warehouse, entity: str | None) -> int:
     from pipelines.engine import load_engine_settings
-    from pipelines.ingest.replay import replay_quarantine
+    from pipelines.ingest.quarantine_replay import replay_quarantine
 
     results = replay_quarantine(
         warehouse,

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from pipelines.ingest.entities import Entity
 from pipelines.ingest.reading import LINE_BITS, quote_ident
-from pipelines.ingest.regions import UNKNOWN_REGION
+from pipelines.ingest.region_codes import UNKNOWN_REGION
 
 
 @dataclass

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from pipelines.ingest.entities import Column, Entity
 from pipelines.ingest.reading import quote_ident
-from pipelines.ingest.regions import ALIAS_KEY_SQL, UNKNOWN_REGION
+from pipelines.ingest.region_codes import ALIAS_KEY_SQL, UNKNOWN_REGION
 
 _NUMERIC_TYPES = (
     "TINYINT",

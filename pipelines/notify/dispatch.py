@@ -6,7 +6,7 @@ from pathlib import Path
 
 from cardpulse.notify_settings import NotifyConfig
 from cardpulse.settings import SETTINGS_FILE, Home, SettingsError, home, load_settings
-from pipelines.notify import alerts, outbox
+from pipelines.notify import alert_kinds, outbox
 
 
 def load_config(where: Home | Path | str | None = None) -> NotifyConfig:
@@ -21,7 +21,7 @@ def load_config(where: Home | Path | str | None = None) -> NotifyConfig:
         path = Path(where).expanduser().resolve()
         installation = Home(path.parent if path.name == SETTINGS_FILE else path)
     config = load_settings(installation).notify
-    unknown = config.unknown_kinds(alerts.known_kinds())
+    unknown = config.unknown_kinds(alert_kinds.known_kinds())
     if unknown:
         raise SettingsError("\n".join(unknown))
     return config
@@ -34,7 +34,7 @@ def notify_open_alerts(conn, batch_id: str, settings: NotifyConfig | None = None
     settings = settings or load_config()
     if not settings.channels:
         return None, None
-    recorded = outbox.record(conn, settings, alerts.collect_all(conn, settings), batch_id)
+    recorded = outbox.record(conn, settings, alert_kinds.collect_all(conn, settings), batch_id)
     return recorded, outbox.deliver(conn, settings)
 
 
@@ -46,7 +46,7 @@ def notify_build_failed(warehouse, run_id: str, failure_line: str) -> str:
     settings = load_config()
     if not settings.channels_for("build_failed"):
         return ""
-    alert = alerts.build_failed_alert(run_id, failure_line, settings)
+    alert = alert_kinds.build_failed_alert(run_id, failure_line, settings)
     try:
         with duckdb.connect(str(warehouse)) as conn:
             outbox.record(conn, settings, [alert], batch_id=run_id)

@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 from cardpulse.notify_settings import NotifyConfig
 from pipelines.notify import channels
-from pipelines.notify.alerts import Alert, label
+from pipelines.notify.alert_kinds import Alert, label
 from pipelines.settings import BUSINESS_TZ
 
 OUTBOX_TABLE = "ops.notify_outbox"

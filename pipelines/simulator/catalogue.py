@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipelines.simulator.regions import PROVINCES, buyer_share
+from pipelines.simulator.provinces import PROVINCES, buyer_share
 
 SCALE_RANK = {"small": 0, "medium": 1, "large": 2}
 

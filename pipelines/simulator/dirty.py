@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipelines.simulator.regions import PROVINCES
+from pipelines.simulator.provinces import PROVINCES
 from pipelines.simulator.writer import TIMESTAMP_FORMAT, write_table
 
 TIMESTAMP_COLUMNS = ("created_at", "updated_at", "paid_at", "delivered_at")

@@ -15,9 +15,8 @@ import pyarrow.compute as pc
 
 from pipelines.errors import CardPulseError
 from pipelines.simulator import commerce
-from pipelines.simulator import demand as demand_model
+from pipelines.simulator import expected_demand as demand_model
 from pipelines.simulator import orders as order_model
-from pipelines.simulator.calendar import FUTURE_DAYS, HISTORY_DAYS, Calendar, build_calendar
 from pipelines.simulator.catalogue import (
     CATEGORIES,
     ELASTICITY_RANGE,
@@ -32,7 +31,13 @@ from pipelines.simulator.catalogue import (
 from pipelines.simulator.dirty import DirtyInjector
 from pipelines.simulator.faults import plant_faults
 from pipelines.simulator.prices import PriceBook, build_price_book
-from pipelines.simulator.regions import REGION_CODES
+from pipelines.simulator.provinces import REGION_CODES
+from pipelines.simulator.simulated_calendar import (
+    FUTURE_DAYS,
+    HISTORY_DAYS,
+    Calendar,
+    build_calendar,
+)
 from pipelines.simulator.stock import StockHistory, StockPolicy, simulate_stock
 from pipelines.simulator.writer import FORMATS, labels, money, timestamps, write_table
 

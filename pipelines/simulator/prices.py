@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipelines.simulator.calendar import Calendar
 from pipelines.simulator.catalogue import HEAVY_SELLER, Catalogue
-from pipelines.simulator.regions import PROVINCES
+from pipelines.simulator.provinces import PROVINCES
+from pipelines.simulator.simulated_calendar import Calendar
 
 TOPUP_CATEGORIES = ("mobile_topup", "data_topup")
 FESTIVAL_MONTH_DAYS = ((6, 18), (11, 11), (12, 12))

@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from forecasting import calendar
+from forecasting import trading_calendar
 
 PRE_DAYS = 28
 MIN_PRE_DAYS = 14
@@ -43,10 +43,12 @@ def scoped_windows(
     rows = []
     for event in events.itertuples(index=False):
         kind = str(event.scope or "").strip().partition(":")[0].lower()
-        if kind == "all" or not calendar.event_applies(event.scope, sku_id, category, brand):
+        if kind == "all" or not trading_calendar.event_applies(
+            event.scope, sku_id, category, brand
+        ):
             continue
         start, end = pd.Timestamp(event.start_date), pd.Timestamp(event.end_date)
-        rows.append((calendar.event_label(event.name), kind, start, max(start, end)))
+        rows.append((trading_calendar.event_label(event.name), kind, start, max(start, end)))
     return pd.DataFrame(rows, columns=columns)
 
 

@@ -18,11 +18,13 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from forecasting.restock.output_schema import ALERT_STATE_SCHEMA
+
 ARMED = "armed"
 FIRED = "fired"
 REARMED = "rearmed"
 
-STATE_COLUMNS = ["sku_id", "as_of", "state", "position", "reorder_point", "event"]
+STATE_COLUMNS = list(ALERT_STATE_SCHEMA)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from pipelines import publish
+from pipelines import snapshot_writer
 from pipelines.resources import WAREHOUSE_POOL, BuildSettings, dbt_target_dir
 from pipelines.settings import BUSINESS_TZ, home
 
@@ -35,9 +35,9 @@ def publish_snapshot_asset(upstream: Sequence[dg.AssetKey]) -> dg.AssetsDefiniti
         context: dg.AssetExecutionContext, duckdb: DuckDBResource, build_settings: BuildSettings
     ) -> dg.MaterializeResult:
         """1. Describe this build, 2. read dbt's results, 3. write and swap in the snapshot."""
-        dbt_results = publish.read_dbt_results(dbt_target_dir() / "run_results.json")
+        dbt_results = snapshot_writer.read_dbt_results(dbt_target_dir() / "run_results.json")
         with duckdb.get_connection() as conn:
-            info = publish.BuildInfo(
+            info = snapshot_writer.BuildInfo(
                 build_id=context.run_id,
                 started_at=_run_started_at(context),
                 finished_at=_now_business_time(),
@@ -45,7 +45,7 @@ def publish_snapshot_asset(upstream: Sequence[dg.AssetKey]) -> dg.AssetsDefiniti
                 as_of=build_settings.as_of_date(conn),
                 message=_tests_message(dbt_results),
             )
-            published = publish.publish_snapshot(conn, home().snapshot, info, dbt_results)
+            published = snapshot_writer.publish_snapshot(conn, home().snapshot, info, dbt_results)
         context.log.info(f"published {published.path}")
         return dg.MaterializeResult(
             metadata={
@@ -71,7 +71,7 @@ def _run_started_at(context: dg.AssetExecutionContext) -> dt.datetime:
     return started.replace(tzinfo=None)
 
 
-def _tests_message(dbt_results: list[publish.DbtResult]) -> str:
+def _tests_message(dbt_results: list[snapshot_writer.DbtResult]) -> str:
     tests = [r for r in dbt_results if r.resource_type in ("test", "unit_test")]
     passed = sum(r.status == "pass" for r in tests)
     return f"dbt tests: {passed} of {len(tests)} passed"

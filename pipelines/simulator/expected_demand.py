@@ -12,10 +12,10 @@ from datetime import date, timedelta
 
 import numpy as np
 
-from pipelines.simulator.calendar import NATIONAL_DAY, SPRING_FESTIVAL, Calendar
 from pipelines.simulator.catalogue import CATEGORIES, REGIONAL_ELASTICITY_SD, Catalogue
 from pipelines.simulator.prices import PriceBook
-from pipelines.simulator.regions import PROVINCES, buyer_share
+from pipelines.simulator.provinces import PROVINCES, buyer_share
+from pipelines.simulator.simulated_calendar import NATIONAL_DAY, SPRING_FESTIVAL, Calendar
 
 # Monday..Sunday. Games and video peak at the weekend, software is bought on workdays.
 WEEKLY = {

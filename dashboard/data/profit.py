@@ -1,10 +1,10 @@
 """Queries of the profit page (issue #18): the waterfall from GMV to net profit, the same period
 last year, coupons, payment channels and agents, on the published snapshot.
 
-The same rules as ``data.py``: the scope comes from the signed-in user and is applied in the
-SQL (a merchant sees its tree; a merchant user bound to an agent sees only that agent's orders),
-widget filters only narrow it, every value is a bound parameter, a missing table gives an
-empty frame.
+The same rules as the other pages' queries (``dashboard.data``): the scope comes from the
+signed-in user and is applied in the SQL (a merchant sees its tree; a merchant user bound to an
+agent sees only that agent's orders), widget filters only narrow it, every value is a bound
+parameter, a missing table gives an empty frame.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from typing import Any, NamedTuple
 
 import pandas as pd
 
-from dashboard.data import PLATFORM_ROLES, Scope, _frame, _has, _in_hierarchy
+from dashboard.data.access import PLATFORM_ROLES, Scope, in_hierarchy
+from dashboard.data.snapshot import has_tables, read_frame
 from forecasting.coupons import coupon_windows, estimate_incrementality
 
 # The waterfall's steps, in order: GMV, then what comes off it, then what is left.
@@ -48,7 +49,7 @@ def profit_scope_sql(scope: Scope, alias: str = "p") -> tuple[str, list[Any]]:
     if scope.is_merchant:
         if not scope.merchant_id:
             raise PermissionError("merchant scope without a merchant_id")
-        sql, params = _in_hierarchy(f"{alias}.merchant_id"), [scope.merchant_id]
+        sql, params = in_hierarchy(f"{alias}.merchant_id"), [scope.merchant_id]
         if scope.agent_id:
             sql += f" AND {alias}.agent_id = ?"
             params.append(scope.agent_id)
@@ -76,7 +77,7 @@ def _where(scope: Scope, filters: ProfitFilters, start: date, end: date) -> tupl
 def profit_options(conn, scope: Scope) -> dict[str, Any]:
     """The page's choices within the scope: dates, SKUs, channels, agents, coupons."""
     empty = {"min_date": None, "max_date": None, "skus": [], "channels": [], "agents": []}
-    if not _has(conn, "analytics.fct_order_profit"):
+    if not has_tables(conn, "analytics.fct_order_profit"):
         return {**empty, "coupons": []}
     sql, params = profit_scope_sql(scope)
     first, last = conn.execute(
@@ -108,7 +109,7 @@ def waterfall(conn, scope: Scope, filters: ProfitFilters) -> dict[str, dict[str,
     """The steps summed for the period and for the same days a year before (364 days, the
     same weekdays). Orders without a known cost are counted apart (``uncosted_orders``) and
     left out of the steps, so the steps add up to net profit."""
-    if not _has(conn, "analytics.fct_order_profit"):
+    if not has_tables(conn, "analytics.fct_order_profit"):
         return {"current": {}, "last_year": {}}
     shift = timedelta(days=YEAR_DAYS)
     out = {}
@@ -132,13 +133,13 @@ def waterfall(conn, scope: Scope, filters: ProfitFilters) -> dict[str, dict[str,
 
 def profit_daily(conn, scope: Scope, filters: ProfitFilters) -> pd.DataFrame:
     """Per day of the period: revenue and net profit, and the same weekday a year before."""
-    if not _has(conn, "analytics.fct_order_profit"):
+    if not has_tables(conn, "analytics.fct_order_profit"):
         return pd.DataFrame(columns=["order_date", "revenue", "net_profit", "period"])
     frames = []
     shift = timedelta(days=YEAR_DAYS)
     for period, offset in (("current", timedelta(0)), ("last_year", shift)):
         where, params = _where(scope, filters, filters.start - offset, filters.end - offset)
-        frame = _frame(
+        frame = read_frame(
             conn,
             f"""SELECT p.order_date + INTERVAL {offset.days} DAY AS order_date,
                        sum(p.revenue)::DOUBLE AS revenue, sum(p.net_profit)::DOUBLE AS net_profit
@@ -158,10 +159,10 @@ def coupon_results(conn, scope: Scope, filters: ProfitFilters) -> pd.DataFrame:
         "coupon_code", "merchant_id", "orders", "discount_amount", "revenue", "net_profit",
         "incremental_orders", "incremental_low", "incremental_high",
     ]  # fmt: skip
-    if not _has(conn, "analytics.fct_order_profit", "analytics.fct_coupon_daily"):
+    if not has_tables(conn, "analytics.fct_order_profit", "analytics.fct_coupon_daily"):
         return pd.DataFrame(columns=columns)
     where, params = _where(scope, filters, filters.start, filters.end)
-    used = _frame(
+    used = read_frame(
         conn,
         f"""SELECT p.coupon_code, p.merchant_id, count(*) AS orders,
                    sum(p.discount_amount)::DOUBLE AS discount_amount,
@@ -175,13 +176,13 @@ def coupon_results(conn, scope: Scope, filters: ProfitFilters) -> pd.DataFrame:
     if scope.agent_id:
         return used.assign(incremental_orders=None, incremental_low=None, incremental_high=None)
     merchants = sorted(used["merchant_id"].unique())
-    days = _frame(
+    days = read_frame(
         conn,
         """SELECT merchant_id, order_date, merchant_orders AS orders FROM (
                SELECT merchant_id, order_date, count(*) AS merchant_orders
                FROM analytics.fct_order_profit GROUP BY ALL)""",
     )
-    spans = _frame(
+    spans = read_frame(
         conn,
         """SELECT coupon_code, merchant_id, order_date FROM analytics.fct_coupon_daily
            WHERE coupon_code IN (SELECT unnest(?::VARCHAR[]))
@@ -198,17 +199,17 @@ def payment_channels(conn, scope: Scope, filters: ProfitFilters) -> pd.DataFrame
     """Per payment channel: share of revenue, attempts, success rate and fees."""
     columns = ["payment_channel", "orders", "revenue", "share", "attempts", "success_rate",
                "payment_fee", "fee_rate"]  # fmt: skip
-    if not _has(conn, "analytics.fct_order_profit"):
+    if not has_tables(conn, "analytics.fct_order_profit"):
         return pd.DataFrame(columns=columns)
     where, params = _where(scope, filters, filters.start, filters.end)
-    sold = _frame(
+    sold = read_frame(
         conn,
         f"""SELECT p.payment_channel, count(*) AS orders, sum(p.revenue)::DOUBLE AS revenue,
                    sum(p.payment_fee)::DOUBLE AS payment_fee
             FROM analytics.fct_order_profit p WHERE {where} GROUP BY 1""",
         params,
     )
-    if _has(conn, "analytics.fct_payments"):
+    if has_tables(conn, "analytics.fct_payments"):
         pay_where, pay_params = profit_scope_sql(scope)
         pay_params = [*pay_params, filters.start, filters.end]
         narrowing = ""
@@ -216,7 +217,7 @@ def payment_channels(conn, scope: Scope, filters: ProfitFilters) -> pd.DataFrame
             narrowing = " AND p.payment_channel IN (SELECT unnest(?::VARCHAR[]))"
             pay_params.append(list(filters.payment_channels))
         attempt = "attempt_id" if _has_column(conn, "fct_payments", "attempt_id") else "payment_id"
-        attempts = _frame(
+        attempts = read_frame(
             conn,
             # An attempt for a multi-item order is split over its items (one row each):
             # attempts are distinct attempt_id (payment_id in a snapshot from before it).
@@ -241,16 +242,16 @@ def agent_ranking(conn, scope: Scope, filters: ProfitFilters) -> pd.DataFrame:
     """Agents ranked by revenue: orders, commission and the profit left to the merchant."""
     columns = ["agent_id", "merchant_id", "commission_pct", "orders", "revenue",
                "agent_commission", "net_profit"]  # fmt: skip
-    if not _has(conn, "analytics.fct_order_profit"):
+    if not has_tables(conn, "analytics.fct_order_profit"):
         return pd.DataFrame(columns=columns)
     where, params = _where(scope, filters, filters.start, filters.end)
-    rule = "a.commission_pct" if _has(conn, "analytics.dim_agents") else "NULL::DOUBLE"
+    rule = "a.commission_pct" if has_tables(conn, "analytics.dim_agents") else "NULL::DOUBLE"
     agents = (
         "LEFT JOIN analytics.dim_agents a USING (agent_id)"
-        if _has(conn, "analytics.dim_agents")
+        if has_tables(conn, "analytics.dim_agents")
         else ""
     )
-    return _frame(
+    return read_frame(
         conn,
         f"""SELECT p.agent_id, any_value(p.merchant_id) AS merchant_id,
                    any_value({rule}) AS commission_pct, count(*) AS orders,
@@ -266,10 +267,10 @@ def agent_ranking(conn, scope: Scope, filters: ProfitFilters) -> pd.DataFrame:
 
 def agent_trend(conn, scope: Scope, filters: ProfitFilters) -> pd.DataFrame:
     """Each agent's revenue and commission per week of the period."""
-    if not _has(conn, "analytics.fct_order_profit"):
+    if not has_tables(conn, "analytics.fct_order_profit"):
         return pd.DataFrame(columns=["agent_id", "week", "revenue", "agent_commission"])
     where, params = _where(scope, filters, filters.start, filters.end)
-    return _frame(
+    return read_frame(
         conn,
         f"""SELECT p.agent_id, CAST(date_trunc('week', p.order_date) AS DATE) AS week,
                    sum(p.revenue)::DOUBLE AS revenue,
@@ -282,10 +283,10 @@ def agent_trend(conn, scope: Scope, filters: ProfitFilters) -> pd.DataFrame:
 
 def profit_orders(conn, scope: Scope, filters: ProfitFilters, limit: int = 100_000) -> pd.DataFrame:
     """The period's orders with every waterfall step, for export."""
-    if not _has(conn, "analytics.fct_order_profit"):
+    if not has_tables(conn, "analytics.fct_order_profit"):
         return pd.DataFrame()
     where, params = _where(scope, filters, filters.start, filters.end)
-    return _frame(
+    return read_frame(
         conn,
         f"""SELECT p.order_id, p.order_date, p.merchant_id, p.agent_id, p.sku_id,
                    p.payment_channel, p.coupon_code, p.status, p.quantity,

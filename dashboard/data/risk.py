@@ -9,22 +9,23 @@ from __future__ import annotations
 
 import pandas as pd
 
-from dashboard.data import Scope, _frame, _has, _require_platform
+from dashboard.data.access import Scope, require_platform
+from dashboard.data.snapshot import has_tables, read_frame
 
 RECON_TABLES = ("recon_orders_payments", "recon_card_keys", "recon_supplier_balances")
 
 
 def recon_summary(conn, scope: Scope) -> pd.DataFrame:
     """Open and resolved discrepancies per kind, with their amount in CNY."""
-    _require_platform(scope)
+    require_platform(scope)
     parts = [
         f"SELECT kind, status, amount FROM analytics.{t}"
         for t in RECON_TABLES
-        if _has(conn, f"analytics.{t}")
+        if has_tables(conn, f"analytics.{t}")
     ]
     if not parts:
         return pd.DataFrame()
-    return _frame(
+    return read_frame(
         conn,
         "SELECT kind AS discrepancy_kind, status, count(*)::BIGINT AS discrepancies, "
         "CAST(sum(amount) AS DOUBLE) AS amount FROM (" + " UNION ALL ".join(parts) + ") "
@@ -34,10 +35,10 @@ def recon_summary(conn, scope: Scope) -> pd.DataFrame:
 
 def recon_rows(conn, scope: Scope, table: str) -> pd.DataFrame:
     """Every discrepancy of one recon table, open ones first, largest amount first."""
-    _require_platform(scope)
-    if table not in RECON_TABLES or not _has(conn, f"analytics.{table}"):
+    require_platform(scope)
+    if table not in RECON_TABLES or not has_tables(conn, f"analytics.{table}"):
         return pd.DataFrame()
-    return _frame(
+    return read_frame(
         conn,
         f"SELECT * EXCLUDE (discrepancy_id, kind, as_of_date, amount), kind AS discrepancy_kind, "
         f"CAST(amount AS DOUBLE) AS amount FROM analytics.{table} "
@@ -47,14 +48,14 @@ def recon_rows(conn, scope: Scope, table: str) -> pd.DataFrame:
 
 def risk_rows(conn, scope: Scope) -> pd.DataFrame:
     """Today's risk signals with their evidence, highest score first."""
-    _require_platform(scope)
-    if not _has(conn, "analytics.risk_signals"):
+    require_platform(scope)
+    if not has_tables(conn, "analytics.risk_signals"):
         return pd.DataFrame()
     held = {d[0] for d in conn.execute("SELECT * FROM analytics.risk_signals LIMIT 0").description}
     # Evidence in both languages (the page shows the viewer's); a snapshot from before
     # evidence_zh has the English only.
     evidence = "evidence, evidence_zh" if "evidence_zh" in held else "evidence"
-    return _frame(
+    return read_frame(
         conn,
         "SELECT kind AS signal_kind, subject_type, left(subject, 16) AS subject, window_start, "
         f"window_end, orders, CAST(amount AS DOUBLE) AS amount, score, {evidence}, order_ids, "

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from cardpulse.settings import DEFAULT_FORECAST
-from forecasting import calendar
+from forecasting import trading_calendar
 from forecasting.demand import metrics, selection
 from forecasting.demand.backtest import (
     MIN_TRAIN_DAYS,
@@ -23,7 +23,7 @@ from forecasting.demand.backtest import (
     seasonal_cutoff,
 )
 from forecasting.demand.classify import demand_class
-from forecasting.demand.events import EventAdjusted, scoped_windows
+from forecasting.demand.event_adjustment import EventAdjusted, scoped_windows
 from forecasting.demand.models import (
     STATSFORECAST_MODELS,
     Ets,
@@ -47,7 +47,7 @@ class ForecastSettings:
     series selling at least this much per day recently (below it, it fits noise and costs the
     most); ``final_models``: extra models to fit on the full history besides the selected one
     (the bench's baselines); ``learn_events``: models without a calendar get announced
-    brand/category/SKU events' lifts learnt from past ones (``events.py``)."""
+    brand/category/SKU events' lifts learnt from past ones (``event_adjustment.py``)."""
 
     horizon_days: int = DEFAULT_FORECAST.horizon_days
     n_folds: int = DEFAULT_FORECAST.n_folds
@@ -95,7 +95,7 @@ class SeriesResult:
 @functools.lru_cache(maxsize=8)
 def _base_holidays(start: dt.date, end: dt.date) -> pd.DataFrame:
     # Same calendar for every SKU of a run: computed once per process.
-    return calendar.prophet_holidays(start, end)
+    return trading_calendar.prophet_holidays(start, end)
 
 
 def holidays_for(task: SeriesTask, end: dt.date) -> pd.DataFrame:
@@ -108,7 +108,7 @@ def holidays_for(task: SeriesTask, end: dt.date) -> pd.DataFrame:
     base = _base_holidays(task.start, end)
     if task.events is None or task.events.empty:
         return base
-    events = calendar.event_days(task.events, task.sku_id, task.category, task.brand)
+    events = trading_calendar.event_days(task.events, task.sku_id, task.category, task.brand)
     events = events[
         (events["ds"] >= pd.Timestamp(task.start)) & (events["ds"] <= pd.Timestamp(end))
     ]

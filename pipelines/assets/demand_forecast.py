@@ -10,6 +10,7 @@ import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
 
+from forecasting.demand.output_schema import OUTPUT_TABLES
 from pipelines.assets.tables import replace_table, transaction
 from pipelines.resources import WAREHOUSE_POOL, BuildSettings
 from pipelines.settings import home
@@ -23,27 +24,8 @@ MART_DEPS = [
     "fct_daily_merchant_sales",
 ]
 
-FORECAST_TYPES = {
-    "sku_id": "VARCHAR", "region_code": "VARCHAR", "ds": "DATE", "yhat": "DOUBLE",
-    "yhat_lower": "DOUBLE", "yhat_upper": "DOUBLE", "interval_level": "INTEGER",
-    "model": "VARCHAR", "as_of": "DATE", "yhat_lower_95": "DOUBLE", "yhat_upper_95": "DOUBLE",
-}  # fmt: skip
-BACKTEST_TYPES = {
-    "sku_id": "VARCHAR", "region_code": "VARCHAR", "model": "VARCHAR", "wape": "DOUBLE",
-    "mase": "DOUBLE", "bias": "DOUBLE", "interval_coverage": "DOUBLE", "is_selected": "BOOLEAN",
-    "coverage_95": "DOUBLE", "folds": "INTEGER", "days": "INTEGER", "reason": "VARCHAR",
-    "as_of": "DATE",
-}  # fmt: skip
-MERCHANT_TYPES = {
-    "merchant_id": "VARCHAR", "sku_id": "VARCHAR", "ds": "DATE", "yhat": "DOUBLE",
-    "yhat_lower": "DOUBLE", "yhat_upper": "DOUBLE", "interval_level": "INTEGER",
-    "model": "VARCHAR", "as_of": "DATE", "yhat_lower_95": "DOUBLE", "yhat_upper_95": "DOUBLE",
-}  # fmt: skip
-TABLES = {
-    "demand_forecast": FORECAST_TYPES,
-    "forecast_backtest": BACKTEST_TYPES,
-    "merchant_demand_forecast": MERCHANT_TYPES,
-}
+# The three tables and their schemas, declared once in forecasting/demand/output_schema.py.
+TABLES = OUTPUT_TABLES
 
 
 def _progress_logger(context: dg.AssetExecutionContext):
