@@ -29,8 +29,14 @@ from pipelines.ingest.entities import ENTITIES, ENTITY_ORDER, entity_for_file_na
 from pipelines.ingest.reading import UnreadableFile, quote_ident
 from pipelines.ingest.references import InferredMembers, inferred_in_file, inferred_members
 from pipelines.ingest.regions import UNKNOWN_REGION, region_aliases
-from pipelines.ingest.schema import create_raw_tables
-from pipelines.ingest.upsert import Lineage, flag_order_conflicts, merge_by_key, merge_orders
+from pipelines.ingest.schema import add_carried_columns, create_raw_tables
+from pipelines.ingest.upsert import (
+    Lineage,
+    flag_order_conflicts,
+    merge_by_key,
+    merge_orders,
+    stored_columns,
+)
 from pipelines.ingest.validation import VALUE_PLACEHOLDER, region_map_sql, stage_sql
 
 SOURCES = ("canonical", "dujiaoka", "acg-faka", "dujiao-next")
@@ -711,7 +717,7 @@ def _load_in_transaction(
     if entity.name == "orders":
         counts = merge_orders(conn, entity, lineage)
     else:
-        counts = merge_by_key(conn, entity, lineage, _table_columns(conn, entity))
+        counts = merge_by_key(conn, entity, lineage, stored_columns(conn, entity))
 
     for (path, result), merged in zip(files, counts, strict=True):
         result.loaded, result.updated = merged.loaded, merged.updated
@@ -814,6 +820,7 @@ def _stage_file(
     if table.aggregate_sums:
         _aggregate_staged(conn, entity, table.aggregate_sums)
     if entity.name == "orders":
+        add_carried_columns(conn, entity.name, "staged", source_types)
         flag_order_conflicts(conn, entity)
     return fmt, names, relation, source_types
 
@@ -890,17 +897,6 @@ def _unknown_region_sql(entity) -> str:
     if entity.name == "orders":  # an order without a region is stored as UNKNOWN too
         unknown = f"({column} IS NULL OR {unknown})"
     return f"coalesce(sum(_rows) FILTER (WHERE _reason IS NULL AND {unknown}), 0)"
-
-
-def _table_columns(conn, entity) -> list[str]:
-    """The raw table's columns that the entity provides, in table order (no lineage)."""
-    names = {c.name for c in entity.columns}
-    rows = conn.execute(
-        """SELECT column_name FROM information_schema.columns
-           WHERE table_schema = 'raw' AND table_name = ? ORDER BY ordinal_position""",
-        [entity.name],
-    ).fetchall()
-    return [row[0] for row in rows if row[0] in names]
 
 
 def _aggregate_staged(conn, entity, sums: tuple[str, ...]) -> None:
