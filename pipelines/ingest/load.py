@@ -27,7 +27,7 @@ from pipelines.errors import CardPulseError
 from pipelines.ingest import adapters, lake, mysqldump, partner, reading, secrets
 from pipelines.ingest.entities import ENTITIES, ENTITY_ORDER, entity_for_file_name
 from pipelines.ingest.reading import UnreadableFile, quote_ident
-from pipelines.ingest.references import InferredMembers, inferred_in_file, inferred_members
+from pipelines.ingest.references import InferredMembers, inferred_in_files, inferred_members
 from pipelines.ingest.regions import UNKNOWN_REGION, region_aliases
 from pipelines.ingest.schema import add_carried_columns, create_raw_tables
 from pipelines.ingest.upsert import (
@@ -704,6 +704,9 @@ def _load_in_transaction(
                 FROM staged GROUP BY ALL"""
         ).fetchall()
     }
+    inferred = (
+        inferred_in_files(conn, entity.name, index, len(files)) if run.extended_checks else None
+    )
     for i, (_, result) in enumerate(files):
         bad, good, unknown, normalised = staged.get(i, (0, 0, 0, 0))
         result.quarantined = int(rejected.get(i, 0) + bad)
@@ -711,8 +714,8 @@ def _load_in_transaction(
         result.unknown_region = int(unknown)
         result.normalised = int(normalised)
         _judge_quarantine_share(conn, result, run.max_quarantine_pct)
-        if run.extended_checks:
-            result.inferred = inferred_in_file(conn, entity.name, f"{index} = {i}")
+        if inferred is not None:
+            result.inferred = inferred[i]
 
     if entity.name == "orders":
         counts = merge_orders(conn, entity, lineage)
