@@ -81,7 +81,7 @@ def raw_schemas() -> dict[str, list[tuple[str, str]]]:
 
     conn = duckdb.connect()
     try:
-        create_raw_tables(conn)
+        create_raw_tables(conn, optional=True)
         tables = {}
         for (table,) in conn.execute(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = 'raw'"

@@ -385,7 +385,7 @@ def upsert_orders(conn, rows: list[dict], loaded_at: dt.datetime, file_id: str) 
 
 def write_first_load(warehouse: Path) -> None:
     with duckdb.connect(str(warehouse)) as conn:
-        create_raw_tables(conn)
+        create_raw_tables(conn, optional=True)  # its rows carry the optional columns
         insert_rows(conn, "orders", FIRST_ORDERS, FIRST_LOAD, "f-orders-1")
         insert_rows(conn, "skus", SKUS, FIRST_LOAD, "f-skus")
         insert_rows(conn, "merchants", MERCHANTS, FIRST_LOAD, "f-merchants")

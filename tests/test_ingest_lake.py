@@ -9,6 +9,7 @@ from test_ingest import ORDER_HEADER, order_line
 from pipelines.ingest import lake as lake_module
 from pipelines.ingest.load import connect_warehouse
 from pipelines.ingest.quarantine_replay import replay_quarantine
+from pipelines.ingest.schema import full_columns
 
 SKU_HEADER = (
     "sku_id,name,category,brand,face_value,delivery_type,supplier_id,shelf_life_days,active"
@@ -39,7 +40,17 @@ def current_from_lake(lake, entity: str, key: str) -> list[tuple]:
 
 
 def raw_rows(tmp_path, entity: str, key: str) -> list[tuple]:
-    return query(tmp_path, f"SELECT * EXCLUDE (_loaded_at) FROM raw.{entity} ORDER BY {key}")
+    """The warehouse's rows in the lake's columns: the whole schema, an optional column the
+    warehouse has not added yet read as NULL."""
+    have = {
+        name for (name,) in query(tmp_path, f"SELECT name FROM pragma_table_info('raw.{entity}')")
+    }
+    columns = ", ".join(
+        name if name in have else f"NULL AS {name}"
+        for name, _ in full_columns(entity)
+        if name != "_loaded_at"
+    )
+    return query(tmp_path, f"SELECT {columns} FROM raw.{entity} ORDER BY {key}")
 
 
 def test_orders_land_partitioned_by_business_day_named_by_file(tmp_path):

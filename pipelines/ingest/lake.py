@@ -28,6 +28,7 @@ from pathlib import Path
 
 from pipelines.ingest.entities import ENTITIES
 from pipelines.ingest.reading import quote_ident
+from pipelines.ingest.schema import full_columns, table_columns
 
 LEDGER = "file_ledger"
 # Orders, the volume, by day; the rest by month (daily files of a few rows each would be
@@ -87,7 +88,7 @@ def export_file(conn, lake: Path, entity: str, file_id: str) -> int:
     try:
         partition = partition_name(entity)
         conn.execute(
-            f"""COPY (SELECT *, {_partition_sql(entity)}
+            f"""COPY (SELECT {_whole_row_sql(conn, entity)}, {_partition_sql(entity)}
                       FROM raw.{quote_ident(entity)} WHERE _file_id = '{file_id}')
                 TO {_sql_path(scratch)}
                 (FORMAT parquet, PARTITION_BY ({partition}), FILENAME_PATTERN 'part{{i}}',
@@ -105,6 +106,16 @@ def export_file(conn, lake: Path, entity: str, file_id: str) -> int:
         return written
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _whole_row_sql(conn, entity: str) -> str:
+    """Every column of the entity's whole schema, NULL where the warehouse has not added an
+    optional column yet: each lake file has the same columns."""
+    have = set(table_columns(conn, entity))
+    return ", ".join(
+        quote_ident(name) if name in have else f"NULL::{kind} AS {quote_ident(name)}"
+        for name, kind in full_columns(entity)
+    )
 
 
 def remove_file(lake: Path, entity: str, file_id: str) -> None:

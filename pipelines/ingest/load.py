@@ -27,10 +27,16 @@ from pipelines.errors import CardPulseError
 from pipelines.ingest import adapters, lake, mysqldump, partner, reading, secrets
 from pipelines.ingest.entities import ENTITIES, ENTITY_ORDER, entity_for_file_name
 from pipelines.ingest.reading import UnreadableFile, quote_ident
-from pipelines.ingest.references import InferredMembers, inferred_in_file, inferred_members
+from pipelines.ingest.references import InferredMembers, inferred_in_files, inferred_members
 from pipelines.ingest.region_codes import UNKNOWN_REGION, region_aliases
-from pipelines.ingest.schema import create_raw_tables
-from pipelines.ingest.upsert import Lineage, flag_order_conflicts, merge_by_key, merge_orders
+from pipelines.ingest.schema import add_carried_columns, create_raw_tables
+from pipelines.ingest.upsert import (
+    Lineage,
+    flag_order_conflicts,
+    merge_by_key,
+    merge_orders,
+    stored_columns,
+)
 from pipelines.ingest.validation import VALUE_PLACEHOLDER, region_map_sql, stage_sql
 
 SOURCES = ("canonical", "dujiaoka", "acg-faka", "dujiao-next")
@@ -698,6 +704,9 @@ def _load_in_transaction(
                 FROM staged GROUP BY ALL"""
         ).fetchall()
     }
+    inferred = (
+        inferred_in_files(conn, entity.name, index, len(files)) if run.extended_checks else None
+    )
     for i, (_, result) in enumerate(files):
         bad, good, unknown, normalised = staged.get(i, (0, 0, 0, 0))
         result.quarantined = int(rejected.get(i, 0) + bad)
@@ -705,13 +714,13 @@ def _load_in_transaction(
         result.unknown_region = int(unknown)
         result.normalised = int(normalised)
         _judge_quarantine_share(conn, result, run.max_quarantine_pct)
-        if run.extended_checks:
-            result.inferred = inferred_in_file(conn, entity.name, f"{index} = {i}")
+        if inferred is not None:
+            result.inferred = inferred[i]
 
     if entity.name == "orders":
         counts = merge_orders(conn, entity, lineage)
     else:
-        counts = merge_by_key(conn, entity, lineage, _table_columns(conn, entity))
+        counts = merge_by_key(conn, entity, lineage, stored_columns(conn, entity))
 
     for (path, result), merged in zip(files, counts, strict=True):
         result.loaded, result.updated = merged.loaded, merged.updated
@@ -814,6 +823,7 @@ def _stage_file(
     if table.aggregate_sums:
         _aggregate_staged(conn, entity, table.aggregate_sums)
     if entity.name == "orders":
+        add_carried_columns(conn, entity.name, "staged", source_types)
         flag_order_conflicts(conn, entity)
     return fmt, names, relation, source_types
 
@@ -890,17 +900,6 @@ def _unknown_region_sql(entity) -> str:
     if entity.name == "orders":  # an order without a region is stored as UNKNOWN too
         unknown = f"({column} IS NULL OR {unknown})"
     return f"coalesce(sum(_rows) FILTER (WHERE _reason IS NULL AND {unknown}), 0)"
-
-
-def _table_columns(conn, entity) -> list[str]:
-    """The raw table's columns that the entity provides, in table order (no lineage)."""
-    names = {c.name for c in entity.columns}
-    rows = conn.execute(
-        """SELECT column_name FROM information_schema.columns
-           WHERE table_schema = 'raw' AND table_name = ? ORDER BY ordinal_position""",
-        [entity.name],
-    ).fetchall()
-    return [row[0] for row in rows if row[0] in names]
 
 
 def _aggregate_staged(conn, entity, sums: tuple[str, ...]) -> None:

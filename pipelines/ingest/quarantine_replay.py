@@ -31,13 +31,17 @@ from pipelines.ingest.load import (
     _drop_staging,
     _read_source,
     _stage_file,
-    _table_columns,
     connect_warehouse,
     ingest_clock,
 )
 from pipelines.ingest.reading import UnreadableFile, quote_ident
-from pipelines.ingest.schema import create_raw_tables
-from pipelines.ingest.upsert import flag_order_conflicts, merge_by_key, merge_orders
+from pipelines.ingest.schema import add_carried_columns, create_raw_tables
+from pipelines.ingest.upsert import (
+    flag_order_conflicts,
+    merge_by_key,
+    merge_orders,
+    stored_columns,
+)
 from pipelines.ingest.validation import VALUE_PLACEHOLDER, region_map_sql, stage_sql
 
 
@@ -128,6 +132,7 @@ def _replay_file(conn, file_id: str, entity, clock: str, result: ReplayResult) -
         conn.execute(statement)
     conn.execute(stage_sql(entity, "src", source_types, (), clock))
     if entity.name == "orders":
+        add_carried_columns(conn, entity.name, "staged", source_types)
         flag_order_conflicts(conn, entity)
     # Rows still broken keep today's reason for being there.
     conn.execute(
@@ -161,7 +166,7 @@ def _merge_healed(conn, entity, file_id: str, rows: str, result: ReplayResult) -
     if entity.name == "orders":
         [counts] = merge_orders(conn, entity, file_id)
     else:
-        [counts] = merge_by_key(conn, entity, file_id, _table_columns(conn, entity))
+        [counts] = merge_by_key(conn, entity, file_id, stored_columns(conn, entity))
     passed = conn.execute("SELECT count(*) FROM staged WHERE _reason IS NULL").fetchone()[0]
     conn.execute(
         f"""DELETE FROM raw.quarantine

@@ -63,16 +63,26 @@ def _missing(conn, ids_sql: str, master: str) -> InferredMembers | None:
     return InferredMembers(master, int(count), tuple(examples)) if count else None
 
 
-def inferred_in_file(conn, entity: str, rows: str = "true") -> list[InferredMembers]:
-    """The master ids that ``staged``'s good rows (those matching the SQL condition ``rows``:
-    one file's, when files are staged together) name and the raw tables do not hold."""
-    found = []
+def inferred_in_files(
+    conn, entity: str, file_index: str, files: int
+) -> list[list[InferredMembers]]:
+    """Per file staged together (``file_index``: SQL giving a staged row's file, from 0), the
+    master ids that ``staged``'s good rows name and the raw tables do not hold. One scan of
+    ``staged`` per master, however many files it holds."""
+    found: list[list[InferredMembers]] = [[] for _ in range(files)]
     for column, master in REFERENCES.get(entity, ()):
         if master == entity or not _checked(conn, master):
             continue
-        ids = f"SELECT {quote_ident(column)} FROM staged WHERE _reason IS NULL AND {rows}"
-        if members := _missing(conn, ids, master):
-            found.append(members)
+        key = quote_ident(MASTER_KEYS[master])
+        rows = conn.execute(
+            f"""SELECT _file, count(*), list(id ORDER BY id)[1:{SHOWN_IDS}] FROM (
+                    SELECT DISTINCT {file_index} AS _file, {quote_ident(column)} AS id
+                    FROM staged WHERE _reason IS NULL AND {quote_ident(column)} IS NOT NULL) ids
+                ANTI JOIN raw.{master} m ON m.{key} = ids.id
+                GROUP BY _file"""
+        ).fetchall()
+        for index, count, examples in rows:
+            found[index].append(InferredMembers(master, int(count), tuple(examples)))
     return found
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pipelines.ingest.entities import Entity
 from pipelines.ingest.reading import LINE_BITS, quote_ident
 from pipelines.ingest.region_codes import UNKNOWN_REGION
+from pipelines.ingest.schema import table_columns
 
 
 @dataclass
@@ -86,12 +87,25 @@ def _counts(
     return counts
 
 
-def _order_content(entity: Entity, alias: str) -> str:
-    """SQL hashing an order version's values (lineage and raw region text aside)."""
+def stored_columns(conn, entity: Entity) -> list[str]:
+    """The entity's columns that its raw table has, in the entity's order, lineage aside (an
+    optional column appears once a file carries it: ``schema.add_carried_columns``)."""
+    have = set(table_columns(conn, entity.name))
+    return [c.name for c in entity.columns if c.name in have]
+
+
+def _staged_has(conn) -> set[str]:
+    """The columns of ``staged`` (an optional column its source lacks is not there)."""
+    return {d[0] for d in conn.execute("SELECT * FROM staged LIMIT 0").description}
+
+
+def _order_content(columns: list[str], alias: str, has: set[str] | None = None) -> str:
+    """SQL hashing an order version's values (lineage and raw region text aside); a column
+    not in ``has`` (when given) is NULL."""
     parts = []
-    for column in entity.columns:
-        ref = f"{alias}.{quote_ident(column.name)}"
-        if column.name == "region_code":
+    for name in columns:
+        ref = f"{alias}.{quote_ident(name)}" if has is None or name in has else "NULL"
+        if name == "region_code":
             ref = f"coalesce({ref}, '{UNKNOWN_REGION}')"
         parts.append(ref)
     return "hash(" + ", ".join(parts) + ")"
@@ -100,12 +114,14 @@ def _order_content(entity: Entity, alias: str) -> str:
 def flag_order_conflicts(conn, entity: Entity) -> None:
     """Quarantine order rows that contradict another version with the same updated_at.
 
+    Run after ``schema.add_carried_columns``: values are compared over the stored columns.
     Two rows for one order with the same ``updated_at`` but different values cannot both be
     the truth: the one seen first (stored, else the earlier line) stands; the other is
     quarantined. Identical repeats stay good and count as ``duplicate`` when merged. Also
     looks up the stored versions of the file's orders into ``stored``, and the orders it has
     more than once into ``repeated``, for ``merge_orders``.
     """
+    columns = stored_columns(conn, entity)
     lowest, highest = conn.execute(
         "SELECT min(order_id), max(order_id) FROM staged WHERE _reason IS NULL"
     ).fetchone()
@@ -113,7 +129,7 @@ def flag_order_conflicts(conn, entity: Entity) -> None:
     conn.execute(
         f"""CREATE OR REPLACE TEMP TABLE stored AS
             SELECT o.order_id, o.updated_at AS _stored_version,
-                   {_order_content(entity, "o")} AS _stored_content, o.rowid AS _stored_rowid
+                   {_order_content(columns, "o")} AS _stored_content, o.rowid AS _stored_rowid
             FROM raw.orders o
             WHERE o.order_id BETWEEN ? AND ?
               AND o.order_id IN (SELECT order_id FROM staged WHERE _reason IS NULL)""",
@@ -136,7 +152,7 @@ def flag_order_conflicts(conn, entity: Entity) -> None:
                 SELECT order_id, _stored_version FROM stored
             ), versions AS (
                 SELECT st._line, st.order_id, st.updated_at,
-                       {_order_content(entity, "st")} AS _content,
+                       {_order_content(columns, "st", _staged_has(conn))} AS _content,
                        s._stored_version, s._stored_content
                 FROM staged st
                 SEMI JOIN pairs p ON p.order_id = st.order_id AND p.updated_at = st.updated_at
@@ -200,11 +216,14 @@ def merge_orders(conn, entity: Entity, file_id: str | Lineage) -> list[MergeCoun
            (SELECT s._stored_rowid FROM judged j JOIN stored s USING (order_id)
             WHERE j._latest AND j._outcome <> 'duplicate')"""
     )
-    columns = [c.name for c in entity.columns]
+    columns = stored_columns(conn, entity)
+    staged = _staged_has(conn)
     values = ", ".join(
         f"coalesce(st.region_code, '{UNKNOWN_REGION}')"
         if c == "region_code"
         else f"st.{quote_ident(c)}"
+        if c in staged
+        else "NULL"
         for c in columns
     )
     conn.execute(

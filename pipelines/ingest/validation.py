@@ -17,6 +17,7 @@ from __future__ import annotations
 from pipelines.ingest.entities import Column, Entity
 from pipelines.ingest.reading import quote_ident
 from pipelines.ingest.region_codes import ALIAS_KEY_SQL, UNKNOWN_REGION
+from pipelines.ingest.schema import OPTIONAL_COLUMNS
 
 _NUMERIC_TYPES = (
     "TINYINT",
@@ -328,6 +329,13 @@ def region_map_sql(entity: Entity, relation: str, source_types: dict[str, str]) 
     return statements
 
 
+def staged_columns(entity: Entity, source_types: dict[str, str]) -> list[Column]:
+    """The entity's columns ``staged`` holds: all but the optional columns (``schema.
+    OPTIONAL_COLUMNS``) that the source does not have."""
+    absent = {name for name, _ in OPTIONAL_COLUMNS.get(entity.name, ())} - set(source_types)
+    return [c for c in entity.columns if c.name not in absent]
+
+
 def stage_sql(
     entity: Entity,
     relation: str,
@@ -365,7 +373,9 @@ def stage_sql(
         raw = f"r.{quote_ident(name)}" if source_type else "NULL::VARCHAR"
         return raw, source_type or "VARCHAR"
 
-    for column in entity.columns:
+    # An optional column the source lacks stays out of ``staged`` (readers take it as NULL).
+    columns = staged_columns(entity, source_types)
+    for column in columns:
         raw, source_type = raw_of(column.name)
         typed = typed_sql(column, raw, source_type, extended)
         present = _present_sql(raw, source_type)
@@ -410,9 +420,9 @@ def stage_sql(
     row_rules = entity.row_rules + (entity.poison_rules if extended else ())
     row_rule_reason = " ".join(f"WHEN {rule} THEN {_lit(reason)}" for _, rule, reason in row_rules)
     row_rule_column = " ".join(f"WHEN {rule} THEN {_lit(col)}" for col, rule, _ in row_rules)
-    typed_columns = ", ".join(quote_ident(c.name) for c in entity.columns)
+    typed_columns = ", ".join(quote_ident(c.name) for c in columns)
     region_raw_columns = "".join(
-        f", {quote_ident(c.name + '__raw')}" for c in entity.columns if c.kind == "region"
+        f", {quote_ident(c.name + '__raw')}" for c in columns if c.kind == "region"
     )
     return f"""
         CREATE OR REPLACE TEMP TABLE staged AS

@@ -1,4 +1,8 @@
 -- Orders as ingested: rename, cast and normalise only. Timestamps are Shanghai wall time already.
+-- The whole-order columns are optional in raw.orders (added when a file first carries them).
+{%- set stored = stored_columns(source('cardpulse', 'orders')) %}
+{%- set money = 'decimal(18, 2)' %}
+{%- set text = dbt.type_string() %}
 with
 
 source as (
@@ -28,18 +32,19 @@ renamed as (
         supplier_id,
         buyer_id,
         payment_method,
-        cast(paid_amount as decimal(18, 2)) as paid_amount,
-        nullif(lower(trim(payment_channel)), '') as payment_channel,
-        cast(payment_fee as decimal(18, 2)) as payment_fee,
-        nullif(trim(coupon_code), '') as coupon_code,
-        cast(discount_amount as decimal(18, 2)) as discount_amount,
-        nullif(trim(agent_id), '') as agent_id,
-        cast(agent_commission as decimal(18, 2)) as agent_commission,
-        lower(trim(delivery_mode)) as delivery_mode,
-        gateway_trade_no,
-        card_batch_id,
-        buyer_key,
-        buyer_ip_key,
+        {{ optional_column(stored, 'paid_amount', money) }} as paid_amount,
+        nullif(lower(trim({{ optional_column(stored, 'payment_channel', text) }})), '')
+            as payment_channel,
+        {{ optional_column(stored, 'payment_fee', money) }} as payment_fee,
+        nullif(trim({{ optional_column(stored, 'coupon_code', text) }}), '') as coupon_code,
+        {{ optional_column(stored, 'discount_amount', money) }} as discount_amount,
+        nullif(trim({{ optional_column(stored, 'agent_id', text) }}), '') as agent_id,
+        {{ optional_column(stored, 'agent_commission', money) }} as agent_commission,
+        lower(trim({{ optional_column(stored, 'delivery_mode', text) }})) as delivery_mode,
+        {{ optional_column(stored, 'gateway_trade_no', text) }} as gateway_trade_no,
+        {{ optional_column(stored, 'card_batch_id', text) }} as card_batch_id,
+        {{ optional_column(stored, 'buyer_key', text) }} as buyer_key,
+        {{ optional_column(stored, 'buyer_ip_key', text) }} as buyer_ip_key,
         _file_id,
         _line,
         _loaded_at
