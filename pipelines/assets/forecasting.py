@@ -27,6 +27,7 @@ FORECAST_TYPES = {
     "sku_id": "VARCHAR", "region_code": "VARCHAR", "ds": "DATE", "yhat": "DOUBLE",
     "yhat_lower": "DOUBLE", "yhat_upper": "DOUBLE", "interval_level": "INTEGER",
     "model": "VARCHAR", "as_of": "DATE", "yhat_lower_95": "DOUBLE", "yhat_upper_95": "DOUBLE",
+    "yhat_median": "DOUBLE",
 }  # fmt: skip
 BACKTEST_TYPES = {
     "sku_id": "VARCHAR", "region_code": "VARCHAR", "model": "VARCHAR", "wape": "DOUBLE",
