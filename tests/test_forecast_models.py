@@ -169,3 +169,20 @@ def test_fast_point_forecast_equals_prophets_own_predict():
     future = pd.DataFrame({"ds": pd.date_range("2025-10-01", periods=28)})
     slow = model._model.predict(model._with_effects(future))["yhat"].to_numpy()
     np.testing.assert_allclose(model.predict(28), np.clip(slow, 0, None), rtol=1e-10)
+
+
+def test_median_forecast_is_low_on_a_sparse_series_and_near_the_mean_on_a_busy_one():
+    rng = np.random.default_rng(8)
+    means = np.repeat([0.3, 100.0], 600)  # a seller of 0.3 units a day, and one of 100
+    frame = pd.DataFrame({"uid": np.repeat(["sparse", "busy"], 600), "yhat": means})
+    frame["y"] = rng.poisson(means).astype(float)
+    quantiles = intervals.error_quantiles(frame, ["uid"])
+    ahead = pd.DataFrame({"uid": ["sparse", "busy", "sparse"], "yhat": [0.3, 100.0, 0.0]})
+    applied = intervals.apply_intervals(ahead, quantiles, ["uid"]).set_index("yhat")
+    # P(y = 0) = 74% at a mean of 0.3: the median is 0, and so is the median forecast.
+    assert applied.loc[0.3, "yhat_median"] < 0.05
+    assert abs(applied.loc[100.0, "yhat_median"] - 100.0) <= 1.0
+    assert applied.loc[0.0, "yhat_median"] == 0.0  # nothing expected: nothing in the middle
+    # On fresh days of the sparse series the median has the lower absolute error.
+    fresh = rng.poisson(0.3, 5000).astype(float)
+    assert np.abs(fresh - applied.loc[0.3, "yhat_median"]).sum() < np.abs(fresh - 0.3).sum()

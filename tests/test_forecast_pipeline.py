@@ -150,3 +150,18 @@ def test_no_sales_and_only_new_skus_give_sensible_tables():
     np.testing.assert_allclose(all_rows["yhat"], 4.0)
     assert (all_rows["yhat_upper"] >= all_rows["yhat"]).all()
     assert set(tables.forecast["region_code"]) == {"ALL", "CN-GD"}
+
+
+def test_median_forecast_sits_inside_the_95_interval_and_is_zero_without_demand(stage):
+    _, tables = stage
+    forecast = tables.forecast
+    assert forecast["yhat_median"].notna().all()
+    inside = (forecast["yhat_median"] >= forecast["yhat_lower_95"] - 1e-9) & (
+        forecast["yhat_median"] <= forecast["yhat_upper_95"] + 1e-9
+    )
+    assert inside.all()
+    quiet = forecast[forecast["sku_id"].isin(["OLD", "NEVER"])]
+    assert (quiet["yhat_median"] == 0).all()
+    busy = forecast[(forecast["sku_id"] == "A") & (forecast["region_code"] == "ALL")]
+    # A seller of 30 a day: its median and mean differ by a unit or two, not by a factor.
+    assert (busy["yhat_median"] - busy["yhat"]).abs().mean() < 0.15 * busy["yhat"].mean()

@@ -246,3 +246,25 @@ def test_category_priors_pool_the_category_and_ignore_the_backtest_window():
     # cut-off, the pooled lift would be 2.
     assert priors["P"] == priors["Q"] == {"sku": pytest.approx(3.0)}
     assert priors["R"] == {}  # no event of its own, no prior from another category
+
+
+def test_a_class_of_two_series_calibrates_with_its_nearest_class():
+    from forecasting.demand.pipeline import _with_class_intervals
+
+    rng = np.random.default_rng(4)
+    uids = [f"l{i}" for i in range(6)] + ["i0", "i1"]
+    errors = pd.DataFrame(
+        {"uid": np.repeat(uids, 3 * 40), "fold": np.tile(np.repeat([0, 1, 2], 40), len(uids))}
+    )
+    errors["yhat"] = np.where(errors["uid"].str.startswith("l"), 0.8, 0.4)
+    errors["y"] = (rng.random(len(errors)) < 0.35) * rng.poisson(2, len(errors)).astype(float)
+    classes = pd.DataFrame({"uid": uids, "demand_class": ["lumpy"] * 6 + ["intermittent"] * 2})
+    ahead = pd.DataFrame({"uid": uids, "yhat": 0.5})
+    calibration: dict = {}
+    _with_class_intervals(ahead, errors, ["uid"], classes, calibration, "t")
+    lumpy = errors[errors["uid"].str.startswith("l")]
+    assert calibration["t:lumpy"] == intervals.effective_levels(lumpy, ["uid"])
+    # 2 series are too few to tune a level on: theirs is tuned on both classes' days.
+    assert calibration["t:intermittent"] == intervals.effective_levels(errors, ["uid"])
+    own = errors[errors["uid"].str.startswith("i")]
+    assert calibration["t:intermittent"] != intervals.effective_levels(own, ["uid"])

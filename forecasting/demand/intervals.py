@@ -12,6 +12,11 @@ other folds only (leave one fold out). Quantiles of a few dozen errors understat
 so the quantile level actually used for a nominal level L is moved (``effective``: raised, or
 lowered where outward quantiles of lumpy counts over-cover) to the smallest whose pooled
 leave-one-fold-out coverage over the series is nearest L. The stage does this per demand class.
+
+The same errors give a median forecast, ``yhat_median = yhat + q50 * (yhat + 1) ** power``:
+the point forecast that absolute error (WAPE) is smallest for. On a sparse series most days
+sell nothing, so its median is at or near zero while its mean (``yhat``) is not; sums over
+days (restock, pricing) need the mean.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import pandas as pd
 DEFAULT_LEVELS = (80, 95)
 DEFAULT_POWER = 0.5
 MIN_ERRORS = 20
+MEDIAN_COLUMN = "q_median"
 
 
 def _scale(yhat, power: float) -> np.ndarray:
@@ -53,7 +59,7 @@ def error_quantiles(
     1. Scaled error of every observed backtest day (``y``, ``yhat`` columns);
     2. per group, the quantiles for each level; 3. groups with fewer than ``min_errors``
        errors take the pooled quantiles. Columns: keys, ``errors``, ``q_lower_<L>``,
-       ``q_upper_<L>``.
+       ``q_upper_<L>``, ``q_median`` (the errors' median, for ``yhat_median``).
     """
     keys = list(keys)
     errors = errors if len(errors) else pd.DataFrame(columns=keys + ["y", "yhat"], dtype=float)
@@ -80,6 +86,9 @@ def error_quantiles(
         pooled[upper_col] = (
             float(np.quantile(e, hi, method="higher")) if len(e) else NormalDist().inv_cdf(hi)
         )
+    columns[MEDIAN_COLUMN] = grouped.median()
+    e = scaled["e"].to_numpy()
+    pooled[MEDIAN_COLUMN] = float(np.median(e)) if len(e) else 0.0
     table = pd.concat([table, pd.DataFrame(columns, index=table.index)], axis=1)
     thin = table["errors"] < min_errors
     for column, value in pooled.items():
@@ -95,17 +104,22 @@ def apply_intervals(
     levels: Sequence[int] = DEFAULT_LEVELS,
     power: float = DEFAULT_POWER,
 ) -> pd.DataFrame:
-    """``forecast`` (keys, ``yhat``) with ``yhat_lower_<L>`` and ``yhat_upper_<L>`` per level.
+    """``forecast`` (keys, ``yhat``) with ``yhat_lower_<L>`` and ``yhat_upper_<L>`` per level,
+    and ``yhat_median`` (zero where ``yhat`` is: nothing expected, nothing in the middle).
 
     Series without calibration errors (new SKUs) take the pooled quantiles.
     """
     keys = list(keys)
     pooled = quantiles.attrs.get("pooled", {})
     columns = [c for level in levels for c in _quantile_columns(level)]
+    columns += [MEDIAN_COLUMN] if MEDIAN_COLUMN in quantiles.columns else []
     merged = forecast.merge(quantiles[keys + columns], on=keys, how="left")
     scale = _scale(merged["yhat"], power)
     yhat = merged["yhat"].to_numpy(dtype=float)
     edges = {}  # built apart and joined once: many levels are judged at a time
+    if MEDIAN_COLUMN in merged.columns:
+        q_median = merged[MEDIAN_COLUMN].fillna(pooled.get(MEDIAN_COLUMN, 0.0)).to_numpy(float)
+        edges["yhat_median"] = np.where(yhat > 0, np.clip(yhat + q_median * scale, 0.0, None), 0.0)
     for level in levels:
         lower_col, upper_col = _quantile_columns(level)
         q_lower = merged[lower_col].fillna(pooled.get(lower_col, 0.0)).to_numpy(float)

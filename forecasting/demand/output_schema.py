@@ -11,7 +11,11 @@ _FORECAST_DAY = {
     "interval_level": "INTEGER", "model": "VARCHAR", "as_of": "DATE",
     "yhat_lower_95": "DOUBLE", "yhat_upper_95": "DOUBLE",
 }  # fmt: skip
-FORECAST_SCHEMA = {"sku_id": "VARCHAR", "region_code": "VARCHAR", **_FORECAST_DAY}
+# SKU forecasts also carry the daily median (the point forecast that minimises absolute error;
+# ``yhat`` is the mean, which sums to the horizon's totals).
+FORECAST_SCHEMA = {
+    "sku_id": "VARCHAR", "region_code": "VARCHAR", **_FORECAST_DAY, "yhat_median": "DOUBLE",
+}  # fmt: skip
 BACKTEST_SCHEMA = {
     "sku_id": "VARCHAR", "region_code": "VARCHAR", "model": "VARCHAR", "wape": "DOUBLE",
     "mase": "DOUBLE", "bias": "DOUBLE", "interval_coverage": "DOUBLE", "is_selected": "BOOLEAN",
