@@ -471,3 +471,65 @@ def test_the_profit_page_counts_a_split_attempt_once(built):
     # alipay: 71 and 82 (split over three items), both paid; wechat: 81, expired.
     assert attempts.loc["alipay"].tolist() == [2, 1.0]
     assert attempts.loc["wechat"].tolist() == [1, 0.0]
+
+
+# ---- dujiaoka loop keys (carmis.is_loop, 循环卡密) ---------------------------------------------
+
+
+def test_dujiaoka_loop_keys_are_a_batch_of_their_own_never_used_up_nor_overdrawn(tmp_path):
+    """A loop key is never marked sold (dujiaoka ``CarmisService::soldByIDS`` skips
+    ``is_loop``): delivered to order after order, it is one key of a loop batch, whose keys are
+    never used up and whose draw-down reconciliation does not check."""
+    export = tmp_path / "export"
+    export.mkdir()
+    write(
+        export / "carmis.csv",
+        # The carmis layout of versions with loop keys (is_loop after status).
+        "id,goods_id,status,is_loop,carmi,created_at,updated_at,deleted_at",
+        "1,1,1,0,KEY-A,2026-03-01 09:00:00,,",
+        "2,1,2,0,KEY-B,2026-03-01 09:00:00,2026-03-02 10:00:00,",
+        "3,1,1,1,KEY-LOOP,2026-03-01 09:00:00,,",
+        "4,1,1,,KEY-C,2026-03-01 09:00:00,,",  # empty: the column's default, 0
+        "5,1,1,7,KEY-X,2026-03-01 09:00:00,,",  # quarantined, in neither batch
+    )
+    lines = cli_lines(tmp_path, str(export / "carmis.csv"), "--source", "dujiaoka")
+    summary = "carmis.csv (carmis -> card_batches): 5 rows read, 2 loaded, 0 updated, 2 duplicate"
+    assert any(line.startswith(summary + ", 1 quarantined") for line in lines), lines
+    assert query(tmp_path, "SELECT batch_id, keys, is_loop FROM raw.card_batches ORDER BY 1") == [
+        ("carmis:1/loop@2026-03-01 09:00:00", 1, True),
+        ("carmis:1@2026-03-01 09:00:00", 3, False),
+    ]
+    assert query(tmp_path, "SELECT reason FROM raw.quarantine WHERE entity = 'card_batches'") == [
+        ("dujiaoka carmis is_loop '7' is not one of 0, 1",)
+    ]
+    # Orders naming the batches their keys came from: the loop key delivered five times, the
+    # other batch four keys from its three (an over-draw, found).
+    orders = (
+        "order_id,created_at,delivered_at,merchant_id,sku_id,quantity,unit_price,unit_cost,"
+        "status,card_batch_id"
+    )
+    write(
+        export / "orders.csv",
+        orders,
+        *(f"L{n},2026-03-0{n + 1} 10:00,2026-03-0{n + 1} 10:01,dujiaoka,1,1,5.00,4.00,"
+          "delivered,carmis:1/loop@2026-03-01 09:00:00" for n in range(1, 6)),
+        *(f"N{n},2026-03-0{n + 1} 11:00,2026-03-0{n + 1} 11:01,dujiaoka,1,1,5.00,4.00,"
+          "delivered,carmis:1@2026-03-01 09:00:00" for n in range(1, 5)),
+    )  # fmt: skip
+    cli_lines(tmp_path, str(export / "orders.csv"))
+    from test_recon import _dbt_build
+
+    _dbt_build(tmp_path)
+    assert query(
+        tmp_path,
+        "SELECT batch_id, keys, keys_sold, keys_left, is_loop FROM analytics.dim_card_batches "
+        "ORDER BY 1",
+    ) == [
+        ("carmis:1/loop@2026-03-01 09:00:00", 1, 5, 1, True),
+        ("carmis:1@2026-03-01 09:00:00", 3, 4, -1, False),
+    ]
+    # The over-drawn batch has no unit cost (dujiaoka records none): the excess key is valued
+    # at the cost its orders booked.
+    assert query(
+        tmp_path, "SELECT kind, batch_id, keys, amount FROM analytics.recon_card_keys"
+    ) == [("batch_overdrawn", "carmis:1@2026-03-01 09:00:00", 1, Decimal("4.00"))]

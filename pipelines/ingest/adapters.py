@@ -219,15 +219,29 @@ def _batch_id(col: _Columns, prefix: str, sku: str, imported: str, *more: str) -
 
 
 def _import_batches(
-    col: _Columns, prefix: str, sku: str, imported: str, supplier: str, *more: str
+    col: _Columns,
+    prefix: str,
+    sku: str,
+    imported: str,
+    supplier: str,
+    *more: str,
+    loop: str | None = None,
 ) -> str:
     """Card-key batches from a card-key table that records none: the keys of one import (the
     same goods, imported in the same second; ``more`` columns such as acg-faka's ``race``
     split it further) are one batch, ``<prefix><goods>[/<more>]@<import time>``. Every key row
     maps to its batch's row (``keys`` = the batch's key rows in the export, sold ones
     included), so a batch's first row loads it and its other rows repeat it (duplicates). A
-    row without goods or time gets no usable id and is quarantined for that column."""
+    row without goods or time gets no usable id and is quarantined for that column. ``loop``
+    (SQL: ``'/loop'`` for a loop key, sold again and again, ``''`` for others) puts an
+    import's loop keys in a batch of their own, ``<prefix><goods>[/<more>]/loop@<import
+    time>``, with ``is_loop`` true (any other text keeps a quarantined row out of both)."""
     batch = _batch_id(col, prefix, sku, imported, *more)
+    is_loop = "false"
+    if loop:
+        is_loop = f"({loop} = '/loop')"
+        head, stamp = batch.rsplit(" || '@' || ", 1)
+        batch = f"{head} || {loop} || '@' || {stamp}"
     return f"""
         SELECT s._line,
             {batch} AS batch_id,
@@ -236,7 +250,8 @@ def _import_batches(
             CAST(count(*) OVER (PARTITION BY {batch}) AS VARCHAR) AS keys,
             NULL::VARCHAR AS unit_cost,
             {col(imported)} AS received_at,
-            NULL::VARCHAR AS expires_at
+            NULL::VARCHAR AS expires_at,
+            CAST({is_loop} AS VARCHAR) AS is_loop
         FROM src s"""
 
 
@@ -341,10 +356,25 @@ def _dujiaoka_carmis(names: list[str], options: AdapterOptions) -> Mapped:
 
 def _dujiaoka_carmis_batches(names: list[str], options: AdapterOptions) -> Mapped:
     """dujiaoka's import (ImportCarmis) inserts one row per key, all stamped ``created_at``
-    with the time of the import: goods + that second is the batch."""
+    with the time of the import: goods + that second is the batch. A loop key (``is_loop`` 1,
+    循环卡密, in versions that have the column) is never marked sold (``CarmisService::
+    soldByIDS`` skips it): its import's loop keys are a batch of their own, flagged loop."""
     col = _Columns(names)
-    select = _import_batches(col, "carmis:", "goods_id", "created_at", "NULL::VARCHAR")
-    return Mapped(select, [])
+    loop = None
+    if "is_loop" in names:
+        flag = col("is_loop")
+        loop = f"CASE coalesce({flag}, '0') WHEN '0' THEN '' WHEN '1' THEN '/loop' ELSE '/?' END"
+    select = _import_batches(col, "carmis:", "goods_id", "created_at", "NULL::VARCHAR", loop=loop)
+    problems = []
+    if "is_loop" in names:
+        problems.append(
+            (
+                "is_loop",
+                f"{col('is_loop')} NOT IN ('0', '1')",
+                f"'dujiaoka carmis is_loop ''' || {col('is_loop')} || ''' is not one of 0, 1'",
+            )
+        )
+    return Mapped(select, problems)
 
 
 # ---- acg-faka (异次元发卡) ------------------------------------------------------------------
@@ -761,7 +791,8 @@ def _dujiao_next_batches(names: list[str], options: AdapterOptions) -> Mapped:
             {col("total_count")} AS keys,
             NULL::VARCHAR AS unit_cost,
             {col("created_at")} AS received_at,
-            NULL::VARCHAR AS expires_at
+            NULL::VARCHAR AS expires_at,
+            'false' AS is_loop
         FROM src s"""
     return Mapped(select, [_soft_deleted(col)])
 
@@ -828,6 +859,10 @@ DUJIAOKA_LAYOUTS = {
         _DJ_TIMES,
     ),
     "carmis": _layout("id goods_id status carmi created_at updated_at deleted_at", _DJ_TIMES),
+    # Later versions add loop keys (is_loop, 循环卡密) after status.
+    "carmis_loop": _layout(
+        "id goods_id status is_loop carmi created_at updated_at deleted_at", _DJ_TIMES
+    ),
     "pays": _layout(
         "id pay_name pay_check pay_method pay_client merchant_id merchant_key merchant_pem "
         "pay_handleroute is_open created_at updated_at deleted_at",
@@ -925,7 +960,7 @@ ADAPTERS: dict[str, list[SourceTable]] = {
             ("goods_id", "status"),
             _INVENTORY_SUMS,
             kept=("id", "goods_id", "status", "created_at", "updated_at", "deleted_at"),
-            layouts=(DUJIAOKA_LAYOUTS["carmis"],),
+            layouts=(DUJIAOKA_LAYOUTS["carmis"], DUJIAOKA_LAYOUTS["carmis_loop"]),
         ),
         # The same carmis file again: the batches its keys were imported in.
         SourceTable(
@@ -933,8 +968,8 @@ ADAPTERS: dict[str, list[SourceTable]] = {
             "card_batches",
             _dujiaoka_carmis_batches,
             ("goods_id", "created_at"),
-            kept=("id", "goods_id", "created_at"),
-            layouts=(DUJIAOKA_LAYOUTS["carmis"],),
+            kept=("id", "goods_id", "created_at", "is_loop"),
+            layouts=(DUJIAOKA_LAYOUTS["carmis"], DUJIAOKA_LAYOUTS["carmis_loop"]),
         ),
         SourceTable(
             "orders",

@@ -151,6 +151,8 @@ ADDED_COLUMNS = (
     ("quarantine", "raw_values", "VARCHAR"),
     ("quarantine", "replayable", "BOOLEAN"),
     ("file_ledger", "version", "INTEGER DEFAULT 1"),
+    # Issue #18: a batch of loop keys (dujiaoka carmis is_loop), sold again and again.
+    ("card_batches", "is_loop", "BOOLEAN"),
     ("orders", "paid_amount", "DECIMAL(18, 2)"),
     # Issue #18: the whole order (payment, coupon, agent, card batch, keyed buyer).
     ("orders", "payment_channel", "VARCHAR"),
