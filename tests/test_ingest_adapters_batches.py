@@ -533,3 +533,38 @@ def test_dujiaoka_loop_keys_are_a_batch_of_their_own_never_used_up_nor_overdrawn
     assert query(
         tmp_path, "SELECT kind, batch_id, keys, amount FROM analytics.recon_card_keys"
     ) == [("batch_overdrawn", "carmis:1@2026-03-01 09:00:00", 1, Decimal("4.00"))]
+
+
+def test_from_one_mysqldump_the_items_find_their_commissions_and_resellers_are_agents(tmp_path):
+    """The same shop as one mysqldump of the database: commissions are read from the same file
+    as the items (one read per table), resellers from their table in it."""
+    shop = dujiao_next_shop(tmp_path / "csv")
+    parts = ["/*!40103 SET TIME_ZONE='+00:00' */;"]
+    for table in ("orders", "order_items", "affiliate_commissions", "reseller_profiles"):
+        header, *rows = (shop / f"{table}.csv").read_text().splitlines()
+        columns = ",\n".join(
+            f"  `{c}` datetime DEFAULT NULL" if c.endswith("_at") else f"  `{c}` longtext"
+            for c in header.split(",")
+        )
+        parts.append(f"CREATE TABLE `{table}` (\n{columns}\n);")
+        parts.append(f"INSERT INTO `{table}` VALUES " + ",".join(map(_sql_values, rows)) + ";")
+    (tmp_path / "dump").mkdir()
+    dump = write(tmp_path / "dump" / "shop.sql", *parts)
+    lines = cli_lines(tmp_path, str(dump), "--source", "dujiao-next")
+    assert any(line.startswith("shop.sql (order_items -> orders): 10 rows read") for line in lines)
+    assert query(
+        tmp_path,
+        "SELECT order_id, agent_id, agent_commission::VARCHAR FROM raw.orders "
+        "WHERE agent_id LIKE 'affiliate:%' ORDER BY 1",
+    ) == [
+        ("DN10-1", "affiliate:8", "0.25"),
+        ("DN10-2", "affiliate:8", "0.50"),
+        ("DN13", "affiliate:8", "0.00"),
+        ("DN7", "affiliate:8", "1.20"),
+        ("DN9/41", "affiliate:8", "0.33"),
+        ("DN9/42", "affiliate:8", "0.67"),
+    ]
+    assert query(tmp_path, "SELECT agent_id, commission_pct FROM raw.agents ORDER BY 1") == [
+        ("3", 20.0),
+        ("4", 0.0),
+    ]
