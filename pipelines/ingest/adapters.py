@@ -2,15 +2,18 @@
 
 - ``dujiaoka`` (独角数卡, assimon/dujiaoka ``database/sql/install.sql``): a single shop, so every
   order belongs to one merchant (``--merchant-id``). ``orders`` -> orders, ``goods`` -> skus,
-  ``carmis`` (card keys) -> inventory (unsold keys per goods) and card_batches (one per import).
+  ``carmis`` (card keys) -> inventory (unsold keys per goods) and card_batches (one per import;
+  its loop keys, ``is_loop``, one more).
 - ``acg-faka`` (异次元发卡, lizhipay/acg-faka ``kernel/Install/Install.sql``): many merchants
   (``user_id``). ``order`` -> orders (with the batch of the ``card`` sold to it), ``commodity``
   -> skus, ``card`` -> inventory and card_batches, ``user`` -> merchants (``pid`` is the agent
   hierarchy).
 - ``dujiao-next`` (dujiao-next/dujiao-next ``internal/models``, GORM): a single shop. An order
   is split over two tables, so ``order_items`` (one contract order row per item) and
-  ``payments`` are read with their ``orders`` rows joined in (``Partner``);
-  ``card_secret_batches`` -> card_batches, ``affiliate_profiles`` -> agents.
+  ``payments`` are read with their ``orders`` rows joined in (``Partner``), the items also with
+  their order's promoter commission (``affiliate_commissions``, summed per order);
+  ``card_secret_batches`` -> card_batches, ``affiliate_profiles`` and ``reseller_profiles`` ->
+  agents.
 
 A card-key table is two ``SourceTable`` entries of one name: the file loads once per entity.
 
@@ -164,6 +167,24 @@ def _unknown_code(
         f"{_lit(f'{system} {name} ')} || coalesce('''' || {col(name)} || '''', 'empty') || "
         f"{_lit(' is not one of ' + ', '.join(codes))}",
     )
+
+
+def _set_code(
+    col: _Columns, target: str, name: str, codes: tuple[str, ...], system: str
+) -> list[tuple[str, str, str]]:
+    """A column of later versions (empty or absent: its default): a value set but not one of
+    ``codes`` is a problem; no problem when the export lacks the column."""
+    if name not in col.names:
+        return []
+    listed = ", ".join(_lit(c) for c in codes)
+    return [
+        (
+            target,
+            f"{col(name)} NOT IN ({listed})",
+            f"{_lit(f'{system} {name} ')} || '''' || {col(name)} || '''' || "
+            f"{_lit(' is not one of ' + ', '.join(codes))}",
+        )
+    ]
 
 
 def _soft_deleted(col: _Columns) -> tuple[str, str, str]:
@@ -365,15 +386,7 @@ def _dujiaoka_carmis_batches(names: list[str], options: AdapterOptions) -> Mappe
         flag = col("is_loop")
         loop = f"CASE coalesce({flag}, '0') WHEN '0' THEN '' WHEN '1' THEN '/loop' ELSE '/?' END"
     select = _import_batches(col, "carmis:", "goods_id", "created_at", "NULL::VARCHAR", loop=loop)
-    problems = []
-    if "is_loop" in names:
-        problems.append(
-            (
-                "is_loop",
-                f"{col('is_loop')} NOT IN ('0', '1')",
-                f"'dujiaoka carmis is_loop ''' || {col('is_loop')} || ''' is not one of 0, 1'",
-            )
-        )
+    problems = _set_code(col, "is_loop", "is_loop", ("0", "1"), "dujiaoka carmis")
     return Mapped(select, problems)
 
 
@@ -470,15 +483,7 @@ def _acg_commodity(names: list[str], options: AdapterOptions) -> Mapped:
             NULL::VARCHAR AS shelf_life_days,
             CASE WHEN coalesce({col("status")}, '1') = '1' THEN 'true' ELSE 'false' END AS active
         FROM src s"""
-    problems = []
-    if "delivery_way" in names:
-        problems.append(
-            (
-                "delivery_type",
-                f"{col('delivery_way')} IS NOT NULL AND {col('delivery_way')} NOT IN ('0', '1')",
-                f"'acg-faka delivery_way ''' || {col('delivery_way')} || ''' is not one of 0, 1'",
-            )
-        )
+    problems = _set_code(col, "delivery_type", "delivery_way", ("0", "1"), "acg-faka")
     return Mapped(select, problems)
 
 
