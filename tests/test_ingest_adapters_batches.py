@@ -29,6 +29,16 @@ from test_ingest_cli import run_cli
 
 CARD = "id,owner,commodity_id,draft,secret,create_time,purchase_time,order_id,status,note,race"
 AFFILIATE_PROFILES = "id,user_id,affiliate_code,status,created_at,updated_at,deleted_at"
+# dujiao-next internal/models/affiliate_commission.go and reseller.go (ResellerProfile).
+AFFILIATE_COMMISSIONS = (
+    "id,affiliate_profile_id,order_id,order_item_id,commission_type,base_amount,rate_percent,"
+    "commission_amount,status,confirm_at,available_at,withdraw_request_id,invalid_reason,"
+    "created_at,updated_at,deleted_at"
+)
+RESELLER_PROFILES = (
+    "id,user_id,status,apply_reason,reject_reason,default_markup_percent,max_markup_percent,"
+    "settlement_status,reviewed_by,reviewed_at,created_at,updated_at,deleted_at"
+)
 
 
 def row(header: str, **values) -> str:
@@ -185,6 +195,30 @@ def dujiao_next_shop(folder: Path) -> Path:
             reseller_id=3, reseller_domain="r3.example.com", reseller_profit_amount="1.50",
             client_ip="2.2.2.2", paid_at="2024-03-06 09:00:30",
             created_at="2024-03-06 09:00:00", updated_at="2024-03-06 09:02:00"),
+        # DN9: two items, the promoter known only from its commission (a code, no profile id).
+        row(ORDERS, id=9, order_no="DN9", user_id=43, status="completed", currency="CNY",
+            total_amount="30.00", affiliate_code="AFF8", reseller_profit_amount="0.00",
+            paid_at="2024-03-07 09:00:30", created_at="2024-03-07 09:00:00",
+            updated_at="2024-03-07 09:05:00"),
+        # DN10: a parent order the buyer paid, its two items on child orders DN10-1, DN10-2:
+        # the commission is booked on the parent.
+        row(ORDERS, id=10, order_no="DN10", user_id=44, status="delivered", currency="CNY",
+            total_amount="15.00", affiliate_profile_id=8, reseller_profit_amount="0.00",
+            paid_at="2024-03-08 09:00:30", created_at="2024-03-08 09:00:00",
+            updated_at="2024-03-08 09:05:00"),
+        *(row(ORDERS, id=10 + n, order_no=f"DN10-{n}", parent_id=10, user_id=44,
+              status="delivered", currency="CNY", affiliate_profile_id=8,
+              reseller_profit_amount="0.00", paid_at="2024-03-08 09:00:30",
+              created_at="2024-03-08 09:00:00", updated_at="2024-03-08 09:05:00")
+          for n in (1, 2)),
+        # DN13: cancelled; its commission was rejected.
+        row(ORDERS, id=13, order_no="DN13", user_id=45, status="canceled", currency="CNY",
+            affiliate_profile_id=8, reseller_profit_amount="0.00",
+            created_at="2024-03-09 09:00:00", updated_at="2024-03-09 09:30:00"),
+        # DN14: its commission row cannot be read: the item is quarantined with the reason.
+        row(ORDERS, id=14, order_no="DN14", user_id=46, status="delivered", currency="CNY",
+            affiliate_profile_id=8, reseller_profit_amount="0.00", paid_at="2024-03-09 10:00:30",
+            created_at="2024-03-09 10:00:00", updated_at="2024-03-09 10:05:00"),
     )  # fmt: skip
     write(
         folder / "order_items.csv",
@@ -202,6 +236,69 @@ def dujiao_next_shop(folder: Path) -> Path:
         row(ITEMS, id=34, order_id=8, product_id=5, sku_id=9, original_unit_price="13.33",
             unit_price="13.33", cost_price="11.00", quantity=1, total_price="13.33",
             coupon_discount="0.00", fulfillment_type="upstream"),
+        # DN9: 10.00 + 20.00 paid.
+        *(row(ITEMS, id=item, order_id=9, product_id=5, sku_id=7, unit_price=total,
+              cost_price="5.00", quantity=1, total_price=total, coupon_discount="0.00",
+              fulfillment_type="auto")
+          for item, total in ((41, "10.00"), (42, "20.00"))),
+        # DN10's items, one per child order: 5.00 and 10.00.
+        row(ITEMS, id=51, order_id=11, product_id=5, sku_id=7, unit_price="5.00",
+            quantity=1, total_price="5.00", fulfillment_type="auto"),
+        row(ITEMS, id=52, order_id=12, product_id=5, sku_id=7, unit_price="10.00",
+            quantity=1, total_price="10.00", fulfillment_type="auto"),
+        row(ITEMS, id=61, order_id=13, product_id=5, sku_id=7, unit_price="9.00",
+            quantity=1, total_price="9.00", fulfillment_type="auto"),
+        row(ITEMS, id=71, order_id=14, product_id=5, sku_id=7, unit_price="9.00",
+            quantity=1, total_price="9.00", fulfillment_type="auto"),
+    )  # fmt: skip
+    write(
+        folder / "affiliate_commissions.csv",
+        AFFILIATE_COMMISSIONS,
+        # DN7: 1.20 at 10%, split in two by a partial withdrawal (1.00 paid out, 0.20 left).
+        row(AFFILIATE_COMMISSIONS, id=1, affiliate_profile_id=8, order_id=7,
+            commission_type="order", base_amount="12.00", rate_percent="10.00",
+            commission_amount="1.00", status="withdrawn", withdraw_request_id=1,
+            created_at="2024-03-05 10:00:20", updated_at="2024-03-20 10:00:00"),
+        row(AFFILIATE_COMMISSIONS, id=2, affiliate_profile_id=8, order_id=7,
+            commission_type="split_1a", base_amount="12.00", rate_percent="10.00",
+            commission_amount="0.20", status="available",
+            created_at="2024-03-20 10:00:00", updated_at="2024-03-20 10:00:00"),
+        row(AFFILIATE_COMMISSIONS, id=3, affiliate_profile_id=8, order_id=9,
+            commission_type="order", base_amount="30.00", rate_percent="3.33",
+            commission_amount="1.00", status="pending_confirm", confirm_at="2024-03-14 09:00:30",
+            created_at="2024-03-07 09:00:30", updated_at="2024-03-07 09:00:30"),
+        row(AFFILIATE_COMMISSIONS, id=4, affiliate_profile_id=8, order_id=10,
+            commission_type="order", base_amount="15.00", rate_percent="5.00",
+            commission_amount="0.75", status="available",
+            created_at="2024-03-08 09:00:30", updated_at="2024-03-08 09:00:30"),
+        row(AFFILIATE_COMMISSIONS, id=5, affiliate_profile_id=8, order_id=13,
+            commission_type="order", base_amount="9.00", rate_percent="10.00",
+            commission_amount="0.90", status="rejected", invalid_reason="order_canceled",
+            created_at="2024-03-09 09:00:30", updated_at="2024-03-09 09:30:00"),
+        row(AFFILIATE_COMMISSIONS, id=6, affiliate_profile_id=8, order_id=14,
+            commission_type="order", base_amount="9.00", rate_percent="10.00",
+            commission_amount="n/a", status="available",
+            created_at="2024-03-09 10:00:30", updated_at="2024-03-09 10:00:30"),
+    )  # fmt: skip
+    write(
+        folder / "reseller_profiles.csv",
+        RESELLER_PROFILES,
+        # Reseller 3 (DN8's): 25% over the shop's price, so 20% of what its buyers pay.
+        row(RESELLER_PROFILES, id=3, user_id=90, status="active",
+            default_markup_percent="25.00", max_markup_percent="50.00",
+            settlement_status="normal", created_at="2024-01-05 08:00:00",
+            updated_at="2024-01-06 08:00:00"),
+        row(RESELLER_PROFILES, id=4, user_id=91, status="pending_review",
+            default_markup_percent="0.00", max_markup_percent="0.00",
+            settlement_status="normal", created_at="2024-02-05 08:00:00",
+            updated_at="2024-02-05 08:00:00"),
+        # Quarantined: deleted in the shop; a markup that is not a number.
+        row(RESELLER_PROFILES, id=5, user_id=92, status="disabled",
+            default_markup_percent="10.00", created_at="2024-01-07 08:00:00",
+            updated_at="2024-02-07 08:00:00", deleted_at="2024-02-07 08:00:00"),
+        row(RESELLER_PROFILES, id=6, user_id=93, status="active",
+            default_markup_percent="ten", created_at="2024-01-08 08:00:00",
+            updated_at="2024-01-08 08:00:00"),
     )  # fmt: skip
     write(
         folder / "payments.csv",
@@ -252,25 +349,63 @@ def built(tmp_path_factory) -> Path:
     return home
 
 
-def test_dujiao_next_promoters_are_agents_and_the_reseller_wins(built):
-    assert query(built, "SELECT agent_id, merchant_id, joined_at::VARCHAR FROM raw.agents") == [
-        ("affiliate:8", "dujiao-next", "2024-01-10 12:00:00")
+def test_dujiao_next_promoters_and_resellers_are_agents_and_the_reseller_wins(built):
+    # Promoters (affiliate_profiles) and resellers (reseller_profiles, the id orders name them
+    # by; commission rule 25% markup = 20% of the price the buyer pays).
+    assert query(
+        built,
+        "SELECT agent_id, merchant_id, parent_agent_id, commission_pct, joined_at::VARCHAR "
+        "FROM raw.agents ORDER BY 1",
+    ) == [
+        ("3", "dujiao-next", None, 20.0, "2024-01-05 08:00:00"),
+        ("4", "dujiao-next", None, 0.0, "2024-02-05 08:00:00"),
+        ("affiliate:8", "dujiao-next", None, None, "2024-01-10 12:00:00"),
     ]
     assert query(
         built,
-        "SELECT reason FROM raw.quarantine WHERE entity = 'agents'",
-    ) == [("deleted in the source system (deleted_at is set)",)]
+        "SELECT file_path LIKE '%reseller%', reason FROM raw.quarantine WHERE entity = 'agents' "
+        "ORDER BY 1, 2",
+    ) == [
+        (False, "deleted in the source system (deleted_at is set)"),
+        (True, "default_markup_percent 'ten' is not a number"),
+        (True, "deleted in the source system (deleted_at is set)"),
+    ]
+    # Promoter commissions (affiliate_commissions) land on the orders' rows: DN7's two rows
+    # (split by a withdrawal) summed; DN9's shared by its items in proportion to what was paid,
+    # to the fen; DN10's, booked on the parent order, shared by its child orders' items; DN13's
+    # was rejected (cancelled): 0. DN9's promoter comes from its commission alone.
     assert query(
         built,
         "SELECT order_id, agent_id, agent_commission::VARCHAR FROM raw.orders "
         "WHERE order_id LIKE 'DN%' ORDER BY 1",
     ) == [
-        ("DN7", "affiliate:8", None),
+        ("DN10-1", "affiliate:8", "0.25"),
+        ("DN10-2", "affiliate:8", "0.50"),
+        ("DN13", "affiliate:8", "0.00"),
+        ("DN7", "affiliate:8", "1.20"),
         ("DN8/32", "3", "1.50"),
         ("DN8/33", "3", "0.00"),
         ("DN8/34", "3", "0.00"),
+        ("DN9/41", "affiliate:8", "0.33"),
+        ("DN9/42", "affiliate:8", "0.67"),
     ]
-    assert query(built, "SELECT agent_id FROM analytics.dim_agents WHERE agent_id = 'affiliate:8'")
+    # DN14's commission cannot be read: its item is quarantined with the reason, not loaded
+    # without its commission.
+    assert query(
+        built,
+        "SELECT reason FROM raw.quarantine WHERE entity = 'orders' AND file_path LIKE '%items%'",
+    ) == [("affiliate_commissions commission_amount 'n/a' is not a number",)]
+    assert query(
+        built,
+        "SELECT agent_id, is_listed, commission_pct FROM analytics.dim_agents ORDER BY 1",
+    ) == [("3", True, 20.0), ("4", True, 0.0), ("affiliate:8", True, None)]
+    # The profit waterfall takes the commissions as the orders' own.
+    d = Decimal
+    assert query(
+        built,
+        "SELECT agent_id, sum(agent_commission), min(agent_commission_source), count(*) "
+        "FROM analytics.fct_order_profit WHERE order_id LIKE 'DN%' GROUP BY 1 ORDER BY 1",
+    ) == [("3", d("1.50"), "order", 3), ("affiliate:8", d("2.95"), "order", 5)]
 
 
 def test_a_multi_item_orders_payments_are_split_over_its_items_to_the_fen(built):
@@ -337,3 +472,100 @@ def test_the_profit_page_counts_a_split_attempt_once(built):
     # alipay: 71 and 82 (split over three items), both paid; wechat: 81, expired.
     assert attempts.loc["alipay"].tolist() == [2, 1.0]
     assert attempts.loc["wechat"].tolist() == [1, 0.0]
+
+
+# ---- dujiaoka loop keys (carmis.is_loop, 循环卡密) ---------------------------------------------
+
+
+def test_dujiaoka_loop_keys_are_a_batch_of_their_own_never_used_up_nor_overdrawn(tmp_path):
+    """A loop key is never marked sold (dujiaoka ``CarmisService::soldByIDS`` skips
+    ``is_loop``): delivered to order after order, it is one key of a loop batch, whose keys are
+    never used up and whose draw-down reconciliation does not check."""
+    export = tmp_path / "export"
+    export.mkdir()
+    write(
+        export / "carmis.csv",
+        # The carmis layout of versions with loop keys (is_loop after status).
+        "id,goods_id,status,is_loop,carmi,created_at,updated_at,deleted_at",
+        "1,1,1,0,KEY-A,2026-03-01 09:00:00,,",
+        "2,1,2,0,KEY-B,2026-03-01 09:00:00,2026-03-02 10:00:00,",
+        "3,1,1,1,KEY-LOOP,2026-03-01 09:00:00,,",
+        "4,1,1,,KEY-C,2026-03-01 09:00:00,,",  # empty: the column's default, 0
+        "5,1,1,7,KEY-X,2026-03-01 09:00:00,,",  # quarantined, in neither batch
+    )
+    lines = cli_lines(tmp_path, str(export / "carmis.csv"), "--source", "dujiaoka")
+    summary = "carmis.csv (carmis -> card_batches): 5 rows read, 2 loaded, 0 updated, 2 duplicate"
+    assert any(line.startswith(summary + ", 1 quarantined") for line in lines), lines
+    assert query(tmp_path, "SELECT batch_id, keys, is_loop FROM raw.card_batches ORDER BY 1") == [
+        ("carmis:1/loop@2026-03-01 09:00:00", 1, True),
+        ("carmis:1@2026-03-01 09:00:00", 3, False),
+    ]
+    assert query(tmp_path, "SELECT reason FROM raw.quarantine WHERE entity = 'card_batches'") == [
+        ("dujiaoka carmis is_loop '7' is not one of 0, 1",)
+    ]
+    # Orders naming the batches their keys came from: the loop key delivered five times, the
+    # other batch four keys from its three (an over-draw, found).
+    orders = (
+        "order_id,created_at,delivered_at,merchant_id,sku_id,quantity,unit_price,unit_cost,"
+        "status,card_batch_id"
+    )
+    write(
+        export / "orders.csv",
+        orders,
+        *(f"L{n},2026-03-0{n + 1} 10:00,2026-03-0{n + 1} 10:01,dujiaoka,1,1,5.00,4.00,"
+          "delivered,carmis:1/loop@2026-03-01 09:00:00" for n in range(1, 6)),
+        *(f"N{n},2026-03-0{n + 1} 11:00,2026-03-0{n + 1} 11:01,dujiaoka,1,1,5.00,4.00,"
+          "delivered,carmis:1@2026-03-01 09:00:00" for n in range(1, 5)),
+    )  # fmt: skip
+    cli_lines(tmp_path, str(export / "orders.csv"))
+    from test_recon import _dbt_build
+
+    _dbt_build(tmp_path)
+    assert query(
+        tmp_path,
+        "SELECT batch_id, keys, keys_sold, keys_left, is_loop FROM analytics.dim_card_batches "
+        "ORDER BY 1",
+    ) == [
+        ("carmis:1/loop@2026-03-01 09:00:00", 1, 5, 1, True),
+        ("carmis:1@2026-03-01 09:00:00", 3, 4, -1, False),
+    ]
+    # The over-drawn batch has no unit cost (dujiaoka records none): the excess key is valued
+    # at the cost its orders booked.
+    assert query(
+        tmp_path, "SELECT kind, batch_id, keys, amount FROM analytics.recon_card_keys"
+    ) == [("batch_overdrawn", "carmis:1@2026-03-01 09:00:00", 1, Decimal("4.00"))]
+
+
+def test_from_one_mysqldump_the_items_find_their_commissions_and_resellers_are_agents(tmp_path):
+    """The same shop as one mysqldump of the database: commissions are read from the same file
+    as the items (one read per table), resellers from their table in it."""
+    shop = dujiao_next_shop(tmp_path / "csv")
+    parts = ["/*!40103 SET TIME_ZONE='+00:00' */;"]
+    for table in ("orders", "order_items", "affiliate_commissions", "reseller_profiles"):
+        header, *rows = (shop / f"{table}.csv").read_text().splitlines()
+        columns = ",\n".join(
+            f"  `{c}` datetime DEFAULT NULL" if c.endswith("_at") else f"  `{c}` longtext"
+            for c in header.split(",")
+        )
+        parts.append(f"CREATE TABLE `{table}` (\n{columns}\n);")
+        parts.append(f"INSERT INTO `{table}` VALUES " + ",".join(map(_sql_values, rows)) + ";")
+    (tmp_path / "dump").mkdir()
+    dump = write(tmp_path / "dump" / "shop.sql", *parts)
+    lines = cli_lines(tmp_path, str(dump), "--source", "dujiao-next")
+    assert any(line.startswith("shop.sql (order_items -> orders): 10 rows read") for line in lines)
+    assert query(
+        tmp_path,
+        "SELECT order_id, agent_id, agent_commission::VARCHAR FROM raw.orders "
+        "WHERE agent_id LIKE 'affiliate:%' ORDER BY 1",
+    ) == [
+        ("DN10-1", "affiliate:8", "0.25"),
+        ("DN10-2", "affiliate:8", "0.50"),
+        ("DN13", "affiliate:8", "0.00"),
+        ("DN7", "affiliate:8", "1.20"),
+        ("DN9/41", "affiliate:8", "0.33"),
+        ("DN9/42", "affiliate:8", "0.67"),
+    ]
+    assert query(tmp_path, "SELECT agent_id, commission_pct FROM raw.agents ORDER BY 1") == [
+        ("3", 20.0),
+        ("4", 0.0),
+    ]

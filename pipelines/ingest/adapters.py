@@ -2,15 +2,18 @@
 
 - ``dujiaoka`` (独角数卡, assimon/dujiaoka ``database/sql/install.sql``): a single shop, so every
   order belongs to one merchant (``--merchant-id``). ``orders`` -> orders, ``goods`` -> skus,
-  ``carmis`` (card keys) -> inventory (unsold keys per goods) and card_batches (one per import).
+  ``carmis`` (card keys) -> inventory (unsold keys per goods) and card_batches (one per import;
+  its loop keys, ``is_loop``, one more).
 - ``acg-faka`` (异次元发卡, lizhipay/acg-faka ``kernel/Install/Install.sql``): many merchants
   (``user_id``). ``order`` -> orders (with the batch of the ``card`` sold to it), ``commodity``
   -> skus, ``card`` -> inventory and card_batches, ``user`` -> merchants (``pid`` is the agent
   hierarchy).
 - ``dujiao-next`` (dujiao-next/dujiao-next ``internal/models``, GORM): a single shop. An order
   is split over two tables, so ``order_items`` (one contract order row per item) and
-  ``payments`` are read with their ``orders`` rows joined in (``Partner``);
-  ``card_secret_batches`` -> card_batches, ``affiliate_profiles`` -> agents.
+  ``payments`` are read with their ``orders`` rows joined in (``Partner``), the items also with
+  their order's promoter commission (``affiliate_commissions``, summed per order);
+  ``card_secret_batches`` -> card_batches, ``affiliate_profiles`` and ``reseller_profiles`` ->
+  agents.
 
 A card-key table is two ``SourceTable`` entries of one name: the file loads once per entity.
 
@@ -73,6 +76,14 @@ class Partner:
     partner_key: str
     required: tuple[str, ...] = ()
     optional: bool = False
+    # A column of this table naming the row that carries the partner's key instead of ``key``,
+    # when it is set (a dujiao-next child order's ``parent_id``: the promoter's commission is
+    # booked on the parent order).
+    key_first: str | None = None
+    # The partner's rows collapsed to one per ``partner_key``: a SELECT over ``src s`` giving
+    # ``partner_key`` and the columns joined in (several commission rows of one order summed).
+    # Default: the last row per key.
+    collapse: Callable[[list[str]], str] | None = None
 
 
 @dataclass(frozen=True)
@@ -158,6 +169,24 @@ def _unknown_code(
     )
 
 
+def _set_code(
+    col: _Columns, target: str, name: str, codes: tuple[str, ...], system: str
+) -> list[tuple[str, str, str]]:
+    """A column of later versions (empty or absent: its default): a value set but not one of
+    ``codes`` is a problem; no problem when the export lacks the column."""
+    if name not in col.names:
+        return []
+    listed = ", ".join(_lit(c) for c in codes)
+    return [
+        (
+            target,
+            f"{col(name)} NOT IN ({listed})",
+            f"{_lit(f'{system} {name} ')} || '''' || {col(name)} || '''' || "
+            f"{_lit(' is not one of ' + ', '.join(codes))}",
+        )
+    ]
+
+
 def _soft_deleted(col: _Columns) -> tuple[str, str, str]:
     return (
         "deleted_at",
@@ -211,15 +240,29 @@ def _batch_id(col: _Columns, prefix: str, sku: str, imported: str, *more: str) -
 
 
 def _import_batches(
-    col: _Columns, prefix: str, sku: str, imported: str, supplier: str, *more: str
+    col: _Columns,
+    prefix: str,
+    sku: str,
+    imported: str,
+    supplier: str,
+    *more: str,
+    loop: str | None = None,
 ) -> str:
     """Card-key batches from a card-key table that records none: the keys of one import (the
     same goods, imported in the same second; ``more`` columns such as acg-faka's ``race``
     split it further) are one batch, ``<prefix><goods>[/<more>]@<import time>``. Every key row
     maps to its batch's row (``keys`` = the batch's key rows in the export, sold ones
     included), so a batch's first row loads it and its other rows repeat it (duplicates). A
-    row without goods or time gets no usable id and is quarantined for that column."""
+    row without goods or time gets no usable id and is quarantined for that column. ``loop``
+    (SQL: ``'/loop'`` for a loop key, sold again and again, ``''`` for others) puts an
+    import's loop keys in a batch of their own, ``<prefix><goods>[/<more>]/loop@<import
+    time>``, with ``is_loop`` true (any other text keeps a quarantined row out of both)."""
     batch = _batch_id(col, prefix, sku, imported, *more)
+    is_loop = "false"
+    if loop:
+        is_loop = f"({loop} = '/loop')"
+        head, stamp = batch.rsplit(" || '@' || ", 1)
+        batch = f"{head} || {loop} || '@' || {stamp}"
     return f"""
         SELECT s._line,
             {batch} AS batch_id,
@@ -228,7 +271,8 @@ def _import_batches(
             CAST(count(*) OVER (PARTITION BY {batch}) AS VARCHAR) AS keys,
             NULL::VARCHAR AS unit_cost,
             {col(imported)} AS received_at,
-            NULL::VARCHAR AS expires_at
+            NULL::VARCHAR AS expires_at,
+            CAST({is_loop} AS VARCHAR) AS is_loop
         FROM src s"""
 
 
@@ -333,10 +377,17 @@ def _dujiaoka_carmis(names: list[str], options: AdapterOptions) -> Mapped:
 
 def _dujiaoka_carmis_batches(names: list[str], options: AdapterOptions) -> Mapped:
     """dujiaoka's import (ImportCarmis) inserts one row per key, all stamped ``created_at``
-    with the time of the import: goods + that second is the batch."""
+    with the time of the import: goods + that second is the batch. A loop key (``is_loop`` 1,
+    循环卡密, in versions that have the column) is never marked sold (``CarmisService::
+    soldByIDS`` skips it): its import's loop keys are a batch of their own, flagged loop."""
     col = _Columns(names)
-    select = _import_batches(col, "carmis:", "goods_id", "created_at", "NULL::VARCHAR")
-    return Mapped(select, [])
+    loop = None
+    if "is_loop" in names:
+        flag = col("is_loop")
+        loop = f"CASE coalesce({flag}, '0') WHEN '0' THEN '' WHEN '1' THEN '/loop' ELSE '/?' END"
+    select = _import_batches(col, "carmis:", "goods_id", "created_at", "NULL::VARCHAR", loop=loop)
+    problems = _set_code(col, "is_loop", "is_loop", ("0", "1"), "dujiaoka carmis")
+    return Mapped(select, problems)
 
 
 # ---- acg-faka (异次元发卡) ------------------------------------------------------------------
@@ -432,15 +483,7 @@ def _acg_commodity(names: list[str], options: AdapterOptions) -> Mapped:
             NULL::VARCHAR AS shelf_life_days,
             CASE WHEN coalesce({col("status")}, '1') = '1' THEN 'true' ELSE 'false' END AS active
         FROM src s"""
-    problems = []
-    if "delivery_way" in names:
-        problems.append(
-            (
-                "delivery_type",
-                f"{col('delivery_way')} IS NOT NULL AND {col('delivery_way')} NOT IN ('0', '1')",
-                f"'acg-faka delivery_way ''' || {col('delivery_way')} || ''' is not one of 0, 1'",
-            )
-        )
+    problems = _set_code(col, "delivery_type", "delivery_way", ("0", "1"), "acg-faka")
     return Mapped(select, problems)
 
 
@@ -501,6 +544,7 @@ DUJIAO_NEXT_ORDER_STATUS = {
 }
 DUJIAO_NEXT_PAYMENT_STATUS = {"success": "success", "failed": "failed", "expired": "failed"}
 _DN_ORDER = "orders."
+_DN_COMMISSION = "affiliate_commissions."
 
 
 def _dn_sku(col: _Columns) -> str:
@@ -540,6 +584,8 @@ def _dujiao_next_items(names: list[str], options: AdapterOptions) -> Mapped:
     """One contract order row per ``order_items`` row, its order's fields joined in."""
     col = _Columns(names)
     o = _Prefixed(col, _DN_ORDER)
+    c = _Prefixed(col, _DN_COMMISSION)
+    commissions_read = "true" if _DN_COMMISSION + "order_id" in col.names else "false"
     status = " ".join(f"WHEN {_lit(k)} THEN {_lit(v)}" for k, v in DUJIAO_NEXT_ORDER_STATUS.items())
     quantity = col.integer("quantity")
     line_total = f"coalesce({col.decimal('total_price')}, {col.decimal('unit_price')} * {quantity})"
@@ -556,6 +602,7 @@ def _dujiao_next_items(names: list[str], options: AdapterOptions) -> Mapped:
     first_item = f"{col.integer('id')} = min({col.integer('id')}) OVER ({per_order})"
     resold = f"coalesce(TRY_CAST({o('reseller_id')} AS INTEGER), 0) > 0"
     affiliated = f"coalesce(TRY_CAST({o('affiliate_profile_id')} AS INTEGER), 0) > 0"
+    promoter = f"coalesce(TRY_CAST({c('affiliate_profile_id')} AS INTEGER), 0) > 0"
     changed = f"coalesce({o('updated_at')}, {o('created_at')})"
     select = f"""
         SELECT s._line,
@@ -586,10 +633,13 @@ def _dujiao_next_items(names: list[str], options: AdapterOptions) -> Mapped:
             {_id_code("coupon_id", o("coupon_id"))} AS coupon_code,
             CAST(CAST({discounts} AS DECIMAL(18, 2)) AS VARCHAR) AS discount_amount,
             CASE WHEN {resold} THEN {o("reseller_id")}
-                 WHEN {affiliated} THEN 'affiliate:' || {o("affiliate_profile_id")} END
+                 WHEN {affiliated} THEN 'affiliate:' || {o("affiliate_profile_id")}
+                 WHEN {promoter} THEN 'affiliate:' || {c("affiliate_profile_id")} END
                 AS agent_id,
             CASE WHEN {resold} THEN CASE WHEN {first_item}
-                 THEN coalesce({o("reseller_profit_amount")}, '0') ELSE '0' END END
+                 THEN coalesce({o("reseller_profit_amount")}, '0') ELSE '0' END
+                 WHEN {commissions_read} AND ({affiliated} OR {promoter})
+                 THEN CAST({_dn_commission_share(col, paid)} AS VARCHAR) END
                 AS agent_commission,
             {col("fulfillment_type")} AS delivery_mode,
             NULL::VARCHAR AS gateway_trade_no,
@@ -616,8 +666,73 @@ def _dujiao_next_items(names: list[str], options: AdapterOptions) -> Mapped:
         _not_number(col, "total_price", col.decimal("total_price")),
         _not_number(col, "unit_price", col.decimal("unit_price")),
         _dn_not_cny(col),
+        (
+            "agent_commission",
+            f"{c('bad_amount')} IS NOT NULL",
+            f"'affiliate_commissions commission_amount ''' || {c('bad_amount')} || "
+            "''' is not a number'",
+        ),
+        (
+            "agent_commission",
+            f"{c('bad_status')} IS NOT NULL",
+            f"'dujiao-next affiliate commission status ''' || {c('bad_status')} || ''' is not "
+            f"one of {', '.join(DUJIAO_NEXT_COMMISSION_STATUS)}'",
+        ),
     ]
     return Mapped(select, problems)
+
+
+def _dn_commission_share(col: _Columns, paid: str) -> str:
+    """An item row's part of its order's promoter commission (``affiliate_commissions``, summed
+    per order by ``_dn_commissions_per_order``), 0 when the order has none. The commission is
+    booked on the order the buyer paid: a child order's parent (``parent_id``), else the order
+    itself. Its items share it by what was paid for each, cumulatively rounded to the fen, so
+    the parts add up to the commission exactly; with nothing paid, the first item takes it."""
+    booked_on = (
+        f"CASE WHEN coalesce(TRY_CAST({col(_DN_ORDER + 'parent_id')} AS INTEGER), 0) > 0 "
+        f"THEN {col(_DN_ORDER + 'parent_id')} ELSE {col('order_id')} END"
+    )
+    per_booking = f"PARTITION BY {booked_on}"
+    item = col.integer("id")
+    amount = f"coalesce({paid}, 0)"
+    total = f"sum({amount}) OVER ({per_booking})"
+    upto = f"sum({amount}) OVER ({per_booking} ORDER BY {item} ROWS UNBOUNDED PRECEDING)"
+    commission = f"coalesce({col.decimal(_DN_COMMISSION + 'commission_amount')}, 0)"
+    return f"""CAST(CASE
+        WHEN {total} > 0 THEN round({commission} * {upto} / {total}, 2)
+            - round({commission} * ({upto} - {amount}) / {total}, 2)
+        WHEN {item} = min({item}) OVER ({per_booking}) THEN {commission}
+        ELSE 0 END AS DECIMAL(18, 2))"""
+
+
+# dujiao-next internal/constants (推广返利佣金状态): rejected (the order was cancelled or
+# refunded) is no commission; the others are owed or already paid out.
+DUJIAO_NEXT_COMMISSION_OWED = ("pending_confirm", "available", "withdrawn")
+DUJIAO_NEXT_COMMISSION_STATUS = (*DUJIAO_NEXT_COMMISSION_OWED, "rejected")
+
+
+def _dn_commissions_per_order(names: list[str]) -> str:
+    """``affiliate_commissions`` collapsed to one row per order: the owed commission summed
+    (a commission split in two by a partial withdrawal is two rows of one order), the promoter,
+    and the first value that cannot be read (it quarantines the order's items). Soft-deleted
+    rows are left out."""
+    col = _Columns(names)
+    amount = col.decimal("commission_amount")
+    owed = f"{col('status')} IN ({', '.join(_lit(v) for v in DUJIAO_NEXT_COMMISSION_OWED)})"
+    known = ", ".join(_lit(v) for v in DUJIAO_NEXT_COMMISSION_STATUS)
+    return f"""
+        SELECT {col("order_id")} AS order_id,
+            CAST(CAST(coalesce(sum(CASE WHEN {owed} THEN {amount} END), 0) AS DECIMAL(18, 2))
+                AS VARCHAR) AS commission_amount,
+            CAST(max(CASE WHEN {owed} THEN {col.integer("affiliate_profile_id")} END)
+                AS VARCHAR) AS affiliate_profile_id,
+            min(CASE WHEN {col("commission_amount")} IS NOT NULL AND {amount} IS NULL
+                THEN {col("commission_amount")} END) AS bad_amount,
+            min(CASE WHEN {col("status")} IS NULL OR {col("status")} NOT IN ({known})
+                THEN coalesce({col("status")}, 'empty') END) AS bad_status
+        FROM src s
+        WHERE {col("order_id")} IS NOT NULL AND {col("deleted_at")} IS NULL
+        GROUP BY ALL"""
 
 
 class _Prefixed:
@@ -681,7 +796,8 @@ def _dujiao_next_batches(names: list[str], options: AdapterOptions) -> Mapped:
             {col("total_count")} AS keys,
             NULL::VARCHAR AS unit_cost,
             {col("created_at")} AS received_at,
-            NULL::VARCHAR AS expires_at
+            NULL::VARCHAR AS expires_at,
+            'false' AS is_loop
         FROM src s"""
     return Mapped(select, [_soft_deleted(col)])
 
@@ -698,6 +814,33 @@ def _dujiao_next_affiliates(names: list[str], options: AdapterOptions) -> Mapped
             {col("created_at")} AS joined_at
         FROM src s"""
     return Mapped(select, [_soft_deleted(col)])
+
+
+def _dujiao_next_resellers(names: list[str], options: AdapterOptions) -> Mapped:
+    """``reseller_profiles`` (分销商资料, GORM ``ResellerProfile``) -> agents of the shop. An
+    order sold on a reseller's domain names it by ``orders.reseller_id`` (the profile's id).
+    Resellers sit directly under the shop (no parent). The commission rule is the reseller's
+    share of what the buyer pays under its default markup over the shop's price:
+    ``default_markup_percent`` m gives m / (100 + m) of the revenue."""
+    col = _Columns(names)
+    markup = col.decimal("default_markup_percent")
+    select = f"""
+        SELECT s._line,
+            {col("id")} AS agent_id,
+            {_lit(options.merchant_id)} AS merchant_id,
+            NULL::VARCHAR AS parent_agent_id,
+            CASE WHEN {markup} >= 0
+                 THEN CAST(round(100 * {markup} / (100 + {markup}), 2) AS VARCHAR) END
+                AS commission_pct,
+            {col("created_at")} AS joined_at
+        FROM src s"""
+    negative = (
+        "commission_pct",
+        f"{markup} < 0",
+        f"'default_markup_percent ' || {col('default_markup_percent')} || ' is negative'",
+    )
+    problems = [_soft_deleted(col), _not_number(col, "default_markup_percent", markup), negative]
+    return Mapped(select, problems)
 
 
 _INVENTORY_SUMS = ("on_hand", "on_order", "expiring_7d")
@@ -721,6 +864,10 @@ DUJIAOKA_LAYOUTS = {
         _DJ_TIMES,
     ),
     "carmis": _layout("id goods_id status carmi created_at updated_at deleted_at", _DJ_TIMES),
+    # Later versions add loop keys (is_loop, 循环卡密) after status.
+    "carmis_loop": _layout(
+        "id goods_id status is_loop carmi created_at updated_at deleted_at", _DJ_TIMES
+    ),
     "pays": _layout(
         "id pay_name pay_check pay_method pay_client merchant_id merchant_key merchant_pem "
         "pay_handleroute is_open created_at updated_at deleted_at",
@@ -818,7 +965,7 @@ ADAPTERS: dict[str, list[SourceTable]] = {
             ("goods_id", "status"),
             _INVENTORY_SUMS,
             kept=("id", "goods_id", "status", "created_at", "updated_at", "deleted_at"),
-            layouts=(DUJIAOKA_LAYOUTS["carmis"],),
+            layouts=(DUJIAOKA_LAYOUTS["carmis"], DUJIAOKA_LAYOUTS["carmis_loop"]),
         ),
         # The same carmis file again: the batches its keys were imported in.
         SourceTable(
@@ -826,8 +973,8 @@ ADAPTERS: dict[str, list[SourceTable]] = {
             "card_batches",
             _dujiaoka_carmis_batches,
             ("goods_id", "created_at"),
-            kept=("id", "goods_id", "created_at"),
-            layouts=(DUJIAOKA_LAYOUTS["carmis"],),
+            kept=("id", "goods_id", "created_at", "is_loop"),
+            layouts=(DUJIAOKA_LAYOUTS["carmis"], DUJIAOKA_LAYOUTS["carmis_loop"]),
         ),
         SourceTable(
             "orders",
@@ -938,12 +1085,31 @@ ADAPTERS: dict[str, list[SourceTable]] = {
             None,
             ("id", "order_no", "status", "created_at"),
             kept=_words(
-                "id order_no user_id guest_email status currency coupon_id reseller_id "
-                "reseller_profit_amount affiliate_profile_id client_ip paid_at created_at "
-                "updated_at deleted_at"
+                "id order_no parent_id user_id guest_email status currency coupon_id "
+                "reseller_id reseller_profit_amount affiliate_profile_id client_ip paid_at "
+                "created_at updated_at deleted_at"
             ),
             personal=("guest_email", "client_ip"),
             partner_only=True,
+        ),
+        # Promoters' commissions: only read joined into order_items, summed per order.
+        SourceTable(
+            "affiliate_commissions",
+            "orders",
+            None,
+            ("order_id", "commission_amount", "status"),
+            kept=_words(
+                "id affiliate_profile_id order_id order_item_id commission_type "
+                "commission_amount status deleted_at"
+            ),
+            partner_only=True,
+        ),
+        SourceTable(
+            "reseller_profiles",
+            "agents",
+            _dujiao_next_resellers,
+            ("id", "created_at"),
+            kept=_words("id status default_markup_percent created_at deleted_at"),
         ),
         SourceTable(
             "affiliate_profiles",
@@ -972,6 +1138,16 @@ ADAPTERS: dict[str, list[SourceTable]] = {
             ),
             partners=(
                 Partner("orders", "order_id", "id", ("id", "order_no", "status", "created_at")),
+                # After orders: a child order's commission is on its parent (orders.parent_id).
+                Partner(
+                    "affiliate_commissions",
+                    "order_id",
+                    "order_id",
+                    ("order_id", "commission_amount", "status"),
+                    optional=True,
+                    key_first=_DN_ORDER + "parent_id",
+                    collapse=_dn_commissions_per_order,
+                ),
             ),
         ),
         SourceTable(
@@ -1008,7 +1184,10 @@ SYSTEM_TABLES = {
         "card_secret_batches card_secrets cart_items categories coupon_usages coupons "
         "fulfillments gift_card_batches gift_cards member_level_prices member_levels orders "
         "order_items order_refund_records payment_channels payments product_skus products "
-        "promotions resellers settings users wallet_accounts wallet_transactions"
+        "promotions resellers settings users wallet_accounts wallet_transactions "
+        "reseller_profiles reseller_domains reseller_site_configs reseller_product_settings "
+        "reseller_order_snapshots reseller_ledger_entries reseller_withdraw_requests "
+        "reseller_balance_accounts reseller_related_accounts"
     ),
 }
 

@@ -224,6 +224,9 @@ ENTITIES: dict[str, Entity] = {
                 Column("unit_cost", "money", minimum=0),
                 Column("received_at", "timestamp", required=True),
                 Column("expires_at", "timestamp", future=True),
+                # Loop keys (dujiaoka 循环卡密): each is delivered again and again, never used
+                # up; empty is false.
+                Column("is_loop", "bool", default="false"),
             ),
             key=("batch_id",),
             row_rules=(

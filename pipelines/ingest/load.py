@@ -622,8 +622,9 @@ def _read_source(
             partner_names = _read_source_table(
                 conn, files[spec.table], partner_table, encoding, workdir, result, home
             )
-            if partner.stash_partner(conn, partner_table, partner_names, spec):
-                read.append((spec, partner_names))
+            stashed = partner.stash_partner(conn, partner_table, partner_names, spec)
+            if stashed is not None:
+                read.append((spec, stashed))
             # the next read starts clean: readers create their temp tables and views anew
             _drop_staging(conn, keep=tuple(partner.stash_name(s) for s, _ in read))
         names = _read_source_table(conn, path, table, encoding, workdir, result, home)

@@ -76,24 +76,30 @@ def stash_name(spec) -> str:
     return "partner_" + spec.table
 
 
-def stash_partner(conn, partner_table, names: list[str], spec) -> bool:
+def stash_partner(conn, partner_table, names: list[str], spec) -> list[str] | None:
     """Keep the just-read ``src`` (the partner's rows) as the temp table ``partner_<table>``:
-    one row per key, the last in the file. A partner lacking required columns is an error, an
-    optional one is left out (False: a dump without that table)."""
+    one row per key, the last in the file (or ``spec.collapse``'s rows); returns its columns.
+    A partner lacking required columns is an error, an optional one is left out (None: a dump
+    without that table)."""
     missing = [c for c in spec.required if c not in names]
     if missing and spec.optional:
-        return False
+        return None
     if missing:
         raise UnreadableFile(
             f"the {partner_table.name} table read with it lacks column(s) {', '.join(missing)}"
         )
     key = quote_ident(spec.partner_key)
+    stash = quote_ident(stash_name(spec))
+    if spec.collapse is not None:
+        conn.execute(f"CREATE OR REPLACE TEMP TABLE {stash} AS {spec.collapse(names)}")
+        columns = conn.execute(f"SELECT column_name FROM (DESCRIBE {stash})").fetchall()
+        return [name for (name,) in columns]
     conn.execute(
-        f"""CREATE OR REPLACE TEMP TABLE {quote_ident(stash_name(spec))} AS
+        f"""CREATE OR REPLACE TEMP TABLE {stash} AS
             SELECT * FROM src WHERE {key} IS NOT NULL
             QUALIFY row_number() OVER (PARTITION BY trim({key}) ORDER BY _line DESC) = 1"""
     )
-    return True
+    return names
 
 
 def join_partner(conn, names: list[str], partner_names: list[str], spec) -> list[str]:
@@ -107,11 +113,11 @@ def join_partner(conn, names: list[str], partner_names: list[str], spec) -> list
     )
     # A file without the joining column (an export that left out acg-faka ``order.id``) gets
     # the partner's columns empty, as if its file were not there.
-    matches = (
-        f"trim(p.{quote_ident(spec.partner_key)}) = trim(s.{quote_ident(spec.key)})"
-        if spec.key in names
-        else "false"
-    )
+    own = f"trim(CAST(s.{quote_ident(spec.key)} AS VARCHAR))"
+    if spec.key_first is not None and spec.key_first in names:
+        first = f"trim(CAST(s.{quote_ident(spec.key_first)} AS VARCHAR))"
+        own = f"coalesce(CASE WHEN {first} NOT IN ('', 'NULL', '\\N', '0') THEN {first} END, {own})"
+    matches = f"trim(p.{quote_ident(spec.partner_key)}) = {own}" if spec.key in names else "false"
     conn.execute(
         f"""CREATE OR REPLACE TEMP TABLE {joined_table} AS
             SELECT s.*{columns} FROM src s

@@ -154,6 +154,8 @@ ADDED_COLUMNS = (
     ("quarantine", "raw_values", "VARCHAR"),
     ("quarantine", "replayable", "BOOLEAN"),
     ("file_ledger", "version", "INTEGER DEFAULT 1"),
+    # Issue #18: a batch of loop keys (dujiaoka carmis is_loop), sold again and again.
+    ("card_batches", "is_loop", "BOOLEAN"),
 )
 
 # Optional columns a table gets when a file first carries a value in them (issue #18: the

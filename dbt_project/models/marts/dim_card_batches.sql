@@ -1,5 +1,5 @@
 -- One row per card-key batch (latest load), with the keys sold from it so far: demand orders
--- naming the batch, refunded ones excluded.
+-- naming the batch, refunded ones excluded. A batch of loop keys is never used up.
 with
 
 batches as (
@@ -37,7 +37,11 @@ final as (
         batches.received_date,
         batches.expires_at,
         coalesce(sold.keys_sold, 0) as keys_sold,
-        batches.keys - coalesce(sold.keys_sold, 0) as keys_left
+        case
+            when batches.is_loop then batches.keys
+            else batches.keys - coalesce(sold.keys_sold, 0)
+        end as keys_left,
+        batches.is_loop
 
     from batches
     left join sold on batches.batch_id = sold.batch_id

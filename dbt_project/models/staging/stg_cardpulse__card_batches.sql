@@ -18,6 +18,7 @@ renamed as (
         received_at,
         cast(received_at as date) as received_date,
         expires_at,
+        coalesce(cast(is_loop as boolean), false) as is_loop,
         _file_id,
         _line,
         _loaded_at

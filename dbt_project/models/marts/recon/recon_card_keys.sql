@@ -113,6 +113,7 @@ draw_down as (
         batches.keys,
         batches.unit_cost,
         batches.received_at,
+        batches.is_loop,
         coalesce(drawn.keys_drawn, 0) as keys_drawn,
         drawn.keys_costed,
         drawn.booked_cost,
@@ -140,17 +141,19 @@ batch_rows as (
     select
         'batch_overdrawn' as kind, batch_id, supplier_id, sku_id,
         keys_drawn - keys as keys,
-        (keys_drawn - keys) * unit_cost as amount,
+        -- a batch without a unit cost (dujiaoka, acg-faka): the cost its orders booked per key
+        (keys_drawn - keys) * coalesce(unit_cost, booked_cost / keys_costed, 0) as amount,
         last_delivered_at as occurred_at
     from draw_down
-    where keys_drawn > keys
+    where keys_drawn > keys and not is_loop  -- loop keys are delivered again and again
 
     union all
 
     select
-        'batch_never_drawn', batch_id, supplier_id, sku_id, keys, keys * unit_cost, received_at
+        'batch_never_drawn', batch_id, supplier_id, sku_id, keys, keys * coalesce(unit_cost, 0),
+        received_at
     from draw_down
-    where keys_drawn = 0 and batch_id in (select batch_id from later_drawn)
+    where keys_drawn = 0 and not is_loop and batch_id in (select batch_id from later_drawn)
 
     union all
 
