@@ -148,3 +148,21 @@
         x -> x.v), ',')
 {%- endmacro %}
 
+
+{#- One row per element of a comma-separated list column: `select ... from {{ relation }}`
+    with the element as `element` (untrimmed) and its 1-based position as `position`. -#}
+{% macro split_list_rows(relation, list_column, columns) -%}
+    {{ return(adapter.dispatch('split_list_rows', 'cardpulse')(relation, list_column, columns)) }}
+{%- endmacro %}
+
+{% macro default__split_list_rows(relation, list_column, columns) -%}
+    select {{ columns | join(', ') }}, elements.element, elements.position
+    from {{ relation }},
+        unnest(string_split({{ list_column }}, ',')) with ordinality as elements(element, position)
+{%- endmacro %}
+
+{% macro spark__split_list_rows(relation, list_column, columns) -%}
+    select {{ columns | join(', ') }}, elements.element, elements.position + 1 as position
+    from {{ relation }}
+    lateral view posexplode(split({{ list_column }}, ',')) elements as position, element
+{%- endmacro %}

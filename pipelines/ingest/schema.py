@@ -164,6 +164,8 @@ ADDED_COLUMNS = (
     ("orders", "card_batch_id", "VARCHAR"),
     ("orders", "buyer_key", "VARCHAR"),
     ("orders", "buyer_ip_key", "VARCHAR"),
+    # Issue #19: the delivered keys' ids, comma-separated.
+    ("orders", "card_key_ids", "VARCHAR"),
 )
 
 

@@ -40,6 +40,8 @@ renamed as (
         card_batch_id,
         buyer_key,
         buyer_ip_key,
+        -- the delivered keys' ids, comma-separated (int_order_card_keys splits them)
+        nullif(trim(card_key_ids), '') as card_key_ids,
         _file_id,
         _line,
         _loaded_at
