@@ -137,3 +137,54 @@ def test_bad_card_key_lists_are_quarantined_with_their_reason(tmp_path):
     assert query(
         tmp_path, "SELECT order_id, card_key_ids FROM raw.orders ORDER BY order_id"
     ) == [("G1", "K-1, K-2"), ("G2", None)]
+
+
+def test_acg_faka_orders_carry_the_ids_of_the_cards_sold_to_them(tmp_path):
+    from test_ingest_adapters import acg_export
+
+    folder = acg_export(tmp_path / "shop")
+    write(
+        folder / "acg_card.csv",
+        "id,owner,commodity_id,draft,secret,create_time,purchase_time,order_id,status,note,race",
+        "1,0,1,,S-SECRET-1,2024-02-01 10:00:00,2024-03-01 10:01:00,1,1,,",
+        "2,0,1,,S-SECRET-2,2024-02-01 10:00:00,,,0,,",
+        "4,0,1,,S-SECRET-4,2024-02-01 10:00:00,2024-03-01 10:01:00,1,1,,",
+        "5,0,1,,S-SECRET-5,2024-02-01 10:00:00,2024-03-01 12:01:00,3,1,,",
+    )
+    results = ingest(tmp_path, folder, source="acg-faka")
+    assert all(r.error is None and r.quarantined == 0 for r in results), results
+    # Order 1 was delivered both keys; order 3 is not paid: its card is no delivery.
+    assert query(tmp_path, "SELECT order_id, card_key_ids FROM raw.orders ORDER BY 1") == [
+        ("A20240301000001", "1,4"),
+        ("A20240301000002", None),
+        ("A20240301000003", None),
+    ]
+    assert b"S-SECRET" not in (tmp_path / "warehouse.duckdb").read_bytes()
+
+
+def test_dujiao_next_one_item_orders_carry_their_card_secret_ids_never_the_secrets(tmp_path):
+    from test_ingest_adapters_dujiao_next import csv_export
+
+    folder = csv_export(tmp_path / "export")
+    write(
+        folder / "card_secrets.csv",  # internal/models/card_secret.go, in model order
+        "id,product_id,sku_id,batch_id,secret,status,order_id,export_id,reserved_at,used_at,"
+        "created_at,updated_at,deleted_at",
+        *(
+            f"{n},5,7,1,DN-SECRET-{n},used,1,,,2024-03-01 10:01:00,2024-03-01 09:00:00,"
+            "2024-03-01 10:01:00,"
+            for n in (101, 102, 103)
+        ),
+        # Order 2 has two items: its keys cannot be told apart by item, so none is named.
+        "104,5,7,1,DN-SECRET-104,used,2,,,2024-03-02 09:10:00,2024-03-01 09:00:00,,",
+        "105,5,7,1,DN-SECRET-105,available,,,,,2024-03-01 09:00:00,,",
+    )
+    results = ingest(tmp_path, folder, source="dujiao-next")
+    assert all(r.error is None for r in results), results
+    assert query(tmp_path, "SELECT order_id, card_key_ids FROM raw.orders ORDER BY 1") == [
+        ("DN1", "101,102,103"),
+        ("DN2/12", None),
+        ("DN2/13", None),
+        ("DN3/14", None),
+    ]
+    assert b"DN-SECRET" not in (tmp_path / "warehouse.duckdb").read_bytes()

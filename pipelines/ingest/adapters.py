@@ -73,6 +73,9 @@ class Partner:
     partner_key: str
     required: tuple[str, ...] = ()
     optional: bool = False
+    # Columns gathered over every partner row of a key, comma-separated in file order (the
+    # ids of the card keys sold to an order), instead of the last row's value.
+    lists: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -407,7 +410,9 @@ def _acg_orders(names: list[str], options: AdapterOptions) -> Mapped:
             CASE WHEN {col("card.create_time")} IS NOT NULL THEN {card_batch} END
                 AS card_batch_id,
             {col("contact")} AS buyer_key,
-            {col("create_ip")} AS buyer_ip_key
+            {col("create_ip")} AS buyer_ip_key,
+            CASE WHEN {col("status")} = '1' AND {col("delivery_status")} = '1'
+                 THEN {col("card.id")} END AS card_key_ids
         FROM src s"""
     problems = [
         _unknown_code(col, "status", "status", ("0", "1"), "acg-faka"),
@@ -595,7 +600,10 @@ def _dujiao_next_items(names: list[str], options: AdapterOptions) -> Mapped:
             NULL::VARCHAR AS gateway_trade_no,
             NULL::VARCHAR AS card_batch_id,
             {o("guest_email")} AS buyer_key,
-            {o("client_ip")} AS buyer_ip_key
+            {o("client_ip")} AS buyer_ip_key,
+            CASE WHEN count(*) OVER ({per_order}) = 1
+                 AND {o("status")} IN ('delivered', 'completed')
+                 THEN {col("card_secrets.id")} END AS card_key_ids
         FROM src s"""
     deleted = f"coalesce({col('deleted_at')}, {o('deleted_at')})"
     problems = [
@@ -920,12 +928,14 @@ ADAPTERS: dict[str, list[SourceTable]] = {
             partners=(
                 Partner("pay", "pay_id", "id", ("id", "code"), optional=True),
                 Partner("coupon", "coupon_id", "id", ("id", "code"), optional=True),
+                # The keys sold to the order (``card.order_id``): their ids are card_key_ids.
                 Partner(
                     "card",
                     "id",
                     "order_id",
                     ("order_id", "commodity_id", "create_time"),
                     optional=True,
+                    lists=("id",),
                 ),
             ),
         ),
@@ -943,6 +953,15 @@ ADAPTERS: dict[str, list[SourceTable]] = {
                 "updated_at deleted_at"
             ),
             personal=("guest_email", "client_ip"),
+            partner_only=True,
+        ),
+        # Only read joined into order_items (``Partner``): ids and links, never ``secret``.
+        SourceTable(
+            "card_secrets",
+            "orders",
+            None,
+            ("id", "order_id"),
+            kept=_words("id order_id sku_id batch_id status deleted_at"),
             partner_only=True,
         ),
         SourceTable(
@@ -972,6 +991,10 @@ ADAPTERS: dict[str, list[SourceTable]] = {
             ),
             partners=(
                 Partner("orders", "order_id", "id", ("id", "order_no", "status", "created_at")),
+                # The card secrets an order used (``card_secrets.order_id``): their ids, never
+                # the secrets, are card_key_ids of a one-item order.
+                Partner("card_secrets", "order_id", "order_id", ("id", "order_id"),
+                        optional=True, lists=("id",)),  # fmt: skip
             ),
         ),
         SourceTable(

@@ -78,7 +78,8 @@ def stash_name(spec) -> str:
 
 def stash_partner(conn, partner_table, names: list[str], spec) -> bool:
     """Keep the just-read ``src`` (the partner's rows) as the temp table ``partner_<table>``:
-    one row per key, the last in the file. A partner lacking required columns is an error, an
+    one row per key, the last in the file, but ``spec.lists`` columns gather every row's value
+    (comma-separated, in file order). A partner lacking required columns is an error, an
     optional one is left out (False: a dump without that table)."""
     missing = [c for c in spec.required if c not in names]
     if missing and spec.optional:
@@ -88,9 +89,20 @@ def stash_partner(conn, partner_table, names: list[str], spec) -> bool:
             f"the {partner_table.name} table read with it lacks column(s) {', '.join(missing)}"
         )
     key = quote_ident(spec.partner_key)
+    every_row = (
+        f"PARTITION BY trim({key}) ORDER BY _line "
+        "ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING"
+    )
+    gathered = ", ".join(
+        f"array_to_string(list(trim({quote_ident(c)})) OVER ({every_row}), ',') "
+        f"AS {quote_ident(c)}"
+        for c in spec.lists
+        if c in names
+    )
     conn.execute(
         f"""CREATE OR REPLACE TEMP TABLE {quote_ident(stash_name(spec))} AS
-            SELECT * FROM src WHERE {key} IS NOT NULL
+            SELECT *{f" REPLACE ({gathered})" if gathered else ""} FROM src
+            WHERE {key} IS NOT NULL
             QUALIFY row_number() OVER (PARTITION BY trim({key}) ORDER BY _line DESC) = 1"""
     )
     return True
