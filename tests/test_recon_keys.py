@@ -4,7 +4,6 @@ ingest checks the list (bad ones quarantined with their reason, files without it
 order had first, with the orders, batch, amount to the fen and a status that re-arms; loop
 keys (``loop:`` ids) are sold again by design and never reported."""
 
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -20,10 +19,7 @@ ORDERS = (
 def _order(n: str, day: int, keys: int, paid: str, ids: str, status: str = "delivered") -> str:
     at = f"2026-03-{day:02d} 12:00"
     delivered = at if status == "delivered" else ""
-    return (
-        f"{n},{at},{at},{at},{delivered},M1,K,{keys},10.00,9.10,{status},SUP-K,{paid},B1,"
-        f'"{ids}"'
-    )
+    return f'{n},{at},{at},{at},{delivered},M1,K,{keys},10.00,9.10,{status},SUP-K,{paid},B1,"{ids}"'
 
 
 def _load(folder: Path) -> list[Path]:
@@ -67,8 +63,9 @@ def test_a_key_on_two_orders_is_found_to_the_fen_loop_keys_are_not_and_it_re_arm
     _dbt_build(tmp_path, as_of="2026-03-06")
     keys = query(
         tmp_path,
-        "SELECT order_id, card_key_id, key_position, is_loop_key FROM intermediate.int_order_card_keys "
-        "WHERE order_id IN ('O3', 'O4') ORDER BY order_id, key_position",
+        "SELECT order_id, card_key_id, key_position, is_loop_key "
+        "FROM intermediate.int_order_card_keys WHERE order_id IN ('O3', 'O4') "
+        "ORDER BY order_id, key_position",
     )
     assert keys == [
         ("O3", "K-1", 1, False),
@@ -134,9 +131,10 @@ def test_bad_card_key_lists_are_quarantined_with_their_reason(tmp_path):
         6: "card_key_ids lists more keys than the order's quantity",
         7: not_a_list,
     }
-    assert query(
-        tmp_path, "SELECT order_id, card_key_ids FROM raw.orders ORDER BY order_id"
-    ) == [("G1", "K-1, K-2"), ("G2", None)]
+    assert query(tmp_path, "SELECT order_id, card_key_ids FROM raw.orders ORDER BY order_id") == [
+        ("G1", "K-1, K-2"),
+        ("G2", None),
+    ]
 
 
 def test_acg_faka_orders_carry_the_ids_of_the_cards_sold_to_them(tmp_path):

@@ -993,8 +993,14 @@ ADAPTERS: dict[str, list[SourceTable]] = {
                 Partner("orders", "order_id", "id", ("id", "order_no", "status", "created_at")),
                 # The card secrets an order used (``card_secrets.order_id``): their ids, never
                 # the secrets, are card_key_ids of a one-item order.
-                Partner("card_secrets", "order_id", "order_id", ("id", "order_id"),
-                        optional=True, lists=("id",)),  # fmt: skip
+                Partner(
+                    "card_secrets",
+                    "order_id",
+                    "order_id",
+                    ("id", "order_id"),
+                    optional=True,
+                    lists=("id",),
+                ),  # fmt: skip
             ),
         ),
         SourceTable(

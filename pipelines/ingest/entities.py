@@ -61,7 +61,7 @@ class Entity:
 # comma allowed). An id is a key's id in the shop's system or a keyed hash of the key, never
 # the card secret itself; ``loop:`` starts the id of a key sold again and again by design.
 CARD_KEY_ID = "[A-Za-z0-9_.:/@+=#-]{1,128}"
-_KEY_LIST = f"string_split(regexp_replace(card_key_ids, '\\s*,\\s*', ',', 'g'), ',')"
+_KEY_LIST = "string_split(regexp_replace(card_key_ids, '\\s*,\\s*', ',', 'g'), ',')"
 CARD_KEY_ID_RULES = (
     (
         "card_key_ids",

@@ -94,8 +94,7 @@ def stash_partner(conn, partner_table, names: list[str], spec) -> bool:
         "ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING"
     )
     gathered = ", ".join(
-        f"array_to_string(list(trim({quote_ident(c)})) OVER ({every_row}), ',') "
-        f"AS {quote_ident(c)}"
+        f"array_to_string(list(trim({quote_ident(c)})) OVER ({every_row}), ',') AS {quote_ident(c)}"
         for c in spec.lists
         if c in names
     )
