@@ -955,15 +955,6 @@ ADAPTERS: dict[str, list[SourceTable]] = {
             personal=("guest_email", "client_ip"),
             partner_only=True,
         ),
-        # Only read joined into order_items (``Partner``): ids and links, never ``secret``.
-        SourceTable(
-            "card_secrets",
-            "orders",
-            None,
-            ("id", "order_id"),
-            kept=_words("id order_id sku_id batch_id status deleted_at"),
-            partner_only=True,
-        ),
         SourceTable(
             "affiliate_profiles",
             "agents",
@@ -977,6 +968,15 @@ ADAPTERS: dict[str, list[SourceTable]] = {
             _dujiao_next_batches,
             ("id", "product_id", "total_count", "created_at"),
             kept=_words("id batch_no product_id sku_id total_count created_at deleted_at"),
+        ),
+        # Only read joined into order_items (``Partner``): ids and links, never ``secret``.
+        SourceTable(
+            "card_secrets",
+            "orders",
+            None,
+            ("id", "order_id"),
+            kept=_words("id order_id sku_id batch_id status deleted_at"),
+            partner_only=True,
         ),
         SourceTable(
             "order_items",

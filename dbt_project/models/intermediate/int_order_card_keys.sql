@@ -25,14 +25,14 @@ final as (
 
     select
         order_id,
-        trim(element) as card_key_id,
-        cast(position as integer) as key_position,
+        trim(list_element) as card_key_id,
+        cast(list_position as integer) as key_position,
         sku_id,
         merchant_id,
         supplier_id,
         card_batch_id,
         delivered_at,
-        trim(element) like 'loop:%' as is_loop_key
+        trim(list_element) like 'loop:%' as is_loop_key
     from split
 
 )
