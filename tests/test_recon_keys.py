@@ -6,9 +6,14 @@ keys (``loop:`` ids) are sold again by design and never reported."""
 
 from pathlib import Path
 
+import dagster as dg
 import pytest
+from dagster_duckdb import DuckDBResource
 from ingest_helpers import counts, ingest, query, write
 from test_recon import SKUS, _dbt_build, _record_state
+
+from pipelines.assets.reconciliation import recon_state
+from pipelines.resources import BuildSettings
 
 ORDERS = (
     "order_id,created_at,updated_at,paid_at,delivered_at,merchant_id,sku_id,quantity,"
@@ -81,7 +86,18 @@ def test_a_key_on_two_orders_is_found_to_the_fen_loop_keys_are_not_and_it_re_arm
     assert query(
         tmp_path, "SELECT count(*) FROM analytics.recon_card_keys WHERE kind LIKE 'batch_%'"
     ) == [(0,)]
-    _record_state(tmp_path, monkeypatch, as_of="2026-03-06")
+    monkeypatch.setenv("CARDPULSE_HOME", str(tmp_path))
+    recorded = dg.materialize(
+        [recon_state],
+        resources={
+            "duckdb": DuckDBResource(database=str(tmp_path / "warehouse.duckdb")),
+            "build_settings": BuildSettings(as_of="2026-03-06"),
+        },
+    )
+    # The step's wall and CPU seconds, as `cardpulse build` records them.
+    [materialized] = recorded.asset_materializations_for_node("recon_state")
+    assert {"wall_seconds", "cpu_seconds"} <= set(materialized.metadata)
+    assert materialized.metadata["open_recon_card_keys"].value == 2
 
     # The shop's corrected export: O2 got K-6. Its finding resolves; O3's stays open.
     fix = tmp_path / "fix"
