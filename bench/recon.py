@@ -129,6 +129,8 @@ def main() -> int:
     parser.add_argument("--home", type=Path, required=True)
     parser.add_argument("--clean-home", type=Path)
     args = parser.parse_args()
+    # dbt resolves a relative target path against the project, not here.
+    args.home = args.home.resolve()
     truth = pd.read_csv(args.export / "_truth" / "faults.csv", dtype=str)
     found = findings(args.home)
     matched = match(truth, found)
