@@ -532,6 +532,7 @@ CODE_LABELS: dict[str, dict[str, tuple[str, str]]] = {
         "amount_mismatch": ("支付金额不符", "Amount paid differs"),
         "refund_without_payment": ("未付款却退款", "Refund without payment"),
         "key_delivered_twice": ("重复发卡", "Key delivered twice"),
+        "key_delivered_to_two_orders": ("同一卡密发给两个订单", "Key delivered to two orders"),
         "batch_mismatch": ("批次不符", "Batch does not match"),
         "batch_overdrawn": ("批次超发", "Batch over-drawn"),
         "batch_never_drawn": ("批次从未出库", "Batch never drawn"),

@@ -148,3 +148,24 @@
         x -> x.v), ',')
 {%- endmacro %}
 
+
+{#- One row per element of a comma-separated list column: `select ... from {{ relation }}`
+    with the element as `list_element` (untrimmed) and its 1-based place as `list_position`. -#}
+{% macro split_list_rows(relation, list_column, columns) -%}
+    {{ return(adapter.dispatch('split_list_rows', 'cardpulse')(relation, list_column, columns)) }}
+{%- endmacro %}
+
+{% macro default__split_list_rows(relation, list_column, columns) -%}
+    select {{ columns | join(', ') }}, elements.list_element, elements.list_position
+    from {{ relation }},
+        unnest(string_split({{ list_column }}, ','))
+            with ordinality as elements(list_element, list_position)
+{%- endmacro %}
+
+{% macro spark__split_list_rows(relation, list_column, columns) -%}
+    select
+        {{ columns | join(', ') }}, elements.list_element,
+        elements.list_position + 1 as list_position
+    from {{ relation }}
+    lateral view posexplode(split({{ list_column }}, ',')) elements as list_position, list_element
+{%- endmacro %}

@@ -11,6 +11,8 @@ of cardpulse.toml, keeps the alert budget's highest scores, carries state in
 A rebuild for the same or an earlier date replaces that date's state: reruns change nothing.
 """
 
+import time
+
 import dagster as dg
 import pandas as pd
 from dagster_duckdb import DuckDBResource
@@ -56,6 +58,7 @@ def recon_state(
     """1. Today's rows of every recon mart into ``ops.recon_state`` (today's earlier rows
     replaced); 2. the per-supplier XLSX report of the day. Today is the build's as-of date,
     the one the marts (dbt var as_of) and ``risk_signals`` use."""
+    started = _clock()
     with duckdb.get_connection() as conn:
         conn.execute("CREATE SCHEMA IF NOT EXISTS ops")
         if conn.execute("SELECT count(*) FROM analytics.fct_orders").fetchone()[0] == 0:
@@ -85,10 +88,26 @@ def recon_state(
         frames = {t: conn.execute(f"SELECT * FROM analytics.{t}").df() for t in RECON_TABLES}
     counts = {t: int((f["status"] == "open").sum()) for t, f in frames.items()}
     path = write_recon_report(frames, as_of)
-    context.log.info(f"reconciliation: {counts} open; report {path}")
+    spent = _spent(started)
+    context.log.info(f"reconciliation: {counts} open; report {path}; {_spent_text(spent)}")
     return dg.MaterializeResult(
-        metadata={**{f"open_{t}": n for t, n in counts.items()}, "report": str(path)}
+        metadata={**{f"open_{t}": n for t, n in counts.items()}, "report": str(path), **spent}
     )
+
+
+def _clock() -> tuple[float, float]:
+    return time.perf_counter(), time.process_time()
+
+
+def _spent(started: tuple[float, float]) -> dict[str, float]:
+    """Wall and CPU seconds since ``started`` (the build runs steps one after another in one
+    process, so this process's CPU time is the step's)."""
+    wall, cpu = _clock()
+    return {"wall_seconds": round(wall - started[0], 2), "cpu_seconds": round(cpu - started[1], 2)}
+
+
+def _spent_text(spent: dict[str, float]) -> str:
+    return f"{spent['wall_seconds']:.1f} s wall, {spent['cpu_seconds']:.1f} s CPU"
 
 
 def write_recon_report(frames: dict[str, pd.DataFrame], as_of) -> str:
@@ -131,6 +150,7 @@ def risk_signals(
     """1. Thresholds from ``[risk]``; 2. today's signals; 3. advance the state (budget, fire
     once, re-arm) and store it; 4. ``analytics.risk_signals`` = today's state rows."""
     settings = build_settings.settings().risk
+    started = _clock()
     with duckdb.get_connection() as conn:
         as_of = build_settings.as_of_date(conn)
         found = find_signals(conn, settings, as_of)
@@ -160,5 +180,11 @@ def risk_signals(
             write()
     fired = int(state["is_new"].fillna(False).sum())
     opened = int((state["status"] == "open").sum())
-    context.log.info(f"risk signals: {len(found)} found, {opened} open, {fired} fired today")
-    return dg.MaterializeResult(metadata={"found": len(found), "open": opened, "fired": fired})
+    spent = _spent(started)
+    context.log.info(
+        f"risk signals: {len(found)} found, {opened} open, {fired} fired today; "
+        + _spent_text(spent)
+    )
+    return dg.MaterializeResult(
+        metadata={"found": len(found), "open": opened, "fired": fired, **spent}
+    )

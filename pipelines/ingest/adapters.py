@@ -84,6 +84,9 @@ class Partner:
     # ``partner_key`` and the columns joined in (several commission rows of one order summed).
     # Default: the last row per key.
     collapse: Callable[[list[str]], str] | None = None
+    # Columns gathered over every partner row of a key, comma-separated in file order (the
+    # ids of the card keys sold to an order), instead of the last row's value.
+    lists: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -458,7 +461,9 @@ def _acg_orders(names: list[str], options: AdapterOptions) -> Mapped:
             CASE WHEN {col("card.create_time")} IS NOT NULL THEN {card_batch} END
                 AS card_batch_id,
             {col("contact")} AS buyer_key,
-            {col("create_ip")} AS buyer_ip_key
+            {col("create_ip")} AS buyer_ip_key,
+            CASE WHEN {col("status")} = '1' AND {col("delivery_status")} = '1'
+                 THEN {col("card.id")} END AS card_key_ids
         FROM src s"""
     problems = [
         _unknown_code(col, "status", "status", ("0", "1"), "acg-faka"),
@@ -645,7 +650,10 @@ def _dujiao_next_items(names: list[str], options: AdapterOptions) -> Mapped:
             NULL::VARCHAR AS gateway_trade_no,
             NULL::VARCHAR AS card_batch_id,
             {o("guest_email")} AS buyer_key,
-            {o("client_ip")} AS buyer_ip_key
+            {o("client_ip")} AS buyer_ip_key,
+            CASE WHEN count(*) OVER ({per_order}) = 1
+                 AND {o("status")} IN ('delivered', 'completed')
+                 THEN {col("card_secrets.id")} END AS card_key_ids
         FROM src s"""
     deleted = f"coalesce({col('deleted_at')}, {o('deleted_at')})"
     problems = [
@@ -1067,12 +1075,14 @@ ADAPTERS: dict[str, list[SourceTable]] = {
             partners=(
                 Partner("pay", "pay_id", "id", ("id", "code"), optional=True),
                 Partner("coupon", "coupon_id", "id", ("id", "code"), optional=True),
+                # The keys sold to the order (``card.order_id``): their ids are card_key_ids.
                 Partner(
                     "card",
                     "id",
                     "order_id",
                     ("order_id", "commodity_id", "create_time"),
                     optional=True,
+                    lists=("id",),
                 ),
             ),
         ),
@@ -1125,6 +1135,15 @@ ADAPTERS: dict[str, list[SourceTable]] = {
             ("id", "product_id", "total_count", "created_at"),
             kept=_words("id batch_no product_id sku_id total_count created_at deleted_at"),
         ),
+        # Only read joined into order_items (``Partner``): ids and links, never ``secret``.
+        SourceTable(
+            "card_secrets",
+            "orders",
+            None,
+            ("id", "order_id"),
+            kept=_words("id order_id sku_id batch_id status deleted_at"),
+            partner_only=True,
+        ),
         SourceTable(
             "order_items",
             "orders",
@@ -1148,6 +1167,16 @@ ADAPTERS: dict[str, list[SourceTable]] = {
                     key_first=_DN_ORDER + "parent_id",
                     collapse=_dn_commissions_per_order,
                 ),
+                # The card secrets an order used (``card_secrets.order_id``): their ids, never
+                # the secrets, are card_key_ids of a one-item order.
+                Partner(
+                    "card_secrets",
+                    "order_id",
+                    "order_id",
+                    ("id", "order_id"),
+                    optional=True,
+                    lists=("id",),
+                ),  # fmt: skip
             ),
         ),
         SourceTable(

@@ -57,6 +57,30 @@ class Entity:
         return next(c for c in self.columns if c.name == name)
 
 
+# ``card_key_ids``: the ids of the keys an order delivered, comma-separated (spaces around a
+# comma allowed). An id is a key's id in the shop's system or a keyed hash of the key, never
+# the card secret itself; ``loop:`` starts the id of a key sold again and again by design.
+CARD_KEY_ID = "[A-Za-z0-9_.:/@+=#-]{1,128}"
+_KEY_LIST = "string_split(regexp_replace(card_key_ids, '\\s*,\\s*', ',', 'g'), ',')"
+CARD_KEY_ID_RULES = (
+    (
+        "card_key_ids",
+        f"NOT regexp_full_match(card_key_ids, '{CARD_KEY_ID}(\\s*,\\s*{CARD_KEY_ID})*')",
+        "card_key_ids is not a comma-separated list of key ids (each 1-128 letters, digits or "
+        "_ . : / @ + = # -; no empty id)",
+    ),
+    (
+        "card_key_ids",
+        f"len(list_distinct({_KEY_LIST})) < len({_KEY_LIST})",
+        "card_key_ids lists one key id more than once",
+    ),
+    (
+        "card_key_ids",
+        f"len({_KEY_LIST}) > quantity",
+        "card_key_ids lists more keys than the order's quantity",
+    ),
+)
+
 ENTITIES: dict[str, Entity] = {
     entity.name: entity
     for entity in (
@@ -184,8 +208,11 @@ ENTITIES: dict[str, Entity] = {
                 # Keyed hashes of buyer_contact / buyer_ip (secrets.py): never a raw value.
                 Column("buyer_key"),
                 Column("buyer_ip_key"),
+                # Issue #19: the ids of the keys the order delivered (never the secrets).
+                Column("card_key_ids"),
             ),
             key=("order_id",),
+            row_rules=CARD_KEY_ID_RULES,
             poison_rules=(
                 (
                     "quantity",

@@ -78,8 +78,9 @@ def stash_name(spec) -> str:
 
 def stash_partner(conn, partner_table, names: list[str], spec) -> list[str] | None:
     """Keep the just-read ``src`` (the partner's rows) as the temp table ``partner_<table>``:
-    one row per key, the last in the file (or ``spec.collapse``'s rows); returns its columns.
-    A partner lacking required columns is an error, an optional one is left out (None: a dump
+    one row per key, the last in the file, but ``spec.lists`` columns gather every row's value
+    (comma-separated, in file order); or ``spec.collapse``'s rows. Returns its columns. A
+    partner lacking required columns is an error, an optional one is left out (None: a dump
     without that table)."""
     missing = [c for c in spec.required if c not in names]
     if missing and spec.optional:
@@ -94,9 +95,19 @@ def stash_partner(conn, partner_table, names: list[str], spec) -> list[str] | No
         conn.execute(f"CREATE OR REPLACE TEMP TABLE {stash} AS {spec.collapse(names)}")
         columns = conn.execute(f"SELECT column_name FROM (DESCRIBE {stash})").fetchall()
         return [name for (name,) in columns]
+    every_row = (
+        f"PARTITION BY trim({key}) ORDER BY _line "
+        "ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING"
+    )
+    gathered = ", ".join(
+        f"array_to_string(list(trim({quote_ident(c)})) OVER ({every_row}), ',') AS {quote_ident(c)}"
+        for c in spec.lists
+        if c in names
+    )
     conn.execute(
         f"""CREATE OR REPLACE TEMP TABLE {stash} AS
-            SELECT * FROM src WHERE {key} IS NOT NULL
+            SELECT *{f" REPLACE ({gathered})" if gathered else ""} FROM src
+            WHERE {key} IS NOT NULL
             QUALIFY row_number() OVER (PARTITION BY trim({key}) ORDER BY _line DESC) = 1"""
     )
     return names

@@ -175,6 +175,8 @@ OPTIONAL_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
         ("card_batch_id", "VARCHAR"),
         ("buyer_key", "VARCHAR"),
         ("buyer_ip_key", "VARCHAR"),
+        # Issue #19: the delivered keys' ids, comma-separated.
+        ("card_key_ids", "VARCHAR"),
     ),
 }
 

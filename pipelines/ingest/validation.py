@@ -418,6 +418,9 @@ def stage_sql(
     reason_cases = " ".join(f"WHEN {cond} THEN {reason}" for _, cond, reason in problems)
     column_cases = " ".join(f"WHEN {cond} THEN {_lit(col)}" for col, cond, _ in problems)
     row_rules = entity.row_rules + (entity.poison_rules if extended else ())
+    # A rule on an optional column the source lacks cannot fire (the column is NULL).
+    kept = {c.name for c in columns}
+    row_rules = tuple(rule for rule in row_rules if rule[0] in kept)
     row_rule_reason = " ".join(f"WHEN {rule} THEN {_lit(reason)}" for _, rule, reason in row_rules)
     row_rule_column = " ".join(f"WHEN {rule} THEN {_lit(col)}" for col, rule, _ in row_rules)
     typed_columns = ", ".join(quote_ident(c.name) for c in columns)

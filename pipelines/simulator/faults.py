@@ -21,6 +21,11 @@ Discrepancies (``kind``, the ``recon_*`` table that must report it):
 - ``key_delivered_twice`` (recon_card_keys): a second delivered card-key order carrying a clean
   order's gateway trade number and batch and no payment of its own (the duplicate callback
   that delivered twice); amount = its paid amount.
+- ``key_delivered_to_two_orders`` (recon_card_keys): two delivered, paid card-key orders of
+  one SKU whose ``card_key_ids`` share a key (the second got the first one's first key, plus
+  new ones if it bought more); amount = the second order's paid amount for that one key (all
+  of it for one key, else its share to the fen). Beside each, a pair of orders sharing a
+  ``loop:`` key (sold again and again by design) that must not be reported.
 - ``batch_mismatch`` (recon_card_keys): keys delivered naming a batch of another SKU, or
   before the batch arrived; amount = quantity x the batch's unit cost.
 - ``batch_overdrawn`` (recon_card_keys): a delivered order names a batch with only a few keys
@@ -38,7 +43,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import duckdb
@@ -55,6 +60,7 @@ RECON_KINDS = {
     "amount_mismatch": "recon_orders_payments",
     "refund_without_payment": "recon_orders_payments",
     "key_delivered_twice": "recon_card_keys",
+    "key_delivered_to_two_orders": "recon_card_keys",
     "batch_mismatch": "recon_card_keys",
     "batch_overdrawn": "recon_card_keys",
     "batch_cost_mismatch": "recon_card_keys",
@@ -160,6 +166,8 @@ class _Planter:
         # The last row of each order, from its final month file onwards.
         con.execute(f"CREATE TABLE o AS SELECT * FROM {orders}")
         self.order_columns = [r[0] for r in con.execute("DESCRIBE o").fetchall()]
+        if "card_key_ids" not in self.order_columns:  # planted key faults name their keys
+            self.order_columns.append("card_key_ids")
         con.execute(
             "CREATE TABLE latest AS SELECT * FROM o QUALIFY row_number() OVER "
             "(PARTITION BY order_id ORDER BY CAST(updated_at AS TIMESTAMP) DESC) = 1"
@@ -359,12 +367,38 @@ def _plant_discrepancies(p: _Planter, n: int) -> None:
             )
             p.fault("key_delivered_twice", order["paid_amount"], order_id=order["order_id"])
 
+            _plant_key_on_two_orders(p, p.pick(card_keys))
+
             clean = p.pick(card_keys)
             batch = p.pick([b for b in p.batches if b["sku_id"] != clean["sku_id"]] or p.batches)
             order = p.order_like(clean, p.when(1, 30), "delivered", card_batch_id=batch["batch_id"])
             p.payment(order, "success", order["paid_at"] - timedelta(seconds=5))
             cost = (_money(batch["unit_cost"]) * order["quantity"]).quantize(CENT)
             p.fault("batch_mismatch", cost, order_id=order["order_id"], batch_id=batch["batch_id"])
+
+
+def _plant_key_on_two_orders(p: _Planter, template: dict) -> None:
+    """Two paid, delivered orders sharing a key id (the fault), and two sharing a loop key
+    (sold again and again by design: no fault). Neither pair names a batch."""
+
+    def delivered(created: datetime, keys: list[str]) -> dict:
+        order = p.order_like(template, created, "delivered")
+        order["card_key_ids"] = ",".join(
+            (keys + [p.new_id("K") for _ in range(order["quantity"])])[: order["quantity"]]
+        )
+        p.payment(order, "success", order["paid_at"] - timedelta(seconds=5))
+        return order
+
+    first = delivered(p.when(12, 30), [])
+    second = delivered(p.when(1, 11), first["card_key_ids"].split(",")[:1])
+    share = (second["paid_amount"] / second["quantity"]).quantize(CENT, ROUND_HALF_UP)
+    p.fault("key_delivered_to_two_orders", share, order_id=second["order_id"])
+
+    loop_key = f"loop:{p.new_id('L')}"
+    for days_back in (p.when(12, 30), p.when(1, 11)):
+        order = p.order_like(template, days_back, "delivered", quantity=1)
+        order["card_key_ids"] = loop_key
+        p.payment(order, "success", order["paid_at"] - timedelta(seconds=5))
 
 
 def _plant_batch_faults(p: _Planter, n: int) -> None:
@@ -465,6 +499,12 @@ def _plant_balance_gaps(p: _Planter, n: int, by_supplier: dict[str, list[dict]])
     for i in sorted(int(c) for c in chosen):
         supplier, day = candidates[i]
         gap = Decimal(int(p.rng.integers(5_000, 300_000))) * CENT
+        # At most half the lowest balance from then on: a negative balance is quarantined,
+        # and the gap with it (small exports hold small balances).
+        lowest = min(r["balance"] for r in by_supplier[supplier] if r["as_of"] >= day)
+        gap = min(gap, (lowest / 2).quantize(CENT))
+        if gap < CENT:
+            continue
         for row in by_supplier[supplier]:
             if row["as_of"] >= day:
                 row["balance"] -= gap

@@ -45,6 +45,8 @@ renamed as (
         {{ optional_column(stored, 'card_batch_id', text) }} as card_batch_id,
         {{ optional_column(stored, 'buyer_key', text) }} as buyer_key,
         {{ optional_column(stored, 'buyer_ip_key', text) }} as buyer_ip_key,
+        -- the delivered keys' ids, comma-separated (int_order_card_keys splits them)
+        nullif(trim({{ optional_column(stored, 'card_key_ids', text) }}), '') as card_key_ids,
         _file_id,
         _line,
         _loaded_at

@@ -1,6 +1,10 @@
 -- Card keys against orders, as of the build's day (macros/recon_state.sql):
 -- - key_delivered_twice: a second delivered order carrying a paid order's gateway trade number
 --   without a payment of its own (the duplicate callback that delivers twice);
+-- - key_delivered_to_two_orders: a key id (orders.card_key_ids, int_order_card_keys) on a
+--   delivered order after it was delivered to another one (`related_order_id`, the first);
+--   loop keys (`loop:` ids, or a batch flagged is_loop) are sold again by design and never
+--   reported; amount = the order's amount for the reused keys (its share of keys, to the fen);
 -- - batch_mismatch: keys delivered naming a batch that is unknown, of another SKU, or not yet
 --   received on the day of delivery;
 -- - batch draw-down, per batch, from the keys of the other delivered orders naming it:
@@ -23,6 +27,9 @@ orders as (
 ),
 
 {{ recon_as_of() }},
+
+{%- set batch_columns = adapter.get_columns_in_relation(ref('dim_card_batches')) if execute else [] %}
+{%- set batches_flag_loops = 'is_loop' in (batch_columns | map(attribute='name') | map('lower') | list) %}
 
 paid_orders as (
 
@@ -60,6 +67,80 @@ twice as (
 
 ),
 
+order_keys as (
+
+    -- The keys delivered orders name, but loop keys (sold again and again by design) and the
+    -- orders already reported as a duplicate delivery above.
+    select keys.order_id, keys.card_key_id, keys.delivered_at
+    from {{ ref('int_order_card_keys') }} as keys
+    {%- if batches_flag_loops %}
+    left join batches as loop_batches
+        on keys.card_batch_id = loop_batches.batch_id and loop_batches.is_loop
+    {%- endif %}
+    where keys.delivered_at is not null
+      and not keys.is_loop_key
+      and keys.order_id not in (select order_id from twice)
+      {%- if batches_flag_loops %}
+      and loop_batches.batch_id is null
+      {%- endif %}
+
+),
+
+first_delivery as (
+
+    -- The order each key went to first.
+    select card_key_id, order_id as first_order_id
+    from (
+        select
+            card_key_id, order_id,
+            row_number() over (
+                partition by card_key_id order by delivered_at, order_id
+            ) as delivery_number
+        from order_keys
+    ) as numbered
+    where delivery_number = 1
+
+),
+
+reused_keys as (
+
+    select
+        order_keys.order_id,
+        min(first_delivery.first_order_id) as related_order_id,
+        count(*) as keys
+    from order_keys
+    join first_delivery
+        on order_keys.card_key_id = first_delivery.card_key_id
+        and order_keys.order_id <> first_delivery.first_order_id
+    group by order_keys.order_id
+
+),
+
+reused as (
+
+    select
+        'key_delivered_to_two_orders' as kind,
+        orders.order_id,
+        reused_keys.related_order_id,
+        orders.card_batch_id as batch_id,
+        orders.supplier_id,
+        orders.merchant_id,
+        orders.sku_id,
+        reused_keys.keys,
+        -- the order's amount for its reused keys, to the fen (all of it when every key is)
+        case
+            when reused_keys.keys >= orders.quantity then orders.order_amount
+            else cast(round(
+                cast(orders.order_amount * 100 as bigint) * reused_keys.keys
+                / cast(orders.quantity as double)
+            ) / 100 as decimal(18, 2))
+        end as amount,
+        orders.delivered_at as occurred_at
+    from reused_keys
+    join orders on reused_keys.order_id = orders.order_id
+
+),
+
 mismatched as (
 
     select
@@ -88,19 +169,22 @@ mismatched as (
 
 drawn as (
 
-    -- Keys delivered from each batch by the orders not reported above.
+    -- Keys delivered from each batch by the orders not reported above (a reused key was not
+    -- drawn again).
     select
-        card_batch_id as batch_id,
-        sum(quantity) as keys_drawn,
-        sum(case when unit_cost is not null then quantity end) as keys_costed,
-        sum(quantity * unit_cost) as booked_cost,
-        max(delivered_at) as last_delivered_at
+        orders.card_batch_id as batch_id,
+        sum(orders.quantity - coalesce(reused.keys, 0)) as keys_drawn,
+        sum(case when orders.unit_cost is not null
+            then orders.quantity - coalesce(reused.keys, 0) end) as keys_costed,
+        sum((orders.quantity - coalesce(reused.keys, 0)) * orders.unit_cost) as booked_cost,
+        max(orders.delivered_at) as last_delivered_at
     from orders
-    where card_batch_id is not null
-      and delivered_at is not null
-      and order_id not in (select order_id from twice)
-      and order_id not in (select order_id from mismatched)
-    group by card_batch_id
+    left join reused on orders.order_id = reused.order_id
+    where orders.card_batch_id is not null
+      and orders.delivered_at is not null
+      and orders.order_id not in (select order_id from twice)
+      and orders.order_id not in (select order_id from mismatched)
+    group by orders.card_batch_id
 
 ),
 
@@ -172,7 +256,11 @@ found as (
         kind, order_id, related_order_id, batch_id, supplier_id, merchant_id,
         cast(amount as decimal(18, 2)) as amount, sku_id, cast(keys as bigint) as keys,
         occurred_at
-    from (select * from twice union all select * from mismatched) as order_kinds
+    from (
+        select * from twice
+        union all select * from reused
+        union all select * from mismatched
+    ) as order_kinds
 
     union all
 
