@@ -16,7 +16,7 @@ import duckdb
 import pandas as pd
 import streamlit as st
 
-from dashboard import auth, data, sessions
+from dashboard import auth, data, prefetch, sessions
 from dashboard.i18n import (
     CODE_COLUMNS,
     DEFAULT_LANGUAGE,
@@ -198,6 +198,16 @@ def sign_in(user: auth.User, via: str = "password", signed_in_at: datetime | Non
         st.session_state[COOKIE_STEP_KEY] = ("POST", token)
     st.session_state[SESSION_KEY] = session
     st.session_state.pop("_cardpulse_expired", None)
+
+
+def prefetch_overview() -> None:
+    """Start the overview's queries for the session just signed in (``dashboard/prefetch.py``):
+    the same scope and snapshot ``page_context`` will give the page."""
+    session = st.session_state.get(SESSION_KEY)
+    if not isinstance(session, auth.Session) or session.role not in data.ROLES:
+        return
+    scope = data.scope_for(session.role, session.merchant_id, getattr(session, "agent_id", None))
+    prefetch.overview(data.snapshot_ref(home().snapshot), scope)
 
 
 def sign_out() -> None:
