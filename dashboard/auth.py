@@ -241,19 +241,23 @@ class UserStore:
             return outcome
         throttle.succeeded(client, name)
         if _hasher.check_needs_rehash(user.password_hash):
-            self._rehash(user, password)
+            user = self._rehash(user, password)
         _log_attempt(name, client, "ok")
         return SignIn(user, "ok")
 
-    def _rehash(self, user: User, password: str) -> None:
-        """Store a hash with today's parameters, unless the password changed meanwhile."""
+    def _rehash(self, user: User, password: str) -> User:
+        """Store a hash with today's parameters, unless the password changed meanwhile; the
+        user as stored now (a session records the hash it signed in with: the old one would
+        read as a changed password and end the session at once)."""
         fresh = _hasher.hash(password)
         with self._locked():
             users = self._read()
             current = users.get(user.name)
-            if current is not None and current.password_hash == user.password_hash:
-                current.password_hash = fresh
-                self._write(users)
+            if current is None or current.password_hash != user.password_hash:
+                return user
+            current.password_hash = fresh
+            self._write(users)
+            return current
 
 
 class Throttle:

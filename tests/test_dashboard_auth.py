@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from dashboard import auth
+from dashboard import auth, sessions
 from pipelines.errors import CardPulseError
 
 PASSWORD = "s3cret-password"
@@ -242,9 +242,13 @@ def _store_hash(store: auth.UserStore, name: str, password_hash: str) -> None:
 
 def test_an_older_hash_still_signs_in_and_is_rehashed(store):
     _store_hash(store, "alice", _older_hash(PASSWORD))
-    assert store.authenticate("alice", PASSWORD, now=T0).user is not None
+    signed_in = store.authenticate("alice", PASSWORD, now=T0).user
     rehashed = store.get("alice").password_hash
     assert not auth._hasher.check_needs_rehash(rehashed)
+    # The session opened from this sign-in records the new hash: the rehash is no password
+    # change that would end it at once.
+    record, _token = sessions.SessionBook().open(signed_in)
+    assert record.matches(store.get("alice"))
     assert store.authenticate("alice", PASSWORD, now=T0).user is not None
 
 
