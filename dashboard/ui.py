@@ -34,16 +34,18 @@ COOKIE_STEP_KEY = "_cardpulse_cookie_step"  # ("POST", hand-off token) or ("DELE
 LANGUAGE_KEY = "lang"
 
 # Sends the single-use hand-off token to dashboard/server.py's cookie route, or asks it to
-# clear the cookie; the HttpOnly cookie itself never reaches page script.
+# clear the cookie; the HttpOnly cookie itself never reaches page script. Only a sign-out
+# reports back (a rerun of its fragment): a sign-in's step is over once the route has redeemed
+# the token, which the server sees itself, so the page just drawn gets no extra run (#15).
 _COOKIE_JS = """
 export default function (component) {
   const { data, setTriggerValue } = component;
   if (!data || !data.method) { return; }
+  const report = (status) => { if (data.method !== "POST") setTriggerValue("done", status); };
   fetch(data.url, {
     method: data.method, body: data.method === "POST" ? data.token : null,
     credentials: "same-origin", cache: "no-store",
-  }).then((reply) => setTriggerValue("done", reply.status),
-          () => setTriggerValue("done", 0));
+  }).then((reply) => report(reply.status), () => report(0));
 }
 """
 _cookie_component = st.components.v2.component("cardpulse_session_cookie", js=_COOKIE_JS)
@@ -229,7 +231,12 @@ def sign_out() -> None:
 
 def cookie_step() -> None:
     """Set or clear the session cookie through server.py's route, once; call on every run."""
-    if not st.session_state.get(COOKIE_STEP_KEY):
+    step = st.session_state.get(COOKIE_STEP_KEY)
+    if not step:
+        return
+    method, token = step
+    if method == "POST" and not sessions.BOOK.pending(token):
+        st.session_state.pop(COOKIE_STEP_KEY, None)  # redeemed (the cookie is set) or stale
         return
     with st.sidebar:
         _cookie_fragment()
@@ -237,8 +244,8 @@ def cookie_step() -> None:
 
 @st.fragment
 def _cookie_fragment() -> None:
-    """The page component that posts the step; its answer reruns this fragment alone, not the
-    page just drawn (a sign-in used to draw the overview twice)."""
+    """The page component that sends the step; a sign-out's answer reruns this fragment alone,
+    not the page just drawn."""
     step = st.session_state.get(COOKIE_STEP_KEY)
     if not step:
         return
