@@ -156,15 +156,26 @@ def _check_password() -> None:
 
 
 def _preload_chart_code() -> None:
-    """While the person types, let the browser fetch and compile the chart and table code the
-    overview needs (Plotly alone is megabytes of script): an empty chart and table, hidden.
-    Without this the first page after signing in waits for it (issue #15: sign-in <= 2 s)."""
+    """While the person types, let the browser fetch and compile the code of the elements the
+    overview draws (Plotly alone is megabytes of script; Streamlit loads each kind of element's
+    code the first time one shows): one of each, empty and hidden. Without this the first page
+    after signing in waits for it (issue #15: sign-in <= 2 s)."""
     import pandas as pd
     import plotly.graph_objects as go
 
     with st.container(key="preload_chart_code"):
-        st.plotly_chart(go.Figure(), key="preload_chart")
+        # The overview's kinds of trace: lines with a band, bars, a pie.
+        figure = go.Figure([go.Scatter(fill="tonexty"), go.Bar(orientation="h"), go.Pie()])
+        st.plotly_chart(figure, key="preload_chart")
         st.dataframe(pd.DataFrame({"": []}), key="preload_table")
+        # Its filters, headline numbers and tabs.
+        hidden = {"label_visibility": "collapsed"}
+        with st.expander("-"):
+            st.date_input("-", value=None, key="preload_dates", **hidden)
+            st.multiselect("-", [], key="preload_multiselect", **hidden)
+            st.selectbox("-", [], key="preload_selectbox", **hidden)
+        st.metric("-", 0, 0)
+        st.tabs(["-"])
     st.html("<style>.st-key-preload_chart_code { display: none; }</style>")
 
 
