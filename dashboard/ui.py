@@ -7,6 +7,7 @@ the page must use. The scope comes only from the server-side session, never from
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime
@@ -242,6 +243,13 @@ def cookie_step() -> None:
         _cookie_fragment()
 
 
+def cookie_component_key(method: str, token: str) -> str:
+    """The cookie component's key, new for each step. Not the token's own letters: a URL-safe
+    token can hold ``_`` and Streamlit refuses a component key with ``__`` in it (about one
+    sign-in in sixty crashed so, when the key ended ``_`` and the token began with one)."""
+    return f"cardpulse_cookie_{method}_{hashlib.sha256(token.encode()).hexdigest()[:12]}"
+
+
 @st.fragment
 def _cookie_fragment() -> None:
     """The page component that sends the step; a sign-out's answer reruns this fragment alone,
@@ -252,7 +260,7 @@ def _cookie_fragment() -> None:
     method, token = step
     result = _cookie_component(
         data={"method": method, "token": token, "url": sessions.ROUTE},
-        key=f"cardpulse_cookie_{method}_{token[:8]}",
+        key=cookie_component_key(method, token),
         on_done_change=lambda: None,
     )
     if result.get("done") is not None:

@@ -10,7 +10,7 @@ import dashboard_fixtures as fx
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard import auth, data, prefetch, ui
+from dashboard import auth, data, prefetch, sessions, ui
 from dashboard.i18n import t
 
 APP = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
@@ -104,3 +104,19 @@ def test_a_refused_password_queries_nothing(home, computed):
     assert [e.value for e in app.error] == [t("bad_credentials")]
     assert ui.SESSION_KEY not in app.session_state
     assert sum(computed.values()) == 0
+
+
+@pytest.mark.parametrize("token", ["_starts-with-one", "has__two-in-a-row"])
+def test_the_cookie_step_draws_whatever_letters_its_token_holds(home, token):
+    """A URL-safe token may hold ``_``: the component's key must still be one Streamlit takes
+    (``__`` in it once crashed about one sign-in in sixty)."""
+    user = auth.UserStore(home / "users.json").get("root")
+    record, _token = sessions.BOOK.open(user)
+    sessions.BOOK._handoffs[token] = (record.session_id, record.signed_in_at)
+    app = AppTest.from_file(str(APP), default_timeout=30)
+    app.session_state[ui.SESSION_KEY] = auth.start_session(user)
+    app.session_state[ui.COOKIE_STEP_KEY] = ("POST", token)
+    app.run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert app.title[0].value == t("page_overview")
+    assert "__" not in ui.cookie_component_key("POST", token)
