@@ -75,6 +75,10 @@ class Wire:
     """What the websocket brought: when each script run finished, and how many bytes came."""
 
     finished: list[float] = field(default_factory=list)
+    # (time, what) of the messages that mark a script run's steps: its start (new_session),
+    # the app's first element (page_config_changed: after a sign-in, the password is checked
+    # by then) and its end (script_finished)
+    marks: list[tuple[float, str]] = field(default_factory=list)
     bytes_in: int = 0
     figure_bytes: int = 0
     last_message: float = 0.0
@@ -89,6 +93,7 @@ class Visit:
     browser_task_s: float
     ws_bytes: int
     figure_bytes: int
+    phases: dict[str, float] = field(default_factory=dict)
 
     def line(self) -> str:
         return (
@@ -175,6 +180,7 @@ def _measure(folder: Path, snapshot: Path, pages: list[str], roles: list[str], r
     if "merchant" in roles and merchant:
         store.add("bench-merchant", "merchant", PASSWORD, merchant)
         accounts.append(("merchant", "bench-merchant"))
+    _print_argon2(store)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -203,6 +209,11 @@ def _measure(folder: Path, snapshot: Path, pages: list[str], roles: list[str], r
                 print(
                     f"bench dashboard_browser: sign_in_to_overview role={role:<8} "
                     f"{sign_in.line()} target_s={SIGN_IN_TARGET_S} {verdict}",
+                    flush=True,
+                )
+                print(
+                    f"bench dashboard_browser: sign_in_breakdown   role={role:<8} "
+                    + " ".join(f"{name}_s={value:.3f}" for name, value in sign_in.phases.items()),
                     flush=True,
                 )
                 visits = [p for p in pages if role == "admin" or p in MERCHANT_PAGES]
@@ -244,6 +255,28 @@ def _measure(folder: Path, snapshot: Path, pages: list[str], roles: list[str], r
     return 0
 
 
+def _print_argon2(store) -> None:
+    """What checking one password costs here (the sign-in's first step), best of three."""
+    from argon2 import extract_parameters
+
+    from dashboard import auth
+
+    password_hash = next(iter(store.users().values())).password_hash
+    parameters = extract_parameters(password_hash)
+    runs = []
+    for _ in range(3):
+        wall, cpu = time.perf_counter(), time.process_time()
+        auth._verify(password_hash, PASSWORD)
+        runs.append((time.perf_counter() - wall, time.process_time() - cpu))
+    wall, cpu = min(runs)
+    print(
+        f"bench dashboard_browser: argon2id m={parameters.memory_cost}KiB "
+        f"t={parameters.time_cost} p={parameters.parallelism} verify_s={wall:.3f} "
+        f"cpu_s={cpu:.3f}",
+        flush=True,
+    )
+
+
 def _watch_websocket(page) -> Wire:
     from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
@@ -261,6 +294,8 @@ def _watch_websocket(page) -> Wire:
             except Exception:  # noqa: BLE001 - not a ForwardMsg
                 return
             kind = message.WhichOneof("type")
+            if kind in ("new_session", "page_config_changed", "script_finished"):
+                wire.marks.append((time.perf_counter(), kind))
             if kind == "script_finished":
                 wire.finished.append(time.perf_counter())
             elif kind == "delta" and message.delta.WhichOneof("type") == "new_element":
@@ -351,7 +386,33 @@ def _timed(page, wire: Wire, metrics, group: int, title: str, action) -> Visit:
         _task_seconds(metrics) - task,
         wire.bytes_in - bytes_in,
         wire.figure_bytes - figure_bytes,
+        _phases([(at - started, kind) for at, kind in wire.marks if at > started], draw_s),
     )
+
+
+def _phases(marks: list[tuple[float, str]], draw_s: float) -> dict[str, float]:
+    """Where a visit's wall time went, from the websocket's marks (seconds since the click):
+
+    - ``to_run``: until the server started the script run (the click's trip to the server),
+    - ``first_element``: until that run drew its first element (for a sign-in, checking the
+      password: the form's callback runs before the script),
+    - ``page_run``: until that run finished (the page's queries and figures),
+    - ``after``: any further run (the session cookie's step, a rerun) until the last one ended,
+    - ``browser``: from then until the page was drawn.
+    """
+    starts = [at for at, kind in marks if kind == "new_session"]
+    firsts = [at for at, kind in marks if kind == "page_config_changed"]
+    ends = [at for at, kind in marks if kind == "script_finished"]
+    if not (starts and firsts and ends):
+        return {}
+    first_end = next((at for at in ends if at >= firsts[0]), ends[-1])
+    return {
+        "to_run": starts[0],
+        "first_element": firsts[0] - starts[0],
+        "page_run": first_end - firsts[0],
+        "after": ends[-1] - first_end,
+        "browser": draw_s - ends[-1],
+    }
 
 
 def _away(page, wire: Wire, metrics, group: int, visits: list[str], slug: str) -> None:

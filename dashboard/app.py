@@ -119,36 +119,63 @@ def sign_in_page() -> None:
         st.button(t("sign_in_sso", lang), on_click=st.login)
         st.divider()
     with st.form("sign_in", clear_on_submit=False):
-        name = st.text_input(t("username", lang), key="sign_in_name")
-        password = st.text_input(t("password", lang), type="password", key="sign_in_password")
-        submitted = st.form_submit_button(t("sign_in", lang), type="primary")
+        st.text_input(t("username", lang), key="sign_in_name")
+        st.text_input(t("password", lang), type="password", key="sign_in_password")
+        st.form_submit_button(t("sign_in", lang), type="primary", on_click=_check_password)
+    refused = st.session_state.pop(REFUSED_KEY, None)
+    if refused is not None:
+        st.error(refused)
     _preload_chart_code()
-    if not submitted:
-        return
+
+
+REFUSED_KEY = "_cardpulse_sign_in_refused"
+
+
+def _check_password() -> None:
+    """The form's callback: it runs before the script, so an accepted password draws the
+    page asked for in this very run (no second run through the sign-in form first; issue #15),
+    with the overview's queries already started in the background."""
+    lang = ui.language()
     # Failures count per client address and name: a stranger guessing a name cannot lock its
     # owner out. Behind a reverse proxy every user shares the proxy's address (docs/dashboard.md).
-    outcome = store.authenticate(name.strip(), password, client=ui.client_address())
+    outcome = ui.user_store().authenticate(
+        st.session_state.get("sign_in_name", "").strip(),
+        st.session_state.get("sign_in_password", ""),
+        client=ui.client_address(),
+    )
     if outcome.user is not None:
         ui.sign_in(outcome.user)
-        st.rerun()
+        ui.prefetch_overview()
     elif outcome.reason == "locked":
-        st.error(t("locked", lang, minutes=max(1, -(-outcome.wait_seconds // 60))))
+        minutes = max(1, -(-outcome.wait_seconds // 60))
+        st.session_state[REFUSED_KEY] = t("locked", lang, minutes=minutes)
     elif outcome.reason == "slow_down":
-        st.error(t("slow_down", lang, seconds=outcome.wait_seconds))
+        st.session_state[REFUSED_KEY] = t("slow_down", lang, seconds=outcome.wait_seconds)
     else:
-        st.error(t("bad_credentials", lang))
+        st.session_state[REFUSED_KEY] = t("bad_credentials", lang)
 
 
 def _preload_chart_code() -> None:
-    """While the person types, let the browser fetch and compile the chart and table code the
-    overview needs (Plotly alone is megabytes of script): an empty chart and table, hidden.
-    Without this the first page after signing in waits for it (issue #15: sign-in <= 2 s)."""
+    """While the person types, let the browser fetch and compile the code of the elements the
+    overview draws (Plotly alone is megabytes of script; Streamlit loads each kind of element's
+    code the first time one shows): one of each, empty and hidden. Without this the first page
+    after signing in waits for it (issue #15: sign-in <= 2 s)."""
     import pandas as pd
     import plotly.graph_objects as go
 
     with st.container(key="preload_chart_code"):
-        st.plotly_chart(go.Figure(), key="preload_chart")
+        # The overview's kinds of trace: lines with a band, bars, a pie.
+        figure = go.Figure([go.Scatter(fill="tonexty"), go.Bar(orientation="h"), go.Pie()])
+        st.plotly_chart(figure, key="preload_chart")
         st.dataframe(pd.DataFrame({"": []}), key="preload_table")
+        # Its filters, headline numbers and tabs.
+        hidden = {"label_visibility": "collapsed"}
+        with st.expander("-"):
+            st.date_input("-", value=None, key="preload_dates", **hidden)
+            st.multiselect("-", [], key="preload_multiselect", **hidden)
+            st.selectbox("-", [], key="preload_selectbox", **hidden)
+        st.metric("-", 0, 0)
+        st.tabs(["-"])
     st.html("<style>.st-key-preload_chart_code { display: none; }</style>")
 
 

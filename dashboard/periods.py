@@ -10,6 +10,8 @@ from datetime import date, timedelta
 
 PRESETS = ("custom", "today", "last_7", "last_30", "last_90", "this_month", "last_year_30")
 COMPARISONS = ("previous", "year")
+# What the overview shows before anyone picks dates.
+DEFAULT_PRESET = "last_30"
 
 
 def year_earlier(day: date) -> date:

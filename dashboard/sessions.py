@@ -273,6 +273,13 @@ class SessionBook:
                 return None
         return self.cookie_value(record.session_id, now)
 
+    def pending(self, token: str, now: datetime | None = None) -> bool:
+        """Whether a hand-off token still waits to be redeemed (not used, not stale)."""
+        now = now or _now()
+        with self._lock:
+            entry = self._handoffs.get(token or "")
+        return entry is not None and now - entry[1] <= timedelta(seconds=HANDOFF_SECONDS)
+
     def get(self, session_id: str | None, now: datetime | None = None) -> Record | None:
         """The live record of a session id (None when unknown, revoked, idle or too old)."""
         now = now or _now()

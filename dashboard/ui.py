@@ -7,6 +7,7 @@ the page must use. The scope comes only from the server-side session, never from
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime
@@ -16,7 +17,7 @@ import duckdb
 import pandas as pd
 import streamlit as st
 
-from dashboard import auth, sessions
+from dashboard import auth, prefetch, sessions
 from dashboard.data import access, queries
 from dashboard.data.snapshot import SnapshotRef, snapshot_ref
 from dashboard.i18n import (
@@ -36,16 +37,18 @@ COOKIE_STEP_KEY = "_cardpulse_cookie_step"  # ("POST", hand-off token) or ("DELE
 LANGUAGE_KEY = "lang"
 
 # Sends the single-use hand-off token to dashboard/server.py's cookie route, or asks it to
-# clear the cookie; the HttpOnly cookie itself never reaches page script.
+# clear the cookie; the HttpOnly cookie itself never reaches page script. Only a sign-out
+# reports back (a rerun of its fragment): a sign-in's step is over once the route has redeemed
+# the token, which the server sees itself, so the page just drawn gets no extra run (#15).
 _COOKIE_JS = """
 export default function (component) {
   const { data, setTriggerValue } = component;
   if (!data || !data.method) { return; }
+  const report = (status) => { if (data.method !== "POST") setTriggerValue("done", status); };
   fetch(data.url, {
     method: data.method, body: data.method === "POST" ? data.token : null,
     credentials: "same-origin", cache: "no-store",
-  }).then((reply) => setTriggerValue("done", reply.status),
-          () => setTriggerValue("done", 0));
+  }).then((reply) => report(reply.status), () => report(0));
 }
 """
 _cookie_component = st.components.v2.component("cardpulse_session_cookie", js=_COOKIE_JS)
@@ -202,6 +205,16 @@ def sign_in(user: auth.User, via: str = "password", signed_in_at: datetime | Non
     st.session_state.pop("_cardpulse_expired", None)
 
 
+def prefetch_overview() -> None:
+    """Start the overview's queries for the session just signed in (``dashboard/prefetch.py``):
+    the same scope and snapshot ``page_context`` will give the page."""
+    session = st.session_state.get(SESSION_KEY)
+    if not isinstance(session, auth.Session) or session.role not in access.ROLES:
+        return
+    scope = access.scope_for(session.role, session.merchant_id, getattr(session, "agent_id", None))
+    prefetch.overview(snapshot_ref(home().snapshot), scope)
+
+
 def sign_out() -> None:
     """End the session in every tab (its record is revoked) and clear the cookie; a single
     sign-on one also ends at the provider.
@@ -221,23 +234,35 @@ def sign_out() -> None:
 
 def cookie_step() -> None:
     """Set or clear the session cookie through server.py's route, once; call on every run."""
-    if not st.session_state.get(COOKIE_STEP_KEY):
+    step = st.session_state.get(COOKIE_STEP_KEY)
+    if not step:
+        return
+    method, token = step
+    if method == "POST" and not sessions.BOOK.pending(token):
+        st.session_state.pop(COOKIE_STEP_KEY, None)  # redeemed (the cookie is set) or stale
         return
     with st.sidebar:
         _cookie_fragment()
 
 
+def cookie_component_key(method: str, token: str) -> str:
+    """The cookie component's key, new for each step. Not the token's own letters: a URL-safe
+    token can hold ``_`` and Streamlit refuses a component key with ``__`` in it (about one
+    sign-in in sixty crashed so, when the key ended ``_`` and the token began with one)."""
+    return f"cardpulse_cookie_{method}_{hashlib.sha256(token.encode()).hexdigest()[:12]}"
+
+
 @st.fragment
 def _cookie_fragment() -> None:
-    """The page component that posts the step; its answer reruns this fragment alone, not the
-    page just drawn (a sign-in used to draw the overview twice)."""
+    """The page component that sends the step; a sign-out's answer reruns this fragment alone,
+    not the page just drawn."""
     step = st.session_state.get(COOKIE_STEP_KEY)
     if not step:
         return
     method, token = step
     result = _cookie_component(
         data={"method": method, "token": token, "url": sessions.ROUTE},
-        key=f"cardpulse_cookie_{method}_{token[:8]}",
+        key=cookie_component_key(method, token),
         on_done_change=lambda: None,
     )
     if result.get("done") is not None:

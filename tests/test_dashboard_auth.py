@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from dashboard import auth
+from dashboard import auth, sessions
 from pipelines.errors import CardPulseError
 
 PASSWORD = "s3cret-password"
@@ -219,3 +219,54 @@ def test_a_damaged_users_file_is_a_clear_error(tmp_path):
     (tmp_path / "users.json").write_text("{not json")
     with pytest.raises(CardPulseError, match="damaged"):
         auth.UserStore(tmp_path / "users.json").users()
+
+
+def test_new_hashes_meet_owasps_argon2id_minimum(store):
+    parameters = auth.extract_parameters(store.get("alice").password_hash)
+    # OWASP Password Storage Cheat Sheet: argon2id, at least 19 MiB, 2 passes, 1 lane.
+    assert parameters.type.name == "ID"
+    assert parameters.memory_cost >= 19 * 1024 and parameters.time_cost >= 2
+    assert parameters.parallelism == 1
+
+
+def _older_hash(password: str) -> str:
+    """A hash made with argon2-cffi's default (the parameters before issue #15's change)."""
+    return auth.PasswordHasher(time_cost=3, memory_cost=8 * 1024, parallelism=4).hash(password)
+
+
+def _store_hash(store: auth.UserStore, name: str, password_hash: str) -> None:
+    users = store.users()
+    users[name].password_hash = password_hash
+    store._write(users)
+
+
+def test_an_older_hash_still_signs_in_and_is_rehashed(store):
+    _store_hash(store, "alice", _older_hash(PASSWORD))
+    signed_in = store.authenticate("alice", PASSWORD, now=T0).user
+    rehashed = store.get("alice").password_hash
+    assert not auth._hasher.check_needs_rehash(rehashed)
+    # The session opened from this sign-in records the new hash: the rehash is no password
+    # change that would end it at once.
+    record, _token = sessions.SessionBook().open(signed_in)
+    assert record.matches(store.get("alice"))
+    assert store.authenticate("alice", PASSWORD, now=T0).user is not None
+
+
+@pytest.mark.parametrize("older", [(), ("alice",), ("alice", "shop")])
+def test_every_name_costs_the_same_argon2_work_while_hashes_differ(store, monkeypatch, older):
+    """Old hashes (not yet rehashed) must not make their names stand out by time, nor an
+    unknown name (checked against today's parameters) stand out among them."""
+    for name in older:
+        _store_hash(store, name, _older_hash(PASSWORD))
+    verified: list[tuple] = []
+    real_verify = auth._verify
+    monkeypatch.setattr(
+        auth, "_verify", lambda h, p: verified.append(auth._parameters(h)) or real_verify(h, p)
+    )
+    work = {}
+    for name in ("alice", "shop", "nobody"):
+        verified.clear()
+        store.authenticate(name, "wrong-password", now=T0, client=f"c-{name}")
+        work[name] = sorted(verified, key=str)
+    assert work["alice"] == work["shop"] == work["nobody"]
+    assert len(work["nobody"]) == (2 if older else 1)  # once every hash is new: one

@@ -87,6 +87,17 @@ def test_a_hand_off_token_expires_and_a_revoked_record_gives_no_cookie(store):
     assert book.get(record.session_id, now=NOW) is None
 
 
+def test_a_hand_off_token_is_pending_until_redeemed_or_stale(store):
+    """What ends a sign-in's cookie step on the page (no report back from the browser)."""
+    book = sessions.SessionBook()
+    _record, token = book.open(store.get("alice"), now=NOW)
+    assert book.pending(token, now=NOW)
+    assert not book.pending(token, now=NOW + timedelta(seconds=sessions.HANDOFF_SECONDS + 1))
+    assert book.redeem(token, now=NOW) is not None
+    assert not book.pending(token, now=NOW)
+    assert not book.pending("made-up", now=NOW) and not book.pending("", now=NOW)
+
+
 def test_a_record_ends_when_the_password_role_or_merchant_changes(store):
     book = sessions.SessionBook()
     record, _token = book.open(store.get("alice"), now=NOW)

@@ -3,12 +3,12 @@ top SKUs, provinces and channels, for the signed-in scope and the chosen filters
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 import pandas as pd
 import streamlit as st
 
-from dashboard import figures, periods, ui
+from dashboard import figures, periods, prefetch, ui
 from dashboard.data import exports, queries
 from dashboard.data.overview import Filters
 from dashboard.i18n import business_date, code_label, duration, money, percent
@@ -39,9 +39,11 @@ def _param_date(name: str, fallback: date) -> date:
     return min(max(chosen, first_day), last_day)
 
 
-# Query parameters only preselect widgets, and only with values the scope offers.
-default_start = _param_date("start", max(first_day, last_day - timedelta(days=29)))
-default_end = _param_date("end", last_day)
+# Query parameters only preselect widgets, and only with values the scope offers. Without
+# them: the filters a sign-in has already queried in the background (dashboard/prefetch.py).
+unpicked = prefetch.default_filters(first_day, last_day)
+default_start = _param_date("start", unpicked.start)
+default_end = _param_date("end", unpicked.end)
 all_categories = sorted(sku_options["category"].unique()) if not sku_options.empty else []
 default_categories = [c for c in _param_list("category") if c in all_categories]
 merchant_ids = list(merchant_options["merchant_id"]) if not merchant_options.empty else []
@@ -55,7 +57,7 @@ if DATES_KEY not in st.session_state:
     st.session_state[DATES_KEY] = (default_start, min(max(default_end, default_start), last_day))
 if "ov_preset" not in st.session_state:
     asked = "start" in st.query_params or "end" in st.query_params
-    st.session_state["ov_preset"] = "custom" if asked else "last_30"
+    st.session_state["ov_preset"] = "custom" if asked else periods.DEFAULT_PRESET
 
 
 def _apply_preset() -> None:
@@ -124,7 +126,7 @@ with st.expander(ctx.t("filters"), expanded=True):
         ctx.t("compare_with"),
         periods.COMPARISONS,
         format_func=lambda c: ctx.t(f"compare_{c}"),
-        default="previous",
+        default=prefetch.DEFAULT_COMPARE,
         required=True,
         key="ov_compare",
     )
