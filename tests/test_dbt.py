@@ -49,7 +49,8 @@ def order(order_id: str, created: str, sku: str, qty: int, price: str, status: s
         "list_price": Decimal(extra["list"]) if extra.get("list") else None,
         "status": status,
         "region_code": extra.get("region", "CN-GD"),
-        "region_raw": extra.get("region", "CN-GD"),
+        # As ingest stores it: no copy of a spelling that is the ISO code itself.
+        "region_raw": extra.get("region_raw"),
         "channel": extra.get("channel", "web"),
         "supplier_id": extra.get("supplier"),
         "buyer_id": "B1",
@@ -624,6 +625,12 @@ def test_orders_measures_follow_the_contract(first_build):
     assert by_id["O1"][3:6] == ("order", Decimal("100.00"), 30)
     assert by_id["O4"][:2] == (False, Decimal("0.00"))
     assert by_id["O1"][6] == dt.date(2026, 1, 2)
+    # raw.orders keeps no copy of a spelling that is the code: fct_orders shows the code.
+    assert query(
+        first_build,
+        """SELECT count(*) FROM analytics.fct_orders
+           WHERE region_code <> 'UNKNOWN' AND region_raw IS DISTINCT FROM region_code""",
+    ) == [(0,)]
 
 
 def test_order_profit_waterfall_adds_up_to_the_fen(first_build):

@@ -196,7 +196,17 @@ def test_region_spellings_normalise(spelling, code):
 
 
 def test_region_spellings_in_a_file_are_normalised_and_unknown_counted(tmp_path):
-    spellings = ["广东", "广东省", "Guangdong", "44", "内蒙古自治区", "广西壮族自治区", "火星", ""]
+    spellings = [
+        "广东",
+        "广东省",
+        "Guangdong",
+        "44",
+        "内蒙古自治区",
+        "广西壮族自治区",
+        "火星",
+        "",
+        "CN-GD",
+    ]
     source = write(
         tmp_path / "orders.csv",
         ORDER_HEADER,
@@ -215,6 +225,7 @@ def test_region_spellings_in_a_file_are_normalised_and_unknown_counted(tmp_path)
         ("广西壮族自治区", "CN-GX"),
         ("火星", "UNKNOWN"),
         (None, "UNKNOWN"),
+        (None, "CN-GD"),  # the ISO code itself: no second copy (dbt reads it as the code)
     ]
 
 

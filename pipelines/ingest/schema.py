@@ -18,6 +18,7 @@ _LINEAGE = "_file_id VARCHAR NOT NULL, _line BIGINT NOT NULL, _loaded_at TIMESTA
 
 RAW_TABLES: dict[str, str] = {
     # One row per order_id: the newest version by updated_at (later status rows replace it).
+    # region_raw: the region as exported, NULL when that is the ISO code itself.
     "orders": f"""
         order_id VARCHAR NOT NULL,
         created_at TIMESTAMP NOT NULL,

@@ -229,7 +229,7 @@ def merge_orders(conn, entity: Entity, file_id: str | Lineage) -> list[MergeCoun
     conn.execute(
         f"""INSERT INTO raw.orders ({", ".join(quote_ident(c) for c in columns)}, region_raw,
                                    _file_id, _line, _loaded_at)
-            SELECT {values}, st.region_code__raw, {lineage.file_id_sql("st._line")},
+            SELECT {values}, {_region_raw_sql("st")}, {lineage.file_id_sql("st._line")},
                    {lineage.line_sql("st._line")}, now()::TIMESTAMP
             FROM staged st
             ANTI JOIN (SELECT _line FROM judged WHERE NOT _latest OR _outcome = 'duplicate') l
@@ -244,6 +244,17 @@ def merge_orders(conn, entity: Entity, file_id: str | Lineage) -> list[MergeCoun
             GROUP BY ALL"""
     ).fetchall()
     return _counts(conn, lineage, {int(i): int(n or 0) for i, n in plain})
+
+
+def _region_raw_sql(alias: str) -> str:
+    """The region as exported, NULL when it is its stored ISO code already (most exports):
+    a second copy of the code costs the write of a whole column. dbt reads NULL beside a
+    known code as that code."""
+    return (
+        f"CASE WHEN {alias}.region_code__raw = {alias}.region_code "
+        f"AND {alias}.region_code <> '{UNKNOWN_REGION}' THEN NULL "
+        f"ELSE {alias}.region_code__raw END"
+    )
 
 
 def _key_match(key: tuple[str, ...], left: str, right: str) -> str:

@@ -27,7 +27,9 @@ renamed as (
         cast(list_price as decimal(18, 2)) as list_price,
         lower(trim(status)) as status,
         upper(trim(region_code)) as region_code,
-        region_raw,
+        -- ingest keeps no copy of a spelling that is the ISO code already
+        coalesce(region_raw, case when region_code <> 'UNKNOWN' then region_code end)
+            as region_raw,
         lower(trim(channel)) as channel,
         supplier_id,
         buyer_id,
