@@ -223,14 +223,15 @@ def test_the_asset_upgrades_an_older_state_and_writes_both_languages(tmp_path, m
     import dagster as dg
     from dagster_duckdb import DuckDBResource
 
-    from pipelines.assets.reconciliation import RISK_TYPES, risk_signals
+    from pipelines.assets.reconciliation import risk_signals
     from pipelines.resources import BuildSettings
+    from pipelines.risk.signal_state import STATE_SCHEMA
 
     monkeypatch.setenv("CARDPULSE_HOME", str(tmp_path))
     path = tmp_path / "w.duckdb"
     conn = _warehouse(path)
     conn.execute("CREATE SCHEMA ops")
-    old = ", ".join(f"{c} {t}" for c, t in RISK_TYPES.items() if c != "evidence_zh")
+    old = ", ".join(f"{c} {t}" for c, t in STATE_SCHEMA.items() if c != "evidence_zh")
     conn.execute(f"CREATE TABLE ops.risk_state ({old})")
     conn.execute(
         "INSERT INTO ops.risk_state (signal_id, kind, subject, evidence, score, first_seen, "

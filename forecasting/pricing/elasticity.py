@@ -38,6 +38,7 @@ from scipy.stats import norm
 
 from forecasting.pricing.controls import calendar_controls, event_controls
 from forecasting.pricing.guardrails import ElasticitySettings
+from forecasting.pricing.output_schema import ELASTICITY_SCHEMA
 
 # Where nothing at all can be learnt, the prior: a typical elasticity of digital goods.
 FALLBACK_ELASTICITY = -1.5
@@ -52,24 +53,7 @@ MIN_SKU_SPREAD = 0.5
 PRICE_GAP_TOLERANCE = 0.01
 CONTROL_RIDGE = 1.0
 
-ELASTICITY_COLUMNS = [
-    "sku_id",
-    "region_code",
-    "category",
-    "elasticity",
-    "elasticity_low",
-    "elasticity_high",
-    "elasticity_se",
-    "interval_level",
-    "raw_elasticity",
-    "raw_se",
-    "sku_elasticity",
-    "category_elasticity",
-    "price_variation",
-    "days_price_moved",
-    "history_units",
-    "history_days",
-]
+ELASTICITY_COLUMNS = [name for name in ELASTICITY_SCHEMA if name != "as_of"]
 
 
 @dataclass(frozen=True)

@@ -27,45 +27,12 @@ from forecasting.pricing.guardrails import (
     candidate_prices,
     price_bounds,
 )
+from forecasting.pricing.output_schema import RECOMMENDATION_SCHEMA
 
 # Keys expiring within this many days are written off if the price leaves them unsold.
 EXPIRY_WINDOW_DAYS = 7
 
-RECOMMENDATION_COLUMNS = [
-    "sku_id",
-    "region_code",
-    "as_of",
-    "current_price",
-    "recommended_price",
-    "unit_cost",
-    "elasticity",
-    "elasticity_low",
-    "elasticity_high",
-    "expected_units_change_pct",
-    "expected_profit_change_pct",
-    "margin_pct",
-    "guardrails_hit",
-    "reason",
-    "reason_zh",
-    "action",
-    "category",
-    "face_value",
-    "national_price",
-    "price_variation",
-    "price_test_price",
-    "guardrail_conflicts",
-    "horizon_days",
-    "horizon_units",
-    "horizon_units_low",
-    "horizon_units_high",
-    "expected_units",
-    "expected_profit",
-    "current_profit",
-    "expected_profit_change",
-    "days_of_cover",
-    "has_expiring_surplus",
-    "expiring_units",
-]
+RECOMMENDATION_COLUMNS = list(RECOMMENDATION_SCHEMA)
 
 
 def expected_profit(

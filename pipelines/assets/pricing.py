@@ -17,8 +17,7 @@ from forecasting.pricing import (
     pricing_items,
     recommend_prices,
 )
-from forecasting.pricing.elasticity import ELASTICITY_COLUMNS
-from forecasting.pricing.recommend import RECOMMENDATION_COLUMNS
+from forecasting.pricing.output_schema import ELASTICITY_SCHEMA, RECOMMENDATION_SCHEMA
 from pipelines.assets.tables import replace_table, transaction
 from pipelines.resources import WAREHOUSE_POOL, BuildSettings
 
@@ -28,31 +27,6 @@ RESTOCK_KEY = dg.AssetKey("restock_plan")
 HISTORY_DAYS = 730
 # Buyers whose province is unknown are a mix of regions: no price can be set for them.
 UNPRICED_REGIONS = ("UNKNOWN",)
-
-_MONEY = "DECIMAL(18, 2)"
-ELASTICITY_TYPES = {
-    "sku_id": "VARCHAR", "region_code": "VARCHAR", "category": "VARCHAR",
-    "elasticity": "DOUBLE", "elasticity_low": "DOUBLE", "elasticity_high": "DOUBLE",
-    "elasticity_se": "DOUBLE", "interval_level": "DOUBLE", "raw_elasticity": "DOUBLE",
-    "raw_se": "DOUBLE", "sku_elasticity": "DOUBLE", "category_elasticity": "DOUBLE",
-    "price_variation": "VARCHAR", "days_price_moved": "INTEGER", "history_units": "DOUBLE",
-    "history_days": "INTEGER", "as_of": "DATE",
-}  # fmt: skip
-RECOMMENDATION_TYPES = {
-    "sku_id": "VARCHAR", "region_code": "VARCHAR", "as_of": "DATE",
-    "current_price": _MONEY, "recommended_price": _MONEY, "unit_cost": _MONEY,
-    "elasticity": "DOUBLE", "elasticity_low": "DOUBLE", "elasticity_high": "DOUBLE",
-    "expected_units_change_pct": "DOUBLE", "expected_profit_change_pct": "DOUBLE",
-    "margin_pct": "DOUBLE", "guardrails_hit": "VARCHAR", "reason": "VARCHAR",
-    "reason_zh": "VARCHAR", "action": "VARCHAR", "category": "VARCHAR", "face_value": _MONEY,
-    "national_price": "DOUBLE", "price_variation": "VARCHAR", "price_test_price": _MONEY,
-    "guardrail_conflicts": "VARCHAR", "horizon_days": "INTEGER", "horizon_units": "DOUBLE",
-    "horizon_units_low": "DOUBLE", "horizon_units_high": "DOUBLE", "expected_units": "DOUBLE",
-    "expected_profit": "DOUBLE", "current_profit": "DOUBLE", "expected_profit_change": "DOUBLE",
-    "days_of_cover": "DOUBLE", "has_expiring_surplus": "BOOLEAN", "expiring_units": "DOUBLE",
-}  # fmt: skip
-assert list(ELASTICITY_TYPES) == [*ELASTICITY_COLUMNS, "as_of"]
-assert list(RECOMMENDATION_TYPES) == RECOMMENDATION_COLUMNS
 
 
 # --- reading the marts -------------------------------------------------------------------
@@ -169,7 +143,7 @@ def price_elasticities(
         estimates = elasticities_from_marts(conn, as_of, config)
     estimates["as_of"] = as_of
     with duckdb.get_connection() as conn, transaction(conn):
-        replace_table(conn, "analytics.price_elasticities", estimates, ELASTICITY_TYPES)
+        replace_table(conn, "analytics.price_elasticities", estimates, ELASTICITY_SCHEMA)
     regional = estimates[estimates["region_code"] != "ALL"]
     context.log.info(f"elasticities for {estimates['sku_id'].nunique()} SKUs as of {as_of}")
     return dg.MaterializeResult(
@@ -209,7 +183,7 @@ def price_recommendations(
         _, recommendations = recommendations_from_marts(conn, as_of, config, horizon, elasticities)
     with duckdb.get_connection() as conn, transaction(conn):
         replace_table(
-            conn, "analytics.price_recommendations", recommendations, RECOMMENDATION_TYPES
+            conn, "analytics.price_recommendations", recommendations, RECOMMENDATION_SCHEMA
         )
     actions = recommendations["action"].value_counts().to_dict()
     context.log.info(f"price recommendations as of {as_of}: {actions}")

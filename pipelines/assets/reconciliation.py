@@ -19,31 +19,13 @@ from dagster_duckdb import DuckDBResource
 
 from pipelines.assets.tables import insert_rows, transaction
 from pipelines.resources import WAREHOUSE_POOL, BuildSettings
-from pipelines.risk.signal_state import STATE_COLUMNS, advance_signals
+from pipelines.risk.signal_state import STATE_COLUMNS, STATE_SCHEMA, advance_signals
 from pipelines.risk.signals import find_signals
 from pipelines.settings import home
 
 GROUP = "reconciliation"
 RECON_TABLES = ("recon_orders_payments", "recon_card_keys", "recon_supplier_balances")
 RISK_STATE_TABLE = "ops.risk_state"
-RISK_TYPES = {
-    "signal_id": "VARCHAR",
-    "kind": "VARCHAR",
-    "subject_type": "VARCHAR",
-    "subject": "VARCHAR",
-    "window_start": "TIMESTAMP",
-    "window_end": "TIMESTAMP",
-    "orders": "BIGINT",
-    "amount": "DECIMAL(18, 2)",
-    "evidence": "VARCHAR",
-    "evidence_zh": "VARCHAR",
-    "order_ids": "VARCHAR",
-    "score": "DOUBLE",
-    "first_seen": "DATE",
-    "status": "VARCHAR",
-    "is_new": "BOOLEAN",
-    "as_of": "DATE",
-}
 
 
 @dg.asset(
@@ -154,11 +136,11 @@ def risk_signals(
     with duckdb.get_connection() as conn:
         as_of = build_settings.as_of_date(conn)
         found = find_signals(conn, settings, as_of)
-        columns = ", ".join(f"{n} {t}" for n, t in RISK_TYPES.items())
+        columns = ", ".join(f"{n} {t}" for n, t in STATE_SCHEMA.items())
         conn.execute("CREATE SCHEMA IF NOT EXISTS ops")
         conn.execute(f"CREATE TABLE IF NOT EXISTS {RISK_STATE_TABLE} ({columns})")
         # A state table from before a column was added gains it (empty on the old rows).
-        for name, kind in RISK_TYPES.items():
+        for name, kind in STATE_SCHEMA.items():
             conn.execute(f"ALTER TABLE {RISK_STATE_TABLE} ADD COLUMN IF NOT EXISTS {name} {kind}")
         previous = conn.execute(
             f"SELECT * FROM {RISK_STATE_TABLE} WHERE as_of < ? QUALIFY row_number() OVER "
@@ -169,7 +151,7 @@ def risk_signals(
 
         def write() -> None:
             conn.execute(f"DELETE FROM {RISK_STATE_TABLE} WHERE as_of >= ?", [as_of])
-            insert_rows(conn, RISK_STATE_TABLE, state[STATE_COLUMNS], RISK_TYPES)
+            insert_rows(conn, RISK_STATE_TABLE, state[STATE_COLUMNS], STATE_SCHEMA)
             conn.execute(
                 "CREATE OR REPLACE TABLE analytics.risk_signals AS SELECT * EXCLUDE (as_of),"
                 f" as_of FROM {RISK_STATE_TABLE} WHERE as_of = ? ORDER BY status, score DESC",

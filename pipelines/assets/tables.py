@@ -6,7 +6,7 @@ lacking a declared column is an error rather than a column of NULLs.
 
     with transaction(conn):
         replace_table(conn, "analytics.restock_plan", plan, PLAN_TYPES)
-        insert_rows(conn, "ops.risk_state", state, RISK_TYPES)
+        insert_rows(conn, "ops.risk_state", state, STATE_SCHEMA)
 """
 
 from __future__ import annotations

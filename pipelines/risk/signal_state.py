@@ -11,9 +11,14 @@ import datetime as dt
 
 import pandas as pd
 
-from pipelines.risk.signals import SIGNAL_COLUMNS
+from pipelines.risk.signals import SIGNAL_SCHEMA
 
-STATE_COLUMNS = [*SIGNAL_COLUMNS, "first_seen", "status", "is_new", "as_of"]
+# ops.risk_state: each signal with its state, declared once with its SQL types.
+STATE_SCHEMA = {
+    **SIGNAL_SCHEMA, "first_seen": "DATE", "status": "VARCHAR", "is_new": "BOOLEAN",
+    "as_of": "DATE",
+}  # fmt: skip
+STATE_COLUMNS = list(STATE_SCHEMA)
 
 
 def advance_signals(

@@ -24,20 +24,15 @@ import pandas as pd
 
 from cardpulse.settings import RiskSection
 
-SIGNAL_COLUMNS = [
-    "signal_id",
-    "kind",
-    "subject_type",
-    "subject",
-    "window_start",
-    "window_end",
-    "orders",
-    "amount",
-    "evidence",
-    "evidence_zh",
-    "order_ids",
-    "score",
-]
+# risk_signals' columns and their SQL types (the state table adds first_seen, status, is_new,
+# as_of: ``signal_state.STATE_SCHEMA``).
+SIGNAL_SCHEMA = {
+    "signal_id": "VARCHAR", "kind": "VARCHAR", "subject_type": "VARCHAR", "subject": "VARCHAR",
+    "window_start": "TIMESTAMP", "window_end": "TIMESTAMP", "orders": "BIGINT",
+    "amount": "DECIMAL(18, 2)", "evidence": "VARCHAR", "evidence_zh": "VARCHAR",
+    "order_ids": "VARCHAR", "score": "DOUBLE",
+}  # fmt: skip
+SIGNAL_COLUMNS = list(SIGNAL_SCHEMA)
 
 _VELOCITY = """
 WITH paid AS (
