@@ -4,12 +4,20 @@
 -- A refunded order keeps only its payment fee (gateways keep it): every other step is 0.
 -- The fee is the order's own, else its successful payments' fees; the commission is the
 -- order's own, else the agent's commission_pct of the revenue.
+-- Incremental: a run rebuilds only the days that changed (macros/incremental_days.sql).
+-- depends_on: {{ ref('int_price_history') }}
+-- depends_on: {{ ref('stg_cardpulse__agents') }}
+{{ daily_incremental_config(days='order_profit_days_to_rebuild()') }}
+
 with
 
 orders as (
 
     select * from {{ ref('fct_orders') }}
     where is_demand
+    {% if is_incremental() %}
+        and order_date in ({{ order_profit_days_to_rebuild() }})
+    {% endif %}
 
 ),
 
@@ -100,7 +108,9 @@ final as (
         agent_commission_source,
         cost as cost_amount,
         cost is not null as is_cost_known,
-        cast(gmv - discount - fee - commission - cost as decimal(18, 2)) as net_profit
+        cast(gmv - discount - fee - commission - cost as decimal(18, 2)) as net_profit,
+        -- The order's raw load: what the next incremental run compares against.
+        _loaded_at
 
     from steps
 
