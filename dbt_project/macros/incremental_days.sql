@@ -56,7 +56,9 @@
 
 {#- fct_order_profit's days: the orders' days (days_to_rebuild), plus the days of orders with
     a payment loaded later (their fee) and of orders sold by an agent loaded later (the
-    commission rule), both after the newest order load the mart holds. -#}
+    commission rule). The mart's _loaded_at is the newest load among a row's order, payments
+    and agent, so inputs already taken in are not taken again: on DuckDB dbt holds the
+    warehouse's one writer for the whole run, so no load can fall between its models. -#}
 {% macro order_profit_days_to_rebuild() -%}
     {{ days_to_rebuild(ref('fct_orders'), ref('int_price_history')) }}
     union
@@ -71,8 +73,9 @@
     where agents._loaded_at > {{ loaded_watermark() }}
 {%- endmacro %}
 
-{#- fct_payments' days (payment_date): the days of payments loaded after the newest payment
-    load the mart holds, and of payments whose order row changed since (merchant, agent, SKU,
+{#- fct_payments' days (payment_date): the days of payments loaded after the newest load the
+    mart holds (a row's: the newer of its payment and its order), and of payments whose order
+    row changed since (merchant, agent, SKU,
     channel, has_order; a new item row of a multi-item order re-splits its order's payment). -#}
 {% macro payment_days_to_rebuild() -%}
     select coalesce(cast(created_at as date), {{ no_day() }})

@@ -23,9 +23,11 @@ orders as (
 
 payment_fees as (
 
-    select order_id, sum(fee) as fee
+    select
+        order_id,
+        sum(fee) filter (where is_success) as fee,
+        max(_loaded_at) as loaded_at
     from {{ ref('fct_payments') }}
-    where is_success
     group by order_id
 
 ),
@@ -36,6 +38,14 @@ agents as (
 
 ),
 
+agent_loads as (
+
+    select agent_id, max(_loaded_at) as loaded_at
+    from {{ ref('stg_cardpulse__agents') }}
+    group by agent_id
+
+),
+
 joined as (
 
     select
@@ -43,11 +53,18 @@ joined as (
         not orders.is_refunded as is_kept,
         coalesce(orders.paid_amount, orders.quantity * orders.unit_price) as order_total,
         payment_fees.fee as payments_fee,
-        agents.commission_pct
+        agents.commission_pct,
+        -- The newest raw load among the order, its payments and its agent's rule.
+        greatest(
+            orders._loaded_at,
+            coalesce(payment_fees.loaded_at, orders._loaded_at),
+            coalesce(agent_loads.loaded_at, orders._loaded_at)
+        ) as inputs_loaded_at
 
     from orders
     left join payment_fees on orders.order_id = payment_fees.order_id
     left join agents on orders.agent_id = agents.agent_id
+    left join agent_loads on orders.agent_id = agent_loads.agent_id
 
 ),
 
@@ -109,8 +126,8 @@ final as (
         cost as cost_amount,
         cost is not null as is_cost_known,
         cast(gmv - discount - fee - commission - cost as decimal(18, 2)) as net_profit,
-        -- The order's raw load: what the next incremental run compares against.
-        _loaded_at
+        -- What the next incremental run compares against (macros/incremental_days.sql).
+        inputs_loaded_at as _loaded_at
 
     from steps
 

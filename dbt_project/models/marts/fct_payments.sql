@@ -19,7 +19,7 @@ payments as (
 
 orders as (
 
-    select order_id, merchant_id, agent_id, sku_id, payment_channel
+    select order_id, merchant_id, agent_id, sku_id, payment_channel, _loaded_at
     from {{ ref('fct_orders') }}
 
 ),
@@ -46,8 +46,10 @@ final as (
         payments.gateway_trade_no,
         payments.is_split,
         orders.order_id is not null as has_order,
-        -- The payment's raw load: what the next incremental run compares against.
-        payments._loaded_at
+        -- The newer raw load of the payment and its order: what the next incremental run
+        -- compares against (macros/incremental_days.sql).
+        greatest(payments._loaded_at, coalesce(orders._loaded_at, payments._loaded_at))
+            as _loaded_at
 
     from payments
     left join orders on payments.order_id = orders.order_id
