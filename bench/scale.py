@@ -134,9 +134,12 @@ def stage_forecast(args) -> dict:
     return {"seconds": seconds, "rows": len(tables.results)}
 
 
-def run_build(home: Path) -> dict:
+def run_build(home: Path, label: str) -> dict:
     """``cardpulse build`` on the installation at ``home`` (its landing/ holds the new files):
-    wall and CPU seconds (this child and everything it started), its steps' seconds."""
+    wall and CPU seconds (this child and everything it started), its steps' seconds.
+
+    Its output and dbt's run_results.json are kept beside ``home`` as ``<label>.log`` and
+    ``<label>.run_results.json`` (per-model seconds: where a build's time goes)."""
     import re
 
     env = dict(os.environ, CARDPULSE_HOME=str(home))
@@ -146,6 +149,10 @@ def run_build(home: Path) -> dict:
     done = subprocess.run([cardpulse, "build"], env=env, capture_output=True, text=True)
     seconds = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    (home.parent / f"{label}.log").write_text(done.stdout + done.stderr)
+    run_results = home / "dbt_target" / "run_results.json"
+    if run_results.exists():
+        shutil.copyfile(run_results, home.parent / f"{label}.run_results.json")
     if done.returncode:
         raise SystemExit(f"cardpulse build failed:\n{(done.stdout + done.stderr)[-3000:]}")
     steps = {
@@ -168,11 +175,11 @@ def builds(out: Path, refit_days: int) -> None:
     for path in sorted((out / "base").glob("*.*")):
         os.link(path.resolve(), home / "landing" / path.name)
     print(f"cardpulse build, full ({home})", flush=True)
-    full = run_build(home)
+    full = run_build(home, "full")
     for path in sorted((out / "day").glob("*.*")):
         os.link(path.resolve(), home / "landing" / path.name)
     print("cardpulse build, one more day", flush=True)
-    daily = run_build(home)
+    daily = run_build(home, "daily")
     print()
     names = list(dict.fromkeys([*full["steps"], *daily["steps"]]))
     print(f"{'cardpulse build step':28} {'full s':>8} {'daily s':>8}")

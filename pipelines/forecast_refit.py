@@ -11,6 +11,10 @@ since it was made show it is off. The rule, on the forecasts at region ``ALL``:
    demand units fell outside the fit's 95% interval (a SKU that sold without a forecast counts
    as a miss) is above ``DRIFT_SHARE``: refit (drift; by design 5% fall outside);
 4. otherwise keep the fit: the forecast tables stay as they are, with their own ``as_of``.
+
+The price elasticities follow the forecasts (``elasticity_refit_decision``): they are
+re-estimated exactly when the forecasts are refitted, by the same schedule and drift rule,
+so both stay fitted on the same history.
 """
 
 from __future__ import annotations
@@ -35,13 +39,7 @@ def refit_decision(conn, as_of: dt.date, refit_days: int) -> RefitDecision:
     """Refit or keep the forecasts in ``analytics.demand_forecast`` for a build at ``as_of``."""
     if refit_days <= 1:
         return RefitDecision(True, "every build refits (engine.forecast_refit_days = 1)")
-    (exists,) = conn.execute(
-        """SELECT count(*) FROM information_schema.tables
-           WHERE table_schema = 'analytics' AND table_name = 'demand_forecast'"""
-    ).fetchone()
-    fitted = None
-    if exists:
-        (fitted,) = conn.execute("SELECT max(as_of) FROM analytics.demand_forecast").fetchone()
+    fitted = _max_as_of(conn, "demand_forecast")
     if fitted is None:
         return RefitDecision(True, "no earlier forecast")
     if as_of < fitted:
@@ -89,3 +87,39 @@ def refit_decision(conn, as_of: dt.date, refit_days: int) -> RefitDecision:
         f"since outside the 95% interval)",
         fitted,
     )
+
+
+def elasticity_refit_decision(conn, refit_days: int) -> RefitDecision:
+    """Re-estimate ``analytics.price_elasticities`` in this build, or keep them.
+
+    Made after the forecast stage has decided (the asset depends on it): the elasticities are
+    kept while they share the ``as_of`` of the forecast fit in use, that is when the forecasts
+    were kept too (a refit in this build gives them this build's ``as_of``); otherwise (every
+    build refits, no estimate, estimates of another day than the fit's) re-estimate.
+    """
+    if refit_days <= 1:
+        return RefitDecision(True, "every build re-estimates (engine.forecast_refit_days = 1)")
+    estimated = _max_as_of(conn, "price_elasticities")
+    fitted = _max_as_of(conn, "demand_forecast")
+    if estimated is None:
+        return RefitDecision(True, "no earlier elasticities")
+    if fitted is None or fitted != estimated:
+        return RefitDecision(
+            True, f"the forecasts in use are fitted as of {fitted}; elasticities as of {estimated}",
+            estimated,
+        )  # fmt: skip
+    return RefitDecision(
+        False, f"kept the elasticities of {estimated}, as the forecast fit of that day", estimated
+    )
+
+
+def _max_as_of(conn, table: str) -> dt.date | None:
+    """The newest ``as_of`` of ``analytics.<table>``; None when it has no rows or is absent."""
+    (exists,) = conn.execute(
+        """SELECT count(*) FROM information_schema.tables
+           WHERE table_schema = 'analytics' AND table_name = ?""",
+        [table],
+    ).fetchone()
+    if not exists:
+        return None
+    return conn.execute(f"SELECT max(as_of) FROM analytics.{table}").fetchone()[0]

@@ -9,7 +9,7 @@ import pytest
 
 from pipelines.engine import load_engine_settings
 from pipelines.errors import CardPulseError
-from pipelines.forecast_refit import refit_decision
+from pipelines.forecast_refit import elasticity_refit_decision, refit_decision
 
 FITTED = dt.date(2026, 3, 1)
 
@@ -88,3 +88,27 @@ def test_no_forecast_or_an_earlier_as_of_refits(conn):
 def test_a_bad_refit_interval_is_one_clear_error(value):
     with pytest.raises(CardPulseError, match="forecast_refit_days"):
         load_engine_settings("/nonexistent", {"CARDPULSE_FORECAST_REFIT_DAYS": value})
+
+
+def estimate_elasticities_as_of(conn, day: dt.date) -> None:
+    conn.execute(
+        """CREATE OR REPLACE TABLE analytics.price_elasticities AS
+           SELECT 'A' AS sku_id, 'ALL' AS region_code, -1.2 AS elasticity, ?::DATE AS as_of""",
+        [day],
+    )
+
+
+def test_elasticities_are_kept_exactly_while_the_forecast_fit_is(conn):
+    # No estimates yet, or every build refits: estimate.
+    assert elasticity_refit_decision(conn, 7).reason == "no earlier elasticities"
+    estimate_elasticities_as_of(conn, FITTED)
+    assert elasticity_refit_decision(conn, 1).refit
+    # Estimated with the fit in use (the forecasts were kept): keep.
+    decision = elasticity_refit_decision(conn, 7)
+    assert not decision.refit and decision.fitted_as_of == FITTED, decision.reason
+    # The forecasts were refitted in this build (a newer as_of): estimate again.
+    conn.execute("UPDATE analytics.demand_forecast SET as_of = as_of + 7")
+    assert elasticity_refit_decision(conn, 7).refit
+    # Forecasts gone: estimate.
+    conn.execute("DROP TABLE analytics.demand_forecast")
+    assert elasticity_refit_decision(conn, 7).refit

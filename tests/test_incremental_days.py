@@ -11,6 +11,7 @@ mart equals what ``dbt run --full-refresh`` builds from the same raw rows.
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 import duckdb
 import pytest
@@ -20,11 +21,13 @@ from test_dbt import (
     insert_rows,
     order,
     query,
+    ts,
     upsert_orders,
     write_first_load,
 )
 
 DAILY_MARTS = ("fct_daily_sku_sales", "fct_daily_merchant_sales")
+WHOLE_ORDER = ("fct_order_profit", "fct_payments")
 LATER_LOAD = dt.datetime(2026, 1, 7, 1, 0, 0)
 PRICES_LOAD = dt.datetime(2026, 1, 8, 1, 0, 0)
 
@@ -38,6 +41,20 @@ LATER_ORDERS = [
     order("O8", "2026-01-04 09:00:00", "SKU-A", 1, "90.00", "cancelled", cost="70.00",
           supplier="S1", updated="2026-01-06 20:00:00"),
 ]  # fmt: skip
+
+
+# Whole-order inputs that change an old day's profit: a later payment for O6 (01-02: its fee
+# comes from its payments) and its agent A2's commission rule raised from 5% to 8%.
+LATER_PAYMENTS = [
+    {
+        "payment_id": "P4", "order_id": "O6", "channel": "wxpay", "amount": Decimal("118.00"),
+        "fee": Decimal("0.50"), "status": "success", "created_at": ts("2026-01-02 13:05:00"),
+        "callback_at": ts("2026-01-02 13:05:02"),
+    }
+]  # fmt: skip
+LATER_AGENTS = [
+    {"agent_id": "A2", "merchant_id": "M4", "parent_agent_id": "A1", "commission_pct": 8.0},
+]
 
 
 def mart_rows(warehouse, mart: str) -> list[tuple]:
@@ -61,9 +78,11 @@ def runs(tmp_path_factory):
                WHERE order_date = DATE '2026-01-02' AND sku_id = 'SKU-A'"""
         )
         upsert_orders(conn, LATER_ORDERS, LATER_LOAD, "f-orders-later")
+        insert_rows(conn, "payments", LATER_PAYMENTS, LATER_LOAD, "f-payments-later")
+        insert_rows(conn, "agents", LATER_AGENTS, LATER_LOAD, "f-agents-later")
     later = dbt("run")
     assert later.success, later.explain()
-    stages = {"later": {m: mart_rows(warehouse, m) for m in DAILY_MARTS}}
+    stages = {"later": {m: mart_rows(warehouse, m) for m in (*DAILY_MARTS, *WHOLE_ORDER)}}
     with duckdb.connect(str(warehouse)) as conn:
         conn.execute(
             """UPDATE analytics.fct_daily_sku_sales SET units = units - 1000
@@ -105,9 +124,22 @@ def test_the_daily_marts_are_incremental_by_day(runs):
     assert dt.date(2026, 1, 6) in merchant_days
 
 
+def test_profit_and_payments_take_late_payments_and_agent_rules_for_old_days(runs):
+    profit = {row[0]: row for row in runs["later"]["fct_order_profit"]}
+    columns = [c for (c,) in query(runs["warehouse"], """SELECT column_name
+        FROM information_schema.columns WHERE table_name = 'fct_order_profit'
+        ORDER BY ordinal_position""")]  # fmt: skip
+    fee, commission = columns.index("payment_fee"), columns.index("agent_commission")
+    assert profit["O6"][fee] == Decimal("1.21")  # P2 0.71 + the later P4 0.50
+    assert profit["O6"][commission] == Decimal("9.44")  # A2's new 8% of 118.00
+    assert "O8" not in profit  # cancelled: no longer a demand order
+    payments = {row[0] for row in runs["later"]["fct_payments"]}
+    assert {"P1", "P2", "P3", "P4"} <= payments
+
+
 def test_incremental_runs_equal_a_full_rebuild(runs):
     assert set(runs["incremental"]) == set(runs["full"])
-    assert {"fct_orders", *DAILY_MARTS} <= set(runs["full"])
+    assert {"fct_orders", *DAILY_MARTS, *WHOLE_ORDER} <= set(runs["full"])
     differing = [m for m in runs["full"] if runs["incremental"][m] != runs["full"][m]]
     assert differing == []
     # The late order and the re-priced SKU-B orders are in the rebuilt marts.

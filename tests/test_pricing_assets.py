@@ -151,3 +151,37 @@ def test_bad_guardrails_file_fails_the_step_with_its_reason(warehouse, tmp_path)
     assert not result.success
     failure = result.get_step_failure_events()[0]
     assert "unknown key(s) min_margin" in str(failure.event_specific_data.error)
+
+
+def test_elasticities_are_kept_while_the_forecasts_are(warehouse, tmp_path):
+    """``engine.forecast_refit_days`` > 1: a build whose forecasts were kept (their as_of is
+    the elasticities') keeps the elasticities as they are; once the forecasts are refitted
+    (a newer as_of), they are estimated again for the build's as_of."""
+    path, as_of = warehouse
+    (tmp_path / "cardpulse.toml").write_text("[engine]\nforecast_refit_days = 7\n")
+    fitted = as_of - dt.timedelta(days=2)
+    assert _materialize(path, fitted).success
+    with duckdb.connect(str(path)) as conn:
+        conn.execute(
+            "CREATE TABLE analytics.demand_forecast AS SELECT 'A' AS sku_id, ?::DATE AS as_of",
+            [fitted],
+        )
+        conn.execute("UPDATE analytics.price_elasticities SET elasticity = -9.5")  # a marker
+    assert _elasticities_only(path, as_of).success
+    _, kept, _ = _tables(path)
+    assert (kept["elasticity"] == -9.5).all() and (kept["as_of"].dt.date == fitted).all()
+    with duckdb.connect(str(path)) as conn:
+        conn.execute("UPDATE analytics.demand_forecast SET as_of = ?", [as_of])
+    assert _elasticities_only(path, as_of).success
+    _, estimated, _ = _tables(path)
+    assert (estimated["elasticity"] != -9.5).all() and (estimated["as_of"].dt.date == as_of).all()
+
+
+def _elasticities_only(path, as_of):
+    return dg.materialize(
+        [price_elasticities],
+        resources={
+            "duckdb": DuckDBResource(database=str(path)),
+            "build_settings": BuildSettings(as_of=as_of.isoformat()),
+        },
+    )

@@ -127,7 +127,8 @@ def recommendations_from_marts(
     group_name=GROUP,
     pool=WAREHOUSE_POOL,
     kinds={"duckdb", "python"},
-    deps=["fct_daily_sku_sales", "dim_skus", "dim_events", "fct_inventory_daily"],
+    # After the forecasts: their refit decision is this asset's too (engine.forecast_refit_days).
+    deps=["fct_daily_sku_sales", "dim_skus", "dim_events", "fct_inventory_daily", FORECAST_KEY],
 )
 def price_elasticities(
     context: dg.AssetExecutionContext, duckdb: DuckDBResource, build_settings: BuildSettings
@@ -135,12 +136,30 @@ def price_elasticities(
     """Elasticity per SKU x region and per SKU (``analytics.price_elasticities``).
 
     1. Read two years of daily sales, SKUs, events and stockout days before as_of;
-    2. estimate with controls and partial pooling; 3. replace the table.
+    2. estimate with controls and partial pooling; 3. replace the table. With
+    ``engine.forecast_refit_days`` > 1 the estimates are kept whenever the forecasts were
+    (``pipelines.forecast_refit.elasticity_refit_decision``).
     """
-    config = build_settings.settings().pricing
+    from pipelines.forecast_refit import elasticity_refit_decision
+
+    settings = build_settings.settings()
+    config = settings.pricing
     with duckdb.get_connection() as conn:
         as_of = build_settings.as_of_date(conn)
-        estimates = elasticities_from_marts(conn, as_of, config)
+        decision = elasticity_refit_decision(conn, settings.engine.forecast_refit_days)
+        if not decision.refit:
+            (rows,) = conn.execute("SELECT count(*) FROM analytics.price_elasticities").fetchone()
+        else:
+            estimates = elasticities_from_marts(conn, as_of, config)
+    context.log.info(f"price elasticities: {decision.reason}")
+    if not decision.refit:
+        return dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": rows,
+                "as_of": str(decision.fitted_as_of),
+                "kept": decision.reason,
+            }
+        )
     estimates["as_of"] = as_of
     with duckdb.get_connection() as conn, transaction(conn):
         replace_table(conn, "analytics.price_elasticities", estimates, ELASTICITY_SCHEMA)

@@ -104,7 +104,8 @@ split as (
         created_at,
         callback_at,
         gateway_trade_no,
-        true as is_split
+        true as is_split,
+        _loaded_at
     from shared
 
 ),
@@ -122,7 +123,8 @@ whole as (
         payments.created_at,
         payments.callback_at,
         payments.gateway_trade_no,
-        false as is_split
+        false as is_split,
+        payments._loaded_at
     from payments
     left join (select distinct attempt_id from split) as split_ids
         on payments.payment_id = split_ids.attempt_id

@@ -4,20 +4,30 @@
 -- A refunded order keeps only its payment fee (gateways keep it): every other step is 0.
 -- The fee is the order's own, else its successful payments' fees; the commission is the
 -- order's own, else the agent's commission_pct of the revenue.
+-- Incremental: a run rebuilds only the days that changed (macros/incremental_days.sql).
+-- depends_on: {{ ref('int_price_history') }}
+-- depends_on: {{ ref('stg_cardpulse__agents') }}
+{{ daily_incremental_config(days='order_profit_days_to_rebuild()') }}
+
 with
 
 orders as (
 
     select * from {{ ref('fct_orders') }}
     where is_demand
+    {% if is_incremental() %}
+        and order_date in ({{ order_profit_days_to_rebuild() }})
+    {% endif %}
 
 ),
 
 payment_fees as (
 
-    select order_id, sum(fee) as fee
+    select
+        order_id,
+        sum(fee) filter (where is_success) as fee,
+        max(_loaded_at) as loaded_at
     from {{ ref('fct_payments') }}
-    where is_success
     group by order_id
 
 ),
@@ -28,6 +38,14 @@ agents as (
 
 ),
 
+agent_loads as (
+
+    select agent_id, max(_loaded_at) as loaded_at
+    from {{ ref('stg_cardpulse__agents') }}
+    group by agent_id
+
+),
+
 joined as (
 
     select
@@ -35,11 +53,18 @@ joined as (
         not orders.is_refunded as is_kept,
         coalesce(orders.paid_amount, orders.quantity * orders.unit_price) as order_total,
         payment_fees.fee as payments_fee,
-        agents.commission_pct
+        agents.commission_pct,
+        -- The newest raw load among the order, its payments and its agent's rule.
+        greatest(
+            orders._loaded_at,
+            coalesce(payment_fees.loaded_at, orders._loaded_at),
+            coalesce(agent_loads.loaded_at, orders._loaded_at)
+        ) as inputs_loaded_at
 
     from orders
     left join payment_fees on orders.order_id = payment_fees.order_id
     left join agents on orders.agent_id = agents.agent_id
+    left join agent_loads on orders.agent_id = agent_loads.agent_id
 
 ),
 
@@ -100,7 +125,9 @@ final as (
         agent_commission_source,
         cost as cost_amount,
         cost is not null as is_cost_known,
-        cast(gmv - discount - fee - commission - cost as decimal(18, 2)) as net_profit
+        cast(gmv - discount - fee - commission - cost as decimal(18, 2)) as net_profit,
+        -- What the next incremental run compares against (macros/incremental_days.sql).
+        inputs_loaded_at as _loaded_at
 
     from steps
 
