@@ -10,7 +10,9 @@ import dashboard_fixtures as fx
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard import auth, data, prefetch, sessions, ui
+from dashboard import auth, prefetch, sessions, ui
+from dashboard.data import access, queries
+from dashboard.data.snapshot import snapshot_ref
 from dashboard.i18n import t
 
 APP = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
@@ -30,9 +32,9 @@ def built_home(tmp_path_factory):
 @pytest.fixture
 def home(built_home, monkeypatch):
     monkeypatch.setenv("CARDPULSE_HOME", str(built_home))
-    data._cached.clear()
+    queries._cached.clear()
     yield built_home
-    data._cached.clear()
+    queries._cached.clear()
 
 
 @pytest.fixture
@@ -47,8 +49,8 @@ def computed(monkeypatch) -> Counter:
 
         return run
 
-    for name, query in list(data.QUERIES.items()):
-        monkeypatch.setitem(data.QUERIES, name, counting(name, query))
+    for name, query in list(queries.QUERIES.items()):
+        monkeypatch.setitem(queries.QUERIES, name, counting(name, query))
     return runs
 
 
@@ -60,15 +62,15 @@ def overview_as(name: str, home: Path) -> AppTest:
     return app.run()
 
 
-def prefetched(home: Path, scope: data.Scope) -> None:
-    threads = prefetch.overview(data.snapshot_ref(home / "snapshot.duckdb"), scope)
+def prefetched(home: Path, scope: access.Scope) -> None:
+    threads = prefetch.overview(snapshot_ref(home / "snapshot.duckdb"), scope)
     assert threads
     for thread in threads:
         thread.join(timeout=60)
 
 
 def test_after_the_prefetch_the_overview_runs_no_query_of_its_own(home, computed):
-    prefetched(home, data.scope_for("merchant", "M001"))
+    prefetched(home, access.scope_for("merchant", "M001"))
     ran_in_background = sum(computed.values())
     assert ran_in_background >= 9  # build_info, options, kpis, daily, forecast, events, ...
     app = overview_as("shop", home)
@@ -77,7 +79,7 @@ def test_after_the_prefetch_the_overview_runs_no_query_of_its_own(home, computed
 
 
 def test_a_merchants_prefetch_serves_nobody_else(home, computed):
-    prefetched(home, data.scope_for("merchant", "M001"))
+    prefetched(home, access.scope_for("merchant", "M001"))
     before = Counter(computed)
     app = overview_as("root", home)
     assert not app.exception and app.title[0].value == t("page_overview")
