@@ -74,23 +74,14 @@ def spark_session(settings: EngineSettings, root: Path):
 
 
 def raw_schemas() -> dict[str, list[tuple[str, str]]]:
-    """(column, Spark type) per raw table, read from the warehouse's own DDL."""
-    import duckdb
+    """(column, Spark type) per raw table, read from the warehouse's own DDL (every optional
+    column included: ``schema.full_columns``)."""
+    from pipelines.ingest.schema import RAW_TABLES, full_columns
 
-    from pipelines.ingest.schema import create_raw_tables
-
-    conn = duckdb.connect()
-    try:
-        create_raw_tables(conn, optional=True)
-        tables = {}
-        for (table,) in conn.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'raw'"
-        ).fetchall():
-            described = conn.execute(f"DESCRIBE raw.{table}").fetchall()
-            tables[table] = [(name, _spark_type(kind)) for name, kind, *_ in described]
-        return tables
-    finally:
-        conn.close()
+    return {
+        table: [(name, _spark_type(kind)) for name, kind in full_columns(table)]
+        for table in RAW_TABLES
+    }
 
 
 def _spark_type(duckdb_type: str) -> str:
