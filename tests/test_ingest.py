@@ -468,3 +468,23 @@ def test_tab_or_semicolon_delimited_csv(tmp_path):
         ("lead_time_hours '-1' is below 0",),
         ("batch_size '0' is below 1",),
     ]
+
+
+def test_an_optional_order_column_is_stored_once_a_file_carries_a_value(tmp_path):
+    def columns() -> set[str]:
+        return {r[0] for r in query(tmp_path, "SELECT name FROM pragma_table_info('raw.orders')")}
+
+    first = write(tmp_path / "orders_1.csv", ORDER_HEADER, order_line("O1"))
+    ingest(tmp_path, first)
+    assert "coupon_code" not in columns()
+    # A header naming it with no value in it adds nothing either.
+    empty = write(tmp_path / "orders_2.csv", ORDER_HEADER + ",coupon_code", order_line("O2") + ",")
+    ingest(tmp_path, empty)
+    assert "coupon_code" not in columns()
+    carried = write(
+        tmp_path / "orders_3.csv", ORDER_HEADER + ",coupon_code", order_line("O3") + ",NEW10"
+    )
+    [result] = ingest(tmp_path, carried)
+    assert result.loaded == 1 and {"coupon_code"} <= columns() and "card_key_ids" not in columns()
+    rows = query(tmp_path, "SELECT order_id, coupon_code FROM raw.orders ORDER BY order_id")
+    assert rows == [("O1", None), ("O2", None), ("O3", "NEW10")]
