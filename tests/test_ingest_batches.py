@@ -214,7 +214,37 @@ def test_batches_are_bounded(tmp_path, monkeypatch, limit):
         monkeypatch.setattr(load, "BATCH_ROWS", 5)
     planned = load.plan_files([landing], "canonical")
     with duckdb.connect() as conn:
+        conn.execute("SET threads = 2")
         assert [len(group) for group in load._batches(conn, planned)] == [2, 2, 1]
+
+
+@pytest.mark.parametrize(("threads", "sizes"), [(2, [4, 1]), (1, [3, 2]), (3, [3, 2])])
+def test_a_batch_holds_a_multiple_of_the_threads_in_row_groups(
+    tmp_path, monkeypatch, threads, sizes
+):
+    # Five one-row-group files of 2 rows, 7 rows a batch: three files (6 rows) leave one of
+    # two threads idle on the third, so the batch takes the fourth (8 rows, under twice 7).
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    for i in range(5):
+        _parquet(landing / f"orders_{i}.parquet", [_row(f"O{i}"), _row(f"P{i}")])
+    monkeypatch.setattr(load, "BATCH_ROWS", 7)
+    planned = load.plan_files([landing], "canonical")
+    with duckdb.connect() as conn:
+        conn.execute(f"SET threads = {threads}")
+        assert [len(group) for group in load._batches(conn, planned)] == sizes
+
+
+def test_a_batch_never_passes_twice_its_rows_to_even_the_row_groups(tmp_path, monkeypatch):
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    for i in range(4):
+        _parquet(landing / f"orders_{i}.parquet", [_row(f"O{i}"), _row(f"P{i}")])
+    monkeypatch.setattr(load, "BATCH_ROWS", 3)
+    planned = load.plan_files([landing], "canonical")
+    with duckdb.connect() as conn:
+        conn.execute("SET threads = 4")
+        assert [len(group) for group in load._batches(conn, planned)] == [3, 1]
 
 
 def test_an_interrupted_batch_leaves_nothing_and_the_rerun_loads_it_whole(tmp_path, monkeypatch):

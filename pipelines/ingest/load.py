@@ -448,24 +448,34 @@ def _ingest_file(
 
 def _batches(conn, planned: list[PlannedFile]) -> Iterator[list[PlannedFile]]:
     """The planned files in load order, in groups: consecutive canonical Parquet orders files
-    are staged together (up to ``BATCH_FILES`` files and ``BATCH_ROWS`` rows), every other
-    file alone. A Parquet file is read by one thread per row group, and a pandas or pyarrow
-    export often has one row group per file: staged together, the files keep every core busy.
+    are staged together (up to ``BATCH_FILES`` files and about ``BATCH_ROWS`` rows), every
+    other file alone.
+
+    A Parquet file is read by one thread per row group, and a pandas or pyarrow export often
+    has one row group per file: staged together, the files keep every core busy. A group
+    passes ``BATCH_ROWS`` (never twice it) to hold a multiple of the threads' count of row
+    groups: three one-group files on two threads leave one thread idle for a third of the
+    read (measured in docs/ingest.md).
     """
+    threads = max(1, int(conn.execute("SELECT current_setting('threads')").fetchone()[0]))
     group: list[PlannedFile] = []
-    rows = 0
+    rows = row_groups = 0
     for item in planned:
         if _batchable(item):
-            item_rows = reading.parquet_rows(conn, item.path)
-            if group and (len(group) >= BATCH_FILES or rows + item_rows > BATCH_ROWS):
+            item_rows, item_groups = reading.parquet_size(conn, item.path)
+            full = rows + item_rows > BATCH_ROWS and (
+                row_groups % threads == 0 or rows + item_rows > 2 * BATCH_ROWS
+            )
+            if group and (len(group) >= BATCH_FILES or full):
                 yield group
-                group, rows = [], 0
+                group, rows, row_groups = [], 0, 0
             group.append(item)
             rows += item_rows
+            row_groups += item_groups
             continue
         if group:
             yield group
-            group, rows = [], 0
+            group, rows, row_groups = [], 0, 0
         yield [item]
     if group:
         yield group

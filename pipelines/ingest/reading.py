@@ -562,18 +562,19 @@ def load_parquet(conn, path: Path | list[Path]) -> list[str]:
     return lowered
 
 
-def parquet_rows(conn, path: Path) -> int:
-    """The rows a Parquet file's footer counts (0 when it cannot be read: loading it alone
-    says why)."""
+def parquet_size(conn, path: Path) -> tuple[int, int]:
+    """The rows and row groups a Parquet file's footer counts ((0, 0) when it cannot be
+    read: loading it alone says why)."""
     import duckdb
 
     try:
         found = conn.execute(
-            f"SELECT sum(num_rows) FROM parquet_file_metadata({sql_str(str(path))})"
+            "SELECT sum(num_rows), sum(num_row_groups) "
+            f"FROM parquet_file_metadata({sql_str(str(path))})"
         ).fetchone()
     except duckdb.Error:
-        return 0
-    return int(found[0] or 0)
+        return 0, 0
+    return int(found[0] or 0), int(found[1] or 0)
 
 
 def _parquet_layout(conn, path: Path) -> list[tuple[str, str]]:
