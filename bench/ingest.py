@@ -1,6 +1,7 @@
 """Ingest speed and memory on a simulated export, against a bare DuckDB load of the same files.
 
-    .venv/bin/python bench/ingest.py [--scale large] [--fmt parquet] [--out bench/out/ingest]
+    .venv/bin/python bench/ingest.py [--scale large] [--fmt parquet] [--rounds 3]
+                                     [--out bench/out/ingest]
 
 1. Generates the export once (``pipelines.simulator.generate``; reused when present).
 2. Bare: in a child process, ``CREATE TABLE <entity> AS SELECT * FROM read_parquet([...])`` of
@@ -9,17 +10,20 @@
    with every check and once without the checks against hostile exports (zone words, NaN and
    infinity, time ranges, amounts beyond DECIMAL(18, 2), normalised counts, inferred members),
    side by side in the same run.
-4. Prints the times, their ratios to bare (target <= 2) and each ingest child's peak RSS
-   (target <= 6 GiB), then a rerun of the same folder (everything already loaded). The ratio
-   of CPU seconds (user + system, both threads) is printed too: its gap to the wall ratio is
-   time ingest spends on one thread while the bare load keeps both busy. Both swing with
-   other load on the machine: compare quiet runs only.
+4. Steps 2-3 run ``--rounds`` times (3 by default), interleaved, so a burst of other load
+   falls on one round rather than on one side of the comparison. Each round's ratios to bare
+   are printed; the verdict is on the median round's ratio (target <= 2) and the largest
+   peak RSS of the ingest children (target <= 6 GiB). Then a rerun of the same folder
+   (everything already loaded). The ratio of CPU seconds (user + system, both threads) is
+   printed too: its gap to the wall ratio is time ingest spends on one thread while the bare
+   load keeps both busy. Both swing with other load on the machine: compare quiet runs only.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 import time
@@ -79,6 +83,7 @@ def main() -> None:
     parser.add_argument("--fmt", default="parquet", choices=("csv", "parquet", "jsonl"))
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "ingest")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (median)")
     args = parser.parse_args()
 
     export = args.out / f"export-{args.scale}-{args.fmt}"
@@ -90,35 +95,58 @@ def main() -> None:
         print(f"generated {args.scale} {args.fmt} export in {time.perf_counter() - started:.1f} s")
     size = sum(f.stat().st_size for f in export.iterdir() if f.is_file()) / (1 << 20)
 
-    for stale in ("bare.duckdb", "warehouse.duckdb", "warehouse.duckdb.wal", "bare.duckdb.wal"):
-        (args.out / stale).unlink(missing_ok=True)
-    bare = _child(_BARE, str(export), str(args.out / "bare.duckdb"), args.fmt)
-    basic = _child(_INGEST, str(export), str(args.out / "basic.duckdb"), "basic")
-    ingest = _child(_INGEST, str(export), str(args.out / "warehouse.duckdb"), "all")
+    labels = {"basic": "without the new checks", "all": "with every check"}
+    rounds: list[dict[str, dict]] = []
+    for number in range(1, args.rounds + 1):
+        for stale in ("bare", "basic", "warehouse"):
+            for suffix in (".duckdb", ".duckdb.wal"):
+                (args.out / f"{stale}{suffix}").unlink(missing_ok=True)
+        measured = {"bare": _child(_BARE, str(export), str(args.out / "bare.duckdb"), args.fmt)}
+        for checks, db in (("basic", "basic.duckdb"), ("all", "warehouse.duckdb")):
+            measured[checks] = _child(_INGEST, str(export), str(args.out / db), checks)
+        rounds.append(measured)
+        bare = measured["bare"]
+        print(
+            f"round {number}: bare {bare['seconds']:.1f} s ({bare['cpu']:.1f} CPU s); "
+            + "; ".join(
+                f"{labels[k]} {measured[k]['seconds']:.1f} s ({measured[k]['cpu']:.1f} CPU s), "
+                f"ratio {measured[k]['seconds'] / bare['seconds']:.2f} "
+                f"(CPU {measured[k]['cpu'] / bare['cpu']:.2f})"
+                for k in labels
+            ),
+            flush=True,
+        )
     for stale in ("bare.duckdb", "basic.duckdb", "basic.duckdb.wal"):
         (args.out / stale).unlink(missing_ok=True)
 
+    last = rounds[-1]["all"]
     print(
-        f"export: {args.scale} {args.fmt}, {ingest['files']} files, {size:.0f} MiB, "
-        f"{ingest['rows_read']:,} rows"
+        f"export: {args.scale} {args.fmt}, {last['files']} files, {size:.0f} MiB, "
+        f"{last['rows_read']:,} rows"
     )
+    bare_s = statistics.median(r["bare"]["seconds"] for r in rounds)
+    bare_cpu = statistics.median(r["bare"]["cpu"] for r in rounds)
     print(
-        f"bare DuckDB CREATE TABLE AS SELECT * FROM read_{args.fmt}: {bare['seconds']:.1f} s "
-        f"({bare['cpu']:.1f} CPU s)"
+        f"bare DuckDB CREATE TABLE AS SELECT * FROM read_{args.fmt}: median {bare_s:.1f} s "
+        f"({bare_cpu:.1f} CPU s) over {len(rounds)} rounds"
     )
-    for label, measured in (("without the new checks", basic), ("with every check", ingest)):
-        ratio = measured["seconds"] / bare["seconds"]
-        verdict = "OK" if ratio <= 2 and measured["peak_gib"] <= 6 else "NOT MET"
+    for checks, label in labels.items():
+        ratio = statistics.median(r[checks]["seconds"] / r["bare"]["seconds"] for r in rounds)
+        cpu_ratio = statistics.median(r[checks]["cpu"] / r["bare"]["cpu"] for r in rounds)
+        peak = max(r[checks]["peak_gib"] for r in rounds)
+        verdict = "OK" if ratio <= 2 and peak <= 6 else "NOT MET"
         print(
-            f"cardpulse ingest {label}: {measured['seconds']:.1f} s "
-            f"({measured['loaded']:,} loaded, {measured['quarantined']:,} quarantined), "
-            f"ratio to bare {ratio:.2f} (target <= 2; in CPU seconds "
-            f"{measured['cpu'] / bare['cpu']:.2f}), peak RSS {measured['peak_gib']:.2f} GiB "
-            f"(target <= 6): {verdict}",
+            f"cardpulse ingest {label}: median "
+            f"{statistics.median(r[checks]['seconds'] for r in rounds):.1f} s "
+            f"({rounds[-1][checks]['loaded']:,} loaded, "
+            f"{rounds[-1][checks]['quarantined']:,} quarantined), "
+            f"median round's ratio to bare {ratio:.2f} (target <= 2; in CPU seconds "
+            f"{cpu_ratio:.2f}), peak RSS {peak:.2f} GiB (target <= 6): {verdict}",
             flush=True,
         )
-        if measured["failed"]:
-            print("FAILED FILES:", *measured["failed"], sep="\n  ")
+        failed = [line for r in rounds for line in r[checks]["failed"]]
+        if failed:
+            print("FAILED FILES:", *failed, sep="\n  ")
     rerun = _child(_INGEST, str(export), str(args.out / "warehouse.duckdb"), "all")
     print(f"rerun of the same folder (all already loaded): {rerun['seconds']:.1f} s")
 
