@@ -350,8 +350,8 @@ def stage_sql(
        NULL); defaults fill empty values.
     2. ``checked``: region spellings become ISO codes through ``region_alias``; the first
        broken rule (adapter problems, then columns in order, then row rules) gives
-       ``_reason`` and ``_reason_column``. Conditions only compare typed values, so each cast
-       runs once per row.
+       ``_reason`` and ``_reason_column`` (one CASE for both). Conditions only compare typed
+       values, so each cast runs once per row.
     3. ``_normalised`` counts the row's values accepted in an exporter's form (text sources).
 
     ``extended=False`` leaves out the checks added for hostile exports (zone words, NaN and
@@ -415,14 +415,23 @@ def stage_sql(
     typed_parts.append(f"({' + '.join(normalised) or '0'})::INTEGER AS _normalised")
     adapter_flags = [f"t._extra_{i} IS NOT NULL" for i in range(len(extra_problems))]
     checked_parts.append(f"({' OR '.join(adapter_flags) or 'false'}) AS _from_adapter")
-    reason_cases = " ".join(f"WHEN {cond} THEN {reason}" for _, cond, reason in problems)
-    column_cases = " ".join(f"WHEN {cond} THEN {_lit(col)}" for col, cond, _ in problems)
+    # One CASE gives the reason and its column together: a second CASE for the column would
+    # test every condition again on every good row.
+    problem_cases = " ".join(
+        f"WHEN {cond} THEN {{'reason': {reason}, 'column': {_lit(col)}}}"
+        for col, cond, reason in problems
+    )
     row_rules = entity.row_rules + (entity.poison_rules if extended else ())
     # A rule on an optional column the source lacks cannot fire (the column is NULL).
     kept = {c.name for c in columns}
     row_rules = tuple(rule for rule in row_rules if rule[0] in kept)
-    row_rule_reason = " ".join(f"WHEN {rule} THEN {_lit(reason)}" for _, rule, reason in row_rules)
-    row_rule_column = " ".join(f"WHEN {rule} THEN {_lit(col)}" for col, rule, _ in row_rules)
+    row_rule_cases = " ".join(
+        f"WHEN {rule} THEN {{'reason': {_lit(reason)}, 'column': {_lit(col)}}}"
+        for col, rule, reason in row_rules
+    )
+    no_problem = 'NULL::STRUCT(reason VARCHAR, "column" VARCHAR)'
+    problem_cases = problem_cases or f"WHEN false THEN {no_problem}"
+    row_rule_cases = row_rule_cases or f"WHEN false THEN {no_problem}"
     typed_columns = ", ".join(quote_ident(c.name) for c in columns)
     region_raw_columns = "".join(
         f", {quote_ident(c.name + '__raw')}" for c in columns if c.kind == "region"
@@ -433,14 +442,15 @@ def stage_sql(
             SELECT {", ".join(typed_parts)} FROM {relation} r
         ), checked AS (
             SELECT {", ".join(checked_parts)},
-                   CASE {reason_cases or "WHEN false THEN NULL"} END AS _reason,
-                   CASE {column_cases or "WHEN false THEN NULL"} END AS _reason_column
+                   CASE {problem_cases} ELSE {no_problem} END AS _problem
             FROM typed t {" ".join(region_joins)}
+        ), found AS (
+            SELECT *, coalesce(_problem, CASE {row_rule_cases} ELSE {no_problem} END) AS _found
+            FROM checked
         )
         SELECT _line, {typed_columns}{region_raw_columns},
-               coalesce(_reason, CASE {row_rule_reason or "WHEN false THEN NULL"} END) AS _reason,
-               coalesce(_reason_column, CASE {row_rule_column or "WHEN false THEN NULL"} END)
-                   AS _reason_column,
+               struct_extract(_found, 'reason') AS _reason,
+               struct_extract(_found, 'column') AS _reason_column,
                1::BIGINT AS _rows, _normalised, _from_adapter
-        FROM checked
+        FROM found
     """
