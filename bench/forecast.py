@@ -34,7 +34,9 @@ What is scored, and how (so the comparison is fair):
   ``yhat_median`` (the median, the point forecast absolute error is smallest for; both from
   the same fits, the median's offset from the backtest errors only). ``vs peer`` compares
   each with the best peer of the row (negative: a peer is lower).
-- Lumpy SKUs: the SKU x ALL series classed intermittent or lumpy, scored like the regions.
+- Lumpy SKUs: the SKU x ALL series classed intermittent or lumpy, scored like the regions
+  (their ``yhat_median`` is the median of a negative binomial count around ``yhat``,
+  ``forecasting.demand.median``).
 - Coverage: share of series-days with lower <= actual <= upper.
 """
 
@@ -317,6 +319,10 @@ def main() -> int:
         print("selection rule per class (held-back error): " + ", ".join(
             f"{row.demand_class} {row.rule} ({row.series} SKUs)" for row in chosen.itertuples()
         ))  # fmt: skip
+    if tables.median_rules:
+        chosen = ", ".join(f"{c} {r}" for c, r in tables.median_rules.items())
+        print(f"median of intermittent / lumpy SKUs (count median; dispersion chosen on "
+              f"held-back folds): {chosen}")  # fmt: skip
     print(
         f"stage seconds (backtests, selection, final fits, intervals, region + merchant "
         f"splits): {stage_seconds:.1f} wall, {stage_cpu:.1f} CPU (load average "
