@@ -409,7 +409,8 @@ def main() -> int:
                 f"{(part['yhat_lower'] <= 0).mean():.1%} of its days ahead, of which "
                 f"{(part['actual'] == 0).mean():.1%} sold nothing, so coverage >= "
                 f"{covered:.1%} > 82% whatever the level{before}; an interval without 0 needs "
-                f"a lower edge of 1 on a series forecast below 1 a day"
+                f"a lower edge of 1, and the forecast is below 1 a day on "
+                f"{(part['selected'] < 1).mean():.1%} of them"
             )
     selected = tables.backtest[tables.backtest["is_selected"] & tables.backtest["days"].gt(0)]
     selected = selected.dropna(subset=["interval_coverage"])
