@@ -74,3 +74,24 @@ def test_sparse_rows_get_the_count_median_inside_their_interval_others_keep_thei
     assert median.count_median([5.0], a)[0] < 4
     assert out.loc["L2", "yhat_median"] == 4  # clipped up to the 95% interval's lower edge
     assert out.loc["S1", "yhat_median"] == 4.9 and out.loc["NEW", "yhat_median"] == 0.8
+
+
+def test_stage_gives_sparse_skus_a_whole_unit_median_that_beats_the_mean_on_absolute_error():
+    import datetime as dt
+
+    from forecasting.demand.pipeline import forecast_demand
+    from forecasting.demand.synthetic import expected_demand, synthetic_inputs
+
+    as_of = dt.date(2025, 10, 1)
+    levels = {"C": 0.4, "D": 0.7}  # slow sellers: most days sell nothing
+    inputs, _ = synthetic_inputs(levels, as_of, days=150, seed=2)
+    tables = forecast_demand(inputs, as_of, workers=1)
+    assert {r.demand_class for r in tables.results} <= set(median.SPARSE_CLASSES)
+    assert set(tables.median_rules) and set(tables.median_rules.values()) <= {"series", "class"}
+    rows = tables.forecast[tables.forecast["region_code"] == "ALL"].sort_values(["sku_id", "ds"])
+    middle = rows["yhat_median"].to_numpy()
+    np.testing.assert_array_equal(middle, np.round(middle))  # a count's median: whole units
+    assert (middle >= rows["yhat_lower_95"]).all() and (middle <= rows["yhat_upper_95"]).all()
+    truth = expected_demand(levels, as_of, as_of + dt.timedelta(days=27))
+    draws = np.random.default_rng(9).poisson(truth["expected"].to_numpy(), (200, len(truth)))
+    assert np.abs(draws - middle).mean() < np.abs(draws - rows["yhat"].to_numpy()).mean()
