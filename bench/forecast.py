@@ -34,7 +34,9 @@ What is scored, and how (so the comparison is fair):
   ``yhat_median`` (the median, the point forecast absolute error is smallest for; both from
   the same fits, the median's offset from the backtest errors only). ``vs peer`` compares
   each with the best peer of the row (negative: a peer is lower).
-- Lumpy SKUs: the SKU x ALL series classed intermittent or lumpy, scored like the regions.
+- Lumpy SKUs: the SKU x ALL series classed intermittent or lumpy, scored like the regions
+  (their ``yhat_median`` is the median of a negative binomial count around ``yhat``,
+  ``forecasting.demand.median``).
 - Coverage: share of series-days with lower <= actual <= upper.
 """
 
@@ -155,15 +157,20 @@ def mean_measures(frame: pd.DataFrame, methods: list[str]) -> dict[str, tuple[fl
 
 
 def region_classes(inputs: DemandInputs, as_of: dt.date) -> pd.DataFrame:
-    """Demand class of every SKU x region series over its last ``CLASS_DAYS`` days."""
+    """Demand class of every SKU x region series over its last ``CLASS_DAYS`` days, and the
+    observed days (``past_days``) and zero days (``past_zeros``) it was classed on."""
     end = as_of - dt.timedelta(days=1)
     history = censor(
         dense_daily(inputs.sku_sales, ["sku_id", "region_code"], end,
                     start=as_of - dt.timedelta(days=CLASS_DAYS)),
         inputs.stockouts,
     )  # fmt: skip
-    classes = history.groupby(["sku_id", "region_code"], sort=True)["y"].agg(demand_class)
-    return classes.rename("demand_class").reset_index()
+    grouped = history.groupby(["sku_id", "region_code"], sort=True)["y"]
+    return pd.DataFrame({
+        "demand_class": grouped.agg(demand_class),
+        "past_days": grouped.count(),
+        "past_zeros": grouped.agg(lambda y: int((y == 0).sum())),
+    }).reset_index()  # fmt: skip
 
 
 def event_day_rows(inputs: DemandInputs, tasks) -> pd.DataFrame:
@@ -317,6 +324,10 @@ def main() -> int:
         print("selection rule per class (held-back error): " + ", ".join(
             f"{row.demand_class} {row.rule} ({row.series} SKUs)" for row in chosen.itertuples()
         ))  # fmt: skip
+    if tables.median_rules:
+        chosen = ", ".join(f"{c} {r}" for c, r in tables.median_rules.items())
+        print(f"median of intermittent / lumpy SKUs (count median; dispersion chosen on "
+              f"held-back folds): {chosen}")  # fmt: skip
     print(
         f"stage seconds (backtests, selection, final fits, intervals, region + merchant "
         f"splits): {stage_seconds:.1f} wall, {stage_cpu:.1f} CPU (load average "
@@ -378,6 +389,29 @@ def main() -> int:
             zeros = float((part["actual"] == 0).mean())
             parts.append(f"{cls} {c80:.1%} / {c95:.1%} ({len(part) // HORIZON}; {zeros:.0%} zero)")
         print(f"  {name}: " + ", ".join(parts))
+    # Whole-unit intervals: one holding 0 covers every day that sells nothing, whatever its
+    # level; where those days are more than 82% of a class, 78-82% is out of reach.
+    past = region.drop_duplicates(["sku_id", "region_code"]).groupby("demand_class")[
+        ["past_zeros", "past_days"]
+    ].sum()  # fmt: skip
+    for name, frame in (("SKU x ALL", sku), ("SKU x region", region)):
+        for cls, part in frame.groupby("demand_class", sort=True):
+            covered = float(((part["actual"] == 0) & (part["yhat_lower"] <= 0)).mean())
+            if cls == "none" or covered <= 0.82:
+                continue
+            before = (
+                f"; {past.loc[cls, 'past_zeros'] / past.loc[cls, 'past_days']:.1%} of its last "
+                f"{CLASS_DAYS} days before as_of sold nothing"
+                if name == "SKU x region" and cls in past.index else ""
+            )  # fmt: skip
+            print(
+                f"  80% out of reach for whole-unit intervals: {name} {cls}: lower edge 0 on "
+                f"{(part['yhat_lower'] <= 0).mean():.1%} of its days ahead, of which "
+                f"{(part['actual'] == 0).mean():.1%} sold nothing, so coverage >= "
+                f"{covered:.1%} > 82% whatever the level{before}; an interval without 0 needs "
+                f"a lower edge of 1, and the forecast is below 1 a day on "
+                f"{(part['selected'] < 1).mean():.1%} of them"
+            )
     selected = tables.backtest[tables.backtest["is_selected"] & tables.backtest["days"].gt(0)]
     selected = selected.dropna(subset=["interval_coverage"])
     selected = selected.assign(

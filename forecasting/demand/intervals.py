@@ -16,7 +16,8 @@ leave-one-fold-out coverage over the series is nearest L. The stage does this pe
 The same errors give a median forecast, ``yhat_median = yhat + q50 * (yhat + 1) ** power``:
 the point forecast that absolute error (WAPE) is smallest for. On a sparse series most days
 sell nothing, so its median is at or near zero while its mean (``yhat``) is not; sums over
-days (restock, pricing) need the mean.
+days (restock, pricing) need the mean. The stage replaces it for intermittent and lumpy SKUs
+with the median of a count around ``yhat`` (``median.py``).
 """
 
 from __future__ import annotations

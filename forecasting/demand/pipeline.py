@@ -27,7 +27,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from forecasting.demand import event_adjustment, hierarchy, intervals, selection
+from forecasting.demand import event_adjustment, hierarchy, intervals, median, selection
 from forecasting.demand.classify import demand_class
 from forecasting.demand.fanout import Progress, fan_out
 from forecasting.demand.inputs import DemandInputs
@@ -74,6 +74,8 @@ class DemandTables:
     calibration: dict[str, dict[int, float]] = field(default_factory=dict)
     # Per demand class and selection rule, the held-back backtest error (selection.py).
     rules: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # Per sparse SKU class, whose dispersion its count median uses (median.py).
+    median_rules: dict[str, str] = field(default_factory=dict)
 
 
 def build_tasks(
@@ -213,6 +215,26 @@ def _with_class_intervals(
         calibration[f"{part}:{cls}"] = effective
         parts.append(_with_intervals(rows.drop(columns="demand_class"), own, keys, effective))
     return pd.concat(parts, ignore_index=True)
+
+
+def _with_sparse_medians(
+    forecast_all: pd.DataFrame, selected_folds: pd.DataFrame, classes: pd.DataFrame
+) -> tuple[pd.DataFrame, dict[str, str]]:
+    """SKU forecasts with the intermittent and lumpy SKUs' ``yhat_median`` the median of a
+    count (``median.with_count_medians``), a class of fewer than ``MIN_CLASS_SERIES`` SKUs
+    deciding with its nearest class as the interval levels do."""
+    if selected_folds.empty:
+        return forecast_all, {}
+    errors = selected_folds.merge(classes, on="sku_id", how="left")
+    backtested = classes[classes["sku_id"].isin(set(errors["sku_id"]))]
+    sizes = backtested["demand_class"].value_counts()
+    groups = {
+        cls: [cls] if sizes.get(cls, 0) >= MIN_CLASS_SERIES else [cls, NEAREST_CLASS[cls]]
+        for cls in median.SPARSE_CLASSES
+    }
+    frame = forecast_all.merge(classes, on="sku_id", how="left")
+    frame, rules = median.with_count_medians(frame, errors, ["sku_id"], groups)
+    return frame.drop(columns="demand_class"), rules
 
 
 def _class_coverage(folds: pd.DataFrame, keys: list[str], classes: pd.DataFrame, calibration,
@@ -522,6 +544,7 @@ def forecast_demand(
     forecast_all = _with_class_intervals(
         forecast_all, selected_folds, ["sku_id"], classes, calibration, "sku"
     )
+    forecast_all, median_rules = _with_sparse_medians(forecast_all, selected_folds, classes)
     forecast_all["region_code"] = TOTAL
 
     coverage = _class_coverage(folds, ["sku_id", "model"], classes, calibration, "sku")
@@ -553,7 +576,7 @@ def forecast_demand(
     merchant = _merchants(
         inputs, forecast_all[forecast_all["model"] != "zero"], selected_folds, as_of, settings
     )
-    return DemandTables(forecast, backtest, merchant, results, calibration, rules)
+    return DemandTables(forecast, backtest, merchant, results, calibration, rules, median_rules)
 
 
 def with_settings(settings: ForecastSettings, **changes) -> ForecastSettings:
