@@ -53,7 +53,7 @@ def _needs_trim(raw: str) -> str:
     """SQL true when ``trim(raw)`` may differ from ``raw``: it starts or ends with an ASCII
     space, or holds a character outside ASCII (DuckDB's trim also removes Unicode spaces such
     as U+3000). trim() copies every string; this test copies none, so the common ASCII value
-    skips the copy (7% of typing and checking a Parquet orders batch, docs/ingest.md)."""
+    skips the copy (8% of typing and checking a Parquet orders batch, docs/ingest.md)."""
     return f"({raw} LIKE ' %' OR {raw} LIKE '% ' OR strlen({raw}) <> length({raw}))"
 
 
