@@ -193,8 +193,9 @@ def test_merchant_sees_only_its_own_pages(dashboard_url, browser, screenshots):
     page.screenshot(path=str(screenshots / "merchant_overview.png"), full_page=True)
     # The CSV download is built on click, on the server, in the merchant's scope (a loaded CI
     # machine once took over 20 s to answer the click). Once in a CI run the click brought no
-    # download at all in 60 s: Streamlit drops a button's deferred download when a run of the
-    # session ends, and a click in that moment finds nothing. A user clicks again; so does this.
+    # download at all in 60 s (not pinned down; Streamlit drops deferred downloads no session
+    # refers to when a run ends, and a click then may find none). A user clicks again; so does
+    # this test.
     download = _download_on_click(page, page.get_by_role("button", name="下载 CSV"))
     shown = Path(download.path()).read_text(encoding="utf-8-sig")
     assert shown.splitlines()[0].startswith("order_date,sku_id,sku_name")
