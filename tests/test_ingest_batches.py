@@ -202,20 +202,26 @@ def test_a_batch_rerun_changes_nothing_and_a_new_file_joins(tmp_path):
     assert after == before
 
 
-@pytest.mark.parametrize("limit", ["files", "rows"])
-def test_batches_are_bounded(tmp_path, monkeypatch, limit):
+def _batch_sizes(tmp_path, files: int, threads: int) -> list[int]:
+    """How many of ``files`` one-row-group Parquet files of 2 rows each batch holds, loaded
+    on ``threads`` threads (``BATCH_FILES`` / ``BATCH_ROWS`` as the test set them)."""
     landing = tmp_path / "landing"
     landing.mkdir()
-    for i in range(5):
+    for i in range(files):
         _parquet(landing / f"orders_{i}.parquet", [_row(f"O{i}"), _row(f"P{i}")])
+    planned = load.plan_files([landing], "canonical")
+    with duckdb.connect() as conn:
+        conn.execute(f"SET threads = {threads}")
+        return [len(group) for group in load._batches(conn, planned)]
+
+
+@pytest.mark.parametrize("limit", ["files", "rows"])
+def test_batches_are_bounded(tmp_path, monkeypatch, limit):
     if limit == "files":
         monkeypatch.setattr(load, "BATCH_FILES", 2)
     else:
         monkeypatch.setattr(load, "BATCH_ROWS", 5)
-    planned = load.plan_files([landing], "canonical")
-    with duckdb.connect() as conn:
-        conn.execute("SET threads = 2")
-        assert [len(group) for group in load._batches(conn, planned)] == [2, 2, 1]
+    assert _batch_sizes(tmp_path, files=5, threads=2) == [2, 2, 1]
 
 
 @pytest.mark.parametrize(("threads", "sizes"), [(2, [4, 1]), (1, [3, 2]), (3, [3, 2])])
@@ -224,27 +230,14 @@ def test_a_batch_holds_a_multiple_of_the_threads_in_row_groups(
 ):
     # Five one-row-group files of 2 rows, 7 rows a batch: three files (6 rows) leave one of
     # two threads idle on the third, so the batch takes the fourth (8 rows, under twice 7).
-    landing = tmp_path / "landing"
-    landing.mkdir()
-    for i in range(5):
-        _parquet(landing / f"orders_{i}.parquet", [_row(f"O{i}"), _row(f"P{i}")])
     monkeypatch.setattr(load, "BATCH_ROWS", 7)
-    planned = load.plan_files([landing], "canonical")
-    with duckdb.connect() as conn:
-        conn.execute(f"SET threads = {threads}")
-        assert [len(group) for group in load._batches(conn, planned)] == sizes
+    assert _batch_sizes(tmp_path, files=5, threads=threads) == sizes
 
 
 def test_a_batch_never_passes_twice_its_rows_to_even_the_row_groups(tmp_path, monkeypatch):
-    landing = tmp_path / "landing"
-    landing.mkdir()
-    for i in range(4):
-        _parquet(landing / f"orders_{i}.parquet", [_row(f"O{i}"), _row(f"P{i}")])
+    # 3 rows a batch on 4 threads: three files (6 rows, twice 3) are as far as it goes.
     monkeypatch.setattr(load, "BATCH_ROWS", 3)
-    planned = load.plan_files([landing], "canonical")
-    with duckdb.connect() as conn:
-        conn.execute("SET threads = 4")
-        assert [len(group) for group in load._batches(conn, planned)] == [3, 1]
+    assert _batch_sizes(tmp_path, files=4, threads=4) == [3, 1]
 
 
 def test_an_interrupted_batch_leaves_nothing_and_the_rerun_loads_it_whole(tmp_path, monkeypatch):
