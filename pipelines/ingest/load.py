@@ -24,7 +24,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from pipelines.errors import CardPulseError
-from pipelines.ingest import adapters, lake, mysqldump, partner, reading, secrets
+from pipelines.ingest import adapters, lake, mysqldump, partner, reading, secrets, spreadsheet
 from pipelines.ingest.entities import ENTITIES, ENTITY_ORDER, entity_for_file_name
 from pipelines.ingest.reading import UnreadableFile, quote_ident
 from pipelines.ingest.references import InferredMembers, inferred_in_files, inferred_members
@@ -86,6 +86,8 @@ class FileResult:
     version: int = 1
     inferred: list[InferredMembers] = field(default_factory=list)
     warning: str | None = None
+    # What reading the file found worth saying (a workbook's sheet, digits Excel lost).
+    read_notes: list[str] = field(default_factory=list)
 
     def summary_line(self) -> str:
         """The one line the command prints for this file."""
@@ -111,6 +113,7 @@ class FileResult:
             notes.append(f"{self.normalised} value{'s' if self.normalised > 1 else ''} normalised")
         if self.encoding and self.encoding.replace("_", "-").lower() not in ("utf-8", "utf8"):
             notes.append(f"read as {self.encoding.upper()}")
+        notes.extend(self.read_notes)
         notes.extend(members.note() for members in self.inferred)
         if notes:
             line += " (" + "; ".join(notes) + ")"
@@ -162,9 +165,14 @@ def plan_files(paths: Iterable[str | Path], source: str) -> list[PlannedFile]:
                 if source != "canonical" and mysqldump.is_sql_file(child):
                     found.extend(_dump_tables(child, source, named=False))
                     continue
+                tables = _tables_for(child, source)
                 if reading.file_format(child):
-                    tables = _tables_for(child, source)
                     found.extend(PlannedFile(child.resolve(), table) for table in tables)
+                elif tables and reading.holds_unread_data(child):
+                    # A table's data in a form ingest does not read (orders_2025-03.xls, a
+                    # .zip) is reported, never skipped: skipping it would lose its rows unseen.
+                    message = reading.unknown_type_message(child)
+                    found.append(PlannedFile(child.resolve(), tables[0], message))
             planned.extend(found)
             continue
         if source != "canonical" and mysqldump.is_sql_file(path):
@@ -176,7 +184,7 @@ def plan_files(paths: Iterable[str | Path], source: str) -> list[PlannedFile]:
                 PlannedFile(
                     path.resolve(),
                     tables[0] if tables else None,
-                    "unknown file type (expected .csv, .parquet or .jsonl, optionally .gz)",
+                    reading.unknown_type_message(path),
                 )
             )
         elif not tables:
@@ -662,14 +670,19 @@ def _read_file(
     conn, path: Path, encoding: str | None, workdir: Path, result: FileResult
 ) -> tuple[str, list[str]]:
     found = reading.file_format(path)
+    if found.fmt in ("parquet", "xlsx") and found.gzipped:
+        plain = workdir / f"decompressed.{found.fmt}"
+        with plain.open("wb") as out:
+            for chunk in reading._read_all_chunks(path, True):
+                out.write(chunk)
+        path = plain
     if found.fmt == "parquet":
-        if found.gzipped:
-            plain = workdir / "decompressed.parquet"
-            with plain.open("wb") as out:
-                for chunk in reading._read_all_chunks(path, True):
-                    out.write(chunk)
-            path = plain
         return "parquet", reading.load_parquet(conn, path)
+    if found.fmt == "xlsx":
+        converted = spreadsheet.xlsx_to_csv(path, workdir)
+        result.read_notes = converted.notes()
+        text = reading.prepare_text(converted.path, False, "utf-8", workdir)
+        return "csv", reading.load_csv(conn, text)
     text = reading.prepare_text(path, found.gzipped, encoding, workdir)
     result.encoding = text.encoding
     if found.fmt == "jsonl":

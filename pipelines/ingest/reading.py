@@ -58,6 +58,8 @@ FORMATS = {
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
     ".json": "jsonl",
+    ".xlsx": "xlsx",
+    ".xlsm": "xlsx",
 }
 
 _DELIMITERS = (",", "\t", ";", "|")
@@ -71,6 +73,47 @@ class UnreadableFile(Exception):
 class FileFormat:
     fmt: str  # csv, parquet, jsonl
     gzipped: bool
+
+
+# Spreadsheets that are not read (.xlsx and .xlsm are: ``spreadsheet.py``).
+_SPREADSHEETS = (".xls", ".et", ".ods", ".numbers")
+# Archives and compressions other than gzip.
+_ARCHIVES = (".zip", ".rar", ".7z", ".tar", ".tgz", ".bz2", ".xz", ".zst", ".lz4")
+
+
+def holds_unread_data(path: Path) -> bool:
+    """Whether a file's type says it holds table data that ingest does not read (a sheet, a
+    SQL dump, an archive): in a folder such a file is reported, not skipped. Other unknown
+    types (``orders_readme.md``) are not data and are left alone."""
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] == ".gz":
+        suffixes = suffixes[:-1]
+    return bool(suffixes) and suffixes[-1] in _SPREADSHEETS + _ARCHIVES + (".sql",)
+
+
+def unknown_type_message(path: Path) -> str:
+    """Why ``path`` (no known format) is not read, and what to do instead."""
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] == ".gz":
+        suffixes = suffixes[:-1]
+    suffix = suffixes[-1] if suffixes else ""
+    if suffix in _SPREADSHEETS:
+        return (
+            f"a spreadsheet ({suffix}) is not read: save the sheet as CSV (UTF-8) and ingest "
+            "that file"
+        )
+    if suffix in _ARCHIVES:
+        return (
+            f"an archive or compression ({suffix}) is not read: extract it and ingest the "
+            "files inside (gzip, .gz, is read as it is)"
+        )
+    if suffix == ".sql":
+        return (
+            "a SQL dump is read with --source naming the system it comes from (dujiaoka, "
+            "acg-faka, dujiao-next)"
+        )
+    named = f"unknown file type {suffix!r}" if suffix else "no file type in the name"
+    return f"{named} (expected .csv, .tsv, .txt, .parquet, .jsonl, .json or .xlsx, optionally .gz)"
 
 
 def file_format(path: Path) -> FileFormat | None:
@@ -484,14 +527,29 @@ def _parse_csv_by_record(conn, text: TextFile, positional: list[str], delimiter:
 
 
 def load_jsonl(conn, text: TextFile) -> list[str]:
-    """Stage a JSON Lines file as ``src``: one object per line, line numbers exact."""
-    conn.execute(
-        f"""CREATE OR REPLACE TEMP TABLE json_lines AS
-            SELECT raw FROM read_csv(
-                {sql_str(str(text.path))}, header = false, auto_detect = false,
-                delim = '\x1e', quote = '', escape = '', strict_mode = false,
-                columns = {{'raw': 'VARCHAR'}}, max_line_size = {MAX_LINE_BYTES})"""
-    )
+    """Stage a JSON Lines file as ``src``: one object per line, line numbers exact.
+
+    A file that starts with ``[`` is one JSON array of objects (what a "JSON" export button
+    often writes): its ``_line`` is the element's position in the array, from 1. DuckDB
+    parses it whole or not at all: a broken array fails the file, nothing half-read."""
+    array = _starts_with_bracket(text.path)
+    if array:
+        conn.execute(
+            f"""CREATE OR REPLACE TEMP TABLE json_lines AS
+                SELECT json::VARCHAR AS raw
+                FROM read_json({sql_str(str(text.path))}, format = 'array', records = false,
+                               auto_detect = false, columns = {{'json': 'JSON'}},
+                               maximum_object_size = {MAX_LINE_BYTES})"""
+        )
+    else:
+        conn.execute(
+            f"""CREATE OR REPLACE TEMP TABLE json_lines AS
+                SELECT raw FROM read_csv(
+                    {sql_str(str(text.path))}, header = false, auto_detect = false,
+                    delim = '\x1e', quote = '', escape = '', strict_mode = false,
+                    columns = {{'raw': 'VARCHAR'}}, max_line_size = {MAX_LINE_BYTES})"""
+        )
+    # Row ids follow the file's order: a line's (an element's) number, from 1.
     conn.execute(
         """CREATE OR REPLACE TEMP TABLE json_lines AS
            SELECT * FROM (
@@ -519,13 +577,20 @@ def load_jsonl(conn, text: TextFile) -> list[str]:
         f"""CREATE OR REPLACE TEMP VIEW src AS
             SELECT _line, raw AS _raw_json{extracted} FROM json_lines WHERE is_object"""
     )
+    reason = "not a JSON object" if array else "not a JSON object on one line"
     conn.execute(
-        """CREATE OR REPLACE TEMP TABLE parse_rejects AS
-           SELECT _line, NULL::VARCHAR AS column_name,
-                  'not a JSON object on one line' AS reason, raw AS raw_text
+        f"""CREATE OR REPLACE TEMP TABLE parse_rejects AS
+           SELECT _line, NULL::VARCHAR AS column_name, {sql_str(reason)} AS reason,
+                  raw AS raw_text
            FROM json_lines WHERE NOT is_object"""
     )
     return list(chosen)
+
+
+def _starts_with_bracket(path: Path) -> bool:
+    with path.open("rb") as handle:
+        head = handle.read(1 << 16)
+    return head.removeprefix(codecs.BOM_UTF8).lstrip(b" \t\r\n").startswith(b"[")
 
 
 def _json_path_key(key: str) -> str:
