@@ -95,6 +95,9 @@ for name, value, stored in [
     ("asia_shanghai", "2025-03-01 10:00:00 Asia/Shanghai", "2025-03-01 10:00"),
     ("beijing", "2025-03-01 10:00:00 Beijing", "2025-03-01 10:00"),
     ("offset_minus5", "2025-03-01 10:00:00-05:00", "2025-03-01 23:00"),
+    ("offset_after_space", "2025-03-01 10:00:00 +0800", "2025-03-01 10:00"),  # PHP's 'O'
+    ("offset_after_space_utc", "2025-03-01 02:00 +00:00", "2025-03-01 10:00"),
+    ("slashes_unpadded", "2025/3/1 10:00", "2025-03-01 10:00"),  # Excel's CSV in zh-CN
     ("date_only", "2025-03-01", "2025-03-01 00:00"),
     ("spaces", "  2025-03-01 10:00:00 ", "2025-03-01 10:00"),
     ("tomorrow", (NOW + dt.timedelta(days=1)).strftime("%Y-%m-%d %H:%M:%S"), None),

@@ -163,10 +163,24 @@ def _zone_as_offset(raw: str) -> str:
     china = ", ".join(map(_lit, CHINA_ZONE_WORDS))
     utc = ", ".join(map(_lit, UTC_ZONE_WORDS))
     return (
-        f"CASE WHEN NOT regexp_matches({text}, '[A-Za-z]$') THEN {text} "
+        f"CASE WHEN NOT regexp_matches({text}, '[A-Za-z]$') THEN {_offset_joined(text)} "
         f"WHEN {word} = '' THEN {text} "
         f"WHEN {word} IN ({china}) THEN {stamp} || '+08:00' "
         f"WHEN {word} IN ({utc}) THEN {stamp} || '+00:00' END"
+    )
+
+
+# A numeric offset after a space (PHP's ``date('Y-m-d H:i:s O')``: ``10:00:00 +0800``).
+_SPACED_OFFSET = "[0-9]\\s+[+-][0-9]{2}(:?[0-9]{2})?$"
+
+
+def _offset_joined(text: str) -> str:
+    """SQL: ``... 10:00:00 +0800`` as ``... 10:00:00+0800``: DuckDB reads an offset only when
+    it follows the time directly. Only values with a space before a sign pay the regexp."""
+    return (
+        f"CASE WHEN {text} LIKE '% +%' OR {text} LIKE '% -%' "
+        f"THEN regexp_replace({text}, '([0-9])\\s+([+-][0-9]{{2}}(:?[0-9]{{2}})?)$', '\\1\\2') "
+        f"ELSE {text} END"
     )
 
 
@@ -196,7 +210,10 @@ def normalised_sql(column: Column, raw: str, source_type: str) -> str | None:
         return f"({spaced} OR ({written} <> '' AND {written} NOT IN ('true', 'false')))"
     if column.kind == "timestamp":
         china = "|".join(w.replace("/", "\\/") for w in CHINA_ZONE_WORDS)
-        return f"({spaced} OR regexp_matches(upper({raw}), '[0-9]\\s*({china})\\s*$'))"
+        return (
+            f"({spaced} OR regexp_matches(upper({raw}), '[0-9]\\s*({china})\\s*$') "
+            f"OR regexp_matches(trim({raw}), '{_SPACED_OFFSET}'))"
+        )
     return spaced
 
 
