@@ -195,7 +195,13 @@ def test_an_agent_bound_users_record_keeps_its_agent(store):
     assert not record.matches(replace(store.get("agent7"), agent_id=None))
 
 
-def test_records_and_the_key_outlive_the_process_in_a_600_file(store, tmp_path, caplog):
+def test_records_and_the_key_outlive_the_process_in_a_600_file(
+    store, tmp_path, caplog, monkeypatch
+):
+    # Opening the file forgets records older than MAX_SESSION_HOURS by the clock: the
+    # records here are dated NOW, so the clock is NOW too (the real one made this test fail
+    # from 16:00 UTC on the day NOW names).
+    monkeypatch.setattr(sessions, "_now", lambda: NOW)
     path = tmp_path / "sessions.sqlite"
     book = sessions.SessionBook()
     assert book.keep_in(path)
@@ -221,6 +227,12 @@ def test_records_and_the_key_outlive_the_process_in_a_600_file(store, tmp_path, 
     fourth.keep_in(path)
     assert fourth.get(kept.session_id, now=NOW + timedelta(minutes=50)) is not None
     assert fourth.get(kept.session_id, now=NOW + timedelta(minutes=56)) is None  # idle 31 min
+    # A process started after the longest session's end forgets the record on opening.
+    late = NOW + timedelta(hours=sessions.MAX_SESSION_HOURS, minutes=1)
+    monkeypatch.setattr(sessions, "_now", lambda: late)
+    fifth = sessions.SessionBook()
+    fifth.keep_in(path)
+    assert fifth.get(kept.session_id, now=NOW + timedelta(minutes=50)) is None
     # A file that is not a database leaves the book in memory, said once in the log.
     broken = tmp_path / "broken.sqlite"
     broken.write_bytes(b"not a database" * 100)
