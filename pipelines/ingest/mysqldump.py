@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from pipelines.ingest.reading import UnreadableFile, _read_all_chunks, quote_ident
+from pipelines.ingest.reading import UnreadableFile, _read_all_chunks, quote_ident, type_suffix
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 ROW_BATCH = 50_000
@@ -58,10 +58,7 @@ class TableLayout:
 
 
 def is_sql_file(path: Path) -> bool:
-    suffixes = [s.lower() for s in path.suffixes]
-    if suffixes and suffixes[-1] == ".gz":
-        suffixes = suffixes[:-1]
-    return bool(suffixes) and suffixes[-1] == ".sql"
+    return type_suffix(path)[0] == ".sql"
 
 
 def _tab_data_beside(path: Path) -> Path | None:

@@ -81,22 +81,26 @@ _SPREADSHEETS = (".xls", ".et", ".ods", ".numbers")
 _ARCHIVES = (".zip", ".rar", ".7z", ".tar", ".tgz", ".bz2", ".xz", ".zst", ".lz4")
 
 
+def type_suffix(path: Path) -> tuple[str, bool]:
+    """The suffix that names a file's type, lower case ("" when none), with ``.gz`` stripped
+    first, and whether it was there: ``orders.CSV.gz`` -> (".csv", True)."""
+    suffixes = [s.lower() for s in path.suffixes]
+    gzipped = bool(suffixes) and suffixes[-1] == ".gz"
+    if gzipped:
+        suffixes = suffixes[:-1]
+    return (suffixes[-1] if suffixes else ""), gzipped
+
+
 def holds_unread_data(path: Path) -> bool:
     """Whether a file's type says it holds table data that ingest does not read (a sheet, a
     SQL dump, an archive): in a folder such a file is reported, not skipped. Other unknown
     types (``orders_readme.md``) are not data and are left alone."""
-    suffixes = [s.lower() for s in path.suffixes]
-    if suffixes and suffixes[-1] == ".gz":
-        suffixes = suffixes[:-1]
-    return bool(suffixes) and suffixes[-1] in _SPREADSHEETS + _ARCHIVES + (".sql",)
+    return type_suffix(path)[0] in _SPREADSHEETS + _ARCHIVES + (".sql",)
 
 
 def unknown_type_message(path: Path) -> str:
     """Why ``path`` (no known format) is not read, and what to do instead."""
-    suffixes = [s.lower() for s in path.suffixes]
-    if suffixes and suffixes[-1] == ".gz":
-        suffixes = suffixes[:-1]
-    suffix = suffixes[-1] if suffixes else ""
+    suffix = type_suffix(path)[0]
     if suffix in _SPREADSHEETS:
         return (
             f"a spreadsheet ({suffix}) is not read: save the sheet as CSV (UTF-8) and ingest "
@@ -118,13 +122,10 @@ def unknown_type_message(path: Path) -> str:
 
 def file_format(path: Path) -> FileFormat | None:
     """1. ``.gz`` is stripped and remembered, 2. the remaining suffix names the format."""
-    suffixes = [s.lower() for s in path.suffixes]
-    gzipped = bool(suffixes) and suffixes[-1] == ".gz"
-    if gzipped:
-        suffixes = suffixes[:-1]
-    if not suffixes or suffixes[-1] not in FORMATS:
+    suffix, gzipped = type_suffix(path)
+    if suffix not in FORMATS:
         return None
-    return FileFormat(FORMATS[suffixes[-1]], gzipped)
+    return FileFormat(FORMATS[suffix], gzipped)
 
 
 def content_hash(path: Path) -> str:
