@@ -116,6 +116,39 @@ def test_versions_inside_one_file_newest_wins_in_any_line_order(tmp_path):
     ]
 
 
+def test_stored_orders_are_found_whatever_the_order_ids_ranges(tmp_path):
+    """Only the file's ids inside the stored ones' range are looked up: ids below, between
+    and above the stored ones are new, a stored id is an update or a duplicate."""
+    first = write(
+        tmp_path / "orders_1.csv",
+        ORDER_HEADER,
+        order_line("O3", updated="2024-01-01 10:00:00"),
+        order_line("O5", updated="2024-01-01 10:00:00"),
+    )
+    assert counts(ingest(tmp_path, first)[0]) == (2, 2, 0, 0, 0)
+    second = write(
+        tmp_path / "orders_2.csv",
+        ORDER_HEADER,
+        order_line("O1"),  # below the stored range: new
+        order_line("O4"),  # inside it, not stored: new
+        order_line("O5", updated="2024-01-02 10:00:00", status="refunded"),  # an update
+        order_line("O3", updated="2024-01-01 10:00:00"),  # the stored version again
+        order_line("O9"),  # above it: new
+    )
+    assert counts(ingest(tmp_path, second)[0]) == (5, 3, 1, 1, 0)
+    third = write(tmp_path / "orders_3.csv", ORDER_HEADER, order_line("P1"), order_line("P2"))
+    assert counts(ingest(tmp_path, third)[0]) == (2, 2, 0, 0, 0)  # nothing stored in range
+    assert query(tmp_path, "SELECT order_id, status FROM raw.orders ORDER BY 1") == [
+        ("O1", "paid"),
+        ("O3", "paid"),
+        ("O4", "paid"),
+        ("O5", "refunded"),
+        ("O9", "paid"),
+        ("P1", "paid"),
+        ("P2", "paid"),
+    ]
+
+
 def test_same_updated_at_with_different_values_is_quarantined(tmp_path):
     first = write(
         tmp_path / "orders_1.csv",

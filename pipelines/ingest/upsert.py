@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pipelines.ingest.entities import Entity
-from pipelines.ingest.reading import LINE_BITS, quote_ident
+from pipelines.ingest.reading import LINE_BITS, quote_ident, sql_str
 from pipelines.ingest.region_codes import UNKNOWN_REGION
 from pipelines.ingest.schema import table_columns
 
@@ -126,14 +126,22 @@ def flag_order_conflicts(conn, entity: Entity) -> None:
         "SELECT min(order_id), max(order_id) FROM staged WHERE _reason IS NULL"
     ).fetchone()
     # The order_id range first: where ids grow with time, zone maps skip most of the table.
+    # Then only the file's ids inside the stored ones' range are looked up: where ids grow,
+    # that is the late versions of older orders, not the whole file.
+    first, last = conn.execute(
+        "SELECT min(order_id), max(order_id) FROM raw.orders WHERE order_id BETWEEN ? AND ?",
+        [lowest or "", highest or ""],
+    ).fetchone()
+    lookup = "false"  # no stored order in the file's range
+    if first is not None:
+        within = f"BETWEEN {sql_str(first)} AND {sql_str(last)}"
+        lookup = f"""o.order_id {within} AND o.order_id IN (
+                         SELECT order_id FROM staged WHERE _reason IS NULL AND order_id {within})"""
     conn.execute(
         f"""CREATE OR REPLACE TEMP TABLE stored AS
             SELECT o.order_id, o.updated_at AS _stored_version,
                    {_order_content(columns, "o")} AS _stored_content, o.rowid AS _stored_rowid
-            FROM raw.orders o
-            WHERE o.order_id BETWEEN ? AND ?
-              AND o.order_id IN (SELECT order_id FROM staged WHERE _reason IS NULL)""",
-        [lowest or "", highest or ""],
+            FROM raw.orders o WHERE {lookup}"""
     )
     # Orders seen more than once in the file: with the stored ones, the only rows to judge.
     conn.execute(
@@ -141,6 +149,8 @@ def flag_order_conflicts(conn, entity: Entity) -> None:
            SELECT order_id FROM staged WHERE _reason IS NULL
            GROUP BY order_id HAVING count(*) > 1"""
     )
+    if not _any_to_judge(conn):
+        return
     # Only an (order_id, updated_at) pair seen twice in the file, or already stored, can clash.
     conn.execute(
         f"""CREATE OR REPLACE TEMP TABLE conflicts AS
@@ -174,6 +184,12 @@ def flag_order_conflicts(conn, entity: Entity) -> None:
     )
 
 
+def _any_to_judge(conn) -> bool:
+    """Whether ``staged`` names an order already stored or one it has twice: the only rows
+    that need judging (a file of new orders, each once, has none)."""
+    return conn.execute("SELECT EXISTS (FROM stored) OR EXISTS (FROM repeated)").fetchone()[0]
+
+
 def merge_orders(conn, entity: Entity, file_id: str | Lineage) -> list[MergeCounts]:
     """Upsert ``staged`` good rows into raw.orders by order_id, newest updated_at wins; the
     counts per file of ``file_id`` (a file id, or the files staged together).
@@ -183,17 +199,20 @@ def merge_orders(conn, entity: Entity, file_id: str | Lineage) -> list[MergeCoun
     only means it is judged).
     """
     lineage = Lineage.of(file_id)
+    judging = _any_to_judge(conn)
     # Only orders seen twice in the file or already stored need judging (narrow: keys and
     # times); every other good row is the first version of a new order: ``loaded``. The rows
     # that do not survive are few, so the insert is the good rows minus those.
     conn.execute(
-        """CREATE OR REPLACE TEMP TABLE judged AS
+        f"""CREATE OR REPLACE TEMP TABLE judged AS
            WITH good AS (
-               SELECT _line, order_id, updated_at, _rows FROM staged WHERE _reason IS NULL
+               SELECT _line, order_id, updated_at, _rows FROM staged
+               WHERE _reason IS NULL AND {"true" if judging else "false"}
            ), special AS (
                SELECT g.*, s._stored_version
                FROM good g LEFT JOIN stored s USING (order_id)
-               WHERE s.order_id IS NOT NULL OR g.order_id IN (SELECT order_id FROM repeated)
+               WHERE g.order_id IN (SELECT order_id FROM stored
+                                    UNION ALL SELECT order_id FROM repeated)
            ), ranked AS (
                SELECT *,
                       max(updated_at) OVER (PARTITION BY order_id ORDER BY _line
@@ -226,14 +245,19 @@ def merge_orders(conn, entity: Entity, file_id: str | Lineage) -> list[MergeCoun
         else "NULL"
         for c in columns
     )
+    # Versions judged older than another, or repeats, are not inserted.
+    passed_over = (
+        """ANTI JOIN (SELECT _line FROM judged WHERE NOT _latest OR _outcome = 'duplicate') l
+           USING (_line)"""
+        if judging
+        else ""
+    )
     conn.execute(
         f"""INSERT INTO raw.orders ({", ".join(quote_ident(c) for c in columns)}, region_raw,
                                    _file_id, _line, _loaded_at)
             SELECT {values}, {_region_raw_sql("st")}, {lineage.file_id_sql("st._line")},
                    {lineage.line_sql("st._line")}, now()::TIMESTAMP
-            FROM staged st
-            ANTI JOIN (SELECT _line FROM judged WHERE NOT _latest OR _outcome = 'duplicate') l
-                USING (_line)
+            FROM staged st {passed_over}
             WHERE st._reason IS NULL"""
     )
     index = lineage.file_index_sql("_line")
