@@ -8,13 +8,14 @@ cannot load whole falls back to its files alone, each failing with its own messa
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 
 import duckdb
 import pytest
-from ingest_helpers import ingest, query, write
+from ingest_helpers import counts, ingest, query, write
 
-from pipelines.ingest import load
+from pipelines.ingest import load, reading
 
 COLUMNS = (
     "order_id, created_at, updated_at, merchant_id, sku_id, quantity, unit_price, status, "
@@ -268,3 +269,117 @@ def test_an_interrupted_batch_leaves_nothing_and_the_rerun_loads_it_whole(tmp_pa
     monkeypatch.setattr(load, "_record_in_ledger", real)
     ingest(interrupted, landing)
     assert _warehouse(interrupted) == expected
+
+
+# ---- CSV files: read one by one (encoding, records), staged together ----------------------
+
+
+def _csv(path: Path, rows: list[tuple], encoding: str = "utf-8", extra: str = "") -> Path:
+    lines = [COLUMNS.replace(" ", "")] + [",".join(str(v) for v in row) for row in rows]
+    text = "\n".join(lines) + "\n" + extra
+    if path.suffix == ".gz":
+        path.write_bytes(gzip.compress(text.encode(encoding)))
+    else:
+        path.write_text(text, encoding=encoding)
+    return path
+
+
+def _csv_landing(tmp_path: Path) -> Path:
+    """The three files of ``_landing`` as CSV: the second gzipped and in GB18030 (its region
+    is 广东), the third with a stray quote, a blank line and a line of too many fields (read
+    record by record)."""
+    landing = _landing(tmp_path)
+    for parquet in sorted(landing.glob("orders_*.parquet")):
+        rows = duckdb.sql(f"SELECT * FROM read_parquet('{parquet}')").fetchall()
+        parquet.unlink()
+        name = parquet.with_suffix(".csv")
+        if name.stem.endswith("02"):
+            _csv(name.with_name(name.name + ".gz"), rows, "gb18030")
+        elif name.stem.endswith("03"):
+            stray = (*rows[0][:4], 'iPad 10.9" 64GB', *rows[0][5:])
+            _csv(name, [*rows[1:], stray], extra="\nO9,x,y,M1,S1,1,9.9,paid,广东,too,many\n")
+        else:
+            _csv(name, rows)
+    return landing
+
+
+def test_csv_files_staged_together_load_as_one_by_one(tmp_path, monkeypatch):
+    staged_together = []
+    real = load._load_in_transaction
+    monkeypatch.setattr(
+        load,
+        "_load_in_transaction",
+        lambda conn, files, *a: staged_together.append(len(files)) or real(conn, files, *a),
+    )
+    runs = {}
+    for name, batch_files in (("alone", 1), ("batched", 8)):
+        staged_together.clear()
+        folder = tmp_path / name
+        folder.mkdir()
+        monkeypatch.setattr(load, "BATCH_FILES", batch_files)
+        results = ingest(folder, _csv_landing(folder))
+        runs[name] = ([r.summary_line() for r in results], _warehouse(folder), staged_together[:])
+    (alone_lines, alone, alone_groups), (batch_lines, batched, batch_groups) = runs.values()
+    assert alone_groups == [1, 1, 1, 1] and batch_groups == [1, 3]
+    assert batch_lines == alone_lines
+    assert batched == alone
+    assert batch_lines[1:] == [
+        "orders_2024-01.csv (orders): 4 rows read, 3 loaded, 0 updated, 0 duplicate, 1 quarantined",
+        "orders_2024-02.csv.gz (orders): 4 rows read, 1 loaded, 1 updated, 2 duplicate, "
+        "0 quarantined (read as GB18030; 1 SKU not in skus yet, inferred: S404)",
+        "orders_2024-03.csv (orders): 5 rows read, 1 loaded, 2 updated, 0 duplicate, 2 quarantined",
+    ]
+    # Each row names its own file; the GB18030 file's 广东 was read as 广东 (mojibake would be
+    # UNKNOWN); the line of too many fields is quarantined with its own file's line number.
+    assert ("O5", "CN-GD", "orders_2024-02.csv.gz") in {
+        (r[0], r[8], r[-1]) for r in batched["orders"]
+    }
+    assert [(q[0], q[1], q[2]) for q in batched["quarantine"]] == [
+        ("orders_2024-01.csv", 4, "quantity"),
+        ("orders_2024-03.csv", 5, "updated_at"),  # the stray quote's row: O2 again
+        ("orders_2024-03.csv", 7, None),
+    ]
+
+
+@pytest.mark.parametrize("unlike", ["other_columns", "broken"])
+def test_a_csv_file_with_other_columns_or_broken_makes_the_batch_load_alone(tmp_path, unlike):
+    landing = _csv_landing(tmp_path)
+    if unlike == "other_columns":
+        third = landing / "orders_2024-03.csv"
+        third.write_text(third.read_text().replace("region_code", "region_code,note", 1))
+    else:
+        (landing / "orders_2024-02.csv.gz").write_bytes(b"\x1f\x8b\x08\x00 truncated")
+    results = ingest(tmp_path, landing)
+    if unlike == "other_columns":
+        # Every row of the third file has a field too few for its header: quarantined.
+        assert [counts(r) for r in results[1:]] == [
+            (4, 3, 0, 0, 1),
+            (4, 1, 1, 2, 0),
+            (5, 0, 0, 0, 5),
+        ]
+    else:
+        assert [r.error is not None for r in results] == [False, False, True, False]
+        assert [counts(r) for r in results[3:]] == [(5, 1, 2, 0, 2)]
+
+
+def test_csv_batches_hold_one_format_and_are_bounded_by_text(tmp_path, monkeypatch):
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    for i in range(5):
+        _csv(landing / f"orders_{i}a.csv", [_row(f"O{i}")])  # 156 bytes each
+    gzipped = _csv(landing / "orders_4b.csv.gz", [_row("O8"), _row("O9")])
+    assert reading.text_size(gzipped) == len(gzip.decompress(gzipped.read_bytes())) == 223
+    assert gzipped.stat().st_size < 194  # would fit beside orders_4a.csv; its text does not
+    _parquet(landing / "orders_5.parquet", [_row("P1")])
+    _parquet(landing / "orders_6.parquet", [_row("P2")])
+    planned = load.plan_files([landing], "canonical")
+    monkeypatch.setattr(load, "BATCH_TEXT_BYTES", 350)
+    with duckdb.connect() as conn:
+        groups = [[p.path.name for p in group] for group in load._batches(conn, planned)]
+    assert groups == [
+        ["orders_0a.csv", "orders_1a.csv"],
+        ["orders_2a.csv", "orders_3a.csv"],
+        ["orders_4a.csv"],
+        ["orders_4b.csv.gz"],
+        ["orders_5.parquet", "orders_6.parquet"],
+    ]

@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 from pipelines.errors import CardPulseError
 from pipelines.ingest import adapters, lake, mysqldump, partner, reading, secrets, spreadsheet
 from pipelines.ingest.entities import ENTITIES, ENTITY_ORDER, entity_for_file_name
-from pipelines.ingest.reading import UnreadableFile, quote_ident
+from pipelines.ingest.reading import LINE_BITS, UnreadableFile, quote_ident
 from pipelines.ingest.references import InferredMembers, inferred_in_files, inferred_members
 from pipelines.ingest.region_codes import UNKNOWN_REGION, region_aliases
 from pipelines.ingest.schema import add_carried_columns, create_raw_tables
@@ -52,10 +52,12 @@ MEMORY_LIMIT = "3GB"
 
 CHECKPOINT_THRESHOLD = "8GB"
 
-# Consecutive Parquet orders files staged together (``_batches``): at most this many files
-# and rows (their typed rows, about 0.5 KB each, are held in memory while they load).
+# Consecutive canonical orders files staged together (``_batches``): at most this many
+# files, and Parquet rows (their typed rows, about 0.5 KB each, are held in memory while they
+# load) or CSV text (held as text, then typed: about three times its size in memory).
 BATCH_FILES = 8
 BATCH_ROWS = 3_000_000
+BATCH_TEXT_BYTES = 256 << 20
 
 # A file quarantining more than this share of its rows gets a warning line.
 WARN_QUARANTINE_PCT = 5.0
@@ -455,54 +457,72 @@ def _ingest_file(
 
 
 def _batches(conn, planned: list[PlannedFile]) -> Iterator[list[PlannedFile]]:
-    """The planned files in load order, in groups: consecutive canonical Parquet orders files
-    are staged together (up to ``BATCH_FILES`` files and about ``BATCH_ROWS`` rows), every
-    other file alone.
+    """The planned files in load order, in groups: consecutive canonical orders files of one
+    format, Parquet or CSV, are staged together (up to ``BATCH_FILES`` files and about
+    ``BATCH_ROWS`` Parquet rows or ``BATCH_TEXT_BYTES`` of CSV text), every other file alone.
 
-    A Parquet file is read by one thread per row group, and a pandas or pyarrow export often
-    has one row group per file: staged together, the files keep every core busy. A group
-    passes ``BATCH_ROWS`` (never twice it) to hold a multiple of the threads' count of row
-    groups: three one-group files on two threads leave one thread idle for a third of the
-    read (measured in docs/ingest.md).
+    DuckDB runs a statement on one thread per row group (122,880 rows of a table, one group of
+    a Parquet file): a monthly export of 80 k rows staged alone keeps one core busy, several
+    staged together keep all of them busy. A Parquet group passes ``BATCH_ROWS`` (never twice
+    it) to hold a multiple of the threads' count of row groups: three one-group files on two
+    threads leave one thread idle for a third of the read (measured in docs/ingest.md).
     """
     threads = max(1, int(conn.execute("SELECT current_setting('threads')").fetchone()[0]))
     group: list[PlannedFile] = []
-    rows = row_groups = 0
+    kind = None
+    size = row_groups = 0
     for item in planned:
-        if _batchable(item):
-            item_rows, item_groups = reading.parquet_size(conn, item.path)
-            full = rows + item_rows > BATCH_ROWS and (
-                row_groups % threads == 0 or rows + item_rows > 2 * BATCH_ROWS
-            )
-            if group and (len(group) >= BATCH_FILES or full):
-                yield group
-                group, rows, row_groups = [], 0, 0
-            group.append(item)
-            rows += item_rows
-            row_groups += item_groups
-            continue
-        if group:
+        item_kind = _batch_kind(item)
+        if group and item_kind != kind:
             yield group
-            group, rows, row_groups = [], 0, 0
-        yield [item]
+            group, size, row_groups = [], 0, 0
+        if item_kind is None:
+            yield [item]
+            continue
+        if item_kind == "parquet":
+            item_size, item_groups = reading.parquet_size(conn, item.path)
+            full = size + item_size > BATCH_ROWS and (
+                row_groups % threads == 0 or size + item_size > 2 * BATCH_ROWS
+            )
+        else:
+            item_size, item_groups = reading.text_size(item.path), 0
+            full = size + item_size > BATCH_TEXT_BYTES
+        if group and (len(group) >= BATCH_FILES or full):
+            yield group
+            group, size, row_groups = [], 0, 0
+        group.append(item)
+        kind = item_kind
+        size += item_size
+        row_groups += item_groups
     if group:
         yield group
 
 
-def _batchable(item: PlannedFile) -> bool:
+def _batch_kind(item: PlannedFile) -> str | None:
+    """``parquet`` or ``csv`` for a canonical orders file that may be staged with others of
+    its format, else None."""
     if item.problem or item.table is None or item.partners or item.table.mapping is not None:
-        return False
+        return None
     if item.table.entity != "orders":
-        return False
+        return None
     found = reading.file_format(item.path)
-    return bool(found) and found.fmt == "parquet" and not found.gzipped
+    if found and found.fmt == "parquet" and not found.gzipped:
+        return "parquet"
+    return "csv" if found and found.fmt == "csv" else None
 
 
 def _ingest_batch(conn, items: list[PlannedFile], run: IngestRun) -> list[FileResult]:
-    """Load Parquet orders files of one layout in one transaction, staged together; the
+    """Load orders files of one format and layout in one transaction, staged together; the
     results are those of loading them one by one. When anything goes wrong (a file unlike the
     others, a read or load error, too much quarantined), the batch is rolled back and each of
     its files loads alone, so each failure is its own file's, with its own message."""
+    with tempfile.TemporaryDirectory(prefix="cardpulse-ingest-") as workdir:
+        return _ingest_batch_in(conn, items, run, Path(workdir))
+
+
+def _ingest_batch_in(
+    conn, items: list[PlannedFile], run: IngestRun, workdir: Path
+) -> list[FileResult]:
     import duckdb
 
     table = items[0].table
@@ -514,15 +534,19 @@ def _ingest_batch(conn, items: list[PlannedFile], run: IngestRun) -> list[FileRe
     file_ids = [result.file_id for _, result in pending]
     if len(pending) < 2 or len(set(file_ids)) < len(file_ids):
         return _one_by_one(conn, items, results, pending, run)
+    fmt = _batch_kind(items[0])
     try:
-        names = reading.load_parquet(conn, [path for path, _ in pending])
-        names = secrets.protect_canonical(conn, "parquet", names, run.options.home)
+        if fmt == "parquet":
+            names = reading.load_parquet(conn, [path for path, _ in pending])
+        else:
+            names = _read_text_batch(conn, pending, run, workdir)
+        names = secrets.protect_canonical(conn, fmt, names, run.options.home)
     except (UnreadableFile, duckdb.Error):
         _drop_staging(conn)
         return _one_by_one(conn, items, results, pending, run)
     conn.execute("BEGIN TRANSACTION")
     try:
-        _load_in_transaction(conn, pending, table, run, ("parquet", names))
+        _load_in_transaction(conn, pending, table, run, (fmt, names))
         if run.lake is not None:
             for _, result in pending:
                 lake.export_file(conn, run.lake, table.entity, result.file_id)
@@ -546,6 +570,36 @@ def _ingest_batch(conn, items: list[PlannedFile], run: IngestRun) -> list[FileRe
         for _, result in pending:
             lake.write_marker(conn, run.lake, table.entity, result.file_id)
     return results
+
+
+def _read_text_batch(
+    conn, pending: list[tuple[Path, FileResult]], run: IngestRun, workdir: Path
+) -> list[str]:
+    """Read each CSV file of a batch as it is read alone (encoding, every record a row or a
+    rejected line), then stage them together as ``src`` + ``parse_rejects``: a row's
+    ``_line`` is ``file index << LINE_BITS | line``, as for Parquet batches. Files with other
+    columns than the first raise UnreadableFile (the batch then loads one by one)."""
+    names: list[str] | None = None
+    for index, (path, result) in enumerate(pending):
+        folder = workdir / str(index)
+        folder.mkdir()
+        fmt, read = _read_file(conn, path, run.encoding, folder, result)
+        if fmt != "csv" or (names is not None and read != names):
+            raise UnreadableFile("the files staged together have different columns")
+        names = read
+        line = f"_line::BIGINT + ({index}::BIGINT << {LINE_BITS})"
+        for source, target in (("src", "batch_rows"), ("parse_rejects", "batch_rejects")):
+            rows = f"SELECT * REPLACE ({line} AS _line) FROM {source}"
+            conn.execute(
+                f"CREATE OR REPLACE TEMP TABLE {target} AS {rows}"
+                if index == 0
+                else f"INSERT INTO {target} {rows}"
+            )
+        # The next file is read as if alone: its reader creates its tables and views anew.
+        _drop_staging(conn, keep=("batch_rows", "batch_rejects"))
+    conn.execute("CREATE OR REPLACE TEMP VIEW src AS SELECT * FROM batch_rows")
+    conn.execute("CREATE OR REPLACE TEMP TABLE parse_rejects AS SELECT * FROM batch_rejects")
+    return names
 
 
 def _one_by_one(

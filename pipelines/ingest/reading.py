@@ -628,6 +628,20 @@ def load_parquet(conn, path: Path | list[Path]) -> list[str]:
     return lowered
 
 
+def text_size(path: Path) -> int:
+    """A text file's size once decompressed: a gzip file's last four bytes hold it (modulo
+    4 GiB, of its last member: enough to size a batch), else its size on disk."""
+    try:
+        size = path.stat().st_size
+        if not type_suffix(path)[1] or size < 18:
+            return size
+        with path.open("rb") as handle:
+            handle.seek(-4, 2)
+            return int.from_bytes(handle.read(4), "little")
+    except OSError:
+        return 0
+
+
 def parquet_size(conn, path: Path) -> tuple[int, int]:
     """The rows and row groups a Parquet file's footer counts ((0, 0) when it cannot be
     read: loading it alone says why)."""
