@@ -56,6 +56,7 @@ def test_a_workbook_loads_with_its_sheet_rows_as_lines(tmp_path):
     quarantined = query(tmp_path, "SELECT line, reason FROM raw.quarantine ORDER BY line")
     assert [line for line, _ in quarantined] == [5, 7]
     assert "quantity" in quarantined[0][1] and "1.5" in quarantined[0][1]
+    assert quarantined[1][1].startswith("unreadable sheet row (") and "CSV" not in quarantined[1][1]
 
     (again,) = ingest(tmp_path, path)
     assert again.already_loaded
