@@ -315,10 +315,11 @@ def ingest_paths(
     1. Arguments are checked first (unknown source or encoding, missing path, a bad
        ``max_quarantine_pct``: CardPulseError).
     2. The warehouse is opened for writing (held by another process: CardPulseError).
-    3. Each file loads in its own transaction; a file that fails has ``error`` set and leaves
-       nothing behind, and the next file still loads. A file quarantining more than
-       ``max_quarantine_pct`` percent of its rows fails the same way. ``on_result`` (if
-       given) hears about each file as soon as it is done.
+    3. Each file loads in its own transaction (consecutive orders files may load together,
+       ``_batches``, with the results of loading them one by one); a file that fails has
+       ``error`` set and leaves nothing behind, and the next file still loads. A file
+       quarantining more than ``max_quarantine_pct`` percent of its rows fails the same way.
+       ``on_result`` (if given) hears about each file as soon as it is done.
 
     4. With ``lake_path`` (``engine.lake``), each loaded file's rows are also written there as
        Hive-partitioned Parquet (``lake.py``), and the lake is synced with the ledger at the end.
