@@ -99,22 +99,28 @@ def _warehouse(folder: Path) -> dict[str, list[tuple]]:
         conn.close()
 
 
-def _load(tmp_path: Path, name: str, batch_files: int, monkeypatch, **kwargs):
+def _load(tmp_path: Path, name: str, batch_files: int, monkeypatch, landing=_landing, **kwargs):
     folder = tmp_path / name
     folder.mkdir()
     monkeypatch.setattr(load, "BATCH_FILES", batch_files)
-    results = ingest(folder, _landing(folder), **kwargs)
+    results = ingest(folder, landing(folder), **kwargs)
     return [r.summary_line() for r in results], _warehouse(folder)
 
 
-def test_files_staged_together_load_as_one_by_one(tmp_path, monkeypatch):
-    staged_together = []
+def _staged_together(monkeypatch) -> list[int]:
+    """How many files each transaction of the ingests that follow staged together."""
+    staged: list[int] = []
     real = load._load_in_transaction
     monkeypatch.setattr(
         load,
         "_load_in_transaction",
-        lambda conn, files, *a: staged_together.append(len(files)) or real(conn, files, *a),
+        lambda conn, files, *a: staged.append(len(files)) or real(conn, files, *a),
     )
+    return staged
+
+
+def test_files_staged_together_load_as_one_by_one(tmp_path, monkeypatch):
+    staged_together = _staged_together(monkeypatch)
     alone_lines, alone = _load(tmp_path, "alone", 1, monkeypatch)
     assert staged_together == [1, 1, 1, 1]
     staged_together.clear()
@@ -304,23 +310,12 @@ def _csv_landing(tmp_path: Path) -> Path:
 
 
 def test_csv_files_staged_together_load_as_one_by_one(tmp_path, monkeypatch):
-    staged_together = []
-    real = load._load_in_transaction
-    monkeypatch.setattr(
-        load,
-        "_load_in_transaction",
-        lambda conn, files, *a: staged_together.append(len(files)) or real(conn, files, *a),
-    )
-    runs = {}
-    for name, batch_files in (("alone", 1), ("batched", 8)):
-        staged_together.clear()
-        folder = tmp_path / name
-        folder.mkdir()
-        monkeypatch.setattr(load, "BATCH_FILES", batch_files)
-        results = ingest(folder, _csv_landing(folder))
-        runs[name] = ([r.summary_line() for r in results], _warehouse(folder), staged_together[:])
-    (alone_lines, alone, alone_groups), (batch_lines, batched, batch_groups) = runs.values()
-    assert alone_groups == [1, 1, 1, 1] and batch_groups == [1, 3]
+    staged_together = _staged_together(monkeypatch)
+    alone_lines, alone = _load(tmp_path, "alone", 1, monkeypatch, _csv_landing)
+    assert staged_together == [1, 1, 1, 1]
+    staged_together.clear()
+    batch_lines, batched = _load(tmp_path, "batched", 8, monkeypatch, _csv_landing)
+    assert staged_together == [1, 3]  # skus.csv alone, then the three orders files
     assert batch_lines == alone_lines
     assert batched == alone
     assert batch_lines[1:] == [
