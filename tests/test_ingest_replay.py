@@ -120,6 +120,7 @@ def test_unparseable_lines_are_listed_but_not_replayable(tmp_path, home, monkeyp
     assert listed[0].startswith("FILE")
     file_id, name, entity, rows, replayable, first_line = listed[1].split()[:6]
     assert (name, entity, rows, replayable, first_line) == ("orders.csv", "(orders)", "1", "0", "3")
+    assert listed[1].index("unparseable") == listed[0].index("REASON")  # columns aligned
     assert main(["quarantine", "show", f"{file_id}:3"]) == 0
     shown = capsys.readouterr().out
     assert "line 3" in shown and "TOO MANY COLUMNS" in shown

@@ -90,9 +90,13 @@ def _list(warehouse, entity: str | None) -> int:
     if not rows:
         print("no quarantined rows")
         return 0
-    print("FILE          NAME (ENTITY)  ROWS  REPLAYABLE  FIRST LINE  REASON")
+    table = [("FILE", "NAME (ENTITY)", "ROWS", "REPLAYABLE", "FIRST LINE", "REASON")]
     for file_id, name, kind, shape, count, replayable_count, first in rows:
-        print(f"{file_id}  {name} ({kind})  {count}  {replayable_count}  {first}  {shape}")
+        table.append((file_id, f"{name} ({kind})", count, replayable_count, first, shape))
+    cells = [[str(cell) for cell in row] for row in table]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]) - 1)]
+    for row in cells:  # columns aligned; the reason last, as long as it is
+        print("  ".join([c.ljust(w) for c, w in zip(row[:-1], widths, strict=True)] + [row[-1]]))
     return 0
 
 
