@@ -737,13 +737,7 @@ def _read_file(
         converted = spreadsheet.xlsx_to_csv(path, workdir)
         result.read_notes = converted.notes()
         text = reading.prepare_text(converted.path, False, "utf-8", workdir)
-        names = reading.load_csv(conn, text)
-        # The user never saw the CSV the sheet became: a rejected row is the sheet's.
-        conn.execute(
-            "UPDATE parse_rejects SET reason = "
-            "replace(reason, 'unparseable CSV line', 'unreadable sheet row')"
-        )
-        return "csv", names
+        return "csv", reading.load_csv(conn, text, rejected_as="unreadable sheet row")
     text = reading.prepare_text(path, found.gzipped, encoding, workdir)
     result.encoding = text.encoding
     if found.fmt == "jsonl":

@@ -295,8 +295,10 @@ def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def load_csv(conn, text: TextFile) -> list[str]:
+def load_csv(conn, text: TextFile, rejected_as: str = "unparseable CSV line") -> list[str]:
     """Stage a CSV file as ``src`` (+ ``parse_rejects``); returns the header's column names.
+    A rejected record's reason starts with ``rejected_as`` (a workbook's says it is a row of
+    the sheet: the user never saw the CSV it became).
 
     1. DuckDB parses it (strict: a line with too few or too many fields is rejected, with its
        line and raw text). When its rows and rejects account for every physical line, each
@@ -307,8 +309,8 @@ def load_csv(conn, text: TextFile) -> list[str]:
     """
     names, delimiter = read_header(text.path)
     positional = [f"c{i}" for i in range(len(names))]
-    if not _parse_csv_with_duckdb(conn, text, positional, delimiter):
-        _parse_csv_by_record(conn, text, positional, delimiter)
+    if not _parse_csv_with_duckdb(conn, text, positional, delimiter, rejected_as):
+        _parse_csv_by_record(conn, text, positional, delimiter, rejected_as)
     renamed = ", ".join(
         f"r.{p} AS {quote_ident(n)}" for p, n in zip(positional, names, strict=True) if n
     )
@@ -326,7 +328,9 @@ def load_csv(conn, text: TextFile) -> list[str]:
     return [n for n in names if n]
 
 
-def _parse_csv_with_duckdb(conn, text: TextFile, positional: list[str], delimiter: str) -> bool:
+def _parse_csv_with_duckdb(
+    conn, text: TextFile, positional: list[str], delimiter: str, rejected_as: str
+) -> bool:
     """DuckDB's parse into ``csv_rows`` + ``csv_bad``; False when it does not account for
     every physical line (then nothing of it is kept)."""
     import duckdb
@@ -354,7 +358,7 @@ def _parse_csv_with_duckdb(conn, text: TextFile, positional: list[str], delimite
     conn.execute(
         f"""CREATE OR REPLACE TEMP TABLE csv_bad AS
            SELECT line AS _line, min(column_name) AS column_name,
-                  'unparseable CSV line (' || arg_min(CASE
+                  {sql_str(rejected_as + " (")} || arg_min(CASE
                       WHEN error_type = 'LINE SIZE OVER MAXIMUM'
                           THEN 'record longer than {MAX_LINE_BYTES >> 20} MiB'
                       ELSE error_type || coalesce(': ' || error_message, '') END,
@@ -479,7 +483,9 @@ def _quote_problem(message: str) -> str:
     return f"broken quoting ({message})"
 
 
-def _parse_csv_by_record(conn, text: TextFile, positional: list[str], delimiter: str) -> None:
+def _parse_csv_by_record(
+    conn, text: TextFile, positional: list[str], delimiter: str, rejected_as: str
+) -> None:
     """Parse ``text`` record by record into ``csv_rows`` (``_line`` + fields as VARCHAR) and
     ``csv_bad`` (records that cannot be rows, with their reason and text)."""
     import pyarrow as pa
@@ -515,9 +521,7 @@ def _parse_csv_by_record(conn, text: TextFile, positional: list[str], delimiter:
         for record in csv_records(iter(handle), delimiter, width, first_line=2):
             if record.problem or len(record.fields) != width:
                 reason = record.problem or (f"expected {width} fields, found {len(record.fields)}")
-                bad.append(
-                    (record.line, None, f"unparseable CSV line ({reason})", record.text.rstrip())
-                )
+                bad.append((record.line, None, f"{rejected_as} ({reason})", record.text.rstrip()))
                 continue
             batch[0].append(record.line)
             for index, value in enumerate(record.fields, start=1):

@@ -183,13 +183,18 @@ def _ends_with_digit(raw: str) -> str:
 _SPACED_OFFSET = "[0-9]\\s+[+-][0-9]{2}(:?[0-9]{2})?$"
 
 
+def _space_before_sign(raw: str) -> str:
+    """SQL true when a space precedes a ``+`` or ``-`` in ``raw``: the cheap test before the
+    regular expressions for a spaced offset."""
+    return f"({raw} LIKE '% +%' OR {raw} LIKE '% -%')"
+
+
 def _offset_joined(text: str, raw: str | None = None) -> str:
     """SQL: ``... 10:00:00 +0800`` as ``... 10:00:00+0800``: DuckDB reads an offset only when
     it follows the time directly. Only values with a space before a sign (in ``raw``, the
     untrimmed value, when given: cheaper to test) pay the regexp."""
-    tested = raw or text
     return (
-        f"CASE WHEN {tested} LIKE '% +%' OR {tested} LIKE '% -%' "
+        f"CASE WHEN {_space_before_sign(raw or text)} "
         f"THEN regexp_replace({text}, '([0-9])\\s+([+-][0-9]{{2}}(:?[0-9]{{2}})?)$', '\\1\\2') "
         f"ELSE {text} END"
     )
@@ -226,7 +231,7 @@ def normalised_sql(column: Column, raw: str, source_type: str) -> str | None:
         return (
             f"({spaced} OR CASE WHEN NOT {_ends_with_digit(raw)} "
             f"THEN regexp_matches(upper({raw}), '[0-9]\\s*({china})\\s*$') OR {offset} "
-            f"WHEN {raw} LIKE '% +%' OR {raw} LIKE '% -%' THEN {offset} ELSE false END)"
+            f"WHEN {_space_before_sign(raw)} THEN {offset} ELSE false END)"
         )
     return spaced
 
