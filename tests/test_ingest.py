@@ -280,17 +280,24 @@ def test_other_entities_upsert_by_natural_key(tmp_path):
         "S1,Q币 10,game_card,Q币,10,card_key,SUP1,365,true",  # unchanged
         "S2,话费 50 元,mobile_topup,移动,50,direct_topup,SUP2,,true",  # changed
         "S3,爱奇艺月卡,video_vip,爱奇艺,25,card_key,SUP1,30,true",
-        "S3,爱奇艺月卡,video_vip,爱奇艺,25,card_key,SUP1,30,yes",
-    )  # same values
+        "S3,爱奇艺月卡,video_vip,爱奇艺,25,card_key,SUP1,30,yes",  # same values
+        "S4,腾讯视频月卡,video_vip,腾讯,25,card_key,SUP1,30,true",  # new, once: not judged
+        "S5,优酷月卡,video_vip,优酷,25,card_key,SUP1,30,true",
+        "S5,优酷月卡,video_vip,优酷,25,card_key,SUP1,60,true",  # changed within the file
+    )
     assert counts(ingest(tmp_path, first)[0]) == (2, 2, 0, 0, 0)
-    assert counts(ingest(tmp_path, second)[0]) == (4, 1, 1, 2, 0)
+    assert counts(ingest(tmp_path, second)[0]) == (7, 3, 2, 2, 0)
     assert query(
         tmp_path, "SELECT sku_id, name, active, shelf_life_days FROM raw.skus ORDER BY 1"
     ) == [
         ("S1", "Q币 10", True, 365),
         ("S2", "话费 50 元", True, None),
         ("S3", "爱奇艺月卡", True, 30),
+        ("S4", "腾讯视频月卡", True, 30),
+        ("S5", "优酷月卡", True, 60),
     ]
+    lines = query(tmp_path, "SELECT sku_id, _line FROM raw.skus WHERE sku_id > 'S1' ORDER BY 1")
+    assert lines == [("S2", 3), ("S3", 5), ("S4", 6), ("S5", 8)]  # the last line of each
 
 
 def test_keys_with_empty_parts_upsert_too(tmp_path):

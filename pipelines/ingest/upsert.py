@@ -185,8 +185,8 @@ def flag_order_conflicts(conn, entity: Entity) -> None:
 
 
 def _any_to_judge(conn) -> bool:
-    """Whether ``staged`` names an order already stored or one it has twice: the only rows
-    that need judging (a file of new orders, each once, has none)."""
+    """Whether ``staged`` names a key (an order) already stored or one it has twice: the only
+    rows that need judging (a file of new keys, each once, has none)."""
     return conn.execute("SELECT EXISTS (FROM stored) OR EXISTS (FROM repeated)").fetchone()[0]
 
 
@@ -260,14 +260,7 @@ def merge_orders(conn, entity: Entity, file_id: str | Lineage) -> list[MergeCoun
             FROM staged st {passed_over}
             WHERE st._reason IS NULL"""
     )
-    index = lineage.file_index_sql("_line")
-    plain = conn.execute(
-        f"""SELECT {index}, sum(_rows) FROM (
-                SELECT _line, _rows FROM staged WHERE _reason IS NULL
-                UNION ALL SELECT _line, -_rows FROM judged)
-            GROUP BY ALL"""
-    ).fetchall()
-    return _counts(conn, lineage, {int(i): int(n or 0) for i, n in plain})
+    return _counts(conn, lineage, _plain_loaded(conn, lineage))
 
 
 def _region_raw_sql(alias: str) -> str:
@@ -291,54 +284,83 @@ def merge_by_key(
     conn, entity: Entity, file_id: str | Lineage, table_columns: list[str]
 ) -> list[MergeCounts]:
     """Upsert ``staged`` good rows into raw.<entity> by its natural key; the last line wins.
-    The counts per file of ``file_id`` (a file id, or the files staged together)."""
+    The counts per file of ``file_id`` (a file id, or the files staged together).
+
+    Only keys already stored or given more than once in the file need judging (narrow:
+    keys, line and a hash of the values); every other good row is a new key: ``loaded``,
+    inserted straight from ``staged``, as are the judged rows that win.
+    """
     lineage = Lineage.of(file_id)
     table = f"raw.{entity.name}"
     values = [c for c in table_columns if c not in entity.key]
     content = "hash(" + ", ".join(f"{{t}}.{quote_ident(c)}" for c in values) + ")"
-    conn.execute(
-        f"""CREATE OR REPLACE TEMP TABLE batch AS
-            SELECT *, {content.format(t="staged")} AS _content
-            FROM staged WHERE _reason IS NULL"""
-    )
+    keys = ", ".join(quote_ident(k) for k in entity.key)
+
+    def keys_of(alias: str) -> str:
+        return ", ".join(f"{alias}.{quote_ident(k)}" for k in entity.key)
+
     conn.execute(
         f"""CREATE OR REPLACE TEMP TABLE stored AS
-            SELECT {", ".join("t." + quote_ident(k) for k in entity.key)},
-                   {content.format(t="t")} AS _stored_content
+            SELECT {keys_of("t")}, {content.format(t="t")} AS _stored_content
             FROM {table} t
-            WHERE EXISTS (SELECT 1 FROM batch b WHERE {_key_match(entity.key, "t", "b")})"""
+            SEMI JOIN (SELECT {keys} FROM staged WHERE _reason IS NULL) b
+                ON {_key_match(entity.key, "t", "b")}"""
     )
-    partition = ", ".join("b." + quote_ident(k) for k in entity.key)
+    conn.execute(
+        f"""CREATE OR REPLACE TEMP TABLE repeated AS
+            SELECT {keys} FROM staged WHERE _reason IS NULL GROUP BY ALL HAVING count(*) > 1"""
+    )
+    judging = _any_to_judge(conn)
     conn.execute(
         f"""CREATE OR REPLACE TEMP TABLE judged AS
-            WITH ordered AS (
+            WITH special AS (
+                SELECT b._line, b._rows, {keys_of("b")}, {content.format(t="b")} AS _content
+                FROM staged b
+                SEMI JOIN (SELECT {keys} FROM stored UNION ALL SELECT {keys} FROM repeated) x
+                    ON {_key_match(entity.key, "b", "x")}
+                WHERE b._reason IS NULL AND {"true" if judging else "false"}
+            ), ordered AS (
                 SELECT b.*, s._stored_content,
-                       lag(b._content) OVER (PARTITION BY {partition} ORDER BY b._line)
+                       lag(b._content) OVER (PARTITION BY {keys_of("b")} ORDER BY b._line)
                            AS _previous_content,
-                       row_number() OVER (PARTITION BY {partition} ORDER BY b._line DESC)
+                       row_number() OVER (PARTITION BY {keys_of("b")} ORDER BY b._line DESC)
                            AS _from_last
-                FROM batch b LEFT JOIN stored s ON {_key_match(entity.key, "b", "s")}
+                FROM special b LEFT JOIN stored s ON {_key_match(entity.key, "b", "s")}
             )
             SELECT *,
                    CASE WHEN _previous_content IS NULL AND _stored_content IS NULL THEN 'loaded'
                         WHEN coalesce(_previous_content, _stored_content) = _content
                             THEN 'duplicate'
-                        ELSE 'updated' END AS _outcome
+                        ELSE 'updated' END AS _outcome,
+                   _from_last = 1 AND _stored_content IS DISTINCT FROM _content AS _wins
             FROM ordered"""
     )
     conn.execute(
-        """CREATE OR REPLACE TEMP TABLE winners AS
-           SELECT * FROM judged
-           WHERE _from_last = 1
-             AND (_stored_content IS NULL OR _stored_content <> _content)"""
-    )
-    conn.execute(
-        f"""DELETE FROM {table} t USING winners w
-            WHERE w._stored_content IS NOT NULL AND {_key_match(entity.key, "t", "w")}"""
+        f"""DELETE FROM {table} t USING judged w
+            WHERE w._wins AND w._stored_content IS NOT NULL
+              AND {_key_match(entity.key, "t", "w")}"""
     )
     inserted = ", ".join(quote_ident(c) for c in table_columns)
+    passed_over = (
+        "ANTI JOIN (SELECT _line FROM judged WHERE NOT _wins) l USING (_line)" if judging else ""
+    )
     conn.execute(
         f"""INSERT INTO {table} ({inserted}, _file_id, _line, _loaded_at)
-            SELECT {inserted}, {_lineage(lineage)} FROM winners ORDER BY _line"""
+            SELECT {", ".join("st." + quote_ident(c) for c in table_columns)},
+                   {_lineage(lineage)}
+            FROM staged st {passed_over}
+            WHERE st._reason IS NULL"""
     )
-    return _counts(conn, lineage)
+    return _counts(conn, lineage, _plain_loaded(conn, lineage))
+
+
+def _plain_loaded(conn, lineage: Lineage) -> dict[int, int]:
+    """Good rows per file index that were loaded without judging (not in ``judged``)."""
+    index = lineage.file_index_sql("_line")
+    plain = conn.execute(
+        f"""SELECT {index}, sum(_rows) FROM (
+                SELECT _line, _rows FROM staged WHERE _reason IS NULL
+                UNION ALL SELECT _line, -_rows FROM judged)
+            GROUP BY ALL"""
+    ).fetchall()
+    return {int(i): int(n or 0) for i, n in plain}
