@@ -49,6 +49,9 @@ MAX_RAW_TEXT = 2000
 
 # DuckDB may use this much memory (plus spill to disk): ingest stays well under 6 GiB.
 MEMORY_LIMIT = "3GB"
+# Up to this many rows of a file broken by a rule, the quarantine reads them out of ``src``
+# by their lines, listed (``_write_quarantine``).
+LISTED_BAD_LINES = 20_000
 
 CHECKPOINT_THRESHOLD = "8GB"
 
@@ -929,6 +932,13 @@ def _write_quarantine(
     # Rebuilding raw text re-reads the source: only when some row broke a rule.
     has_bad = conn.execute("SELECT count(*) FROM staged WHERE _reason IS NOT NULL").fetchone()[0]
     bad_rows = "" if has_bad else "AND false"
+    if 0 < has_bad <= LISTED_BAD_LINES:
+        # Listed as constants, the lines reach below the views: only these rows are read
+        # out of ``src`` (a protected file's keyed columns are computed row by row there),
+        # where a join would compute every row's first.
+        lines = conn.execute("SELECT _line FROM staged WHERE _reason IS NOT NULL").fetchall()
+        listed_lines = ", ".join(str(int(line)) for (line,) in lines)
+        bad_rows = f"AND s._line IN ({listed_lines}) AND v._line IN ({listed_lines})"
     values = ", ".join(
         f"'{c.name}', CAST(v.{quote_ident(c.name)} AS VARCHAR)"
         for c in entity.columns

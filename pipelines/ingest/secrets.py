@@ -71,57 +71,70 @@ CANONICAL_PERSONAL = {
 }
 
 
-def keyed_hash_sql(secret: bytes, text: str) -> tuple[str, list[bytes]]:
-    """SQL for ``keyed_hash`` of ``text``, and its two parameters: HMAC-SHA256 written out
-    (``sha256((K ^ opad) || sha256((K ^ ipad) || message))``) so DuckDB hashes on every core.
-    Equal to ``keyed_hash`` where the value is ASCII and does not start or end with
-    whitespace: there DuckDB's ``lower`` and Python's ``strip().lower()`` agree."""
+def keyed_hash_sql(secret: bytes, text: str) -> str:
+    """SQL for ``keyed_hash`` of ``text``: HMAC-SHA256 written out (``sha256((K ^ opad) ||
+    sha256((K ^ ipad) || message))``) so DuckDB hashes on every core, the key pads inline as
+    constants (the SQL goes into this connection's temp views only, never into the
+    warehouse). Equal to ``keyed_hash`` where ``text`` is plain (``PLAIN_SQL``)."""
     block = secret if len(secret) <= 64 else hashlib.sha256(secret).digest()
     block = block.ljust(64, b"\0")
-    inner = bytes(b ^ 0x36 for b in block)
-    outer = bytes(b ^ 0x5C for b in block)
-    return f"sha256(?::BLOB || unhex(sha256(?::BLOB || encode(lower({text})))))", [outer, inner]
+    inner = bytes(b ^ 0x36 for b in block).hex()
+    outer = bytes(b ^ 0x5C for b in block).hex()
+    return f"sha256(unhex('{outer}') || unhex(sha256(unhex('{inner}') || encode(lower({text})))))"
 
 
-def _key_values(conn, personal: list[str], home: Path | None) -> None:
-    """Temp table ``keyed_values`` (raw, keyed): each distinct non-empty value of ``src``'s
-    ``personal`` columns with its keyed hash. DuckDB hashes the plain ASCII values (nearly
-    all: e-mails, phone numbers, IPs) in parallel; Python hashes the others, whose trimming
-    and lower-casing only Python defines (``keyed_hash``)."""
+# ASCII (bytes = characters) with a printable character at either end: there DuckDB's
+# ``lower`` and Python's ``strip().lower()`` agree.
+PLAIN_SQL = "(strlen({v}) = length({v}) AND ascii({v}[1]) > 32 AND ascii({v}[-1]) > 32)"
+_NULLS_SQL = ", ".join("'" + word.replace("'", "''") + "'" for word in _NULL_WORDS)
+
+
+def _text(column: str) -> str:
+    return f"CAST(s.{quote_ident(column)} AS VARCHAR)"
+
+
+def _key_others(conn, personal: list[str], secret: bytes) -> bool:
+    """Temp table ``keyed_others`` (raw, keyed): the distinct trimmed values of ``src``'s
+    ``personal`` columns that are not plain (not ASCII, or whitespace at an end: rare),
+    keyed by Python, whose trimming and lower-casing define the key. Plain values (e-mails,
+    phone numbers, IPs) are keyed row by row in DuckDB (``keyed_hash_sql``). Returns whether
+    there were any."""
     import pyarrow as pa
 
-    nulls = ", ".join("'" + word.replace("'", "''") + "'" for word in _NULL_WORDS)
-    secret = installation_secret(home or Path(os.environ.get("CARDPULSE_HOME", "./data")))
-    union = " UNION ".join(
-        f"SELECT trim(CAST({quote_ident(name)} AS VARCHAR)) AS raw FROM src" for name in personal
+    # A value plain as it is needs no trimming: only the others are trimmed and looked at.
+    union = " UNION ALL ".join(
+        f"SELECT trim({_text(name)}) AS raw FROM src s WHERE NOT {PLAIN_SQL.format(v=_text(name))}"
+        for name in personal
     )
-    # ASCII (bytes = characters) with a printable character at either end.
-    plain = "strlen(raw) = length(raw) AND ascii(raw[1]) > 32 AND ascii(raw[-1]) > 32"
-    hashed, parameters = keyed_hash_sql(secret, "raw")
-    conn.execute(
-        f"""CREATE OR REPLACE TEMP TABLE distinct_personal AS
-            SELECT DISTINCT raw FROM ({union}) WHERE raw IS NOT NULL AND raw NOT IN ({nulls})"""
+    plain = PLAIN_SQL.format(v="raw")
+    others = conn.execute(
+        f"""SELECT DISTINCT raw FROM ({union})
+            WHERE raw IS NOT NULL AND raw NOT IN ({_NULLS_SQL}) AND NOT {plain}"""
+    ).fetchall()
+    if not others:
+        return False
+    raws = [row[0] for row in others]
+    keyed = pa.table(
+        {"raw": pa.array(raws, pa.string()), "keyed": [keyed_hash(secret, r) for r in raws]}
     )
-    conn.execute(
-        f"""CREATE OR REPLACE TEMP TABLE keyed_values AS
-            SELECT raw, {hashed} AS keyed FROM distinct_personal WHERE {plain}""",
-        parameters,
-    )
-    others = [
-        row[0]
-        for row in conn.execute(f"SELECT raw FROM distinct_personal WHERE NOT ({plain})").fetchall()
-    ]
-    conn.execute("DROP TABLE distinct_personal")
-    if others:
-        keyed = pa.table(
-            {
-                "raw": pa.array(others, pa.string()),
-                "keyed": [keyed_hash(secret, r) for r in others],
-            }
-        )
-        conn.register("keyed_batch", keyed)
-        conn.execute("INSERT INTO keyed_values SELECT * FROM keyed_batch")
-        conn.unregister("keyed_batch")
+    conn.register("keyed_batch", keyed)
+    conn.execute("CREATE OR REPLACE TEMP TABLE keyed_others AS SELECT * FROM keyed_batch")
+    conn.unregister("keyed_batch")
+    return True
+
+
+def _keyed_value_sql(column: str, secret: bytes, other: str) -> str:
+    """SQL for the keyed hash of ``src_read``'s ``column`` (alias ``s``): NULL when empty or
+    a null word; DuckDB's HMAC when plain (as it is, or once trimmed); else ``other`` (the
+    key Python gave it)."""
+    value, trimmed = _text(column), f"trim({_text(column)})"
+    return f"""CASE WHEN {value} IS NULL THEN NULL
+                    WHEN {PLAIN_SQL.format(v=value)}
+                        THEN CASE WHEN {value} IN ({_NULLS_SQL}) THEN NULL
+                                  ELSE {keyed_hash_sql(secret, value)} END
+                    WHEN {trimmed} IN ({_NULLS_SQL}) THEN NULL
+                    WHEN {PLAIN_SQL.format(v=trimmed)} THEN {keyed_hash_sql(secret, trimmed)}
+                    ELSE {other} END"""
 
 
 def _withhold_rejected_text() -> str:
@@ -135,14 +148,13 @@ def protect_canonical(conn, fmt: str, names: list[str], home: Path | None) -> li
     ``buyer_ip_key`` (keyed hashes) in ``src`` before anything is checked or quarantined.
 
     1. Nothing changes when the file has none of them (returns ``names``).
-    2. ``src`` is rebuilt with the keyed columns (other columns keep their types); a JSON
+    2. ``src`` becomes a view with the keyed columns (other columns keep their types); a JSON
        Lines row's raw text is rebuilt from the kept values; lines the reader could not
        parse keep only their length. Returns the new column names.
     """
     personal = [name for name in names if name in CANONICAL_PERSONAL]
     if not personal:
         return names
-    _key_values(conn, personal, home)
     columns, kept = [], []
     for name in names:
         if name in CANONICAL_PERSONAL:
@@ -150,28 +162,12 @@ def protect_canonical(conn, fmt: str, names: list[str], home: Path | None) -> li
             # buyer_contact wins over a buyer_key column given beside it.
             if target in kept or (name == target and _source_of(target) in personal):
                 continue
-            value = f"trim(CAST(s.{quote_ident(name)} AS VARCHAR))"
-            columns.append(
-                f"(SELECT k.keyed FROM keyed_values k WHERE k.raw = {value}) AS "
-                + quote_ident(target)
-            )
+            columns.append((target, name, True))
             kept.append(target)
         else:
-            columns.append(f"s.{quote_ident(name)}")
+            columns.append((name, name, False))
             kept.append(name)
-    conn.execute(
-        f"""CREATE OR REPLACE TEMP TABLE src_protected AS
-            SELECT s._line, {", ".join(columns)} FROM src s"""
-    )
-    if fmt == "jsonl":  # the quarantine's raw text of a JSON line: rebuilt from kept values
-        pairs = ", ".join(f"'{n}', {quote_ident(n)}" for n in kept)
-        conn.execute(
-            "CREATE OR REPLACE TEMP TABLE src_protected AS "
-            f"SELECT *, json_object({pairs})::VARCHAR AS _raw_json FROM src_protected"
-        )
-    conn.execute("DROP VIEW IF EXISTS src")
-    conn.execute("CREATE TEMP VIEW src AS SELECT * FROM src_protected")
-    conn.execute("DROP TABLE IF EXISTS keyed_values")
+    _protected_view(conn, columns, home, raw_json=fmt == "jsonl")
     conn.execute(_withhold_rejected_text())
     return kept
 
@@ -181,24 +177,58 @@ def _source_of(target: str) -> str:
 
 
 def protect_source(conn, table, names: list[str], home: Path | None) -> list[str]:
-    """Rebuild ``src`` with only ``table.kept`` columns (as text), personal ones keyed-hashed,
+    """Make ``src`` a view of only ``table.kept`` columns (as text), personal ones keyed-hashed,
     and withhold the text of ``parse_rejects``; returns the kept column names."""
     kept = [name for name in names if name in table.kept]
     personal = [name for name in kept if name in table.personal]
-    if personal:
-        _key_values(conn, personal, home)
-    columns = []
-    for name in kept:
-        value = f"CAST(s.{quote_ident(name)} AS VARCHAR)"
-        if name in personal:
-            value = f"(SELECT k.keyed FROM keyed_values k WHERE k.raw = trim({value}))"
-        columns.append(f"{value} AS {quote_ident(name)}")
-    selected = "".join(", " + c for c in columns)
-    conn.execute(
-        f"CREATE OR REPLACE TEMP TABLE src_protected AS SELECT s._line{selected} FROM src s"
-    )
-    conn.execute("DROP VIEW IF EXISTS src")
-    conn.execute("CREATE TEMP VIEW src AS SELECT * FROM src_protected")
-    conn.execute("DROP TABLE IF EXISTS keyed_values")
+    _protected_view(conn, [(name, name, name in personal) for name in kept], home, text=True)
     conn.execute(_withhold_rejected_text())
     return kept
+
+
+def _protected_view(
+    conn,
+    columns: list[tuple[str, str, bool]],
+    home: Path | None,
+    text: bool = False,
+    raw_json: bool = False,
+) -> None:
+    """Make ``src`` a view over the file as read (renamed ``src_read``) of ``(name, source
+    column, keyed)`` columns: keyed ones hold the keyed hash of the trimmed source value
+    (NULL for an empty one or a null word). No copy of the file is written: values are keyed
+    as the file is staged, and only the columns a statement reads. ``text`` casts every other
+    column to VARCHAR; ``raw_json`` rebuilds a JSON Lines row's raw text (for the quarantine)
+    from the kept values."""
+    personal = [source for _, source, keyed in columns if keyed]
+    secret = b""
+    others = False
+    if personal:
+        secret = installation_secret(home or Path(os.environ.get("CARDPULSE_HOME", "./data")))
+        others = _key_others(conn, personal, secret)
+    conn.execute("ALTER VIEW src RENAME TO src_read")
+    selected, joins = [], []
+    for name, source, keyed in columns:
+        value = f"s.{quote_ident(source)}"
+        if keyed:
+            other = "NULL"  # no value needed Python
+            if others:
+                alias = f"k{len(joins)}"
+                joins.append(
+                    f"LEFT JOIN keyed_others {alias} ON {alias}.raw = trim({_text(source)})"
+                )
+                other = f"{alias}.keyed"
+            value = _keyed_value_sql(source, secret, other)
+        elif text:
+            value = f"CAST({value} AS VARCHAR)"
+        selected.append(f"{value} AS {quote_ident(name)}")
+    conn.execute(
+        f"CREATE TEMP VIEW src AS SELECT s._line, {', '.join(selected)} "
+        f"FROM src_read s {' '.join(joins)}"
+    )
+    if raw_json:
+        conn.execute("ALTER VIEW src RENAME TO src_kept")
+        pairs = ", ".join(f"'{name}', {quote_ident(name)}" for name, *_ in columns)
+        conn.execute(
+            f"CREATE TEMP VIEW src AS SELECT *, json_object({pairs})::VARCHAR AS _raw_json "
+            "FROM src_kept"
+        )
