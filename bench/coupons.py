@@ -23,6 +23,8 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
+from export_data import ensure_export
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -32,16 +34,7 @@ STEPS = ("gmv", "discount_amount", "payment_fee", "agent_commission", "cost_amou
 
 
 def _export(out: Path, scale: str, seed: int) -> Path:
-    from pipelines.simulator import generate
-
-    export = out / "export"
-    settings = export / "_truth" / "settings.json"
-    if settings.exists():
-        summary = json.loads(settings.read_text())["summary"]
-        if summary["scale"] == scale and summary["seed"] == seed:
-            return export
-    generate(export, scale=scale, seed=seed)
-    return export
+    return ensure_export(out / "export", scale, seed, "csv")
 
 
 def _build(export: Path, work: Path) -> Path:

@@ -4,6 +4,7 @@ builds from it (real ingest + dbt) once per (scale, seed), read with the product
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -14,16 +15,43 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def ensure_export(data: Path, scale: str, seed: int) -> Path:
-    """The export folder, generated once (as Parquet) if it is not there yet."""
-    if (data / "_truth" / "expected_demand.parquet").exists():
-        return data
+def ensure_export(data: Path, scale: str, seed: int, fmt: str = "parquet") -> Path:
+    """The export folder, generated if it is not there yet, or again when it was generated
+    with other settings or by other simulator code (``simulator_digest``): a bench never
+    measures an export the simulator no longer writes (the large ingest bench once did, for
+    weeks, without the payments file and buyer contacts later versions write)."""
+    settings = data / "_truth" / "settings.json"
+    marker = _generated_by(data)
+    digest = simulator_digest()
+    if settings.exists():
+        summary = json.loads(settings.read_text())["summary"]
+        made = (summary["scale"], summary["seed"], summary["fmt"])
+        if made == (scale, seed, fmt) and marker.exists() and marker.read_text() == digest:
+            return data
+        print(f"{data} was generated with other settings or simulator code: generating again")
     from pipelines.simulator import generate
 
     started = time.perf_counter()
-    generate(str(data), scale=scale, seed=seed, fmt="parquet")
-    print(f"generated {scale} export in {time.perf_counter() - started:.1f} s: {data}")
+    marker.unlink(missing_ok=True)
+    generate(str(data), scale=scale, seed=seed, fmt=fmt)
+    marker.write_text(digest)
+    print(f"generated {scale} {fmt} export in {time.perf_counter() - started:.1f} s: {data}")
     return data
+
+
+def _generated_by(data: Path) -> Path:
+    """Beside the export: the simulator digest it was generated with."""
+    return data.with_name(data.name + ".simulator-digest")
+
+
+def simulator_digest() -> str:
+    """A hash of the simulator's code (and the entity definitions it writes columns from)."""
+    digest = hashlib.sha256()
+    files = sorted((ROOT / "pipelines" / "simulator").rglob("*.py"))
+    for path in [*files, ROOT / "pipelines" / "ingest" / "entities.py"]:
+        digest.update(str(path.relative_to(ROOT)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
 
 
 def ensure_warehouse(data: Path) -> Path:
@@ -33,15 +61,17 @@ def ensure_warehouse(data: Path) -> Path:
        validation, quarantine, newest version per order); 2. ``dbt build`` of the project's
        models and data tests against it, as ``cardpulse build`` runs them. Built under a
        scratch name and renamed when whole, so an interrupted run leaves nothing half-built.
-       Rebuilt when the dbt project or the ingest code changed since (``product_digest``).
+       Rebuilt when the dbt project or the ingest code changed since (``product_digest``), or
+       the export was generated again.
     """
     folder = data.parent / f"{data.name}-warehouse"
     warehouse = folder / "warehouse.duckdb"
-    digest = product_digest()
+    marker = _generated_by(data)
+    digest = product_digest() + (":" + marker.read_text() if marker.exists() else "")
     if warehouse.exists() and (folder / "built_from").exists():
         if (folder / "built_from").read_text() == digest:
             return warehouse
-        print(f"the dbt project or ingest changed since {warehouse} was built: rebuilding")
+        print(f"the dbt project, ingest or export changed since {warehouse} was built: rebuilding")
     from pipelines.ingest.load import ingest_paths
 
     scratch = folder.with_name(folder.name + ".building")

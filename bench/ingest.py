@@ -3,7 +3,8 @@
     .venv/bin/python bench/ingest.py [--scale large] [--fmt parquet] [--rounds 3]
                                      [--out bench/out/ingest]
 
-1. Generates the export once (``pipelines.simulator.generate``; reused when present).
+1. Generates the export once (``pipelines.simulator.generate``; reused while the simulator's
+   code is unchanged: ``export_data.ensure_export``).
 2. Bare: in a child process, ``CREATE TABLE <entity> AS SELECT * FROM read_parquet([...])`` of
    every file into a fresh DuckDB file (read_csv / read_json for other formats).
 3. Ingest: in a child process, ``ingest_paths`` of the folder into a fresh warehouse, once
@@ -26,8 +27,9 @@ import json
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
+
+from export_data import ensure_export
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -86,13 +88,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (median)")
     args = parser.parse_args()
 
-    export = args.out / f"export-{args.scale}-{args.fmt}"
-    if not (export / "_truth").exists():
-        from pipelines.simulator import generate
-
-        started = time.perf_counter()
-        generate(export, scale=args.scale, seed=args.seed, fmt=args.fmt)
-        print(f"generated {args.scale} {args.fmt} export in {time.perf_counter() - started:.1f} s")
+    export = ensure_export(
+        args.out / f"export-{args.scale}-{args.fmt}", args.scale, args.seed, args.fmt
+    )
     size = sum(f.stat().st_size for f in export.iterdir() if f.is_file()) / (1 << 20)
 
     labels = {"basic": "without the new checks", "all": "with every check"}

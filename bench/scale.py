@@ -3,7 +3,8 @@
     .venv/bin/python bench/scale.py [--scale small|medium|large] [--out DIR] [--skip-spark]
                                     [--builds-only] [--refit-days N]
 
-1. Generates the export (reused when present) and splits off its last day of orders.
+1. Generates the export (reused while the simulator's code is unchanged) and splits off its
+   last day of orders.
 2. Each stage runs in a child process (its seconds and peak memory are its own):
    ingest with the raw lake on; ``dbt run`` on DuckDB; ``dbt run`` on Spark local[2] from the
    lake; the forecast fan-out (``forecast_demand``) on local processes and as a Spark job;
@@ -28,6 +29,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from export_data import ensure_export
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -267,12 +270,8 @@ def main() -> None:
         print(json.dumps(figures))
         return
 
-    from pipelines.simulator import generate
-
     out = Path(args.out or ROOT / "data" / "bench-scale" / args.scale)
-    export = out / "export"
-    if not (export / "skus.parquet").exists():
-        generate(export, scale=args.scale, seed=0, fmt="parquet")
+    export = ensure_export(out / "export", args.scale, 0, "parquet")
     last_day = split_last_day(export, out / "base", out / "day")
     if args.builds_only:
         print(f"bench/scale.py --scale {args.scale} --builds-only: last day {last_day}")

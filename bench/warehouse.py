@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/warehouse.py [--scale medium] [--fmt csv parquet] [--out DIR]
 
-1. Generates the export once per format (``pipelines.simulator.generate``; reused when present).
+1. Generates the export once per format (``export_data.ensure_export``: reused while the
+   simulator's code is unchanged).
 2. In a child process: ``ingest_paths`` of the folder into a fresh warehouse.
 3. In a child process: ``dbt build`` (models and data tests, as ``cardpulse build`` runs it)
    against that warehouse, after a ``dbt parse`` that is not timed (the build reads a prepared
@@ -20,6 +21,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from export_data import ensure_export
 
 ROOT = Path(__file__).resolve().parents[1]
 DBT = [str(Path(sys.executable).with_name("dbt")), "--no-use-colors", "--quiet"]
@@ -77,12 +80,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "warehouse")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
-    from pipelines.simulator import generate
-
     for fmt in args.fmt:
-        export = args.out / f"{args.scale}-{fmt}"
-        if not (export / "_truth" / "settings.json").exists():
-            generate(export, scale=args.scale, seed=0, fmt=fmt)
+        export = ensure_export(args.out / f"{args.scale}-{fmt}", args.scale, 0, fmt)
         figures = measure(export, args.out / f"{args.scale}-{fmt}-warehouse")
         total = figures["seconds"] + figures["dbt_seconds"]
         verdict = "OK" if total <= 60 else "MISSED"
