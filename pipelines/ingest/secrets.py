@@ -210,7 +210,7 @@ def _protected_view(
     for name, source, keyed in columns:
         value = f"s.{quote_ident(source)}"
         if keyed:
-            other = "NULL"  # no value needed Python
+            other = "NULL"  # no value of the file needs Python's key
             if others:
                 alias = f"k{len(joins)}"
                 joins.append(
