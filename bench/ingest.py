@@ -115,7 +115,8 @@ def main() -> None:
                 (args.out / f"{stale}{suffix}").unlink(missing_ok=True)
         measured = {}
         for bare in ("bare", "keyed"):
-            (args.out / "bare.duckdb").unlink(missing_ok=True)
+            for suffix in (".duckdb", ".duckdb.wal"):  # a stale log would break a new file
+                (args.out / f"bare{suffix}").unlink(missing_ok=True)
             measured[bare] = _child(
                 _BARE, str(export), str(args.out / "bare.duckdb"), args.fmt, bare
             )
