@@ -479,6 +479,21 @@ def table(
     )
 
 
+def download_button(
+    where: Any, label: str, data: Any, *, file_name: str, mime: str, key: str
+) -> None:
+    """``where.download_button`` (``st`` or a column) whose click does not rerun the page.
+
+    A click on a rerunning button sends the rerun and, for ``data`` given as a callable, the
+    request for the file together. Streamlit clears the session's unsent messages when the
+    rerun starts, its answer to that request included, and the browser then waits three
+    minutes with the button disabled. Nothing on the page changes on a download, so no rerun.
+    """
+    where.download_button(
+        label, data=data, file_name=file_name, mime=mime, key=key, on_click="ignore"
+    )
+
+
 def localized(ctx: PageContext, frame: pd.DataFrame) -> pd.DataFrame:
     """Show ``reason`` in the page language when the stage wrote ``reason_zh``/``reason_en``."""
     wanted = f"reason_{ctx.lang}"

@@ -104,6 +104,22 @@ def test_every_page_under_every_role(home, role):
         assert not app.warning, [w.value for w in app.warning]
 
 
+def test_no_download_button_reruns_the_page(home):
+    # A click on a rerunning download button sends the rerun and the request for its file
+    # together; Streamlit clears the unsent answer when the rerun starts, and the browser then
+    # waits minutes with the button disabled (seen in CI). Every page's downloads must not rerun.
+    app = signed_in("admin", home)
+    buttons = {}
+    for path in [*PAGES.values(), "app_pages/profit.py"]:
+        app.switch_page(path).run()
+        assert_clean(app)
+        buttons.update({button.key: button.proto for button in app.get("download_button")})
+    assert {"download_overview", "po_csv", "po_xlsx", "download_profit_csv", "risk_csv"} <= set(
+        buttons
+    )
+    assert {key for key, proto in buttons.items() if not proto.ignore_rerun} == set()
+
+
 def test_a_page_file_run_directly_still_checks_the_role(home):
     page = AppTest.from_file(str(APP.parent / PAGES["operations"]), default_timeout=30)
     user = auth.UserStore(home / "users.json").get("shop")

@@ -54,7 +54,8 @@ else:
     ui.table(ctx, summary, key="quarantine_summary")
     latest_rows = ctx.query("quarantine_rows", 500)
     ui.table(ctx, latest_rows, key="quarantine_rows")
-    st.download_button(
+    ui.download_button(
+        st,
         ctx.t("download_csv"),
         data=lambda: exports.to_csv(queries.load("quarantine_rows", ctx.snapshot, ctx.scope, None)),
         file_name="quarantine.csv",

@@ -122,14 +122,16 @@ else:
     if "amount" in lines:
         st.metric(ctx.t("po_total", supplier=supplier), money(lines["amount"].astype(float).sum()))
     left, right = st.columns(2)
-    left.download_button(
+    ui.download_button(
+        left,
         ctx.t("download_csv"),
         data=exports.to_csv(lines),
         file_name=f"purchase_order_{supplier}.csv",
         mime="text/csv",
         key="po_csv",
     )
-    right.download_button(
+    ui.download_button(
+        right,
         ctx.t("download_xlsx"),
         data=lambda: exports.to_xlsx(
             {str(s): orders[orders["supplier_id"] == s] for s in suppliers},

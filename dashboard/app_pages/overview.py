@@ -332,7 +332,8 @@ with right:
         formats={"gmv": "money0", "gross_margin": "money0"},
     )
 
-st.download_button(
+ui.download_button(
+    st,
     ctx.t("download_csv"),
     # Built only when clicked, with the scope and filters of this render.
     data=lambda: exports.to_csv(queries.load("shown_sales", ctx.snapshot, ctx.scope, filters)),

@@ -214,14 +214,16 @@ else:
         columns={c: column_label(str(c), ctx.lang) for c in shown_history.columns}
     )
     left, right = st.columns(2)
-    left.download_button(
+    ui.download_button(
+        left,
         ctx.t("export_approved"),
         key="export_approved",
         mime="text/csv",
         data=exports.to_csv(exported),
         file_name="approved_prices.csv",
     )
-    right.download_button(
+    ui.download_button(
+        right,
         ctx.t("export_approved_xlsx"),
         key="export_approved_xlsx",
         mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

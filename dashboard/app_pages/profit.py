@@ -164,14 +164,16 @@ if not agent_table.empty:
 
 # --- exports: built only when clicked, with the scope and filters of this render
 left, right = st.columns(2)
-left.download_button(
+ui.download_button(
+    left,
     ctx.t("download_csv"),
     data=lambda: exports.to_csv(queries.load("profit_orders", ctx.snapshot, ctx.scope, filters)),
     file_name=f"cardpulse_profit_{start}_{end}.csv",
     mime="text/csv",
     key="download_profit_csv",
 )
-right.download_button(
+ui.download_button(
+    right,
     ctx.t("download_xlsx"),
     data=lambda: exports.to_xlsx(
         {

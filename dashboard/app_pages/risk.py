@@ -27,7 +27,8 @@ for table in RECON_TABLES:
         st.info(ctx.t("recon_table_empty"))
         continue
     ui.table(ctx, rows, key=table, money=("amount",))
-    st.download_button(
+    ui.download_button(
+        st,
         ctx.t("download_csv"),
         data=lambda table=table: exports.to_csv(
             queries.load("recon_rows", ctx.snapshot, ctx.scope, table)
@@ -48,7 +49,8 @@ else:
             signals["evidence"] = signals["evidence_zh"].fillna(signals["evidence"])
         signals = signals.drop(columns="evidence_zh")
     ui.table(ctx, signals, key="risk_signals", money=("amount",), formats={"score": "float2"})
-    st.download_button(
+    ui.download_button(
+        st,
         ctx.t("download_csv"),
         data=lambda: exports.to_csv(queries.load("risk_rows", ctx.snapshot, ctx.scope)),
         file_name="risk_signals.csv",
