@@ -930,6 +930,36 @@ def test_dbt_by_hand_finds_the_warehouse_under_cardpulse_home(tmp_path):
     assert f"path: {tmp_path / 'warehouse.duckdb'}" in done.stdout
 
 
+def test_dbt_runs_duckdb_under_a_memory_limit_of_its_own(tmp_path):
+    """Two large marts at once once took 80% of the machine (DuckDB's default) and were killed;
+    dbt's DuckDB has 40% unless ``CARDPULSE_DBT_MEMORY_LIMIT`` says otherwise."""
+    import subprocess
+    import sys
+
+    expected = duckdb.connect()
+    expected.execute("SET memory_limit = '40%'")
+    (forty_percent,) = expected.execute("SELECT current_setting('memory_limit')").fetchone()
+    env = {k: v for k, v in os.environ.items() if k != "CARDPULSE_DBT_MEMORY_LIMIT"}
+    env["CARDPULSE_HOME"] = str(tmp_path)
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "dbt"), "show", "--profiles-dir", "."]
+        + ["--inline", "select current_setting('memory_limit') as memory_limit"]
+        + ["--output", "json", "--log-format", "json"],
+        cwd=DBT_PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout[-2000:]
+    previews = [
+        json.loads(json.loads(line)["data"]["preview"])
+        for line in done.stdout.splitlines()
+        if '"preview"' in line
+    ]
+    assert previews == [[{"memory_limit": forty_percent}]]
+
+
 def test_every_mart_column_and_source_is_described(session):
     """The Dagster UI and `dbt docs` show these: none may say 'No description provided'."""
     nodes = session.manifest["nodes"].values()
