@@ -176,6 +176,10 @@ def test_every_kind_is_found_to_the_fen_and_its_status_follows_the_data(tmp_path
         ("batch_mismatch", "O8"): (Decimal("85.20"), "open", "2026-03-06"),
         ("supplier_balance_gap", "SUP-T 2026-03-05"): (Decimal("12.34"), "open", "2026-03-06"),
     }
+    # Each order found lists its successful attempts in time order; O2's failed one is none.
+    assert dict(
+        query(tmp_path, "SELECT order_id, payment_ids FROM analytics.recon_orders_payments")
+    ) == {"O1": "P1", "O2": None, "O3": "P3a,P3b", "O4": "P4", "O5": None}
     _record_state(tmp_path, monkeypatch)
     report = openpyxl.load_workbook(tmp_path / "reports" / "recon-2026-03-06.xlsx")
     assert set(report.sheetnames) == {"summary", "SUP-K", "SUP-T"}

