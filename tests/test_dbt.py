@@ -13,6 +13,8 @@ import gc
 import json
 import os
 import shutil
+import subprocess
+import sys
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -911,15 +913,13 @@ def test_parse_needs_no_warehouse(session):
     } <= marts  # fmt: skip
 
 
-def test_dbt_by_hand_finds_the_warehouse_under_cardpulse_home(tmp_path):
-    """`dbt docs generate` or `dbt show` run by hand need no CARDPULSE_WAREHOUSE export."""
-    import subprocess
-    import sys
-
-    env = {k: v for k, v in os.environ.items() if k != "CARDPULSE_WAREHOUSE"}
-    env["CARDPULSE_HOME"] = str(tmp_path)
+def _dbt_by_hand(home: Path, *args: str, unset: str) -> subprocess.CompletedProcess:
+    """``dbt ARGS`` run as a person would from dbt_project/: ``$CARDPULSE_HOME`` set, ``unset``
+    not."""
+    env = {k: v for k, v in os.environ.items() if k != unset}
+    env["CARDPULSE_HOME"] = str(home)
     done = subprocess.run(
-        [str(Path(sys.executable).parent / "dbt"), "debug", "--profiles-dir", "."],
+        [str(Path(sys.executable).parent / "dbt"), *args, "--profiles-dir", "."],
         cwd=DBT_PROJECT,
         env=env,
         capture_output=True,
@@ -927,31 +927,32 @@ def test_dbt_by_hand_finds_the_warehouse_under_cardpulse_home(tmp_path):
         timeout=120,
     )
     assert done.returncode == 0, done.stdout[-2000:]
+    return done
+
+
+def test_dbt_by_hand_finds_the_warehouse_under_cardpulse_home(tmp_path):
+    """`dbt docs generate` or `dbt show` run by hand need no CARDPULSE_WAREHOUSE export."""
+    done = _dbt_by_hand(tmp_path, "debug", unset="CARDPULSE_WAREHOUSE")
     assert f"path: {tmp_path / 'warehouse.duckdb'}" in done.stdout
 
 
 def test_dbt_runs_duckdb_under_a_memory_limit_of_its_own(tmp_path):
-    """Two large marts at once once took 80% of the machine (DuckDB's default) and were killed;
-    dbt's DuckDB has 40% unless ``CARDPULSE_DBT_MEMORY_LIMIT`` says otherwise."""
-    import subprocess
-    import sys
-
+    """Two large marts built at once took DuckDB's default 80% of the machine and dbt was
+    killed; dbt's DuckDB has 40% unless ``CARDPULSE_DBT_MEMORY_LIMIT`` says otherwise."""
     expected = duckdb.connect()
     expected.execute("SET memory_limit = '40%'")
     (forty_percent,) = expected.execute("SELECT current_setting('memory_limit')").fetchone()
-    env = {k: v for k, v in os.environ.items() if k != "CARDPULSE_DBT_MEMORY_LIMIT"}
-    env["CARDPULSE_HOME"] = str(tmp_path)
-    done = subprocess.run(
-        [str(Path(sys.executable).parent / "dbt"), "show", "--profiles-dir", "."]
-        + ["--inline", "select current_setting('memory_limit') as memory_limit"]
-        + ["--output", "json", "--log-format", "json"],
-        cwd=DBT_PROJECT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    done = _dbt_by_hand(
+        tmp_path,
+        "show",
+        "--inline",
+        "select current_setting('memory_limit') as memory_limit",
+        "--output",
+        "json",
+        "--log-format",
+        "json",
+        unset="CARDPULSE_DBT_MEMORY_LIMIT",
     )
-    assert done.returncode == 0, done.stdout[-2000:]
     previews = [
         json.loads(json.loads(line)["data"]["preview"])
         for line in done.stdout.splitlines()
@@ -979,9 +980,6 @@ def test_every_mart_column_and_source_is_described(session):
 
 
 def _cardpulse(*args: str, home: Path, **options):
-    import subprocess
-    import sys
-
     env = {k: v for k, v in os.environ.items() if k != "CARDPULSE_WAREHOUSE"}
     env["CARDPULSE_HOME"] = str(home)
     return subprocess.Popen(
