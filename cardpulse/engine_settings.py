@@ -21,6 +21,7 @@ section; this module holds the section's types and its one parse step. Standard 
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,11 @@ ENVIRONMENT = {
     "spark_master": "CARDPULSE_SPARK_MASTER",
     "forecast_refit_days": "CARDPULSE_FORECAST_REFIT_DAYS",
 }
+
+# dbt's DuckDB memory limit: read by dbt_project/profiles.yml itself (default 40%), checked
+# here so that a value DuckDB would refuse stops the build before it starts, in one line.
+DBT_MEMORY_LIMIT = "CARDPULSE_DBT_MEMORY_LIMIT"
+_MEMORY = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(%|[KMGT]i?B?)\s*", re.IGNORECASE)
 
 # Small by default: local[2] on a shared 2-core machine; a cluster sets its own.
 DEFAULT_SPARK_CONF: dict[str, str] = {
@@ -99,6 +105,7 @@ def parse_engine(
                 value = int(value)  # a whole number in the environment's text
             checked = build_section(EngineTable, {key: value}, "[engine]", f"${var}", problems)
             values[key] = getattr(checked, key)  # the default again when it was bad
+    _check_dbt_memory_limit(environ, problems)
     conf = dict(DEFAULT_SPARK_CONF)
     if isinstance(conf_table, Mapping):
         conf.update({str(k): str(v) for k, v in conf_table.items()})
@@ -119,4 +126,19 @@ def parse_engine(
         spark_master=values["spark_master"],
         spark_conf=conf,
         forecast_refit_days=values["forecast_refit_days"],
+    )
+
+
+def _check_dbt_memory_limit(environ: Mapping[str, str], problems: list[str]) -> None:
+    """``$CARDPULSE_DBT_MEMORY_LIMIT``, when set: a size (``12GB``, ``1.5GiB``, ``500MB``) or
+    a share of the machine (``40%``, at most 100%)."""
+    value = environ.get(DBT_MEMORY_LIMIT)
+    if not value:
+        return
+    matched = _MEMORY.fullmatch(value)
+    if matched and float(matched[1]) > 0 and (matched[2] != "%" or float(matched[1]) <= 100):
+        return
+    problems.append(
+        f"${DBT_MEMORY_LIMIT}: {value!r} must be a size such as 12GB or 500MB, "
+        "or a share of the machine's memory such as 40% (at most 100%)"
     )

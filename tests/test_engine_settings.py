@@ -49,3 +49,18 @@ def test_a_bad_environment_override_names_its_variable(tmp_path):
         "$CARDPULSE_FORECAST_EXECUTOR: [engine] forecast_executor = 'threads' "
         "must be one of processes, spark"
     )
+
+
+@pytest.mark.parametrize("value", ["lots", "12", "150%", "0GB", "100bytes"])
+def test_a_dbt_memory_limit_duckdb_would_refuse_is_one_clear_error(tmp_path, value):
+    with pytest.raises(SettingsError) as raised:
+        load_engine_settings(tmp_path, environ={"CARDPULSE_DBT_MEMORY_LIMIT": value})
+    assert str(raised.value).startswith(f"$CARDPULSE_DBT_MEMORY_LIMIT: {value!r} must be a size")
+
+
+@pytest.mark.parametrize("value", ["40%", "12GB", "12 gb", "1.5GiB", "500MB", "12G"])
+def test_a_dbt_memory_limit_duckdb_takes_is_accepted(tmp_path, value):
+    import duckdb
+
+    load_engine_settings(tmp_path, environ={"CARDPULSE_DBT_MEMORY_LIMIT": value})
+    duckdb.connect().execute(f"SET memory_limit = '{value}'")  # and DuckDB takes it too
